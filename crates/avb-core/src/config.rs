@@ -1,0 +1,321 @@
+//! Typed configuration: defaults < file < environment (`AVB_SECTION__KEY`). Unknown keys are
+//! rejected; secrets are wrapped in [`Secret`] so they never print.
+
+use crate::secret::Secret;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The commented example printed by `avb config example`.
+pub const EXAMPLE: &str = include_str!("../config.example.toml");
+
+/// All configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub identity: IdentityConfig,
+    pub keycloak: KeycloakConfig,
+    pub security: SecurityConfig,
+    pub api_keys: ApiKeysConfig,
+    pub redis: RedisConfig,
+    pub smtp: SmtpConfig,
+    pub policy: PolicyConfig,
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// HTTP listener address.
+    pub listen: String,
+    /// Prometheus listener address.
+    pub metrics_listen: String,
+    /// Public base URL for links.
+    pub public_url: Option<String>,
+    /// Local state directory.
+    pub data_dir: PathBuf,
+    /// Largest request body in bytes.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            metrics_listen: "127.0.0.1:9464".into(),
+            public_url: None,
+            data_dir: PathBuf::from("./avb-data"),
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Connection URL; SQLite under `data_dir` when unset.
+    pub url: Option<Secret>,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: None, max_connections: 16 }
+    }
+}
+
+/// Which identity provider authenticates users.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityProvider {
+    /// Built-in accounts.
+    #[default]
+    Local,
+    /// Keycloak access tokens.
+    Keycloak,
+}
+
+/// `[identity]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    pub provider: IdentityProvider,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub lockout_threshold: i32,
+    pub lockout_minutes: i64,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            provider: IdentityProvider::Local,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            lockout_threshold: 5,
+            lockout_minutes: 15,
+            issuer: "agentvoicebox".into(),
+            audience: "avb-api".into(),
+        }
+    }
+}
+
+/// `[keycloak]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeycloakConfig {
+    pub issuer: Option<String>,
+    pub jwks_url: Option<String>,
+    pub audience: String,
+    pub roles_claim: String,
+    pub tenant_claim: String,
+    pub email_claim: String,
+    pub jwks_cache_secs: u64,
+}
+
+impl Default for KeycloakConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            jwks_url: None,
+            audience: "avb-api".into(),
+            roles_claim: "realm_access.roles".into(),
+            tenant_claim: "tenant_id".into(),
+            email_claim: "email".into(),
+            jwks_cache_secs: 300,
+        }
+    }
+}
+
+/// `[security]`
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    pub secret_key: Option<Secret>,
+}
+
+/// `[api_keys]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiKeysConfig {
+    pub cache_ttl_secs: u64,
+}
+
+impl Default for ApiKeysConfig {
+    fn default() -> Self {
+        Self { cache_ttl_secs: 60 }
+    }
+}
+
+/// `[redis]`
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    pub url: Option<Secret>,
+}
+
+/// `[smtp]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    pub host: Option<String>,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub from: String,
+    pub starttls: bool,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: 587,
+            username: None,
+            password: None,
+            from: "AgentVoiceBox <no-reply@localhost>".into(),
+            starttls: true,
+        }
+    }
+}
+
+/// `[policy]`
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    pub file: Option<PathBuf>,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: String,
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: "text".into(), level: "info".into() }
+    }
+}
+
+/// A configuration that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads defaults, then `file`, then `AVB_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, Env::prefixed("AVB_").split("__"))
+    }
+
+    /// Loads with an explicit environment provider (tests).
+    pub fn load_from(file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ConfigError(format!("config file {} does not exist", f.display())));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        let cfg: Config = fig.merge(env).extract().map_err(|e| ConfigError(describe(e)))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.identity.provider == IdentityProvider::Keycloak && self.keycloak.issuer.is_none() {
+            return Err(ConfigError("keycloak.issuer is required when identity.provider = \"keycloak\"".into()));
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return Err(ConfigError("server.body_limit_bytes must be at least 1024".into()));
+        }
+        Ok(())
+    }
+
+    /// The database URL (SQLite under `data_dir` by default).
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(u) => u.expose().to_string(),
+            None => format!("sqlite://{}?mode=rwc", self.server.data_dir.join("avb.db").display()),
+        }
+    }
+
+    /// Base URL for links in e-mails and the setup URL.
+    pub fn public_url(&self) -> String {
+        self.server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.server.listen))
+            .trim_end_matches('/')
+            .to_string()
+    }
+}
+
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let path = e.path.join(".");
+            let hint = if path.is_empty() { String::new() } else { format!(" (at {path})") };
+            let source = e.metadata.as_ref().map(|m| format!(" from {}", m.name)).unwrap_or_default();
+            format!("{}{hint}{source}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("AVB_SERVER__LISTEN", "127.0.0.1:9999");
+            jail.set_env("AVB_DATABASE__URL", "postgres://x@localhost/db");
+            let c = Config::load(None).map_err(|e| e.0)?;
+            assert_eq!(c.server.listen, "127.0.0.1:9999");
+            assert_eq!(c.database_url(), "postgres://x@localhost/db");
+            assert!(!format!("{c:?}").contains("postgres://x"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("avb.toml", "[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n")?;
+            let err = Config::load(Some(Path::new("avb.toml"))).err().map(|e| e.0).unwrap_or_default();
+            assert!(err.contains("listen_port"), "{err}");
+            jail.set_env("AVB_BOGUS__KEY", "1");
+            let err = Config::load(None).err().map(|e| e.0).unwrap_or_default();
+            assert!(err.contains("bogus"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_is_overridden_by_env_and_example_parses() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("avb.toml", "[server]\nlisten = \"127.0.0.1:1\"\n")?;
+            jail.set_env("AVB_SERVER__LISTEN", "127.0.0.1:2");
+            let c = Config::load(Some(Path::new("avb.toml"))).map_err(|e| e.0)?;
+            assert_eq!(c.server.listen, "127.0.0.1:2");
+            jail.create_file("example.toml", EXAMPLE)?;
+            jail.clear_env();
+            let c = Config::load(Some(Path::new("example.toml"))).map_err(|e| e.0)?;
+            assert_eq!(c.server.listen, "127.0.0.1:8080");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,98 @@
+//! `AppContext`: everything a request needs, built once at startup and passed explicitly.
+
+use crate::config::{Config, IdentityProvider};
+use crate::error::{CoreError, CoreResult};
+use crate::identity::keycloak::KeycloakVerifier;
+use crate::mail::Mailer;
+use crate::policy::PolicyEngine;
+use crate::services::key_cache::KeyVerifier;
+use crate::token::{random_alnum, JwtKeys};
+use avb_storage::repos::secrets;
+use avb_storage::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Shared application state.
+#[derive(Clone)]
+pub struct AppContext {
+    /// The database.
+    pub store: Store,
+    /// Configuration as loaded.
+    pub config: Arc<Config>,
+    /// The authorisation policy.
+    pub policy: Arc<PolicyEngine>,
+    /// Local JWT signing keys.
+    pub jwt: Arc<JwtKeys>,
+    /// Keycloak token verifier, when configured.
+    pub keycloak: Option<Arc<KeycloakVerifier>>,
+    /// API-key verification cache.
+    pub keys: Arc<KeyVerifier>,
+    /// Outgoing mail.
+    pub mailer: Arc<Mailer>,
+    /// Redis client, when configured.
+    pub redis: Option<redis::Client>,
+}
+
+impl AppContext {
+    /// Connects to the database, runs migrations and loads keys and policy.
+    pub async fn init(config: Config) -> CoreResult<Self> {
+        let url = config.database_url();
+        if url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&config.server.data_dir).map_err(|e| {
+                CoreError::Internal(format!("cannot create data dir {}: {e}", config.server.data_dir.display()))
+            })?;
+        }
+        let store = Store::connect(&url, config.database.max_connections).await?;
+        store.migrate().await?;
+        Self::with_store(config, store).await
+    }
+
+    /// Builds the context on an already-migrated store.
+    pub async fn with_store(config: Config, store: Store) -> CoreResult<Self> {
+        let policy = PolicyEngine::load(config.policy.file.as_deref())?;
+        let tx = store.platform_tx(true).await?;
+        let signing = secrets::get_or_create(&tx, "jwt_ed25519_pkcs8", JwtKeys::generate_pkcs8).await?;
+        let hmac_key = match &config.security.secret_key {
+            Some(k) => k.expose().to_string(),
+            None => secrets::get_or_create(&tx, "api_key_hmac", || random_alnum(64)).await?,
+        };
+        tx.commit().await?;
+        let jwt = JwtKeys::from_pkcs8(&signing, &config.identity.issuer, &config.identity.audience)?;
+        let keycloak = match config.identity.provider {
+            IdentityProvider::Keycloak => Some(Arc::new(KeycloakVerifier::new(config.keycloak.clone())?)),
+            IdentityProvider::Local => None,
+        };
+        let redis = match &config.redis.url {
+            Some(u) => Some(redis::Client::open(u.expose()).map_err(|e| CoreError::Internal(format!("redis url: {e}")))?),
+            None => None,
+        };
+        let keys = KeyVerifier::new(
+            hmac_key.into_bytes(),
+            Duration::from_secs(config.api_keys.cache_ttl_secs),
+            redis.clone(),
+        );
+        let mailer = Mailer::new(&config.smtp)?;
+        Ok(Self {
+            store,
+            config: Arc::new(config),
+            policy: Arc::new(policy),
+            jwt: Arc::new(jwt),
+            keycloak,
+            keys: Arc::new(keys),
+            mailer: Arc::new(mailer),
+            redis,
+        })
+    }
+
+    /// Probes Redis (when configured) with latency.
+    pub async fn redis_ping(&self) -> Option<Result<Duration, String>> {
+        let client = self.redis.as_ref()?;
+        let start = std::time::Instant::now();
+        let res = async {
+            let mut c = client.get_multiplexed_async_connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut c).await
+        }
+        .await;
+        Some(res.map(|_| start.elapsed()).map_err(|e| e.to_string()))
+    }
+}

@@ -1,0 +1,50 @@
+//! The service error type. HTTP crates render it (problem+json, error pages, CLI messages).
+
+use avb_domain::{Permission, ValidationError};
+use avb_storage::StorageError;
+
+/// Why a service call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Input failed validation; names the field.
+    #[error("{0}")]
+    Validation(#[from] ValidationError),
+    /// The resource does not exist or belongs to another tenant (indistinguishable on purpose).
+    #[error("not found")]
+    NotFound,
+    /// The caller lacks a permission.
+    #[error("missing permission {0}")]
+    Forbidden(Permission),
+    /// The caller is not authenticated or the credentials are bad.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// A TOTP code is required to finish the login.
+    #[error("a TOTP code is required")]
+    TotpRequired,
+    /// The account is locked after repeated failures.
+    #[error("account locked until {0}")]
+    Locked(chrono::DateTime<chrono::Utc>),
+    /// The tenant is suspended.
+    #[error("tenant is suspended")]
+    TenantSuspended,
+    /// A uniqueness or state conflict.
+    #[error("{0}")]
+    Conflict(String),
+    /// A dependency (database, Redis, SMTP, identity provider) failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StorageError> for CoreError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound => CoreError::NotFound,
+            StorageError::Conflict(m) => CoreError::Conflict(m),
+            StorageError::NoTenant => CoreError::Internal("tenant repository used without a tenant".into()),
+            StorageError::Database(m) => CoreError::Internal(m),
+        }
+    }
+}
+
+/// Result alias for services.
+pub type CoreResult<T> = Result<T, CoreError>;

@@ -1,0 +1,11 @@
+//! Identity: authentication of every credential kind into a [`Scope`], and the local provider's
+//! account flows (login, refresh, logout, TOTP, password reset, setup).
+
+pub mod authenticate;
+pub mod keycloak;
+pub mod local;
+pub mod password;
+pub mod totp;
+
+pub use authenticate::{authenticate_bearer, Credential};
+pub use local::TokenPair;

@@ -1,0 +1,24 @@
+//! Services and rules. Every operation takes a [`Scope`] built by authentication; only this
+//! crate decides whether a caller may do something (through the Rego policy).
+
+pub mod audit;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod identity;
+pub mod mail;
+pub mod policy;
+pub mod scope;
+pub mod secret;
+pub mod services;
+pub mod token;
+
+pub use context::AppContext;
+pub use error::{CoreError, CoreResult};
+pub use scope::{Actor, RequestMeta, Scope};
+pub use secret::Secret;
+
+/// Re-exported storage types that services hand to the HTTP layer.
+pub use avb_storage::{Backend, Page, PageRequest};
+/// Storage models returned by services (read-only views for the HTTP layer).
+pub use avb_storage::entities as models;

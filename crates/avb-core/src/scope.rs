@@ -1,0 +1,153 @@
+//! Who is calling: built only by authentication (see `identity::authenticate`) or, for the
+//! operator CLI on the server machine, by [`Scope::local_operator`].
+
+use avb_domain::{ApiKeyId, AuthSessionId, Permission, Role, TenantId, UserId};
+use std::collections::BTreeSet;
+
+/// Facts about the request used in audit rows and login history.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// Client IP address.
+    pub ip: String,
+    /// Client user agent.
+    pub user_agent: String,
+    /// Request id (also in logs).
+    pub request_id: String,
+}
+
+/// The authenticated principal.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A local user.
+    User { id: UserId, email: String },
+    /// A user authenticated by an external identity provider (Keycloak).
+    External { subject: String, email: String },
+    /// An API key.
+    ApiKey { id: ApiKeyId, prefix: String },
+    /// The operator running `avb admin ...` on the server machine.
+    Operator,
+}
+
+impl Actor {
+    /// Kind stored in audit rows.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::User { .. } => "user",
+            Actor::External { .. } => "external_user",
+            Actor::ApiKey { .. } => "api_key",
+            Actor::Operator => "operator",
+        }
+    }
+    /// Stable id stored in audit rows.
+    pub fn id(&self) -> String {
+        match self {
+            Actor::User { id, .. } => id.to_string(),
+            Actor::External { subject, .. } => subject.clone(),
+            Actor::ApiKey { id, .. } => id.to_string(),
+            Actor::Operator => "cli".into(),
+        }
+    }
+    /// Human label stored in audit rows.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::User { email, .. } | Actor::External { email, .. } => email.clone(),
+            Actor::ApiKey { prefix, .. } => format!("key {prefix}"),
+            Actor::Operator => "operator (cli)".into(),
+        }
+    }
+    /// The local user id, if the actor is a local user.
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Actor::User { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+/// Who is calling, for which tenant, with which permissions.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    actor: Actor,
+    tenant: Option<TenantId>,
+    role: Option<Role>,
+    permissions: BTreeSet<Permission>,
+    saas_admin: bool,
+    operator: bool,
+    session: Option<AuthSessionId>,
+    meta: RequestMeta,
+}
+
+impl Scope {
+    pub(crate) fn new(
+        actor: Actor,
+        tenant: Option<TenantId>,
+        role: Option<Role>,
+        saas_admin: bool,
+        session: Option<AuthSessionId>,
+        meta: RequestMeta,
+    ) -> Self {
+        let mut permissions: BTreeSet<Permission> =
+            role.map(|r| r.permissions().iter().copied().collect()).unwrap_or_default();
+        if saas_admin {
+            permissions.extend(Role::SaasAdmin.permissions().iter().copied());
+        }
+        Self { actor, tenant, role, permissions, saas_admin, operator: false, session, meta }
+    }
+
+    pub(crate) fn with_permissions(mut self, permissions: BTreeSet<Permission>) -> Self {
+        self.permissions = permissions;
+        self
+    }
+
+    /// The operator scope used by `avb admin ...` commands run on the server machine, which
+    /// already hold the database credentials. `tenant` selects the tenant to act in.
+    pub fn local_operator(tenant: Option<TenantId>) -> Self {
+        Self {
+            actor: Actor::Operator,
+            tenant,
+            role: None,
+            permissions: avb_domain::ALL_PERMISSIONS.iter().copied().collect(),
+            saas_admin: true,
+            operator: true,
+            session: None,
+            meta: RequestMeta { ip: "local".into(), user_agent: "avb-cli".into(), request_id: String::new() },
+        }
+    }
+
+    /// The actor.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+    /// The tenant the caller acts in, if any.
+    pub fn tenant(&self) -> Option<TenantId> {
+        self.tenant
+    }
+    /// The caller's role in that tenant.
+    pub fn role(&self) -> Option<Role> {
+        self.role
+    }
+    /// Effective permissions.
+    pub fn permissions(&self) -> &BTreeSet<Permission> {
+        &self.permissions
+    }
+    /// Whether the caller holds `p` (the policy engine makes the final decision).
+    pub fn has(&self, p: Permission) -> bool {
+        self.permissions.contains(&p)
+    }
+    /// Whether the caller is a SaaS admin.
+    pub fn is_saas_admin(&self) -> bool {
+        self.saas_admin
+    }
+    /// Whether this is the local operator.
+    pub fn is_operator(&self) -> bool {
+        self.operator
+    }
+    /// The login session, for logout.
+    pub fn session(&self) -> Option<AuthSessionId> {
+        self.session
+    }
+    /// Request facts.
+    pub fn meta(&self) -> &RequestMeta {
+        &self.meta
+    }
+}

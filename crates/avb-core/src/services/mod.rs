@@ -1,0 +1,20 @@
+//! Tenant-scoped services. Each public function takes a [`crate::Scope`] first.
+
+pub mod api_keys;
+pub mod audit;
+pub mod key_cache;
+pub mod members;
+pub mod projects;
+pub mod tenants;
+pub mod users;
+
+use avb_domain::ValidationError;
+
+/// Clamps a requested page size to 1..=200 (default 50).
+pub fn page_limit(limit: Option<u64>) -> Result<u64, ValidationError> {
+    match limit {
+        None => Ok(50),
+        Some(l) if (1..=200).contains(&l) => Ok(l),
+        Some(_) => Err(ValidationError::new("limit", "must be between 1 and 200")),
+    }
+}

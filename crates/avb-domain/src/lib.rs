@@ -1,0 +1,10 @@
+//! Domain types shared by every layer: typed ids, validated values, roles and permissions.
+//! This crate performs no I/O so it can be fuzzed and reused freely.
+
+pub mod ids;
+pub mod roles;
+pub mod values;
+
+pub use ids::*;
+pub use roles::{Permission, Role, ALL_PERMISSIONS};
+pub use values::*;

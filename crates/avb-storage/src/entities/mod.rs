@@ -1,0 +1,14 @@
+//! SeaORM entities: one model for SQLite and PostgreSQL.
+
+pub mod api_key;
+pub mod audit_event;
+pub mod auth_session;
+pub mod invitation;
+pub mod login_event;
+pub mod mail;
+pub mod membership;
+pub mod one_time_token;
+pub mod project;
+pub mod server_secret;
+pub mod tenant;
+pub mod user;

@@ -1,0 +1,15 @@
+//! sea-orm-migration DDL for both backends. A landed migration is never edited.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_core;
+
+/// All migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_core::Migration)]
+    }
+}

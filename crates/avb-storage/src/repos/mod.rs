@@ -1,0 +1,27 @@
+//! Repositories. Tenant-owned tables take the tenant from the transaction, never from callers.
+
+pub mod api_keys;
+pub mod audit;
+pub mod auth_sessions;
+pub mod invitations;
+pub mod login_events;
+pub mod mail;
+pub mod memberships;
+pub mod projects;
+pub mod secrets;
+pub mod tenants;
+pub mod tokens;
+pub mod users;
+
+use crate::page::PageRequest;
+use sea_orm::sea_query::IntoCondition;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+
+/// Applies newest-first cursor pagination on a UUIDv7 id column.
+pub(crate) fn paginate<E: EntityTrait, C: ColumnTrait>(q: Select<E>, id: C, page: PageRequest) -> Select<E> {
+    let q = match page.after {
+        Some(after) => q.filter(id.lt(after).into_condition()),
+        None => q,
+    };
+    q.order_by_desc(id).limit(page.limit + 1)
+}

@@ -1,0 +1,56 @@
+//! One-time tokens (setup, password reset), stored hashed, used once.
+
+use crate::entities::one_time_token::{ActiveModel, Column, Entity, Model};
+use crate::error::{StorageError, StorageResult};
+use crate::store::Tx;
+use avb_domain::UserId;
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+
+/// Stores a token hash for `purpose`.
+pub async fn insert(
+    tx: &Tx,
+    purpose: &str,
+    token_hash: String,
+    user: Option<UserId>,
+    expires_at: DateTime<Utc>,
+) -> StorageResult<Model> {
+    Ok(ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        purpose: Set(purpose.to_string()),
+        token_hash: Set(token_hash),
+        user_id: Set(user.map(|u| u.as_uuid())),
+        expires_at: Set(expires_at),
+        used_at: Set(None),
+        created_at: Set(Utc::now()),
+    }
+    .insert(tx.conn())
+    .await?)
+}
+
+/// Marks an unused, unexpired token of `purpose` as used and returns it.
+pub async fn consume(tx: &Tx, purpose: &str, token_hash: &str) -> StorageResult<Model> {
+    let t = Entity::find()
+        .filter(Column::TokenHash.eq(token_hash))
+        .filter(Column::Purpose.eq(purpose))
+        .one(tx.conn())
+        .await?
+        .ok_or(StorageError::NotFound)?;
+    if t.used_at.is_some() || t.expires_at < Utc::now() {
+        return Err(StorageError::NotFound);
+    }
+    let mut am: ActiveModel = t.into();
+    am.used_at = Set(Some(Utc::now()));
+    Ok(am.update(tx.conn()).await?)
+}
+
+/// Whether an unused, unexpired token of `purpose` exists.
+pub async fn any_live(tx: &Tx, purpose: &str) -> StorageResult<bool> {
+    Ok(Entity::find()
+        .filter(Column::Purpose.eq(purpose))
+        .filter(Column::UsedAt.is_null())
+        .filter(Column::ExpiresAt.gt(Utc::now()))
+        .one(tx.conn())
+        .await?
+        .is_some())
+}

@@ -1,0 +1,145 @@
+//! The connection pool and the two kinds of transaction: tenant-scoped and platform-wide.
+
+use crate::error::StorageResult;
+use crate::migrations::Migrator;
+use avb_domain::TenantId;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    Statement, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// Which database engine is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database: a pool plus the rules for opening scoped transactions.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    backend: Backend,
+    /// SQLite allows one writer; serialising write transactions in-process avoids
+    /// `SQLITE_BUSY` upgrades of deferred transactions.
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+/// A transaction bound to one tenant (or the platform). Repositories take this, never a pool.
+pub struct Tx {
+    inner: DatabaseTransaction,
+    tenant: Option<TenantId>,
+    backend: Backend,
+    _write_guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`).
+    pub async fn connect(url: &str, max_connections: u32) -> StorageResult<Self> {
+        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        let mut opts = ConnectOptions::new(url.to_string());
+        opts.max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        if backend == Backend::Sqlite {
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        }
+        let db = Database::connect(opts).await?;
+        let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Self { db, backend, write_lock })
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> StorageResult<()> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Number of migrations not yet applied.
+    pub async fn pending_migrations(&self) -> StorageResult<usize> {
+        Ok(Migrator::get_pending_migrations(&self.db).await?.len())
+    }
+
+    /// A cheap liveness probe.
+    pub async fn ping(&self) -> StorageResult<()> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// Opens a transaction that can only see `tenant`'s rows (RLS on PostgreSQL, repository
+    /// filters on both). `write` serialises SQLite writers.
+    pub async fn tenant_tx(&self, tenant: TenantId, write: bool) -> StorageResult<Tx> {
+        self.open(Some(tenant), write).await
+    }
+
+    /// Opens a platform-wide transaction (authentication look-ups, SaaS admin work, CLI).
+    /// Callers audit what they do with it.
+    pub async fn platform_tx(&self, write: bool) -> StorageResult<Tx> {
+        self.open(None, write).await
+    }
+
+    async fn open(&self, tenant: Option<TenantId>, write: bool) -> StorageResult<Tx> {
+        let guard = match (&self.write_lock, write) {
+            (Some(lock), true) => Some(lock.clone().lock_owned().await),
+            _ => None,
+        };
+        let inner = self.db.begin().await?;
+        if self.backend == Backend::Postgres {
+            let tenant_value = tenant.map(|t| t.to_string()).unwrap_or_default();
+            let platform = if tenant.is_none() { "on" } else { "off" };
+            inner
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT set_config('app.tenant_id', $1, true), set_config('app.platform', $2, true)",
+                    [tenant_value.into(), platform.into()],
+                ))
+                .await?;
+            inner.execute_unprepared("SET LOCAL ROLE avb_tenant").await?;
+        }
+        Ok(Tx { inner, tenant, backend: self.backend, _write_guard: guard })
+    }
+}
+
+impl Tx {
+    /// The tenant this transaction is bound to, or `None` for a platform transaction.
+    pub fn tenant(&self) -> Option<TenantId> {
+        self.tenant
+    }
+
+    /// The tenant, or an error when a tenant repository is used without one.
+    pub fn require_tenant(&self) -> StorageResult<TenantId> {
+        self.tenant.ok_or(crate::StorageError::NoTenant)
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn conn(&self) -> &DatabaseTransaction {
+        &self.inner
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> StorageResult<()> {
+        self.inner.commit().await?;
+        Ok(())
+    }
+}
