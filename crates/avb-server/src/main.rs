@@ -1,1 +1,50 @@
-fn main() {}
+//! `avb`: the AgentVoiceBox binary (serve, migrate, config, admin).
+
+mod admin;
+mod cli;
+mod serve;
+mod telemetry;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        cli::Command::Config { command: cli::ConfigCommand::Example } => {
+            print!("{}", avb_core::config::EXAMPLE);
+            Ok(())
+        }
+        cli::Command::Config { command: cli::ConfigCommand::Show } => {
+            let config = cli::load_config(cli.config.as_deref())?;
+            println!("{}", serde_json::to_string_pretty(&config)?);
+            Ok(())
+        }
+        cli::Command::Serve(args) => {
+            let config = cli::load_config(cli.config.as_deref())?;
+            telemetry::init(&config.log);
+            serve::run(config, args).await
+        }
+        cli::Command::Migrate => {
+            let config = cli::load_config(cli.config.as_deref())?;
+            let ctx = avb_core::AppContext::init(config).await?;
+            println!("migrations applied ({:?} database)", ctx.store.backend());
+            Ok(())
+        }
+        cli::Command::Admin { json, command } => {
+            let config = cli::load_config(cli.config.as_deref())?;
+            let ctx = avb_core::AppContext::init(config).await?;
+            admin::run(&ctx, command, json).await
+        }
+    }
+}

@@ -10,6 +10,8 @@ use crate::token::random_alnum;
 use avb_domain::{ApiKeyId, KeyEnvironment, KeyScope, Name, Permission, ProjectId};
 use avb_storage::entities::api_key::Model as ApiKey;
 use avb_storage::repos::{api_keys, audit as audit_repo, projects};
+
+pub use avb_storage::repos::api_keys::KeyFilter;
 use avb_storage::{Page, PageRequest};
 use chrono::{Duration, Utc};
 

@@ -6,7 +6,9 @@ use crate::scope::Scope;
 use crate::services::projects::tenant_of;
 use avb_domain::{Permission, TenantId};
 use avb_storage::entities::audit_event::Model as AuditEvent;
-use avb_storage::repos::audit::{self as audit_repo, AuditFilter, ChainBreak};
+use avb_storage::repos::audit::{self as audit_repo};
+
+pub use avb_storage::repos::audit::{AuditFilter, ChainBreak};
 use avb_storage::{Page, PageRequest};
 
 /// Rows an export returns at most.

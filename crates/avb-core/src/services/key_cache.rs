@@ -48,6 +48,9 @@ pub struct VerifiedKey {
     pub scopes: Vec<KeyScope>,
 }
 
+/// Requests counted since the last flush: tenant, count, last use.
+type PendingUse = (TenantId, i64, DateTime<Utc>);
+
 #[derive(Clone)]
 struct CachedKey {
     row: api_key::Model,
@@ -59,7 +62,7 @@ pub struct KeyVerifier {
     hmac_key: Vec<u8>,
     ttl: Duration,
     cache: RwLock<HashMap<String, CachedKey>>,
-    usage: Mutex<HashMap<ApiKeyId, (TenantId, i64, DateTime<Utc>)>>,
+    usage: Mutex<HashMap<ApiKeyId, PendingUse>>,
     redis: Option<redis::Client>,
 }
 

@@ -1,0 +1,145 @@
+//! One error type for the API, rendered as RFC 9457 `application/problem+json`.
+
+use avb_core::CoreError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A field-level problem.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The offending field.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// RFC 9457 problem details.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Explanation of this occurrence.
+    pub detail: String,
+    /// Machine-readable code.
+    pub code: String,
+    /// Field errors, for validation problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// An API failure.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    www_authenticate: bool,
+}
+
+impl ApiError {
+    /// A problem with an explicit status and code.
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, title, detail: detail.into(), errors: Vec::new(), www_authenticate: false }
+    }
+
+    /// A 400 naming `field`.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let (field, message) = (field.into(), message.into());
+        let mut e = Self::new(StatusCode::BAD_REQUEST, "invalid_request", "Invalid request", format!("{field}: {message}"));
+        e.errors.push(FieldError { field, message });
+        e
+    }
+
+    /// A 422 validation problem naming `field`.
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut e = Self::field(field, message);
+        e.status = StatusCode::UNPROCESSABLE_ENTITY;
+        e.code = "validation_failed";
+        e.title = "Validation failed";
+        e
+    }
+
+    /// 404 for a missing (or another tenant's) resource.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found", "the resource does not exist")
+    }
+
+    /// 401.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail);
+        e.www_authenticate = true;
+        e
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Validation(v) => ApiError::validation(v.field, v.message),
+            CoreError::NotFound => ApiError::not_found(),
+            CoreError::Forbidden(p) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Forbidden",
+                format!("missing permission {p}"),
+            ),
+            CoreError::Unauthorized(m) => ApiError::unauthorized(m),
+            CoreError::TotpRequired => {
+                let mut e = ApiError::unauthorized("a TOTP code is required");
+                e.code = "totp_required";
+                e
+            }
+            CoreError::Locked(until) => ApiError::new(
+                StatusCode::LOCKED,
+                "account_locked",
+                "Account locked",
+                format!("too many failed logins; try again after {}", until.to_rfc3339()),
+            ),
+            CoreError::TenantSuspended => {
+                ApiError::new(StatusCode::FORBIDDEN, "tenant_suspended", "Tenant suspended", "the tenant is suspended")
+            }
+            CoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", m),
+            CoreError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an internal error occurred")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = Problem {
+            kind: format!("https://agentvoicebox.dev/problems/{}", self.code),
+            title: self.title.to_string(),
+            status: self.status.as_u16(),
+            detail: self.detail,
+            code: self.code.to_string(),
+            errors: self.errors,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut res = (self.status, body).into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.www_authenticate {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+/// Handler result alias.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,45 @@
+//! Liveness, readiness and the public signing keys.
+
+use crate::router::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// `GET /healthz`: the process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "alive")))]
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the database (and Redis, when configured) answer; reports probe latency.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "ready"), (status = 503, description = "a dependency is down")))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let start = Instant::now();
+    let db = state.ctx.store.ping().await;
+    let db_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let mut ready = db.is_ok();
+    let mut checks = json!({
+        "database": {
+            "status": if db.is_ok() { "up" } else { "down" },
+            "backend": format!("{:?}", state.ctx.store.backend()).to_lowercase(),
+            "latency_ms": db_ms,
+        }
+    });
+    if let Some(redis) = state.ctx.redis_ping().await {
+        ready &= redis.is_ok();
+        checks["redis"] = match redis {
+            Ok(d) => json!({"status": "up", "latency_ms": d.as_secs_f64() * 1000.0}),
+            Err(e) => json!({"status": "down", "error": e}),
+        };
+    }
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"status": if ready { "ready" } else { "not_ready" }, "checks": checks})))
+}
+
+/// `GET /.well-known/jwks.json`: public keys that verify locally issued access tokens.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth", responses((status = 200, description = "JWKS")))]
+pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
+    Json(state.ctx.jwt.jwks())
+}

@@ -1,0 +1,11 @@
+//! Route handlers, one module per resource.
+
+pub mod admin_tenants;
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
+pub mod health;
+pub mod me;
+pub mod members;
+pub mod projects;
+pub mod setup;

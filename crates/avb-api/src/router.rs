@@ -1,0 +1,73 @@
+//! Every route of the HTTP API in one place.
+
+use crate::error::ApiError;
+use crate::handlers::{admin_tenants, api_keys, audit, auth, health, me, members, projects, setup};
+use avb_core::AppContext;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+/// State shared by handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Services and configuration.
+    pub ctx: AppContext,
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", "this route does not accept that method")
+}
+
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(crate::openapi::document())
+}
+
+/// Builds the router with all routes and middleware.
+pub fn router(ctx: AppContext) -> Router {
+    let body_limit = ctx.config.server.body_limit_bytes;
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/.well-known/jwks.json", get(health::jwks))
+        .route("/setup", get(setup::form).post(setup::submit))
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/auth/token", post(auth::token))
+        .route("/api/v1/auth/refresh", post(auth::refresh))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/password-reset", post(auth::password_reset))
+        .route("/api/v1/auth/password-reset/confirm", post(auth::password_reset_confirm))
+        .route("/api/v1/me", get(me::get))
+        .route("/api/v1/me/password", post(me::change_password))
+        .route("/api/v1/me/totp", post(me::totp_setup))
+        .route("/api/v1/me/totp/enable", post(me::totp_enable))
+        .route("/api/v1/me/logins", get(me::logins))
+        .route("/api/v1/projects", get(projects::list).post(projects::create))
+        .route("/api/v1/projects/{id}", get(projects::get).patch(projects::update).delete(projects::delete))
+        .route("/api/v1/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api/v1/api-keys/{id}", get(api_keys::get).patch(api_keys::update))
+        .route("/api/v1/api-keys/{id}/rotate", post(api_keys::rotate))
+        .route("/api/v1/api-keys/{id}/revoke", post(api_keys::revoke))
+        .route("/api/v1/members", get(members::list))
+        .route("/api/v1/invitations", get(members::list_invitations).post(members::invite))
+        .route("/api/v1/invitations/accept", post(members::accept))
+        .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/audit/export", get(audit::export))
+        .route("/api/v1/admin/tenants", get(admin_tenants::list).post(admin_tenants::create))
+        .route("/api/v1/admin/tenants/{id}", get(admin_tenants::get))
+        .route("/api/v1/admin/tenants/{id}/suspend", post(admin_tenants::suspend))
+        .route("/api/v1/admin/tenants/{id}/reactivate", post(admin_tenants::reactivate))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(crate::metrics::track))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(AppState { ctx })
+}

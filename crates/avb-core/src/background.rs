@@ -1,0 +1,73 @@
+//! Periodic jobs every replica runs: flushing API-key usage, delivering mail, and listening for
+//! key revocations from other replicas.
+
+use crate::context::AppContext;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often batched key usage is written.
+const USAGE_FLUSH: Duration = Duration::from_secs(5);
+/// How often the mail outbox is drained.
+const MAIL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Starts the jobs; they stop when `shutdown` turns true (usage is flushed once more).
+pub fn spawn(ctx: AppContext, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut handles = Vec::new();
+    {
+        let ctx = ctx.clone();
+        let mut stop = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(USAGE_FLUSH) => {}
+                    _ = stop.changed() => {}
+                }
+                if let Err(e) = ctx.keys.flush_usage(&ctx.store).await {
+                    tracing::warn!(error = %e, "flushing API key usage failed");
+                }
+                if *stop.borrow() {
+                    break;
+                }
+            }
+        }));
+    }
+    if ctx.mailer.smtp_enabled() {
+        let ctx = ctx.clone();
+        let mut stop = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                match ctx.mailer.deliver_due(&ctx.store).await {
+                    Ok(n) if n > 0 => tracing::info!(sent = n, "mail delivered"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "mail delivery failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(MAIL_INTERVAL) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
+    if ctx.redis.is_some() {
+        let keys = ctx.keys.clone();
+        let mut stop = shutdown;
+        handles.push(tokio::spawn(async move {
+            loop {
+                let listen = keys.clone().listen_for_revocations(None);
+                tokio::select! {
+                    res = listen => {
+                        if let Err(e) = res {
+                            tracing::warn!(error = %e, "key revocation listener stopped; retrying");
+                        }
+                    }
+                    _ = stop.changed() => break,
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
+    handles
+}

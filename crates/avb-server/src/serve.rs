@@ -1,0 +1,81 @@
+//! `avb serve`: HTTP listener, metrics listener, background jobs, graceful shutdown.
+
+use crate::cli::ServeArgs;
+use anyhow::Context;
+use avb_core::config::Config;
+use avb_core::AppContext;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusBuilder;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Runs the server until SIGINT/SIGTERM.
+pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if !matches!(args.role.as_str(), "all" | "api") {
+        anyhow::bail!("role '{}' is not available yet: use --role all or --role api", args.role);
+    }
+    let listen = config.server.listen.clone();
+    let metrics_listen = config.server.metrics_listen.clone();
+    let ctx = AppContext::init(config).await.context("starting services")?;
+
+    let recorder = PrometheusBuilder::new().install_recorder().context("installing metrics recorder")?;
+    let metrics_app = axum::Router::new().route("/metrics", get(move || std::future::ready(recorder.render())));
+    let metrics_listener =
+        TcpListener::bind(&metrics_listen).await.with_context(|| format!("binding metrics listener {metrics_listen}"))?;
+    let listener = TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let jobs = avb_core::background::spawn(ctx.clone(), stop_rx.clone());
+    let mut metrics_stop = stop_rx.clone();
+    let metrics_task = tokio::spawn(async move {
+        let _ = axum::serve(metrics_listener, metrics_app)
+            .with_graceful_shutdown(async move {
+                let _ = metrics_stop.changed().await;
+            })
+            .await;
+    });
+
+    println!("AgentVoiceBox listening on http://{addr} (database: {:?})", ctx.store.backend());
+    println!("Prometheus metrics on http://{metrics_listen}/metrics");
+    if let Some(token) = avb_core::identity::local::setup_token_if_needed(&ctx).await? {
+        println!("No administrator exists yet. Create one (link valid 24 h, usable once):");
+        println!("  {}/setup?token={token}", ctx.config.public_url());
+    }
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
+
+    let server_stop = stop_tx.clone();
+    avb_api::server::serve(listener, ctx.clone(), async move {
+        shutdown_signal().await;
+        let _ = server_stop.send(true);
+    })
+    .await
+    .context("serving HTTP")?;
+    let _ = stop_tx.send(true);
+    for j in jobs {
+        let _ = j.await;
+    }
+    let _ = metrics_task.await;
+    println!("AgentVoiceBox stopped");
+    Ok(())
+}
