@@ -316,7 +316,7 @@ async fn postgres_row_level_security(m: &SchemaManager<'_>) -> Result<(), DbErr>
          ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
          CREATE POLICY tenant_isolation ON tenants
            USING (id = {tenant} OR {platform})
-           WITH CHECK ({platform});"
+           WITH CHECK (id = {tenant} OR {platform});"
     ))
     .await?;
     Ok(())
