@@ -28,6 +28,7 @@ pub fn describe_data_error(text: &str) -> (String, String) {
     let named = msg.starts_with("unknown field `") || msg.starts_with("missing field `");
     let field = match (named, path.as_str()) {
         (true, ".") => field_of(&msg),
+        (true, p) if p == field_of(&msg) || p.ends_with(&format!(".{}", field_of(&msg))) => p.to_string(),
         (true, p) => format!("{p}.{}", field_of(&msg)),
         (false, ".") => "body".to_string(),
         (false, p) => p.to_string(),

@@ -95,6 +95,24 @@ impl Store {
         self.open(None, write).await
     }
 
+    /// Counts the rows of a tenant-owned `table` that a tenant transaction can see with no
+    /// filter at all: on PostgreSQL this measures row-level security alone (isolation checks).
+    pub async fn unfiltered_count_for_tests(&self, tenant: TenantId, table: &str) -> StorageResult<i64> {
+        const TABLES: &[&str] = &["tenants", "memberships", "invitations", "projects", "api_keys", "audit_events"];
+        if !TABLES.contains(&table) {
+            return Err(crate::StorageError::Database(format!("{table} is not a tenant table")));
+        }
+        let tx = self.tenant_tx(tenant, false).await?;
+        let row = tx
+            .conn()
+            .query_one_raw(Statement::from_string(tx.backend_kind(), format!("SELECT COUNT(*) AS n FROM {table}")))
+            .await?
+            .ok_or(crate::StorageError::NotFound)?;
+        let n: i64 = row.try_get("", "n")?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     async fn open(&self, tenant: Option<TenantId>, write: bool) -> StorageResult<Tx> {
         let guard = match (&self.write_lock, write) {
             (Some(lock), true) => Some(lock.clone().lock_owned().await),
@@ -131,6 +149,13 @@ impl Tx {
     /// The engine in use.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    fn backend_kind(&self) -> DbBackend {
+        match self.backend {
+            Backend::Sqlite => DbBackend::Sqlite,
+            Backend::Postgres => DbBackend::Postgres,
+        }
     }
 
     pub(crate) fn conn(&self) -> &DatabaseTransaction {
