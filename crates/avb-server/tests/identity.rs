@@ -1,0 +1,230 @@
+//! Identity: lockout, TOTP, refresh rotation, password reset, login history, Keycloak tokens
+//! against a local JWKS, and key revocation across replicas through Redis.
+#![allow(clippy::unwrap_used)]
+
+use avb_testkit::{spawn_app, spawn_app_with, spawn_on, Db, TestApp, PASSWORD};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn login(app: &TestApp, body: Value) -> (StatusCode, Value) {
+    app.call(Method::POST, "/api/v1/auth/token", None, Some(body)).await
+}
+
+fn mailed_token(body: &str) -> String {
+    body.lines().find_map(|l| l.strip_prefix("Token: ")).unwrap().to_string()
+}
+
+async fn last_mail(app: &TestApp, to: &str) -> String {
+    let scope = avb_core::Scope::local_operator(None);
+    let page = avb_core::services::users::outbox(&app.ctx, &scope, Some(to), avb_core::PageRequest::default()).await.unwrap();
+    page.items[0].body.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lockout_after_repeated_failures_and_history_is_kept() {
+    let app = spawn_app_with(Db::Sqlite, |c| c.identity.lockout_threshold = 3).await;
+    let t = app.create_tenant("Lock").await;
+    app.create_user(Some(t), "viewer", "v@lock.io").await;
+    for _ in 0..2 {
+        let (s, p) = login(&app, json!({"email": "v@lock.io", "password": "Wrong-Password-1"})).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{p}");
+    }
+    let (s, p) = login(&app, json!({"email": "v@lock.io", "password": "Wrong-Password-1"})).await;
+    assert_eq!(s, StatusCode::LOCKED, "{p}");
+    // Even the right password is refused while locked.
+    let (s, p) = login(&app, json!({"email": "v@lock.io", "password": PASSWORD})).await;
+    assert_eq!((s, p["code"].as_str()), (StatusCode::LOCKED, Some("account_locked")));
+    // Unknown e-mails fail the same way as bad passwords.
+    let (s, p) = login(&app, json!({"email": "nobody@lock.io", "password": PASSWORD})).await;
+    assert_eq!((s, p["detail"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid e-mail or password")));
+
+    // The operator resets the lock by resetting the password; the history shows every attempt.
+    app.raw_sql("UPDATE users SET locked_until = NULL WHERE email = 'v@lock.io'").await.unwrap();
+    let token = app.login("v@lock.io").await;
+    let (_, history) = app.get("/api/v1/me/logins", &token).await;
+    let rows = history["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[0]["success"], true);
+    assert_eq!(rows.iter().filter(|r| r["reason"] == "bad_password").count(), 3);
+    assert_eq!(rows.iter().filter(|r| r["reason"] == "locked").count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_refresh_logout_and_password_flows() {
+    let app = spawn_app(Db::Sqlite).await;
+    let t = app.create_tenant("Totp").await;
+    app.create_user(Some(t), "developer", "d@totp.io").await;
+    let token = app.login("d@totp.io").await;
+
+    // Enrol TOTP.
+    let (s, setup) = app.post("/api/v1/me/totp", &token, json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    assert!(setup["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"));
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap(),
+        None,
+        "x".into(),
+    )
+    .unwrap();
+    let (s, _) = app.post("/api/v1/me/totp/enable", &token, json!({"secret": secret, "code": "000000"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = app.post("/api/v1/me/totp/enable", &token, json!({"secret": secret, "code": totp.generate_current().unwrap()})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, p) = login(&app, json!({"email": "d@totp.io", "password": PASSWORD})).await;
+    assert_eq!((s, p["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("totp_required")));
+    let (s, pair) = login(&app, json!({"email": "d@totp.io", "password": PASSWORD, "totp": totp.generate_current().unwrap()})).await;
+    assert_eq!(s, StatusCode::OK, "{pair}");
+
+    // Refresh rotates; the old refresh token stops working.
+    let refresh = pair["refresh_token"].as_str().unwrap().to_string();
+    let (s, next) = app.call(Method::POST, "/api/v1/auth/refresh", None, Some(json!({"refresh_token": refresh}))).await;
+    assert_eq!(s, StatusCode::OK, "{next}");
+    let (s, _) = app.call(Method::POST, "/api/v1/auth/refresh", None, Some(json!({"refresh_token": refresh}))).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let access = next["access_token"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/api/v1/me", &access).await.0, StatusCode::OK);
+
+    // Password change checks the current password and the policy.
+    let (s, p) = app.post("/api/v1/me/password", &access, json!({"current_password": "nope", "new_password": "Another-Pass-77"})).await;
+    assert_eq!((s, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("current_password")));
+    let (s, p) = app.post("/api/v1/me/password", &access, json!({"current_password": PASSWORD, "new_password": "short"})).await;
+    assert_eq!((s, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("password")));
+
+    // Password reset by mailed token ends every session.
+    let (s, _) = app.call(Method::POST, "/api/v1/auth/password-reset", None, Some(json!({"email": "d@totp.io"}))).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _) = app.call(Method::POST, "/api/v1/auth/password-reset", None, Some(json!({"email": "ghost@totp.io"}))).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "unknown addresses look the same");
+    let reset = mailed_token(&last_mail(&app, "d@totp.io").await);
+    let confirm = |pw: &str| json!({"token": reset, "password": pw});
+    let (s, _) = app.call(Method::POST, "/api/v1/auth/password-reset/confirm", None, Some(confirm("weak"))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = app.call(Method::POST, "/api/v1/auth/password-reset/confirm", None, Some(confirm("Brand-New-Pass-9"))).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app.call(Method::POST, "/api/v1/auth/password-reset/confirm", None, Some(confirm("Brand-New-Pass-10"))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a reset token works once");
+    assert_eq!(app.get("/api/v1/me", &access).await.0, StatusCode::UNAUTHORIZED, "sessions ended by the reset");
+    let (s, _) = login(&app, json!({"email": "d@totp.io", "password": "Brand-New-Pass-9", "totp": totp.generate_current().unwrap()})).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+/// Keycloak: tokens signed by a realm key served from a local JWKS endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keycloak_tokens_are_verified_against_the_realm_jwks() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use p256::pkcs8::EncodePrivateKey;
+
+    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let jwk: Value = serde_json::from_str(&secret.public_key().to_jwk_string()).unwrap();
+    let mut jwk = jwk;
+    jwk["kid"] = json!("realm-key-1");
+    jwk["alg"] = json!("ES256");
+    jwk["use"] = json!("sig");
+    let jwks = json!({"keys": [jwk]});
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let router = axum::Router::new().route(
+        "/realms/avb/protocol/openid-connect/certs",
+        axum::routing::get(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = jwks.clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}/realms/avb", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let iss = issuer.clone();
+    let app = spawn_app_with(Db::Sqlite, move |c| {
+        c.identity.provider = avb_core::config::IdentityProvider::Keycloak;
+        c.keycloak.issuer = Some(iss);
+    })
+    .await;
+    let tenant = app.create_tenant("Realm").await;
+    let key = EncodingKey::from_ec_der(secret.to_pkcs8_der().unwrap().as_bytes());
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("realm-key-1".into());
+    let now = chrono::Utc::now().timestamp();
+    let sign = |claims: Value| jsonwebtoken::encode(&header, &claims, &key).unwrap();
+    let base = json!({"iss": issuer, "aud": "avb-api", "sub": "kc-user-1", "email": "kc@realm.io", "iat": now, "exp": now + 300,
+                      "realm_access": {"roles": ["developer", "offline_access"]}, "tenant_id": tenant.to_string()});
+
+    let good = sign(base.clone());
+    let (s, me) = app.get("/api/v1/me", &good).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert_eq!((me["actor_type"].as_str(), me["role"].as_str()), (Some("external_user"), Some("developer")));
+    assert_eq!(me["email"], "kc@realm.io");
+    let (s, _) = app.post("/api/v1/projects", &good, json!({"name": "kc", "environment": "development"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(app.get("/api/v1/audit", &good).await.0, StatusCode::FORBIDDEN, "developer lacks audit:view");
+
+    let mut wrong_aud = base.clone();
+    wrong_aud["aud"] = json!("someone-else");
+    let mut wrong_iss = base.clone();
+    wrong_iss["iss"] = json!("http://evil/realms/avb");
+    let mut expired = base.clone();
+    expired["exp"] = json!(now - 600);
+    let mut other_tenant = base.clone();
+    other_tenant["tenant_id"] = json!(uuid::Uuid::now_v7().to_string());
+    for (what, claims) in [("audience", wrong_aud), ("issuer", wrong_iss), ("expiry", expired), ("tenant", other_tenant)] {
+        let (s, p) = app.get("/api/v1/me", &sign(claims)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{what}: {p}");
+    }
+    // A token signed by another key with the same kid fails the signature check.
+    let impostor = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let bad_key = EncodingKey::from_ec_der(impostor.to_pkcs8_der().unwrap().as_bytes());
+    let forged = jsonwebtoken::encode(&header, &base, &bad_key).unwrap();
+    assert_eq!(app.get("/api/v1/me", &forged).await.0, StatusCode::UNAUTHORIZED);
+    // Keys are cached: a handful of requests fetched the JWKS once (plus at most one refetch
+    // for the unknown-kid path, which is rate limited).
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) <= 2);
+    // Password login is not offered when Keycloak is the provider.
+    let (s, _) = login(&app, json!({"email": "x@y.io", "password": PASSWORD})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// Two replicas share PostgreSQL and Redis: a revocation on one is honoured by the other at
+/// once, although the other had the key cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_reaches_other_replicas_through_redis() {
+    let redis = avb_testkit::redis_url();
+    let r1 = redis.clone();
+    let one = spawn_app_with(Db::Postgres, move |c| {
+        c.redis.url = Some(avb_core::Secret::new(r1));
+        c.api_keys.cache_ttl_secs = 3600;
+    })
+    .await;
+    let r2 = redis.clone();
+    let two = spawn_on(&one.database_url, None, move |c| {
+        c.redis.url = Some(avb_core::Secret::new(r2));
+        c.api_keys.cache_ttl_secs = 3600;
+    })
+    .await;
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(two.ctx.keys.clone().listen_for_revocations(Some(ready_tx)));
+    ready_rx.await.unwrap();
+
+    let (_, owner) = one.tenant_with_owner("Replicas").await;
+    let (_, key) = one.post("/api/v1/api-keys", &owner, json!({"name": "shared"})).await;
+    let secret = key["secret"].as_str().unwrap().to_string();
+    assert_eq!(two.get("/api/v1/me", &secret).await.0, StatusCode::OK, "replica two caches the key");
+    let kid = key["id"].as_str().unwrap();
+    let (s, _) = one.post(&format!("/api/v1/api-keys/{kid}/revoke"), &owner, json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (s, _) = two.get("/api/v1/me", &secret).await;
+        if s == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "replica two still accepts the revoked key");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
