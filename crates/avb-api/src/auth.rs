@@ -22,16 +22,30 @@ pub fn request_meta(parts: &Parts) -> RequestMeta {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
     let mut user_agent = header(USER_AGENT.as_str());
     user_agent.truncate(512);
-    RequestMeta { ip, user_agent, request_id: header("x-request-id") }
+    RequestMeta {
+        ip,
+        user_agent,
+        request_id: header("x-request-id"),
+    }
 }
 
 impl FromRequestParts<AppState> for Meta {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(Meta(request_meta(parts)))
     }
 }
@@ -39,7 +53,10 @@ impl FromRequestParts<AppState> for Meta {
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let value = parts
             .headers
             .get(AUTHORIZATION)

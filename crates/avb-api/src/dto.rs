@@ -1,11 +1,11 @@
 //! Request and response bodies of `/api/v1`, with their OpenAPI schemas.
 
 use crate::error::ApiError;
+use avb_core::PageRequest;
 use avb_core::models::{api_key, audit_event, invitation, tenant};
 use avb_core::services::projects::ProjectView;
-use avb_core::PageRequest;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,18 +26,28 @@ impl<T> ListResponse<T> {
     /// Builds a response from a storage page.
     pub fn from_page<U>(page: avb_core::Page<U>, f: impl FnMut(U) -> T) -> Self {
         let next_cursor = page.next.map(|id| URL_SAFE_NO_PAD.encode(id.as_bytes()));
-        Self { has_more: next_cursor.is_some(), next_cursor, data: page.items.into_iter().map(f).collect() }
+        Self {
+            has_more: next_cursor.is_some(),
+            next_cursor,
+            data: page.items.into_iter().map(f).collect(),
+        }
     }
 }
 
 /// Turns `limit` and `cursor` query parameters into a page request.
 pub fn page_request(limit: Option<u64>, cursor: Option<&str>) -> Result<PageRequest, ApiError> {
-    let limit = avb_core::services::page_limit(limit).map_err(|e| ApiError::field(e.field, e.message))?;
+    let limit =
+        avb_core::services::page_limit(limit).map_err(|e| ApiError::field(e.field, e.message))?;
     let after = match cursor.filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => {
-            let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| ApiError::field("cursor", "is not a valid cursor"))?;
-            Some(Uuid::from_slice(&bytes).map_err(|_| ApiError::field("cursor", "is not a valid cursor"))?)
+            let bytes = URL_SAFE_NO_PAD
+                .decode(c)
+                .map_err(|_| ApiError::field("cursor", "is not a valid cursor"))?;
+            Some(
+                Uuid::from_slice(&bytes)
+                    .map_err(|_| ApiError::field("cursor", "is not a valid cursor"))?,
+            )
         }
     };
     Ok(PageRequest { limit, after })
@@ -49,7 +59,12 @@ pub fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>
         .map(|s| {
             DateTime::parse_from_rfc3339(s)
                 .map(|d| d.with_timezone(&Utc))
-                .map_err(|_| ApiError::field(field, "must be an RFC 3339 date-time such as 2026-01-31T00:00:00Z"))
+                .map_err(|_| {
+                    ApiError::field(
+                        field,
+                        "must be an RFC 3339 date-time such as 2026-01-31T00:00:00Z",
+                    )
+                })
         })
         .transpose()
 }
@@ -202,7 +217,12 @@ impl From<api_key::Model> for ApiKeyDto {
             name: k.name,
             prefix: k.prefix,
             environment: k.environment,
-            scopes: k.scopes.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            scopes: k
+                .scopes
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
             project_id: k.project_id,
             status,
             expires_at: k.expires_at,
@@ -287,7 +307,11 @@ pub struct InvitationDto {
 
 impl From<invitation::Model> for InvitationDto {
     fn from(i: invitation::Model) -> Self {
-        let status = if i.status == "pending" && i.expires_at <= Utc::now() { "expired".into() } else { i.status };
+        let status = if i.status == "pending" && i.expires_at <= Utc::now() {
+            "expired".into()
+        } else {
+            i.status
+        };
         Self {
             id: i.id,
             email: i.email,

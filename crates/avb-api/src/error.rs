@@ -1,7 +1,7 @@
 //! One error type for the API, rendered as RFC 9457 `application/problem+json`.
 
 use avb_core::CoreError;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -47,14 +47,31 @@ pub struct ApiError {
 
 impl ApiError {
     /// A problem with an explicit status and code.
-    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, title, detail: detail.into(), errors: Vec::new(), www_authenticate: false }
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+            www_authenticate: false,
+        }
     }
 
     /// A 400 naming `field`.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let (field, message) = (field.into(), message.into());
-        let mut e = Self::new(StatusCode::BAD_REQUEST, "invalid_request", "Invalid request", format!("{field}: {message}"));
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Invalid request",
+            format!("{field}: {message}"),
+        );
         e.errors.push(FieldError { field, message });
         e
     }
@@ -70,12 +87,22 @@ impl ApiError {
 
     /// 404 for a missing (or another tenant's) resource.
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found", "the resource does not exist")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            "the resource does not exist",
+        )
     }
 
     /// 401.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        let mut e = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail);
+        let mut e = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        );
         e.www_authenticate = true;
         e
     }
@@ -107,15 +134,28 @@ impl From<CoreError> for ApiError {
                 StatusCode::LOCKED,
                 "account_locked",
                 "Account locked",
-                format!("too many failed logins; try again after {}", until.to_rfc3339()),
+                format!(
+                    "too many failed logins; try again after {}",
+                    until.to_rfc3339()
+                ),
             ),
-            CoreError::TenantSuspended => {
-                ApiError::new(StatusCode::FORBIDDEN, "tenant_suspended", "Tenant suspended", "the tenant is suspended")
+            CoreError::TenantSuspended => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "tenant_suspended",
+                "Tenant suspended",
+                "the tenant is suspended",
+            ),
+            CoreError::Conflict(m) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", m)
             }
-            CoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", m),
             CoreError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an internal error occurred")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "an internal error occurred",
+                )
             }
         }
     }
@@ -133,9 +173,13 @@ impl IntoResponse for ApiError {
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut res = (self.status, body).into_response();
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if self.www_authenticate {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
     }

@@ -12,4 +12,4 @@ pub mod openapi;
 pub mod router;
 pub mod server;
 
-pub use router::{router, AppState};
+pub use router::{AppState, router};

@@ -6,7 +6,7 @@ use avb_core::AppContext;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
 use axum::routing::{get, post};
-use axum::{middleware, Router};
+use axum::{Router, middleware};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// State shared by handlers.
@@ -17,11 +17,21 @@ pub struct AppState {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", "no such route")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "Not found",
+        "no such route",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", "this route does not accept that method")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed",
+        "this route does not accept that method",
+    )
 }
 
 async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
@@ -42,27 +52,56 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/auth/password-reset", post(auth::password_reset))
-        .route("/api/v1/auth/password-reset/confirm", post(auth::password_reset_confirm))
+        .route(
+            "/api/v1/auth/password-reset/confirm",
+            post(auth::password_reset_confirm),
+        )
         .route("/api/v1/me", get(me::get))
         .route("/api/v1/me/password", post(me::change_password))
         .route("/api/v1/me/totp", post(me::totp_setup))
         .route("/api/v1/me/totp/enable", post(me::totp_enable))
         .route("/api/v1/me/logins", get(me::logins))
-        .route("/api/v1/projects", get(projects::list).post(projects::create))
-        .route("/api/v1/projects/{id}", get(projects::get).patch(projects::update).delete(projects::delete))
-        .route("/api/v1/api-keys", get(api_keys::list).post(api_keys::create))
-        .route("/api/v1/api-keys/{id}", get(api_keys::get).patch(api_keys::update))
+        .route(
+            "/api/v1/projects",
+            get(projects::list).post(projects::create),
+        )
+        .route(
+            "/api/v1/projects/{id}",
+            get(projects::get)
+                .patch(projects::update)
+                .delete(projects::delete),
+        )
+        .route(
+            "/api/v1/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/api/v1/api-keys/{id}",
+            get(api_keys::get).patch(api_keys::update),
+        )
         .route("/api/v1/api-keys/{id}/rotate", post(api_keys::rotate))
         .route("/api/v1/api-keys/{id}/revoke", post(api_keys::revoke))
         .route("/api/v1/members", get(members::list))
-        .route("/api/v1/invitations", get(members::list_invitations).post(members::invite))
+        .route(
+            "/api/v1/invitations",
+            get(members::list_invitations).post(members::invite),
+        )
         .route("/api/v1/invitations/accept", post(members::accept))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/export", get(audit::export))
-        .route("/api/v1/admin/tenants", get(admin_tenants::list).post(admin_tenants::create))
+        .route(
+            "/api/v1/admin/tenants",
+            get(admin_tenants::list).post(admin_tenants::create),
+        )
         .route("/api/v1/admin/tenants/{id}", get(admin_tenants::get))
-        .route("/api/v1/admin/tenants/{id}/suspend", post(admin_tenants::suspend))
-        .route("/api/v1/admin/tenants/{id}/reactivate", post(admin_tenants::reactivate))
+        .route(
+            "/api/v1/admin/tenants/{id}/suspend",
+            post(admin_tenants::suspend),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/reactivate",
+            post(admin_tenants::reactivate),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -2,8 +2,8 @@
 //! rejected; secrets are wrapped in [`Secret`] so they never print.
 
 use crate::secret::Secret;
-use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -66,7 +66,10 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: None, max_connections: 16 }
+        Self {
+            url: None,
+            max_connections: 16,
+        }
     }
 }
 
@@ -204,7 +207,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: "text".into(), level: "info".into() }
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -224,21 +230,31 @@ impl Config {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(f) = file {
             if !f.exists() {
-                return Err(ConfigError(format!("config file {} does not exist", f.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    f.display()
+                )));
             }
             fig = fig.merge(Toml::file(f));
         }
-        let cfg: Config = fig.merge(env).extract().map_err(|e| ConfigError(describe(e)))?;
+        let cfg: Config = fig
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError(describe(e)))?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.identity.provider == IdentityProvider::Keycloak && self.keycloak.issuer.is_none() {
-            return Err(ConfigError("keycloak.issuer is required when identity.provider = \"keycloak\"".into()));
+            return Err(ConfigError(
+                "keycloak.issuer is required when identity.provider = \"keycloak\"".into(),
+            ));
         }
         if self.server.body_limit_bytes < 1024 {
-            return Err(ConfigError("server.body_limit_bytes must be at least 1024".into()));
+            return Err(ConfigError(
+                "server.body_limit_bytes must be at least 1024".into(),
+            ));
         }
         Ok(())
     }
@@ -247,7 +263,10 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database.url {
             Some(u) => u.expose().to_string(),
-            None => format!("sqlite://{}?mode=rwc", self.server.data_dir.join("avb.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.server.data_dir.join("avb.db").display()
+            ),
         }
     }
 
@@ -266,8 +285,16 @@ fn describe(e: figment::Error) -> String {
     e.into_iter()
         .map(|e| {
             let path = e.path.join(".");
-            let hint = if path.is_empty() { String::new() } else { format!(" (at {path})") };
-            let source = e.metadata.as_ref().map(|m| format!(" from {}", m.name)).unwrap_or_default();
+            let hint = if path.is_empty() {
+                String::new()
+            } else {
+                format!(" (at {path})")
+            };
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" from {}", m.name))
+                .unwrap_or_default();
             format!("{}{hint}{source}", e.kind)
         })
         .collect::<Vec<_>>()
@@ -295,8 +322,14 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected_with_their_name() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("avb.toml", "[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n")?;
-            let err = Config::load(Some(Path::new("avb.toml"))).err().map(|e| e.0).unwrap_or_default();
+            jail.create_file(
+                "avb.toml",
+                "[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n",
+            )?;
+            let err = Config::load(Some(Path::new("avb.toml")))
+                .err()
+                .map(|e| e.0)
+                .unwrap_or_default();
             assert!(err.contains("listen_port"), "{err}");
             jail.set_env("AVB_BOGUS__KEY", "1");
             let err = Config::load(None).err().map(|e| e.0).unwrap_or_default();

@@ -6,9 +6,9 @@ use crate::identity::keycloak::KeycloakVerifier;
 use crate::mail::Mailer;
 use crate::policy::PolicyEngine;
 use crate::services::key_cache::KeyVerifier;
-use crate::token::{random_alnum, JwtKeys};
-use avb_storage::repos::secrets;
+use crate::token::{JwtKeys, random_alnum};
 use avb_storage::Store;
+use avb_storage::repos::secrets;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +39,10 @@ impl AppContext {
         let url = config.database_url();
         if url.starts_with("sqlite:") {
             std::fs::create_dir_all(&config.server.data_dir).map_err(|e| {
-                CoreError::Internal(format!("cannot create data dir {}: {e}", config.server.data_dir.display()))
+                CoreError::Internal(format!(
+                    "cannot create data dir {}: {e}",
+                    config.server.data_dir.display()
+                ))
             })?;
         }
         let store = Store::connect(&url, config.database.max_connections).await?;
@@ -51,19 +54,26 @@ impl AppContext {
     pub async fn with_store(config: Config, store: Store) -> CoreResult<Self> {
         let policy = PolicyEngine::load(config.policy.file.as_deref())?;
         let tx = store.platform_tx(true).await?;
-        let signing = secrets::get_or_create(&tx, "jwt_ed25519_pkcs8", JwtKeys::generate_pkcs8).await?;
+        let signing =
+            secrets::get_or_create(&tx, "jwt_ed25519_pkcs8", JwtKeys::generate_pkcs8).await?;
         let hmac_key = match &config.security.secret_key {
             Some(k) => k.expose().to_string(),
             None => secrets::get_or_create(&tx, "api_key_hmac", || random_alnum(64)).await?,
         };
         tx.commit().await?;
-        let jwt = JwtKeys::from_pkcs8(&signing, &config.identity.issuer, &config.identity.audience)?;
+        let jwt =
+            JwtKeys::from_pkcs8(&signing, &config.identity.issuer, &config.identity.audience)?;
         let keycloak = match config.identity.provider {
-            IdentityProvider::Keycloak => Some(Arc::new(KeycloakVerifier::new(config.keycloak.clone())?)),
+            IdentityProvider::Keycloak => {
+                Some(Arc::new(KeycloakVerifier::new(config.keycloak.clone())?))
+            }
             IdentityProvider::Local => None,
         };
         let redis = match &config.redis.url {
-            Some(u) => Some(redis::Client::open(u.expose()).map_err(|e| CoreError::Internal(format!("redis url: {e}")))?),
+            Some(u) => Some(
+                redis::Client::open(u.expose())
+                    .map_err(|e| CoreError::Internal(format!("redis url: {e}")))?,
+            ),
             None => None,
         };
         let keys = KeyVerifier::new(

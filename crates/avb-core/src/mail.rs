@@ -22,7 +22,10 @@ pub struct Mailer {
 impl Mailer {
     /// Builds the transport from `[smtp]`.
     pub fn new(cfg: &SmtpConfig) -> CoreResult<Self> {
-        let from: Mailbox = cfg.from.parse().map_err(|e| CoreError::Internal(format!("smtp.from: {e}")))?;
+        let from: Mailbox = cfg
+            .from
+            .parse()
+            .map_err(|e| CoreError::Internal(format!("smtp.from: {e}")))?;
         let transport = match &cfg.host {
             None => None,
             Some(host) => {
@@ -34,7 +37,8 @@ impl Mailer {
                 };
                 let mut builder = builder.port(cfg.port);
                 if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
-                    builder = builder.credentials(Credentials::new(u.clone(), p.expose().to_string()));
+                    builder =
+                        builder.credentials(Credentials::new(u.clone(), p.expose().to_string()));
                 }
                 Some(builder.build())
             }
@@ -55,21 +59,31 @@ impl Mailer {
 
     /// Sends due messages; returns how many were sent.
     pub async fn deliver_due(&self, store: &Store) -> CoreResult<usize> {
-        let Some(transport) = &self.transport else { return Ok(0) };
+        let Some(transport) = &self.transport else {
+            return Ok(0);
+        };
         let tx = store.platform_tx(true).await?;
         let due = mail::due(&tx, MAX_ATTEMPTS, 20).await?;
         let mut sent = 0;
         for m in due {
-            let message = m.to_address.parse::<Mailbox>().map_err(|e| e.to_string()).and_then(|to| {
-                Message::builder()
-                    .from(self.from.clone())
-                    .to(to)
-                    .subject(m.subject.clone())
-                    .body(m.body.clone())
-                    .map_err(|e| e.to_string())
-            });
+            let message = m
+                .to_address
+                .parse::<Mailbox>()
+                .map_err(|e| e.to_string())
+                .and_then(|to| {
+                    Message::builder()
+                        .from(self.from.clone())
+                        .to(to)
+                        .subject(m.subject.clone())
+                        .body(m.body.clone())
+                        .map_err(|e| e.to_string())
+                });
             let result = match message {
-                Ok(msg) => transport.send(msg).await.map(|_| ()).map_err(|e| e.to_string()),
+                Ok(msg) => transport
+                    .send(msg)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             };
             if result.is_ok() {

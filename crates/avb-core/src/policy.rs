@@ -21,8 +21,9 @@ impl PolicyEngine {
         let (name, text) = match path {
             Some(p) => (
                 p.display().to_string(),
-                std::fs::read_to_string(p)
-                    .map_err(|e| CoreError::Internal(format!("cannot read policy file {}: {e}", p.display())))?,
+                std::fs::read_to_string(p).map_err(|e| {
+                    CoreError::Internal(format!("cannot read policy file {}: {e}", p.display()))
+                })?,
             ),
             None => ("authz.rego".to_string(), EMBEDDED_POLICY.to_string()),
         };
@@ -48,7 +49,12 @@ impl PolicyEngine {
     }
 
     /// Allows `scope` to perform `action` on a resource of `resource_tenant`, or says why not.
-    pub fn authorize(&self, scope: &Scope, action: Permission, resource_tenant: Option<TenantId>) -> CoreResult<()> {
+    pub fn authorize(
+        &self,
+        scope: &Scope,
+        action: Permission,
+        resource_tenant: Option<TenantId>,
+    ) -> CoreResult<()> {
         let input = serde_json::json!({
             "subject": {
                 "tenant": scope.tenant().map(|t| t.to_string()),
@@ -78,7 +84,10 @@ mod tests {
 
     fn member(tenant: TenantId, role: Role) -> Scope {
         Scope::new(
-            Actor::User { id: UserId::new(), email: "a@b.io".into() },
+            Actor::User {
+                id: UserId::new(),
+                email: "a@b.io".into(),
+            },
             Some(tenant),
             Some(role),
             false,
@@ -92,13 +101,22 @@ mod tests {
         let p = PolicyEngine::load(None)?;
         let (a, b) = (TenantId::new(), TenantId::new());
         let dev = member(a, Role::Developer);
-        assert!(p.authorize(&dev, Permission::ProjectsManage, Some(a)).is_ok());
-        assert!(matches!(p.authorize(&dev, Permission::ProjectsManage, Some(b)), Err(CoreError::NotFound)));
+        assert!(
+            p.authorize(&dev, Permission::ProjectsManage, Some(a))
+                .is_ok()
+        );
+        assert!(matches!(
+            p.authorize(&dev, Permission::ProjectsManage, Some(b)),
+            Err(CoreError::NotFound)
+        ));
         assert!(matches!(
             p.authorize(&dev, Permission::AuditView, Some(a)),
             Err(CoreError::Forbidden(Permission::AuditView))
         ));
-        assert!(p.authorize(&dev, Permission::PlatformTenants, None).is_err());
+        assert!(
+            p.authorize(&dev, Permission::PlatformTenants, None)
+                .is_err()
+        );
         Ok(())
     }
 
@@ -106,15 +124,24 @@ mod tests {
     fn saas_admin_has_platform_but_not_tenant_permissions() -> CoreResult<()> {
         let p = PolicyEngine::load(None)?;
         let admin = Scope::new(
-            Actor::User { id: UserId::new(), email: "root@x.io".into() },
+            Actor::User {
+                id: UserId::new(),
+                email: "root@x.io".into(),
+            },
             None,
             None,
             true,
             None,
             RequestMeta::default(),
         );
-        assert!(p.authorize(&admin, Permission::PlatformTenants, None).is_ok());
-        assert!(p.authorize(&admin, Permission::ProjectsView, Some(TenantId::new())).is_err());
+        assert!(
+            p.authorize(&admin, Permission::PlatformTenants, None)
+                .is_ok()
+        );
+        assert!(
+            p.authorize(&admin, Permission::ProjectsView, Some(TenantId::new()))
+                .is_err()
+        );
         Ok(())
     }
 
@@ -123,11 +150,21 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("avb-policy-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).map_err(|e| CoreError::Internal(e.to_string()))?;
         let file = dir.join("deny.rego");
-        std::fs::write(&file, "package avb.authz\nimport rego.v1\ndefault allow := false\n")
-            .map_err(|e| CoreError::Internal(e.to_string()))?;
+        std::fs::write(
+            &file,
+            "package avb.authz\nimport rego.v1\ndefault allow := false\n",
+        )
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
         let p = PolicyEngine::load(Some(&file))?;
         let t = TenantId::new();
-        assert!(p.authorize(&member(t, Role::TenantOwner), Permission::ProjectsView, Some(t)).is_err());
+        assert!(
+            p.authorize(
+                &member(t, Role::TenantOwner),
+                Permission::ProjectsView,
+                Some(t)
+            )
+            .is_err()
+        );
         Ok(())
     }
 }

@@ -86,12 +86,22 @@ impl Scope {
         session: Option<AuthSessionId>,
         meta: RequestMeta,
     ) -> Self {
-        let mut permissions: BTreeSet<Permission> =
-            role.map(|r| r.permissions().iter().copied().collect()).unwrap_or_default();
+        let mut permissions: BTreeSet<Permission> = role
+            .map(|r| r.permissions().iter().copied().collect())
+            .unwrap_or_default();
         if saas_admin {
             permissions.extend(Role::SaasAdmin.permissions().iter().copied());
         }
-        Self { actor, tenant, role, permissions, saas_admin, operator: false, session, meta }
+        Self {
+            actor,
+            tenant,
+            role,
+            permissions,
+            saas_admin,
+            operator: false,
+            session,
+            meta,
+        }
     }
 
     pub(crate) fn with_permissions(mut self, permissions: BTreeSet<Permission>) -> Self {
@@ -110,7 +120,11 @@ impl Scope {
             saas_admin: true,
             operator: true,
             session: None,
-            meta: RequestMeta { ip: "local".into(), user_agent: "avb-cli".into(), request_id: String::new() },
+            meta: RequestMeta {
+                ip: "local".into(),
+                user_agent: "avb-cli".into(),
+                request_id: String::new(),
+            },
         }
     }
 

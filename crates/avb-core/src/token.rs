@@ -1,19 +1,23 @@
 //! Tokens: random secrets, their hashes, and locally issued JWTs (EdDSA, keys in JWKS).
 
 use crate::error::{CoreError, CoreResult};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::distributions::Alphanumeric;
 use rand::Rng;
+use rand::distributions::Alphanumeric;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// `len` random alphanumeric characters from the OS-seeded CSPRNG.
 pub fn random_alnum(len: usize) -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 /// SHA-256 hex of a high-entropy token (refresh, reset, invitation, setup tokens).
@@ -49,13 +53,18 @@ impl JwtKeys {
     /// A fresh Ed25519 key, PKCS#8 DER, base64 (stored in `server_secrets`).
     pub fn generate_pkcs8() -> String {
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
-        key.to_pkcs8_der().map(|d| STANDARD.encode(d.as_bytes())).unwrap_or_default()
+        key.to_pkcs8_der()
+            .map(|d| STANDARD.encode(d.as_bytes()))
+            .unwrap_or_default()
     }
 
     /// Loads the key stored by [`JwtKeys::generate_pkcs8`].
     pub fn from_pkcs8(b64: &str, issuer: &str, audience: &str) -> CoreResult<Self> {
-        let der = STANDARD.decode(b64).map_err(|e| CoreError::Internal(format!("signing key: {e}")))?;
-        let key = SigningKey::from_pkcs8_der(&der).map_err(|e| CoreError::Internal(format!("signing key: {e}")))?;
+        let der = STANDARD
+            .decode(b64)
+            .map_err(|e| CoreError::Internal(format!("signing key: {e}")))?;
+        let key = SigningKey::from_pkcs8_der(&der)
+            .map_err(|e| CoreError::Internal(format!("signing key: {e}")))?;
         let public = key.verifying_key().to_bytes();
         let public_x = URL_SAFE_NO_PAD.encode(public);
         let kid = hex::encode(&Sha256::digest(public)[..8]);
@@ -71,7 +80,13 @@ impl JwtKeys {
     }
 
     /// Signs an access token.
-    pub fn sign(&self, sub: &str, sid: &str, tid: Option<String>, ttl_secs: u64) -> CoreResult<String> {
+    pub fn sign(
+        &self,
+        sub: &str,
+        sid: &str,
+        tid: Option<String>,
+        ttl_secs: u64,
+    ) -> CoreResult<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -85,12 +100,17 @@ impl JwtKeys {
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| CoreError::Internal(format!("jwt: {e}")))
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| CoreError::Internal(format!("jwt: {e}")))
     }
 
     /// Whether `token` claims to be one of ours (by `kid`), without verifying it.
     pub fn is_ours(&self, token: &str) -> bool {
-        jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid).as_deref() == Some(self.kid.as_str())
+        jsonwebtoken::decode_header(token)
+            .ok()
+            .and_then(|h| h.kid)
+            .as_deref()
+            == Some(self.kid.as_str())
     }
 
     /// Verifies signature, issuer, audience and expiry.

@@ -6,5 +6,5 @@ pub mod roles;
 pub mod values;
 
 pub use ids::*;
-pub use roles::{Permission, Role, ALL_PERMISSIONS};
+pub use roles::{ALL_PERMISSIONS, Permission, Role};
 pub use values::*;

@@ -115,7 +115,9 @@ pub enum Role {
 
 /// Error for an unknown role name.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown role '{0}': expected one of tenant_owner, tenant_admin, billing_admin, developer, viewer")]
+#[error(
+    "unknown role '{0}': expected one of tenant_owner, tenant_admin, billing_admin, developer, viewer"
+)]
 pub struct UnknownRole(pub String);
 
 impl Role {
@@ -161,7 +163,13 @@ impl Role {
                 AuditView,
                 RealtimeConnect,
             ],
-            Role::BillingAdmin => &[BillingView, BillingManage, UsageView, ProjectsView, TeamView],
+            Role::BillingAdmin => &[
+                BillingView,
+                BillingManage,
+                UsageView,
+                ProjectsView,
+                TeamView,
+            ],
             Role::Developer => &[
                 SessionsView,
                 SessionsManage,
@@ -218,7 +226,10 @@ mod tests {
     #[test]
     fn only_saas_admin_has_platform_permissions() {
         for role in Role::TENANT_ROLES {
-            assert!(role.permissions().iter().all(|p| !p.is_platform()), "{role}");
+            assert!(
+                role.permissions().iter().all(|p| !p.is_platform()),
+                "{role}"
+            );
         }
         assert!(Role::SaasAdmin.grants(Permission::PlatformTenants));
     }

@@ -17,7 +17,10 @@ pub struct ValidationError {
 impl ValidationError {
     /// Builds a validation error for `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -33,10 +36,16 @@ impl Name {
             return Err(ValidationError::new(field, "must not be empty"));
         }
         if v.chars().count() > 120 {
-            return Err(ValidationError::new(field, "must be at most 120 characters"));
+            return Err(ValidationError::new(
+                field,
+                "must be at most 120 characters",
+            ));
         }
         if v.chars().any(|c| c.is_control()) {
-            return Err(ValidationError::new(field, "must not contain control characters"));
+            return Err(ValidationError::new(
+                field,
+                "must not contain control characters",
+            ));
         }
         Ok(Self(v.to_string()))
     }
@@ -138,7 +147,11 @@ impl TenantStatus {
     }
     /// Parses a stored name; unknown values read as suspended (fail closed).
     pub fn from_stored(s: &str) -> Self {
-        if s == "active" { Self::Active } else { Self::Suspended }
+        if s == "active" {
+            Self::Active
+        } else {
+            Self::Suspended
+        }
     }
 }
 
@@ -162,7 +175,10 @@ impl KeyScope {
     }
 
     /// Parses a list of scopes, rejecting unknown and empty lists; result is sorted, deduplicated.
-    pub fn parse_list<S: AsRef<str>>(field: &str, raw: &[S]) -> Result<Vec<KeyScope>, ValidationError> {
+    pub fn parse_list<S: AsRef<str>>(
+        field: &str,
+        raw: &[S],
+    ) -> Result<Vec<KeyScope>, ValidationError> {
         let mut out = Vec::new();
         for s in raw {
             let scope = match s.as_ref().trim() {
@@ -227,9 +243,11 @@ pub fn check_password_policy(password: &str, email: Option<&str>) -> Result<(), 
         return err("must contain at least three of: lower case, upper case, digit, symbol");
     }
     if let Some(local) = email.and_then(|e| e.split('@').next())
-        && local.len() >= 3 && password.to_lowercase().contains(&local.to_lowercase()) {
-            return err("must not contain your e-mail name");
-        }
+        && local.len() >= 3
+        && password.to_lowercase().contains(&local.to_lowercase())
+    {
+        return err("must not contain your e-mail name");
+    }
     Ok(())
 }
 
@@ -239,7 +257,12 @@ mod tests {
 
     #[test]
     fn email_is_lowercased_and_checked() {
-        assert_eq!(Email::parse("email", " A@Example.COM ").map(|e| e.to_string()).ok(), Some("a@example.com".into()));
+        assert_eq!(
+            Email::parse("email", " A@Example.COM ")
+                .map(|e| e.to_string())
+                .ok(),
+            Some("a@example.com".into())
+        );
         for bad in ["", "a", "a@b", "@x.io", "a b@x.io", "a@.io.", "a@@x.io"] {
             assert!(Email::parse("email", bad).is_err(), "{bad}");
         }
@@ -265,6 +288,9 @@ mod tests {
     fn name_rejects_empty_and_long() {
         assert!(Name::parse("name", "  ").is_err());
         assert!(Name::parse("name", &"x".repeat(121)).is_err());
-        assert_eq!(Name::parse("name", " Acme ").map(|n| n.to_string()).ok(), Some("Acme".into()));
+        assert_eq!(
+            Name::parse("name", " Acme ").map(|n| n.to_string()).ok(),
+            Some("Acme".into())
+        );
     }
 }

@@ -21,11 +21,15 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
-        cli::Command::Config { command: cli::ConfigCommand::Example } => {
+        cli::Command::Config {
+            command: cli::ConfigCommand::Example,
+        } => {
             print!("{}", avb_core::config::EXAMPLE);
             Ok(())
         }
-        cli::Command::Config { command: cli::ConfigCommand::Show } => {
+        cli::Command::Config {
+            command: cli::ConfigCommand::Show,
+        } => {
             let config = cli::load_config(cli.config.as_deref())?;
             println!("{}", serde_json::to_string_pretty(&config)?);
             Ok(())

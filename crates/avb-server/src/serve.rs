@@ -2,8 +2,8 @@
 
 use crate::cli::ServeArgs;
 use anyhow::Context;
-use avb_core::config::Config;
 use avb_core::AppContext;
+use avb_core::config::Config;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use std::time::Instant;
@@ -32,18 +32,32 @@ async fn shutdown_signal() {
 pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     if !matches!(args.role.as_str(), "all" | "api") {
-        anyhow::bail!("role '{}' is not available yet: use --role all or --role api", args.role);
+        anyhow::bail!(
+            "role '{}' is not available yet: use --role all or --role api",
+            args.role
+        );
     }
     let listen = config.server.listen.clone();
     let metrics_listen = config.server.metrics_listen.clone();
-    let ctx = AppContext::init(config).await.context("starting services")?;
+    let ctx = AppContext::init(config)
+        .await
+        .context("starting services")?;
 
-    let recorder = PrometheusBuilder::new().install_recorder().context("installing metrics recorder")?;
-    let metrics_app = axum::Router::new().route("/metrics", get(move || std::future::ready(recorder.render())));
-    let metrics_listener =
-        TcpListener::bind(&metrics_listen).await.with_context(|| format!("binding metrics listener {metrics_listen}"))?;
-    let listener = TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+    let recorder = PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing metrics recorder")?;
+    let metrics_app = axum::Router::new().route(
+        "/metrics",
+        get(move || std::future::ready(recorder.render())),
+    );
+    let metrics_listener = TcpListener::bind(&metrics_listen)
+        .await
+        .with_context(|| format!("binding metrics listener {metrics_listen}"))?;
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
+    let metrics_addr = metrics_listener.local_addr()?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let jobs = avb_core::background::spawn(ctx.clone(), stop_rx.clone());
@@ -56,8 +70,11 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
             .await;
     });
 
-    println!("AgentVoiceBox listening on http://{addr} (database: {:?})", ctx.store.backend());
-    println!("Prometheus metrics on http://{metrics_listen}/metrics");
+    println!(
+        "AgentVoiceBox listening on http://{addr} (database: {:?})",
+        ctx.store.backend()
+    );
+    println!("Prometheus metrics on http://{metrics_addr}/metrics");
     if let Some(token) = avb_core::identity::local::setup_token_if_needed(&ctx).await? {
         println!("No administrator exists yet. Create one (link valid 24 h, usable once):");
         println!("  {}/setup?token={token}", ctx.config.public_url());

@@ -1,11 +1,18 @@
 //! Bad input gets a 4xx problem+json naming the field; nothing half-written stays.
 #![allow(clippy::unwrap_used)]
 
-use avb_testkit::{spawn_app, spawn_app_with, Db};
+use avb_testkit::{Db, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-async fn raw(app: &avb_testkit::TestApp, method: reqwest::Method, path: &str, token: &str, body: &str, ctype: &str) -> (StatusCode, String, Value) {
+async fn raw(
+    app: &avb_testkit::TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: &str,
+    ctype: &str,
+) -> (StatusCode, String, Value) {
     let res = app
         .client
         .request(method, format!("{}{path}", app.base))
@@ -16,8 +23,16 @@ async fn raw(app: &avb_testkit::TestApp, method: reqwest::Method, path: &str, to
         .await
         .unwrap();
     let status = res.status();
-    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    (status, ct, serde_json::from_str(&res.text().await.unwrap()).unwrap_or(Value::Null))
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (
+        status,
+        ct,
+        serde_json::from_str(&res.text().await.unwrap()).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,33 +42,130 @@ async fn malformed_requests_name_the_problem() {
     let post = reqwest::Method::POST;
 
     let cases: Vec<(&str, &str, &str, StatusCode, &str)> = vec![
-        ("/api/v1/projects", "{\"name\": \"x\"", "application/json", StatusCode::BAD_REQUEST, "body"),
-        ("/api/v1/projects", "{\"name\": \"x\", \"environment\": \"staging\", \"colour\": 1}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "colour"),
-        ("/api/v1/projects", "{\"name\": 5, \"environment\": \"staging\"}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "name"),
-        ("/api/v1/projects", "{\"environment\": \"staging\"}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "name"),
-        ("/api/v1/projects", "{\"name\": \"x\", \"environment\": \"prod\"}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "environment"),
-        ("/api/v1/projects", "{\"name\": \"   \", \"environment\": \"staging\"}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "name"),
-        ("/api/v1/api-keys", "{\"name\": \"k\", \"scopes\": [\"admin\"]}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "scopes"),
-        ("/api/v1/api-keys", "{\"name\": \"k\", \"scopes\": []}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "scopes"),
-        ("/api/v1/api-keys", "{\"name\": \"k\", \"environment\": \"prod\"}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "environment"),
-        ("/api/v1/api-keys", "{\"name\": \"k\", \"project_id\": \"nope\"}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "project_id"),
-        ("/api/v1/invitations", "{\"email\": \"not-an-email\", \"role\": \"viewer\"}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "email"),
-        ("/api/v1/invitations", "{\"email\": \"a@b.io\", \"role\": \"saas_admin\"}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "role"),
-        ("/api/v1/invitations", "{\"email\": \"a@b.io\", \"role\": \"god\"}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "role"),
+        (
+            "/api/v1/projects",
+            "{\"name\": \"x\"",
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            "/api/v1/projects",
+            "{\"name\": \"x\", \"environment\": \"staging\", \"colour\": 1}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "colour",
+        ),
+        (
+            "/api/v1/projects",
+            "{\"name\": 5, \"environment\": \"staging\"}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            "/api/v1/projects",
+            "{\"environment\": \"staging\"}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            "/api/v1/projects",
+            "{\"name\": \"x\", \"environment\": \"prod\"}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "environment",
+        ),
+        (
+            "/api/v1/projects",
+            "{\"name\": \"   \", \"environment\": \"staging\"}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            "/api/v1/api-keys",
+            "{\"name\": \"k\", \"scopes\": [\"admin\"]}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "scopes",
+        ),
+        (
+            "/api/v1/api-keys",
+            "{\"name\": \"k\", \"scopes\": []}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "scopes",
+        ),
+        (
+            "/api/v1/api-keys",
+            "{\"name\": \"k\", \"environment\": \"prod\"}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "environment",
+        ),
+        (
+            "/api/v1/api-keys",
+            "{\"name\": \"k\", \"project_id\": \"nope\"}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "project_id",
+        ),
+        (
+            "/api/v1/invitations",
+            "{\"email\": \"not-an-email\", \"role\": \"viewer\"}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "email",
+        ),
+        (
+            "/api/v1/invitations",
+            "{\"email\": \"a@b.io\", \"role\": \"saas_admin\"}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "role",
+        ),
+        (
+            "/api/v1/invitations",
+            "{\"email\": \"a@b.io\", \"role\": \"god\"}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "role",
+        ),
     ];
     for (path, body, ctype, status, field) in cases {
         let (s, ct, problem) = raw(&app, post.clone(), path, &owner, body, ctype).await;
         assert_eq!(s, status, "{path} {body}: {problem}");
         assert_eq!(ct, "application/problem+json", "{path} {body}");
         assert_eq!(problem["status"], status.as_u16());
-        assert_eq!(problem["errors"][0]["field"], field, "{path} {body}: {problem}");
+        assert_eq!(
+            problem["errors"][0]["field"], field,
+            "{path} {body}: {problem}"
+        );
     }
 
     // Wrong content type, oversized body.
-    let (s, _, p) = raw(&app, post.clone(), "/api/v1/projects", &owner, "name=x", "text/plain").await;
+    let (s, _, p) = raw(
+        &app,
+        post.clone(),
+        "/api/v1/projects",
+        &owner,
+        "name=x",
+        "text/plain",
+    )
+    .await;
     assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{p}");
     let huge = json!({"name": "x".repeat(10_000), "environment": "staging"}).to_string();
-    let (s, _, p) = raw(&app, post.clone(), "/api/v1/projects", &owner, &huge, "application/json").await;
+    let (s, _, p) = raw(
+        &app,
+        post.clone(),
+        "/api/v1/projects",
+        &owner,
+        &huge,
+        "application/json",
+    )
+    .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{p}");
 
     // Invalid ids, cursors, limits and dates in the URL.
@@ -71,15 +183,26 @@ async fn malformed_requests_name_the_problem() {
         ("/api/v1/api-keys?status=weird", "status"),
     ] {
         let (s, p) = app.get(path, &owner).await;
-        assert!(s == StatusCode::BAD_REQUEST || s == StatusCode::UNPROCESSABLE_ENTITY, "{path}: {s} {p}");
+        assert!(
+            s == StatusCode::BAD_REQUEST || s == StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {s} {p}"
+        );
         assert_eq!(p["errors"][0]["field"], field, "{path}: {p}");
     }
 
     // Unknown routes and methods are problems too.
     let (s, p) = app.get("/api/v1/nothing-here", &owner).await;
-    assert_eq!((s, p["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
-    let (s, p) = app.call(reqwest::Method::PUT, "/api/v1/projects", Some(&owner), None).await;
-    assert_eq!((s, p["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (s, p) = app
+        .call(reqwest::Method::PUT, "/api/v1/projects", Some(&owner), None)
+        .await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
+    );
 
     // Nothing was written by any of the failed requests.
     let (_, projects) = app.get("/api/v1/projects", &owner).await;
@@ -93,7 +216,9 @@ async fn malformed_requests_name_the_problem() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_are_checked() {
     let app = spawn_app(Db::Sqlite).await;
-    let (s, p) = app.call(reqwest::Method::GET, "/api/v1/me", None, None).await;
+    let (s, p) = app
+        .call(reqwest::Method::GET, "/api/v1/me", None, None)
+        .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{p}");
     for token in [
         "garbage",
@@ -105,7 +230,13 @@ async fn credentials_are_checked() {
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{token}: {p}");
         assert_eq!(p["code"], "unauthorized");
     }
-    let res = app.client.get(format!("{}/api/v1/me", app.base)).header("authorization", "Basic Zm9vOmJhcg==").send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/api/v1/me", app.base))
+        .header("authorization", "Basic Zm9vOmJhcg==")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(res.headers()["www-authenticate"], "Bearer");
 }
@@ -113,7 +244,9 @@ async fn credentials_are_checked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_document_lists_every_route() {
     let app = spawn_app(Db::Sqlite).await;
-    let (s, doc) = app.call(reqwest::Method::GET, "/api/v1/openapi.json", None, None).await;
+    let (s, doc) = app
+        .call(reqwest::Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
@@ -132,9 +265,14 @@ async fn openapi_document_lists_every_route() {
     ] {
         assert!(paths.contains_key(p), "{p} missing from OpenAPI");
     }
-    let (s, jwks) = app.call(reqwest::Method::GET, "/.well-known/jwks.json", None, None).await;
+    let (s, jwks) = app
+        .call(reqwest::Method::GET, "/.well-known/jwks.json", None, None)
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(jwks["keys"][0]["kty"], "OKP");
     let (s, ready) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
-    assert_eq!((s, ready["status"].as_str()), (StatusCode::OK, Some("ready")));
+    assert_eq!(
+        (s, ready["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
 }

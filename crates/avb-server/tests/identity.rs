@@ -2,21 +2,32 @@
 //! against a local JWKS, and key revocation across replicas through Redis.
 #![allow(clippy::unwrap_used)]
 
-use avb_testkit::{spawn_app, spawn_app_with, spawn_on, Db, TestApp, PASSWORD};
+use avb_testkit::{Db, PASSWORD, TestApp, spawn_app, spawn_app_with, spawn_on};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 async fn login(app: &TestApp, body: Value) -> (StatusCode, Value) {
-    app.call(Method::POST, "/api/v1/auth/token", None, Some(body)).await
+    app.call(Method::POST, "/api/v1/auth/token", None, Some(body))
+        .await
 }
 
 fn mailed_token(body: &str) -> String {
-    body.lines().find_map(|l| l.strip_prefix("Token: ")).unwrap().to_string()
+    body.lines()
+        .find_map(|l| l.strip_prefix("Token: "))
+        .unwrap()
+        .to_string()
 }
 
 async fn last_mail(app: &TestApp, to: &str) -> String {
     let scope = avb_core::Scope::local_operator(None);
-    let page = avb_core::services::users::outbox(&app.ctx, &scope, Some(to), avb_core::PageRequest::default()).await.unwrap();
+    let page = avb_core::services::users::outbox(
+        &app.ctx,
+        &scope,
+        Some(to),
+        avb_core::PageRequest::default(),
+    )
+    .await
+    .unwrap();
     page.items[0].body.clone()
 }
 
@@ -26,26 +37,51 @@ async fn lockout_after_repeated_failures_and_history_is_kept() {
     let t = app.create_tenant("Lock").await;
     app.create_user(Some(t), "viewer", "v@lock.io").await;
     for _ in 0..2 {
-        let (s, p) = login(&app, json!({"email": "v@lock.io", "password": "Wrong-Password-1"})).await;
+        let (s, p) = login(
+            &app,
+            json!({"email": "v@lock.io", "password": "Wrong-Password-1"}),
+        )
+        .await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{p}");
     }
-    let (s, p) = login(&app, json!({"email": "v@lock.io", "password": "Wrong-Password-1"})).await;
+    let (s, p) = login(
+        &app,
+        json!({"email": "v@lock.io", "password": "Wrong-Password-1"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::LOCKED, "{p}");
     // Even the right password is refused while locked.
     let (s, p) = login(&app, json!({"email": "v@lock.io", "password": PASSWORD})).await;
-    assert_eq!((s, p["code"].as_str()), (StatusCode::LOCKED, Some("account_locked")));
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::LOCKED, Some("account_locked"))
+    );
     // Unknown e-mails fail the same way as bad passwords.
-    let (s, p) = login(&app, json!({"email": "nobody@lock.io", "password": PASSWORD})).await;
-    assert_eq!((s, p["detail"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid e-mail or password")));
+    let (s, p) = login(
+        &app,
+        json!({"email": "nobody@lock.io", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        (s, p["detail"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid e-mail or password"))
+    );
 
     // The operator resets the lock by resetting the password; the history shows every attempt.
-    app.raw_sql("UPDATE users SET locked_until = NULL WHERE email = 'v@lock.io'").await.unwrap();
+    app.raw_sql("UPDATE users SET locked_until = NULL WHERE email = 'v@lock.io'")
+        .await
+        .unwrap();
     let token = app.login("v@lock.io").await;
     let (_, history) = app.get("/api/v1/me/logins", &token).await;
     let rows = history["data"].as_array().unwrap();
     assert_eq!(rows.len(), 5);
     assert_eq!(rows[0]["success"], true);
-    assert_eq!(rows.iter().filter(|r| r["reason"] == "bad_password").count(), 3);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r["reason"] == "bad_password")
+            .count(),
+        3
+    );
     assert_eq!(rows.iter().filter(|r| r["reason"] == "locked").count(), 1);
 }
 
@@ -60,7 +96,12 @@ async fn totp_refresh_logout_and_password_flows() {
     let (s, setup) = app.post("/api/v1/me/totp", &token, json!({})).await;
     assert_eq!(s, StatusCode::OK);
     let secret = setup["secret"].as_str().unwrap().to_string();
-    assert!(setup["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"));
+    assert!(
+        setup["otpauth_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
     let totp = totp_rs::TOTP::new(
         totp_rs::Algorithm::SHA1,
         6,
@@ -71,44 +112,134 @@ async fn totp_refresh_logout_and_password_flows() {
         "x".into(),
     )
     .unwrap();
-    let (s, _) = app.post("/api/v1/me/totp/enable", &token, json!({"secret": secret, "code": "000000"})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/me/totp/enable",
+            &token,
+            json!({"secret": secret, "code": "000000"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, _) = app.post("/api/v1/me/totp/enable", &token, json!({"secret": secret, "code": totp.generate_current().unwrap()})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/me/totp/enable",
+            &token,
+            json!({"secret": secret, "code": totp.generate_current().unwrap()}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, p) = login(&app, json!({"email": "d@totp.io", "password": PASSWORD})).await;
-    assert_eq!((s, p["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("totp_required")));
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("totp_required"))
+    );
     let (s, pair) = login(&app, json!({"email": "d@totp.io", "password": PASSWORD, "totp": totp.generate_current().unwrap()})).await;
     assert_eq!(s, StatusCode::OK, "{pair}");
 
     // Refresh rotates; the old refresh token stops working.
     let refresh = pair["refresh_token"].as_str().unwrap().to_string();
-    let (s, next) = app.call(Method::POST, "/api/v1/auth/refresh", None, Some(json!({"refresh_token": refresh}))).await;
+    let (s, next) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{next}");
-    let (s, _) = app.call(Method::POST, "/api/v1/auth/refresh", None, Some(json!({"refresh_token": refresh}))).await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let access = next["access_token"].as_str().unwrap().to_string();
     assert_eq!(app.get("/api/v1/me", &access).await.0, StatusCode::OK);
 
     // Password change checks the current password and the policy.
-    let (s, p) = app.post("/api/v1/me/password", &access, json!({"current_password": "nope", "new_password": "Another-Pass-77"})).await;
-    assert_eq!((s, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("current_password")));
-    let (s, p) = app.post("/api/v1/me/password", &access, json!({"current_password": PASSWORD, "new_password": "short"})).await;
-    assert_eq!((s, p["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("password")));
+    let (s, p) = app
+        .post(
+            "/api/v1/me/password",
+            &access,
+            json!({"current_password": "nope", "new_password": "Another-Pass-77"}),
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("current_password"))
+    );
+    let (s, p) = app
+        .post(
+            "/api/v1/me/password",
+            &access,
+            json!({"current_password": PASSWORD, "new_password": "short"}),
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("password"))
+    );
 
     // Password reset by mailed token ends every session.
-    let (s, _) = app.call(Method::POST, "/api/v1/auth/password-reset", None, Some(json!({"email": "d@totp.io"}))).await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({"email": "d@totp.io"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED);
-    let (s, _) = app.call(Method::POST, "/api/v1/auth/password-reset", None, Some(json!({"email": "ghost@totp.io"}))).await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({"email": "ghost@totp.io"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED, "unknown addresses look the same");
     let reset = mailed_token(&last_mail(&app, "d@totp.io").await);
     let confirm = |pw: &str| json!({"token": reset, "password": pw});
-    let (s, _) = app.call(Method::POST, "/api/v1/auth/password-reset/confirm", None, Some(confirm("weak"))).await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            Some(confirm("weak")),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, _) = app.call(Method::POST, "/api/v1/auth/password-reset/confirm", None, Some(confirm("Brand-New-Pass-9"))).await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            Some(confirm("Brand-New-Pass-9")),
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, _) = app.call(Method::POST, "/api/v1/auth/password-reset/confirm", None, Some(confirm("Brand-New-Pass-10"))).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a reset token works once");
-    assert_eq!(app.get("/api/v1/me", &access).await.0, StatusCode::UNAUTHORIZED, "sessions ended by the reset");
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            Some(confirm("Brand-New-Pass-10")),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a reset token works once"
+    );
+    assert_eq!(
+        app.get("/api/v1/me", &access).await.0,
+        StatusCode::UNAUTHORIZED,
+        "sessions ended by the reset"
+    );
     let (s, _) = login(&app, json!({"email": "d@totp.io", "password": "Brand-New-Pass-9", "totp": totp.generate_current().unwrap()})).await;
     assert_eq!(s, StatusCode::OK);
 }
@@ -158,11 +289,24 @@ async fn keycloak_tokens_are_verified_against_the_realm_jwks() {
     let good = sign(base.clone());
     let (s, me) = app.get("/api/v1/me", &good).await;
     assert_eq!(s, StatusCode::OK, "{me}");
-    assert_eq!((me["actor_type"].as_str(), me["role"].as_str()), (Some("external_user"), Some("developer")));
+    assert_eq!(
+        (me["actor_type"].as_str(), me["role"].as_str()),
+        (Some("external_user"), Some("developer"))
+    );
     assert_eq!(me["email"], "kc@realm.io");
-    let (s, _) = app.post("/api/v1/projects", &good, json!({"name": "kc", "environment": "development"})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/projects",
+            &good,
+            json!({"name": "kc", "environment": "development"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
-    assert_eq!(app.get("/api/v1/audit", &good).await.0, StatusCode::FORBIDDEN, "developer lacks audit:view");
+    assert_eq!(
+        app.get("/api/v1/audit", &good).await.0,
+        StatusCode::FORBIDDEN,
+        "developer lacks audit:view"
+    );
 
     let mut wrong_aud = base.clone();
     wrong_aud["aud"] = json!("someone-else");
@@ -172,7 +316,12 @@ async fn keycloak_tokens_are_verified_against_the_realm_jwks() {
     expired["exp"] = json!(now - 600);
     let mut other_tenant = base.clone();
     other_tenant["tenant_id"] = json!(uuid::Uuid::now_v7().to_string());
-    for (what, claims) in [("audience", wrong_aud), ("issuer", wrong_iss), ("expiry", expired), ("tenant", other_tenant)] {
+    for (what, claims) in [
+        ("audience", wrong_aud),
+        ("issuer", wrong_iss),
+        ("expiry", expired),
+        ("tenant", other_tenant),
+    ] {
         let (s, p) = app.get("/api/v1/me", &sign(claims)).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{what}: {p}");
     }
@@ -180,7 +329,10 @@ async fn keycloak_tokens_are_verified_against_the_realm_jwks() {
     let impostor = p256::SecretKey::random(&mut rand::rngs::OsRng);
     let bad_key = EncodingKey::from_ec_der(impostor.to_pkcs8_der().unwrap().as_bytes());
     let forged = jsonwebtoken::encode(&header, &base, &bad_key).unwrap();
-    assert_eq!(app.get("/api/v1/me", &forged).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/api/v1/me", &forged).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     // Keys are cached: a handful of requests fetched the JWKS once (plus at most one refetch
     // for the unknown-kid path, which is rate limited).
     assert!(hits.load(std::sync::atomic::Ordering::SeqCst) <= 2);
@@ -211,11 +363,19 @@ async fn revocation_reaches_other_replicas_through_redis() {
     ready_rx.await.unwrap();
 
     let (_, owner) = one.tenant_with_owner("Replicas").await;
-    let (_, key) = one.post("/api/v1/api-keys", &owner, json!({"name": "shared"})).await;
+    let (_, key) = one
+        .post("/api/v1/api-keys", &owner, json!({"name": "shared"}))
+        .await;
     let secret = key["secret"].as_str().unwrap().to_string();
-    assert_eq!(two.get("/api/v1/me", &secret).await.0, StatusCode::OK, "replica two caches the key");
+    assert_eq!(
+        two.get("/api/v1/me", &secret).await.0,
+        StatusCode::OK,
+        "replica two caches the key"
+    );
     let kid = key["id"].as_str().unwrap();
-    let (s, _) = one.post(&format!("/api/v1/api-keys/{kid}/revoke"), &owner, json!({})).await;
+    let (s, _) = one
+        .post(&format!("/api/v1/api-keys/{kid}/revoke"), &owner, json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
@@ -223,8 +383,10 @@ async fn revocation_reaches_other_replicas_through_redis() {
         if s == StatusCode::UNAUTHORIZED {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "replica two still accepts the revoked key");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replica two still accepts the revoked key"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
-

@@ -1,20 +1,38 @@
 //! The story: one scenario driven through the HTTP API on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-use avb_testkit::{both_backends, spawn_app, Db, TestApp, PASSWORD};
+use avb_testkit::{Db, PASSWORD, TestApp, both_backends, spawn_app};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 async fn setup_admin(app: &TestApp) -> String {
-    let token = avb_core::identity::local::setup_token_if_needed(&app.ctx).await.unwrap().expect("setup token");
+    let token = avb_core::identity::local::setup_token_if_needed(&app.ctx)
+        .await
+        .unwrap()
+        .expect("setup token");
     // The setup form is served, then the first admin is created through it.
-    let page = app.client.get(format!("{}/setup?token={token}", app.base)).send().await.unwrap();
+    let page = app
+        .client
+        .get(format!("{}/setup?token={token}", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.text().await.unwrap().contains("Create the first administrator"));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Create the first administrator")
+    );
     let res = app
         .client
         .post(format!("{}/setup", app.base))
-        .form(&[("token", token.as_str()), ("email", "root@example.com"), ("name", "Root"), ("password", PASSWORD)])
+        .form(&[
+            ("token", token.as_str()),
+            ("email", "root@example.com"),
+            ("name", "Root"),
+            ("password", PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
@@ -23,12 +41,22 @@ async fn setup_admin(app: &TestApp) -> String {
     let again = app
         .client
         .post(format!("{}/setup", app.base))
-        .form(&[("token", token.as_str()), ("email", "evil@example.com"), ("name", "Evil"), ("password", PASSWORD)])
+        .form(&[
+            ("token", token.as_str()),
+            ("email", "evil@example.com"),
+            ("name", "Evil"),
+            ("password", PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(again.status(), StatusCode::CONFLICT);
-    assert!(avb_core::identity::local::setup_token_if_needed(&app.ctx).await.unwrap().is_none());
+    assert!(
+        avb_core::identity::local::setup_token_if_needed(&app.ctx)
+            .await
+            .unwrap()
+            .is_none()
+    );
     app.login("root@example.com").await
 }
 
@@ -38,7 +66,11 @@ async fn story(db: Db) {
 
     // SaaS admin creates a tenant through the API.
     let (s, tenant) = app
-        .post("/api/v1/admin/tenants", &admin, json!({"name": "Acme Voice", "billing_email": "Billing@Acme.io", "plan": "pro"}))
+        .post(
+            "/api/v1/admin/tenants",
+            &admin,
+            json!({"name": "Acme Voice", "billing_email": "Billing@Acme.io", "plan": "pro"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{tenant}");
     assert_eq!(tenant["billing_email"], "billing@acme.io");
@@ -48,7 +80,8 @@ async fn story(db: Db) {
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
 
     // An owner joins and signs in.
-    app.create_user(Some(tenant_id), "tenant_owner", "owner@acme.io").await;
+    app.create_user(Some(tenant_id), "tenant_owner", "owner@acme.io")
+        .await;
     let tokens = app.login_full("owner@acme.io").await;
     assert_eq!(tokens["token_type"], "Bearer");
     let owner = tokens["access_token"].as_str().unwrap().to_string();
@@ -56,14 +89,30 @@ async fn story(db: Db) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(me["role"], "tenant_owner");
     assert_eq!(me["tenant"]["name"], "Acme Voice");
-    assert!(me["permissions"].as_array().unwrap().contains(&json!("api_keys:manage")));
+    assert!(
+        me["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("api_keys:manage"))
+    );
 
     // Projects.
-    let (s, p) = app.post("/api/v1/projects", &owner, json!({"name": "Support bot", "environment": "production"})).await;
+    let (s, p) = app
+        .post(
+            "/api/v1/projects",
+            &owner,
+            json!({"name": "Support bot", "environment": "production"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{p}");
     let pid = p["id"].as_str().unwrap().to_string();
     let (s, p2) = app
-        .call(Method::PATCH, &format!("/api/v1/projects/{pid}"), Some(&owner), Some(json!({"environment": "staging"})))
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/projects/{pid}"),
+            Some(&owner),
+            Some(json!({"environment": "staging"})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(p2["environment"], "staging");
@@ -71,7 +120,11 @@ async fn story(db: Db) {
 
     // Keys: create (secret once), use it, list without secrets, rotate, revoke.
     let (s, key) = app
-        .post("/api/v1/api-keys", &owner, json!({"name": "prod", "project_id": pid, "scopes": ["realtime", "usage"]}))
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            json!({"name": "prod", "project_id": pid, "scopes": ["realtime", "usage"]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{key}");
     let secret = key["secret"].as_str().unwrap().to_string();
@@ -80,9 +133,20 @@ async fn story(db: Db) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(me_key["actor_type"], "api_key");
     // A key with realtime/usage scopes cannot manage projects.
-    let (s, problem) = app.post("/api/v1/projects", &secret, json!({"name": "x", "environment": "staging"})).await;
+    let (s, problem) = app
+        .post(
+            "/api/v1/projects",
+            &secret,
+            json!({"name": "x", "environment": "staging"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    assert!(problem["detail"].as_str().unwrap().contains("projects:manage"));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("projects:manage")
+    );
     let (_, keys) = app.get("/api/v1/api-keys", &owner).await;
     let listed = &keys["data"][0];
     assert!(listed.get("secret").is_none());
@@ -91,17 +155,31 @@ async fn story(db: Db) {
     let (_, p3) = app.get(&format!("/api/v1/projects/{pid}"), &owner).await;
     assert_eq!(p3["key_count"], 1);
 
-    let (s, rotated) = app.post(&format!("/api/v1/api-keys/{kid}/rotate"), &owner, json!({})).await;
+    let (s, rotated) = app
+        .post(&format!("/api/v1/api-keys/{kid}/rotate"), &owner, json!({}))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{rotated}");
     let new_secret = rotated["secret"].as_str().unwrap().to_string();
     let (_, old) = app.get(&format!("/api/v1/api-keys/{kid}"), &owner).await;
     assert_eq!(old["status"], "expiring");
-    assert_eq!(app.get("/api/v1/me", &secret).await.0, StatusCode::OK, "old key works in its grace period");
+    assert_eq!(
+        app.get("/api/v1/me", &secret).await.0,
+        StatusCode::OK,
+        "old key works in its grace period"
+    );
     assert_eq!(app.get("/api/v1/me", &new_secret).await.0, StatusCode::OK);
-    let (s, _) = app.post(&format!("/api/v1/api-keys/{kid}/revoke"), &owner, json!({})).await;
+    let (s, _) = app
+        .post(&format!("/api/v1/api-keys/{kid}/revoke"), &owner, json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(app.get("/api/v1/me", &secret).await.0, StatusCode::UNAUTHORIZED, "revoked at once");
-    let (s, _) = app.post(&format!("/api/v1/api-keys/{kid}/revoke"), &owner, json!({})).await;
+    assert_eq!(
+        app.get("/api/v1/me", &secret).await.0,
+        StatusCode::UNAUTHORIZED,
+        "revoked at once"
+    );
+    let (s, _) = app
+        .post(&format!("/api/v1/api-keys/{kid}/revoke"), &owner, json!({}))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
 
     // Rename and re-scope the new key; detach it from the project.
@@ -119,9 +197,21 @@ async fn story(db: Db) {
     assert!(patched["project_id"].is_null());
 
     // Team: invite, accept through the mailed token, list members.
-    let (s, inv) = app.post("/api/v1/invitations", &owner, json!({"email": "dev@acme.io", "role": "developer"})).await;
+    let (s, inv) = app
+        .post(
+            "/api/v1/invitations",
+            &owner,
+            json!({"email": "dev@acme.io", "role": "developer"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{inv}");
-    let (s, _) = app.post("/api/v1/invitations", &owner, json!({"email": "dev@acme.io", "role": "developer"})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/invitations",
+            &owner,
+            json!({"email": "dev@acme.io", "role": "developer"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "no duplicate pending invitation");
     let outbox = avb_core::services::users::outbox(
         &app.ctx,
@@ -132,7 +222,11 @@ async fn story(db: Db) {
     .await
     .unwrap();
     let body = &outbox.items[0].body;
-    let token = body.lines().find_map(|l| l.strip_prefix("Token: ")).unwrap().to_string();
+    let token = body
+        .lines()
+        .find_map(|l| l.strip_prefix("Token: "))
+        .unwrap()
+        .to_string();
     let (s, accepted) = app
         .call(
             Method::POST,
@@ -148,13 +242,30 @@ async fn story(db: Db) {
     let (_, invs) = app.get("/api/v1/invitations?status=accepted", &owner).await;
     assert_eq!(invs["data"][0]["email"], "dev@acme.io");
     // Developers cannot read the audit log or invite.
-    assert_eq!(app.get("/api/v1/audit", &dev).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(app.post("/api/v1/invitations", &dev, json!({"email": "x@acme.io", "role": "viewer"})).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/api/v1/audit", &dev).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post(
+            "/api/v1/invitations",
+            &dev,
+            json!({"email": "x@acme.io", "role": "viewer"})
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
 
     // Audit: every mutation above is there, filterable and exportable.
     let (s, audit) = app.get("/api/v1/audit?limit=200", &owner).await;
     assert_eq!(s, StatusCode::OK);
-    let actions: Vec<&str> = audit["data"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
     for a in [
         "tenant.create",
         "user.create",
@@ -173,16 +284,40 @@ async fn story(db: Db) {
     assert_eq!(only["data"].as_array().unwrap().len(), 1);
     let (_, text) = app.get("/api/v1/audit?q=dev%40acme.io", &owner).await;
     assert!(!text["data"].as_array().unwrap().is_empty());
-    let (_, typed) = app.get("/api/v1/audit?resource_type=project&from=2000-01-01T00:00:00Z", &owner).await;
-    assert!(typed["data"].as_array().unwrap().iter().all(|r| r["resource_type"] == "project"));
-    let (_, none) = app.get("/api/v1/audit?to=2000-01-01T00:00:00Z", &owner).await;
+    let (_, typed) = app
+        .get(
+            "/api/v1/audit?resource_type=project&from=2000-01-01T00:00:00Z",
+            &owner,
+        )
+        .await;
+    assert!(
+        typed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["resource_type"] == "project")
+    );
+    let (_, none) = app
+        .get("/api/v1/audit?to=2000-01-01T00:00:00Z", &owner)
+        .await;
     assert!(none["data"].as_array().unwrap().is_empty());
-    let csv = app.client.get(format!("{}/api/v1/audit/export?format=csv", app.base)).bearer_auth(&owner).send().await.unwrap();
+    let csv = app
+        .client
+        .get(format!("{}/api/v1/audit/export?format=csv", app.base))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
     assert!(csv.starts_with("id,created_at,seq,"));
     assert_eq!(csv.lines().count(), actions.len() + 1);
-    let (s, json_export) = app.get("/api/v1/audit/export?format=json&action=project.create", &owner).await;
+    let (s, json_export) = app
+        .get(
+            "/api/v1/audit/export?format=json&action=project.create",
+            &owner,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(json_export.as_array().unwrap().len(), 1);
 
@@ -204,35 +339,80 @@ async fn story(db: Db) {
     assert_eq!(seen, actions.len());
 
     // Suspension disables keys and logins; reactivation restores them.
-    let (s, _) = app.post(&format!("/api/v1/admin/tenants/{tenant_id}/suspend"), &admin, json!({"reason": "unpaid"})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/admin/tenants/{tenant_id}/suspend"),
+            &admin,
+            json!({"reason": "unpaid"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let (s, p) = app.get("/api/v1/me", &new_secret).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
     assert_eq!(p["code"], "tenant_suspended");
-    assert_eq!(app.get("/api/v1/projects", &owner).await.0, StatusCode::FORBIDDEN);
-    let (_, k) = app.get(&format!("/api/v1/admin/tenants/{tenant_id}"), &admin).await;
+    assert_eq!(
+        app.get("/api/v1/projects", &owner).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (_, k) = app
+        .get(&format!("/api/v1/admin/tenants/{tenant_id}"), &admin)
+        .await;
     assert_eq!(k["status"], "suspended");
-    let (s, _) = app.post(&format!("/api/v1/admin/tenants/{tenant_id}/reactivate"), &admin, json!({})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/admin/tenants/{tenant_id}/reactivate"),
+            &admin,
+            json!({}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(app.get("/api/v1/me", &new_secret).await.0, StatusCode::OK);
     assert_eq!(app.get("/api/v1/projects", &owner).await.0, StatusCode::OK);
 
     // Deleting the project can revoke its keys.
-    let (_, k2) = app.post("/api/v1/api-keys", &owner, json!({"name": "p-key", "project_id": pid})).await;
+    let (_, k2) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            json!({"name": "p-key", "project_id": pid}),
+        )
+        .await;
     let k2_secret = k2["secret"].as_str().unwrap().to_string();
-    let (s, _) = app.call(Method::DELETE, &format!("/api/v1/projects/{pid}?revoke_keys=true"), Some(&owner), None).await;
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/projects/{pid}?revoke_keys=true"),
+            Some(&owner),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    assert_eq!(app.get(&format!("/api/v1/projects/{pid}"), &owner).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.get("/api/v1/me", &k2_secret).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get(&format!("/api/v1/projects/{pid}"), &owner).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/v1/me", &k2_secret).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 
     // The chain verifies, and tampering is detected.
     let scope = avb_core::Scope::local_operator(None);
-    let (rows, breaks) = avb_core::services::audit::verify(&app.ctx, &scope, None).await.unwrap();
+    let (rows, breaks) = avb_core::services::audit::verify(&app.ctx, &scope, None)
+        .await
+        .unwrap();
     assert!(rows > 10);
     assert!(breaks.is_empty(), "{breaks:?}");
-    let changed = app.raw_sql("UPDATE audit_events SET actor_label = 'someone else' WHERE action = 'api_key.revoke'").await.unwrap();
+    let changed = app
+        .raw_sql(
+            "UPDATE audit_events SET actor_label = 'someone else' WHERE action = 'api_key.revoke'",
+        )
+        .await
+        .unwrap();
     assert_eq!(changed, 1);
-    let (_, breaks) = avb_core::services::audit::verify(&app.ctx, &scope, None).await.unwrap();
+    let (_, breaks) = avb_core::services::audit::verify(&app.ctx, &scope, None)
+        .await
+        .unwrap();
     assert_eq!(breaks.len(), 1, "{breaks:?}");
 
     // Logout ends the session.

@@ -40,7 +40,11 @@ pub struct Tx {
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`).
     pub async fn connect(url: &str, max_connections: u32) -> StorageResult<Self> {
-        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        let backend = if url.starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
         let mut opts = ConnectOptions::new(url.to_string());
         opts.max_connections(max_connections)
             .min_connections(1)
@@ -58,7 +62,11 @@ impl Store {
         }
         let db = Database::connect(opts).await?;
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Self { db, backend, write_lock })
+        Ok(Self {
+            db,
+            backend,
+            write_lock,
+        })
     }
 
     /// The engine in use.
@@ -97,15 +105,31 @@ impl Store {
 
     /// Counts the rows of a tenant-owned `table` that a tenant transaction can see with no
     /// filter at all: on PostgreSQL this measures row-level security alone (isolation checks).
-    pub async fn unfiltered_count_for_tests(&self, tenant: TenantId, table: &str) -> StorageResult<i64> {
-        const TABLES: &[&str] = &["tenants", "memberships", "invitations", "projects", "api_keys", "audit_events"];
+    pub async fn unfiltered_count_for_tests(
+        &self,
+        tenant: TenantId,
+        table: &str,
+    ) -> StorageResult<i64> {
+        const TABLES: &[&str] = &[
+            "tenants",
+            "memberships",
+            "invitations",
+            "projects",
+            "api_keys",
+            "audit_events",
+        ];
         if !TABLES.contains(&table) {
-            return Err(crate::StorageError::Database(format!("{table} is not a tenant table")));
+            return Err(crate::StorageError::Database(format!(
+                "{table} is not a tenant table"
+            )));
         }
         let tx = self.tenant_tx(tenant, false).await?;
         let row = tx
             .conn()
-            .query_one_raw(Statement::from_string(tx.backend_kind(), format!("SELECT COUNT(*) AS n FROM {table}")))
+            .query_one_raw(Statement::from_string(
+                tx.backend_kind(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
             .await?
             .ok_or(crate::StorageError::NotFound)?;
         let n: i64 = row.try_get("", "n")?;
@@ -129,9 +153,16 @@ impl Store {
                     [tenant_value.into(), platform.into()],
                 ))
                 .await?;
-            inner.execute_unprepared("SET LOCAL ROLE avb_tenant").await?;
+            inner
+                .execute_unprepared("SET LOCAL ROLE avb_tenant")
+                .await?;
         }
-        Ok(Tx { inner, tenant, backend: self.backend, _write_guard: guard })
+        Ok(Tx {
+            inner,
+            tenant,
+            backend: self.backend,
+            _write_guard: guard,
+        })
     }
 }
 

@@ -22,7 +22,8 @@ pub enum Db {
 
 /// Server URL of the PostgreSQL used by tests (`TEST_POSTGRES_URL`, default local trust auth).
 pub fn postgres_server_url() -> String {
-    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 /// Redis URL used by tests (`TEST_REDIS_URL`, default local).
@@ -37,12 +38,17 @@ pub async fn fresh_database(db: Db) -> anyhow::Result<(String, Option<PathBuf>)>
         Db::Sqlite => {
             let dir = std::env::temp_dir().join(&name);
             std::fs::create_dir_all(&dir)?;
-            Ok((format!("sqlite://{}?mode=rwc", dir.join("avb.db").display()), Some(dir)))
+            Ok((
+                format!("sqlite://{}?mode=rwc", dir.join("avb.db").display()),
+                Some(dir),
+            ))
         }
         Db::Postgres => {
             let server = postgres_server_url();
             let admin = Database::connect(format!("{server}/postgres")).await?;
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
             admin.close().await?;
             Ok((format!("{server}/{name}"), None))
         }
@@ -95,7 +101,9 @@ pub async fn spawn_on(url: &str, dir: Option<PathBuf>, tweak: impl FnOnce(&mut C
     config.server.data_dir = dir.clone().unwrap_or_else(std::env::temp_dir);
     tweak(&mut config);
     let ctx = AppContext::init(config).await.expect("init app");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
     let serve_ctx = ctx.clone();
@@ -121,8 +129,16 @@ pub const PASSWORD: &str = "Test-Password-42";
 
 impl TestApp {
     /// Sends a request with an optional bearer token and JSON body; returns status and JSON.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -132,7 +148,10 @@ impl TestApp {
         let res = req.send().await.expect("request");
         let status = res.status();
         let text = res.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// GET.
@@ -149,11 +168,19 @@ impl TestApp {
     pub async fn create_tenant(&self, name: &str) -> TenantId {
         let input = tenants::NewTenantInput {
             name: name.into(),
-            billing_email: format!("billing@{}.example.com", name.to_lowercase().replace(' ', "-")),
+            billing_email: format!(
+                "billing@{}.example.com",
+                name.to_lowercase().replace(' ', "-")
+            ),
             plan: None,
             timezone: None,
         };
-        TenantId(tenants::create(&self.ctx, &Scope::local_operator(None), input).await.expect("create tenant").id)
+        TenantId(
+            tenants::create(&self.ctx, &Scope::local_operator(None), input)
+                .await
+                .expect("create tenant")
+                .id,
+        )
     }
 
     /// Creates a user with `role` in `tenant` (or a SaaS admin when `tenant` is `None`); returns the e-mail.
@@ -165,14 +192,21 @@ impl TestApp {
             tenant: tenant.map(|t| (t, role.to_string())),
             saas_admin: tenant.is_none(),
         };
-        users::create(&self.ctx, &Scope::local_operator(None), input).await.expect("create user");
+        users::create(&self.ctx, &Scope::local_operator(None), input)
+            .await
+            .expect("create user");
         email.to_string()
     }
 
     /// Logs in and returns the full token response.
     pub async fn login_full(&self, email: &str) -> Value {
         let (status, body) = self
-            .call(Method::POST, "/api/v1/auth/token", None, Some(serde_json::json!({"email": email, "password": PASSWORD})))
+            .call(
+                Method::POST,
+                "/api/v1/auth/token",
+                None,
+                Some(serde_json::json!({"email": email, "password": PASSWORD})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "login {email}: {body}");
         body
@@ -180,13 +214,20 @@ impl TestApp {
 
     /// Logs in and returns the access token.
     pub async fn login(&self, email: &str) -> String {
-        self.login_full(email).await["access_token"].as_str().unwrap().to_string()
+        self.login_full(email).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// A tenant with an owner; returns the tenant and the owner's access token.
     pub async fn tenant_with_owner(&self, name: &str) -> (TenantId, String) {
         let t = self.create_tenant(name).await;
-        let email = format!("owner-{}@{}.example.com", uuid::Uuid::now_v7().simple(), name.to_lowercase().replace(' ', "-"));
+        let email = format!(
+            "owner-{}@{}.example.com",
+            uuid::Uuid::now_v7().simple(),
+            name.to_lowercase().replace(' ', "-")
+        );
         self.create_user(Some(t), "tenant_owner", &email).await;
         (t, self.login(&email).await)
     }

@@ -1,7 +1,7 @@
 //! SaaS-admin tenant administration (requires `platform:tenants`).
 
 use crate::auth::Auth;
-use crate::dto::{page_request, CreateTenantRequest, ListResponse, SuspendRequest, TenantDto};
+use crate::dto::{CreateTenantRequest, ListResponse, SuspendRequest, TenantDto, page_request};
 use crate::error::ApiResult;
 use crate::extract::{Json, PathId, Query};
 use crate::router::AppState;
@@ -30,7 +30,13 @@ pub async fn list(
     Auth(scope): Auth,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<axum::Json<ListResponse<TenantDto>>> {
-    let page = tenants::list(&state.ctx, &scope, q.q.as_deref(), page_request(q.limit, q.cursor.as_deref())?).await?;
+    let page = tenants::list(
+        &state.ctx,
+        &scope,
+        q.q.as_deref(),
+        page_request(q.limit, q.cursor.as_deref())?,
+    )
+    .await?;
     Ok(axum::Json(ListResponse::from_page(page, Into::into)))
 }
 
@@ -42,16 +48,33 @@ pub async fn create(
     Auth(scope): Auth,
     Json(req): Json<CreateTenantRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<TenantDto>)> {
-    let input = NewTenantInput { name: req.name, billing_email: req.billing_email, plan: req.plan, timezone: req.timezone };
-    Ok((StatusCode::CREATED, axum::Json(tenants::create(&state.ctx, &scope, input).await?.into())))
+    let input = NewTenantInput {
+        name: req.name,
+        billing_email: req.billing_email,
+        plan: req.plan,
+        timezone: req.timezone,
+    };
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(tenants::create(&state.ctx, &scope, input).await?.into()),
+    ))
 }
 
 /// `GET /api/v1/admin/tenants/{id}` (requires `platform:tenants`).
 #[utoipa::path(get, path = "/api/v1/admin/tenants/{id}", tag = "admin", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = TenantDto), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn get(State(state): State<AppState>, Auth(scope): Auth, PathId(id): PathId<TenantId>) -> ApiResult<axum::Json<TenantDto>> {
-    state.ctx.policy.authorize(&scope, avb_domain::Permission::PlatformTenants, None)?;
-    Ok(axum::Json(tenants::get(&state.ctx, &scope, id).await?.into()))
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+    PathId(id): PathId<TenantId>,
+) -> ApiResult<axum::Json<TenantDto>> {
+    state
+        .ctx
+        .policy
+        .authorize(&scope, avb_domain::Permission::PlatformTenants, None)?;
+    Ok(axum::Json(
+        tenants::get(&state.ctx, &scope, id).await?.into(),
+    ))
 }
 
 /// `POST /api/v1/admin/tenants/{id}/suspend`: marks the tenant and disables its keys.
@@ -72,12 +95,22 @@ pub async fn suspend(
         })?;
         req.reason
     };
-    Ok(axum::Json(tenants::suspend(&state.ctx, &scope, id, reason).await?.into()))
+    Ok(axum::Json(
+        tenants::suspend(&state.ctx, &scope, id, reason)
+            .await?
+            .into(),
+    ))
 }
 
 /// `POST /api/v1/admin/tenants/{id}/reactivate`: restores the tenant and the keys suspension disabled.
 #[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/reactivate", tag = "admin", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = TenantDto), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn reactivate(State(state): State<AppState>, Auth(scope): Auth, PathId(id): PathId<TenantId>) -> ApiResult<axum::Json<TenantDto>> {
-    Ok(axum::Json(tenants::reactivate(&state.ctx, &scope, id).await?.into()))
+pub async fn reactivate(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+    PathId(id): PathId<TenantId>,
+) -> ApiResult<axum::Json<TenantDto>> {
+    Ok(axum::Json(
+        tenants::reactivate(&state.ctx, &scope, id).await?.into(),
+    ))
 }

@@ -1,18 +1,17 @@
 //! The tenant's audit log and its export.
 
 use crate::auth::Auth;
-use crate::dto::{page_request, parse_time, AuditDto, ListResponse};
+use crate::dto::{AuditDto, ListResponse, page_request, parse_time};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Query;
 use crate::router::AppState;
 use avb_core::services::audit;
 use avb_core::services::audit::AuditFilter;
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
-
 
 /// Audit filters.
 #[derive(Debug, Deserialize, IntoParams, Default)]
@@ -57,31 +56,55 @@ pub async fn list(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<axum::Json<ListResponse<AuditDto>>> {
     if q.format.is_some() {
-        return Err(ApiError::field("format", "only applies to /api/v1/audit/export"));
+        return Err(ApiError::field(
+            "format",
+            "only applies to /api/v1/audit/export",
+        ));
     }
-    let page = audit::list(&state.ctx, &scope, &filter(&q)?, page_request(q.limit, q.cursor.as_deref())?).await?;
+    let page = audit::list(
+        &state.ctx,
+        &scope,
+        &filter(&q)?,
+        page_request(q.limit, q.cursor.as_deref())?,
+    )
+    .await?;
     Ok(axum::Json(ListResponse::from_page(page, Into::into)))
 }
 
 /// `GET /api/v1/audit/export?format=csv|json` (requires `audit:view`): every matching row.
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditQuery),
     responses((status = 200, description = "CSV or JSON file")), security(("bearer" = [])))]
-pub async fn export(State(state): State<AppState>, Auth(scope): Auth, Query(q): Query<AuditQuery>) -> ApiResult<Response> {
+pub async fn export(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Response> {
     let format = q.format.clone().unwrap_or_else(|| "csv".into());
     if !matches!(format.as_str(), "csv" | "json") {
         return Err(ApiError::field("format", "must be csv or json"));
     }
     if q.limit.is_some() || q.cursor.is_some() {
-        return Err(ApiError::field("limit", "export returns every matching row; remove limit and cursor"));
+        return Err(ApiError::field(
+            "limit",
+            "export returns every matching row; remove limit and cursor",
+        ));
     }
-    let rows: Vec<AuditDto> = audit::export(&state.ctx, &scope, &filter(&q)?).await?.into_iter().map(Into::into).collect();
+    let rows: Vec<AuditDto> = audit::export(&state.ctx, &scope, &filter(&q)?)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
     let (body, ctype) = if format == "json" {
-        (serde_json::to_vec(&rows).map_err(|e| avb_core::CoreError::Internal(e.to_string()))?, "application/json")
+        (
+            serde_json::to_vec(&rows).map_err(|e| avb_core::CoreError::Internal(e.to_string()))?,
+            "application/json",
+        )
     } else {
         (to_csv(&rows)?, "text/csv; charset=utf-8")
     };
     let mut res = body.into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     let disposition = format!("attachment; filename=\"audit.{format}\"");
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
@@ -93,8 +116,20 @@ fn to_csv(rows: &[AuditDto]) -> ApiResult<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let internal = |e: csv::Error| ApiError::from(avb_core::CoreError::Internal(e.to_string()));
     w.write_record([
-        "id", "created_at", "seq", "actor_type", "actor_id", "actor_label", "action", "resource_type", "resource_id", "ip",
-        "user_agent", "result", "summary", "hash",
+        "id",
+        "created_at",
+        "seq",
+        "actor_type",
+        "actor_id",
+        "actor_label",
+        "action",
+        "resource_type",
+        "resource_id",
+        "ip",
+        "user_agent",
+        "result",
+        "summary",
+        "hash",
     ])
     .map_err(internal)?;
     for r in rows {
@@ -116,5 +151,6 @@ fn to_csv(rows: &[AuditDto]) -> ApiResult<Vec<u8>> {
         ])
         .map_err(internal)?;
     }
-    w.into_inner().map_err(|e| ApiError::from(avb_core::CoreError::Internal(e.to_string())))
+    w.into_inner()
+        .map_err(|e| ApiError::from(avb_core::CoreError::Internal(e.to_string())))
 }

@@ -1,7 +1,9 @@
 //! Token endpoints of the local identity provider.
 
 use crate::auth::{Auth, Meta};
-use crate::dto::{PasswordResetConfirm, PasswordResetRequest, RefreshRequest, TokenRequest, TokenResponse};
+use crate::dto::{
+    PasswordResetConfirm, PasswordResetRequest, RefreshRequest, TokenRequest, TokenResponse,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::router::AppState;
@@ -26,7 +28,11 @@ fn local_only(state: &AppState) -> ApiResult<()> {
 /// `POST /api/v1/auth/token`: password (+ TOTP) login. No authentication.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = crate::error::Problem), (status = 423, body = crate::error::Problem)))]
-pub async fn token(State(state): State<AppState>, Meta(meta): Meta, Json(req): Json<TokenRequest>) -> ApiResult<axum::Json<TokenResponse>> {
+pub async fn token(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Json(req): Json<TokenRequest>,
+) -> ApiResult<axum::Json<TokenResponse>> {
     local_only(&state)?;
     let input = LoginInput {
         email: &req.email,
@@ -34,15 +40,22 @@ pub async fn token(State(state): State<AppState>, Meta(meta): Meta, Json(req): J
         totp: req.totp.as_deref(),
         tenant: req.tenant_id.map(TenantId),
     };
-    Ok(axum::Json(local::login(&state.ctx, input, &meta).await?.into()))
+    Ok(axum::Json(
+        local::login(&state.ctx, input, &meta).await?.into(),
+    ))
 }
 
 /// `POST /api/v1/auth/refresh`: exchanges a refresh token (rotated) for a new pair.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = crate::error::Problem)))]
-pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> ApiResult<axum::Json<TokenResponse>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> ApiResult<axum::Json<TokenResponse>> {
     local_only(&state)?;
-    Ok(axum::Json(local::refresh(&state.ctx, &req.refresh_token).await?.into()))
+    Ok(axum::Json(
+        local::refresh(&state.ctx, &req.refresh_token).await?.into(),
+    ))
 }
 
 /// `POST /api/v1/auth/logout`: ends the caller's login session. Requires a login token.
@@ -54,7 +67,10 @@ pub async fn logout(State(state): State<AppState>, Auth(scope): Auth) -> ApiResu
 
 /// `POST /api/v1/auth/password-reset`: mails a reset link; always 202.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = PasswordResetRequest, responses((status = 202)))]
-pub async fn password_reset(State(state): State<AppState>, Json(req): Json<PasswordResetRequest>) -> ApiResult<StatusCode> {
+pub async fn password_reset(
+    State(state): State<AppState>,
+    Json(req): Json<PasswordResetRequest>,
+) -> ApiResult<StatusCode> {
     local_only(&state)?;
     local::request_password_reset(&state.ctx, &req.email).await?;
     Ok(StatusCode::ACCEPTED)

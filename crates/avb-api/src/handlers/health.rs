@@ -1,10 +1,10 @@
 //! Liveness, readiness and the public signing keys.
 
 use crate::router::AppState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Instant;
 
 /// `GET /healthz`: the process is up.
@@ -34,8 +34,15 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             Err(e) => json!({"status": "down", "error": e}),
         };
     }
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"status": if ready { "ready" } else { "not_ready" }, "checks": checks})))
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({"status": if ready { "ready" } else { "not_ready" }, "checks": checks})),
+    )
 }
 
 /// `GET /.well-known/jwks.json`: public keys that verify locally issued access tokens.

@@ -2,8 +2,8 @@
 
 use crate::auth::Auth;
 use crate::dto::{
-    page_request, ChangePasswordRequest, ListResponse, LoginEventDto, MeResponse, MembershipDto, TotpEnableRequest,
-    TotpSetupResponse,
+    ChangePasswordRequest, ListResponse, LoginEventDto, MeResponse, MembershipDto,
+    TotpEnableRequest, TotpSetupResponse, page_request,
 };
 use crate::error::ApiResult;
 use crate::extract::{Json, Query};
@@ -18,28 +18,41 @@ use utoipa::IntoParams;
 /// `GET /api/v1/me`: who the credentials belong to, the tenant and the effective permissions.
 /// Any authenticated caller.
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", responses((status = 200, body = MeResponse)), security(("bearer" = [])))]
-pub async fn get(State(state): State<AppState>, Auth(scope): Auth) -> ApiResult<axum::Json<MeResponse>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+) -> ApiResult<axum::Json<MeResponse>> {
     let user = users::me(&state.ctx, &scope).await?;
     let tenant = tenants::current(&state.ctx, &scope).await?;
     let memberships = users::my_tenants(&state.ctx, &scope)
         .await?
         .into_iter()
-        .map(|(t, role)| MembershipDto { tenant_id: t.as_uuid(), role })
+        .map(|(t, role)| MembershipDto {
+            tenant_id: t.as_uuid(),
+            role,
+        })
         .collect();
     let actor = scope.actor();
     Ok(axum::Json(MeResponse {
         actor_type: actor.kind().to_string(),
         actor_id: actor.id(),
-        email: user.as_ref().map(|u| u.email.clone()).or_else(|| match actor {
-            avb_core::Actor::External { email, .. } => Some(email.clone()),
-            _ => None,
-        }),
+        email: user
+            .as_ref()
+            .map(|u| u.email.clone())
+            .or_else(|| match actor {
+                avb_core::Actor::External { email, .. } => Some(email.clone()),
+                _ => None,
+            }),
         name: user.as_ref().map(|u| u.name.clone()),
         saas_admin: scope.is_saas_admin(),
         totp_enabled: user.as_ref().is_some_and(|u| u.totp_secret.is_some()),
         tenant: tenant.map(Into::into),
         role: scope.role().map(|r| r.as_str().to_string()),
-        permissions: scope.permissions().iter().map(|p| p.as_str().to_string()).collect(),
+        permissions: scope
+            .permissions()
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect(),
         memberships,
     }))
 }
@@ -60,7 +73,10 @@ pub async fn change_password(
 #[utoipa::path(post, path = "/api/v1/me/totp", tag = "me", responses((status = 200, body = TotpSetupResponse)), security(("bearer" = [])))]
 pub async fn totp_setup(Auth(scope): Auth) -> ApiResult<axum::Json<TotpSetupResponse>> {
     let (secret, otpauth_url) = local::totp_begin(&scope)?;
-    Ok(axum::Json(TotpSetupResponse { secret, otpauth_url }))
+    Ok(axum::Json(TotpSetupResponse {
+        secret,
+        otpauth_url,
+    }))
 }
 
 /// `POST /api/v1/me/totp/enable`: turns TOTP on after checking a code from the authenticator.
@@ -93,13 +109,20 @@ pub async fn logins(
     Auth(scope): Auth,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<axum::Json<ListResponse<LoginEventDto>>> {
-    let page = users::my_logins(&state.ctx, &scope, page_request(q.limit, q.cursor.as_deref())?).await?;
-    Ok(axum::Json(ListResponse::from_page(page, |e| LoginEventDto {
-        id: e.id,
-        ip: e.ip,
-        user_agent: e.user_agent,
-        success: e.success,
-        reason: e.reason,
-        created_at: e.created_at,
+    let page = users::my_logins(
+        &state.ctx,
+        &scope,
+        page_request(q.limit, q.cursor.as_deref())?,
+    )
+    .await?;
+    Ok(axum::Json(ListResponse::from_page(page, |e| {
+        LoginEventDto {
+            id: e.id,
+            ip: e.ip,
+            user_agent: e.user_agent,
+            success: e.success,
+            reason: e.reason,
+            created_at: e.created_at,
+        }
     })))
 }

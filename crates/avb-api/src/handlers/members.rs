@@ -1,7 +1,9 @@
 //! Team members and invitations.
 
 use crate::auth::{Auth, Meta};
-use crate::dto::{page_request, AcceptInvitationRequest, InvitationDto, InviteRequest, ListResponse, MemberDto};
+use crate::dto::{
+    AcceptInvitationRequest, InvitationDto, InviteRequest, ListResponse, MemberDto, page_request,
+};
 use crate::error::ApiResult;
 use crate::extract::{Json, Query};
 use crate::handlers::me::PageQuery;
@@ -20,7 +22,12 @@ pub async fn list(
     Auth(scope): Auth,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<axum::Json<ListResponse<MemberDto>>> {
-    let page = members::list_members(&state.ctx, &scope, page_request(q.limit, q.cursor.as_deref())?).await?;
+    let page = members::list_members(
+        &state.ctx,
+        &scope,
+        page_request(q.limit, q.cursor.as_deref())?,
+    )
+    .await?;
     Ok(axum::Json(ListResponse::from_page(page, |m| MemberDto {
         membership_id: m.membership.id,
         user_id: m.user.id,
@@ -82,7 +89,16 @@ pub async fn accept(
     Meta(meta): Meta,
     Json(req): Json<AcceptInvitationRequest>,
 ) -> ApiResult<axum::Json<AcceptedDto>> {
-    let (user, tenant) =
-        members::accept(&state.ctx, &req.token, req.name.as_deref(), req.password.as_deref(), &meta).await?;
-    Ok(axum::Json(AcceptedDto { user_id: user.as_uuid(), tenant_id: tenant.as_uuid() }))
+    let (user, tenant) = members::accept(
+        &state.ctx,
+        &req.token,
+        req.name.as_deref(),
+        req.password.as_deref(),
+        &meta,
+    )
+    .await?;
+    Ok(axum::Json(AcceptedDto {
+        user_id: user.as_uuid(),
+        tenant_id: tenant.as_uuid(),
+    }))
 }

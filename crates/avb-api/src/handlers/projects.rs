@@ -1,7 +1,9 @@
 //! Projects.
 
 use crate::auth::Auth;
-use crate::dto::{page_request, CreateProjectRequest, ListResponse, ProjectDto, UpdateProjectRequest};
+use crate::dto::{
+    CreateProjectRequest, ListResponse, ProjectDto, UpdateProjectRequest, page_request,
+};
 use crate::error::ApiResult;
 use crate::extract::{Json, PathId, Query};
 use crate::router::AppState;
@@ -43,7 +45,11 @@ pub async fn create(
     Auth(scope): Auth,
     Json(req): Json<CreateProjectRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<ProjectDto>)> {
-    let input = ProjectInput { name: Some(req.name), environment: Some(req.environment), description: req.description };
+    let input = ProjectInput {
+        name: Some(req.name),
+        environment: Some(req.environment),
+        description: req.description,
+    };
     let p = projects::create(&state.ctx, &scope, input).await?;
     Ok((StatusCode::CREATED, axum::Json(p.into())))
 }
@@ -51,8 +57,14 @@ pub async fn create(
 /// `GET /api/v1/projects/{id}` (requires `projects:view`).
 #[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ProjectDto), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn get(State(state): State<AppState>, Auth(scope): Auth, PathId(id): PathId<ProjectId>) -> ApiResult<axum::Json<ProjectDto>> {
-    Ok(axum::Json(projects::get(&state.ctx, &scope, id).await?.into()))
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+    PathId(id): PathId<ProjectId>,
+) -> ApiResult<axum::Json<ProjectDto>> {
+    Ok(axum::Json(
+        projects::get(&state.ctx, &scope, id).await?.into(),
+    ))
 }
 
 /// `PATCH /api/v1/projects/{id}` (requires `projects:manage`).
@@ -64,8 +76,16 @@ pub async fn update(
     PathId(id): PathId<ProjectId>,
     Json(req): Json<UpdateProjectRequest>,
 ) -> ApiResult<axum::Json<ProjectDto>> {
-    let input = ProjectInput { name: req.name, environment: req.environment, description: req.description };
-    Ok(axum::Json(projects::update(&state.ctx, &scope, id, input).await?.into()))
+    let input = ProjectInput {
+        name: req.name,
+        environment: req.environment,
+        description: req.description,
+    };
+    Ok(axum::Json(
+        projects::update(&state.ctx, &scope, id, input)
+            .await?
+            .into(),
+    ))
 }
 
 /// Options for deleting a project.

@@ -4,10 +4,10 @@ use crate::auth::Meta;
 use crate::error::{ApiError, ApiResult};
 use crate::router::AppState;
 use avb_core::identity::local;
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
 use serde::Deserialize;
 
 /// `?token=` of the setup URL.
@@ -26,11 +26,17 @@ pub struct SetupForm {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn page(token: &str, error: Option<&str>) -> Html<String> {
-    let error = error.map(|e| format!("<p role=\"alert\" class=\"error\">{}</p>", escape(e))).unwrap_or_default();
+    let error = error
+        .map(|e| format!("<p role=\"alert\" class=\"error\">{}</p>", escape(e)))
+        .unwrap_or_default();
     Html(format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>AgentVoiceBox setup</title>
@@ -50,12 +56,20 @@ fn page(token: &str, error: Option<&str>) -> Html<String> {
 pub async fn form(Query(q): Query<TokenQuery>) -> Response {
     match q.token.filter(|t| !t.is_empty()) {
         Some(t) => page(&t, None).into_response(),
-        None => (StatusCode::BAD_REQUEST, page("", Some("The setup link is missing its token."))).into_response(),
+        None => (
+            StatusCode::BAD_REQUEST,
+            page("", Some("The setup link is missing its token.")),
+        )
+            .into_response(),
     }
 }
 
 /// `POST /setup`: creates the first SaaS admin (form post or JSON).
-pub async fn submit(State(state): State<AppState>, Meta(meta): Meta, Form(f): Form<SetupForm>) -> ApiResult<Response> {
+pub async fn submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Form(f): Form<SetupForm>,
+) -> ApiResult<Response> {
     match local::complete_setup(&state.ctx, &f.token, &f.email, &f.name, &f.password, &meta).await {
         Ok(_) => Ok(Html(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Setup complete</title></head><body><h1>Setup complete</h1><p>The administrator account exists. Sign in with <code>POST /api/v1/auth/token</code>.</p></body></html>",

@@ -29,7 +29,11 @@ pub fn key_permissions(scopes: &[KeyScope]) -> BTreeSet<Permission> {
 }
 
 /// Authenticates a bearer token of any supported kind.
-pub async fn authenticate_bearer(ctx: &AppContext, token: &str, meta: RequestMeta) -> CoreResult<Scope> {
+pub async fn authenticate_bearer(
+    ctx: &AppContext,
+    token: &str,
+    meta: RequestMeta,
+) -> CoreResult<Scope> {
     let token = token.trim();
     if token.is_empty() {
         return Err(CoreError::Unauthorized("empty bearer token"));
@@ -37,7 +41,10 @@ pub async fn authenticate_bearer(ctx: &AppContext, token: &str, meta: RequestMet
     if token.starts_with("avb_") {
         let key = ctx.keys.verify(&ctx.store, token).await?;
         let scope = Scope::new(
-            Actor::ApiKey { id: key.id, prefix: key.prefix.clone() },
+            Actor::ApiKey {
+                id: key.id,
+                prefix: key.prefix.clone(),
+            },
             Some(key.tenant),
             None,
             false,
@@ -57,18 +64,34 @@ pub async fn authenticate_bearer(ctx: &AppContext, token: &str, meta: RequestMet
 
 async fn local_jwt(ctx: &AppContext, token: &str, meta: RequestMeta) -> CoreResult<Scope> {
     let claims = ctx.jwt.verify(token)?;
-    let user_id: UserId = claims.sub.parse().map_err(|_| CoreError::Unauthorized("invalid token subject"))?;
-    let sid: AuthSessionId = claims.sid.parse().map_err(|_| CoreError::Unauthorized("invalid token session"))?;
+    let user_id: UserId = claims
+        .sub
+        .parse()
+        .map_err(|_| CoreError::Unauthorized("invalid token subject"))?;
+    let sid: AuthSessionId = claims
+        .sid
+        .parse()
+        .map_err(|_| CoreError::Unauthorized("invalid token session"))?;
     let tenant: Option<TenantId> = match &claims.tid {
-        Some(t) => Some(t.parse().map_err(|_| CoreError::Unauthorized("invalid token tenant"))?),
+        Some(t) => Some(
+            t.parse()
+                .map_err(|_| CoreError::Unauthorized("invalid token tenant"))?,
+        ),
         None => None,
     };
     let tx = ctx.store.platform_tx(false).await?;
-    let session = auth_sessions::get(&tx, sid).await.map_err(|_| CoreError::Unauthorized("session has ended"))?;
-    if session.revoked_at.is_some() || session.expires_at <= Utc::now() || session.user_id != user_id.as_uuid() {
+    let session = auth_sessions::get(&tx, sid)
+        .await
+        .map_err(|_| CoreError::Unauthorized("session has ended"))?;
+    if session.revoked_at.is_some()
+        || session.expires_at <= Utc::now()
+        || session.user_id != user_id.as_uuid()
+    {
         return Err(CoreError::Unauthorized("session has ended"));
     }
-    let user = users::get(&tx, user_id).await.map_err(|_| CoreError::Unauthorized("user no longer exists"))?;
+    let user = users::get(&tx, user_id)
+        .await
+        .map_err(|_| CoreError::Unauthorized("user no longer exists"))?;
     if user.status != "active" {
         return Err(CoreError::Unauthorized("user is disabled"));
     }
@@ -83,12 +106,26 @@ async fn local_jwt(ctx: &AppContext, token: &str, meta: RequestMeta) -> CoreResu
                 .into_iter()
                 .find(|m| m.tenant_id == t.as_uuid())
                 .ok_or(CoreError::Unauthorized("no longer a member of this tenant"))?;
-            Some(m.role.parse::<Role>().map_err(|_| CoreError::Internal("stored role is invalid".into()))?)
+            Some(
+                m.role
+                    .parse::<Role>()
+                    .map_err(|_| CoreError::Internal("stored role is invalid".into()))?,
+            )
         }
         None => None,
     };
     tx.commit().await?;
-    Ok(Scope::new(Actor::User { id: user_id, email: user.email }, tenant, role, user.is_saas_admin, Some(sid), meta))
+    Ok(Scope::new(
+        Actor::User {
+            id: user_id,
+            email: user.email,
+        },
+        tenant,
+        role,
+        user.is_saas_admin,
+        Some(sid),
+        meta,
+    ))
 }
 
 async fn keycloak_jwt(
@@ -100,12 +137,19 @@ async fn keycloak_jwt(
     let id = kc.verify(token).await?;
     let saas_admin = id.roles.iter().any(|r| r == Role::SaasAdmin.as_str());
     // The strongest tenant role named in the token wins.
-    let role = Role::TENANT_ROLES.iter().copied().find(|r| id.roles.iter().any(|n| n == r.as_str()));
+    let role = Role::TENANT_ROLES
+        .iter()
+        .copied()
+        .find(|r| id.roles.iter().any(|n| n == r.as_str()));
     let tenant = match &id.tenant {
         Some(t) => {
-            let t: TenantId = t.parse().map_err(|_| CoreError::Unauthorized("tenant claim is not a tenant id"))?;
+            let t: TenantId = t
+                .parse()
+                .map_err(|_| CoreError::Unauthorized("tenant claim is not a tenant id"))?;
             let tx = ctx.store.platform_tx(false).await?;
-            let row = tenants::get(&tx, t).await.map_err(|_| CoreError::Unauthorized("unknown tenant in token"))?;
+            let row = tenants::get(&tx, t)
+                .await
+                .map_err(|_| CoreError::Unauthorized("unknown tenant in token"))?;
             tx.commit().await?;
             if TenantStatus::from_stored(&row.status) != TenantStatus::Active {
                 return Err(CoreError::TenantSuspended);
@@ -118,5 +162,15 @@ async fn keycloak_jwt(
         return Err(CoreError::Unauthorized("token names no tenant"));
     }
     let role = if tenant.is_some() { role } else { None };
-    Ok(Scope::new(Actor::External { subject: id.subject, email: id.email }, tenant, role, saas_admin, None, meta))
+    Ok(Scope::new(
+        Actor::External {
+            subject: id.subject,
+            email: id.email,
+        },
+        tenant,
+        role,
+        saas_admin,
+        None,
+        meta,
+    ))
 }

@@ -38,14 +38,29 @@ const REFETCH_FLOOR: Duration = Duration::from_secs(10);
 impl KeycloakVerifier {
     /// Builds a verifier from configuration (`keycloak.issuer` must be set).
     pub fn new(cfg: KeycloakConfig) -> CoreResult<Self> {
-        let issuer = cfg.issuer.clone().ok_or_else(|| CoreError::Internal("keycloak.issuer is not set".into()))?;
+        let issuer = cfg
+            .issuer
+            .clone()
+            .ok_or_else(|| CoreError::Internal("keycloak.issuer is not set".into()))?;
         let issuer = issuer.trim_end_matches('/').to_string();
-        let jwks_url = cfg.jwks_url.clone().unwrap_or_else(|| format!("{issuer}/protocol/openid-connect/certs"));
+        let jwks_url = cfg
+            .jwks_url
+            .clone()
+            .unwrap_or_else(|| format!("{issuer}/protocol/openid-connect/certs"));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| CoreError::Internal(e.to_string()))?;
-        Ok(Self { cfg, issuer, jwks_url, http, cache: RwLock::new(KeyCache { keys: HashMap::new(), fetched: None }) })
+        Ok(Self {
+            cfg,
+            issuer,
+            jwks_url,
+            http,
+            cache: RwLock::new(KeyCache {
+                keys: HashMap::new(),
+                fetched: None,
+            }),
+        })
     }
 
     async fn refresh(&self, force: bool) -> CoreResult<()> {
@@ -68,7 +83,10 @@ impl KeycloakVerifier {
             .map_err(|e| CoreError::Internal(format!("keycloak jwks: {e}")))?;
         let mut keys = HashMap::new();
         for jwk in &set.keys {
-            let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) else { continue };
+            let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk))
+            else {
+                continue;
+            };
             let alg = jwk
                 .common
                 .key_algorithm
@@ -97,11 +115,19 @@ impl KeycloakVerifier {
 
     /// Verifies `token` and extracts the identity.
     pub async fn verify(&self, token: &str) -> CoreResult<ExternalIdentity> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| CoreError::Unauthorized("malformed token"))?;
-        let kid = header.kid.ok_or(CoreError::Unauthorized("token has no key id"))?;
-        let (alg, key) = self.key_for(&kid).await?.ok_or(CoreError::Unauthorized("unknown signing key"))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| CoreError::Unauthorized("malformed token"))?;
+        let kid = header
+            .kid
+            .ok_or(CoreError::Unauthorized("token has no key id"))?;
+        let (alg, key) = self
+            .key_for(&kid)
+            .await?
+            .ok_or(CoreError::Unauthorized("unknown signing key"))?;
         if header.alg != alg {
-            return Err(CoreError::Unauthorized("token algorithm does not match its key"));
+            return Err(CoreError::Unauthorized(
+                "token algorithm does not match its key",
+            ));
         }
         let mut v = Validation::new(alg);
         v.set_issuer(&[&self.issuer]);
@@ -110,21 +136,37 @@ impl KeycloakVerifier {
         let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &v)
             .map_err(|_| CoreError::Unauthorized("invalid or expired token"))?
             .claims;
-        let subject = claims.get("sub").and_then(|s| s.as_str()).unwrap_or_default().to_string();
+        let subject = claims
+            .get("sub")
+            .and_then(|s| s.as_str())
+            .unwrap_or_default()
+            .to_string();
         if subject.is_empty() {
             return Err(CoreError::Unauthorized("token has no subject"));
         }
         let roles = claim_path(&claims, &self.cfg.roles_claim)
             .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|r| r.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let tenant = claim_path(&claims, &self.cfg.tenant_claim).and_then(|v| match v {
             serde_json::Value::String(s) => Some(s.clone()),
             serde_json::Value::Array(a) => a.first().and_then(|s| s.as_str()).map(str::to_string),
             _ => None,
         });
-        let email = claim_path(&claims, &self.cfg.email_claim).and_then(|v| v.as_str()).unwrap_or(&subject).to_string();
-        Ok(ExternalIdentity { subject, email, roles, tenant })
+        let email = claim_path(&claims, &self.cfg.email_claim)
+            .and_then(|v| v.as_str())
+            .unwrap_or(&subject)
+            .to_string();
+        Ok(ExternalIdentity {
+            subject,
+            email,
+            roles,
+            tenant,
+        })
     }
 }
 
@@ -138,8 +180,14 @@ mod tests {
     #[test]
     fn dotted_claims() {
         let c = serde_json::json!({"realm_access": {"roles": ["developer"]}, "tenant_id": "t"});
-        assert_eq!(super::claim_path(&c, "realm_access.roles"), Some(&serde_json::json!(["developer"])));
-        assert_eq!(super::claim_path(&c, "tenant_id"), Some(&serde_json::json!("t")));
+        assert_eq!(
+            super::claim_path(&c, "realm_access.roles"),
+            Some(&serde_json::json!(["developer"]))
+        );
+        assert_eq!(
+            super::claim_path(&c, "tenant_id"),
+            Some(&serde_json::json!("t"))
+        );
         assert!(super::claim_path(&c, "nope.x").is_none());
     }
 }

@@ -7,8 +7,10 @@ use crate::error::{CoreError, CoreResult};
 use crate::identity::{password, totp};
 use crate::scope::{Actor, RequestMeta, Scope};
 use crate::token::{hash_token, random_alnum};
-use avb_domain::{check_password_policy, Email, Name, TenantId, UserId, ValidationError};
-use avb_storage::repos::{audit as audit_repo, auth_sessions, login_events, memberships, tokens, users};
+use avb_domain::{Email, Name, TenantId, UserId, ValidationError, check_password_policy};
+use avb_storage::repos::{
+    audit as audit_repo, auth_sessions, login_events, memberships, tokens, users,
+};
 use chrono::{Duration, Utc};
 use serde::Serialize;
 
@@ -34,14 +36,35 @@ pub struct LoginInput<'a> {
 const SETUP_PURPOSE: &str = "setup";
 const RESET_PURPOSE: &str = "password_reset";
 
-fn issue(ctx: &AppContext, user: UserId, sid: uuid::Uuid, tenant: Option<TenantId>, refresh: String) -> CoreResult<TokenPair> {
+fn issue(
+    ctx: &AppContext,
+    user: UserId,
+    sid: uuid::Uuid,
+    tenant: Option<TenantId>,
+    refresh: String,
+) -> CoreResult<TokenPair> {
     let ttl = ctx.config.identity.access_token_ttl_secs;
-    let access = ctx.jwt.sign(&user.to_string(), &sid.to_string(), tenant.map(|t| t.to_string()), ttl)?;
-    Ok(TokenPair { access_token: access, token_type: "Bearer", expires_in: ttl, refresh_token: refresh, tenant_id: tenant })
+    let access = ctx.jwt.sign(
+        &user.to_string(),
+        &sid.to_string(),
+        tenant.map(|t| t.to_string()),
+        ttl,
+    )?;
+    Ok(TokenPair {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token: refresh,
+        tenant_id: tenant,
+    })
 }
 
 /// Password (+ TOTP) login. Every attempt is recorded in the login history.
-pub async fn login(ctx: &AppContext, input: LoginInput<'_>, meta: &RequestMeta) -> CoreResult<TokenPair> {
+pub async fn login(
+    ctx: &AppContext,
+    input: LoginInput<'_>,
+    meta: &RequestMeta,
+) -> CoreResult<TokenPair> {
     let email = input.email.trim().to_lowercase();
     let tx = ctx.store.platform_tx(true).await?;
     let user = users::find_by_email(&tx, &email).await?;
@@ -64,7 +87,9 @@ pub async fn login(ctx: &AppContext, input: LoginInput<'_>, meta: &RequestMeta) 
         if let Some(secret) = &user.totp_secret {
             match input.totp {
                 None => return Err(fail("totp_required", Some(uid))),
-                Some(code) if !totp::check(secret, code) => return Err(fail("bad_totp", Some(uid))),
+                Some(code) if !totp::check(secret, code) => {
+                    return Err(fail("bad_totp", Some(uid)));
+                }
                 Some(_) => {}
             }
         }
@@ -75,7 +100,8 @@ pub async fn login(ctx: &AppContext, input: LoginInput<'_>, meta: &RequestMeta) 
     let user = match outcome {
         Ok(u) => u,
         Err((reason, uid)) => {
-            login_events::insert(&tx, uid, &email, &meta.ip, &meta.user_agent, false, reason).await?;
+            login_events::insert(&tx, uid, &email, &meta.ip, &meta.user_agent, false, reason)
+                .await?;
             let mut locked = None;
             if let (Some(uid), true) = (uid, matches!(reason, "bad_password" | "bad_totp")) {
                 let failures = users::get(&tx, uid).await?.failed_logins + 1;
@@ -86,9 +112,10 @@ pub async fn login(ctx: &AppContext, input: LoginInput<'_>, meta: &RequestMeta) 
                 users::record_failure(&tx, uid, locked).await?;
             }
             if reason == "locked"
-                && let Some(uid) = uid {
-                    locked = users::get(&tx, uid).await?.locked_until;
-                }
+                && let Some(uid) = uid
+            {
+                locked = users::get(&tx, uid).await?.locked_until;
+            }
             tx.commit().await?;
             return Err(match (reason, locked) {
                 (_, Some(until)) => CoreError::Locked(until),
@@ -106,21 +133,49 @@ pub async fn login(ctx: &AppContext, input: LoginInput<'_>, meta: &RequestMeta) 
         Some(t) if member_of.contains(&t) => Some(t),
         Some(_) => {
             tx.commit().await?;
-            return Err(CoreError::Unauthorized("not a member of the requested tenant"));
+            return Err(CoreError::Unauthorized(
+                "not a member of the requested tenant",
+            ));
         }
         None => member_of.first().copied(),
     };
     if tenant.is_none() && !user.is_saas_admin {
-        login_events::insert(&tx, Some(uid), &email, &meta.ip, &meta.user_agent, false, "no_tenant").await?;
+        login_events::insert(
+            &tx,
+            Some(uid),
+            &email,
+            &meta.ip,
+            &meta.user_agent,
+            false,
+            "no_tenant",
+        )
+        .await?;
         tx.commit().await?;
         return Err(CoreError::Unauthorized("this account belongs to no tenant"));
     }
     users::record_success(&tx, uid).await?;
     let refresh = format!("rt_{}", random_alnum(48));
     let expires = Utc::now() + Duration::seconds(ctx.config.identity.refresh_token_ttl_secs as i64);
-    let session =
-        auth_sessions::insert(&tx, uid, tenant, hash_token(&refresh), &meta.ip, &meta.user_agent, expires).await?;
-    login_events::insert(&tx, Some(uid), &email, &meta.ip, &meta.user_agent, true, "ok").await?;
+    let session = auth_sessions::insert(
+        &tx,
+        uid,
+        tenant,
+        hash_token(&refresh),
+        &meta.ip,
+        &meta.user_agent,
+        expires,
+    )
+    .await?;
+    login_events::insert(
+        &tx,
+        Some(uid),
+        &email,
+        &meta.ip,
+        &meta.user_agent,
+        true,
+        "ok",
+    )
+    .await?;
     tx.commit().await?;
     issue(ctx, uid, session.id, tenant, refresh)
 }
@@ -149,11 +204,25 @@ pub async fn refresh(ctx: &AppContext, refresh_token: &str) -> CoreResult<TokenP
 /// Ends the caller's login session.
 pub async fn logout(ctx: &AppContext, scope: &Scope) -> CoreResult<()> {
     let Some(sid) = scope.session() else {
-        return Err(CoreError::Validation(ValidationError::new("authorization", "only login sessions can log out")));
+        return Err(CoreError::Validation(ValidationError::new(
+            "authorization",
+            "only login sessions can log out",
+        )));
     };
     let tx = ctx.store.platform_tx(true).await?;
     auth_sessions::revoke(&tx, sid).await?;
-    audit_repo::append(&tx, audit::entry(scope, None, "auth.logout", "session", sid, serde_json::json!({}))).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            None,
+            "auth.logout",
+            "session",
+            sid,
+            serde_json::json!({}),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -161,50 +230,115 @@ pub async fn logout(ctx: &AppContext, scope: &Scope) -> CoreResult<()> {
 /// Starts a password reset: mails a one-hour token if the address belongs to a user.
 /// Always succeeds so that the response reveals nothing about which addresses exist.
 pub async fn request_password_reset(ctx: &AppContext, email: &str) -> CoreResult<()> {
-    let Ok(email) = Email::parse("email", email) else { return Ok(()) };
+    let Ok(email) = Email::parse("email", email) else {
+        return Ok(());
+    };
     let tx = ctx.store.platform_tx(true).await?;
     if let Some(user) = users::find_by_email(&tx, email.as_str()).await? {
         let token = random_alnum(40);
-        tokens::insert(&tx, RESET_PURPOSE, hash_token(&token), Some(UserId(user.id)), Utc::now() + Duration::hours(1))
-            .await?;
+        tokens::insert(
+            &tx,
+            RESET_PURPOSE,
+            hash_token(&token),
+            Some(UserId(user.id)),
+            Utc::now() + Duration::hours(1),
+        )
+        .await?;
         let link = format!("{}/reset-password?token={token}", ctx.config.public_url());
         let body = format!(
             "Someone asked to reset the password of your AgentVoiceBox account.\n\nOpen this link within one hour to choose a new password:\n{link}\n\nToken: {token}\n\nIf it was not you, ignore this message."
         );
-        ctx.mailer.queue(&tx, email.as_str(), "Reset your AgentVoiceBox password", &body).await?;
+        ctx.mailer
+            .queue(
+                &tx,
+                email.as_str(),
+                "Reset your AgentVoiceBox password",
+                &body,
+            )
+            .await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
 /// Completes a password reset; every session of the user ends.
-pub async fn confirm_password_reset(ctx: &AppContext, token: &str, new_password: &str, meta: &RequestMeta) -> CoreResult<()> {
+pub async fn confirm_password_reset(
+    ctx: &AppContext,
+    token: &str,
+    new_password: &str,
+    meta: &RequestMeta,
+) -> CoreResult<()> {
     let tx = ctx.store.platform_tx(true).await?;
     let t = tokens::consume(&tx, RESET_PURPOSE, &hash_token(token.trim()))
         .await
-        .map_err(|_| CoreError::Validation(ValidationError::new("token", "is invalid, used or expired")))?;
+        .map_err(|_| {
+            CoreError::Validation(ValidationError::new("token", "is invalid, used or expired"))
+        })?;
     let uid = UserId(t.user_id.ok_or(CoreError::NotFound)?);
     let user = users::get(&tx, uid).await?;
     check_password_policy(new_password, Some(&user.email))?;
     users::set_password(&tx, uid, password::hash(new_password.to_string()).await?).await?;
     auth_sessions::revoke_all_for_user(&tx, uid).await?;
-    let scope = Scope::new(Actor::User { id: uid, email: user.email.clone() }, None, None, false, None, meta.clone());
-    audit_repo::append(&tx, audit::entry(&scope, None, "user.password_reset", "user", uid, serde_json::json!({}))).await?;
+    let scope = Scope::new(
+        Actor::User {
+            id: uid,
+            email: user.email.clone(),
+        },
+        None,
+        None,
+        false,
+        None,
+        meta.clone(),
+    );
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            &scope,
+            None,
+            "user.password_reset",
+            "user",
+            uid,
+            serde_json::json!({}),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Changes the caller's own password after checking the current one.
-pub async fn change_password(ctx: &AppContext, scope: &Scope, current: &str, new_password: &str) -> CoreResult<()> {
-    let uid = scope.actor().user_id().ok_or(CoreError::Unauthorized("only local users have passwords"))?;
+pub async fn change_password(
+    ctx: &AppContext,
+    scope: &Scope,
+    current: &str,
+    new_password: &str,
+) -> CoreResult<()> {
+    let uid = scope
+        .actor()
+        .user_id()
+        .ok_or(CoreError::Unauthorized("only local users have passwords"))?;
     let tx = ctx.store.platform_tx(true).await?;
     let user = users::get(&tx, uid).await?;
     if !password::verify(current.to_string(), user.password_hash.clone()).await {
-        return Err(CoreError::Validation(ValidationError::new("current_password", "is not correct")));
+        return Err(CoreError::Validation(ValidationError::new(
+            "current_password",
+            "is not correct",
+        )));
     }
     check_password_policy(new_password, Some(&user.email))?;
     users::set_password(&tx, uid, password::hash(new_password.to_string()).await?).await?;
-    audit_repo::append(&tx, audit::entry(scope, scope.tenant(), "user.password_change", "user", uid, serde_json::json!({}))).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            scope.tenant(),
+            "user.password_change",
+            "user",
+            uid,
+            serde_json::json!({}),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -218,14 +352,36 @@ pub fn totp_begin(scope: &Scope) -> CoreResult<(String, String)> {
 }
 
 /// Enables TOTP after the caller proves the authenticator works.
-pub async fn totp_enable(ctx: &AppContext, scope: &Scope, secret: &str, code: &str) -> CoreResult<()> {
-    let uid = scope.actor().user_id().ok_or(CoreError::Unauthorized("only local users can enrol TOTP"))?;
+pub async fn totp_enable(
+    ctx: &AppContext,
+    scope: &Scope,
+    secret: &str,
+    code: &str,
+) -> CoreResult<()> {
+    let uid = scope
+        .actor()
+        .user_id()
+        .ok_or(CoreError::Unauthorized("only local users can enrol TOTP"))?;
     if !totp::check(secret, code) {
-        return Err(CoreError::Validation(ValidationError::new("code", "does not match the secret")));
+        return Err(CoreError::Validation(ValidationError::new(
+            "code",
+            "does not match the secret",
+        )));
     }
     let tx = ctx.store.platform_tx(true).await?;
     users::set_totp(&tx, uid, Some(secret.to_string())).await?;
-    audit_repo::append(&tx, audit::entry(scope, scope.tenant(), "user.totp_enable", "user", uid, serde_json::json!({}))).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            scope.tenant(),
+            "user.totp_enable",
+            "user",
+            uid,
+            serde_json::json!({}),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -237,7 +393,14 @@ pub async fn setup_token_if_needed(ctx: &AppContext) -> CoreResult<Option<String
         return Ok(None);
     }
     let token = random_alnum(32);
-    tokens::insert(&tx, SETUP_PURPOSE, hash_token(&token), None, Utc::now() + Duration::hours(24)).await?;
+    tokens::insert(
+        &tx,
+        SETUP_PURPOSE,
+        hash_token(&token),
+        None,
+        Utc::now() + Duration::hours(24),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(token))
 }
@@ -261,15 +424,44 @@ pub async fn complete_setup(
     }
     tokens::consume(&tx, SETUP_PURPOSE, &hash_token(token.trim()))
         .await
-        .map_err(|_| CoreError::Validation(ValidationError::new("token", "is invalid, used or expired")))?;
+        .map_err(|_| {
+            CoreError::Validation(ValidationError::new("token", "is invalid, used or expired"))
+        })?;
     let id = UserId::new();
     users::insert(
         &tx,
-        users::NewUser { id, email: email.as_str(), name: name.as_str(), password_hash: Some(hash), is_saas_admin: true },
+        users::NewUser {
+            id,
+            email: email.as_str(),
+            name: name.as_str(),
+            password_hash: Some(hash),
+            is_saas_admin: true,
+        },
     )
     .await?;
-    let scope = Scope::new(Actor::User { id, email: email.to_string() }, None, None, true, None, meta.clone());
-    audit_repo::append(&tx, audit::entry(&scope, None, "setup.complete", "user", id, serde_json::json!({"email": email.as_str()}))).await?;
+    let scope = Scope::new(
+        Actor::User {
+            id,
+            email: email.to_string(),
+        },
+        None,
+        None,
+        true,
+        None,
+        meta.clone(),
+    );
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            &scope,
+            None,
+            "setup.complete",
+            "user",
+            id,
+            serde_json::json!({"email": email.as_str()}),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
 }

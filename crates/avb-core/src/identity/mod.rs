@@ -7,5 +7,5 @@ pub mod local;
 pub mod password;
 pub mod totp;
 
-pub use authenticate::{authenticate_bearer, Credential};
+pub use authenticate::{Credential, authenticate_bearer};
 pub use local::TokenPair;

@@ -1,9 +1,9 @@
 //! argon2id password hashing (OWASP parameters: m = 19 MiB, t = 2, p = 1), off the async runtime.
 
 use crate::error::{CoreError, CoreResult};
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 /// A hash of a fixed password, verified when the user does not exist so timing reveals nothing.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Qz8h8F0n3g2o8dUqYb6zvJm1zK7nq9nq0xqG0R0kq0s";
@@ -27,7 +27,11 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
     let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_string());
     tokio::task::spawn_blocking(move || {
         let ok = PasswordHash::new(&stored)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false);
         ok && has_user
     })

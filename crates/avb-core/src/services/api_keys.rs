@@ -55,7 +55,11 @@ pub fn display_status(k: &ApiKey) -> &'static str {
 }
 
 fn scopes_text(scopes: &[KeyScope]) -> String {
-    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 async fn mint(
@@ -89,19 +93,42 @@ async fn mint(
 /// Creates a key; the secret is returned exactly once.
 pub async fn create(ctx: &AppContext, scope: &Scope, input: NewKeyInput) -> CoreResult<CreatedKey> {
     let tenant = tenant_of(scope, Permission::ApiKeysManage)?;
-    ctx.policy.authorize(scope, Permission::ApiKeysManage, Some(tenant))?;
+    ctx.policy
+        .authorize(scope, Permission::ApiKeysManage, Some(tenant))?;
     let name = Name::parse("name", &input.name)?;
     let scopes = KeyScope::parse_list("scopes", &input.scopes)?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     if let Some(p) = input.project {
-        projects::get(&tx, p).await.map_err(|_| avb_domain::ValidationError::new("project_id", "no such project"))?;
+        projects::get(&tx, p)
+            .await
+            .map_err(|_| avb_domain::ValidationError::new("project_id", "no such project"))?;
     }
-    let created = mint(ctx, &tx, scope, name.as_str(), input.project, &scopes, input.environment.as_str()).await?;
+    let created = mint(
+        ctx,
+        &tx,
+        scope,
+        name.as_str(),
+        input.project,
+        &scopes,
+        input.environment.as_str(),
+    )
+    .await?;
     let summary = serde_json::json!({
         "name": name.as_str(), "prefix": created.key.prefix, "scopes": created.key.scopes,
         "project_id": input.project, "environment": input.environment.as_str(),
     });
-    audit_repo::append(&tx, audit::entry(scope, Some(tenant), "api_key.create", "api_key", created.key.id, summary)).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            Some(tenant),
+            "api_key.create",
+            "api_key",
+            created.key.id,
+            summary,
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -114,7 +141,8 @@ pub async fn list(
     page: PageRequest,
 ) -> CoreResult<Page<ApiKey>> {
     let tenant = tenant_of(scope, Permission::ApiKeysView)?;
-    ctx.policy.authorize(scope, Permission::ApiKeysView, Some(tenant))?;
+    ctx.policy
+        .authorize(scope, Permission::ApiKeysView, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let page = api_keys::list(&tx, filter, page).await?;
     tx.commit().await?;
@@ -124,7 +152,8 @@ pub async fn list(
 /// One key.
 pub async fn get(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult<ApiKey> {
     let tenant = tenant_of(scope, Permission::ApiKeysView)?;
-    ctx.policy.authorize(scope, Permission::ApiKeysView, Some(tenant))?;
+    ctx.policy
+        .authorize(scope, Permission::ApiKeysView, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let k = api_keys::get(&tx, id).await?;
     tx.commit().await?;
@@ -132,64 +161,143 @@ pub async fn get(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult<Ap
 }
 
 /// Changes name, scopes or project.
-pub async fn update(ctx: &AppContext, scope: &Scope, id: ApiKeyId, upd: KeyUpdate) -> CoreResult<ApiKey> {
+pub async fn update(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: ApiKeyId,
+    upd: KeyUpdate,
+) -> CoreResult<ApiKey> {
     let tenant = tenant_of(scope, Permission::ApiKeysManage)?;
-    ctx.policy.authorize(scope, Permission::ApiKeysManage, Some(tenant))?;
-    let name = upd.name.as_deref().map(|n| Name::parse("name", n)).transpose()?;
-    let scopes = upd.scopes.as_deref().map(|s| KeyScope::parse_list("scopes", s)).transpose()?;
+    ctx.policy
+        .authorize(scope, Permission::ApiKeysManage, Some(tenant))?;
+    let name = upd
+        .name
+        .as_deref()
+        .map(|n| Name::parse("name", n))
+        .transpose()?;
+    let scopes = upd
+        .scopes
+        .as_deref()
+        .map(|s| KeyScope::parse_list("scopes", s))
+        .transpose()?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     if let Some(Some(p)) = upd.project {
-        projects::get(&tx, p).await.map_err(|_| avb_domain::ValidationError::new("project_id", "no such project"))?;
+        projects::get(&tx, p)
+            .await
+            .map_err(|_| avb_domain::ValidationError::new("project_id", "no such project"))?;
     }
     let current = api_keys::get(&tx, id).await?;
     if current.status == "revoked" {
-        return Err(crate::CoreError::Conflict("a revoked key cannot be changed".into()));
+        return Err(crate::CoreError::Conflict(
+            "a revoked key cannot be changed".into(),
+        ));
     }
-    let k = api_keys::update(&tx, id, name.as_ref().map(|n| n.as_str()), scopes.as_deref().map(scopes_text), upd.project)
-        .await?;
+    let k = api_keys::update(
+        &tx,
+        id,
+        name.as_ref().map(|n| n.as_str()),
+        scopes.as_deref().map(scopes_text),
+        upd.project,
+    )
+    .await?;
     let summary = serde_json::json!({
         "name": name.as_ref().map(|n| n.as_str()), "scopes": scopes.as_deref().map(scopes_text),
         "project_id": upd.project,
     });
-    audit_repo::append(&tx, audit::entry(scope, Some(tenant), "api_key.update", "api_key", id, summary)).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            Some(tenant),
+            "api_key.update",
+            "api_key",
+            id,
+            summary,
+        ),
+    )
+    .await?;
     tx.commit().await?;
-    ctx.keys.invalidate(tenant, std::slice::from_ref(&k.prefix)).await;
+    ctx.keys
+        .invalidate(tenant, std::slice::from_ref(&k.prefix))
+        .await;
     Ok(k)
 }
 
 /// Rotates a key: a new key with the same settings; the old one works for 24 more hours.
 pub async fn rotate(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult<CreatedKey> {
     let tenant = tenant_of(scope, Permission::ApiKeysManage)?;
-    ctx.policy.authorize(scope, Permission::ApiKeysManage, Some(tenant))?;
+    ctx.policy
+        .authorize(scope, Permission::ApiKeysManage, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     let old = api_keys::get(&tx, id).await?;
     if display_status(&old) != "active" {
-        return Err(crate::CoreError::Conflict(format!("only an active key can be rotated (this one is {})", display_status(&old))));
+        return Err(crate::CoreError::Conflict(format!(
+            "only an active key can be rotated (this one is {})",
+            display_status(&old)
+        )));
     }
     let scopes = KeyScope::parse_list("scopes", &old.scopes.split(',').collect::<Vec<_>>())?;
-    let created = mint(ctx, &tx, scope, &old.name, old.project_id.map(ProjectId), &scopes, &old.environment).await?;
+    let created = mint(
+        ctx,
+        &tx,
+        scope,
+        &old.name,
+        old.project_id.map(ProjectId),
+        &scopes,
+        &old.environment,
+    )
+    .await?;
     let grace_until = Utc::now() + Duration::hours(ROTATION_GRACE_HOURS);
     api_keys::mark_rotated(&tx, id, ApiKeyId(created.key.id), grace_until).await?;
     let summary = serde_json::json!({"new_key_id": created.key.id, "new_prefix": created.key.prefix, "old_valid_until": grace_until});
-    audit_repo::append(&tx, audit::entry(scope, Some(tenant), "api_key.rotate", "api_key", id, summary)).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            Some(tenant),
+            "api_key.rotate",
+            "api_key",
+            id,
+            summary,
+        ),
+    )
+    .await?;
     tx.commit().await?;
-    ctx.keys.invalidate(tenant, std::slice::from_ref(&old.prefix)).await;
+    ctx.keys
+        .invalidate(tenant, std::slice::from_ref(&old.prefix))
+        .await;
     Ok(created)
 }
 
 /// Revokes a key immediately, here and on every replica.
 pub async fn revoke(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult<ApiKey> {
     let tenant = tenant_of(scope, Permission::ApiKeysManage)?;
-    ctx.policy.authorize(scope, Permission::ApiKeysManage, Some(tenant))?;
+    ctx.policy
+        .authorize(scope, Permission::ApiKeysManage, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     let current = api_keys::get(&tx, id).await?;
     if current.status == "revoked" {
-        return Err(crate::CoreError::Conflict("the key is already revoked".into()));
+        return Err(crate::CoreError::Conflict(
+            "the key is already revoked".into(),
+        ));
     }
     let k = api_keys::revoke(&tx, id).await?;
     let summary = serde_json::json!({"prefix": k.prefix});
-    audit_repo::append(&tx, audit::entry(scope, Some(tenant), "api_key.revoke", "api_key", id, summary)).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            Some(tenant),
+            "api_key.revoke",
+            "api_key",
+            id,
+            summary,
+        ),
+    )
+    .await?;
     tx.commit().await?;
-    ctx.keys.invalidate(tenant, std::slice::from_ref(&k.prefix)).await;
+    ctx.keys
+        .invalidate(tenant, std::slice::from_ref(&k.prefix))
+        .await;
     Ok(k)
 }

@@ -15,9 +15,15 @@ use avb_storage::{Page, PageRequest};
 pub const EXPORT_LIMIT: usize = 100_000;
 
 /// Lists the caller's tenant's audit log.
-pub async fn list(ctx: &AppContext, scope: &Scope, filter: &AuditFilter, page: PageRequest) -> CoreResult<Page<AuditEvent>> {
+pub async fn list(
+    ctx: &AppContext,
+    scope: &Scope,
+    filter: &AuditFilter,
+    page: PageRequest,
+) -> CoreResult<Page<AuditEvent>> {
     let tenant = tenant_of(scope, Permission::AuditView)?;
-    ctx.policy.authorize(scope, Permission::AuditView, Some(tenant))?;
+    ctx.policy
+        .authorize(scope, Permission::AuditView, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let page = audit_repo::list(&tx, None, filter, page).await?;
     tx.commit().await?;
@@ -25,9 +31,14 @@ pub async fn list(ctx: &AppContext, scope: &Scope, filter: &AuditFilter, page: P
 }
 
 /// Every matching row (up to [`EXPORT_LIMIT`]), newest first, for CSV/JSON export.
-pub async fn export(ctx: &AppContext, scope: &Scope, filter: &AuditFilter) -> CoreResult<Vec<AuditEvent>> {
+pub async fn export(
+    ctx: &AppContext,
+    scope: &Scope,
+    filter: &AuditFilter,
+) -> CoreResult<Vec<AuditEvent>> {
     let tenant = tenant_of(scope, Permission::AuditView)?;
-    ctx.policy.authorize(scope, Permission::AuditView, Some(tenant))?;
+    ctx.policy
+        .authorize(scope, Permission::AuditView, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let mut out = Vec::new();
     let mut after = None;
@@ -45,8 +56,13 @@ pub async fn export(ctx: &AppContext, scope: &Scope, filter: &AuditFilter) -> Co
 }
 
 /// Verifies the hash chains: one tenant's, or every chain for a platform caller.
-pub async fn verify(ctx: &AppContext, scope: &Scope, tenant: Option<TenantId>) -> CoreResult<(u64, Vec<ChainBreak>)> {
-    ctx.policy.authorize(scope, Permission::PlatformAudit, None)?;
+pub async fn verify(
+    ctx: &AppContext,
+    scope: &Scope,
+    tenant: Option<TenantId>,
+) -> CoreResult<(u64, Vec<ChainBreak>)> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformAudit, None)?;
     let tx = match tenant {
         Some(t) => ctx.store.tenant_tx(t, false).await?,
         None => ctx.store.platform_tx(false).await?,

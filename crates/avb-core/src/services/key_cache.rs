@@ -4,8 +4,8 @@
 
 use crate::error::{CoreError, CoreResult};
 use avb_domain::{ApiKeyId, KeyScope, ProjectId, TenantId};
-use avb_storage::entities::api_key;
 use avb_storage::Store;
+use avb_storage::entities::api_key;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
@@ -35,7 +35,10 @@ pub fn parse_key(raw: &str) -> Option<ParsedKey<'_>> {
         && prefix.bytes().all(|b| b.is_ascii_alphanumeric())
         && (16..=128).contains(&secret.len())
         && secret.bytes().all(|b| b.is_ascii_alphanumeric());
-    ok.then_some(ParsedKey { environment, prefix })
+    ok.then_some(ParsedKey {
+        environment,
+        prefix,
+    })
 }
 
 /// A key that verified.
@@ -69,7 +72,13 @@ pub struct KeyVerifier {
 impl KeyVerifier {
     /// A verifier keyed by the server's HMAC key.
     pub fn new(hmac_key: Vec<u8>, ttl: Duration, redis: Option<redis::Client>) -> Self {
-        Self { hmac_key, ttl, cache: RwLock::new(HashMap::new()), usage: Mutex::new(HashMap::new()), redis }
+        Self {
+            hmac_key,
+            ttl,
+            cache: RwLock::new(HashMap::new()),
+            usage: Mutex::new(HashMap::new()),
+            redis,
+        }
     }
 
     /// HMAC-SHA256 of the whole key text, hex.
@@ -84,7 +93,10 @@ impl KeyVerifier {
 
     fn cached(&self, prefix: &str) -> Option<api_key::Model> {
         let cache = self.cache.read().ok()?;
-        cache.get(prefix).filter(|c| c.loaded.elapsed() < self.ttl).map(|c| c.row.clone())
+        cache
+            .get(prefix)
+            .filter(|c| c.loaded.elapsed() < self.ttl)
+            .map(|c| c.row.clone())
     }
 
     /// Verifies a presented key; `Unauthorized` for anything but a live key of an active tenant.
@@ -99,13 +111,21 @@ impl KeyVerifier {
                     .ok_or(CoreError::Unauthorized("invalid API key"))?;
                 tx.commit().await?;
                 if let Ok(mut c) = self.cache.write() {
-                    c.insert(parsed.prefix.to_string(), CachedKey { row: row.clone(), loaded: Instant::now() });
+                    c.insert(
+                        parsed.prefix.to_string(),
+                        CachedKey {
+                            row: row.clone(),
+                            loaded: Instant::now(),
+                        },
+                    );
                 }
                 row
             }
         };
         let presented = self.digest(raw);
-        if !bool::from(presented.as_bytes().ct_eq(row.secret_hash.as_bytes())) || row.environment != parsed.environment {
+        if !bool::from(presented.as_bytes().ct_eq(row.secret_hash.as_bytes()))
+            || row.environment != parsed.environment
+        {
             return Err(CoreError::Unauthorized("invalid API key"));
         }
         match row.status.as_str() {
@@ -114,9 +134,12 @@ impl KeyVerifier {
             _ => return Err(CoreError::Unauthorized("API key has been revoked")),
         }
         if row.expires_at.is_some_and(|e| e <= Utc::now()) {
-            return Err(CoreError::Unauthorized("API key has expired after rotation"));
+            return Err(CoreError::Unauthorized(
+                "API key has expired after rotation",
+            ));
         }
-        let scopes = KeyScope::parse_list("scopes", &row.scopes.split(',').collect::<Vec<_>>()).unwrap_or_default();
+        let scopes = KeyScope::parse_list("scopes", &row.scopes.split(',').collect::<Vec<_>>())
+            .unwrap_or_default();
         let key = VerifiedKey {
             id: ApiKeyId(row.id),
             tenant: TenantId(row.tenant_id),
@@ -160,9 +183,13 @@ impl KeyVerifier {
         match client.get_multiplexed_async_connection().await {
             Ok(mut conn) => {
                 for p in prefixes {
-                    let msg = serde_json::json!({"tenant_id": tenant.to_string(), "prefix": p}).to_string();
-                    let res: redis::RedisResult<i64> =
-                        redis::cmd("PUBLISH").arg(REVOCATION_CHANNEL).arg(msg).query_async(&mut conn).await;
+                    let msg = serde_json::json!({"tenant_id": tenant.to_string(), "prefix": p})
+                        .to_string();
+                    let res: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                        .arg(REVOCATION_CHANNEL)
+                        .arg(msg)
+                        .query_async(&mut conn)
+                        .await;
                     if let Err(e) = res {
                         tracing::warn!(error = %e, "could not publish key revocation");
                     }
@@ -182,16 +209,29 @@ impl KeyVerifier {
 
     /// Listens for revocations from other replicas until the connection fails; the caller
     /// restarts it. Returns after subscribing through `ready`.
-    pub async fn listen_for_revocations(self: Arc<Self>, ready: Option<tokio::sync::oneshot::Sender<()>>) -> CoreResult<()> {
-        let Some(client) = self.redis.clone() else { return Ok(()) };
-        let mut pubsub = client.get_async_pubsub().await.map_err(|e| CoreError::Internal(format!("redis: {e}")))?;
-        pubsub.subscribe(REVOCATION_CHANNEL).await.map_err(|e| CoreError::Internal(format!("redis: {e}")))?;
+    pub async fn listen_for_revocations(
+        self: Arc<Self>,
+        ready: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> CoreResult<()> {
+        let Some(client) = self.redis.clone() else {
+            return Ok(());
+        };
+        let mut pubsub = client
+            .get_async_pubsub()
+            .await
+            .map_err(|e| CoreError::Internal(format!("redis: {e}")))?;
+        pubsub
+            .subscribe(REVOCATION_CHANNEL)
+            .await
+            .map_err(|e| CoreError::Internal(format!("redis: {e}")))?;
         if let Some(r) = ready {
             let _ = r.send(());
         }
         let mut stream = pubsub.into_on_message();
         while let Some(msg) = stream.next().await {
-            let Ok(payload) = msg.get_payload::<String>() else { continue };
+            let Ok(payload) = msg.get_payload::<String>() else {
+                continue;
+            };
             let prefix = serde_json::from_str::<serde_json::Value>(&payload)
                 .ok()
                 .and_then(|v| v.get("prefix").and_then(|p| p.as_str()).map(str::to_string));
@@ -210,7 +250,13 @@ mod tests {
     #[test]
     fn parses_only_documented_shape() {
         let good = format!("avb_live_ab12CD34_{}", "x".repeat(32));
-        assert_eq!(parse_key(&good), Some(ParsedKey { environment: "live", prefix: "ab12CD34" }));
+        assert_eq!(
+            parse_key(&good),
+            Some(ParsedKey {
+                environment: "live",
+                prefix: "ab12CD34"
+            })
+        );
         for bad in [
             "".to_string(),
             "avb_prod_ab12CD34_xxxxxxxxxxxxxxxxxxxxxxxx".into(),

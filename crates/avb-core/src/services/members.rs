@@ -7,7 +7,9 @@ use crate::identity::password;
 use crate::scope::{Actor, RequestMeta, Scope};
 use crate::services::projects::tenant_of;
 use crate::token::{hash_token, random_alnum};
-use avb_domain::{check_password_policy, Email, Name, Permission, Role, TenantId, UserId, ValidationError};
+use avb_domain::{
+    Email, Name, Permission, Role, TenantId, UserId, ValidationError, check_password_policy,
+};
 use avb_storage::entities::invitation::Model as Invitation;
 use avb_storage::repos::memberships::Member;
 use avb_storage::repos::{audit as audit_repo, invitations, memberships, tenants, users};
@@ -18,9 +20,14 @@ use chrono::{Duration, Utc};
 pub const INVITATION_DAYS: i64 = 7;
 
 /// Lists the tenant's members.
-pub async fn list_members(ctx: &AppContext, scope: &Scope, page: PageRequest) -> CoreResult<Page<Member>> {
+pub async fn list_members(
+    ctx: &AppContext,
+    scope: &Scope,
+    page: PageRequest,
+) -> CoreResult<Page<Member>> {
     let tenant = tenant_of(scope, Permission::TeamView)?;
-    ctx.policy.authorize(scope, Permission::TeamView, Some(tenant))?;
+    ctx.policy
+        .authorize(scope, Permission::TeamView, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let page = memberships::list(&tx, page).await?;
     tx.commit().await?;
@@ -29,30 +36,48 @@ pub async fn list_members(ctx: &AppContext, scope: &Scope, page: PageRequest) ->
 
 /// Parses a role that can be granted inside a tenant.
 pub fn parse_tenant_role(raw: &str) -> Result<Role, ValidationError> {
-    let role: Role = raw.parse().map_err(|e: avb_domain::roles::UnknownRole| ValidationError::new("role", e.to_string()))?;
+    let role: Role = raw
+        .parse()
+        .map_err(|e: avb_domain::roles::UnknownRole| ValidationError::new("role", e.to_string()))?;
     if role == Role::SaasAdmin {
-        return Err(ValidationError::new("role", "saas_admin cannot be granted inside a tenant"));
+        return Err(ValidationError::new(
+            "role",
+            "saas_admin cannot be granted inside a tenant",
+        ));
     }
     Ok(role)
 }
 
 /// Invites `email` with `role`; the link is e-mailed (outbox when SMTP is not configured).
-pub async fn invite(ctx: &AppContext, scope: &Scope, email: &str, role: &str) -> CoreResult<Invitation> {
+pub async fn invite(
+    ctx: &AppContext,
+    scope: &Scope,
+    email: &str,
+    role: &str,
+) -> CoreResult<Invitation> {
     let tenant = tenant_of(scope, Permission::TeamManage)?;
-    ctx.policy.authorize(scope, Permission::TeamManage, Some(tenant))?;
+    ctx.policy
+        .authorize(scope, Permission::TeamManage, Some(tenant))?;
     let email = Email::parse("email", email)?;
     let role = parse_tenant_role(role)?;
-    if role == Role::TenantOwner && scope.role() != Some(Role::TenantOwner) && !scope.is_operator() {
-        return Err(CoreError::Validation(ValidationError::new("role", "only a tenant owner can invite an owner")));
+    if role == Role::TenantOwner && scope.role() != Some(Role::TenantOwner) && !scope.is_operator()
+    {
+        return Err(CoreError::Validation(ValidationError::new(
+            "role",
+            "only a tenant owner can invite an owner",
+        )));
     }
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     if invitations::pending_for(&tx, email.as_str()).await? {
-        return Err(CoreError::Conflict(format!("{email} already has a pending invitation")));
+        return Err(CoreError::Conflict(format!(
+            "{email} already has a pending invitation"
+        )));
     }
     if let Some(u) = users::find_by_email(&tx, email.as_str()).await?
-        && memberships::find(&tx, UserId(u.id)).await?.is_some() {
-            return Err(CoreError::Conflict(format!("{email} is already a member")));
-        }
+        && memberships::find(&tx, UserId(u.id)).await?.is_some()
+    {
+        return Err(CoreError::Conflict(format!("{email} is already a member")));
+    }
     let tenant_row = tenants::get(&tx, tenant).await?;
     let token = random_alnum(40);
     let inv = invitations::insert(
@@ -64,16 +89,37 @@ pub async fn invite(ctx: &AppContext, scope: &Scope, email: &str, role: &str) ->
         Utc::now() + Duration::days(INVITATION_DAYS),
     )
     .await?;
-    let link = format!("{}/invitations/accept?token={token}", ctx.config.public_url());
+    let link = format!(
+        "{}/invitations/accept?token={token}",
+        ctx.config.public_url()
+    );
     let body = format!(
         "{} invited you to join {} on AgentVoiceBox as {}.\n\nAccept within {INVITATION_DAYS} days:\n{link}\n\nToken: {token}\n",
         scope.actor().label(),
         tenant_row.name,
         role.as_str()
     );
-    ctx.mailer.queue(&tx, email.as_str(), &format!("Join {} on AgentVoiceBox", tenant_row.name), &body).await?;
+    ctx.mailer
+        .queue(
+            &tx,
+            email.as_str(),
+            &format!("Join {} on AgentVoiceBox", tenant_row.name),
+            &body,
+        )
+        .await?;
     let summary = serde_json::json!({"email": email.as_str(), "role": role.as_str()});
-    audit_repo::append(&tx, audit::entry(scope, Some(tenant), "invitation.create", "invitation", inv.id, summary)).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            Some(tenant),
+            "invitation.create",
+            "invitation",
+            inv.id,
+            summary,
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(inv)
 }
@@ -86,11 +132,13 @@ pub async fn list_invitations(
     page: PageRequest,
 ) -> CoreResult<Page<Invitation>> {
     let tenant = tenant_of(scope, Permission::TeamView)?;
-    ctx.policy.authorize(scope, Permission::TeamView, Some(tenant))?;
+    ctx.policy
+        .authorize(scope, Permission::TeamView, Some(tenant))?;
     if let Some(s) = status
-        && !matches!(s, "pending" | "accepted") {
-            return Err(ValidationError::new("status", "must be pending or accepted").into());
-        }
+        && !matches!(s, "pending" | "accepted")
+    {
+        return Err(ValidationError::new("status", "must be pending or accepted").into());
+    }
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let page = invitations::list(&tx, status, page).await?;
     tx.commit().await?;
@@ -105,15 +153,23 @@ pub async fn accept(
     new_password: Option<&str>,
     meta: &RequestMeta,
 ) -> CoreResult<(UserId, TenantId)> {
-    let bad = || CoreError::Validation(ValidationError::new("token", "is invalid, used or expired"));
+    let bad =
+        || CoreError::Validation(ValidationError::new("token", "is invalid, used or expired"));
     let token_hash = hash_token(token.trim());
     // The invitee has no scope yet: find which tenant the token belongs to...
     let lookup = ctx.store.platform_tx(false).await?;
-    let tenant = TenantId(invitations::find_by_token(&lookup, &token_hash).await.map_err(|_| bad())?.tenant_id);
+    let tenant = TenantId(
+        invitations::find_by_token(&lookup, &token_hash)
+            .await
+            .map_err(|_| bad())?
+            .tenant_id,
+    );
     lookup.commit().await?;
     // ...then do all the writing inside that tenant's scope, in one transaction.
     let tx = ctx.store.tenant_tx(tenant, true).await?;
-    let inv = invitations::find_by_token(&tx, &token_hash).await.map_err(|_| bad())?;
+    let inv = invitations::find_by_token(&tx, &token_hash)
+        .await
+        .map_err(|_| bad())?;
     if inv.status != "pending" || inv.expires_at <= Utc::now() {
         return Err(bad());
     }
@@ -121,27 +177,57 @@ pub async fn accept(
         Some(u) => u,
         None => {
             let name = Name::parse("name", name.unwrap_or_default())?;
-            let pw = new_password.ok_or_else(|| ValidationError::new("password", "is required for a new account"))?;
+            let pw = new_password
+                .ok_or_else(|| ValidationError::new("password", "is required for a new account"))?;
             check_password_policy(pw, Some(&inv.email))?;
             let hash = password::hash(pw.to_string()).await?;
             users::insert(
                 &tx,
-                users::NewUser { id: UserId::new(), email: &inv.email, name: name.as_str(), password_hash: Some(hash), is_saas_admin: false },
+                users::NewUser {
+                    id: UserId::new(),
+                    email: &inv.email,
+                    name: name.as_str(),
+                    password_hash: Some(hash),
+                    is_saas_admin: false,
+                },
             )
             .await?
         }
     };
     let uid = UserId(user.id);
     if memberships::find(&tx, uid).await?.is_some() {
-        return Err(CoreError::Conflict("already a member of this tenant".into()));
+        return Err(CoreError::Conflict(
+            "already a member of this tenant".into(),
+        ));
     }
     memberships::insert(&tx, uid, &inv.role).await?;
     let inv_id = inv.id;
     let role = inv.role.clone();
     invitations::mark_accepted(&tx, inv).await?;
-    let scope = Scope::new(Actor::User { id: uid, email: user.email.clone() }, Some(tenant), None, false, None, meta.clone());
+    let scope = Scope::new(
+        Actor::User {
+            id: uid,
+            email: user.email.clone(),
+        },
+        Some(tenant),
+        None,
+        false,
+        None,
+        meta.clone(),
+    );
     let summary = serde_json::json!({"user_id": uid, "role": role});
-    audit_repo::append(&tx, audit::entry(&scope, Some(tenant), "invitation.accept", "invitation", inv_id, summary)).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            &scope,
+            Some(tenant),
+            "invitation.accept",
+            "invitation",
+            inv_id,
+            summary,
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok((uid, tenant))
 }

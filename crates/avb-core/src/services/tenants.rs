@@ -21,8 +21,17 @@ pub struct NewTenantInput {
 pub fn parse_plan(raw: &str) -> Result<String, ValidationError> {
     let ok = !raw.is_empty()
         && raw.len() <= 40
-        && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if ok { Ok(raw.to_string()) } else { Err(ValidationError::new("plan", "must be 1-40 of a-z, 0-9, '_' or '-'")) }
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err(ValidationError::new(
+            "plan",
+            "must be 1-40 of a-z, 0-9, '_' or '-'",
+        ))
+    }
 }
 
 /// Validates an IANA time-zone name shape (`UTC`, `Europe/Berlin`, `America/Argentina/Salta`).
@@ -30,15 +39,29 @@ pub fn parse_timezone(raw: &str) -> Result<String, ValidationError> {
     let ok = !raw.is_empty()
         && raw.len() <= 64
         && raw.split('/').all(|part| {
-            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
         })
-        && raw.as_bytes().first().is_some_and(|b| b.is_ascii_uppercase());
-    if ok { Ok(raw.to_string()) } else { Err(ValidationError::new("timezone", "must be an IANA time zone such as UTC or Europe/Berlin")) }
+        && raw
+            .as_bytes()
+            .first()
+            .is_some_and(|b| b.is_ascii_uppercase());
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err(ValidationError::new(
+            "timezone",
+            "must be an IANA time zone such as UTC or Europe/Berlin",
+        ))
+    }
 }
 
 /// Creates a tenant (platform permission).
 pub async fn create(ctx: &AppContext, scope: &Scope, input: NewTenantInput) -> CoreResult<Tenant> {
-    ctx.policy.authorize(scope, Permission::PlatformTenants, None)?;
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
     let name = Name::parse("name", &input.name)?;
     let email = Email::parse("billing_email", &input.billing_email)?;
     let plan = parse_plan(input.plan.as_deref().unwrap_or("free"))?;
@@ -47,18 +70,35 @@ pub async fn create(ctx: &AppContext, scope: &Scope, input: NewTenantInput) -> C
     let tx = ctx.store.platform_tx(true).await?;
     let t = tenants::insert(
         &tx,
-        tenants::NewTenant { id, name: name.as_str(), billing_email: email.as_str(), plan: &plan, timezone: &timezone },
+        tenants::NewTenant {
+            id,
+            name: name.as_str(),
+            billing_email: email.as_str(),
+            plan: &plan,
+            timezone: &timezone,
+        },
     )
     .await?;
-    let summary = serde_json::json!({"name": name.as_str(), "billing_email": email.as_str(), "plan": plan});
-    audit_repo::append(&tx, audit::entry(scope, Some(id), "tenant.create", "tenant", id, summary)).await?;
+    let summary =
+        serde_json::json!({"name": name.as_str(), "billing_email": email.as_str(), "plan": plan});
+    audit_repo::append(
+        &tx,
+        audit::entry(scope, Some(id), "tenant.create", "tenant", id, summary),
+    )
+    .await?;
     tx.commit().await?;
     Ok(t)
 }
 
 /// Lists tenants (platform permission), searching name, e-mail or id.
-pub async fn list(ctx: &AppContext, scope: &Scope, q: Option<&str>, page: PageRequest) -> CoreResult<Page<Tenant>> {
-    ctx.policy.authorize(scope, Permission::PlatformTenants, None)?;
+pub async fn list(
+    ctx: &AppContext,
+    scope: &Scope,
+    q: Option<&str>,
+    page: PageRequest,
+) -> CoreResult<Page<Tenant>> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
     let tx = ctx.store.platform_tx(false).await?;
     let page = tenants::list(&tx, q, page).await?;
     tx.commit().await?;
@@ -68,7 +108,8 @@ pub async fn list(ctx: &AppContext, scope: &Scope, q: Option<&str>, page: PageRe
 /// One tenant: SaaS admins see any; members see their own.
 pub async fn get(ctx: &AppContext, scope: &Scope, id: TenantId) -> CoreResult<Tenant> {
     let tx = if scope.is_saas_admin() {
-        ctx.policy.authorize(scope, Permission::PlatformTenants, None)?;
+        ctx.policy
+            .authorize(scope, Permission::PlatformTenants, None)?;
         ctx.store.platform_tx(false).await?
     } else {
         if scope.tenant() != Some(id) {
@@ -83,7 +124,9 @@ pub async fn get(ctx: &AppContext, scope: &Scope, id: TenantId) -> CoreResult<Te
 
 /// The caller's own tenant.
 pub async fn current(ctx: &AppContext, scope: &Scope) -> CoreResult<Option<Tenant>> {
-    let Some(id) = scope.tenant() else { return Ok(None) };
+    let Some(id) = scope.tenant() else {
+        return Ok(None);
+    };
     let tx = ctx.store.tenant_tx(id, false).await?;
     let t = tenants::get(&tx, id).await?;
     tx.commit().await?;
@@ -91,7 +134,12 @@ pub async fn current(ctx: &AppContext, scope: &Scope) -> CoreResult<Option<Tenan
 }
 
 /// Suspends a tenant: marks it and disables every active key (kept for reactivation).
-pub async fn suspend(ctx: &AppContext, scope: &Scope, id: TenantId, reason: Option<String>) -> CoreResult<Tenant> {
+pub async fn suspend(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: TenantId,
+    reason: Option<String>,
+) -> CoreResult<Tenant> {
     set_status(ctx, scope, id, TenantStatus::Suspended, reason).await
 }
 
@@ -107,11 +155,15 @@ async fn set_status(
     status: TenantStatus,
     reason: Option<String>,
 ) -> CoreResult<Tenant> {
-    ctx.policy.authorize(scope, Permission::PlatformTenants, None)?;
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
     let tx = ctx.store.tenant_tx(id, true).await?;
     let current = tenants::get(&tx, id).await?;
     if TenantStatus::from_stored(&current.status) == status {
-        return Err(CoreError::Conflict(format!("tenant is already {}", status.as_str())));
+        return Err(CoreError::Conflict(format!(
+            "tenant is already {}",
+            status.as_str()
+        )));
     }
     let (from, to, action) = match status {
         TenantStatus::Suspended => ("active", "suspended", "tenant.suspend"),
@@ -120,7 +172,11 @@ async fn set_status(
     let keys = api_keys::move_status(&tx, from, to).await?;
     let t = tenants::set_status(&tx, id, status.as_str()).await?;
     let summary = serde_json::json!({"keys_changed": keys.len(), "reason": reason});
-    audit_repo::append(&tx, audit::entry(scope, Some(id), action, "tenant", id, summary)).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(scope, Some(id), action, "tenant", id, summary),
+    )
+    .await?;
     tx.commit().await?;
     let prefixes: Vec<String> = keys.into_iter().map(|k| k.prefix).collect();
     ctx.keys.invalidate(id, &prefixes).await;

@@ -6,7 +6,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::identity::password;
 use crate::scope::Scope;
 use crate::services::members::parse_tenant_role;
-use avb_domain::{check_password_policy, Email, Name, Permission, TenantId, UserId};
+use avb_domain::{Email, Name, Permission, TenantId, UserId, check_password_policy};
 use avb_storage::entities::user::Model as User;
 use avb_storage::repos::{audit as audit_repo, login_events, memberships, tenants, users};
 use avb_storage::{Page, PageRequest};
@@ -22,13 +22,22 @@ pub struct NewUserInput {
 
 /// Creates a user, optionally as a member of a tenant, optionally a SaaS admin.
 pub async fn create(ctx: &AppContext, scope: &Scope, input: NewUserInput) -> CoreResult<User> {
-    ctx.policy.authorize(scope, Permission::PlatformUsers, None)?;
+    ctx.policy
+        .authorize(scope, Permission::PlatformUsers, None)?;
     let email = Email::parse("email", &input.email)?;
     let name = Name::parse("name", &input.name)?;
     check_password_policy(&input.password, Some(email.as_str()))?;
-    let role = input.tenant.as_ref().map(|(_, r)| parse_tenant_role(r)).transpose()?;
+    let role = input
+        .tenant
+        .as_ref()
+        .map(|(_, r)| parse_tenant_role(r))
+        .transpose()?;
     if input.tenant.is_none() && !input.saas_admin {
-        return Err(avb_domain::ValidationError::new("tenant", "a user needs a tenant or --saas-admin").into());
+        return Err(avb_domain::ValidationError::new(
+            "tenant",
+            "a user needs a tenant or --saas-admin",
+        )
+        .into());
     }
     let hash = password::hash(input.password.clone()).await?;
     let id = UserId::new();
@@ -37,15 +46,25 @@ pub async fn create(ctx: &AppContext, scope: &Scope, input: NewUserInput) -> Cor
         None => ctx.store.platform_tx(true).await?,
     };
     if let Some((t, _)) = &input.tenant {
-        tenants::get(&tx, *t).await.map_err(|_| avb_domain::ValidationError::new("tenant", "no such tenant"))?;
+        tenants::get(&tx, *t)
+            .await
+            .map_err(|_| avb_domain::ValidationError::new("tenant", "no such tenant"))?;
     }
     let user = users::insert(
         &tx,
-        users::NewUser { id, email: email.as_str(), name: name.as_str(), password_hash: Some(hash), is_saas_admin: input.saas_admin },
+        users::NewUser {
+            id,
+            email: email.as_str(),
+            name: name.as_str(),
+            password_hash: Some(hash),
+            is_saas_admin: input.saas_admin,
+        },
     )
     .await
     .map_err(|e| match e {
-        avb_storage::StorageError::Conflict(_) => CoreError::Conflict(format!("a user with e-mail {email} already exists")),
+        avb_storage::StorageError::Conflict(_) => {
+            CoreError::Conflict(format!("a user with e-mail {email} already exists"))
+        }
         other => other.into(),
     })?;
     if let Some(role) = role {
@@ -53,14 +72,20 @@ pub async fn create(ctx: &AppContext, scope: &Scope, input: NewUserInput) -> Cor
     }
     let tenant = input.tenant.as_ref().map(|(t, _)| *t);
     let summary = serde_json::json!({"email": email.as_str(), "role": role.map(|r| r.as_str()), "saas_admin": input.saas_admin});
-    audit_repo::append(&tx, audit::entry(scope, tenant, "user.create", "user", id, summary)).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(scope, tenant, "user.create", "user", id, summary),
+    )
+    .await?;
     tx.commit().await?;
     Ok(user)
 }
 
 /// The caller's own account.
 pub async fn me(ctx: &AppContext, scope: &Scope) -> CoreResult<Option<User>> {
-    let Some(id) = scope.actor().user_id() else { return Ok(None) };
+    let Some(id) = scope.actor().user_id() else {
+        return Ok(None);
+    };
     let tx = ctx.store.platform_tx(false).await?;
     let u = users::get(&tx, id).await?;
     tx.commit().await?;
@@ -69,16 +94,27 @@ pub async fn me(ctx: &AppContext, scope: &Scope) -> CoreResult<Option<User>> {
 
 /// The tenants the caller's account belongs to, with roles.
 pub async fn my_tenants(ctx: &AppContext, scope: &Scope) -> CoreResult<Vec<(TenantId, String)>> {
-    let Some(id) = scope.actor().user_id() else { return Ok(Vec::new()) };
+    let Some(id) = scope.actor().user_id() else {
+        return Ok(Vec::new());
+    };
     let tx = ctx.store.platform_tx(false).await?;
     let ms = memberships::for_user(&tx, id).await?;
     tx.commit().await?;
-    Ok(ms.into_iter().map(|m| (TenantId(m.tenant_id), m.role)).collect())
+    Ok(ms
+        .into_iter()
+        .map(|m| (TenantId(m.tenant_id), m.role))
+        .collect())
 }
 
 /// The caller's login history.
-pub async fn my_logins(ctx: &AppContext, scope: &Scope, page: PageRequest) -> CoreResult<Page<avb_storage::entities::login_event::Model>> {
-    let id = scope.actor().user_id().ok_or(CoreError::Unauthorized("only local users have a login history"))?;
+pub async fn my_logins(
+    ctx: &AppContext,
+    scope: &Scope,
+    page: PageRequest,
+) -> CoreResult<Page<avb_storage::entities::login_event::Model>> {
+    let id = scope.actor().user_id().ok_or(CoreError::Unauthorized(
+        "only local users have a login history",
+    ))?;
     let tx = ctx.store.platform_tx(false).await?;
     let p = login_events::list_for_user(&tx, id, page).await?;
     tx.commit().await?;
@@ -86,8 +122,14 @@ pub async fn my_logins(ctx: &AppContext, scope: &Scope, page: PageRequest) -> Co
 }
 
 /// The mail outbox (operator view).
-pub async fn outbox(ctx: &AppContext, scope: &Scope, to: Option<&str>, page: PageRequest) -> CoreResult<Page<avb_storage::entities::mail::Model>> {
-    ctx.policy.authorize(scope, Permission::PlatformUsers, None)?;
+pub async fn outbox(
+    ctx: &AppContext,
+    scope: &Scope,
+    to: Option<&str>,
+    page: PageRequest,
+) -> CoreResult<Page<avb_storage::entities::mail::Model>> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformUsers, None)?;
     let tx = ctx.store.platform_tx(false).await?;
     let p = avb_storage::repos::mail::list(&tx, to, page).await?;
     tx.commit().await?;

@@ -17,7 +17,13 @@ fn ts_null(name: &'static str) -> ColumnDef {
     timestamp_with_time_zone_null(name)
 }
 
-async fn index(m: &SchemaManager<'_>, table: &'static str, name: &str, cols: &[&'static str], unique: bool) -> Result<(), DbErr> {
+async fn index(
+    m: &SchemaManager<'_>,
+    table: &'static str,
+    name: &str,
+    cols: &[&'static str],
+    unique: bool,
+) -> Result<(), DbErr> {
     let mut idx = Index::create();
     idx.name(name).table(table);
     for c in cols {
@@ -74,12 +80,27 @@ impl MigrationTrait for Migration {
                 .col(uuid("user_id"))
                 .col(string("role"))
                 .col(ts("created_at"))
-                .foreign_key(ForeignKey::create().from("memberships", "tenant_id").to("tenants", "id"))
-                .foreign_key(ForeignKey::create().from("memberships", "user_id").to("users", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("memberships", "tenant_id")
+                        .to("tenants", "id"),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("memberships", "user_id")
+                        .to("users", "id"),
+                )
                 .to_owned(),
         )
         .await?;
-        index(m, "memberships", "memberships_tenant_user", &["tenant_id", "user_id"], true).await?;
+        index(
+            m,
+            "memberships",
+            "memberships_tenant_user",
+            &["tenant_id", "user_id"],
+            true,
+        )
+        .await?;
         index(m, "memberships", "memberships_user", &["user_id"], false).await?;
 
         m.create_table(
@@ -95,11 +116,22 @@ impl MigrationTrait for Migration {
                 .col(ts("expires_at"))
                 .col(ts("created_at"))
                 .col(ts_null("accepted_at"))
-                .foreign_key(ForeignKey::create().from("invitations", "tenant_id").to("tenants", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("invitations", "tenant_id")
+                        .to("tenants", "id"),
+                )
                 .to_owned(),
         )
         .await?;
-        index(m, "invitations", "invitations_tenant_id", &["tenant_id", "id"], false).await?;
+        index(
+            m,
+            "invitations",
+            "invitations_tenant_id",
+            &["tenant_id", "id"],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -111,11 +143,22 @@ impl MigrationTrait for Migration {
                 .col(text("description"))
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(ForeignKey::create().from("projects", "tenant_id").to("tenants", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("projects", "tenant_id")
+                        .to("tenants", "id"),
+                )
                 .to_owned(),
         )
         .await?;
-        index(m, "projects", "projects_tenant_id", &["tenant_id", "id"], false).await?;
+        index(
+            m,
+            "projects",
+            "projects_tenant_id",
+            &["tenant_id", "id"],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -136,13 +179,35 @@ impl MigrationTrait for Migration {
                 .col(ts_null("last_used_at"))
                 .col(big_integer("request_count"))
                 .col(ts_null("revoked_at"))
-                .foreign_key(ForeignKey::create().from("api_keys", "tenant_id").to("tenants", "id"))
-                .foreign_key(ForeignKey::create().from("api_keys", "project_id").to("projects", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("api_keys", "tenant_id")
+                        .to("tenants", "id"),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("api_keys", "project_id")
+                        .to("projects", "id"),
+                )
                 .to_owned(),
         )
         .await?;
-        index(m, "api_keys", "api_keys_tenant_id", &["tenant_id", "id"], false).await?;
-        index(m, "api_keys", "api_keys_tenant_project", &["tenant_id", "project_id"], false).await?;
+        index(
+            m,
+            "api_keys",
+            "api_keys_tenant_id",
+            &["tenant_id", "id"],
+            false,
+        )
+        .await?;
+        index(
+            m,
+            "api_keys",
+            "api_keys_tenant_project",
+            &["tenant_id", "project_id"],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -168,8 +233,22 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "audit_events", "audit_events_chain_seq", &["chain", "seq"], true).await?;
-        index(m, "audit_events", "audit_events_tenant_id", &["tenant_id", "id"], false).await?;
+        index(
+            m,
+            "audit_events",
+            "audit_events_chain_seq",
+            &["chain", "seq"],
+            true,
+        )
+        .await?;
+        index(
+            m,
+            "audit_events",
+            "audit_events_tenant_id",
+            &["tenant_id", "id"],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -184,11 +263,22 @@ impl MigrationTrait for Migration {
                 .col(ts("last_seen_at"))
                 .col(ts("expires_at"))
                 .col(ts_null("revoked_at"))
-                .foreign_key(ForeignKey::create().from("auth_sessions", "user_id").to("users", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("auth_sessions", "user_id")
+                        .to("users", "id"),
+                )
                 .to_owned(),
         )
         .await?;
-        index(m, "auth_sessions", "auth_sessions_user", &["user_id"], false).await?;
+        index(
+            m,
+            "auth_sessions",
+            "auth_sessions_user",
+            &["user_id"],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -204,7 +294,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "login_events", "login_events_user", &["user_id", "id"], false).await?;
+        index(
+            m,
+            "login_events",
+            "login_events_user",
+            &["user_id", "id"],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()

@@ -80,7 +80,10 @@ pub async fn list(tx: &Tx, f: KeyFilter<'_>, page: PageRequest) -> StorageResult
 
 /// Finds a key by prefix across tenants (authentication look-up on a platform transaction).
 pub async fn find_by_prefix(tx: &Tx, prefix: &str) -> StorageResult<Option<Model>> {
-    Ok(Entity::find().filter(Column::Prefix.eq(prefix)).one(tx.conn()).await?)
+    Ok(Entity::find()
+        .filter(Column::Prefix.eq(prefix))
+        .one(tx.conn())
+        .await?)
 }
 
 /// Updates name, scopes and project where given (`project: Some(None)` detaches).
@@ -113,7 +116,12 @@ pub async fn revoke(tx: &Tx, id: ApiKeyId) -> StorageResult<Model> {
 }
 
 /// Marks `id` as rotated to `new_id`, valid until `expires_at`.
-pub async fn mark_rotated(tx: &Tx, id: ApiKeyId, new_id: ApiKeyId, expires_at: DateTime<Utc>) -> StorageResult<Model> {
+pub async fn mark_rotated(
+    tx: &Tx,
+    id: ApiKeyId,
+    new_id: ApiKeyId,
+    expires_at: DateTime<Utc>,
+) -> StorageResult<Model> {
     let mut am: ActiveModel = get(tx, id).await?.into();
     am.rotated_to = Set(Some(new_id.as_uuid()));
     am.expires_at = Set(Some(expires_at));
@@ -158,9 +166,17 @@ pub async fn move_status(tx: &Tx, from: &str, to: &str) -> StorageResult<Vec<Mod
 }
 
 /// Adds `requests` to a key's counter and moves its last-used time forward.
-pub async fn add_usage(tx: &Tx, id: ApiKeyId, requests: i64, last_used: DateTime<Utc>) -> StorageResult<()> {
+pub async fn add_usage(
+    tx: &Tx,
+    id: ApiKeyId,
+    requests: i64,
+    last_used: DateTime<Utc>,
+) -> StorageResult<()> {
     let mut q = Entity::update_many()
-        .col_expr(Column::RequestCount, Expr::col(Column::RequestCount).add(requests))
+        .col_expr(
+            Column::RequestCount,
+            Expr::col(Column::RequestCount).add(requests),
+        )
         .col_expr(Column::LastUsedAt, Expr::value(Some(last_used)))
         .filter(Column::Id.eq(id.as_uuid()));
     if let Some(t) = tx.tenant() {

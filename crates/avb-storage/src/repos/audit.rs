@@ -9,8 +9,8 @@ use avb_domain::{AuditId, TenantId};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 use sha2::{Digest, Sha256};
 
@@ -45,7 +45,9 @@ pub struct AuditFilter {
 }
 
 fn chain_of(tenant: Option<TenantId>) -> String {
-    tenant.map(|t| t.to_string()).unwrap_or_else(|| PLATFORM_CHAIN.to_string())
+    tenant
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| PLATFORM_CHAIN.to_string())
 }
 
 /// The hash of a row: SHA-256 over the previous hash and the row's canonical fields.
@@ -78,9 +80,10 @@ pub fn row_hash(m: &Model) -> String {
 /// Appends an entry to its chain inside the caller's transaction.
 pub async fn append(tx: &Tx, e: NewAudit) -> StorageResult<Model> {
     if let (Some(own), Some(t)) = (tx.tenant(), e.tenant)
-        && own != t {
-            return Err(crate::StorageError::NotFound);
-        }
+        && own != t
+    {
+        return Err(crate::StorageError::NotFound);
+    }
     let chain = chain_of(e.tenant);
     if tx.backend() == Backend::Postgres {
         // Serialise appends per chain so sequence numbers never collide.
@@ -98,9 +101,12 @@ pub async fn append(tx: &Tx, e: NewAudit) -> StorageResult<Model> {
         .limit(1)
         .one(tx.conn())
         .await?;
-    let (seq, prev_hash) = last.map(|l| (l.seq + 1, l.hash)).unwrap_or((1, String::new()));
+    let (seq, prev_hash) = last
+        .map(|l| (l.seq + 1, l.hash))
+        .unwrap_or((1, String::new()));
     // Microsecond precision so the hash survives a round trip through either backend.
-    let now = DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap_or_else(Utc::now);
+    let now =
+        DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap_or_else(Utc::now);
     let search_text = format!(
         "{} {} {} {} {} {}",
         e.actor_label, e.action, e.resource_type, e.resource_id, e.ip, e.summary
@@ -133,7 +139,12 @@ pub async fn append(tx: &Tx, e: NewAudit) -> StorageResult<Model> {
 
 /// Lists audit rows newest first. A tenant transaction sees its tenant only; a platform
 /// transaction sees all, or one tenant when `tenant` is given.
-pub async fn list(tx: &Tx, tenant: Option<TenantId>, f: &AuditFilter, page: PageRequest) -> StorageResult<Page<Model>> {
+pub async fn list(
+    tx: &Tx,
+    tenant: Option<TenantId>,
+    f: &AuditFilter,
+    page: PageRequest,
+) -> StorageResult<Page<Model>> {
     let mut q = Entity::find();
     if let Some(own) = tx.tenant() {
         q = q.filter(Column::TenantId.eq(own.as_uuid()));
@@ -141,7 +152,11 @@ pub async fn list(tx: &Tx, tenant: Option<TenantId>, f: &AuditFilter, page: Page
         q = q.filter(Column::TenantId.eq(t.as_uuid()));
     }
     if let Some(a) = &f.actor {
-        q = q.filter(Condition::any().add(Column::ActorId.eq(a.clone())).add(Column::ActorLabel.eq(a.clone())));
+        q = q.filter(
+            Condition::any()
+                .add(Column::ActorId.eq(a.clone()))
+                .add(Column::ActorLabel.eq(a.clone())),
+        );
     }
     if let Some(a) = &f.action {
         q = q.filter(Column::Action.eq(a.clone()));
@@ -156,7 +171,11 @@ pub async fn list(tx: &Tx, tenant: Option<TenantId>, f: &AuditFilter, page: Page
         q = q.filter(Column::CreatedAt.lt(to));
     }
     if let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         q = q.filter(Column::SearchText.like(format!("%{escaped}%")));
     }
     let rows = paginate(q, Column::Id, page).all(tx.conn()).await?;
@@ -178,7 +197,11 @@ pub async fn verify(tx: &Tx) -> StorageResult<(u64, Vec<ChainBreak>)> {
     if let Some(own) = tx.tenant() {
         q = q.filter(Column::TenantId.eq(own.as_uuid()));
     }
-    let rows = q.order_by_asc(Column::Chain).order_by_asc(Column::Seq).all(tx.conn()).await?;
+    let rows = q
+        .order_by_asc(Column::Chain)
+        .order_by_asc(Column::Seq)
+        .all(tx.conn())
+        .await?;
     let mut breaks = Vec::new();
     let mut prev: Option<&Model> = None;
     for row in &rows {
@@ -195,7 +218,12 @@ pub async fn verify(tx: &Tx) -> StorageResult<(u64, Vec<ChainBreak>)> {
             reason = Some("row content does not match its hash".to_string());
         }
         if let Some(reason) = reason {
-            breaks.push(ChainBreak { chain: row.chain.clone(), seq: row.seq, id: row.id, reason });
+            breaks.push(ChainBreak {
+                chain: row.chain.clone(),
+                seq: row.seq,
+                id: row.id,
+                reason,
+            });
         }
         prev = Some(row);
     }

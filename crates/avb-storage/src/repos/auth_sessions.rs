@@ -38,16 +38,27 @@ pub async fn insert(
 
 /// Finds a session by id.
 pub async fn get(tx: &Tx, id: AuthSessionId) -> StorageResult<Model> {
-    Entity::find_by_id(id.as_uuid()).one(tx.conn()).await?.ok_or(StorageError::NotFound)
+    Entity::find_by_id(id.as_uuid())
+        .one(tx.conn())
+        .await?
+        .ok_or(StorageError::NotFound)
 }
 
 /// Finds a session by refresh-token hash.
 pub async fn find_by_refresh(tx: &Tx, refresh_hash: &str) -> StorageResult<Option<Model>> {
-    Ok(Entity::find().filter(Column::RefreshHash.eq(refresh_hash)).one(tx.conn()).await?)
+    Ok(Entity::find()
+        .filter(Column::RefreshHash.eq(refresh_hash))
+        .one(tx.conn())
+        .await?)
 }
 
 /// Replaces the refresh token (rotation) and extends the session.
-pub async fn rotate(tx: &Tx, s: Model, refresh_hash: String, expires_at: DateTime<Utc>) -> StorageResult<Model> {
+pub async fn rotate(
+    tx: &Tx,
+    s: Model,
+    refresh_hash: String,
+    expires_at: DateTime<Utc>,
+) -> StorageResult<Model> {
     let mut am: ActiveModel = s.into();
     am.refresh_hash = Set(refresh_hash);
     am.last_seen_at = Set(Utc::now());

@@ -6,7 +6,9 @@ use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
 use crate::store::Tx;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 /// Queues a message.
 pub async fn insert(tx: &Tx, to: &str, subject: &str, body: &str) -> StorageResult<Model> {

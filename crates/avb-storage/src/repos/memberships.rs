@@ -54,19 +54,36 @@ pub async fn for_user(tx: &Tx, user: UserId) -> StorageResult<Vec<membership::Mo
 pub async fn list(tx: &Tx, page: PageRequest) -> StorageResult<Page<Member>> {
     let tenant = tx.require_tenant()?;
     let q = Entity::find().filter(Column::TenantId.eq(tenant.as_uuid()));
-    let rows = paginate(q, Column::Id, page).find_also_related(user::Entity).all(tx.conn()).await?;
-    let rows: Vec<Member> =
-        rows.into_iter().filter_map(|(m, u)| u.map(|user| Member { membership: m, user })).collect();
+    let rows = paginate(q, Column::Id, page)
+        .find_also_related(user::Entity)
+        .all(tx.conn())
+        .await?;
+    let rows: Vec<Member> = rows
+        .into_iter()
+        .filter_map(|(m, u)| {
+            u.map(|user| Member {
+                membership: m,
+                user,
+            })
+        })
+        .collect();
     Ok(Page::from_rows(rows, page.limit, |m| m.membership.id))
 }
 
 /// Number of members in the tenant.
 pub async fn count(tx: &Tx) -> StorageResult<u64> {
     let tenant = tx.require_tenant()?;
-    Ok(Entity::find().filter(Column::TenantId.eq(tenant.as_uuid())).count(tx.conn()).await?)
+    Ok(Entity::find()
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .count(tx.conn())
+        .await?)
 }
 
 /// Tenant ids of `user`'s memberships, for a platform look-up.
 pub async fn tenants_of(tx: &Tx, user: UserId) -> StorageResult<Vec<TenantId>> {
-    Ok(for_user(tx, user).await?.into_iter().map(|m| TenantId(m.tenant_id)).collect())
+    Ok(for_user(tx, user)
+        .await?
+        .into_iter()
+        .map(|m| TenantId(m.tenant_id))
+        .collect())
 }

@@ -18,7 +18,11 @@ use sea_orm::sea_query::IntoCondition;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
 /// Applies newest-first cursor pagination on a UUIDv7 id column.
-pub(crate) fn paginate<E: EntityTrait, C: ColumnTrait>(q: Select<E>, id: C, page: PageRequest) -> Select<E> {
+pub(crate) fn paginate<E: EntityTrait, C: ColumnTrait>(
+    q: Select<E>,
+    id: C,
+    page: PageRequest,
+) -> Select<E> {
     let q = match page.after {
         Some(after) => q.filter(id.lt(after).into_condition()),
         None => q,

@@ -12,7 +12,12 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use std::collections::HashMap;
 
 /// Creates a project in the transaction's tenant.
-pub async fn insert(tx: &Tx, name: &str, environment: &str, description: &str) -> StorageResult<Model> {
+pub async fn insert(
+    tx: &Tx,
+    name: &str,
+    environment: &str,
+    description: &str,
+) -> StorageResult<Model> {
     let tenant = tx.require_tenant()?;
     let now = Utc::now();
     Ok(ActiveModel {
@@ -39,7 +44,11 @@ pub async fn get(tx: &Tx, id: ProjectId) -> StorageResult<Model> {
 }
 
 /// Lists the tenant's projects newest first, optionally by environment.
-pub async fn list(tx: &Tx, environment: Option<&str>, page: PageRequest) -> StorageResult<Page<Model>> {
+pub async fn list(
+    tx: &Tx,
+    environment: Option<&str>,
+    page: PageRequest,
+) -> StorageResult<Page<Model>> {
     let tenant = tx.require_tenant()?;
     let mut q = Entity::find().filter(Column::TenantId.eq(tenant.as_uuid()));
     if let Some(env) = environment {
@@ -97,7 +106,10 @@ pub async fn delete(tx: &Tx, id: ProjectId) -> StorageResult<()> {
     let tenant = tx.require_tenant()?;
     get(tx, id).await?;
     api_key::Entity::update_many()
-        .col_expr(api_key::Column::ProjectId, sea_orm::sea_query::Expr::value(Option::<uuid::Uuid>::None))
+        .col_expr(
+            api_key::Column::ProjectId,
+            sea_orm::sea_query::Expr::value(Option::<uuid::Uuid>::None),
+        )
         .filter(api_key::Column::TenantId.eq(tenant.as_uuid()))
         .filter(api_key::Column::ProjectId.eq(id.as_uuid()))
         .exec(tx.conn())
@@ -113,5 +125,8 @@ pub async fn delete(tx: &Tx, id: ProjectId) -> StorageResult<()> {
 /// Number of projects in the tenant.
 pub async fn count(tx: &Tx) -> StorageResult<u64> {
     let tenant = tx.require_tenant()?;
-    Ok(Entity::find().filter(Column::TenantId.eq(tenant.as_uuid())).count(tx.conn()).await?)
+    Ok(Entity::find()
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .count(tx.conn())
+        .await?)
 }

@@ -7,14 +7,22 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 /// Returns the secret `name`, creating it with `generate()` the first time.
-pub async fn get_or_create(tx: &Tx, name: &str, generate: impl FnOnce() -> String) -> StorageResult<String> {
+pub async fn get_or_create(
+    tx: &Tx,
+    name: &str,
+    generate: impl FnOnce() -> String,
+) -> StorageResult<String> {
     if let Some(s) = Entity::find_by_id(name.to_string()).one(tx.conn()).await? {
         return Ok(s.value);
     }
     let value = generate();
-    let res = ActiveModel { name: Set(name.to_string()), value: Set(value.clone()), created_at: Set(Utc::now()) }
-        .insert(tx.conn())
-        .await;
+    let res = ActiveModel {
+        name: Set(name.to_string()),
+        value: Set(value.clone()),
+        created_at: Set(Utc::now()),
+    }
+    .insert(tx.conn())
+    .await;
     match res {
         Ok(_) => Ok(value),
         Err(e) => match StorageError::from(e) {

@@ -39,10 +39,14 @@ pub async fn insert(tx: &Tx, t: NewTenant<'_>) -> StorageResult<Model> {
 /// Finds a tenant by id; a tenant transaction only ever sees its own tenant.
 pub async fn get(tx: &Tx, id: TenantId) -> StorageResult<Model> {
     if let Some(own) = tx.tenant()
-        && own != id {
-            return Err(StorageError::NotFound);
-        }
-    Entity::find_by_id(id.as_uuid()).one(tx.conn()).await?.ok_or(StorageError::NotFound)
+        && own != id
+    {
+        return Err(StorageError::NotFound);
+    }
+    Entity::find_by_id(id.as_uuid())
+        .one(tx.conn())
+        .await?
+        .ok_or(StorageError::NotFound)
 }
 
 /// Lists tenants newest first, optionally matching `q` against name, e-mail or id.

@@ -39,26 +39,42 @@ pub async fn insert(tx: &Tx, u: NewUser<'_>) -> StorageResult<Model> {
 
 /// Finds a user by id.
 pub async fn get(tx: &Tx, id: UserId) -> StorageResult<Model> {
-    Entity::find_by_id(id.as_uuid()).one(tx.conn()).await?.ok_or(StorageError::NotFound)
+    Entity::find_by_id(id.as_uuid())
+        .one(tx.conn())
+        .await?
+        .ok_or(StorageError::NotFound)
 }
 
 /// Finds a user by (lower-cased) e-mail.
 pub async fn find_by_email(tx: &Tx, email: &str) -> StorageResult<Option<Model>> {
-    Ok(Entity::find().filter(Column::Email.eq(email)).one(tx.conn()).await?)
+    Ok(Entity::find()
+        .filter(Column::Email.eq(email))
+        .one(tx.conn())
+        .await?)
 }
 
 /// Whether any SaaS admin exists.
 pub async fn any_saas_admin(tx: &Tx) -> StorageResult<bool> {
-    Ok(Entity::find().filter(Column::IsSaasAdmin.eq(true)).count(tx.conn()).await? > 0)
+    Ok(Entity::find()
+        .filter(Column::IsSaasAdmin.eq(true))
+        .count(tx.conn())
+        .await?
+        > 0)
 }
 
 /// Records a failed login; locks the account until `lock_until` when `lock_until` is set.
-pub async fn record_failure(tx: &Tx, id: UserId, lock_until: Option<DateTime<Utc>>) -> StorageResult<()> {
+pub async fn record_failure(
+    tx: &Tx,
+    id: UserId,
+    lock_until: Option<DateTime<Utc>>,
+) -> StorageResult<()> {
     let mut upd = Entity::update_many()
         .col_expr(Column::FailedLogins, Expr::col(Column::FailedLogins).add(1))
         .filter(Column::Id.eq(id.as_uuid()));
     if let Some(until) = lock_until {
-        upd = upd.col_expr(Column::LockedUntil, Expr::value(until)).col_expr(Column::FailedLogins, Expr::value(0));
+        upd = upd
+            .col_expr(Column::LockedUntil, Expr::value(until))
+            .col_expr(Column::FailedLogins, Expr::value(0));
     }
     upd.exec(tx.conn()).await?;
     Ok(())
@@ -68,7 +84,10 @@ pub async fn record_failure(tx: &Tx, id: UserId, lock_until: Option<DateTime<Utc
 pub async fn record_success(tx: &Tx, id: UserId) -> StorageResult<()> {
     Entity::update_many()
         .col_expr(Column::FailedLogins, Expr::value(0))
-        .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .filter(Column::Id.eq(id.as_uuid()))
         .exec(tx.conn())
         .await?;

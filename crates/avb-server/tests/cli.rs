@@ -1,0 +1,304 @@
+//! The `avb` binary: config handling, admin commands with --json, serve, audit verification.
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+struct Env {
+    dir: std::path::PathBuf,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("avb-cli-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self { dir }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_avb"));
+        c.current_dir(&self.dir).env("AVB_LOG__LEVEL", "warn");
+        c
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    fn json(&self, args: &[&str], stdin: Option<&str>) -> Value {
+        let out = self.run(args, stdin);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn config_example_and_unknown_keys() {
+    let env = Env::new();
+    let out = env.run(&["config", "example"], None);
+    assert!(out.status.success());
+    let example = String::from_utf8(out.stdout).unwrap();
+    assert!(example.contains("[server]") && example.contains("listen = \"127.0.0.1:8080\""));
+    std::fs::write(env.dir.join("example.toml"), &example).unwrap();
+    assert!(
+        env.run(&["--config", "example.toml", "config", "show"], None)
+            .status
+            .success()
+    );
+
+    std::fs::write(
+        env.dir.join("bad.toml"),
+        "[server]\nlisten = \"127.0.0.1:1\"\nlisen = 2\n",
+    )
+    .unwrap();
+    let out = env.run(&["--config", "bad.toml", "migrate"], None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lisen"), "{err}");
+
+    let out = env
+        .cmd()
+        .args(["migrate"])
+        .env("AVB_DATABSE__URL", "x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("databse"));
+
+    // Secrets never print.
+    let out = env
+        .cmd()
+        .args(["config", "show"])
+        .env("AVB_DATABASE__URL", "postgres://u:hunter2@h/db")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"));
+}
+
+#[test]
+fn operator_commands_then_serve_and_use_the_key() {
+    let env = Env::new();
+    let tenant = env.json(
+        &[
+            "admin",
+            "--json",
+            "tenant",
+            "create",
+            "--name",
+            "Cli Co",
+            "--email",
+            "billing@cli.io",
+            "--plan",
+            "pro",
+        ],
+        None,
+    );
+    let tid = tenant["id"].as_str().unwrap().to_string();
+    assert_eq!(tenant["plan"], "pro");
+    let bad = env.run(
+        &[
+            "admin", "tenant", "create", "--name", "X", "--email", "nope",
+        ],
+        None,
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("billing_email"));
+
+    let user = env.json(
+        &[
+            "admin",
+            "--json",
+            "user",
+            "create",
+            "--email",
+            "ops@cli.io",
+            "--name",
+            "Ops",
+            "--tenant",
+            &tid,
+            "--role",
+            "tenant_admin",
+            "--password-stdin",
+        ],
+        Some("Cli-Password-123\n"),
+    );
+    assert_eq!(user["role"], "tenant_admin");
+    let weak = env.run(
+        &[
+            "admin",
+            "user",
+            "create",
+            "--email",
+            "weak@cli.io",
+            "--name",
+            "Weak",
+            "--tenant",
+            &tid,
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+
+    let key = env.json(
+        &[
+            "admin",
+            "--json",
+            "key",
+            "create",
+            "--tenant",
+            &tid,
+            "--name",
+            "ci",
+            "--scopes",
+            "realtime,sessions",
+        ],
+        None,
+    );
+    let secret = key["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("avb_live_"));
+    assert_eq!(key["scopes"], serde_json::json!(["realtime", "sessions"]));
+
+    // serve on free ports, read where it listens, and drive it.
+    let mut child = env
+        .cmd()
+        .args(["serve"])
+        .env("AVB_SERVER__LISTEN", "127.0.0.1:0")
+        .env("AVB_SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut base = String::new();
+    let mut setup_url = String::new();
+    let mut metrics = String::new();
+    for line in lines.by_ref().take(6) {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("AgentVoiceBox listening on ") {
+            base = rest.split_whitespace().next().unwrap().to_string();
+        }
+        if let Some(rest) = line.strip_prefix("Prometheus metrics on ") {
+            metrics = rest.to_string();
+        }
+        if line.trim_start().contains("/setup?token=") {
+            setup_url = line.trim().to_string();
+            break;
+        }
+    }
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    assert!(
+        setup_url.contains("/setup?token="),
+        "no admin yet, so a setup URL is printed"
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let me: Value = http
+            .get(format!("{base}/api/v1/me"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["tenant"]["name"], "Cli Co");
+        let tokens: Value = http
+            .post(format!("{base}/api/v1/auth/token"))
+            .json(&serde_json::json!({"email": "ops@cli.io", "password": "Cli-Password-123"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let access = tokens["access_token"].as_str().unwrap();
+        let res = http
+            .post(format!("{base}/api/v1/invitations"))
+            .bearer_auth(access)
+            .json(&serde_json::json!({"email": "new@cli.io", "role": "viewer"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+        let text = http
+            .get(&metrics)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(text.contains("avb_http_requests_total"), "{text}");
+    });
+    // Stop gracefully.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "serve exits cleanly on SIGTERM: {status:?}"
+    );
+
+    // The invitation mail is in the outbox.
+    let mail = env.json(
+        &["admin", "--json", "mail", "list", "--to", "new@cli.io"],
+        None,
+    );
+    assert!(
+        mail[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("/invitations/accept?token=")
+    );
+
+    // The audit chain verifies, and a tampered row is caught with a non-zero exit.
+    let ok = env.json(&["admin", "--json", "audit", "verify"], None);
+    assert_eq!(ok["ok"], true);
+    let db = env.dir.join("avb-data").join("avb.db");
+    let status = Command::new("python3")
+        .args(["-c", &format!("import sqlite3;c=sqlite3.connect('{}');c.execute(\"update audit_events set ip='1.2.3.4' where action='api_key.create'\");c.commit()", db.display())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = env.run(&["admin", "--json", "audit", "verify"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(
+        report["breaks"][0]["reason"],
+        "row content does not match its hash"
+    );
+}
