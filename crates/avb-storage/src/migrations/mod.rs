@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_core;
+mod m20261125_000002_audit_search;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -10,6 +11,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_core::Migration)]
+        vec![
+            Box::new(m20261125_000001_core::Migration),
+            Box::new(m20261125_000002_audit_search::Migration),
+        ]
     }
 }

@@ -7,7 +7,7 @@ use crate::repos::paginate;
 use crate::store::{Backend, Tx};
 use avb_domain::{AuditId, TenantId};
 use chrono::{DateTime, SecondsFormat, Utc};
-use sea_orm::sea_query::Condition;
+use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement,
@@ -107,11 +107,16 @@ pub async fn append(tx: &Tx, e: NewAudit) -> StorageResult<Model> {
     // Microsecond precision so the hash survives a round trip through either backend.
     let now =
         DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap_or_else(Utc::now);
+    // Words only, so that SQLite FTS5 and PostgreSQL's parser tokenise it identically.
     let search_text = format!(
         "{} {} {} {} {} {}",
         e.actor_label, e.action, e.resource_type, e.resource_id, e.ip, e.summary
     )
-    .to_lowercase();
+    .to_lowercase()
+    .split(|c: char| !c.is_alphanumeric())
+    .filter(|w| !w.is_empty())
+    .collect::<Vec<_>>()
+    .join(" ");
     let mut m = Model {
         id: AuditId::new().as_uuid(),
         tenant_id: e.tenant.map(|t| t.as_uuid()),
@@ -170,16 +175,53 @@ pub async fn list(
     if let Some(to) = f.to {
         q = q.filter(Column::CreatedAt.lt(to));
     }
-    if let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let escaped = text
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        q = q.filter(Column::SearchText.like(format!("%{escaped}%")));
+    if let Some(text) = f.q.as_deref() {
+        let terms = search_terms(text);
+        if terms.is_empty() {
+            // Nothing searchable (only punctuation): no row can match.
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        q = q.filter(match tx.backend() {
+            Backend::Postgres => {
+                let query = terms
+                    .iter()
+                    .map(|t| format!("{t}:*"))
+                    .collect::<Vec<_>>()
+                    .join(" & ");
+                Expr::cust_with_values(
+                    "to_tsvector('simple', search_text) @@ to_tsquery('simple', $1)",
+                    [query],
+                )
+            }
+            Backend::Sqlite => {
+                let query = terms
+                    .iter()
+                    .map(|t| format!("\"{t}\"*"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                Expr::cust_with_values(
+                    "audit_events.rowid IN (SELECT rowid FROM audit_fts WHERE audit_fts MATCH ?)",
+                    [query],
+                )
+            }
+        });
     }
     let rows = paginate(q, Column::Id, page).all(tx.conn()).await?;
     Ok(Page::from_rows(rows, page.limit, |r| r.id))
+}
+
+/// Splits a search text into lower-case alphanumeric words (at most 8, each at most 64 bytes),
+/// which both full-text engines tokenise the same way; every word must match as a prefix.
+pub fn search_terms(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().take(64).collect::<String>())
+        .take(8)
+        .collect()
 }
 
 /// A break found while verifying a chain.

@@ -1,0 +1,55 @@
+//! Full-text search over the audit log: FTS5 on SQLite, a GIN `tsvector` index on PostgreSQL.
+
+use sea_orm::DbBackend;
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let db = m.get_connection();
+        match m.get_database_backend() {
+            DbBackend::Postgres => {
+                db.execute_unprepared(
+                    "CREATE INDEX audit_events_search ON audit_events USING GIN (to_tsvector('simple', search_text))",
+                )
+                .await?;
+            }
+            _ => {
+                db.execute_unprepared(
+                    "CREATE VIRTUAL TABLE audit_fts USING fts5(search_text, content='audit_events', content_rowid='rowid');
+                     INSERT INTO audit_fts(rowid, search_text) SELECT rowid, search_text FROM audit_events;
+                     CREATE TRIGGER audit_fts_insert AFTER INSERT ON audit_events BEGIN
+                       INSERT INTO audit_fts(rowid, search_text) VALUES (new.rowid, new.search_text);
+                     END;
+                     CREATE TRIGGER audit_fts_delete AFTER DELETE ON audit_events BEGIN
+                       INSERT INTO audit_fts(audit_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
+                     END;
+                     CREATE TRIGGER audit_fts_update AFTER UPDATE OF search_text ON audit_events BEGIN
+                       INSERT INTO audit_fts(audit_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
+                       INSERT INTO audit_fts(rowid, search_text) VALUES (new.rowid, new.search_text);
+                     END;",
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let db = m.get_connection();
+        match m.get_database_backend() {
+            DbBackend::Postgres => db.execute_unprepared("DROP INDEX audit_events_search").await?,
+            _ => {
+                db.execute_unprepared(
+                    "DROP TRIGGER audit_fts_insert; DROP TRIGGER audit_fts_delete; DROP TRIGGER audit_fts_update;
+                     DROP TABLE audit_fts;",
+                )
+                .await?
+            }
+        };
+        Ok(())
+    }
+}
