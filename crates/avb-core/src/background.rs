@@ -49,11 +49,11 @@ pub fn spawn(ctx: AppContext, shutdown: watch::Receiver<bool>) -> Vec<tokio::tas
         }));
     }
     if ctx.redis.is_some() {
-        let keys = ctx.keys.clone();
+        let bus = ctx.revocations.clone();
         let mut stop = shutdown;
         handles.push(tokio::spawn(async move {
             loop {
-                let listen = keys.clone().listen_for_revocations(None);
+                let listen = bus.clone().listen(None);
                 tokio::select! {
                     res = listen => {
                         if let Err(e) = res {

@@ -95,6 +95,9 @@ pub struct IdentityConfig {
     pub lockout_minutes: i64,
     pub issuer: String,
     pub audience: String,
+    /// Seconds a verified login session is reused without a database look-up (revocations
+    /// still apply at once).
+    pub session_cache_secs: u64,
 }
 
 impl Default for IdentityConfig {
@@ -107,6 +110,7 @@ impl Default for IdentityConfig {
             lockout_minutes: 15,
             issuer: "agentvoicebox".into(),
             audience: "avb-api".into(),
+            session_cache_secs: 10,
         }
     }
 }

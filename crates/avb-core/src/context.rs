@@ -3,9 +3,11 @@
 use crate::config::{Config, IdentityProvider};
 use crate::error::{CoreError, CoreResult};
 use crate::identity::keycloak::KeycloakVerifier;
+use crate::identity::session_cache::SessionCache;
 use crate::mail::Mailer;
 use crate::policy::PolicyEngine;
 use crate::services::key_cache::KeyVerifier;
+use crate::services::revocation::RevocationBus;
 use crate::token::{JwtKeys, random_alnum};
 use avb_storage::Store;
 use avb_storage::repos::secrets;
@@ -27,6 +29,10 @@ pub struct AppContext {
     pub keycloak: Option<Arc<KeycloakVerifier>>,
     /// API-key verification cache.
     pub keys: Arc<KeyVerifier>,
+    /// Verified login sessions.
+    pub sessions: Arc<SessionCache>,
+    /// Cross-replica revocations of keys and sessions.
+    pub revocations: Arc<RevocationBus>,
     /// Outgoing mail.
     pub mailer: Arc<Mailer>,
     /// Redis client, when configured.
@@ -76,11 +82,18 @@ impl AppContext {
             ),
             None => None,
         };
-        let keys = KeyVerifier::new(
+        let keys = Arc::new(KeyVerifier::new(
             hmac_key.into_bytes(),
             Duration::from_secs(config.api_keys.cache_ttl_secs),
+        ));
+        let sessions = Arc::new(SessionCache::new(Duration::from_secs(
+            config.identity.session_cache_secs,
+        )));
+        let revocations = Arc::new(RevocationBus::new(
             redis.clone(),
-        );
+            keys.clone(),
+            sessions.clone(),
+        ));
         let mailer = Mailer::new(&config.smtp)?;
         Ok(Self {
             store,
@@ -88,7 +101,9 @@ impl AppContext {
             policy: Arc::new(policy),
             jwt: Arc::new(jwt),
             keycloak,
-            keys: Arc::new(keys),
+            keys,
+            sessions,
+            revocations,
             mailer: Arc::new(mailer),
             redis,
         })

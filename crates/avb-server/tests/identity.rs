@@ -356,10 +356,11 @@ async fn revocation_reaches_other_replicas_through_redis() {
     let two = spawn_on(&one.database_url, None, move |c| {
         c.redis.url = Some(avb_core::Secret::new(r2));
         c.api_keys.cache_ttl_secs = 3600;
+        c.identity.session_cache_secs = 3600;
     })
     .await;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(two.ctx.keys.clone().listen_for_revocations(Some(ready_tx)));
+    tokio::spawn(two.ctx.revocations.clone().listen(Some(ready_tx)));
     ready_rx.await.unwrap();
 
     let (_, owner) = one.tenant_with_owner("Replicas").await;

@@ -283,12 +283,29 @@ async fn story(db: Db) {
     let (_, only) = app.get("/api/v1/audit?action=api_key.revoke", &owner).await;
     assert_eq!(only["data"].as_array().unwrap().len(), 1);
     let (_, text) = app.get("/api/v1/audit?q=dev%40acme.io", &owner).await;
-    let found: Vec<&str> = text["data"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
-    assert!(found.contains(&"invitation.create") && found.contains(&"invitation.accept"), "{found:?}");
+    let found: Vec<&str> = text["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        found.contains(&"invitation.create") && found.contains(&"invitation.accept"),
+        "{found:?}"
+    );
     assert!(!found.contains(&"project.create"), "{found:?}");
     let (_, prefix) = app.get("/api/v1/audit?q=PROD%20v2", &owner).await;
-    let found: Vec<&str> = prefix["data"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
-    assert_eq!(found, vec!["api_key.update"], "case-insensitive word search");
+    let found: Vec<&str> = prefix["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        found,
+        vec!["api_key.update"],
+        "case-insensitive word search"
+    );
     let (_, nothing) = app.get("/api/v1/audit?q=zzzznothing", &owner).await;
     assert!(nothing["data"].as_array().unwrap().is_empty());
     let (_, typed) = app

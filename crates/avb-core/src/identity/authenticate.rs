@@ -3,6 +3,7 @@
 
 use crate::context::AppContext;
 use crate::error::{CoreError, CoreResult};
+use crate::identity::session_cache::CachedSession;
 use crate::scope::{Actor, RequestMeta, Scope};
 use avb_domain::{AuthSessionId, KeyScope, Permission, Role, TenantId, TenantStatus, UserId};
 use avb_storage::repos::{auth_sessions, memberships, tenants, users};
@@ -79,6 +80,39 @@ async fn local_jwt(ctx: &AppContext, token: &str, meta: RequestMeta) -> CoreResu
         ),
         None => None,
     };
+    let session = match ctx
+        .sessions
+        .get(sid)
+        .filter(|s| s.user == user_id && s.tenant == tenant)
+    {
+        Some(s) => s,
+        None => {
+            let s = load_session(ctx, sid, user_id, tenant).await?;
+            ctx.sessions.put(sid, s.clone());
+            s
+        }
+    };
+    let actor = Actor::User {
+        id: user_id,
+        email: session.email,
+    };
+    Ok(Scope::new(
+        actor,
+        tenant,
+        session.role,
+        session.saas_admin,
+        Some(sid),
+        meta,
+    ))
+}
+
+/// Checks the server-side session, the user and the membership behind a local access token.
+async fn load_session(
+    ctx: &AppContext,
+    sid: AuthSessionId,
+    user_id: UserId,
+    tenant: Option<TenantId>,
+) -> CoreResult<CachedSession> {
     let tx = ctx.store.platform_tx(false).await?;
     let session = auth_sessions::get(&tx, sid)
         .await
@@ -115,16 +149,13 @@ async fn local_jwt(ctx: &AppContext, token: &str, meta: RequestMeta) -> CoreResu
         None => None,
     };
     tx.commit().await?;
-    Ok(Scope::new(
-        Actor::User {
-            id: user_id,
-            email: user.email,
-        },
+    Ok(CachedSession::new(
+        user_id,
+        user.email,
         tenant,
         role,
         user.is_saas_admin,
-        Some(sid),
-        meta,
+        session.expires_at,
     ))
 }
 

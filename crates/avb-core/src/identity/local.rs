@@ -6,6 +6,7 @@ use crate::context::AppContext;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::{password, totp};
 use crate::scope::{Actor, RequestMeta, Scope};
+use crate::services::revocation::Revocation;
 use crate::token::{hash_token, random_alnum};
 use avb_domain::{Email, Name, TenantId, UserId, ValidationError, check_password_policy};
 use avb_storage::repos::{
@@ -224,6 +225,9 @@ pub async fn logout(ctx: &AppContext, scope: &Scope) -> CoreResult<()> {
     )
     .await?;
     tx.commit().await?;
+    ctx.revocations
+        .revoke(scope.tenant(), vec![Revocation::Session(sid)])
+        .await;
     Ok(())
 }
 
@@ -303,6 +307,9 @@ pub async fn confirm_password_reset(
     )
     .await?;
     tx.commit().await?;
+    ctx.revocations
+        .revoke(None, vec![Revocation::User(uid)])
+        .await;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ pub mod authenticate;
 pub mod keycloak;
 pub mod local;
 pub mod password;
+pub mod session_cache;
 pub mod totp;
 
 pub use authenticate::{Credential, authenticate_bearer};

@@ -217,8 +217,8 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
-    ctx.keys
-        .invalidate(tenant, std::slice::from_ref(&k.prefix))
+    ctx.revocations
+        .revoke_keys(tenant, std::slice::from_ref(&k.prefix))
         .await;
     Ok(k)
 }
@@ -263,8 +263,8 @@ pub async fn rotate(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult
     )
     .await?;
     tx.commit().await?;
-    ctx.keys
-        .invalidate(tenant, std::slice::from_ref(&old.prefix))
+    ctx.revocations
+        .revoke_keys(tenant, std::slice::from_ref(&old.prefix))
         .await;
     Ok(created)
 }
@@ -296,8 +296,8 @@ pub async fn revoke(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult
     )
     .await?;
     tx.commit().await?;
-    ctx.keys
-        .invalidate(tenant, std::slice::from_ref(&k.prefix))
+    ctx.revocations
+        .revoke_keys(tenant, std::slice::from_ref(&k.prefix))
         .await;
     Ok(k)
 }

@@ -1,22 +1,18 @@
 //! The API-key verification hot path: parse, cached look-up by prefix, HMAC-SHA256 and a
-//! constant-time compare. Revocations drop cache entries locally and, through Redis pub/sub,
-//! on every replica. Usage counters are batched in memory and flushed periodically.
+//! constant-time compare. Revocations drop cache entries through the revocation bus. Usage
+//! counters are batched in memory and flushed periodically.
 
 use crate::error::{CoreError, CoreResult};
 use avb_domain::{ApiKeyId, KeyScope, ProjectId, TenantId};
 use avb_storage::Store;
 use avb_storage::entities::api_key;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
-
-/// Redis channel on which revoked key prefixes are announced.
-pub const REVOCATION_CHANNEL: &str = "avb:keys:revoked";
 
 /// The parts of a presented key `avb_<env>_<prefix>_<secret>`.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,18 +62,16 @@ pub struct KeyVerifier {
     ttl: Duration,
     cache: RwLock<HashMap<String, CachedKey>>,
     usage: Mutex<HashMap<ApiKeyId, PendingUse>>,
-    redis: Option<redis::Client>,
 }
 
 impl KeyVerifier {
     /// A verifier keyed by the server's HMAC key.
-    pub fn new(hmac_key: Vec<u8>, ttl: Duration, redis: Option<redis::Client>) -> Self {
+    pub fn new(hmac_key: Vec<u8>, ttl: Duration) -> Self {
         Self {
             hmac_key,
             ttl,
             cache: RwLock::new(HashMap::new()),
             usage: Mutex::new(HashMap::new()),
-            redis,
         }
     }
 
@@ -176,30 +170,8 @@ impl KeyVerifier {
         Ok(batch.len())
     }
 
-    /// Drops cached entries for `prefixes` here and announces them to other replicas.
-    pub async fn invalidate(&self, tenant: TenantId, prefixes: &[String]) {
-        self.drop_local(prefixes);
-        let Some(client) = &self.redis else { return };
-        match client.get_multiplexed_async_connection().await {
-            Ok(mut conn) => {
-                for p in prefixes {
-                    let msg = serde_json::json!({"tenant_id": tenant.to_string(), "prefix": p})
-                        .to_string();
-                    let res: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                        .arg(REVOCATION_CHANNEL)
-                        .arg(msg)
-                        .query_async(&mut conn)
-                        .await;
-                    if let Err(e) = res {
-                        tracing::warn!(error = %e, "could not publish key revocation");
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not reach redis to publish key revocation"),
-        }
-    }
-
-    fn drop_local(&self, prefixes: &[String]) {
+    /// Drops cached entries for `prefixes` in this process.
+    pub fn drop_local(&self, prefixes: &[String]) {
         if let Ok(mut c) = self.cache.write() {
             for p in prefixes {
                 c.remove(p);
@@ -207,39 +179,11 @@ impl KeyVerifier {
         }
     }
 
-    /// Listens for revocations from other replicas until the connection fails; the caller
-    /// restarts it. Returns after subscribing through `ready`.
-    pub async fn listen_for_revocations(
-        self: Arc<Self>,
-        ready: Option<tokio::sync::oneshot::Sender<()>>,
-    ) -> CoreResult<()> {
-        let Some(client) = self.redis.clone() else {
-            return Ok(());
-        };
-        let mut pubsub = client
-            .get_async_pubsub()
-            .await
-            .map_err(|e| CoreError::Internal(format!("redis: {e}")))?;
-        pubsub
-            .subscribe(REVOCATION_CHANNEL)
-            .await
-            .map_err(|e| CoreError::Internal(format!("redis: {e}")))?;
-        if let Some(r) = ready {
-            let _ = r.send(());
+    /// Drops every cached key of `tenant` in this process.
+    pub fn drop_tenant(&self, tenant: TenantId) {
+        if let Ok(mut c) = self.cache.write() {
+            c.retain(|_, k| k.row.tenant_id != tenant.as_uuid());
         }
-        let mut stream = pubsub.into_on_message();
-        while let Some(msg) = stream.next().await {
-            let Ok(payload) = msg.get_payload::<String>() else {
-                continue;
-            };
-            let prefix = serde_json::from_str::<serde_json::Value>(&payload)
-                .ok()
-                .and_then(|v| v.get("prefix").and_then(|p| p.as_str()).map(str::to_string));
-            if let Some(p) = prefix {
-                self.drop_local(&[p]);
-            }
-        }
-        Ok(())
     }
 }
 
@@ -271,8 +215,8 @@ mod tests {
 
     #[test]
     fn digest_depends_on_server_key() {
-        let a = KeyVerifier::new(b"one".to_vec(), Duration::from_secs(1), None);
-        let b = KeyVerifier::new(b"two".to_vec(), Duration::from_secs(1), None);
+        let a = KeyVerifier::new(b"one".to_vec(), Duration::from_secs(1));
+        let b = KeyVerifier::new(b"two".to_vec(), Duration::from_secs(1));
         assert_eq!(a.digest("k"), a.digest("k"));
         assert_ne!(a.digest("k"), b.digest("k"));
         assert_eq!(a.digest("k").len(), 64);

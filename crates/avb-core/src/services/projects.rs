@@ -215,6 +215,6 @@ pub async fn delete(
     .await?;
     tx.commit().await?;
     let prefixes: Vec<String> = revoked.iter().map(|k| k.prefix.clone()).collect();
-    ctx.keys.invalidate(tenant, &prefixes).await;
+    ctx.revocations.revoke_keys(tenant, &prefixes).await;
     Ok(revoked.len())
 }

@@ -4,6 +4,7 @@ use crate::audit;
 use crate::context::AppContext;
 use crate::error::{CoreError, CoreResult};
 use crate::scope::Scope;
+use crate::services::revocation::Revocation;
 use avb_domain::{Email, Name, Permission, TenantId, TenantStatus, ValidationError};
 use avb_storage::entities::tenant::Model as Tenant;
 use avb_storage::repos::{api_keys, audit as audit_repo, tenants};
@@ -179,6 +180,10 @@ async fn set_status(
     .await?;
     tx.commit().await?;
     let prefixes: Vec<String> = keys.into_iter().map(|k| k.prefix).collect();
-    ctx.keys.invalidate(id, &prefixes).await;
+    let mut items: Vec<Revocation> = prefixes.into_iter().map(Revocation::KeyPrefix).collect();
+    if status == TenantStatus::Suspended {
+        items.push(Revocation::Tenant(id));
+    }
+    ctx.revocations.revoke(Some(id), items).await;
     Ok(t)
 }

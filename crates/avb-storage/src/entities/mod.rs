@@ -1,6 +1,7 @@
 //! SeaORM entities: one model for SQLite and PostgreSQL.
 
 pub mod api_key;
+pub mod audit_chain_head;
 pub mod audit_event;
 pub mod auth_session;
 pub mod invitation;

@@ -250,6 +250,18 @@ impl MigrationTrait for Migration {
         )
         .await?;
 
+        // The head of each audit chain: appends lock this row, read the last hash, update it.
+        m.create_table(
+            Table::create()
+                .table("audit_chain_heads")
+                .col(string("chain").primary_key())
+                .col(uuid_null("tenant_id"))
+                .col(big_integer("seq"))
+                .col(string("hash"))
+                .to_owned(),
+        )
+        .await?;
+
         m.create_table(
             Table::create()
                 .table("auth_sessions")
@@ -356,6 +368,7 @@ impl MigrationTrait for Migration {
             "mail_outbox",
             "login_events",
             "auth_sessions",
+            "audit_chain_heads",
             "audit_events",
             "api_keys",
             "projects",
@@ -398,7 +411,10 @@ async fn postgres_row_level_security(m: &SchemaManager<'_>) -> Result<(), DbErr>
     .await?;
     let platform = "current_setting('app.platform', true) = 'on'";
     let tenant = "NULLIF(current_setting('app.tenant_id', true), '')::uuid";
-    for table in TENANT_TABLES.iter().chain(["audit_events"].iter()) {
+    for table in TENANT_TABLES
+        .iter()
+        .chain(["audit_events", "audit_chain_heads"].iter())
+    {
         db.execute_unprepared(&format!(
             "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
              ALTER TABLE {table} FORCE ROW LEVEL SECURITY;

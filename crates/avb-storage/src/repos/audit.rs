@@ -1,5 +1,6 @@
 //! The audit log: append-only, hash-chained per tenant (chain `platform` for platform events).
 
+use crate::entities::audit_chain_head as head;
 use crate::entities::audit_event::{ActiveModel, Column, Entity, Model};
 use crate::error::StorageResult;
 use crate::page::{Page, PageRequest};
@@ -9,8 +10,7 @@ use avb_domain::{AuditId, TenantId};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use sha2::{Digest, Sha256};
 
@@ -85,24 +85,16 @@ pub async fn append(tx: &Tx, e: NewAudit) -> StorageResult<Model> {
         return Err(crate::StorageError::NotFound);
     }
     let chain = chain_of(e.tenant);
+    // Lock the chain head (SELECT ... FOR UPDATE on PostgreSQL; SQLite has one writer) so
+    // sequence numbers never collide, whatever the size of the log.
+    let mut head_query = head::Entity::find_by_id(chain.clone());
     if tx.backend() == Backend::Postgres {
-        // Serialise appends per chain so sequence numbers never collide.
-        tx.conn()
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock(hashtext($1))",
-                [chain.clone().into()],
-            ))
-            .await?;
+        head_query = head_query.lock_exclusive();
     }
-    let last = Entity::find()
-        .filter(Column::Chain.eq(chain.clone()))
-        .order_by_desc(Column::Seq)
-        .limit(1)
-        .one(tx.conn())
-        .await?;
-    let (seq, prev_hash) = last
-        .map(|l| (l.seq + 1, l.hash))
+    let head = head_query.one(tx.conn()).await?;
+    let (seq, prev_hash) = head
+        .as_ref()
+        .map(|h| (h.seq + 1, h.hash.clone()))
         .unwrap_or((1, String::new()));
     // Microsecond precision so the hash survives a round trip through either backend.
     let now =
@@ -138,6 +130,17 @@ pub async fn append(tx: &Tx, e: NewAudit) -> StorageResult<Model> {
         hash: String::new(),
     };
     m.hash = row_hash(&m);
+    let new_head = head::ActiveModel {
+        chain: Set(m.chain.clone()),
+        tenant_id: Set(m.tenant_id),
+        seq: Set(m.seq),
+        hash: Set(m.hash.clone()),
+    };
+    if head.is_some() {
+        new_head.update(tx.conn()).await?;
+    } else {
+        new_head.insert(tx.conn()).await?;
+    }
     let am: ActiveModel = m.into();
     Ok(am.insert(tx.conn()).await?)
 }

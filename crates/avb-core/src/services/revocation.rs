@@ -1,0 +1,159 @@
+//! Revocations that must reach every replica at once: API keys, login sessions, all sessions
+//! of a user, and everything of a tenant. Applied locally, then published on Redis when it is
+//! configured; every replica's listener applies what others publish.
+
+use crate::error::{CoreError, CoreResult};
+use crate::identity::session_cache::SessionCache;
+use crate::services::key_cache::KeyVerifier;
+use avb_domain::{AuthSessionId, TenantId, UserId};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Redis channel carrying revocations.
+pub const CHANNEL: &str = "avb:revocations";
+
+/// One thing to forget.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Revocation {
+    /// An API key, by prefix.
+    KeyPrefix(String),
+    /// One login session.
+    Session(AuthSessionId),
+    /// Every session of a user.
+    User(UserId),
+    /// Every cached session in a tenant (suspension).
+    Tenant(TenantId),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Message {
+    tenant_id: Option<TenantId>,
+    items: Vec<Revocation>,
+}
+
+/// Applies and broadcasts revocations.
+pub struct RevocationBus {
+    redis: Option<redis::Client>,
+    keys: Arc<KeyVerifier>,
+    sessions: Arc<SessionCache>,
+}
+
+impl RevocationBus {
+    /// A bus over the given caches.
+    pub fn new(
+        redis: Option<redis::Client>,
+        keys: Arc<KeyVerifier>,
+        sessions: Arc<SessionCache>,
+    ) -> Self {
+        Self {
+            redis,
+            keys,
+            sessions,
+        }
+    }
+
+    fn apply(&self, items: &[Revocation]) {
+        for r in items {
+            match r {
+                Revocation::KeyPrefix(p) => self.keys.drop_local(std::slice::from_ref(p)),
+                Revocation::Session(s) => self.sessions.drop_where(|k, _| k == s),
+                Revocation::User(u) => self.sessions.drop_where(|_, v| v.user == *u),
+                Revocation::Tenant(t) => {
+                    self.sessions.drop_where(|_, v| v.tenant == Some(*t));
+                    self.keys.drop_tenant(*t);
+                }
+            }
+        }
+    }
+
+    /// Forgets `items` here and on every replica.
+    pub async fn revoke(&self, tenant: Option<TenantId>, items: Vec<Revocation>) {
+        if items.is_empty() {
+            return;
+        }
+        self.apply(&items);
+        let Some(client) = &self.redis else { return };
+        let payload = match serde_json::to_string(&Message {
+            tenant_id: tenant,
+            items,
+        }) {
+            Ok(p) => p,
+            Err(_) => return,
+        };
+        let result = async {
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            redis::cmd("PUBLISH")
+                .arg(CHANNEL)
+                .arg(payload)
+                .query_async::<i64>(&mut conn)
+                .await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not publish a revocation to other replicas");
+        }
+    }
+
+    /// Forgets API keys by prefix.
+    pub async fn revoke_keys(&self, tenant: TenantId, prefixes: &[String]) {
+        let items = prefixes
+            .iter()
+            .cloned()
+            .map(Revocation::KeyPrefix)
+            .collect();
+        self.revoke(Some(tenant), items).await;
+    }
+
+    /// Applies revocations published by other replicas until the connection drops. `ready`
+    /// fires once subscribed.
+    pub async fn listen(
+        self: Arc<Self>,
+        ready: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> CoreResult<()> {
+        let Some(client) = self.redis.clone() else {
+            return Ok(());
+        };
+        let mut pubsub = client
+            .get_async_pubsub()
+            .await
+            .map_err(|e| CoreError::Internal(format!("redis: {e}")))?;
+        pubsub
+            .subscribe(CHANNEL)
+            .await
+            .map_err(|e| CoreError::Internal(format!("redis: {e}")))?;
+        if let Some(r) = ready {
+            let _ = r.send(());
+        }
+        let mut stream = pubsub.into_on_message();
+        while let Some(msg) = stream.next().await {
+            let Ok(payload) = msg.get_payload::<String>() else {
+                continue;
+            };
+            match serde_json::from_str::<Message>(&payload) {
+                Ok(m) => self.apply(&m.items),
+                Err(e) => tracing::warn!(error = %e, "ignoring a malformed revocation message"),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_format_is_stable() {
+        let m = Message {
+            tenant_id: None,
+            items: vec![Revocation::KeyPrefix("ab12CD34".into())],
+        };
+        let s = serde_json::to_string(&m).unwrap_or_default();
+        assert_eq!(
+            s,
+            r#"{"tenant_id":null,"items":[{"kind":"key_prefix","id":"ab12CD34"}]}"#
+        );
+    }
+}
