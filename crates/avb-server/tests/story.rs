@@ -392,6 +392,13 @@ async fn story(db: Db) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(app.get("/api/v1/me", &new_secret).await.0, StatusCode::OK);
     assert_eq!(app.get("/api/v1/projects", &owner).await.0, StatusCode::OK);
+    let (_, seen) = app
+        .get("/api/v1/audit?action=admin.tenant.view", &owner)
+        .await;
+    assert_eq!(
+        seen["data"][0]["actor_label"], "root@example.com",
+        "platform reads show in the tenant's log"
+    );
 
     // Deleting the project can revoke its keys.
     let (_, k2) = app

@@ -100,24 +100,46 @@ pub async fn list(
 ) -> CoreResult<Page<Tenant>> {
     ctx.policy
         .authorize(scope, Permission::PlatformTenants, None)?;
-    let tx = ctx.store.platform_tx(false).await?;
+    // Platform-wide reads are audited.
+    let tx = ctx.store.platform_tx(true).await?;
     let page = tenants::list(&tx, q, page).await?;
+    let summary = serde_json::json!({"q": q, "returned": page.items.len()});
+    audit_repo::append(
+        &tx,
+        audit::entry(scope, None, "admin.tenants.list", "tenant", "*", summary),
+    )
+    .await?;
     tx.commit().await?;
     Ok(page)
 }
 
 /// One tenant: SaaS admins see any; members see their own.
 pub async fn get(ctx: &AppContext, scope: &Scope, id: TenantId) -> CoreResult<Tenant> {
-    let tx = if scope.is_saas_admin() {
+    if scope.is_saas_admin() {
         ctx.policy
             .authorize(scope, Permission::PlatformTenants, None)?;
-        ctx.store.platform_tx(false).await?
-    } else {
-        if scope.tenant() != Some(id) {
-            return Err(CoreError::NotFound);
-        }
-        ctx.store.tenant_tx(id, false).await?
-    };
+        // A platform read of one tenant is audited in that tenant's own log.
+        let tx = ctx.store.tenant_tx(id, true).await?;
+        let t = tenants::get(&tx, id).await?;
+        audit_repo::append(
+            &tx,
+            audit::entry(
+                scope,
+                Some(id),
+                "admin.tenant.view",
+                "tenant",
+                id,
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(t);
+    }
+    if scope.tenant() != Some(id) {
+        return Err(CoreError::NotFound);
+    }
+    let tx = ctx.store.tenant_tx(id, false).await?;
     let t = tenants::get(&tx, id).await?;
     tx.commit().await?;
     Ok(t)

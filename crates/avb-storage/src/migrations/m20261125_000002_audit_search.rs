@@ -12,8 +12,11 @@ impl MigrationTrait for Migration {
         let db = m.get_connection();
         match m.get_database_backend() {
             DbBackend::Postgres => {
+                // A stored vector, so that index rechecks never re-parse the text.
                 db.execute_unprepared(
-                    "CREATE INDEX audit_events_search ON audit_events USING GIN (to_tsvector('simple', search_text))",
+                    "ALTER TABLE audit_events ADD COLUMN search_vector tsvector
+                       GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED;
+                     CREATE INDEX audit_events_search ON audit_events USING GIN (search_vector);",
                 )
                 .await?;
             }
@@ -41,7 +44,10 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let db = m.get_connection();
         match m.get_database_backend() {
-            DbBackend::Postgres => db.execute_unprepared("DROP INDEX audit_events_search").await?,
+            DbBackend::Postgres => {
+                db.execute_unprepared("DROP INDEX audit_events_search; ALTER TABLE audit_events DROP COLUMN search_vector")
+                    .await?
+            }
             _ => {
                 db.execute_unprepared(
                     "DROP TRIGGER audit_fts_insert; DROP TRIGGER audit_fts_delete; DROP TRIGGER audit_fts_update;

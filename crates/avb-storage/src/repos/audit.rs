@@ -194,10 +194,7 @@ pub async fn list(
                     .map(|t| format!("{t}:*"))
                     .collect::<Vec<_>>()
                     .join(" & ");
-                Expr::cust_with_values(
-                    "to_tsvector('simple', search_text) @@ to_tsquery('simple', $1)",
-                    [query],
-                )
+                Expr::cust_with_values("search_vector @@ to_tsquery('simple', $1)", [query])
             }
             Backend::Sqlite => {
                 let query = terms
@@ -212,8 +209,63 @@ pub async fn list(
             }
         });
     }
-    let rows = paginate(q, Column::Id, page).all(tx.conn()).await?;
+    // The search text is never shown: leave it out of the rows read.
+    let rows: Vec<Model> = paginate(q, Column::Id, page)
+        .into_partial_model::<ListedRow>()
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(ListedRow::into_model)
+        .collect();
     Ok(Page::from_rows(rows, page.limit, |r| r.id))
+}
+
+/// An audit row without its search text.
+#[derive(Debug, sea_orm::DerivePartialModel)]
+#[sea_orm(entity = "Entity")]
+struct ListedRow {
+    id: uuid::Uuid,
+    tenant_id: Option<uuid::Uuid>,
+    chain: String,
+    seq: i64,
+    actor_type: String,
+    actor_id: String,
+    actor_label: String,
+    action: String,
+    resource_type: String,
+    resource_id: String,
+    ip: String,
+    user_agent: String,
+    summary: serde_json::Value,
+    result: String,
+    created_at: DateTime<Utc>,
+    prev_hash: String,
+    hash: String,
+}
+
+impl ListedRow {
+    fn into_model(self) -> Model {
+        Model {
+            id: self.id,
+            tenant_id: self.tenant_id,
+            chain: self.chain,
+            seq: self.seq,
+            actor_type: self.actor_type,
+            actor_id: self.actor_id,
+            actor_label: self.actor_label,
+            action: self.action,
+            resource_type: self.resource_type,
+            resource_id: self.resource_id,
+            ip: self.ip,
+            user_agent: self.user_agent,
+            summary: self.summary,
+            result: self.result,
+            search_text: String::new(),
+            created_at: self.created_at,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
 }
 
 /// Splits a search text into lower-case alphanumeric words (at most 8, each at most 64 bytes),
