@@ -391,3 +391,103 @@ async fn revocation_reaches_other_replicas_through_redis() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// A minimal SMTP server: accepts one session and returns the DATA it received.
+async fn smtp_sink() -> (u16, tokio::sync::oneshot::Receiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut tx = Some(tx);
+    tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        let (read, mut write) = sock.into_split();
+        let mut lines = BufReader::new(read).lines();
+        write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+        let mut data = String::new();
+        let mut in_data = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if in_data {
+                if line == "." {
+                    in_data = false;
+                    write.write_all(b"250 queued\r\n").await.unwrap();
+                    // The client pools its connection, so report the message now.
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(std::mem::take(&mut data));
+                    }
+                } else {
+                    data.push_str(&line);
+                    data.push('\n');
+                }
+                continue;
+            }
+            let verb = line
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_uppercase();
+            let reply: &[u8] = match verb.as_str() {
+                "EHLO" | "HELO" => b"250 sink\r\n",
+                "DATA" => {
+                    in_data = true;
+                    b"354 go ahead\r\n"
+                }
+                "QUIT" => {
+                    write.write_all(b"221 bye\r\n").await.unwrap();
+                    break;
+                }
+                _ => b"250 ok\r\n",
+            };
+            write.write_all(reply).await.unwrap();
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_mail_is_delivered_over_smtp_when_configured() {
+    let (port, received) = smtp_sink().await;
+    let app = spawn_app_with(Db::Sqlite, move |c| {
+        c.smtp.host = Some("127.0.0.1".into());
+        c.smtp.port = port;
+        c.smtp.starttls = false;
+    })
+    .await;
+    let t = app.create_tenant("Mail").await;
+    app.create_user(Some(t), "viewer", "m@mail.io").await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({"email": "m@mail.io"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let sent = app.ctx.mailer.deliver_due(&app.ctx.store).await.unwrap();
+    assert_eq!(sent, 1);
+    let data = tokio::time::timeout(std::time::Duration::from_secs(10), received)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        data.contains("Subject: Reset your AgentVoiceBox password"),
+        "{data}"
+    );
+    assert!(data.contains("Token: "), "{data}");
+    let scope = avb_core::Scope::local_operator(None);
+    let outbox = avb_core::services::users::outbox(
+        &app.ctx,
+        &scope,
+        Some("m@mail.io"),
+        avb_core::PageRequest::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outbox.items[0].status, "sent");
+    assert_eq!(
+        app.ctx.mailer.deliver_due(&app.ctx.store).await.unwrap(),
+        0,
+        "sent mail is not sent twice"
+    );
+}

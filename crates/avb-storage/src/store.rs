@@ -29,9 +29,11 @@ pub struct Store {
     write_lock: Option<Arc<Mutex<()>>>,
 }
 
-/// A transaction bound to one tenant (or the platform). Repositories take this, never a pool.
+/// A unit of work bound to one tenant (or the platform). Repositories take this, never a pool.
+/// Writes and every PostgreSQL call run in a transaction (RLS settings live there); SQLite reads
+/// run straight on the pool, which saves two round trips to SQLite's worker thread per request.
 pub struct Tx {
-    inner: DatabaseTransaction,
+    inner: Conn,
     tenant: Option<TenantId>,
     backend: Backend,
     _write_guard: Option<OwnedMutexGuard<()>>,
@@ -142,6 +144,14 @@ impl Store {
             (Some(lock), true) => Some(lock.clone().lock_owned().await),
             _ => None,
         };
+        if self.backend == Backend::Sqlite && !write {
+            return Ok(Tx {
+                inner: Conn::Pool(self.db.clone()),
+                tenant,
+                backend: self.backend,
+                _write_guard: None,
+            });
+        }
         let inner = self.db.begin().await?;
         if self.backend == Backend::Postgres {
             let tenant_value = tenant.map(|t| t.to_string()).unwrap_or_default();
@@ -158,7 +168,7 @@ impl Store {
                 .await?;
         }
         Ok(Tx {
-            inner,
+            inner: Conn::Tx(inner),
             tenant,
             backend: self.backend,
             _write_guard: guard,
@@ -189,13 +199,65 @@ impl Tx {
         }
     }
 
-    pub(crate) fn conn(&self) -> &DatabaseTransaction {
+    pub(crate) fn conn(&self) -> &Conn {
         &self.inner
     }
 
-    /// Commits the transaction.
+    /// Commits the transaction (nothing to do for a pool read).
     pub async fn commit(self) -> StorageResult<()> {
-        self.inner.commit().await?;
+        if let Conn::Tx(t) = self.inner {
+            t.commit().await?;
+        }
         Ok(())
+    }
+}
+
+/// Where a [`Tx`]'s statements go.
+pub(crate) enum Conn {
+    Tx(DatabaseTransaction),
+    Pool(DatabaseConnection),
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl ConnectionTrait for Conn {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Conn::Tx(t) => t.get_database_backend(),
+            Conn::Pool(p) => p.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        match self {
+            Conn::Tx(t) => t.execute_raw(stmt).await,
+            Conn::Pool(p) => p.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        match self {
+            Conn::Tx(t) => t.execute_unprepared(sql).await,
+            Conn::Pool(p) => p.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: Statement,
+    ) -> Result<Option<sea_orm::QueryResult>, sea_orm::DbErr> {
+        match self {
+            Conn::Tx(t) => t.query_one_raw(stmt).await,
+            Conn::Pool(p) => p.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(
+        &self,
+        stmt: Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+        match self {
+            Conn::Tx(t) => t.query_all_raw(stmt).await,
+            Conn::Pool(p) => p.query_all_raw(stmt).await,
+        }
     }
 }

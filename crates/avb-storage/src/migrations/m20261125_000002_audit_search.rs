@@ -19,6 +19,22 @@ impl MigrationTrait for Migration {
                      CREATE INDEX audit_events_search ON audit_events USING GIN (search_vector);",
                 )
                 .await?;
+                // Row-level security keeps non-leakproof operators such as @@ away from indexes,
+                // so a search would scan the table. This function applies the same tenant rule
+                // as the policy itself and, when owned by a superuser (who bypasses RLS), lets the
+                // GIN index answer. Owned by anyone else it is still correct, only slower.
+                db.execute_unprepared(
+                    "CREATE FUNCTION avb_audit_search(q tsquery) RETURNS SETOF uuid
+                       LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+                         SELECT id FROM audit_events
+                         WHERE (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
+                                OR current_setting('app.platform', true) = 'on')
+                           AND search_vector @@ q
+                       $$;
+                     REVOKE ALL ON FUNCTION avb_audit_search(tsquery) FROM PUBLIC;
+                     GRANT EXECUTE ON FUNCTION avb_audit_search(tsquery) TO avb_tenant;",
+                )
+                .await?;
             }
             _ => {
                 db.execute_unprepared(
@@ -45,7 +61,10 @@ impl MigrationTrait for Migration {
         let db = m.get_connection();
         match m.get_database_backend() {
             DbBackend::Postgres => {
-                db.execute_unprepared("DROP INDEX audit_events_search; ALTER TABLE audit_events DROP COLUMN search_vector")
+                db.execute_unprepared(
+                    "DROP FUNCTION avb_audit_search(tsquery); DROP INDEX audit_events_search;
+                     ALTER TABLE audit_events DROP COLUMN search_vector",
+                )
                     .await?
             }
             _ => {

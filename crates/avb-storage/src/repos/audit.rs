@@ -194,7 +194,10 @@ pub async fn list(
                     .map(|t| format!("{t}:*"))
                     .collect::<Vec<_>>()
                     .join(" & ");
-                Expr::cust_with_values("search_vector @@ to_tsquery('simple', $1)", [query])
+                Expr::cust_with_values(
+                    "audit_events.id IN (SELECT avb_audit_search(to_tsquery('simple', $1)))",
+                    [query],
+                )
             }
             Backend::Sqlite => {
                 let query = terms
