@@ -1,0 +1,16 @@
+//! The OpenAI Realtime protocol as the official SDKs speak it, in both dialects (beta and GA):
+//! parsing client events, the session and item shapes, server event names, and the error
+//! envelope. Pure functions over JSON; the gateway does the I/O.
+
+pub mod dialect;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod item;
+pub mod session;
+
+pub use dialect::Dialect;
+pub use error::{ErrorCode, ProtocolError};
+pub use events::{ClientEvent, ServerEvent, parse_client_event};
+pub use item::{ContentPart, Item, ItemKind, Role};
+pub use session::{AudioFormat, SessionConfig, TurnDetection};
