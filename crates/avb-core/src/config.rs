@@ -24,6 +24,53 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub policy: PolicyConfig,
     pub log: LogConfig,
+    pub engines: EnginesConfig,
+    pub realtime: RealtimeConfig,
+}
+
+/// `[engines]`: voice engines reached over OpenAI-compatible HTTP.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnginesConfig {
+    /// Base URL of a `/chat/completions` server (OpenAI, Groq, Ollama, llama.cpp), e.g.
+    /// `http://127.0.0.1:8081/v1`. Unset: responses fail with `engine_unavailable`.
+    pub llm_url: Option<String>,
+    /// API key for the LLM server.
+    pub llm_api_key: Option<Secret>,
+    /// Model name sent to the LLM server.
+    pub llm_model: String,
+    /// Seconds to wait for the LLM's first byte.
+    pub llm_timeout_secs: u64,
+}
+
+impl Default for EnginesConfig {
+    fn default() -> Self {
+        Self {
+            llm_url: None,
+            llm_api_key: None,
+            llm_model: "default".into(),
+            llm_timeout_secs: 30,
+        }
+    }
+}
+
+/// `[realtime]`: the `/v1/realtime` gateway.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RealtimeConfig {
+    /// Longest a session may last, in seconds (then `session_expired` and close 1000).
+    pub max_session_secs: u64,
+    /// Largest client frame accepted, in bytes (audio appends may carry 15 MiB).
+    pub max_frame_bytes: usize,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            max_session_secs: 3600,
+            max_frame_bytes: 20 * 1024 * 1024,
+        }
+    }
 }
 
 /// `[server]`

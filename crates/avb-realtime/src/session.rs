@@ -420,7 +420,10 @@ impl SessionConfig {
                                 .unwrap_or_default()
                                 .to_string(),
                             _ => {
-                                return Err(ProtocolError::invalid(&param, "expected a voice name"));
+                                return Err(ProtocolError::invalid(
+                                    &param,
+                                    "expected a voice name",
+                                ));
                             }
                         }
                     }

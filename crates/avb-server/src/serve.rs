@@ -82,7 +82,11 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
 
     let server_stop = stop_tx.clone();
-    avb_api::server::serve(listener, ctx.clone(), async move {
+    let app = avb_api::server::app(
+        avb_api::router(ctx.clone()),
+        avb_gateway::router(ctx.clone()),
+    );
+    avb_api::server::serve(listener, app, async move {
         shutdown_signal().await;
         let _ = server_stop.send(true);
     })

@@ -108,7 +108,11 @@ pub async fn spawn_on(url: &str, dir: Option<PathBuf>, tweak: impl FnOnce(&mut C
     let (tx, rx) = oneshot::channel::<()>();
     let serve_ctx = ctx.clone();
     tokio::spawn(async move {
-        let _ = avb_api::server::serve(listener, serve_ctx, async move {
+        let app = avb_api::server::app(
+            avb_api::router(serve_ctx.clone()),
+            avb_gateway::router(serve_ctx),
+        );
+        let _ = avb_api::server::serve(listener, app, async move {
             let _ = rx.await;
         })
         .await;

@@ -1,0 +1,117 @@
+//! The WebSocket handshake: credentials, subprotocols, dialect.
+
+use crate::GatewayState;
+use crate::session::Session;
+use avb_core::identity::authenticate_bearer;
+use avb_core::{CoreError, RequestMeta};
+use avb_domain::Permission;
+use avb_realtime::Dialect;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+const KEY_SUBPROTOCOL: &str = "openai-insecure-api-key.";
+
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    let body =
+        json!({"error": {"type": "invalid_request_error", "code": code, "message": message}});
+    (status, axum::Json(body)).into_response()
+}
+
+/// `GET /v1/realtime?model=...`: authenticates, then upgrades.
+pub async fn upgrade(
+    State(state): State<GatewayState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let offered: Vec<&str> = header("sec-websocket-protocol")
+        .map(|p| p.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let dialect = Dialect::detect(header("openai-beta"), &offered);
+    let token = header("authorization")
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::to_string)
+        .or_else(|| {
+            offered
+                .iter()
+                .find_map(|p| p.strip_prefix(KEY_SUBPROTOCOL))
+                .map(str::to_string)
+        })
+        .or_else(|| header("api-key").map(str::to_string));
+    let Some(token) = token else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing_api_key",
+            "Provide an API key with the realtime scope.",
+        );
+    };
+    let meta = RequestMeta {
+        ip: peer.ip().to_string(),
+        user_agent: header("user-agent")
+            .unwrap_or_default()
+            .chars()
+            .take(512)
+            .collect(),
+        request_id: String::new(),
+    };
+    let scope = match authenticate_bearer(&state.ctx, &token, meta).await {
+        Ok(s) => s,
+        Err(CoreError::TenantSuspended) => {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "tenant_suspended",
+                "The tenant is suspended.",
+            );
+        }
+        Err(CoreError::Internal(e)) => {
+            tracing::error!(error = %e, "realtime authentication failed");
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Authentication is unavailable.",
+            );
+        }
+        Err(_) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                "Incorrect API key provided.",
+            );
+        }
+    };
+    if state
+        .ctx
+        .policy
+        .authorize(&scope, Permission::RealtimeConnect, scope.tenant())
+        .is_err()
+    {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "This key lacks the realtime scope.",
+        );
+    }
+    let model = query
+        .get("model")
+        .cloned()
+        .unwrap_or_else(|| state.engines.llm_model.clone());
+    let max_frame = state.ctx.config.realtime.max_frame_bytes;
+    let ws = if offered.contains(&"realtime") {
+        ws.protocols(["realtime"])
+    } else {
+        ws
+    };
+    ws.max_message_size(max_frame)
+        .max_frame_size(max_frame)
+        .on_upgrade(move |socket| Session::new(state, scope, dialect, model).run(socket))
+}

@@ -1,0 +1,30 @@
+//! The OpenAI-Realtime-compatible gateway: `GET /v1/realtime` upgrades to a WebSocket that speaks
+//! the beta or GA dialect, authenticated by an API key with the `realtime` scope.
+
+mod connect;
+mod engines;
+mod response;
+mod session;
+
+pub use engines::Engines;
+
+use avb_core::AppContext;
+use axum::Router;
+use axum::routing::get;
+
+/// State of the gateway routes.
+#[derive(Clone)]
+pub struct GatewayState {
+    /// Platform services.
+    pub ctx: AppContext,
+    /// Voice engines.
+    pub engines: Engines,
+}
+
+/// The gateway's routes.
+pub fn router(ctx: AppContext) -> Router {
+    let engines = Engines::from_config(&ctx.config.engines);
+    Router::new()
+        .route("/v1/realtime", get(connect::upgrade))
+        .with_state(GatewayState { ctx, engines })
+}

@@ -1,0 +1,406 @@
+//! Running one response: the conversation goes to the chat model, streamed deltas become
+//! Realtime events, and the finished items go back to the session.
+
+use crate::engines::Engines;
+use crate::session::Emitter;
+use avb_realtime::ids::new_id;
+use avb_realtime::{
+    ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role, ServerEvent,
+    SessionConfig,
+};
+use avb_voice::{ChatMessage, ChatModel, ChatRequest, LlmDelta};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// What the session learns when a response ends.
+pub(crate) struct Finished {
+    pub response_id: String,
+    pub items: Vec<Item>,
+}
+
+/// Output produced so far, kept so that a cancelled response leaves what was said.
+#[derive(Default)]
+pub(crate) struct Partial {
+    message: Option<(String, String, bool)>,
+}
+
+/// A response about to run.
+pub(crate) struct ResponseJob {
+    pub id: String,
+    pub partial: Arc<Mutex<Partial>>,
+    llm: Option<Arc<dyn ChatModel>>,
+    request: ChatRequest,
+    audio: bool,
+    dialect: Dialect,
+}
+
+fn tool_for_chat(t: &Value) -> Value {
+    json!({"type": "function", "function": {
+        "name": t.get("name"), "description": t.get("description"),
+        "parameters": t.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+    }})
+}
+
+/// The chat messages for a conversation.
+fn messages(instructions: &str, items: &[Item]) -> Vec<ChatMessage> {
+    let mut out = Vec::new();
+    if !instructions.trim().is_empty() {
+        out.push(ChatMessage::text("system", instructions));
+    }
+    for item in items {
+        match &item.kind {
+            ItemKind::Message { role, content } => {
+                let text: Vec<&str> = content.iter().filter_map(ContentPart::text).collect();
+                if text.is_empty() {
+                    continue;
+                }
+                let role = match role {
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                    Role::System => "system",
+                };
+                out.push(ChatMessage::text(role, text.join(" ")));
+            }
+            ItemKind::FunctionCall { name, call_id, arguments } => out.push(ChatMessage {
+                role: "assistant".into(),
+                content: None,
+                tool_calls: Some(json!([{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}])),
+                tool_call_id: None,
+            }),
+            ItemKind::FunctionCallOutput { call_id, output } => out.push(ChatMessage {
+                role: "tool".into(),
+                content: Some(output.clone()),
+                tool_calls: None,
+                tool_call_id: Some(call_id.clone()),
+            }),
+        }
+    }
+    out
+}
+
+impl ResponseJob {
+    /// Prepares a response from the session and the `response` overrides of `response.create`.
+    pub fn new(
+        cfg: &SessionConfig,
+        items: &[Item],
+        overrides: Option<&Value>,
+        engines: &Engines,
+        dialect: Dialect,
+    ) -> Result<Self, ProtocolError> {
+        let o = overrides.and_then(Value::as_object);
+        let get = |k: &str| o.and_then(|o| o.get(k));
+        let instructions = match get("instructions") {
+            None | Some(Value::Null) => cfg.instructions.clone(),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => {
+                return Err(ProtocolError::invalid(
+                    "response.instructions",
+                    "expected a string",
+                ));
+            }
+        };
+        let modalities = get("output_modalities").or_else(|| get("modalities"));
+        let audio = match modalities.and_then(Value::as_array) {
+            Some(m) => m.iter().any(|v| v == "audio"),
+            None => !cfg.text_only,
+        };
+        let max_tokens =
+            match get("max_output_tokens").or_else(|| get("max_response_output_tokens")) {
+                None | Some(Value::Null) => cfg.max_output_tokens,
+                Some(Value::String(s)) if s == "inf" => None,
+                Some(v) => Some(
+                    v.as_u64()
+                        .filter(|n| (1..=4096).contains(n))
+                        .map(|n| n as u32)
+                        .ok_or_else(|| {
+                            ProtocolError::invalid(
+                                "response.max_output_tokens",
+                                "must be 1..4096 or \"inf\"",
+                            )
+                        })?,
+                ),
+            };
+        let tools = match get("tools").and_then(Value::as_array) {
+            Some(t) => t.iter().map(tool_for_chat).collect(),
+            None => cfg.tools.iter().map(tool_for_chat).collect(),
+        };
+        let temperature = (dialect == Dialect::Beta).then_some(cfg.temperature);
+        Ok(Self {
+            id: new_id("resp"),
+            partial: Arc::new(Mutex::new(Partial::default())),
+            llm: engines.llm.clone(),
+            request: ChatRequest {
+                model: engines.llm_model.clone(),
+                messages: messages(&instructions, items),
+                temperature,
+                max_tokens,
+                tools,
+            },
+            audio,
+            dialect,
+        })
+    }
+}
+
+fn response_object(
+    id: &str,
+    status: &str,
+    output: Vec<Value>,
+    details: Value,
+    usage: Value,
+) -> Value {
+    json!({"id": id, "object": "realtime.response", "status": status, "status_details": details,
+           "output": output, "usage": usage, "metadata": null, "conversation_id": null})
+}
+
+fn message_item(id: &str, text: &str, audio: bool, status: &'static str) -> Item {
+    let part = if audio {
+        ContentPart::Audio {
+            transcript: text.to_string(),
+        }
+    } else {
+        ContentPart::Text(text.to_string())
+    };
+    Item {
+        id: id.to_string(),
+        kind: ItemKind::Message {
+            role: Role::Assistant,
+            content: vec![part],
+        },
+        status,
+    }
+}
+
+/// Streams one response and reports the finished items.
+pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finished>) {
+    let id = job.id.clone();
+    out.emit(
+        ServerEvent::ResponseCreated,
+        json!({"response": response_object(&id, "in_progress", vec![], Value::Null, Value::Null)}),
+    )
+    .await;
+    let items = match stream(&job, &out).await {
+        Ok((items, usage)) => {
+            let rendered: Vec<Value> = items.iter().map(|i| i.render(job.dialect)).collect();
+            out.emit(ServerEvent::ResponseDone, json!({"response": response_object(&id, "completed", rendered, Value::Null, usage)})).await;
+            items
+        }
+        Err(e) => {
+            out.error(&ProtocolError::new(ErrorCode::EngineUnavailable, e.clone()))
+                .await;
+            let details = json!({"type": "failed", "error": {"type": "server_error", "code": "engine_unavailable", "message": e}});
+            out.emit(
+                ServerEvent::ResponseDone,
+                json!({"response": response_object(&id, "failed", vec![], details, Value::Null)}),
+            )
+            .await;
+            Vec::new()
+        }
+    };
+    let _ = done
+        .send(Finished {
+            response_id: id,
+            items,
+        })
+        .await;
+}
+
+/// Closes a cancelled response: what was said so far stays, marked incomplete.
+pub(crate) async fn cancelled(id: &str, partial: &Arc<Mutex<Partial>>, out: &Emitter) -> Vec<Item> {
+    let message = partial.lock().ok().and_then(|p| p.message.clone());
+    let items: Vec<Item> = message
+        .into_iter()
+        .map(|(item_id, text, audio)| message_item(&item_id, &text, audio, "incomplete"))
+        .collect();
+    let rendered: Vec<Value> = items.iter().map(|i| i.render(out.dialect())).collect();
+    let details = json!({"type": "cancelled", "reason": "client_cancelled"});
+    out.emit(
+        ServerEvent::ResponseDone,
+        json!({"response": response_object(id, "cancelled", rendered, details, Value::Null)}),
+    )
+    .await;
+    items
+}
+
+struct ToolCall {
+    item_id: String,
+    call_id: String,
+    name: String,
+    arguments: String,
+    output_index: usize,
+}
+
+async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), String> {
+    let llm = job
+        .llm
+        .as_ref()
+        .ok_or_else(|| "no LLM engine is configured (engines.llm_url)".to_string())?;
+    let mut deltas = llm
+        .stream(job.request.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let rid = job.id.as_str();
+    let mut message: Option<(String, String, usize)> = None;
+    let mut calls: BTreeMap<u32, ToolCall> = BTreeMap::new();
+    let mut next_output = 0usize;
+    let mut usage = Value::Null;
+    if job.audio {
+        let warn = ProtocolError::new(
+            ErrorCode::EngineUnavailable,
+            "no text-to-speech engine is configured; the answer is sent as its transcript only",
+        );
+        out.error(&warn).await;
+    }
+    let (delta_kind, done_kind) = if job.audio {
+        (
+            ServerEvent::AudioTranscriptDelta,
+            ServerEvent::AudioTranscriptDone,
+        )
+    } else {
+        (ServerEvent::TextDelta, ServerEvent::TextDone)
+    };
+    while let Some(delta) = deltas.next().await {
+        match delta.map_err(|e| e.to_string())? {
+            LlmDelta::Text(t) => {
+                if message.is_none() {
+                    let item_id = new_id("item");
+                    let item = Item {
+                        id: item_id.clone(),
+                        kind: ItemKind::Message {
+                            role: Role::Assistant,
+                            content: vec![],
+                        },
+                        status: "in_progress",
+                    };
+                    let rendered = item.render(job.dialect);
+                    out.emit(
+                        ServerEvent::OutputItemAdded,
+                        json!({"response_id": rid, "output_index": next_output, "item": rendered}),
+                    )
+                    .await;
+                    out.emit(ServerEvent::ItemAdded, json!({"item": rendered}))
+                        .await;
+                    let part = if job.audio {
+                        json!({"type": "audio", "transcript": ""})
+                    } else {
+                        json!({"type": "text", "text": ""})
+                    };
+                    out.emit(ServerEvent::ContentPartAdded, json!({"response_id": rid, "item_id": item_id, "output_index": next_output, "content_index": 0, "part": part})).await;
+                    message = Some((item_id, String::new(), next_output));
+                    next_output += 1;
+                }
+                if let Some((item_id, text, index)) = message.as_mut() {
+                    text.push_str(&t);
+                    if let Ok(mut p) = job_partial(job) {
+                        p.message = Some((item_id.clone(), text.clone(), job.audio));
+                    }
+                    out.emit(delta_kind, json!({"response_id": rid, "item_id": item_id, "output_index": index, "content_index": 0, "delta": t})).await;
+                }
+            }
+            LlmDelta::ToolCall {
+                index,
+                id,
+                name,
+                arguments,
+            } => {
+                if let std::collections::btree_map::Entry::Vacant(slot) = calls.entry(index) {
+                    let call = ToolCall {
+                        item_id: new_id("item"),
+                        call_id: id.clone().unwrap_or_else(|| new_id("call")),
+                        name: name.clone().unwrap_or_default(),
+                        arguments: String::new(),
+                        output_index: next_output,
+                    };
+                    next_output += 1;
+                    let item = Item::new(
+                        ItemKind::FunctionCall {
+                            name: call.name.clone(),
+                            call_id: call.call_id.clone(),
+                            arguments: String::new(),
+                        },
+                        "in_progress",
+                    );
+                    let mut rendered = item.render(job.dialect);
+                    rendered["id"] = json!(call.item_id);
+                    out.emit(ServerEvent::OutputItemAdded, json!({"response_id": rid, "output_index": call.output_index, "item": rendered})).await;
+                    out.emit(ServerEvent::ItemAdded, json!({"item": rendered}))
+                        .await;
+                    slot.insert(call);
+                }
+                if let Some(call) = calls.get_mut(&index) {
+                    if let Some(n) = name.filter(|n| call.name.is_empty() && !n.is_empty()) {
+                        call.name = n;
+                    }
+                    if !arguments.is_empty() {
+                        call.arguments.push_str(&arguments);
+                        out.emit(ServerEvent::FunctionCallArgumentsDelta, json!({"response_id": rid, "item_id": call.item_id, "output_index": call.output_index, "call_id": call.call_id, "delta": arguments})).await;
+                    }
+                }
+            }
+            LlmDelta::Usage {
+                input_tokens,
+                output_tokens,
+            } => {
+                usage = json!({"total_tokens": input_tokens + output_tokens, "input_tokens": input_tokens, "output_tokens": output_tokens,
+                               "input_token_details": {"text_tokens": input_tokens, "audio_tokens": 0, "cached_tokens": 0},
+                               "output_token_details": {"text_tokens": output_tokens, "audio_tokens": 0}});
+            }
+        }
+    }
+    let mut items = Vec::new();
+    if let Some((item_id, text, index)) = message {
+        let done_fields = if job.audio {
+            json!({"response_id": rid, "item_id": item_id, "output_index": index, "content_index": 0, "transcript": text})
+        } else {
+            json!({"response_id": rid, "item_id": item_id, "output_index": index, "content_index": 0, "text": text})
+        };
+        out.emit(done_kind, done_fields).await;
+        let item = message_item(&item_id, &text, job.audio, "completed");
+        let part = match &item.kind {
+            ItemKind::Message { content, .. } => content
+                .first()
+                .map(|c| c.render(job.dialect))
+                .unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        out.emit(ServerEvent::ContentPartDone, json!({"response_id": rid, "item_id": item_id, "output_index": index, "content_index": 0, "part": part})).await;
+        let rendered = item.render(job.dialect);
+        out.emit(
+            ServerEvent::OutputItemDone,
+            json!({"response_id": rid, "output_index": index, "item": rendered}),
+        )
+        .await;
+        out.emit(ServerEvent::ItemDone, json!({"item": rendered}))
+            .await;
+        items.push(item);
+    }
+    for call in calls.into_values() {
+        out.emit(ServerEvent::FunctionCallArgumentsDone, json!({"response_id": rid, "item_id": call.item_id, "output_index": call.output_index, "call_id": call.call_id, "name": call.name, "arguments": call.arguments})).await;
+        let mut item = Item::new(
+            ItemKind::FunctionCall {
+                name: call.name,
+                call_id: call.call_id,
+                arguments: call.arguments,
+            },
+            "completed",
+        );
+        item.id = call.item_id;
+        let rendered = item.render(job.dialect);
+        out.emit(
+            ServerEvent::OutputItemDone,
+            json!({"response_id": rid, "output_index": call.output_index, "item": rendered}),
+        )
+        .await;
+        out.emit(ServerEvent::ItemDone, json!({"item": rendered}))
+            .await;
+        items.push(item);
+    }
+    Ok((items, usage))
+}
+
+fn job_partial(job: &ResponseJob) -> Result<std::sync::MutexGuard<'_, Partial>, ()> {
+    job.partial.lock().map_err(|_| ())
+}

@@ -1,0 +1,415 @@
+//! One Realtime session: the conversation state and the loop that answers client events.
+
+use crate::GatewayState;
+use crate::response::{self, Finished, Partial, ResponseJob};
+use avb_core::Scope;
+use avb_realtime::{
+    ClientEvent, ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role, ServerEvent,
+    SessionConfig, parse_client_event,
+};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use base64::Engine as _;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// What the writer task sends.
+pub(crate) enum Outgoing {
+    Event(Value),
+    Close(u16, String),
+}
+
+/// Sends server events to the client.
+#[derive(Clone)]
+pub(crate) struct Emitter {
+    tx: mpsc::Sender<Outgoing>,
+    dialect: Dialect,
+}
+
+impl Emitter {
+    /// Sends `kind` with `fields` (skipped when the dialect has no such event).
+    pub(crate) async fn emit(&self, kind: ServerEvent, fields: Value) {
+        if let Some(event) = kind.build(self.dialect, fields) {
+            let _ = self.tx.send(Outgoing::Event(event)).await;
+        }
+    }
+
+    /// Sends an `error` event.
+    pub(crate) async fn error(&self, e: &ProtocolError) {
+        let _ = self.tx.send(Outgoing::Event(e.to_event())).await;
+    }
+
+    pub(crate) fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+}
+
+struct Active {
+    id: String,
+    handle: JoinHandle<()>,
+    partial: Arc<Mutex<Partial>>,
+}
+
+/// The state of one connection.
+pub struct Session {
+    state: GatewayState,
+    scope: Scope,
+    dialect: Dialect,
+    config: SessionConfig,
+    items: Vec<Item>,
+    audio: Vec<u8>,
+    active: Option<Active>,
+}
+
+/// Input audio below this length cannot be committed (OpenAI's rule).
+const MIN_COMMIT_MS: u64 = 100;
+/// Largest input buffer kept (15 minutes of 24 kHz PCM16).
+const MAX_BUFFER_BYTES: usize = 15 * 60 * 48_000;
+
+impl Session {
+    /// A new session for an authenticated caller.
+    pub fn new(state: GatewayState, scope: Scope, dialect: Dialect, model: String) -> Self {
+        let expires_at =
+            chrono::Utc::now().timestamp() + state.ctx.config.realtime.max_session_secs as i64;
+        Self {
+            state,
+            scope,
+            dialect,
+            config: SessionConfig::new(&model, expires_at),
+            items: Vec::new(),
+            audio: Vec::new(),
+            active: None,
+        }
+    }
+
+    /// Runs the session until the client leaves or the session expires.
+    pub async fn run(mut self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let (tx, mut rx) = mpsc::channel::<Outgoing>(512);
+        let writer = tokio::spawn(async move {
+            while let Some(out) = rx.recv().await {
+                let res = match out {
+                    Outgoing::Event(v) => sink.send(Message::Text(v.to_string().into())).await,
+                    Outgoing::Close(code, reason) => {
+                        let _ = sink
+                            .send(Message::Close(Some(CloseFrame {
+                                code,
+                                reason: reason.into(),
+                            })))
+                            .await;
+                        break;
+                    }
+                };
+                if res.is_err() {
+                    break;
+                }
+            }
+        });
+        let emitter = Emitter {
+            tx: tx.clone(),
+            dialect: self.dialect,
+        };
+        let (done_tx, mut done_rx) = mpsc::channel::<Finished>(8);
+        tracing::info!(tenant = ?self.scope.tenant(), session = %self.config.id, dialect = ?self.dialect, "realtime session opened");
+
+        emitter
+            .emit(
+                ServerEvent::SessionCreated,
+                json!({"session": self.config.render(self.dialect)}),
+            )
+            .await;
+        if self.dialect == Dialect::Beta {
+            emitter
+                .emit(ServerEvent::ConversationCreated, json!({"conversation": {"id": avb_realtime::ids::new_id("conv"), "object": "realtime.conversation"}}))
+                .await;
+        }
+        let max = Duration::from_secs(self.state.ctx.config.realtime.max_session_secs);
+        let expiry = tokio::time::sleep(max);
+        tokio::pin!(expiry);
+        loop {
+            tokio::select! {
+                msg = stream.next() => match msg {
+                    Some(Ok(Message::Text(text))) => self.handle(&emitter, &done_tx, text.as_str()).await,
+                    Some(Ok(Message::Binary(_))) => {
+                        emitter.error(&ProtocolError::new(ErrorCode::InvalidEvent, "Send events as JSON text frames.")).await;
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                },
+                Some(finished) = done_rx.recv() => self.finish(finished),
+                _ = &mut expiry => {
+                    let minutes = max.as_secs() / 60;
+                    emitter.error(&ProtocolError::new(ErrorCode::SessionExpired, format!("Your session hit the maximum duration of {minutes} minutes."))).await;
+                    let _ = tx.send(Outgoing::Close(1000, "session expired".into())).await;
+                    break;
+                }
+            }
+        }
+        if let Some(a) = self.active.take() {
+            a.handle.abort();
+        }
+        drop(emitter);
+        drop(tx);
+        let _ = writer.await;
+        tracing::info!(session = %self.config.id, "realtime session closed");
+    }
+
+    fn finish(&mut self, f: Finished) {
+        if self.active.as_ref().is_some_and(|a| a.id == f.response_id) {
+            self.active = None;
+            self.items.extend(f.items);
+        }
+    }
+
+    async fn handle(&mut self, out: &Emitter, done: &mpsc::Sender<Finished>, text: &str) {
+        let (event, event_id) = match parse_client_event(text) {
+            Ok(e) => e,
+            Err(e) => return out.error(&e).await,
+        };
+        if let Err(e) = self.apply(out, done, event).await {
+            out.error(&e.for_event(event_id)).await;
+        }
+    }
+
+    fn find(&self, id: &str) -> Result<usize, ProtocolError> {
+        self.items.iter().position(|i| i.id == id).ok_or_else(|| {
+            ProtocolError::new(
+                ErrorCode::ItemNotFound,
+                format!("Item with item_id not found: {id}"),
+            )
+            .param("item_id")
+        })
+    }
+
+    async fn add_item(
+        &mut self,
+        out: &Emitter,
+        item: Item,
+        previous: Option<String>,
+    ) -> Result<(), ProtocolError> {
+        let index = match previous.as_deref() {
+            None => self.items.len(),
+            Some("root") => 0,
+            Some(p) => self.find(p)? + 1,
+        };
+        let previous_id = index
+            .checked_sub(1)
+            .and_then(|i| self.items.get(i))
+            .map(|i| i.id.clone());
+        let rendered = item.render(out.dialect());
+        self.items.insert(index, item);
+        out.emit(
+            ServerEvent::ItemAdded,
+            json!({"previous_item_id": previous_id, "item": rendered}),
+        )
+        .await;
+        out.emit(
+            ServerEvent::ItemDone,
+            json!({"previous_item_id": previous_id, "item": rendered}),
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn apply(
+        &mut self,
+        out: &Emitter,
+        done: &mpsc::Sender<Finished>,
+        event: ClientEvent,
+    ) -> Result<(), ProtocolError> {
+        match event {
+            ClientEvent::SessionUpdate { session } => {
+                self.config.apply_update(self.dialect, &session)?;
+                out.emit(
+                    ServerEvent::SessionUpdated,
+                    json!({"session": self.config.render(self.dialect)}),
+                )
+                .await;
+            }
+            ClientEvent::TranscriptionSessionUpdate { .. } => {
+                return Err(ProtocolError::new(
+                    ErrorCode::InvalidEvent,
+                    "Transcription sessions are not supported yet.",
+                ));
+            }
+            ClientEvent::InputAudioBufferAppend { audio } => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(audio.as_bytes())
+                    .map_err(|_| ProtocolError::invalid("audio", "is not valid base64"))?;
+                if self.audio.len() + bytes.len() > MAX_BUFFER_BYTES {
+                    return Err(ProtocolError::invalid(
+                        "audio",
+                        "the input audio buffer is full; commit or clear it",
+                    ));
+                }
+                self.audio.extend_from_slice(&bytes);
+            }
+            ClientEvent::InputAudioBufferClear => {
+                self.audio.clear();
+                out.emit(ServerEvent::BufferCleared, json!({})).await;
+            }
+            ClientEvent::InputAudioBufferCommit => {
+                let ms = self.audio.len() as u64 * 1000
+                    / self.config.input_format.bytes_per_second() as u64;
+                if ms < MIN_COMMIT_MS {
+                    return Err(ProtocolError::new(
+                        ErrorCode::InputAudioBufferCommitEmpty,
+                        format!(
+                            "Expected at least 100ms of audio, but buffer only has {ms:.2}ms of audio."
+                        ),
+                    ));
+                }
+                self.audio.clear();
+                let item = Item::new(
+                    ItemKind::Message {
+                        role: Role::User,
+                        content: vec![ContentPart::InputAudio { transcript: None }],
+                    },
+                    "completed",
+                );
+                let previous = self.items.last().map(|i| i.id.clone());
+                out.emit(
+                    ServerEvent::BufferCommitted,
+                    json!({"item_id": item.id, "previous_item_id": previous}),
+                )
+                .await;
+                let item_id = item.id.clone();
+                self.add_item(out, item, None).await?;
+                if self.config.transcription.is_some() {
+                    let error = json!({"type": "server_error", "code": "engine_unavailable", "message": "no speech-to-text engine is configured", "param": null});
+                    out.emit(
+                        ServerEvent::InputTranscriptionFailed,
+                        json!({"item_id": item_id, "content_index": 0, "error": error}),
+                    )
+                    .await;
+                }
+            }
+            ClientEvent::ConversationItemCreate {
+                item,
+                previous_item_id,
+            } => {
+                let item = Item::from_client(&item)?;
+                if self.items.iter().any(|i| i.id == item.id) {
+                    return Err(ProtocolError::invalid(
+                        "item.id",
+                        "an item with this id already exists",
+                    ));
+                }
+                self.add_item(out, item, previous_item_id).await?;
+            }
+            ClientEvent::ConversationItemRetrieve { item_id } => {
+                let i = self.find(&item_id)?;
+                out.emit(
+                    ServerEvent::ItemRetrieved,
+                    json!({"item": self.items[i].render(self.dialect)}),
+                )
+                .await;
+            }
+            ClientEvent::ConversationItemDelete { item_id } => {
+                let i = self.find(&item_id)?;
+                self.items.remove(i);
+                out.emit(ServerEvent::ItemDeleted, json!({"item_id": item_id}))
+                    .await;
+            }
+            ClientEvent::ConversationItemTruncate {
+                item_id,
+                content_index,
+                audio_end_ms,
+            } => {
+                let i = self.find(&item_id)?;
+                let ItemKind::Message {
+                    role: Role::Assistant,
+                    content,
+                } = &mut self.items[i].kind
+                else {
+                    return Err(ProtocolError::invalid(
+                        "item_id",
+                        "only assistant messages can be truncated",
+                    ));
+                };
+                let Some(part) = content.get_mut(content_index as usize) else {
+                    return Err(ProtocolError::invalid(
+                        "content_index",
+                        "no such content part",
+                    ));
+                };
+                match part {
+                    ContentPart::Audio { transcript } => {
+                        // No audio was produced for this part (no speech engine), so nothing was heard.
+                        if audio_end_ms > 0 {
+                            return Err(ProtocolError::invalid(
+                                "audio_end_ms",
+                                "is longer than the item's audio (0 ms)",
+                            ));
+                        }
+                        transcript.clear();
+                    }
+                    _ => {
+                        return Err(ProtocolError::invalid(
+                            "content_index",
+                            "only audio parts can be truncated",
+                        ));
+                    }
+                }
+                out.emit(ServerEvent::ItemTruncated, json!({"item_id": item_id, "content_index": content_index, "audio_end_ms": audio_end_ms})).await;
+            }
+            ClientEvent::ResponseCreate { response } => {
+                if let Some(a) = &self.active {
+                    return Err(ProtocolError::new(
+                        ErrorCode::ConversationAlreadyHasActiveResponse,
+                        format!(
+                            "Conversation already has an active response in progress: {}. Wait until the response is finished before creating a new one.",
+                            a.id
+                        ),
+                    ));
+                }
+                let job = ResponseJob::new(
+                    &self.config,
+                    &self.items,
+                    response.as_ref(),
+                    &self.state.engines,
+                    self.dialect,
+                )?;
+                let id = job.id.clone();
+                let partial = job.partial.clone();
+                let handle = tokio::spawn(response::run(job, out.clone(), done.clone()));
+                self.active = Some(Active {
+                    id,
+                    handle,
+                    partial,
+                });
+            }
+            ClientEvent::ResponseCancel { response_id } => {
+                let Some(active) = self.active.take() else {
+                    return Err(ProtocolError::new(
+                        ErrorCode::ResponseCancelNotActive,
+                        "Cancellation failed: no active response found.",
+                    ));
+                };
+                if response_id.as_deref().is_some_and(|r| r != active.id) {
+                    let id = active.id.clone();
+                    self.active = Some(active);
+                    return Err(ProtocolError::invalid(
+                        "response_id",
+                        format!("the active response is {id}"),
+                    ));
+                }
+                active.handle.abort();
+                let items = response::cancelled(&active.id, &active.partial, out).await;
+                self.items.extend(items);
+            }
+            ClientEvent::OutputAudioBufferClear => {
+                let response_id = self.active.as_ref().map(|a| a.id.clone());
+                out.emit(
+                    ServerEvent::OutputAudioBufferCleared,
+                    json!({"response_id": response_id}),
+                )
+                .await;
+            }
+        }
+        Ok(())
+    }
+}

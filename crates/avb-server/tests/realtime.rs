@@ -1,0 +1,499 @@
+//! The /v1/realtime gateway over a real WebSocket: handshake and auth, both dialects, session
+//! updates, text turns, function calls, cancel, audio buffer rules and session expiry. The LLM is
+//! a test double of an OpenAI-compatible streaming server (paid APIs cannot run here).
+#![allow(clippy::unwrap_used)]
+
+use avb_testkit::{Db, TestApp, spawn_app_with};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// An OpenAI-compatible `/v1/chat/completions` double: the last user message picks the script.
+async fn llm_double() -> String {
+    use axum::response::IntoResponse;
+    async fn completions(axum::Json(body): axum::Json<Value>) -> axum::response::Response {
+        let last = body["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or("")
+            .to_string();
+        let chunk = |delta: Value| {
+            format!(
+                "data: {}\n\n",
+                json!({"choices": [{"index": 0, "delta": delta}]})
+            )
+        };
+        let mut parts: Vec<(u64, String)> = Vec::new();
+        if last.contains("weather") {
+            parts.push((0, chunk(json!({"tool_calls": [{"index": 0, "id": "call_42", "function": {"name": "get_weather", "arguments": "{\"city\":"}}]}))));
+            parts.push((
+                0,
+                chunk(
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}),
+                ),
+            ));
+        } else if last.contains("slow") {
+            for i in 0..50 {
+                parts.push((100, chunk(json!({"content": format!("w{i} ")}))));
+            }
+        } else {
+            parts.push((0, chunk(json!({"content": "Hello"}))));
+            parts.push((0, chunk(json!({"content": " world."}))));
+        }
+        parts.push((
+            0,
+            format!(
+                "data: {}\n\n",
+                json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 3}})
+            ),
+        ));
+        parts.push((0, "data: [DONE]\n\n".to_string()));
+        let stream = futures::stream::iter(parts).then(|(delay, p)| async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            Ok::<_, std::io::Error>(p)
+        });
+        (
+            [("content-type", "text/event-stream")],
+            axum::body::Body::from_stream(stream),
+        )
+            .into_response()
+    }
+    let router =
+        axum::Router::new().route("/v1/chat/completions", axum::routing::post(completions));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+async fn app_with_llm(max_session_secs: u64) -> TestApp {
+    let llm = llm_double().await;
+    spawn_app_with(Db::Sqlite, move |c| {
+        c.engines.llm_url = Some(llm);
+        c.realtime.max_session_secs = max_session_secs;
+    })
+    .await
+}
+
+async fn realtime_key(app: &TestApp, scopes: &[&str]) -> String {
+    let (_, owner) = app
+        .tenant_with_owner(&format!("RT {}", uuid::Uuid::now_v7().simple()))
+        .await;
+    let (s, key) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            json!({"name": "rt", "scopes": scopes}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{key}");
+    key["secret"].as_str().unwrap().to_string()
+}
+
+async fn connect(app: &TestApp, headers: &[(&str, &str)]) -> Result<(Ws, Option<String>), u16> {
+    let mut req = format!("ws://{}/v1/realtime?model=test-model", app.addr)
+        .into_client_request()
+        .unwrap();
+    for (k, v) in headers {
+        let name =
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap();
+        req.headers_mut().insert(name, v.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, res)) => Ok((
+            ws,
+            res.headers()
+                .get("sec-websocket-protocol")
+                .map(|v| v.to_str().unwrap().to_string()),
+        )),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn recv(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an event in time")
+            .expect("open")
+            .unwrap();
+        match msg {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Close(f) => {
+                return json!({"type": "__close", "code": f.map(|f| u16::from(f.code))});
+            }
+            _ => continue,
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// Receives events until one of type `until`, returning all of their types and the events.
+async fn until(ws: &mut Ws, until: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let e = recv(ws).await;
+        let done = e["type"] == until;
+        out.push(e);
+        if done {
+            return out;
+        }
+    }
+}
+
+fn types(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_checks_credentials_and_echoes_the_subprotocol() {
+    let app = app_with_llm(3600).await;
+    assert_eq!(connect(&app, &[]).await.err(), Some(401));
+    assert_eq!(
+        connect(
+            &app,
+            &[(
+                "authorization",
+                "Bearer avb_live_nope1234_aaaaaaaaaaaaaaaaaaaaaaaa"
+            )]
+        )
+        .await
+        .err(),
+        Some(401)
+    );
+    let usage_only = realtime_key(&app, &["usage"]).await;
+    assert_eq!(
+        connect(&app, &[("authorization", &format!("Bearer {usage_only}"))])
+            .await
+            .err(),
+        Some(403)
+    );
+
+    // Browser style: the key rides in a subprotocol and `realtime` is echoed.
+    let key = realtime_key(&app, &["realtime"]).await;
+    let offer = format!("realtime, openai-insecure-api-key.{key}");
+    let (mut ws, proto) = connect(&app, &[("sec-websocket-protocol", &offer)])
+        .await
+        .unwrap();
+    assert_eq!(proto.as_deref(), Some("realtime"));
+    let first = recv(&mut ws).await;
+    assert_eq!(first["type"], "session.created");
+    assert_eq!(first["session"]["type"], "realtime");
+    assert_eq!(first["session"]["model"], "test-model");
+    assert!(first["event_id"].as_str().unwrap().starts_with("event_"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ga_text_turn_in_documented_order() {
+    let app = app_with_llm(3600).await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut ws).await["type"], "session.created");
+
+    // A bad update is an error and changes nothing; the socket stays usable.
+    send(
+        &mut ws,
+        json!({"type": "session.update", "session": {"instructions": "x"}}),
+    )
+    .await;
+    let e = recv(&mut ws).await;
+    assert_eq!(
+        (
+            e["type"].as_str(),
+            e["error"]["code"].as_str(),
+            e["error"]["param"].as_str()
+        ),
+        (
+            Some("error"),
+            Some("missing_required_parameter"),
+            Some("session.type")
+        )
+    );
+    send(&mut ws, json!({"type": "session.update", "event_id": "c1", "session": {"type": "realtime", "voice": "echo"}})).await;
+    let e = recv(&mut ws).await;
+    assert_eq!(
+        (e["error"]["code"].as_str(), e["error"]["event_id"].as_str()),
+        (Some("unknown_parameter"), Some("c1"))
+    );
+    send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "instructions": "Be brief."}})).await;
+    let e = recv(&mut ws).await;
+    assert_eq!(e["type"], "session.updated");
+    assert_eq!(e["session"]["output_modalities"], json!(["text"]));
+
+    send(&mut ws, json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi there"}]}})).await;
+    let added = recv(&mut ws).await;
+    assert_eq!(added["type"], "conversation.item.added");
+    assert_eq!(recv(&mut ws).await["type"], "conversation.item.done");
+
+    send(&mut ws, json!({"type": "response.create"})).await;
+    let events = until(&mut ws, "response.done").await;
+    assert_eq!(
+        types(&events),
+        vec![
+            "response.created",
+            "response.output_item.added",
+            "conversation.item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.output_text.delta",
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "conversation.item.done",
+            "response.done",
+        ]
+    );
+    let done = events.last().unwrap();
+    assert_eq!(done["response"]["status"], "completed");
+    assert_eq!(
+        done["response"]["output"][0]["content"][0],
+        json!({"type": "output_text", "text": "Hello world."})
+    );
+    assert_eq!(done["response"]["usage"]["total_tokens"], 14);
+    let ids: std::collections::HashSet<&str> = events
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), events.len(), "every event_id is unique");
+
+    // The assistant item is part of the conversation now.
+    let item_id = done["response"]["output"][0]["id"].as_str().unwrap();
+    send(
+        &mut ws,
+        json!({"type": "conversation.item.retrieve", "item_id": item_id}),
+    )
+    .await;
+    let got = recv(&mut ws).await;
+    assert_eq!(
+        (got["type"].as_str(), got["item"]["role"].as_str()),
+        (Some("conversation.item.retrieved"), Some("assistant"))
+    );
+    send(
+        &mut ws,
+        json!({"type": "conversation.item.delete", "item_id": item_id}),
+    )
+    .await;
+    assert_eq!(recv(&mut ws).await["type"], "conversation.item.deleted");
+    send(
+        &mut ws,
+        json!({"type": "conversation.item.delete", "item_id": item_id}),
+    )
+    .await;
+    assert_eq!(recv(&mut ws).await["error"]["code"], "item_not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beta_dialect_uses_beta_names() {
+    let app = app_with_llm(3600).await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let (mut ws, _) = connect(
+        &app,
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("openai-beta", "realtime=v1"),
+        ],
+    )
+    .await
+    .unwrap();
+    let created = recv(&mut ws).await;
+    assert_eq!(created["type"], "session.created");
+    assert_eq!(created["session"]["input_audio_format"], "pcm16");
+    assert!(created["session"].get("type").is_none());
+    assert_eq!(recv(&mut ws).await["type"], "conversation.created");
+    send(
+        &mut ws,
+        json!({"type": "session.update", "session": {"modalities": ["text"], "temperature": 0.7}}),
+    )
+    .await;
+    assert_eq!(
+        recv(&mut ws).await["session"]["modalities"],
+        json!(["text"])
+    );
+    send(&mut ws, json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}})).await;
+    assert_eq!(recv(&mut ws).await["type"], "conversation.item.created");
+    send(&mut ws, json!({"type": "response.create"})).await;
+    let events = until(&mut ws, "response.done").await;
+    let t = types(&events);
+    assert!(
+        t.contains(&"response.text.delta") && t.contains(&"response.text.done"),
+        "{t:?}"
+    );
+    assert!(
+        !t.iter()
+            .any(|x| x.starts_with("response.output_text") || *x == "conversation.item.done"),
+        "{t:?}"
+    );
+    assert_eq!(
+        events.last().unwrap()["response"]["output"][0]["content"][0]["type"],
+        "text"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_calls_cancel_and_conflicts() {
+    let app = app_with_llm(3600).await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .unwrap();
+    recv(&mut ws).await;
+    let tool = json!({"type": "function", "name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}});
+    send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "tools": [tool]}})).await;
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "weather in Paris?"}]}})).await;
+    until(&mut ws, "conversation.item.done").await;
+    send(&mut ws, json!({"type": "response.create"})).await;
+    let events = until(&mut ws, "response.done").await;
+    let args_done = events
+        .iter()
+        .find(|e| e["type"] == "response.function_call_arguments.done")
+        .unwrap();
+    assert_eq!(
+        (args_done["name"].as_str(), args_done["call_id"].as_str()),
+        (Some("get_weather"), Some("call_42"))
+    );
+    assert_eq!(args_done["arguments"], "{\"city\":\"Paris\"}");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "response.function_call_arguments.delta")
+            .count(),
+        2
+    );
+    assert_eq!(
+        events.last().unwrap()["response"]["output"][0]["type"],
+        "function_call"
+    );
+
+    // The tool result goes back, then a slow answer is cancelled mid-stream.
+    send(&mut ws, json!({"type": "conversation.item.create", "item": {"type": "function_call_output", "call_id": "call_42", "output": "{\"temp\":21}"}})).await;
+    until(&mut ws, "conversation.item.done").await;
+    send(&mut ws, json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "tell me something slow"}]}})).await;
+    until(&mut ws, "conversation.item.done").await;
+    send(&mut ws, json!({"type": "response.create"})).await;
+    until(&mut ws, "response.output_text.delta").await;
+    send(
+        &mut ws,
+        json!({"type": "response.create", "event_id": "dup"}),
+    )
+    .await;
+    let e = until(&mut ws, "error").await;
+    assert_eq!(
+        e.last().unwrap()["error"]["code"],
+        "conversation_already_has_active_response"
+    );
+    send(&mut ws, json!({"type": "response.cancel"})).await;
+    let events = until(&mut ws, "response.done").await;
+    let done = events.last().unwrap();
+    assert_eq!(done["response"]["status"], "cancelled");
+    assert_eq!(
+        done["response"]["status_details"]["reason"],
+        "client_cancelled"
+    );
+    assert_eq!(done["response"]["output"][0]["status"], "incomplete");
+    send(&mut ws, json!({"type": "response.cancel"})).await;
+    assert_eq!(
+        until(&mut ws, "error").await.last().unwrap()["error"]["code"],
+        "response_cancel_not_active"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_buffer_rules_unknown_events_and_expiry() {
+    let app = app_with_llm(2).await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .unwrap();
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "input_audio_buffer.commit"})).await;
+    assert_eq!(
+        recv(&mut ws).await["error"]["code"],
+        "input_audio_buffer_commit_empty"
+    );
+    send(
+        &mut ws,
+        json!({"type": "input_audio_buffer.append", "audio": "***"}),
+    )
+    .await;
+    assert_eq!(recv(&mut ws).await["error"]["param"], "audio");
+    use base64::Engine as _;
+    let audio = base64::engine::general_purpose::STANDARD.encode(vec![0u8; 48_000 / 5]);
+    send(
+        &mut ws,
+        json!({"type": "input_audio_buffer.append", "audio": audio}),
+    )
+    .await;
+    send(&mut ws, json!({"type": "input_audio_buffer.commit"})).await;
+    let committed = recv(&mut ws).await;
+    assert_eq!(committed["type"], "input_audio_buffer.committed");
+    let added = recv(&mut ws).await;
+    assert_eq!(
+        (added["type"].as_str(), added["item"]["id"].as_str()),
+        (
+            Some("conversation.item.added"),
+            committed["item_id"].as_str()
+        )
+    );
+    assert_eq!(added["item"]["content"][0]["type"], "input_audio");
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "input_audio_buffer.clear"})).await;
+    assert_eq!(recv(&mut ws).await["type"], "input_audio_buffer.cleared");
+    send(
+        &mut ws,
+        json!({"type": "session.explode", "event_id": "x9"}),
+    )
+    .await;
+    let e = recv(&mut ws).await;
+    assert_eq!(
+        (e["error"]["code"].as_str(), e["error"]["event_id"].as_str()),
+        (Some("unknown_event_type"), Some("x9"))
+    );
+    ws.send(Message::Text("{not json".into())).await.unwrap();
+    assert_eq!(recv(&mut ws).await["error"]["code"], "invalid_json");
+
+    // The session ends at its maximum duration with an error, then close code 1000.
+    let e = until(&mut ws, "error").await;
+    assert_eq!(e.last().unwrap()["error"]["code"], "session_expired");
+    let close = recv(&mut ws).await;
+    assert_eq!(
+        (close["type"].as_str(), close["code"].as_u64()),
+        (Some("__close"), Some(1000))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_engine_fails_the_response_not_the_session() {
+    let app = spawn_app_with(Db::Sqlite, |_| {}).await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .unwrap();
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "response.create"})).await;
+    let events = until(&mut ws, "response.done").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "error" && e["error"]["code"] == "engine_unavailable")
+    );
+    assert_eq!(events.last().unwrap()["response"]["status"], "failed");
+    send(&mut ws, json!({"type": "input_audio_buffer.clear"})).await;
+    assert_eq!(
+        recv(&mut ws).await["type"],
+        "input_audio_buffer.cleared",
+        "the session survives"
+    );
+}
