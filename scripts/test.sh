@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/services.sh
+# The official OpenAI SDKs that the realtime tests drive.
+python3 -m pip install -q --disable-pip-version-check -r tests/sdk/requirements.txt 2>&1 | grep -v "as the 'root' user" || true
 
 PG="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 drop_test_databases() {

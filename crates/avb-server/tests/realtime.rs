@@ -497,3 +497,31 @@ async fn a_missing_engine_fails_the_response_not_the_session() {
         "the session survives"
     );
 }
+
+/// The official Python SDK (installed by scripts/test.sh from tests/sdk/requirements.txt).
+async fn python_sdk(app: &TestApp, key: &str, mode: &str) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/sdk/python_realtime.py");
+    let base = app.base.clone();
+    let (key, mode) = (key.to_string(), mode.to_string());
+    let out = tokio::task::spawn_blocking(move || std::process::Command::new("python3").args([script, &base, &key, &mode]).output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success(), "python SDK failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_sdk_text_turns_in_both_dialects() {
+    let app = app_with_llm(3600).await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let ga = python_sdk(&app, &key, "ga").await;
+    assert_eq!(ga["session_type"], "realtime");
+    assert_eq!(ga["status"], "completed");
+    assert_eq!(ga["text"], "Hello world.");
+    assert_eq!(ga["typed_delta"], true);
+    let beta = python_sdk(&app, &key, "beta").await;
+    assert_eq!(beta["status"], "completed", "{beta}");
+    assert_eq!(beta["text"], "Hello world.");
+    assert!(beta["events"].as_array().unwrap().contains(&json!("conversation.item.created")));
+}

@@ -1,0 +1,67 @@
+"""Drives /v1/realtime with the official `openai` Python SDK (GA client over ws://, beta client
+when asked) and prints one JSON summary line. Usage:
+    python_realtime.py BASE_URL API_KEY [ga|beta]
+"""
+import asyncio
+import json
+import sys
+
+from openai import AsyncOpenAI
+
+
+async def ga(base: str, key: str) -> dict:
+    client = AsyncOpenAI(api_key=key, base_url=f"{base}/v1", websocket_base_url=base.replace("http", "ws") + "/v1")
+    seen = []
+    async with client.realtime.connect(model="local-model") as conn:
+        created = await conn.recv()
+        seen.append(created.type)
+        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"], "instructions": "Be brief."})
+        await conn.conversation.item.create(
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Say hello"}]}
+        )
+        await conn.response.create()
+        text = ""
+        status = None
+        async for event in conn:
+            seen.append(event.type)
+            if event.type == "response.output_text.delta":
+                text += event.delta
+            if event.type == "response.done":
+                status = event.response.status
+                break
+        return {"session_type": created.session.type, "events": seen, "text": text, "status": status,
+                "typed_delta": any(t == "response.output_text.delta" for t in seen)}
+
+
+async def beta(base: str, key: str) -> dict:
+    client = AsyncOpenAI(api_key=key, base_url=f"{base}/v1", websocket_base_url=base.replace("http", "ws") + "/v1")
+    seen = []
+    async with client.beta.realtime.connect(model="local-model") as conn:
+        created = await conn.recv()
+        seen.append(created.type)
+        await conn.session.update(session={"modalities": ["text"]})
+        await conn.conversation.item.create(
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Say hello"}]}
+        )
+        await conn.response.create()
+        text = ""
+        status = None
+        async for event in conn:
+            seen.append(event.type)
+            if event.type == "response.text.delta":
+                text += event.delta
+            if event.type == "response.done":
+                status = event.response.status
+                break
+        return {"events": seen, "text": text, "status": status}
+
+
+def main() -> None:
+    base, key = sys.argv[1], sys.argv[2]
+    mode = sys.argv[3] if len(sys.argv) > 3 else "ga"
+    result = asyncio.run(asyncio.wait_for(ga(base, key) if mode == "ga" else beta(base, key), timeout=30))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
