@@ -56,10 +56,24 @@ async def beta(base: str, key: str) -> dict:
         return {"events": seen, "text": text, "status": status}
 
 
+async def secret(base: str, key: str) -> dict:
+    ws_base = base.replace("http", "ws") + "/v1"
+    client = AsyncOpenAI(api_key=key, base_url=f"{base}/v1", websocket_base_url=ws_base)
+    minted = await client.realtime.client_secrets.create(
+        session={"type": "realtime", "output_modalities": ["text"], "instructions": "From the secret."}
+    )
+    ephemeral = AsyncOpenAI(api_key=minted.value, base_url=f"{base}/v1", websocket_base_url=ws_base)
+    async with ephemeral.realtime.connect(model="local-model") as conn:
+        created = await conn.recv()
+        return {"value_prefix": minted.value[:3], "expires_at": minted.expires_at, "session_type": minted.session.type,
+                "instructions": created.session.instructions, "modalities": created.session.output_modalities}
+
+
 def main() -> None:
     base, key = sys.argv[1], sys.argv[2]
     mode = sys.argv[3] if len(sys.argv) > 3 else "ga"
-    result = asyncio.run(asyncio.wait_for(ga(base, key) if mode == "ga" else beta(base, key), timeout=30))
+    run = {"ga": ga, "beta": beta, "secret": secret}[mode]
+    result = asyncio.run(asyncio.wait_for(run(base, key), timeout=30))
     print(json.dumps(result))
 
 

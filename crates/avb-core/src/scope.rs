@@ -24,6 +24,8 @@ pub enum Actor {
     External { subject: String, email: String },
     /// An API key.
     ApiKey { id: ApiKeyId, prefix: String },
+    /// An ephemeral realtime client secret (`ek_...`).
+    ClientSecret { id: uuid::Uuid },
     /// The operator running `avb admin ...` on the server machine.
     Operator,
 }
@@ -35,6 +37,7 @@ impl Actor {
             Actor::User { .. } => "user",
             Actor::External { .. } => "external_user",
             Actor::ApiKey { .. } => "api_key",
+            Actor::ClientSecret { .. } => "client_secret",
             Actor::Operator => "operator",
         }
     }
@@ -44,6 +47,7 @@ impl Actor {
             Actor::User { id, .. } => id.to_string(),
             Actor::External { subject, .. } => subject.clone(),
             Actor::ApiKey { id, .. } => id.to_string(),
+            Actor::ClientSecret { id } => id.to_string(),
             Actor::Operator => "cli".into(),
         }
     }
@@ -52,6 +56,7 @@ impl Actor {
         match self {
             Actor::User { email, .. } | Actor::External { email, .. } => email.clone(),
             Actor::ApiKey { prefix, .. } => format!("key {prefix}"),
+            Actor::ClientSecret { id } => format!("client secret {id}"),
             Actor::Operator => "operator (cli)".into(),
         }
     }

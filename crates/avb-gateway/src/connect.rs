@@ -64,7 +64,22 @@ pub async fn upgrade(
             .collect(),
         request_id: String::new(),
     };
-    let scope = match authenticate_bearer(&state.ctx, &token, meta).await {
+    let (authenticated, stored) = if token.starts_with("ek_") {
+        match avb_core::services::realtime::redeem(&state.ctx, &token, meta).await {
+            Ok(r) => {
+                let dialect = if r.dialect == "beta" {
+                    Dialect::Beta
+                } else {
+                    Dialect::Ga
+                };
+                (Ok(r.scope), Some((dialect, r.session)))
+            }
+            Err(e) => (Err(e), None),
+        }
+    } else {
+        (authenticate_bearer(&state.ctx, &token, meta).await, None)
+    };
+    let scope = match authenticated {
         Ok(s) => s,
         Err(CoreError::TenantSuspended) => {
             return refuse(
@@ -113,5 +128,5 @@ pub async fn upgrade(
     };
     ws.max_message_size(max_frame)
         .max_frame_size(max_frame)
-        .on_upgrade(move |socket| Session::new(state, scope, dialect, model).run(socket))
+        .on_upgrade(move |socket| Session::new(state, scope, dialect, model, stored).run(socket))
 }

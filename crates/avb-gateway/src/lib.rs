@@ -4,13 +4,14 @@
 mod connect;
 mod engines;
 mod response;
+mod secrets;
 mod session;
 
 pub use engines::Engines;
 
 use avb_core::AppContext;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 /// State of the gateway routes.
 #[derive(Clone)]
@@ -26,5 +27,7 @@ pub fn router(ctx: AppContext) -> Router {
     let engines = Engines::from_config(&ctx.config.engines);
     Router::new()
         .route("/v1/realtime", get(connect::upgrade))
+        .route("/v1/realtime/sessions", post(secrets::sessions))
+        .route("/v1/realtime/client_secrets", post(secrets::client_secrets))
         .with_state(GatewayState { ctx, engines })
 }

@@ -70,15 +70,29 @@ const MIN_COMMIT_MS: u64 = 100;
 const MAX_BUFFER_BYTES: usize = 15 * 60 * 48_000;
 
 impl Session {
-    /// A new session for an authenticated caller.
-    pub fn new(state: GatewayState, scope: Scope, dialect: Dialect, model: String) -> Self {
+    /// A new session for an authenticated caller; `stored` is the session configuration carried
+    /// by an ephemeral client secret.
+    pub fn new(
+        state: GatewayState,
+        scope: Scope,
+        dialect: Dialect,
+        model: String,
+        stored: Option<(Dialect, Value)>,
+    ) -> Self {
         let expires_at =
             chrono::Utc::now().timestamp() + state.ctx.config.realtime.max_session_secs as i64;
+        let mut config = SessionConfig::new(&model, expires_at);
+        if let Some((stored_dialect, session)) = stored {
+            // It was validated when the secret was minted.
+            if let Err(e) = config.apply_update(stored_dialect, &session) {
+                tracing::warn!(error = %e, "stored session configuration no longer applies");
+            }
+        }
         Self {
             state,
             scope,
             dialect,
-            config: SessionConfig::new(&model, expires_at),
+            config,
             items: Vec::new(),
             audio: Vec::new(),
             active: None,

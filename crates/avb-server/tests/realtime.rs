@@ -500,15 +500,27 @@ async fn a_missing_engine_fails_the_response_not_the_session() {
 
 /// The official Python SDK (installed by scripts/test.sh from tests/sdk/requirements.txt).
 async fn python_sdk(app: &TestApp, key: &str, mode: &str) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/sdk/python_realtime.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/sdk/python_realtime.py"
+    );
     let base = app.base.clone();
     let (key, mode) = (key.to_string(), mode.to_string());
-    let out = tokio::task::spawn_blocking(move || std::process::Command::new("python3").args([script, &base, &key, &mode]).output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(out.status.success(), "python SDK failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &base, &key, &mode])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "python SDK failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -523,5 +535,104 @@ async fn official_python_sdk_text_turns_in_both_dialects() {
     let beta = python_sdk(&app, &key, "beta").await;
     assert_eq!(beta["status"], "completed", "{beta}");
     assert_eq!(beta["text"], "Hello world.");
-    assert!(beta["events"].as_array().unwrap().contains(&json!("conversation.item.created")));
+    assert!(
+        beta["events"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("conversation.item.created"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ephemeral_client_secrets_carry_their_session() {
+    let app = app_with_llm(3600).await;
+    let key = realtime_key(&app, &["realtime"]).await;
+
+    // The official SDK mints a GA secret and connects with it.
+    let r = python_sdk(&app, &key, "secret").await;
+    assert_eq!(
+        (r["value_prefix"].as_str(), r["session_type"].as_str()),
+        (Some("ek_"), Some("realtime"))
+    );
+    assert_eq!(r["instructions"], "From the secret.");
+    assert_eq!(r["modalities"], json!(["text"]));
+
+    // Beta shape, and a browser-style connect with the secret in a subprotocol.
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{}/v1/realtime/sessions", app.base))
+        .bearer_auth(&key)
+        .json(&json!({"model": "m", "modalities": ["text"], "instructions": "Beta secret.", "client_secret": {"expires_after": {"anchor": "created_at", "seconds": 120}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    let ek = body["client_secret"]["value"].as_str().unwrap().to_string();
+    assert!(ek.starts_with("ek_") && body["client_secret"]["expires_at"].as_i64().is_some());
+    let offer = format!("realtime, openai-beta.realtime-v1, openai-insecure-api-key.{ek}");
+    let (mut ws, _) = connect(&app, &[("sec-websocket-protocol", &offer)])
+        .await
+        .unwrap();
+    let created = recv(&mut ws).await;
+    assert_eq!(
+        (
+            created["session"]["instructions"].as_str(),
+            created["session"]["modalities"].clone()
+        ),
+        (Some("Beta secret."), json!(["text"]))
+    );
+
+    // Bad requests name the parameter; secrets do not open the REST API; keys need the scope.
+    for (path, body, param) in [
+        (
+            "/v1/realtime/client_secrets",
+            json!({"session": {"type": "realtime", "voice": "x"}}),
+            "session.voice",
+        ),
+        (
+            "/v1/realtime/client_secrets",
+            json!({"expires_after": {"seconds": 5}}),
+            "expires_after.seconds",
+        ),
+        (
+            "/v1/realtime/sessions",
+            json!({"speed": 7}),
+            "session.speed",
+        ),
+    ] {
+        let res = http
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            reqwest::StatusCode::BAD_REQUEST,
+            "{path} {body}"
+        );
+        let e: Value = res.json().await.unwrap();
+        assert_eq!(e["error"]["param"], param, "{e}");
+    }
+    assert_eq!(
+        app.get("/api/v1/me", &ek).await.0,
+        reqwest::StatusCode::UNAUTHORIZED
+    );
+    let usage_only = realtime_key(&app, &["usage"]).await;
+    let res = http
+        .post(format!("{}/v1/realtime/client_secrets", app.base))
+        .bearer_auth(&usage_only)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::FORBIDDEN);
+    assert_eq!(
+        connect(&app, &[("authorization", "Bearer ek_notarealsecret")])
+            .await
+            .err(),
+        Some(401)
+    );
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod key_cache;
 pub mod members;
 pub mod projects;
+pub mod realtime;
 pub mod revocation;
 pub mod tenants;
 pub mod users;

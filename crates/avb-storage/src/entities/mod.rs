@@ -10,6 +10,7 @@ pub mod mail;
 pub mod membership;
 pub mod one_time_token;
 pub mod project;
+pub mod realtime_client_secret;
 pub mod server_secret;
 pub mod tenant;
 pub mod user;

@@ -8,6 +8,7 @@ pub mod login_events;
 pub mod mail;
 pub mod memberships;
 pub mod projects;
+pub mod realtime_secrets;
 pub mod secrets;
 pub mod tenants;
 pub mod tokens;

@@ -1,0 +1,245 @@
+//! Ephemeral client secrets over REST: beta `POST /v1/realtime/sessions` and GA
+//! `POST /v1/realtime/client_secrets`, authenticated by an API key with the `realtime` scope.
+
+use crate::GatewayState;
+use avb_core::identity::authenticate_bearer;
+use avb_core::services::realtime::create_client_secret;
+use avb_core::{CoreError, RequestMeta, Scope};
+use avb_realtime::{Dialect, ProtocolError, SessionConfig};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use std::net::SocketAddr;
+
+fn error(status: StatusCode, code: &str, message: &str, param: Option<&str>) -> Response {
+    let kind = if status.is_server_error() {
+        "server_error"
+    } else {
+        "invalid_request_error"
+    };
+    (
+        status,
+        Json(json!({"error": {"type": kind, "code": code, "message": message, "param": param}})),
+    )
+        .into_response()
+}
+
+fn protocol(e: ProtocolError) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        e.code.as_str(),
+        &e.message,
+        e.param.as_deref(),
+    )
+}
+
+fn core(e: CoreError) -> Response {
+    match e {
+        CoreError::Validation(v) => error(
+            StatusCode::BAD_REQUEST,
+            "invalid_value",
+            &v.to_string(),
+            Some(&v.field),
+        ),
+        CoreError::Forbidden(_) => error(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "This key lacks the realtime scope.",
+            None,
+        ),
+        CoreError::TenantSuspended => error(
+            StatusCode::FORBIDDEN,
+            "tenant_suspended",
+            "The tenant is suspended.",
+            None,
+        ),
+        CoreError::Internal(m) => {
+            tracing::error!(error = %m, "client secret creation failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "An internal error occurred.",
+                None,
+            )
+        }
+        _ => error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            "Incorrect API key provided.",
+            None,
+        ),
+    }
+}
+
+async fn caller(
+    state: &GatewayState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<Scope, Response> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| {
+            error(
+                StatusCode::UNAUTHORIZED,
+                "missing_api_key",
+                "Provide an API key.",
+                None,
+            )
+        })?;
+    let meta = RequestMeta {
+        ip: peer.ip().to_string(),
+        user_agent: headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(512)
+            .collect(),
+        request_id: String::new(),
+    };
+    authenticate_bearer(&state.ctx, token, meta)
+        .await
+        .map_err(core)
+}
+
+fn body_object(body: &Bytes) -> Result<Map<String, Value>, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_value",
+            "The body must be a JSON object.",
+            None,
+        )),
+        Err(e) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            &format!("The body is not valid JSON: {e}"),
+            None,
+        )),
+    }
+}
+
+fn ttl(v: Option<&Value>, default: u64) -> Result<u64, Response> {
+    let Some(exp) = v.filter(|v| !v.is_null()) else {
+        return Ok(default);
+    };
+    if let Some(anchor) = exp.get("anchor").and_then(Value::as_str) {
+        if anchor != "created_at" {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_value",
+                "expires_after.anchor must be created_at",
+                Some("expires_after.anchor"),
+            ));
+        }
+    }
+    match exp.get("seconds") {
+        None => Ok(default),
+        Some(s) => s.as_u64().ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "invalid_value",
+                "expires_after.seconds must be an integer",
+                Some("expires_after.seconds"),
+            )
+        }),
+    }
+}
+
+/// `POST /v1/realtime/client_secrets` (GA).
+pub async fn client_secrets(
+    State(state): State<GatewayState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let scope = match caller(&state, &headers, peer).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let seconds = match ttl(body.get("expires_after"), 600) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let session = body
+        .remove("session")
+        .unwrap_or_else(|| json!({"type": "realtime"}));
+    if let Some(k) = body.keys().find(|k| *k != "expires_after") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "unknown_parameter",
+            &format!("Unknown parameter: '{k}'."),
+            Some(k),
+        );
+    }
+    let mut config = SessionConfig::new(&state.engines.llm_model, 0);
+    if let Err(e) = config.apply_update(Dialect::Ga, &session) {
+        return protocol(e);
+    }
+    match create_client_secret(&state.ctx, &scope, "ga", session, seconds).await {
+        Ok(secret) => {
+            config.expires_at = secret.expires_at.timestamp();
+            let rendered = config.render(Dialect::Ga);
+            Json(json!({"value": secret.value, "expires_at": secret.expires_at.timestamp(), "session": rendered})).into_response()
+        }
+        Err(e) => core(e),
+    }
+}
+
+/// `POST /v1/realtime/sessions` (beta).
+pub async fn sessions(
+    State(state): State<GatewayState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let scope = match caller(&state, &headers, peer).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut session = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let seconds = match ttl(
+        session
+            .remove("client_secret")
+            .as_ref()
+            .and_then(|c| c.get("expires_after")),
+        60,
+    ) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let session = Value::Object(session);
+    let mut config = SessionConfig::new(&state.engines.llm_model, 0);
+    if let Err(e) = config.apply_update(Dialect::Beta, &session) {
+        return protocol(e);
+    }
+    match create_client_secret(&state.ctx, &scope, "beta", session, seconds).await {
+        Ok(secret) => {
+            config.expires_at = secret.expires_at.timestamp();
+            let mut rendered = config.render(Dialect::Beta);
+            rendered["client_secret"] =
+                json!({"value": secret.value, "expires_at": secret.expires_at.timestamp()});
+            Json(rendered).into_response()
+        }
+        Err(e) => core(e),
+    }
+}
