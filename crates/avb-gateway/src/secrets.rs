@@ -14,20 +14,36 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
 
-fn error(status: StatusCode, code: &str, message: &str, param: Option<&str>) -> Response {
-    let kind = if status.is_server_error() {
-        "server_error"
-    } else {
-        "invalid_request_error"
-    };
-    (
-        status,
-        Json(json!({"error": {"type": kind, "code": code, "message": message, "param": param}})),
-    )
-        .into_response()
+/// An OpenAI-style REST error: `{"error": {type, code, message, param}}`.
+struct RestError {
+    status: StatusCode,
+    code: String,
+    message: String,
+    param: Option<String>,
 }
 
-fn protocol(e: ProtocolError) -> Response {
+impl IntoResponse for RestError {
+    fn into_response(self) -> Response {
+        let kind = if self.status.is_server_error() {
+            "server_error"
+        } else {
+            "invalid_request_error"
+        };
+        let body = json!({"error": {"type": kind, "code": self.code, "message": self.message, "param": self.param}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+fn error(status: StatusCode, code: &str, message: &str, param: Option<&str>) -> RestError {
+    RestError {
+        status,
+        code: code.to_string(),
+        message: message.to_string(),
+        param: param.map(str::to_string),
+    }
+}
+
+fn protocol(e: ProtocolError) -> RestError {
     error(
         StatusCode::BAD_REQUEST,
         e.code.as_str(),
@@ -36,7 +52,7 @@ fn protocol(e: ProtocolError) -> Response {
     )
 }
 
-fn core(e: CoreError) -> Response {
+fn core(e: CoreError) -> RestError {
     match e {
         CoreError::Validation(v) => error(
             StatusCode::BAD_REQUEST,
@@ -78,7 +94,7 @@ async fn caller(
     state: &GatewayState,
     headers: &HeaderMap,
     peer: SocketAddr,
-) -> Result<Scope, Response> {
+) -> Result<Scope, RestError> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -110,7 +126,7 @@ async fn caller(
         .map_err(core)
 }
 
-fn body_object(body: &Bytes) -> Result<Map<String, Value>, Response> {
+fn body_object(body: &Bytes) -> Result<Map<String, Value>, RestError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -131,19 +147,21 @@ fn body_object(body: &Bytes) -> Result<Map<String, Value>, Response> {
     }
 }
 
-fn ttl(v: Option<&Value>, default: u64) -> Result<u64, Response> {
+fn ttl(v: Option<&Value>, default: u64) -> Result<u64, RestError> {
     let Some(exp) = v.filter(|v| !v.is_null()) else {
         return Ok(default);
     };
-    if let Some(anchor) = exp.get("anchor").and_then(Value::as_str) {
-        if anchor != "created_at" {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "invalid_value",
-                "expires_after.anchor must be created_at",
-                Some("expires_after.anchor"),
-            ));
-        }
+    if exp
+        .get("anchor")
+        .and_then(Value::as_str)
+        .is_some_and(|a| a != "created_at")
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_value",
+            "expires_after.anchor must be created_at",
+            Some("expires_after.anchor"),
+        ));
     }
     match exp.get("seconds") {
         None => Ok(default),
@@ -167,15 +185,15 @@ pub async fn client_secrets(
 ) -> Response {
     let scope = match caller(&state, &headers, peer).await {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let mut body = match body_object(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let seconds = match ttl(body.get("expires_after"), 600) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let session = body
         .remove("session")
@@ -186,11 +204,12 @@ pub async fn client_secrets(
             "unknown_parameter",
             &format!("Unknown parameter: '{k}'."),
             Some(k),
-        );
+        )
+        .into_response();
     }
     let mut config = SessionConfig::new(&state.engines.llm_model, 0);
     if let Err(e) = config.apply_update(Dialect::Ga, &session) {
-        return protocol(e);
+        return protocol(e).into_response();
     }
     match create_client_secret(&state.ctx, &scope, "ga", session, seconds).await {
         Ok(secret) => {
@@ -198,7 +217,7 @@ pub async fn client_secrets(
             let rendered = config.render(Dialect::Ga);
             Json(json!({"value": secret.value, "expires_at": secret.expires_at.timestamp(), "session": rendered})).into_response()
         }
-        Err(e) => core(e),
+        Err(e) => core(e).into_response(),
     }
 }
 
@@ -211,11 +230,11 @@ pub async fn sessions(
 ) -> Response {
     let scope = match caller(&state, &headers, peer).await {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let mut session = match body_object(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let seconds = match ttl(
         session
@@ -225,12 +244,12 @@ pub async fn sessions(
         60,
     ) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let session = Value::Object(session);
     let mut config = SessionConfig::new(&state.engines.llm_model, 0);
     if let Err(e) = config.apply_update(Dialect::Beta, &session) {
-        return protocol(e);
+        return protocol(e).into_response();
     }
     match create_client_secret(&state.ctx, &scope, "beta", session, seconds).await {
         Ok(secret) => {
@@ -240,6 +259,6 @@ pub async fn sessions(
                 json!({"value": secret.value, "expires_at": secret.expires_at.timestamp()});
             Json(rendered).into_response()
         }
-        Err(e) => core(e),
+        Err(e) => core(e).into_response(),
     }
 }
