@@ -69,10 +69,18 @@ async def secret(base: str, key: str) -> dict:
                 "instructions": created.session.instructions, "modalities": created.session.output_modalities}
 
 
+async def connect_only(base: str, key: str) -> dict:
+    """Beta client (it always uses wss://): connect and read session.created."""
+    client = AsyncOpenAI(api_key=key, base_url=f"{base}/v1")
+    async with client.beta.realtime.connect(model="local-model") as conn:
+        created = await conn.recv()
+        return {"type": created.type, "input_audio_format": created.session.input_audio_format}
+
+
 def main() -> None:
     base, key = sys.argv[1], sys.argv[2]
     mode = sys.argv[3] if len(sys.argv) > 3 else "ga"
-    run = {"ga": ga, "beta": beta, "secret": secret}[mode]
+    run = {"ga": ga, "beta": beta, "secret": secret, "beta-tls": connect_only}[mode]
     result = asyncio.run(asyncio.wait_for(run(base, key), timeout=30))
     print(json.dumps(result))
 

@@ -87,6 +87,14 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Largest request body in bytes.
     pub body_limit_bytes: usize,
+    /// Address of the optional TLS listener (same routes; `wss://` for the JS SDK).
+    pub tls_listen: Option<String>,
+    /// PEM certificate chain for the TLS listener.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for the TLS listener.
+    pub tls_key: Option<PathBuf>,
+    /// Generate (once, under `data_dir/tls/`) a self-signed certificate for localhost.
+    pub tls_self_signed: bool,
 }
 
 impl Default for ServerConfig {
@@ -97,6 +105,10 @@ impl Default for ServerConfig {
             public_url: None,
             data_dir: PathBuf::from("./avb-data"),
             body_limit_bytes: 1024 * 1024,
+            tls_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
         }
     }
 }
@@ -300,6 +312,16 @@ impl Config {
         if self.identity.provider == IdentityProvider::Keycloak && self.keycloak.issuer.is_none() {
             return Err(ConfigError(
                 "keycloak.issuer is required when identity.provider = \"keycloak\"".into(),
+            ));
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(ConfigError(
+                "server.tls_cert and server.tls_key must be set together".into(),
+            ));
+        }
+        if self.server.tls_self_signed && self.server.tls_cert.is_some() {
+            return Err(ConfigError(
+                "use either server.tls_self_signed or server.tls_cert/tls_key, not both".into(),
             ));
         }
         if self.server.body_limit_bytes < 1024 {

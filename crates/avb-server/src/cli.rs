@@ -43,6 +43,18 @@ pub struct ServeArgs {
     /// Which parts to run: all, api, gateway or worker (only `all` and `api` exist so far).
     #[arg(long, default_value = "all", value_parser = ["all", "api", "gateway", "worker"])]
     pub role: String,
+    /// PEM certificate for the TLS listener (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for the TLS listener (with --tls-cert).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve TLS with a self-signed certificate for localhost (kept under <data_dir>/tls/).
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
+    /// Address of the TLS listener (default 127.0.0.1:8443 when TLS is on).
+    #[arg(long)]
+    pub tls_listen: Option<String>,
 }
 
 /// `avb config ...`

@@ -4,6 +4,7 @@ mod admin;
 mod cli;
 mod serve;
 mod telemetry;
+mod tls;
 
 use clap::Parser;
 
@@ -35,7 +36,15 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             Ok(())
         }
         cli::Command::Serve(args) => {
-            let config = cli::load_config(cli.config.as_deref())?;
+            let mut config = cli::load_config(cli.config.as_deref())?;
+            if args.tls_cert.is_some() {
+                config.server.tls_cert = args.tls_cert.clone();
+                config.server.tls_key = args.tls_key.clone();
+            }
+            config.server.tls_self_signed |= args.tls_self_signed;
+            if args.tls_listen.is_some() {
+                config.server.tls_listen = args.tls_listen.clone();
+            }
             telemetry::init(&config.log);
             serve::run(config, args).await
         }

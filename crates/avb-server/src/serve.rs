@@ -39,6 +39,7 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     let listen = config.server.listen.clone();
     let metrics_listen = config.server.metrics_listen.clone();
+    let tls = crate::tls::prepare(&config)?;
     let ctx = AppContext::init(config)
         .await
         .context("starting services")?;
@@ -86,6 +87,27 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         avb_api::router(ctx.clone()),
         avb_gateway::router(ctx.clone()),
     );
+    let tls_task = match tls {
+        Some(t) => {
+            let acceptor = avb_api::server::tls_acceptor(&t.cert_pem, &t.key_pem)
+                .map_err(anyhow::Error::msg)?;
+            let tls_listener = TcpListener::bind(&t.listen)
+                .await
+                .with_context(|| format!("binding TLS listener {}", t.listen))?;
+            println!(
+                "TLS (https/wss) on https://{} (certificate {})",
+                tls_listener.local_addr()?,
+                t.cert_path.display()
+            );
+            Some(tokio::spawn(avb_api::server::serve_tls(
+                tls_listener,
+                acceptor,
+                app.clone(),
+                stop_rx.clone(),
+            )))
+        }
+        None => None,
+    };
     avb_api::server::serve(listener, app, async move {
         shutdown_signal().await;
         let _ = server_stop.send(true);
@@ -93,6 +115,9 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     .await
     .context("serving HTTP")?;
     let _ = stop_tx.send(true);
+    if let Some(t) = tls_task {
+        let _ = t.await;
+    }
     for j in jobs {
         let _ = j.await;
     }

@@ -194,6 +194,8 @@ fn operator_commands_then_serve_and_use_the_key() {
         .args(["serve"])
         .env("AVB_SERVER__LISTEN", "127.0.0.1:0")
         .env("AVB_SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env("AVB_SERVER__TLS_LISTEN", "127.0.0.1:0")
+        .arg("--tls-self-signed")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -202,7 +204,8 @@ fn operator_commands_then_serve_and_use_the_key() {
     let mut base = String::new();
     let mut setup_url = String::new();
     let mut metrics = String::new();
-    for line in lines.by_ref().take(6) {
+    let mut tls = (String::new(), String::new());
+    for line in lines.by_ref().take(10) {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("AgentVoiceBox listening on ") {
             base = rest.split_whitespace().next().unwrap().to_string();
@@ -212,6 +215,10 @@ fn operator_commands_then_serve_and_use_the_key() {
         }
         if line.trim_start().contains("/setup?token=") {
             setup_url = line.trim().to_string();
+        }
+        if let Some(rest) = line.strip_prefix("TLS (https/wss) on ") {
+            let (url, cert) = rest.split_once(" (certificate ").unwrap();
+            tls = (url.to_string(), cert.trim_end_matches(')').to_string());
             break;
         }
     }
@@ -262,6 +269,30 @@ fn operator_commands_then_serve_and_use_the_key() {
             .unwrap();
         assert!(text.contains("avb_http_requests_total"), "{text}");
     });
+    // The official Python beta client always uses wss://; it trusts the self-signed certificate.
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/sdk/python_realtime.py"
+    );
+    let out = Command::new("python3")
+        .args([script, &tls.0, &secret, "beta-tls"])
+        .env("SSL_CERT_FILE", &tls.1)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "wss with the Python SDK: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            created["type"].as_str(),
+            created["input_audio_format"].as_str()
+        ),
+        (Some("session.created"), Some("pcm16"))
+    );
+
     // Stop gracefully.
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
