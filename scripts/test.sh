@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 scripts/services.sh
 # The official OpenAI SDKs that the realtime tests drive.
 python3 -m pip install -q --disable-pip-version-check -r tests/sdk/requirements.txt 2>&1 | grep -v "as the 'root' user" || true
+if ! command -v node >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi
+if [ ! -f tests/sdk/js/node_modules/openai/package.json ]; then
+  (cd tests/sdk/js && npm ci --no-audit --no-fund --silent)
+fi
 
 PG="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 drop_test_databases() {

@@ -636,3 +636,59 @@ async fn ephemeral_client_secrets_carry_their_session() {
         Some(401)
     );
 }
+
+/// The official npm `openai` package always uses wss://: serve the app over TLS with a
+/// certificate made here, trusted through NODE_EXTRA_CA_CERTS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_js_sdk_over_wss() {
+    let app = app_with_llm(3600).await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let acceptor = avb_api::server::tls_acceptor(
+        cert.cert.pem().as_bytes(),
+        cert.signing_key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let routes = avb_api::server::app(
+        avb_api::router(app.ctx.clone()),
+        avb_gateway::router(app.ctx.clone()),
+    );
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(avb_api::server::serve_tls(
+        listener, acceptor, routes, stop_rx,
+    ));
+    let ca = std::env::temp_dir().join(format!("avb-ca-{}.pem", uuid::Uuid::now_v7().simple()));
+    std::fs::write(&ca, cert.cert.pem()).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/sdk/js/realtime.mjs"
+    );
+    let base = format!("https://{addr}");
+    let ca_path = ca.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .args([script, &base, &key])
+            .env("NODE_EXTRA_CA_CERTS", &ca_path)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let _ = std::fs::remove_file(&ca);
+    assert!(
+        out.status.success(),
+        "node SDK failed: {} {}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["status"].as_str(), r["text"].as_str()),
+        (Some("completed"), Some("Hello world."))
+    );
+    assert_eq!(r["events"][0], "session.created");
+}
