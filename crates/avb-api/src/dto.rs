@@ -481,3 +481,49 @@ pub struct SetupRequest {
     pub name: String,
     pub password: String,
 }
+
+/// A realtime session record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDto {
+    pub id: Uuid,
+    /// The `sess_...` id the client saw.
+    pub realtime_id: String,
+    /// `active` or `closed`.
+    pub status: String,
+    pub model: String,
+    /// `beta` or `ga`.
+    pub dialect: String,
+    pub project_id: Option<Uuid>,
+    pub api_key_id: Option<Uuid>,
+    pub client_ip: String,
+    pub user_agent: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Milliseconds from start to end (or to now while active).
+    pub duration_ms: i64,
+    pub close_reason: String,
+    /// Responses created in the session.
+    pub responses: i32,
+}
+
+impl From<avb_core::models::realtime_session::Model> for SessionDto {
+    fn from(s: avb_core::models::realtime_session::Model) -> Self {
+        let end = s.ended_at.unwrap_or_else(Utc::now);
+        Self {
+            id: s.id,
+            realtime_id: s.realtime_id,
+            status: s.status,
+            model: s.model,
+            dialect: s.dialect,
+            project_id: s.project_id,
+            api_key_id: s.api_key_id,
+            client_ip: s.client_ip,
+            user_agent: s.user_agent,
+            duration_ms: (end - s.started_at).num_milliseconds().max(0),
+            started_at: s.started_at,
+            ended_at: s.ended_at,
+            close_reason: s.close_reason,
+            responses: s.responses,
+        }
+    }
+}

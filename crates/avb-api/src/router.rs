@@ -1,7 +1,9 @@
 //! Every route of the HTTP API in one place.
 
 use crate::error::ApiError;
-use crate::handlers::{admin_tenants, api_keys, audit, auth, health, me, members, projects, setup};
+use crate::handlers::{
+    admin_tenants, api_keys, audit, auth, health, me, members, projects, sessions, setup,
+};
 use avb_core::AppContext;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
@@ -81,6 +83,9 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/api/v1/api-keys/{id}/rotate", post(api_keys::rotate))
         .route("/api/v1/api-keys/{id}/revoke", post(api_keys::revoke))
+        .route("/api/v1/sessions", get(sessions::list))
+        .route("/api/v1/sessions/{id}", get(sessions::get))
+        .route("/api/v1/sessions/{id}/close", post(sessions::close))
         .route("/api/v1/members", get(members::list))
         .route(
             "/api/v1/invitations",

@@ -7,6 +7,7 @@ use crate::identity::session_cache::SessionCache;
 use crate::mail::Mailer;
 use crate::policy::PolicyEngine;
 use crate::services::key_cache::KeyVerifier;
+use crate::services::live::LiveSessions;
 use crate::services::revocation::RevocationBus;
 use crate::token::{JwtKeys, random_alnum};
 use avb_storage::Store;
@@ -31,6 +32,8 @@ pub struct AppContext {
     pub keys: Arc<KeyVerifier>,
     /// Verified login sessions.
     pub sessions: Arc<SessionCache>,
+    /// Realtime sessions this process holds open.
+    pub live: Arc<LiveSessions>,
     /// Cross-replica revocations of keys and sessions.
     pub revocations: Arc<RevocationBus>,
     /// Outgoing mail.
@@ -89,10 +92,12 @@ impl AppContext {
         let sessions = Arc::new(SessionCache::new(Duration::from_secs(
             config.identity.session_cache_secs,
         )));
+        let live = Arc::new(LiveSessions::default());
         let revocations = Arc::new(RevocationBus::new(
             redis.clone(),
             keys.clone(),
             sessions.clone(),
+            live.clone(),
         ));
         let mailer = Mailer::new(&config.smtp)?;
         Ok(Self {
@@ -103,6 +108,7 @@ impl AppContext {
             keycloak,
             keys,
             sessions,
+            live,
             revocations,
             mailer: Arc::new(mailer),
             redis,

@@ -3,6 +3,7 @@
 use crate::GatewayState;
 use crate::response::{self, Finished, Partial, ResponseJob};
 use avb_core::Scope;
+use avb_core::services::sessions;
 use avb_realtime::{
     ClientEvent, ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role, ServerEvent,
     SessionConfig, parse_client_event,
@@ -62,6 +63,7 @@ pub struct Session {
     items: Vec<Item>,
     audio: Vec<u8>,
     active: Option<Active>,
+    responses: i32,
 }
 
 /// Input audio below this length cannot be committed (OpenAI's rule).
@@ -96,6 +98,7 @@ impl Session {
             items: Vec::new(),
             audio: Vec::new(),
             active: None,
+            responses: 0,
         }
     }
 
@@ -127,7 +130,40 @@ impl Session {
             dialect: self.dialect,
         };
         let (done_tx, mut done_rx) = mpsc::channel::<Finished>(8);
-        tracing::info!(tenant = ?self.scope.tenant(), session = %self.config.id, dialect = ?self.dialect, "realtime session opened");
+        let dialect_name = if self.dialect == Dialect::Beta {
+            "beta"
+        } else {
+            "ga"
+        };
+        let record = match sessions::open(
+            &self.state.ctx,
+            &self.scope,
+            &self.config.id,
+            &self.config.model,
+            dialect_name,
+        )
+        .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the realtime session");
+                emitter
+                    .error(&ProtocolError::new(
+                        ErrorCode::Internal,
+                        "The session could not be started.",
+                    ))
+                    .await;
+                let _ = tx
+                    .send(Outgoing::Close(1011, "internal error".into()))
+                    .await;
+                drop(emitter);
+                drop(tx);
+                let _ = writer.await;
+                return;
+            }
+        };
+        let live = self.state.ctx.live.register(record);
+        tracing::info!(tenant = ?self.scope.tenant(), session = %record, realtime_id = %self.config.id, dialect = ?self.dialect, "realtime session opened");
 
         emitter
             .emit(
@@ -143,6 +179,7 @@ impl Session {
         let max = Duration::from_secs(self.state.ctx.config.realtime.max_session_secs);
         let expiry = tokio::time::sleep(max);
         tokio::pin!(expiry);
+        let mut reason = "client disconnected".to_string();
         loop {
             tokio::select! {
                 msg = stream.next() => match msg {
@@ -154,7 +191,14 @@ impl Session {
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 },
                 Some(finished) = done_rx.recv() => self.finish(finished),
+                _ = live.closed.notified() => {
+                    emitter.error(&ProtocolError::new(ErrorCode::SessionClosed, "The session was closed by the tenant.")).await;
+                    let _ = tx.send(Outgoing::Close(1000, "session closed".into())).await;
+                    reason = "closed by request".into();
+                    break;
+                }
                 _ = &mut expiry => {
+                    reason = "maximum duration reached".into();
                     let minutes = max.as_secs() / 60;
                     emitter.error(&ProtocolError::new(ErrorCode::SessionExpired, format!("Your session hit the maximum duration of {minutes} minutes."))).await;
                     let _ = tx.send(Outgoing::Close(1000, "session expired".into())).await;
@@ -168,7 +212,15 @@ impl Session {
         drop(emitter);
         drop(tx);
         let _ = writer.await;
-        tracing::info!(session = %self.config.id, "realtime session closed");
+        drop(live);
+        if let Some(tenant) = self.scope.tenant() {
+            if let Err(e) =
+                sessions::closed(&self.state.ctx, tenant, record, &reason, self.responses).await
+            {
+                tracing::error!(error = %e, "could not record the end of the realtime session");
+            }
+        }
+        tracing::info!(session = %record, %reason, "realtime session closed");
     }
 
     fn finish(&mut self, f: Finished) {
@@ -380,6 +432,7 @@ impl Session {
                         ),
                     ));
                 }
+                self.responses += 1;
                 let job = ResponseJob::new(
                     &self.config,
                     &self.items,

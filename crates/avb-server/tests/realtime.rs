@@ -692,3 +692,115 @@ async fn official_js_sdk_over_wss() {
     );
     assert_eq!(r["events"][0], "session.created");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_recorded_listed_and_closed_from_the_api() {
+    let app = app_with_llm(3600).await;
+    let (_, owner) = app.tenant_with_owner("Sessions").await;
+    let (_, key) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            json!({"name": "rt", "scopes": ["realtime", "sessions"]}),
+        )
+        .await;
+    let key = key["secret"].as_str().unwrap().to_string();
+    let (mut ws, _) = connect(
+        &app,
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("user-agent", "story-client/1.0"),
+        ],
+    )
+    .await
+    .unwrap();
+    let created = recv(&mut ws).await;
+
+    // The live session is listed (a key with the `sessions` scope may read it).
+    let (s, list) = app.get("/api/v1/sessions?status=active", &key).await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{list}");
+    let row = &list["data"][0];
+    assert_eq!(
+        (row["realtime_id"].as_str(), row["dialect"].as_str()),
+        (created["session"]["id"].as_str(), Some("ga"))
+    );
+    assert_eq!(row["user_agent"], "story-client/1.0");
+    let id = row["id"].as_str().unwrap().to_string();
+
+    // Another tenant cannot see or close it; a read-only key cannot close it.
+    let (_, other) = app.tenant_with_owner("Other").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/sessions/{id}"), &other).await.0,
+        reqwest::StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(&format!("/api/v1/sessions/{id}/close"), &other, json!({}))
+            .await
+            .0,
+        reqwest::StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(&format!("/api/v1/sessions/{id}/close"), &key, json!({}))
+            .await
+            .0,
+        reqwest::StatusCode::FORBIDDEN
+    );
+
+    // The owner closes it: the client gets an error event, then close 1000.
+    let (s, closed) = app
+        .post(&format!("/api/v1/sessions/{id}/close"), &owner, json!({}))
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{closed}");
+    assert_eq!(closed["status"], "closed");
+    assert!(
+        closed["close_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("closed by ")
+    );
+    let e = until(&mut ws, "error").await;
+    assert_eq!(e.last().unwrap()["error"]["code"], "session_closed");
+    let close = recv(&mut ws).await;
+    assert_eq!(
+        (close["type"].as_str(), close["code"].as_u64()),
+        (Some("__close"), Some(1000))
+    );
+    assert_eq!(
+        app.post(&format!("/api/v1/sessions/{id}/close"), &owner, json!({}))
+            .await
+            .0,
+        reqwest::StatusCode::CONFLICT
+    );
+
+    // A session the client leaves is recorded as closed too.
+    let (mut ws2, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .unwrap();
+    recv(&mut ws2).await;
+    ws2.close(None).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, active) = app.get("/api/v1/sessions?status=active", &owner).await;
+        if active["data"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session stays active after the client left"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, all) = app.get("/api/v1/sessions?status=closed", &owner).await;
+    let reasons: Vec<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["close_reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"client disconnected"), "{reasons:?}");
+    let (s, p) = app.get("/api/v1/sessions?status=weird", &owner).await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (reqwest::StatusCode::BAD_REQUEST, Some("status"))
+    );
+}

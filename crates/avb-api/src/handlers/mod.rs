@@ -8,4 +8,5 @@ pub mod health;
 pub mod me;
 pub mod members;
 pub mod projects;
+pub mod sessions;
 pub mod setup;

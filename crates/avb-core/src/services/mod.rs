@@ -3,10 +3,12 @@
 pub mod api_keys;
 pub mod audit;
 pub mod key_cache;
+pub mod live;
 pub mod members;
 pub mod projects;
 pub mod realtime;
 pub mod revocation;
+pub mod sessions;
 pub mod tenants;
 pub mod users;
 

@@ -5,6 +5,7 @@
 use crate::error::{CoreError, CoreResult};
 use crate::identity::session_cache::SessionCache;
 use crate::services::key_cache::KeyVerifier;
+use crate::services::live::LiveSessions;
 use avb_domain::{AuthSessionId, TenantId, UserId};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,8 @@ pub enum Revocation {
     User(UserId),
     /// Every cached session in a tenant (suspension).
     Tenant(TenantId),
+    /// A live realtime session, to be closed by the replica holding it.
+    RealtimeSession(uuid::Uuid),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,6 +41,7 @@ pub struct RevocationBus {
     redis: Option<redis::Client>,
     keys: Arc<KeyVerifier>,
     sessions: Arc<SessionCache>,
+    live: Arc<LiveSessions>,
 }
 
 impl RevocationBus {
@@ -46,11 +50,13 @@ impl RevocationBus {
         redis: Option<redis::Client>,
         keys: Arc<KeyVerifier>,
         sessions: Arc<SessionCache>,
+        live: Arc<LiveSessions>,
     ) -> Self {
         Self {
             redis,
             keys,
             sessions,
+            live,
         }
     }
 
@@ -60,6 +66,9 @@ impl RevocationBus {
                 Revocation::KeyPrefix(p) => self.keys.drop_local(std::slice::from_ref(p)),
                 Revocation::Session(s) => self.sessions.drop_where(|k, _| k == s),
                 Revocation::User(u) => self.sessions.drop_where(|_, v| v.user == *u),
+                Revocation::RealtimeSession(id) => {
+                    self.live.close(*id);
+                }
                 Revocation::Tenant(t) => {
                     self.sessions.drop_where(|_, v| v.tenant == Some(*t));
                     self.keys.drop_tenant(*t);

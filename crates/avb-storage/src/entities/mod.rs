@@ -11,6 +11,7 @@ pub mod membership;
 pub mod one_time_token;
 pub mod project;
 pub mod realtime_client_secret;
+pub mod realtime_session;
 pub mod server_secret;
 pub mod tenant;
 pub mod user;

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261125_000001_core;
 mod m20261125_000002_audit_search;
 mod m20261125_000003_realtime_client_secrets;
+mod m20261125_000004_realtime_sessions;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_core::Migration),
             Box::new(m20261125_000002_audit_search::Migration),
             Box::new(m20261125_000003_realtime_client_secrets::Migration),
+            Box::new(m20261125_000004_realtime_sessions::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ pub mod mail;
 pub mod memberships;
 pub mod projects;
 pub mod realtime_secrets;
+pub mod realtime_sessions;
 pub mod secrets;
 pub mod tenants;
 pub mod tokens;

@@ -1,0 +1,105 @@
+//! Records of realtime sessions.
+
+use crate::entities::realtime_session::{ActiveModel, Column, Entity, Model};
+use crate::error::{StorageError, StorageResult};
+use crate::page::{Page, PageRequest};
+use crate::repos::paginate;
+use crate::store::Tx;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use uuid::Uuid;
+
+/// Fields of a new session record.
+pub struct NewSession<'a> {
+    pub id: Uuid,
+    pub project: Option<Uuid>,
+    pub api_key: Option<Uuid>,
+    pub realtime_id: &'a str,
+    pub model: &'a str,
+    pub dialect: &'a str,
+    pub client_ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+/// Filters for listing sessions.
+#[derive(Debug, Default, Clone)]
+pub struct SessionFilter {
+    pub status: Option<String>,
+    pub project: Option<Uuid>,
+    pub api_key: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Records an opened session in the transaction's tenant.
+pub async fn insert(tx: &Tx, s: NewSession<'_>) -> StorageResult<Model> {
+    let tenant = tx.require_tenant()?;
+    Ok(ActiveModel {
+        id: Set(s.id),
+        tenant_id: Set(tenant.as_uuid()),
+        project_id: Set(s.project),
+        api_key_id: Set(s.api_key),
+        realtime_id: Set(s.realtime_id.to_string()),
+        status: Set("active".into()),
+        model: Set(s.model.to_string()),
+        dialect: Set(s.dialect.to_string()),
+        client_ip: Set(s.client_ip.to_string()),
+        user_agent: Set(s.user_agent.to_string()),
+        started_at: Set(Utc::now()),
+        ended_at: Set(None),
+        close_reason: Set(String::new()),
+        responses: Set(0),
+    }
+    .insert(tx.conn())
+    .await?)
+}
+
+/// Marks a session closed with `reason` and its response count.
+pub async fn close(tx: &Tx, id: Uuid, reason: &str, responses: i32) -> StorageResult<()> {
+    let tenant = tx.require_tenant()?;
+    Entity::update_many()
+        .col_expr(Column::Status, Expr::value("closed"))
+        .col_expr(Column::EndedAt, Expr::value(Some(Utc::now())))
+        .col_expr(Column::CloseReason, Expr::value(reason))
+        .col_expr(Column::Responses, Expr::value(responses))
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq("active"))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// One session of the tenant.
+pub async fn get(tx: &Tx, id: Uuid) -> StorageResult<Model> {
+    let tenant = tx.require_tenant()?;
+    Entity::find_by_id(id)
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .one(tx.conn())
+        .await?
+        .ok_or(StorageError::NotFound)
+}
+
+/// The tenant's sessions, newest first.
+pub async fn list(tx: &Tx, f: &SessionFilter, page: PageRequest) -> StorageResult<Page<Model>> {
+    let tenant = tx.require_tenant()?;
+    let mut q = Entity::find().filter(Column::TenantId.eq(tenant.as_uuid()));
+    if let Some(s) = &f.status {
+        q = q.filter(Column::Status.eq(s.clone()));
+    }
+    if let Some(p) = f.project {
+        q = q.filter(Column::ProjectId.eq(p));
+    }
+    if let Some(k) = f.api_key {
+        q = q.filter(Column::ApiKeyId.eq(k));
+    }
+    if let Some(from) = f.from {
+        q = q.filter(Column::StartedAt.gte(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(Column::StartedAt.lt(to));
+    }
+    let rows = paginate(q, Column::Id, page).all(tx.conn()).await?;
+    Ok(Page::from_rows(rows, page.limit, |r| r.id))
+}
