@@ -213,12 +213,13 @@ impl Session {
         drop(tx);
         let _ = writer.await;
         drop(live);
-        if let Some(tenant) = self.scope.tenant() {
-            if let Err(e) =
-                sessions::closed(&self.state.ctx, tenant, record, &reason, self.responses).await
-            {
-                tracing::error!(error = %e, "could not record the end of the realtime session");
-            }
+        let tenant = self.scope.tenant();
+        let result = match tenant {
+            Some(t) => sessions::closed(&self.state.ctx, t, record, &reason, self.responses).await,
+            None => Ok(()),
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "could not record the end of the realtime session");
         }
         tracing::info!(session = %record, %reason, "realtime session closed");
     }
