@@ -41,6 +41,24 @@ pub struct EnginesConfig {
     pub llm_model: String,
     /// Seconds to wait for the LLM's first byte.
     pub llm_timeout_secs: u64,
+    /// Base URL of an `/audio/transcriptions` server (OpenAI, Groq, faster-whisper-server).
+    pub stt_url: Option<String>,
+    /// API key for the STT server.
+    pub stt_api_key: Option<Secret>,
+    /// Model name for transcription.
+    pub stt_model: String,
+    /// Seconds a transcription may take.
+    pub stt_timeout_secs: u64,
+    /// Base URL of an `/audio/speech` server streaming raw PCM (OpenAI, Kokoro servers).
+    pub tts_url: Option<String>,
+    /// API key for the TTS server.
+    pub tts_api_key: Option<Secret>,
+    /// Model name for speech.
+    pub tts_model: String,
+    /// Sample rate of the PCM the TTS server returns.
+    pub tts_sample_rate: u32,
+    /// Seconds to wait for the TTS's first byte.
+    pub tts_timeout_secs: u64,
 }
 
 impl Default for EnginesConfig {
@@ -50,6 +68,15 @@ impl Default for EnginesConfig {
             llm_api_key: None,
             llm_model: "default".into(),
             llm_timeout_secs: 30,
+            stt_url: None,
+            stt_api_key: None,
+            stt_model: "whisper-1".into(),
+            stt_timeout_secs: 30,
+            tts_url: None,
+            tts_api_key: None,
+            tts_model: "tts-1".into(),
+            tts_sample_rate: 24_000,
+            tts_timeout_secs: 30,
         }
     }
 }

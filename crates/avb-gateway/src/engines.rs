@@ -1,7 +1,9 @@
 //! The engines a session uses, built from configuration.
 
 use avb_core::config::EnginesConfig;
-use avb_voice::{ChatModel, OpenAiChat};
+use avb_voice::{
+    ChatModel, OpenAiChat, OpenAiSpeech, OpenAiTranscriber, SpeechToText, TextToSpeech,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +14,10 @@ pub struct Engines {
     pub llm: Option<Arc<dyn ChatModel>>,
     /// The model name sent to it.
     pub llm_model: String,
+    /// Speech to text, if configured.
+    pub stt: Option<Arc<dyn SpeechToText>>,
+    /// Text to speech, if configured.
+    pub tts: Option<Arc<dyn TextToSpeech>>,
 }
 
 impl Engines {
@@ -27,9 +33,38 @@ impl Engines {
                 }
             }
         });
+        let secret = |k: &Option<avb_core::Secret>| k.as_ref().map(|k| k.expose().to_string());
+        let stt = cfg.stt_url.as_deref().and_then(|url| {
+            let timeout = Duration::from_secs(cfg.stt_timeout_secs);
+            match OpenAiTranscriber::new(url, secret(&cfg.stt_api_key), &cfg.stt_model, timeout) {
+                Ok(s) => Some(Arc::new(s) as Arc<dyn SpeechToText>),
+                Err(e) => {
+                    tracing::error!(error = %e, "STT engine could not be set up");
+                    None
+                }
+            }
+        });
+        let tts = cfg.tts_url.as_deref().and_then(|url| {
+            let timeout = Duration::from_secs(cfg.tts_timeout_secs);
+            match OpenAiSpeech::new(
+                url,
+                secret(&cfg.tts_api_key),
+                &cfg.tts_model,
+                cfg.tts_sample_rate,
+                timeout,
+            ) {
+                Ok(s) => Some(Arc::new(s) as Arc<dyn TextToSpeech>),
+                Err(e) => {
+                    tracing::error!(error = %e, "TTS engine could not be set up");
+                    None
+                }
+            }
+        });
         Self {
             llm,
             llm_model: cfg.llm_model.clone(),
+            stt,
+            tts,
         }
     }
 }

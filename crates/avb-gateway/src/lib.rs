@@ -1,6 +1,7 @@
 //! The OpenAI-Realtime-compatible gateway: `GET /v1/realtime` upgrades to a WebSocket that speaks
 //! the beta or GA dialect, authenticated by an API key with the `realtime` scope.
 
+mod audio;
 mod connect;
 mod engines;
 mod response;

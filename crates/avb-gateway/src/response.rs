@@ -3,12 +3,15 @@
 
 use crate::engines::Engines;
 use crate::session::Emitter;
+use avb_realtime::AudioFormat;
 use avb_realtime::ids::new_id;
 use avb_realtime::{
     ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role, ServerEvent,
     SessionConfig,
 };
-use avb_voice::{ChatMessage, ChatModel, ChatRequest, LlmDelta};
+use avb_voice::chunker::SentenceChunker;
+use avb_voice::{ChatMessage, ChatModel, ChatRequest, LlmDelta, TextToSpeech};
+use base64::Engine as _;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -35,6 +38,10 @@ pub(crate) struct ResponseJob {
     request: ChatRequest,
     audio: bool,
     dialect: Dialect,
+    tts: Option<Arc<dyn TextToSpeech>>,
+    voice: String,
+    speed: f64,
+    output_format: AudioFormat,
 }
 
 fn tool_for_chat(t: &Value) -> Value {
@@ -141,6 +148,10 @@ impl ResponseJob {
             },
             audio,
             dialect,
+            tts: engines.tts.clone(),
+            voice: cfg.voice.clone(),
+            speed: cfg.speed,
+            output_format: cfg.output_format,
         })
     }
 }
@@ -225,6 +236,69 @@ pub(crate) async fn cancelled(id: &str, partial: &Arc<Mutex<Partial>>, out: &Emi
     items
 }
 
+/// Aborts a spawned task when dropped (so cancelling a response also stops its speech).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Where speech for one assistant message goes.
+#[derive(Clone)]
+struct SpeechTarget {
+    out: Emitter,
+    response_id: String,
+    item_id: String,
+    output_index: usize,
+    format: AudioFormat,
+    voice: String,
+    speed: f64,
+}
+
+/// Speaks sentences in order, sending audio deltas as PCM arrives; returns the samples sent.
+async fn speak_sentences(
+    tts: Arc<dyn TextToSpeech>,
+    target: SpeechTarget,
+    mut sentences: mpsc::Receiver<String>,
+) -> Result<u64, String> {
+    let mut sent = 0u64;
+    let rate = tts.sample_rate();
+    while let Some(sentence) = sentences.recv().await {
+        let mut pcm = tts
+            .speak(&sentence, &target.voice, target.speed)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut carry: Vec<u8> = Vec::new();
+        let mut encoder = crate::audio::OutputEncoder::new(target.format, rate);
+        while let Some(chunk) = pcm.next().await {
+            carry.extend(chunk.map_err(|e| e.to_string())?);
+            let whole = carry.len() - carry.len() % 2;
+            if whole == 0 {
+                continue;
+            }
+            let samples = avb_voice::audio::pcm16_decode(&carry[..whole]);
+            carry.drain(..whole);
+            sent += samples.len() as u64;
+            let bytes = encoder.encode(&samples);
+            let delta = base64::engine::general_purpose::STANDARD.encode(bytes);
+            target
+                .out
+                .emit(
+                    ServerEvent::AudioDelta,
+                    json!({"response_id": target.response_id, "item_id": target.item_id,
+                    "output_index": target.output_index, "content_index": 0, "delta": delta}),
+                )
+                .await;
+        }
+    }
+    Ok(sent)
+}
+
+/// Sentences going to the speech task, and the task (samples sent, or why it failed).
+type Speech = (mpsc::Sender<String>, AbortOnDrop<Result<u64, String>>);
+
 struct ToolCall {
     item_id: String,
     call_id: String,
@@ -247,7 +321,9 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
     let mut calls: BTreeMap<u32, ToolCall> = BTreeMap::new();
     let mut next_output = 0usize;
     let mut usage = Value::Null;
-    if job.audio {
+    let mut speech: Option<Speech> = None;
+    let mut chunker = SentenceChunker::default();
+    if job.audio && job.tts.is_none() {
         let warn = ProtocolError::new(
             ErrorCode::EngineUnavailable,
             "no text-to-speech engine is configured; the answer is sent as its transcript only",
@@ -289,8 +365,29 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
                         json!({"type": "text", "text": ""})
                     };
                     out.emit(ServerEvent::ContentPartAdded, json!({"response_id": rid, "item_id": item_id, "output_index": next_output, "content_index": 0, "part": part})).await;
+                    if let (true, Some(tts)) = (job.audio, job.tts.clone()) {
+                        let target = SpeechTarget {
+                            out: out.clone(),
+                            response_id: rid.to_string(),
+                            item_id: item_id.clone(),
+                            output_index: next_output,
+                            format: job.output_format,
+                            voice: job.voice.clone(),
+                            speed: job.speed,
+                        };
+                        let (tx, rx) = mpsc::channel::<String>(32);
+                        speech = Some((
+                            tx,
+                            AbortOnDrop(tokio::spawn(speak_sentences(tts, target, rx))),
+                        ));
+                    }
                     message = Some((item_id, String::new(), next_output));
                     next_output += 1;
+                }
+                if let Some((tx, _)) = &speech {
+                    for sentence in chunker.push(&t) {
+                        let _ = tx.send(sentence).await;
+                    }
                 }
                 if let Some((item_id, text, index)) = message.as_mut() {
                     text.push_str(&t);
@@ -351,6 +448,26 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
         }
     }
     let mut items = Vec::new();
+    if let Some((tx, mut worker)) = speech.take() {
+        if let Some(rest) = chunker.finish() {
+            let _ = tx.send(rest).await;
+        }
+        drop(tx);
+        let result = (&mut worker.0)
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+        if let Err(e) = result {
+            out.error(&ProtocolError::new(
+                ErrorCode::EngineUnavailable,
+                format!("text to speech: {e}"),
+            ))
+            .await;
+        }
+        if let Some((item_id, _, index)) = &message {
+            out.emit(ServerEvent::AudioDone, json!({"response_id": rid, "item_id": item_id, "output_index": index, "content_index": 0})).await;
+        }
+    }
     if let Some((item_id, text, index)) = message {
         let done_fields = if job.audio {
             json!({"response_id": rid, "item_id": item_id, "output_index": index, "content_index": 0, "transcript": text})

@@ -224,6 +224,73 @@ impl Session {
         tracing::info!(session = %record, %reason, "realtime session closed");
     }
 
+    /// Speech to text for a committed user item; fills its transcript, and reports it when the
+    /// session asked for input transcription.
+    async fn transcribe(&mut self, out: &Emitter, item_id: &str, audio: &[u8]) {
+        let report = self.config.transcription.is_some();
+        let failed = |message: String| {
+            let error = json!({"type": "server_error", "code": "engine_unavailable", "message": message, "param": null});
+            json!({"item_id": item_id, "content_index": 0, "error": error})
+        };
+        let Some(stt) = self.state.engines.stt.clone() else {
+            if report {
+                out.emit(
+                    ServerEvent::InputTranscriptionFailed,
+                    failed("no speech-to-text engine is configured".into()),
+                )
+                .await;
+            }
+            return;
+        };
+        let (samples, rate) = crate::audio::decode_input(self.config.input_format, audio);
+        let seconds = samples.len() as f64 / rate as f64;
+        let setting = |k: &str| {
+            self.config
+                .transcription
+                .as_ref()
+                .and_then(|t| t.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        match stt
+            .transcribe(
+                avb_voice::audio::wav(&samples, rate),
+                setting("language"),
+                setting("prompt"),
+            )
+            .await
+        {
+            Ok(t) => {
+                if let Some(ItemKind::Message { content, .. }) = self
+                    .items
+                    .iter_mut()
+                    .find(|i| i.id == item_id)
+                    .map(|i| &mut i.kind)
+                {
+                    content[0] = ContentPart::InputAudio {
+                        transcript: Some(t.text.clone()),
+                    };
+                }
+                if report {
+                    let usage = json!({"type": "duration", "seconds": seconds});
+                    out.emit(ServerEvent::InputTranscriptionCompleted, json!({"item_id": item_id, "content_index": 0, "transcript": t.text, "usage": usage})).await;
+                }
+            }
+            Err(e) => {
+                if report {
+                    out.emit(ServerEvent::InputTranscriptionFailed, failed(e.to_string()))
+                        .await;
+                } else {
+                    out.error(&ProtocolError::new(
+                        ErrorCode::EngineUnavailable,
+                        format!("speech to text: {e}"),
+                    ))
+                    .await;
+                }
+            }
+        }
+    }
+
     fn finish(&mut self, f: Finished) {
         if self.active.as_ref().is_some_and(|a| a.id == f.response_id) {
             self.active = None;
@@ -329,7 +396,7 @@ impl Session {
                         ),
                     ));
                 }
-                self.audio.clear();
+                let audio = std::mem::take(&mut self.audio);
                 let item = Item::new(
                     ItemKind::Message {
                         role: Role::User,
@@ -345,14 +412,7 @@ impl Session {
                 .await;
                 let item_id = item.id.clone();
                 self.add_item(out, item, None).await?;
-                if self.config.transcription.is_some() {
-                    let error = json!({"type": "server_error", "code": "engine_unavailable", "message": "no speech-to-text engine is configured", "param": null});
-                    out.emit(
-                        ServerEvent::InputTranscriptionFailed,
-                        json!({"item_id": item_id, "content_index": 0, "error": error}),
-                    )
-                    .await;
-                }
+                self.transcribe(out, &item_id, &audio).await;
             }
             ClientEvent::ConversationItemCreate {
                 item,

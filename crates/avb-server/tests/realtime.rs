@@ -38,6 +38,9 @@ async fn llm_double() -> String {
                     json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}),
                 ),
             ));
+        } else if last.contains("joke") {
+            parts.push((0, chunk(json!({"content": format!("You said: {last}.")}))));
+            parts.push((0, chunk(json!({"content": " Goodbye now."}))));
         } else if last.contains("slow") {
             for i in 0..50 {
                 parts.push((100, chunk(json!({"content": format!("w{i} ")}))));
@@ -803,4 +806,163 @@ async fn sessions_are_recorded_listed_and_closed_from_the_api() {
         (s, p["errors"][0]["field"].as_str()),
         (reqwest::StatusCode::BAD_REQUEST, Some("status"))
     );
+}
+
+/// Speech engine doubles: an `/audio/transcriptions` server that checks it got a WAV, and an
+/// `/audio/speech` server streaming 100 ms of 24 kHz PCM per request in two uneven chunks.
+async fn speech_doubles() -> (String, String) {
+    use axum::response::IntoResponse;
+    async fn transcribe(body: axum::body::Bytes) -> axum::response::Response {
+        let text = String::from_utf8_lossy(&body);
+        if !text.contains("RIFF") || !text.contains("name=\"model_name\"") {
+            return (axum::http::StatusCode::BAD_REQUEST, "expected a wav upload").into_response();
+        }
+        axum::Json(json!({"text": "tell me a joke"})).into_response()
+    }
+    async fn speak(axum::Json(body): axum::Json<Value>) -> axum::response::Response {
+        assert_eq!(body["response_format"], "pcm");
+        let pcm: Vec<u8> = (0..2400i16).flat_map(|i| (i * 3).to_le_bytes()).collect();
+        let (a, b) = pcm.split_at(1001);
+        let chunks = vec![Ok::<_, std::io::Error>(a.to_vec()), Ok(b.to_vec())];
+        axum::body::Body::from_stream(futures::stream::iter(chunks)).into_response()
+    }
+    let router = axum::Router::new()
+        .route("/v1/audio/transcriptions", axum::routing::post(transcribe))
+        .route("/v1/audio/speech", axum::routing::post(speak));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url.clone(), url)
+}
+
+async fn voice_app() -> TestApp {
+    let llm = llm_double().await;
+    let (stt, tts) = speech_doubles().await;
+    spawn_app_with(Db::Sqlite, move |c| {
+        c.engines.llm_url = Some(llm);
+        c.engines.stt_url = Some(stt);
+        c.engines.tts_url = Some(tts);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_turn_transcribes_then_speaks_sentence_by_sentence() {
+    use base64::Engine as _;
+    let app = voice_app().await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .unwrap();
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": null}}}})).await;
+    recv(&mut ws).await;
+    let speech = base64::engine::general_purpose::STANDARD.encode(vec![0u8; 48_000 / 4]);
+    send(
+        &mut ws,
+        json!({"type": "input_audio_buffer.append", "audio": speech}),
+    )
+    .await;
+    send(&mut ws, json!({"type": "input_audio_buffer.commit"})).await;
+    let events = until(
+        &mut ws,
+        "conversation.item.input_audio_transcription.completed",
+    )
+    .await;
+    assert_eq!(
+        types(&events),
+        vec![
+            "input_audio_buffer.committed",
+            "conversation.item.added",
+            "conversation.item.done",
+            "conversation.item.input_audio_transcription.completed"
+        ]
+    );
+    let done = events.last().unwrap();
+    assert_eq!(done["transcript"], "tell me a joke");
+    assert_eq!(done["usage"]["seconds"], 0.25);
+
+    send(&mut ws, json!({"type": "response.create"})).await;
+    let events = until(&mut ws, "response.done").await;
+    let t = types(&events);
+    let audio: Vec<u8> = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_audio.delta")
+        .flat_map(|e| {
+            base64::engine::general_purpose::STANDARD
+                .decode(e["delta"].as_str().unwrap())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        audio.len(),
+        2 * 4800,
+        "two sentences of 100 ms each at 24 kHz pcm16"
+    );
+    assert_eq!(
+        &audio[..6],
+        &[0, 0, 3, 0, 6, 0],
+        "samples survive the uneven chunking"
+    );
+    let pos = |name: &str| {
+        t.iter()
+            .position(|x| *x == name)
+            .unwrap_or_else(|| panic!("{name} missing in {t:?}"))
+    };
+    assert!(pos("response.content_part.added") < pos("response.output_audio.delta"));
+    assert!(pos("response.output_audio.done") < pos("response.output_audio_transcript.done"));
+    assert!(pos("response.output_audio_transcript.done") < pos("response.content_part.done"));
+    let transcript = events
+        .iter()
+        .find(|e| e["type"] == "response.output_audio_transcript.done")
+        .unwrap();
+    assert_eq!(
+        transcript["transcript"], "You said: tell me a joke. Goodbye now.",
+        "the LLM got the transcript"
+    );
+    assert!(!t.contains(&"error"), "{t:?}");
+    assert_eq!(
+        events.last().unwrap()["response"]["output"][0]["content"][0]["type"],
+        "output_audio"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g711_sessions_get_8khz_audio() {
+    use base64::Engine as _;
+    let app = voice_app().await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let (mut ws, _) = connect(
+        &app,
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("openai-beta", "realtime=v1"),
+        ],
+    )
+    .await
+    .unwrap();
+    until(&mut ws, "conversation.created").await;
+    send(&mut ws, json!({"type": "session.update", "session": {"input_audio_format": "g711_ulaw", "output_audio_format": "g711_ulaw", "turn_detection": null}})).await;
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "input_audio_buffer.append", "audio": base64::engine::general_purpose::STANDARD.encode(vec![0xFFu8; 1600])})).await;
+    send(&mut ws, json!({"type": "input_audio_buffer.commit"})).await;
+    until(&mut ws, "conversation.item.created").await;
+    send(&mut ws, json!({"type": "response.create"})).await;
+    let events = until(&mut ws, "response.done").await;
+    let audio: usize = events
+        .iter()
+        .filter(|e| e["type"] == "response.audio.delta")
+        .map(|e| {
+            base64::engine::general_purpose::STANDARD
+                .decode(e["delta"].as_str().unwrap())
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert_eq!(
+        audio,
+        2 * 800,
+        "100 ms per sentence at 8 kHz, one byte per sample"
+    );
+    assert!(types(&events).contains(&"response.audio_transcript.done"));
 }

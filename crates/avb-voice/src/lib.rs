@@ -1,7 +1,13 @@
 //! Voice engines behind traits, with adapters that speak OpenAI-compatible HTTP so that
 //! OpenAI, Groq, Ollama, vLLM and llama.cpp's server all plug in by URL and key.
 
+pub mod audio;
+pub mod chunker;
 pub mod llm;
 pub mod sse;
+pub mod stt;
+pub mod tts;
 
 pub use llm::{ChatMessage, ChatModel, ChatRequest, ChatStream, EngineError, LlmDelta, OpenAiChat};
+pub use stt::{OpenAiTranscriber, SpeechToText};
+pub use tts::{OpenAiSpeech, TextToSpeech};

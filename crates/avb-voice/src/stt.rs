@@ -1,0 +1,117 @@
+//! Speech to text: the trait and the OpenAI-compatible `/audio/transcriptions` adapter (OpenAI,
+//! Groq, faster-whisper-server).
+
+use crate::llm::EngineError;
+use serde_json::Value;
+use std::time::Duration;
+
+/// A transcription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcript {
+    pub text: String,
+}
+
+/// Turns a WAV file into text.
+#[async_trait::async_trait]
+pub trait SpeechToText: Send + Sync {
+    /// Transcribes `wav` (mono 16-bit PCM WAV).
+    async fn transcribe(
+        &self,
+        wav: Vec<u8>,
+        language: Option<String>,
+        prompt: Option<String>,
+    ) -> Result<Transcript, EngineError>;
+}
+
+/// OpenAI-compatible `POST {base}/audio/transcriptions`.
+pub struct OpenAiTranscriber {
+    base_url: String,
+    api_key: Option<String>,
+    model: String,
+    http: reqwest::Client,
+}
+
+impl OpenAiTranscriber {
+    /// An adapter for `base_url` with `model`; every call is bounded by `timeout`.
+    pub fn new(
+        base_url: &str,
+        api_key: Option<String>,
+        model: &str,
+        timeout: Duration,
+    ) -> Result<Self, EngineError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout)
+            .build()
+            .map_err(|e| EngineError::Failed {
+                stage: "stt",
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key,
+            model: model.to_string(),
+            http,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl SpeechToText for OpenAiTranscriber {
+    async fn transcribe(
+        &self,
+        wav: Vec<u8>,
+        language: Option<String>,
+        prompt: Option<String>,
+    ) -> Result<Transcript, EngineError> {
+        let fail = |message: String| EngineError::Failed {
+            stage: "stt",
+            message,
+        };
+        let file = reqwest::multipart::Part::bytes(wav)
+            .file_name("audio.wav")
+            .mime_str("audio/wav")
+            .map_err(|e| fail(e.to_string()))?;
+        // faster-whisper-server reads `model_name`; OpenAI and Groq read `model`.
+        let mut form = reqwest::multipart::Form::new()
+            .part("file", file)
+            .text("model", self.model.clone())
+            .text("model_name", self.model.clone())
+            .text("response_format", "json");
+        if let Some(l) = language.filter(|l| !l.is_empty()) {
+            form = form.text("language", l);
+        }
+        if let Some(p) = prompt.filter(|p| !p.is_empty()) {
+            form = form.text("prompt", p);
+        }
+        let mut req = self
+            .http
+            .post(format!("{}/audio/transcriptions", self.base_url))
+            .multipart(form);
+        if let Some(k) = &self.api_key {
+            req = req.bearer_auth(k);
+        }
+        let res = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                EngineError::Timeout("stt")
+            } else {
+                fail(e.to_string())
+            }
+        })?;
+        let status = res.status();
+        let body: Value = res
+            .json()
+            .await
+            .map_err(|e| fail(format!("HTTP {status}: {e}")))?;
+        if !status.is_success() {
+            return Err(fail(format!("HTTP {status}: {body}")));
+        }
+        let text = body
+            .get("text")
+            .and_then(Value::as_str)
+            .ok_or_else(|| fail("the answer has no text".into()))?;
+        Ok(Transcript {
+            text: text.trim().to_string(),
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! Text to speech: the trait and the OpenAI-compatible `/audio/speech` adapter with streamed raw
+//! PCM (OpenAI, Kokoro servers such as fastkokoro).
+
+use crate::llm::EngineError;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde_json::json;
+use std::time::Duration;
+
+/// Streamed 16-bit little-endian mono PCM.
+pub type PcmStream = BoxStream<'static, Result<Vec<u8>, EngineError>>;
+
+/// Speaks text.
+#[async_trait::async_trait]
+pub trait TextToSpeech: Send + Sync {
+    /// Starts synthesis of `text`; PCM arrives as it is made.
+    async fn speak(&self, text: &str, voice: &str, speed: f64) -> Result<PcmStream, EngineError>;
+    /// Sample rate of the PCM this engine returns.
+    fn sample_rate(&self) -> u32;
+}
+
+/// OpenAI-compatible `POST {base}/audio/speech` with `response_format: "pcm"`, streamed.
+pub struct OpenAiSpeech {
+    base_url: String,
+    api_key: Option<String>,
+    model: String,
+    rate: u32,
+    http: reqwest::Client,
+    first_byte_timeout: Duration,
+}
+
+impl OpenAiSpeech {
+    /// An adapter for `base_url` returning PCM at `rate` Hz (24000 for OpenAI and Kokoro).
+    pub fn new(
+        base_url: &str,
+        api_key: Option<String>,
+        model: &str,
+        rate: u32,
+        first_byte_timeout: Duration,
+    ) -> Result<Self, EngineError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| EngineError::Failed {
+                stage: "tts",
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key,
+            model: model.to_string(),
+            rate,
+            http,
+            first_byte_timeout,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl TextToSpeech for OpenAiSpeech {
+    async fn speak(&self, text: &str, voice: &str, speed: f64) -> Result<PcmStream, EngineError> {
+        let fail = |message: String| EngineError::Failed {
+            stage: "tts",
+            message,
+        };
+        let body = json!({"model": self.model, "input": text, "voice": voice, "speed": speed, "response_format": "pcm", "stream": true});
+        let mut req = self
+            .http
+            .post(format!("{}/audio/speech", self.base_url))
+            .json(&body);
+        if let Some(k) = &self.api_key {
+            req = req.bearer_auth(k);
+        }
+        let res = tokio::time::timeout(self.first_byte_timeout, req.send())
+            .await
+            .map_err(|_| EngineError::Timeout("tts"))?
+            .map_err(|e| fail(e.to_string()))?;
+        if !res.status().is_success() {
+            let status = res.status();
+            let text = res.text().await.unwrap_or_default();
+            return Err(fail(format!(
+                "HTTP {status}: {}",
+                text.chars().take(300).collect::<String>()
+            )));
+        }
+        Ok(res
+            .bytes_stream()
+            .map(|chunk| {
+                chunk.map(|b| b.to_vec()).map_err(|e| EngineError::Failed {
+                    stage: "tts",
+                    message: e.to_string(),
+                })
+            })
+            .boxed())
+    }
+
+    fn sample_rate(&self) -> u32 {
+        self.rate
+    }
+}
