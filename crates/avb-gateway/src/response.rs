@@ -220,14 +220,19 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
 }
 
 /// Closes a cancelled response: what was said so far stays, marked incomplete.
-pub(crate) async fn cancelled(id: &str, partial: &Arc<Mutex<Partial>>, out: &Emitter) -> Vec<Item> {
+pub(crate) async fn cancelled(
+    id: &str,
+    partial: &Arc<Mutex<Partial>>,
+    reason: &str,
+    out: &Emitter,
+) -> Vec<Item> {
     let message = partial.lock().ok().and_then(|p| p.message.clone());
     let items: Vec<Item> = message
         .into_iter()
         .map(|(item_id, text, audio)| message_item(&item_id, &text, audio, "incomplete"))
         .collect();
     let rendered: Vec<Value> = items.iter().map(|i| i.render(out.dialect())).collect();
-    let details = json!({"type": "cancelled", "reason": "client_cancelled"});
+    let details = json!({"type": "cancelled", "reason": reason});
     out.emit(
         ServerEvent::ResponseDone,
         json!({"response": response_object(id, "cancelled", rendered, details, Value::Null)}),

@@ -5,9 +5,10 @@ use crate::response::{self, Finished, Partial, ResponseJob};
 use avb_core::Scope;
 use avb_core::services::sessions;
 use avb_realtime::{
-    ClientEvent, ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role, ServerEvent,
-    SessionConfig, parse_client_event,
+    AudioFormat, ClientEvent, ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role,
+    ServerEvent, SessionConfig, TurnDetection, parse_client_event,
 };
+use avb_voice::vad::{TurnDetector, TurnEvent};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use base64::Engine as _;
 use futures::{SinkExt, StreamExt};
@@ -64,6 +65,34 @@ pub struct Session {
     audio: Vec<u8>,
     active: Option<Active>,
     responses: i32,
+    vad: Option<TurnDetector>,
+    turn_item: Option<String>,
+}
+
+/// The turn detector the session's `turn_detection` asks for.
+fn turn_detector(config: &SessionConfig) -> Option<TurnDetector> {
+    let rate = if config.input_format == AudioFormat::Pcm16 {
+        24_000
+    } else {
+        8_000
+    };
+    match &config.turn_detection {
+        Some(TurnDetection::ServerVad {
+            threshold,
+            silence_duration_ms,
+            ..
+        }) => Some(TurnDetector::new(rate, *threshold, *silence_duration_ms)),
+        Some(TurnDetection::SemanticVad { eagerness, .. }) => {
+            // Eagerness maps to how long a pause ends the turn.
+            let silence = match eagerness.as_str() {
+                "high" => 300,
+                "low" => 1200,
+                _ => 700,
+            };
+            Some(TurnDetector::new(rate, 0.5, silence))
+        }
+        None => None,
+    }
 }
 
 /// Input audio below this length cannot be committed (OpenAI's rule).
@@ -90,6 +119,7 @@ impl Session {
                 tracing::warn!(error = %e, "stored session configuration no longer applies");
             }
         }
+        let vad = turn_detector(&config);
         Self {
             state,
             scope,
@@ -99,6 +129,8 @@ impl Session {
             audio: Vec::new(),
             active: None,
             responses: 0,
+            vad,
+            turn_item: None,
         }
     }
 
@@ -291,6 +323,150 @@ impl Session {
         }
     }
 
+    /// Commits the input buffer as a user item (with `item_id` when a turn already named it),
+    /// then transcribes it.
+    async fn commit(
+        &mut self,
+        out: &Emitter,
+        item_id: Option<String>,
+    ) -> Result<(), ProtocolError> {
+        let ms =
+            self.audio.len() as u64 * 1000 / self.config.input_format.bytes_per_second() as u64;
+        if ms < MIN_COMMIT_MS {
+            return Err(ProtocolError::new(
+                ErrorCode::InputAudioBufferCommitEmpty,
+                format!(
+                    "Expected at least 100ms of audio, but buffer only has {ms:.2}ms of audio."
+                ),
+            ));
+        }
+        let audio = std::mem::take(&mut self.audio);
+        let mut item = Item::new(
+            ItemKind::Message {
+                role: Role::User,
+                content: vec![ContentPart::InputAudio { transcript: None }],
+            },
+            "completed",
+        );
+        if let Some(id) = item_id {
+            item.id = id;
+        }
+        let previous = self.items.last().map(|i| i.id.clone());
+        out.emit(
+            ServerEvent::BufferCommitted,
+            json!({"item_id": item.id, "previous_item_id": previous}),
+        )
+        .await;
+        let item_id = item.id.clone();
+        self.add_item(out, item, None).await?;
+        self.transcribe(out, &item_id, &audio).await;
+        Ok(())
+    }
+
+    /// Starts a response unless one is active.
+    fn start_response(
+        &mut self,
+        out: &Emitter,
+        done: &mpsc::Sender<Finished>,
+        overrides: Option<&Value>,
+    ) -> Result<(), ProtocolError> {
+        if let Some(a) = &self.active {
+            return Err(ProtocolError::new(
+                ErrorCode::ConversationAlreadyHasActiveResponse,
+                format!(
+                    "Conversation already has an active response in progress: {}. Wait until the response is finished before creating a new one.",
+                    a.id
+                ),
+            ));
+        }
+        let job = ResponseJob::new(
+            &self.config,
+            &self.items,
+            overrides,
+            &self.state.engines,
+            self.dialect,
+        )?;
+        self.responses += 1;
+        let id = job.id.clone();
+        let partial = job.partial.clone();
+        let handle = tokio::spawn(response::run(job, out.clone(), done.clone()));
+        self.active = Some(Active {
+            id,
+            handle,
+            partial,
+        });
+        Ok(())
+    }
+
+    /// Stops the active response; what was said stays as an incomplete item.
+    async fn cancel(&mut self, out: &Emitter, reason: &str) {
+        if let Some(active) = self.active.take() {
+            active.handle.abort();
+            let items = response::cancelled(&active.id, &active.partial, reason, out).await;
+            self.items.extend(items);
+        }
+    }
+
+    /// Server VAD: speech start interrupts a response (barge-in); speech end commits the turn
+    /// and, when configured, answers it.
+    async fn detect_turns(
+        &mut self,
+        out: &Emitter,
+        done: &mpsc::Sender<Finished>,
+        bytes: &[u8],
+    ) -> Result<(), ProtocolError> {
+        let Some(vad) = self.vad.as_mut() else {
+            return Ok(());
+        };
+        let (samples, _) = crate::audio::decode_input(self.config.input_format, bytes);
+        let events = vad.push(&samples);
+        let (create, interrupt) = match &self.config.turn_detection {
+            Some(TurnDetection::ServerVad {
+                create_response,
+                interrupt_response,
+                ..
+            })
+            | Some(TurnDetection::SemanticVad {
+                create_response,
+                interrupt_response,
+                ..
+            }) => (*create_response, *interrupt_response),
+            None => (false, false),
+        };
+        for event in events {
+            match event {
+                TurnEvent::SpeechStarted { audio_start_ms } => {
+                    let item_id = avb_realtime::ids::new_id("item");
+                    out.emit(
+                        ServerEvent::SpeechStarted,
+                        json!({"audio_start_ms": audio_start_ms, "item_id": item_id}),
+                    )
+                    .await;
+                    self.turn_item = Some(item_id);
+                    if interrupt && self.active.is_some() {
+                        self.cancel(out, "turn_detected").await;
+                    }
+                }
+                TurnEvent::SpeechStopped { audio_end_ms } => {
+                    let item_id = self
+                        .turn_item
+                        .take()
+                        .unwrap_or_else(|| avb_realtime::ids::new_id("item"));
+                    out.emit(
+                        ServerEvent::SpeechStopped,
+                        json!({"audio_end_ms": audio_end_ms, "item_id": item_id}),
+                    )
+                    .await;
+                    self.commit(out, Some(item_id)).await?;
+                    if create && self.active.is_none() {
+                        self.start_response(out, done, None)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn finish(&mut self, f: Finished) {
         if self.active.as_ref().is_some_and(|a| a.id == f.response_id) {
             self.active = None;
@@ -357,6 +533,7 @@ impl Session {
         match event {
             ClientEvent::SessionUpdate { session } => {
                 self.config.apply_update(self.dialect, &session)?;
+                self.vad = turn_detector(&self.config);
                 out.emit(
                     ServerEvent::SessionUpdated,
                     json!({"session": self.config.render(self.dialect)}),
@@ -380,40 +557,15 @@ impl Session {
                     ));
                 }
                 self.audio.extend_from_slice(&bytes);
+                self.detect_turns(out, done, &bytes).await?;
             }
             ClientEvent::InputAudioBufferClear => {
                 self.audio.clear();
+                self.vad = turn_detector(&self.config);
+                self.turn_item = None;
                 out.emit(ServerEvent::BufferCleared, json!({})).await;
             }
-            ClientEvent::InputAudioBufferCommit => {
-                let ms = self.audio.len() as u64 * 1000
-                    / self.config.input_format.bytes_per_second() as u64;
-                if ms < MIN_COMMIT_MS {
-                    return Err(ProtocolError::new(
-                        ErrorCode::InputAudioBufferCommitEmpty,
-                        format!(
-                            "Expected at least 100ms of audio, but buffer only has {ms:.2}ms of audio."
-                        ),
-                    ));
-                }
-                let audio = std::mem::take(&mut self.audio);
-                let item = Item::new(
-                    ItemKind::Message {
-                        role: Role::User,
-                        content: vec![ContentPart::InputAudio { transcript: None }],
-                    },
-                    "completed",
-                );
-                let previous = self.items.last().map(|i| i.id.clone());
-                out.emit(
-                    ServerEvent::BufferCommitted,
-                    json!({"item_id": item.id, "previous_item_id": previous}),
-                )
-                .await;
-                let item_id = item.id.clone();
-                self.add_item(out, item, None).await?;
-                self.transcribe(out, &item_id, &audio).await;
-            }
+            ClientEvent::InputAudioBufferCommit => self.commit(out, None).await?,
             ClientEvent::ConversationItemCreate {
                 item,
                 previous_item_id,
@@ -484,31 +636,7 @@ impl Session {
                 out.emit(ServerEvent::ItemTruncated, json!({"item_id": item_id, "content_index": content_index, "audio_end_ms": audio_end_ms})).await;
             }
             ClientEvent::ResponseCreate { response } => {
-                if let Some(a) = &self.active {
-                    return Err(ProtocolError::new(
-                        ErrorCode::ConversationAlreadyHasActiveResponse,
-                        format!(
-                            "Conversation already has an active response in progress: {}. Wait until the response is finished before creating a new one.",
-                            a.id
-                        ),
-                    ));
-                }
-                self.responses += 1;
-                let job = ResponseJob::new(
-                    &self.config,
-                    &self.items,
-                    response.as_ref(),
-                    &self.state.engines,
-                    self.dialect,
-                )?;
-                let id = job.id.clone();
-                let partial = job.partial.clone();
-                let handle = tokio::spawn(response::run(job, out.clone(), done.clone()));
-                self.active = Some(Active {
-                    id,
-                    handle,
-                    partial,
-                });
+                self.start_response(out, done, response.as_ref())?
             }
             ClientEvent::ResponseCancel { response_id } => {
                 let Some(active) = self.active.take() else {
@@ -525,9 +653,8 @@ impl Session {
                         format!("the active response is {id}"),
                     ));
                 }
-                active.handle.abort();
-                let items = response::cancelled(&active.id, &active.partial, out).await;
-                self.items.extend(items);
+                self.active = Some(active);
+                self.cancel(out, "client_cancelled").await;
             }
             ClientEvent::OutputAudioBufferClear => {
                 let response_id = self.active.as_ref().map(|a| a.id.clone());

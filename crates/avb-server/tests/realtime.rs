@@ -966,3 +966,93 @@ async fn g711_sessions_get_8khz_audio() {
     );
     assert!(types(&events).contains(&"response.audio_transcript.done"));
 }
+
+fn pcm_b64(samples: &[i16]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(
+        samples
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+}
+
+/// Sends audio in 100 ms appends, as clients stream it.
+async fn stream_audio(ws: &mut Ws, samples: &[i16]) {
+    for chunk in samples.chunks(2400) {
+        send(
+            ws,
+            json!({"type": "input_audio_buffer.append", "audio": pcm_b64(chunk)}),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_vad_commits_the_turn_and_answers_it() {
+    let app = voice_app().await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .unwrap();
+    recv(&mut ws).await;
+    let mut audio = vec![0i16; 12_000];
+    audio.extend(avb_voice::vad::synthetic_voice(900, 24_000));
+    audio.extend(vec![0i16; 24_000]);
+    stream_audio(&mut ws, &audio).await;
+    let events = until(&mut ws, "response.done").await;
+    let t = types(&events);
+    let pos = |name: &str| {
+        t.iter()
+            .position(|x| *x == name)
+            .unwrap_or_else(|| panic!("{name} missing in {t:?}"))
+    };
+    assert!(pos("input_audio_buffer.speech_started") < pos("input_audio_buffer.speech_stopped"));
+    assert!(pos("input_audio_buffer.speech_stopped") < pos("input_audio_buffer.committed"));
+    assert!(pos("input_audio_buffer.committed") < pos("response.created"));
+    let started = &events[pos("input_audio_buffer.speech_started")];
+    let committed = &events[pos("input_audio_buffer.committed")];
+    assert_eq!(
+        started["item_id"], committed["item_id"],
+        "the turn's item id is announced at speech start"
+    );
+    let start_ms = started["audio_start_ms"].as_u64().unwrap();
+    assert!((400..=650).contains(&start_ms), "{start_ms}");
+    let transcript = events
+        .iter()
+        .find(|e| e["type"] == "response.output_audio_transcript.done")
+        .unwrap();
+    assert_eq!(
+        transcript["transcript"],
+        "You said: tell me a joke. Goodbye now."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speech_during_a_response_interrupts_it() {
+    let app = voice_app().await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .unwrap();
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "something slow please"}]}})).await;
+    until(&mut ws, "conversation.item.done").await;
+    send(&mut ws, json!({"type": "response.create"})).await;
+    until(&mut ws, "response.output_text.delta").await;
+    stream_audio(&mut ws, &avb_voice::vad::synthetic_voice(400, 24_000)).await;
+    let events = until(&mut ws, "response.done").await;
+    let done = events.last().unwrap();
+    assert!(types(&events).contains(&"input_audio_buffer.speech_started"));
+    assert_eq!(done["response"]["status"], "cancelled");
+    assert_eq!(
+        done["response"]["status_details"]["reason"],
+        "turn_detected"
+    );
+    assert_eq!(
+        done["response"]["output"][0]["status"], "incomplete",
+        "what was said before the interruption stays"
+    );
+}

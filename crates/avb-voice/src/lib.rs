@@ -7,6 +7,7 @@ pub mod llm;
 pub mod sse;
 pub mod stt;
 pub mod tts;
+pub mod vad;
 
 pub use llm::{ChatMessage, ChatModel, ChatRequest, ChatStream, EngineError, LlmDelta, OpenAiChat};
 pub use stt::{OpenAiTranscriber, SpeechToText};
