@@ -22,12 +22,16 @@ use tokio::sync::mpsc;
 pub(crate) struct Finished {
     pub response_id: String,
     pub items: Vec<Item>,
+    /// Milliseconds of speech sent for the assistant message, if any.
+    pub audio_ms: u64,
 }
 
 /// Output produced so far, kept so that a cancelled response leaves what was said.
 #[derive(Default)]
 pub(crate) struct Partial {
     message: Option<(String, String, bool)>,
+    /// Milliseconds of speech sent for the message so far.
+    pub audio_ms: u64,
 }
 
 /// A response about to run.
@@ -211,10 +215,12 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
             Vec::new()
         }
     };
+    let audio_ms = job.partial.lock().map(|p| p.audio_ms).unwrap_or(0);
     let _ = done
         .send(Finished {
             response_id: id,
             items,
+            audio_ms,
         })
         .await;
 }
@@ -260,6 +266,7 @@ struct SpeechTarget {
     format: AudioFormat,
     voice: String,
     speed: f64,
+    partial: Arc<Mutex<Partial>>,
 }
 
 /// Speaks sentences in order, sending audio deltas as PCM arrives; returns the samples sent.
@@ -286,6 +293,9 @@ async fn speak_sentences(
             let samples = avb_voice::audio::pcm16_decode(&carry[..whole]);
             carry.drain(..whole);
             sent += samples.len() as u64;
+            if let Ok(mut p) = target.partial.lock() {
+                p.audio_ms = sent * 1000 / rate.max(1) as u64;
+            }
             let bytes = encoder.encode(&samples);
             let delta = base64::engine::general_purpose::STANDARD.encode(bytes);
             target
@@ -379,6 +389,7 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
                             format: job.output_format,
                             voice: job.voice.clone(),
                             speed: job.speed,
+                            partial: job.partial.clone(),
                         };
                         let (tx, rx) = mpsc::channel::<String>(32);
                         speech = Some((

@@ -13,6 +13,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use base64::Engine as _;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -67,6 +68,8 @@ pub struct Session {
     responses: i32,
     vad: Option<TurnDetector>,
     turn_item: Option<String>,
+    /// Milliseconds of speech sent per assistant item (what truncation may keep).
+    audio_ms: HashMap<String, u64>,
 }
 
 /// The turn detector the session's `turn_detection` asks for.
@@ -131,6 +134,7 @@ impl Session {
             responses: 0,
             vad,
             turn_item: None,
+            audio_ms: HashMap::new(),
         }
     }
 
@@ -403,6 +407,10 @@ impl Session {
         if let Some(active) = self.active.take() {
             active.handle.abort();
             let items = response::cancelled(&active.id, &active.partial, reason, out).await;
+            let heard = active.partial.lock().map(|p| p.audio_ms).unwrap_or(0);
+            if let Some(first) = items.first() {
+                self.audio_ms.insert(first.id.clone(), heard);
+            }
             self.items.extend(items);
         }
     }
@@ -470,6 +478,9 @@ impl Session {
     fn finish(&mut self, f: Finished) {
         if self.active.as_ref().is_some_and(|a| a.id == f.response_id) {
             self.active = None;
+            if let Some(first) = f.items.first() {
+                self.audio_ms.insert(first.id.clone(), f.audio_ms);
+            }
             self.items.extend(f.items);
         }
     }
@@ -615,24 +626,33 @@ impl Session {
                         "no such content part",
                     ));
                 };
-                match part {
-                    ContentPart::Audio { transcript } => {
-                        // No audio was produced for this part (no speech engine), so nothing was heard.
-                        if audio_end_ms > 0 {
-                            return Err(ProtocolError::invalid(
-                                "audio_end_ms",
-                                "is longer than the item's audio (0 ms)",
-                            ));
-                        }
-                        transcript.clear();
-                    }
-                    _ => {
-                        return Err(ProtocolError::invalid(
-                            "content_index",
-                            "only audio parts can be truncated",
-                        ));
+                let ContentPart::Audio { transcript } = part else {
+                    return Err(ProtocolError::invalid(
+                        "content_index",
+                        "only audio parts can be truncated",
+                    ));
+                };
+                let duration = self.audio_ms.get(&item_id).copied().unwrap_or(0);
+                if audio_end_ms as u64 > duration {
+                    return Err(ProtocolError::invalid(
+                        "audio_end_ms",
+                        format!("is longer than the item's audio ({duration} ms)"),
+                    ));
+                }
+                // Keep the words that were heard, in proportion to the audio played.
+                let keep = if duration == 0 {
+                    0
+                } else {
+                    transcript.chars().count() as u64 * audio_end_ms as u64 / duration
+                };
+                let mut heard: String = transcript.chars().take(keep as usize).collect();
+                if (keep as usize) < transcript.chars().count() {
+                    if let Some(space) = heard.rfind(' ') {
+                        heard.truncate(space);
                     }
                 }
+                *transcript = heard;
+                self.audio_ms.insert(item_id.clone(), audio_end_ms as u64);
                 out.emit(ServerEvent::ItemTruncated, json!({"item_id": item_id, "content_index": content_index, "audio_end_ms": audio_end_ms})).await;
             }
             ClientEvent::ResponseCreate { response } => {

@@ -925,6 +925,36 @@ async fn audio_turn_transcribes_then_speaks_sentence_by_sentence() {
         events.last().unwrap()["response"]["output"][0]["content"][0]["type"],
         "output_audio"
     );
+
+    // Barge-in bookkeeping: the client heard 100 ms of the 200 ms answer.
+    let item_id = events.last().unwrap()["response"]["output"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    send(&mut ws, json!({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": 300})).await;
+    assert_eq!(recv(&mut ws).await["error"]["param"], "audio_end_ms");
+    send(&mut ws, json!({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": 100})).await;
+    let truncated = recv(&mut ws).await;
+    assert_eq!(
+        (
+            truncated["type"].as_str(),
+            truncated["audio_end_ms"].as_u64()
+        ),
+        (Some("conversation.item.truncated"), Some(100))
+    );
+    send(
+        &mut ws,
+        json!({"type": "conversation.item.retrieve", "item_id": item_id}),
+    )
+    .await;
+    let kept = recv(&mut ws).await["item"]["content"][0]["transcript"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        kept, "You said: tell me",
+        "the transcript keeps what was heard"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
