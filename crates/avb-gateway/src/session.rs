@@ -640,16 +640,14 @@ impl Session {
                     ));
                 }
                 // Keep the words that were heard, in proportion to the audio played.
-                let keep = if duration == 0 {
-                    0
-                } else {
-                    transcript.chars().count() as u64 * audio_end_ms as u64 / duration
-                };
-                let mut heard: String = transcript.chars().take(keep as usize).collect();
-                if (keep as usize) < transcript.chars().count() {
-                    if let Some(space) = heard.rfind(' ') {
-                        heard.truncate(space);
-                    }
+                let total = transcript.chars().count();
+                let keep = (total as u64 * audio_end_ms as u64)
+                    .checked_div(duration)
+                    .unwrap_or(0) as usize;
+                let mut heard: String = transcript.chars().take(keep).collect();
+                let cut_mid_word = keep < total;
+                if let Some(space) = heard.rfind(' ').filter(|_| cut_mid_word) {
+                    heard.truncate(space);
                 }
                 *transcript = heard;
                 self.audio_ms.insert(item_id.clone(), audio_end_ms as u64);
