@@ -126,7 +126,10 @@ pub async fn upgrade(
     } else {
         ws
     };
-    ws.max_message_size(max_frame)
+    // Small read buffers keep idle sessions cheap; frames larger than this still arrive whole.
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(max_frame)
         .max_frame_size(max_frame)
         .on_upgrade(move |socket| Session::new(state, scope, dialect, model, stored).run(socket))
 }

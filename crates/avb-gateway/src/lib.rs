@@ -4,6 +4,7 @@
 mod audio;
 mod connect;
 mod engines;
+mod metrics;
 mod response;
 mod secrets;
 mod session;

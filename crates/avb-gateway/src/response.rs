@@ -34,8 +34,16 @@ pub(crate) struct Partial {
     pub audio_ms: u64,
 }
 
+/// What turn timing is measured against.
+#[derive(Default)]
+pub(crate) struct Timing {
+    pub tenant: String,
+    pub turn_ended: Option<std::time::Instant>,
+}
+
 /// A response about to run.
 pub(crate) struct ResponseJob {
+    pub timing: Timing,
     pub id: String,
     pub partial: Arc<Mutex<Partial>>,
     llm: Option<Arc<dyn ChatModel>>,
@@ -140,6 +148,7 @@ impl ResponseJob {
         };
         let temperature = (dialect == Dialect::Beta).then_some(cfg.temperature);
         Ok(Self {
+            timing: Timing::default(),
             id: new_id("resp"),
             partial: Arc::new(Mutex::new(Partial::default())),
             llm: engines.llm.clone(),
@@ -267,6 +276,9 @@ struct SpeechTarget {
     voice: String,
     speed: f64,
     partial: Arc<Mutex<Partial>>,
+    tenant: String,
+    started: std::time::Instant,
+    turn_ended: Option<std::time::Instant>,
 }
 
 /// Speaks sentences in order, sending audio deltas as PCM arrives; returns the samples sent.
@@ -278,6 +290,8 @@ async fn speak_sentences(
     let mut sent = 0u64;
     let rate = tts.sample_rate();
     while let Some(sentence) = sentences.recv().await {
+        let asked = std::time::Instant::now();
+        let mut first_byte = true;
         let mut pcm = tts
             .speak(&sentence, &target.voice, target.speed)
             .await
@@ -286,12 +300,22 @@ async fn speak_sentences(
         let mut encoder = crate::audio::OutputEncoder::new(target.format, rate);
         while let Some(chunk) = pcm.next().await {
             carry.extend(chunk.map_err(|e| e.to_string())?);
+            if first_byte {
+                first_byte = false;
+                crate::metrics::stage("tts_first_byte", &target.tenant, asked.elapsed());
+            }
             let whole = carry.len() - carry.len() % 2;
             if whole == 0 {
                 continue;
             }
             let samples = avb_voice::audio::pcm16_decode(&carry[..whole]);
             carry.drain(..whole);
+            if sent == 0 {
+                crate::metrics::stage("first_audio", &target.tenant, target.started.elapsed());
+                if let Some(t) = target.turn_ended {
+                    crate::metrics::stage("voice_to_voice", &target.tenant, t.elapsed());
+                }
+            }
             sent += samples.len() as u64;
             if let Ok(mut p) = target.partial.lock() {
                 p.audio_ms = sent * 1000 / rate.max(1) as u64;
@@ -327,6 +351,8 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
         .llm
         .as_ref()
         .ok_or_else(|| "no LLM engine is configured (engines.llm_url)".to_string())?;
+    let started = std::time::Instant::now();
+    let mut first_token = true;
     let mut deltas = llm
         .stream(job.request.clone())
         .await
@@ -354,6 +380,10 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
         (ServerEvent::TextDelta, ServerEvent::TextDone)
     };
     while let Some(delta) = deltas.next().await {
+        if first_token {
+            first_token = false;
+            crate::metrics::stage("llm_first_token", &job.timing.tenant, started.elapsed());
+        }
         match delta.map_err(|e| e.to_string())? {
             LlmDelta::Text(t) => {
                 if message.is_none() {
@@ -390,6 +420,9 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
                             voice: job.voice.clone(),
                             speed: job.speed,
                             partial: job.partial.clone(),
+                            tenant: job.timing.tenant.clone(),
+                            started,
+                            turn_ended: job.timing.turn_ended,
                         };
                         let (tx, rx) = mpsc::channel::<String>(32);
                         speech = Some((

@@ -70,6 +70,8 @@ pub struct Session {
     turn_item: Option<String>,
     /// Milliseconds of speech sent per assistant item (what truncation may keep).
     audio_ms: HashMap<String, u64>,
+    /// When the user's last turn ended (for voice-to-voice timing).
+    turn_ended: Option<std::time::Instant>,
 }
 
 /// The turn detector the session's `turn_detection` asks for.
@@ -135,6 +137,7 @@ impl Session {
             vad,
             turn_item: None,
             audio_ms: HashMap::new(),
+            turn_ended: None,
         }
     }
 
@@ -344,6 +347,7 @@ impl Session {
                 ),
             ));
         }
+        self.turn_ended = Some(std::time::Instant::now());
         let audio = std::mem::take(&mut self.audio);
         let mut item = Item::new(
             ItemKind::Message {

@@ -1,0 +1,12 @@
+//! Turn timing, exported as Prometheus histograms with stable names:
+//! `avb_realtime_stage_seconds{stage, tenant}` for `stt`, `llm_first_token`, `tts_first_byte`,
+//! `first_audio` (response start to first audio delta) and `voice_to_voice` (end of the user's
+//! turn to the first audio delta).
+
+use std::time::Duration;
+
+/// Records one stage duration for a tenant.
+pub fn stage(stage: &'static str, tenant: &str, elapsed: Duration) {
+    metrics::histogram!("avb_realtime_stage_seconds", "stage" => stage, "tenant" => tenant.to_string())
+        .record(elapsed.as_secs_f64());
+}
