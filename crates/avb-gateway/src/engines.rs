@@ -1,6 +1,9 @@
 //! The engines a session uses, built from configuration.
 
 use avb_core::config::EnginesConfig;
+use avb_voice::resilience::{
+    CircuitBreaker, ResilientChat, ResilientStt, ResilientTts, RetryPolicy,
+};
 use avb_voice::{
     ChatModel, OpenAiChat, OpenAiSpeech, OpenAiTranscriber, SpeechToText, TextToSpeech,
 };
@@ -26,7 +29,7 @@ impl Engines {
         let llm = cfg.llm_url.as_deref().and_then(|url| {
             let key = cfg.llm_api_key.as_ref().map(|k| k.expose().to_string());
             match OpenAiChat::new(url, key, Duration::from_secs(cfg.llm_timeout_secs)) {
-                Ok(c) => Some(Arc::new(c) as Arc<dyn ChatModel>),
+                Ok(c) => Some(resilient_chat(Arc::new(c))),
                 Err(e) => {
                     tracing::error!(error = %e, "LLM engine could not be set up");
                     None
@@ -37,7 +40,7 @@ impl Engines {
         let stt = cfg.stt_url.as_deref().and_then(|url| {
             let timeout = Duration::from_secs(cfg.stt_timeout_secs);
             match OpenAiTranscriber::new(url, secret(&cfg.stt_api_key), &cfg.stt_model, timeout) {
-                Ok(s) => Some(Arc::new(s) as Arc<dyn SpeechToText>),
+                Ok(s) => Some(resilient_stt(Arc::new(s))),
                 Err(e) => {
                     tracing::error!(error = %e, "STT engine could not be set up");
                     None
@@ -53,7 +56,7 @@ impl Engines {
                 cfg.tts_sample_rate,
                 timeout,
             ) {
-                Ok(s) => Some(Arc::new(s) as Arc<dyn TextToSpeech>),
+                Ok(s) => Some(resilient_tts(Arc::new(s))),
                 Err(e) => {
                     tracing::error!(error = %e, "TTS engine could not be set up");
                     None
@@ -67,4 +70,32 @@ impl Engines {
             tts,
         }
     }
+}
+
+/// Consecutive failures that open an engine's circuit, and how long it stays open.
+const BREAKER_THRESHOLD: u32 = 5;
+const BREAKER_COOLDOWN: Duration = Duration::from_secs(10);
+
+fn resilient_chat(inner: Arc<dyn ChatModel>) -> Arc<dyn ChatModel> {
+    Arc::new(ResilientChat {
+        inner,
+        breaker: CircuitBreaker::new("llm", BREAKER_THRESHOLD, BREAKER_COOLDOWN),
+        policy: RetryPolicy::default(),
+    })
+}
+
+fn resilient_stt(inner: Arc<dyn SpeechToText>) -> Arc<dyn SpeechToText> {
+    Arc::new(ResilientStt {
+        inner,
+        breaker: CircuitBreaker::new("stt", BREAKER_THRESHOLD, BREAKER_COOLDOWN),
+        policy: RetryPolicy::default(),
+    })
+}
+
+fn resilient_tts(inner: Arc<dyn TextToSpeech>) -> Arc<dyn TextToSpeech> {
+    Arc::new(ResilientTts {
+        inner,
+        breaker: CircuitBreaker::new("tts", BREAKER_THRESHOLD, BREAKER_COOLDOWN),
+        policy: RetryPolicy::default(),
+    })
 }

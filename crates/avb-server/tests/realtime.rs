@@ -1086,3 +1086,64 @@ async fn speech_during_a_response_interrupts_it() {
         "what was said before the interruption stays"
     );
 }
+
+/// A flaky engine: the first call answers 503, then it works; a refused request (400) is not retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_engine_failures_are_retried() {
+    use axum::response::IntoResponse;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let calls = std::sync::Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let router = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let last = body["messages"]
+                    .as_array()
+                    .and_then(|m| m.last())
+                    .and_then(|m| m["content"].as_str())
+                    .unwrap_or("")
+                    .to_string();
+                if last.contains("refuse") {
+                    return (axum::http::StatusCode::BAD_REQUEST, "bad request").into_response();
+                }
+                if n == 0 {
+                    return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "warming up")
+                        .into_response();
+                }
+                let body = format!(
+                    "data: {}\n\ndata: [DONE]\n\n",
+                    json!({"choices": [{"index": 0, "delta": {"content": "Recovered."}}]})
+                );
+                ([("content-type", "text/event-stream")], body).into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let llm = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let app = spawn_app_with(Db::Sqlite, move |c| c.engines.llm_url = Some(llm)).await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .unwrap();
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "response.create"})).await;
+    let events = until(&mut ws, "response.done").await;
+    assert_eq!(events.last().unwrap()["response"]["status"], "completed");
+    assert_eq!(
+        events.last().unwrap()["response"]["output"][0]["content"][0]["text"],
+        "Recovered."
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "one retry after the 503");
+
+    send(&mut ws, json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "please refuse"}]}})).await;
+    until(&mut ws, "conversation.item.done").await;
+    send(&mut ws, json!({"type": "response.create"})).await;
+    let events = until(&mut ws, "response.done").await;
+    assert_eq!(events.last().unwrap()["response"]["status"], "failed");
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "a refusal is not retried");
+}

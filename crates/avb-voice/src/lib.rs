@@ -4,6 +4,7 @@
 pub mod audio;
 pub mod chunker;
 pub mod llm;
+pub mod resilience;
 pub mod sse;
 pub mod stt;
 pub mod tts;

@@ -17,12 +17,46 @@ pub enum EngineError {
     /// The engine did not answer in time.
     #[error("{0} engine timed out")]
     Timeout(&'static str),
-    /// The engine answered with an error.
+    /// The engine failed in a way worth retrying (network, 5xx, malformed answer).
     #[error("{stage} engine failed: {message}")]
     Failed {
         stage: &'static str,
         message: String,
     },
+    /// The engine refused the request (4xx): retrying will not help.
+    #[error("{stage} engine refused the request: {message}")]
+    Rejected {
+        stage: &'static str,
+        message: String,
+    },
+    /// Too many recent failures: calls are refused until the circuit closes.
+    #[error("{0} engine is unavailable (circuit open after repeated failures)")]
+    CircuitOpen(&'static str),
+}
+
+impl EngineError {
+    /// Whether another attempt may succeed.
+    pub fn retryable(&self) -> bool {
+        matches!(self, EngineError::Failed { .. } | EngineError::Timeout(_))
+    }
+}
+
+/// The error for a non-success HTTP status: 4xx are refusals (except 408/429), the rest failures.
+pub(crate) fn status_error(
+    stage: &'static str,
+    status: reqwest::StatusCode,
+    body: &str,
+) -> EngineError {
+    let message = format!(
+        "HTTP {status}: {}",
+        body.chars().take(300).collect::<String>()
+    );
+    let retry = matches!(status.as_u16(), 408 | 429) || !status.is_client_error();
+    if retry {
+        EngineError::Failed { stage, message }
+    } else {
+        EngineError::Rejected { stage, message }
+    }
 }
 
 /// One chat message.
@@ -209,13 +243,7 @@ impl ChatModel for OpenAiChat {
         if !res.status().is_success() {
             let status = res.status();
             let text = res.text().await.unwrap_or_default();
-            return Err(EngineError::Failed {
-                stage: "llm",
-                message: format!(
-                    "HTTP {status}: {}",
-                    text.chars().take(300).collect::<String>()
-                ),
-            });
+            return Err(status_error("llm", status, &text));
         }
         let mut decoder = SseDecoder::default();
         let stream = res

@@ -104,7 +104,7 @@ impl SpeechToText for OpenAiTranscriber {
             .await
             .map_err(|e| fail(format!("HTTP {status}: {e}")))?;
         if !status.is_success() {
-            return Err(fail(format!("HTTP {status}: {body}")));
+            return Err(crate::llm::status_error("stt", status, &body.to_string()));
         }
         let text = body
             .get("text")

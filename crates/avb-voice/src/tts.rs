@@ -78,10 +78,7 @@ impl TextToSpeech for OpenAiSpeech {
         if !res.status().is_success() {
             let status = res.status();
             let text = res.text().await.unwrap_or_default();
-            return Err(fail(format!(
-                "HTTP {status}: {}",
-                text.chars().take(300).collect::<String>()
-            )));
+            return Err(crate::llm::status_error("tts", status, &text));
         }
         Ok(res
             .bytes_stream()
