@@ -33,7 +33,7 @@ impl Modify for BearerAuth {
         me::get, me::change_password, me::totp_setup, me::totp_enable, me::logins,
         projects::list, projects::create, projects::get, projects::update, projects::delete,
         api_keys::list, api_keys::create, api_keys::get, api_keys::update, api_keys::rotate, api_keys::revoke,
-        sessions::list, sessions::get, sessions::close,
+        sessions::list, sessions::get, sessions::close, usage::totals,
         members::list, members::invite, members::list_invitations, members::accept,
         audit::list, audit::export,
         admin_tenants::list, admin_tenants::create, admin_tenants::get, admin_tenants::suspend, admin_tenants::reactivate,

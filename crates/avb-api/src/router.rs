@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::handlers::{
-    admin_tenants, api_keys, audit, auth, health, me, members, projects, sessions, setup,
+    admin_tenants, api_keys, audit, auth, health, me, members, projects, sessions, setup, usage,
 };
 use avb_core::AppContext;
 use axum::extract::DefaultBodyLimit;
@@ -86,6 +86,7 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/api/v1/sessions", get(sessions::list))
         .route("/api/v1/sessions/{id}", get(sessions::get))
         .route("/api/v1/sessions/{id}/close", post(sessions::close))
+        .route("/api/v1/usage", get(usage::totals))
         .route("/api/v1/members", get(members::list))
         .route(
             "/api/v1/invitations",

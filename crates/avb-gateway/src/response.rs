@@ -24,6 +24,8 @@ pub(crate) struct Finished {
     pub items: Vec<Item>,
     /// Milliseconds of speech sent for the assistant message, if any.
     pub audio_ms: u64,
+    /// LLM tokens in and out.
+    pub tokens: (u64, u64),
 }
 
 /// Output produced so far, kept so that a cancelled response leaves what was said.
@@ -206,8 +208,13 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
         json!({"response": response_object(&id, "in_progress", vec![], Value::Null, Value::Null)}),
     )
     .await;
+    let mut tokens = (0, 0);
     let items = match stream(&job, &out).await {
         Ok((items, usage)) => {
+            tokens = (
+                usage["input_tokens"].as_u64().unwrap_or(0),
+                usage["output_tokens"].as_u64().unwrap_or(0),
+            );
             let rendered: Vec<Value> = items.iter().map(|i| i.render(job.dialect)).collect();
             out.emit(ServerEvent::ResponseDone, json!({"response": response_object(&id, "completed", rendered, Value::Null, usage)})).await;
             items
@@ -230,6 +237,7 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
             response_id: id,
             items,
             audio_ms,
+            tokens,
         })
         .await;
 }

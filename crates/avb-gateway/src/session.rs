@@ -3,7 +3,7 @@
 use crate::GatewayState;
 use crate::response::{self, Finished, Partial, ResponseJob};
 use avb_core::Scope;
-use avb_core::services::sessions;
+use avb_core::services::{sessions, usage};
 use avb_realtime::{
     AudioFormat, ClientEvent, ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role,
     ServerEvent, SessionConfig, TurnDetection, parse_client_event,
@@ -72,6 +72,8 @@ pub struct Session {
     audio_ms: HashMap<String, u64>,
     /// When the user's last turn ended (for voice-to-voice timing).
     turn_ended: Option<std::time::Instant>,
+    /// The stored session record.
+    record: Option<uuid::Uuid>,
 }
 
 /// The turn detector the session's `turn_detection` asks for.
@@ -138,6 +140,7 @@ impl Session {
             turn_item: None,
             audio_ms: HashMap::new(),
             turn_ended: None,
+            record: None,
         }
     }
 
@@ -201,6 +204,7 @@ impl Session {
                 return;
             }
         };
+        self.record = Some(record);
         let live = self.state.ctx.live.register(record);
         tracing::info!(tenant = ?self.scope.tenant(), session = %record, realtime_id = %self.config.id, dialect = ?self.dialect, "realtime session opened");
 
@@ -229,7 +233,7 @@ impl Session {
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 },
-                Some(finished) = done_rx.recv() => self.finish(finished),
+                Some(finished) = done_rx.recv() => self.finish(finished).await,
                 _ = live.closed.notified() => {
                     emitter.error(&ProtocolError::new(ErrorCode::SessionClosed, "The session was closed by the tenant.")).await;
                     let _ = tx.send(Outgoing::Close(1000, "session closed".into())).await;
@@ -367,6 +371,19 @@ impl Session {
         .await;
         let item_id = item.id.clone();
         self.add_item(out, item, None).await?;
+        let minutes =
+            audio.len() as f64 / self.config.input_format.bytes_per_second() as f64 / 60.0;
+        if let Err(e) = usage::record(
+            &self.state.ctx,
+            &self.scope,
+            self.record,
+            &item_id,
+            &[("audio_minutes_input", minutes)],
+        )
+        .await
+        {
+            tracing::error!(error = %e, "could not meter input audio");
+        }
         self.transcribe(out, &item_id, &audio).await;
         Ok(())
     }
@@ -479,7 +496,24 @@ impl Session {
         Ok(())
     }
 
-    fn finish(&mut self, f: Finished) {
+    async fn finish(&mut self, f: Finished) {
+        let quantities = [
+            ("requests", 1.0),
+            ("llm_tokens_input", f.tokens.0 as f64),
+            ("llm_tokens_output", f.tokens.1 as f64),
+            ("audio_minutes_output", f.audio_ms as f64 / 60_000.0),
+        ];
+        if let Err(e) = usage::record(
+            &self.state.ctx,
+            &self.scope,
+            self.record,
+            &f.response_id,
+            &quantities,
+        )
+        .await
+        {
+            tracing::error!(error = %e, "could not meter a response");
+        }
         if self.active.as_ref().is_some_and(|a| a.id == f.response_id) {
             self.active = None;
             if let Some(first) = f.items.first() {

@@ -1147,3 +1147,68 @@ async fn transient_engine_failures_are_retried() {
     assert_eq!(events.last().unwrap()["response"]["status"], "failed");
     assert_eq!(calls.load(Ordering::SeqCst), 3, "a refusal is not retried");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_turn_is_metered_once() {
+    use base64::Engine as _;
+    let app = voice_app().await;
+    let (_, owner) = app.tenant_with_owner("Metered").await;
+    let (_, key) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            json!({"name": "m", "scopes": ["realtime", "usage"]}),
+        )
+        .await;
+    let key = key["secret"].as_str().unwrap().to_string();
+    let (_, empty) = app.get("/api/v1/usage", &key).await;
+    assert_eq!(empty["totals"]["requests"], 0.0);
+    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .unwrap();
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": null}}}})).await;
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "input_audio_buffer.append", "audio": base64::engine::general_purpose::STANDARD.encode(vec![0u8; 48_000 * 3])})).await;
+    send(&mut ws, json!({"type": "input_audio_buffer.commit"})).await;
+    until(&mut ws, "conversation.item.done").await;
+    send(&mut ws, json!({"type": "response.create"})).await;
+    until(&mut ws, "response.done").await;
+    // The ledger row is written right after response.done; poll briefly.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let totals = loop {
+        let (s, u) = app.get("/api/v1/usage", &key).await;
+        assert_eq!(s, reqwest::StatusCode::OK, "{u}");
+        if u["totals"]["requests"] == 1.0 {
+            break u["totals"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{u}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(totals["audio_minutes_input"], 3.0 / 60.0);
+    assert_eq!(
+        totals["audio_minutes_output"],
+        0.2 / 60.0,
+        "two 100 ms sentences"
+    );
+    assert_eq!(
+        (
+            totals["llm_tokens_input"].as_f64(),
+            totals["llm_tokens_output"].as_f64()
+        ),
+        (Some(11.0), Some(3.0))
+    );
+    let (s, p) = app
+        .get(
+            "/api/v1/usage?from=2030-01-01T00:00:00Z&to=2029-01-01T00:00:00Z",
+            &key,
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (reqwest::StatusCode::UNPROCESSABLE_ENTITY, Some("from"))
+    );
+    let (_, other) = app.tenant_with_owner("Unmetered").await;
+    let (_, theirs) = app.get("/api/v1/usage", &other).await;
+    assert_eq!(theirs["totals"]["requests"], 0.0, "usage is per tenant");
+}

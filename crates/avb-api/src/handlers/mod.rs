@@ -10,3 +10,4 @@ pub mod members;
 pub mod projects;
 pub mod sessions;
 pub mod setup;
+pub mod usage;

@@ -10,6 +10,7 @@ pub mod realtime;
 pub mod revocation;
 pub mod sessions;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 
 use avb_domain::ValidationError;

@@ -14,4 +14,5 @@ pub mod realtime_client_secret;
 pub mod realtime_session;
 pub mod server_secret;
 pub mod tenant;
+pub mod usage_event;
 pub mod user;

@@ -6,6 +6,7 @@ mod m20261125_000001_core;
 mod m20261125_000002_audit_search;
 mod m20261125_000003_realtime_client_secrets;
 mod m20261125_000004_realtime_sessions;
+mod m20261125_000005_usage_events;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_audit_search::Migration),
             Box::new(m20261125_000003_realtime_client_secrets::Migration),
             Box::new(m20261125_000004_realtime_sessions::Migration),
+            Box::new(m20261125_000005_usage_events::Migration),
         ]
     }
 }

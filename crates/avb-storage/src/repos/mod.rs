@@ -13,6 +13,7 @@ pub mod realtime_sessions;
 pub mod secrets;
 pub mod tenants;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 use crate::page::PageRequest;

@@ -1,0 +1,70 @@
+//! The usage ledger.
+
+use crate::entities::usage_event::{ActiveModel, Column, Entity};
+use crate::error::StorageResult;
+use crate::store::Tx;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// One metered quantity.
+#[derive(Debug, Clone)]
+pub struct UsageEntry {
+    pub project: Option<Uuid>,
+    pub api_key: Option<Uuid>,
+    pub session: Option<Uuid>,
+    pub metric: String,
+    pub quantity: f64,
+    /// Unique per billable fact; a repeated key is ignored.
+    pub idempotency_key: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Appends entries for the transaction's tenant; entries whose key already exists are skipped.
+pub async fn append(tx: &Tx, entries: &[UsageEntry]) -> StorageResult<()> {
+    let tenant = tx.require_tenant()?;
+    for e in entries {
+        let row = ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(tenant.as_uuid()),
+            project_id: Set(e.project),
+            api_key_id: Set(e.api_key),
+            session_id: Set(e.session),
+            metric: Set(e.metric.clone()),
+            quantity: Set(e.quantity),
+            idempotency_key: Set(e.idempotency_key.clone()),
+            occurred_at: Set(e.occurred_at),
+        };
+        Entity::insert(row)
+            .on_conflict_do_nothing_on([Column::IdempotencyKey])
+            .exec(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Totals per metric for the tenant in `[from, to)`.
+pub async fn totals(
+    tx: &Tx,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> StorageResult<BTreeMap<String, f64>> {
+    let tenant = tx.require_tenant()?;
+    let rows: Vec<(String, Option<f64>)> = Entity::find()
+        .select_only()
+        .column(Column::Metric)
+        .column_as(Expr::col(Column::Quantity).sum(), "total")
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .filter(Column::OccurredAt.gte(from))
+        .filter(Column::OccurredAt.lt(to))
+        .group_by(Column::Metric)
+        .into_tuple()
+        .all(tx.conn())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(m, t)| (m, t.unwrap_or(0.0)))
+        .collect())
+}
