@@ -527,3 +527,40 @@ impl From<avb_core::models::realtime_session::Model> for SessionDto {
         }
     }
 }
+
+/// A stored conversation item.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionItemDto {
+    pub item_id: String,
+    /// `message`, `function_call` or `function_call_output`.
+    pub kind: String,
+    /// `user`, `assistant`, `system` or `tool`.
+    pub role: String,
+    /// Text, transcript, or call summary.
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The timing waterfall of one turn, in milliseconds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TurnDto {
+    pub response_id: String,
+    /// `completed`, `failed` or `cancelled`.
+    pub status: String,
+    pub stt_ms: Option<i64>,
+    pub llm_first_token_ms: Option<i64>,
+    pub tts_first_byte_ms: Option<i64>,
+    pub first_audio_ms: Option<i64>,
+    /// End of the user's turn to the first audio delta.
+    pub voice_to_voice_ms: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A session with its conversation and timings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDetailDto {
+    #[serde(flatten)]
+    pub session: SessionDto,
+    pub items: Vec<SessionItemDto>,
+    pub turns: Vec<TurnDto>,
+}

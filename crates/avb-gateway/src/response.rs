@@ -26,6 +26,10 @@ pub(crate) struct Finished {
     pub audio_ms: u64,
     /// LLM tokens in and out.
     pub tokens: (u64, u64),
+    /// `completed` or `failed`.
+    pub status: &'static str,
+    /// The turn's timing waterfall.
+    pub times: avb_core::services::sessions::TurnTimes,
 }
 
 /// Output produced so far, kept so that a cancelled response leaves what was said.
@@ -34,6 +38,8 @@ pub(crate) struct Partial {
     message: Option<(String, String, bool)>,
     /// Milliseconds of speech sent for the message so far.
     pub audio_ms: u64,
+    /// The turn's timing waterfall so far.
+    pub times: avb_core::services::sessions::TurnTimes,
 }
 
 /// What turn timing is measured against.
@@ -41,6 +47,8 @@ pub(crate) struct Partial {
 pub(crate) struct Timing {
     pub tenant: String,
     pub turn_ended: Option<std::time::Instant>,
+    /// How long the last transcription took.
+    pub stt_ms: Option<i64>,
 }
 
 /// A response about to run.
@@ -209,6 +217,7 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
     )
     .await;
     let mut tokens = (0, 0);
+    let mut status = "completed";
     let items = match stream(&job, &out).await {
         Ok((items, usage)) => {
             tokens = (
@@ -220,6 +229,7 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
             items
         }
         Err(e) => {
+            status = "failed";
             out.error(&ProtocolError::new(ErrorCode::EngineUnavailable, e.clone()))
                 .await;
             let details = json!({"type": "failed", "error": {"type": "server_error", "code": "engine_unavailable", "message": e}});
@@ -238,6 +248,12 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
             items,
             audio_ms,
             tokens,
+            status,
+            times: job
+                .partial
+                .lock()
+                .map(|p| p.times.clone())
+                .unwrap_or_default(),
         })
         .await;
 }
@@ -311,6 +327,11 @@ async fn speak_sentences(
             if first_byte {
                 first_byte = false;
                 crate::metrics::stage("tts_first_byte", &target.tenant, asked.elapsed());
+                if let Ok(mut p) = target.partial.lock() {
+                    p.times
+                        .tts_first_byte_ms
+                        .get_or_insert(asked.elapsed().as_millis() as i64);
+                }
             }
             let whole = carry.len() - carry.len() % 2;
             if whole == 0 {
@@ -322,6 +343,11 @@ async fn speak_sentences(
                 crate::metrics::stage("first_audio", &target.tenant, target.started.elapsed());
                 if let Some(t) = target.turn_ended {
                     crate::metrics::stage("voice_to_voice", &target.tenant, t.elapsed());
+                }
+                if let Ok(mut p) = target.partial.lock() {
+                    p.times.first_audio_ms = Some(target.started.elapsed().as_millis() as i64);
+                    p.times.voice_to_voice_ms =
+                        target.turn_ended.map(|t| t.elapsed().as_millis() as i64);
                 }
             }
             sent += samples.len() as u64;
@@ -391,6 +417,10 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
         if first_token {
             first_token = false;
             crate::metrics::stage("llm_first_token", &job.timing.tenant, started.elapsed());
+            if let Ok(mut p) = job.partial.lock() {
+                p.times.llm_first_token_ms = Some(started.elapsed().as_millis() as i64);
+                p.times.stt_ms = job.timing.stt_ms;
+            }
         }
         match delta.map_err(|e| e.to_string())? {
             LlmDelta::Text(t) => {

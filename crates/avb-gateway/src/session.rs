@@ -74,6 +74,8 @@ pub struct Session {
     turn_ended: Option<std::time::Instant>,
     /// The stored session record.
     record: Option<uuid::Uuid>,
+    /// How long the last transcription took.
+    last_stt_ms: Option<i64>,
 }
 
 /// The turn detector the session's `turn_detection` asks for.
@@ -141,6 +143,7 @@ impl Session {
             audio_ms: HashMap::new(),
             turn_ended: None,
             record: None,
+            last_stt_ms: None,
         }
     }
 
@@ -295,15 +298,25 @@ impl Session {
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
-        match stt
+        let started = std::time::Instant::now();
+        let result = stt
             .transcribe(
                 avb_voice::audio::wav(&samples, rate),
                 setting("language"),
                 setting("prompt"),
             )
-            .await
-        {
+            .await;
+        let tenant = self
+            .scope
+            .tenant()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        crate::metrics::stage("stt", &tenant, started.elapsed());
+        self.last_stt_ms = Some(started.elapsed().as_millis() as i64);
+        match result {
             Ok(t) => {
+                self.persist_item_text(item_id, "message", "user", &t.text)
+                    .await;
                 if let Some(ItemKind::Message { content, .. }) = self
                     .items
                     .iter_mut()
@@ -332,6 +345,39 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Stores an item of this session for the records (failures are logged, not fatal).
+    async fn persist_item_text(&self, item_id: &str, kind: &str, role: &str, text: &str) {
+        let (Some(tenant), Some(record)) = (self.scope.tenant(), self.record) else {
+            return;
+        };
+        if let Err(e) =
+            sessions::record_item(&self.state.ctx, tenant, record, item_id, kind, role, text).await
+        {
+            tracing::error!(error = %e, "could not store a conversation item");
+        }
+    }
+
+    async fn persist_item(&self, item: &Item) {
+        let (kind, role, text) = match &item.kind {
+            ItemKind::Message { role, content } => {
+                let role = match role {
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                    Role::System => "system",
+                };
+                let text: Vec<&str> = content.iter().filter_map(ContentPart::text).collect();
+                ("message", role, text.join(" "))
+            }
+            ItemKind::FunctionCall {
+                name, arguments, ..
+            } => ("function_call", "assistant", format!("{name}({arguments})")),
+            ItemKind::FunctionCallOutput { output, .. } => {
+                ("function_call_output", "tool", output.clone())
+            }
+        };
+        self.persist_item_text(&item.id, kind, role, &text).await;
     }
 
     /// Commits the input buffer as a user item (with `item_id` when a turn already named it),
@@ -404,13 +450,22 @@ impl Session {
                 ),
             ));
         }
-        let job = ResponseJob::new(
+        let mut job = ResponseJob::new(
             &self.config,
             &self.items,
             overrides,
             &self.state.engines,
             self.dialect,
         )?;
+        job.timing = response::Timing {
+            tenant: self
+                .scope
+                .tenant()
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            turn_ended: self.turn_ended.take(),
+            stt_ms: self.last_stt_ms.take(),
+        };
         self.responses += 1;
         let id = job.id.clone();
         let partial = job.partial.clone();
@@ -428,9 +483,30 @@ impl Session {
         if let Some(active) = self.active.take() {
             active.handle.abort();
             let items = response::cancelled(&active.id, &active.partial, reason, out).await;
-            let heard = active.partial.lock().map(|p| p.audio_ms).unwrap_or(0);
+            let (heard, times) = active
+                .partial
+                .lock()
+                .map(|p| (p.audio_ms, p.times.clone()))
+                .unwrap_or_default();
             if let Some(first) = items.first() {
                 self.audio_ms.insert(first.id.clone(), heard);
+            }
+            for item in &items {
+                self.persist_item(item).await;
+            }
+            if let (Some(tenant), Some(record)) = (self.scope.tenant(), self.record) {
+                let stored = sessions::record_turn(
+                    &self.state.ctx,
+                    tenant,
+                    record,
+                    &active.id,
+                    "cancelled",
+                    &times,
+                )
+                .await;
+                if let Err(e) = stored {
+                    tracing::error!(error = %e, "could not store a turn's timing");
+                }
             }
             self.items.extend(items);
         }
@@ -514,10 +590,27 @@ impl Session {
         {
             tracing::error!(error = %e, "could not meter a response");
         }
+        if let (Some(tenant), Some(record)) = (self.scope.tenant(), self.record) {
+            let stored = sessions::record_turn(
+                &self.state.ctx,
+                tenant,
+                record,
+                &f.response_id,
+                f.status,
+                &f.times,
+            )
+            .await;
+            if let Err(e) = stored {
+                tracing::error!(error = %e, "could not store a turn's timing");
+            }
+        }
         if self.active.as_ref().is_some_and(|a| a.id == f.response_id) {
             self.active = None;
             if let Some(first) = f.items.first() {
                 self.audio_ms.insert(first.id.clone(), f.audio_ms);
+            }
+            for item in &f.items {
+                self.persist_item(item).await;
             }
             self.items.extend(f.items);
         }
@@ -626,6 +719,7 @@ impl Session {
                         "an item with this id already exists",
                     ));
                 }
+                self.persist_item(&item).await;
                 self.add_item(out, item, previous_item_id).await?;
             }
             ClientEvent::ConversationItemRetrieve { item_id } => {

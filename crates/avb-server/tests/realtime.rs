@@ -1208,6 +1208,35 @@ async fn every_turn_is_metered_once() {
         (s, p["errors"][0]["field"].as_str()),
         (reqwest::StatusCode::UNPROCESSABLE_ENTITY, Some("from"))
     );
+    // The session detail has the conversation and the turn's timing waterfall.
+    let (_, list) = app.get("/api/v1/sessions", &owner).await;
+    let id = list["data"][0]["id"].as_str().unwrap().to_string();
+    let (s, detail) = app.get(&format!("/api/v1/sessions/{id}"), &owner).await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{detail}");
+    let items: Vec<(&str, &str)> = detail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["role"].as_str().unwrap(), i["text"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        items,
+        vec![
+            ("user", "tell me a joke"),
+            ("assistant", "You said: tell me a joke. Goodbye now.")
+        ]
+    );
+    let turn = &detail["turns"][0];
+    assert_eq!(turn["status"], "completed");
+    for stage in [
+        "stt_ms",
+        "llm_first_token_ms",
+        "tts_first_byte_ms",
+        "first_audio_ms",
+        "voice_to_voice_ms",
+    ] {
+        assert!(turn[stage].as_i64().is_some(), "{stage} missing: {turn}");
+    }
     let (_, other) = app.tenant_with_owner("Unmetered").await;
     let (_, theirs) = app.get("/api/v1/usage", &other).await;
     assert_eq!(theirs["totals"]["requests"], 0.0, "usage is per tenant");

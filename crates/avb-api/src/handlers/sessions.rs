@@ -1,7 +1,9 @@
 //! Realtime session records.
 
 use crate::auth::Auth;
-use crate::dto::{ListResponse, SessionDto, page_request, parse_time};
+use crate::dto::{
+    ListResponse, SessionDetailDto, SessionDto, SessionItemDto, TurnDto, page_request, parse_time,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{PathId, Query};
 use crate::router::AppState;
@@ -57,17 +59,42 @@ pub async fn list(
     Ok(axum::Json(ListResponse::from_page(page, Into::into)))
 }
 
-/// `GET /api/v1/sessions/{id}` (requires `sessions:view`).
+/// `GET /api/v1/sessions/{id}`: the session with its conversation and per-turn timings
+/// (requires `sessions:view`).
 #[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = SessionDto), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = SessionDetailDto), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     Auth(scope): Auth,
     PathId(id): PathId<uuid::Uuid>,
-) -> ApiResult<axum::Json<SessionDto>> {
-    Ok(axum::Json(
-        sessions::get(&state.ctx, &scope, id).await?.into(),
-    ))
+) -> ApiResult<axum::Json<SessionDetailDto>> {
+    let (session, items, turns) = sessions::detail(&state.ctx, &scope, id).await?;
+    Ok(axum::Json(SessionDetailDto {
+        session: session.into(),
+        items: items
+            .into_iter()
+            .map(|i| SessionItemDto {
+                item_id: i.item_id,
+                kind: i.kind,
+                role: i.role,
+                text: i.text,
+                created_at: i.created_at,
+            })
+            .collect(),
+        turns: turns
+            .into_iter()
+            .map(|t| TurnDto {
+                response_id: t.response_id,
+                status: t.status,
+                stt_ms: t.stt_ms,
+                llm_first_token_ms: t.llm_first_token_ms,
+                tts_first_byte_ms: t.tts_first_byte_ms,
+                first_audio_ms: t.first_audio_ms,
+                voice_to_voice_ms: t.voice_to_voice_ms,
+                created_at: t.created_at,
+            })
+            .collect(),
+    }))
 }
 
 /// `POST /api/v1/sessions/{id}/close`: ends a live session on whichever replica holds it

@@ -121,3 +121,56 @@ pub async fn close(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<Sess
     tx.commit().await?;
     Ok(s)
 }
+
+use avb_storage::entities::{
+    realtime_item::Model as ItemRecord, realtime_turn::Model as TurnRecord,
+};
+use avb_storage::repos::realtime_records;
+pub use avb_storage::repos::realtime_records::TurnTimes;
+
+/// Stores a conversation item of a live session (written by the gateway).
+pub async fn record_item(
+    ctx: &AppContext,
+    tenant: TenantId,
+    session: Uuid,
+    item_id: &str,
+    kind: &str,
+    role: &str,
+    text: &str,
+) -> CoreResult<()> {
+    let tx = ctx.store.tenant_tx(tenant, true).await?;
+    realtime_records::insert_item(&tx, session, item_id, kind, role, text).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stores the timing waterfall of one turn (written by the gateway).
+pub async fn record_turn(
+    ctx: &AppContext,
+    tenant: TenantId,
+    session: Uuid,
+    response_id: &str,
+    status: &str,
+    times: &TurnTimes,
+) -> CoreResult<()> {
+    let tx = ctx.store.tenant_tx(tenant, true).await?;
+    realtime_records::insert_turn(&tx, session, response_id, status, times).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A session with its items and turn timings (requires `sessions:view`).
+pub async fn detail(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: Uuid,
+) -> CoreResult<(SessionRecord, Vec<ItemRecord>, Vec<TurnRecord>)> {
+    let tenant = tenant_of(scope, Permission::SessionsView)?;
+    ctx.policy
+        .authorize(scope, Permission::SessionsView, Some(tenant))?;
+    let tx = ctx.store.tenant_tx(tenant, false).await?;
+    let s = realtime_sessions::get(&tx, id).await?;
+    let (items, turns) = realtime_records::for_session(&tx, id).await?;
+    tx.commit().await?;
+    Ok((s, items, turns))
+}

@@ -7,6 +7,7 @@ mod m20261125_000002_audit_search;
 mod m20261125_000003_realtime_client_secrets;
 mod m20261125_000004_realtime_sessions;
 mod m20261125_000005_usage_events;
+mod m20261125_000006_realtime_items_turns;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_realtime_client_secrets::Migration),
             Box::new(m20261125_000004_realtime_sessions::Migration),
             Box::new(m20261125_000005_usage_events::Migration),
+            Box::new(m20261125_000006_realtime_items_turns::Migration),
         ]
     }
 }

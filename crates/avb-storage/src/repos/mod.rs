@@ -8,6 +8,7 @@ pub mod login_events;
 pub mod mail;
 pub mod memberships;
 pub mod projects;
+pub mod realtime_records;
 pub mod realtime_secrets;
 pub mod realtime_sessions;
 pub mod secrets;
