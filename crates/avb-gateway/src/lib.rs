@@ -5,6 +5,7 @@ mod audio;
 mod connect;
 mod engines;
 mod metrics;
+mod records;
 mod response;
 mod secrets;
 mod session;

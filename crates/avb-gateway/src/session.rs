@@ -1,9 +1,10 @@
 //! One Realtime session: the conversation state and the loop that answers client events.
 
 use crate::GatewayState;
+use crate::records::{RecordOp, Recorder};
 use crate::response::{self, Finished, Partial, ResponseJob};
 use avb_core::Scope;
-use avb_core::services::{sessions, usage};
+use avb_core::services::sessions;
 use avb_realtime::{
     AudioFormat, ClientEvent, ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role,
     ServerEvent, SessionConfig, TurnDetection, parse_client_event,
@@ -76,6 +77,8 @@ pub struct Session {
     record: Option<uuid::Uuid>,
     /// How long the last transcription took.
     last_stt_ms: Option<i64>,
+    /// Writes the session's records in the background.
+    recorder: Option<Recorder>,
 }
 
 /// The turn detector the session's `turn_detection` asks for.
@@ -144,6 +147,7 @@ impl Session {
             turn_ended: None,
             record: None,
             last_stt_ms: None,
+            recorder: None,
         }
     }
 
@@ -208,6 +212,9 @@ impl Session {
             }
         };
         self.record = Some(record);
+        let (recorder, writer_task) =
+            Recorder::start(self.state.ctx.clone(), self.scope.clone(), record);
+        self.recorder = Some(recorder);
         let live = self.state.ctx.live.register(record);
         tracing::info!(tenant = ?self.scope.tenant(), session = %record, realtime_id = %self.config.id, dialect = ?self.dialect, "realtime session opened");
 
@@ -259,6 +266,9 @@ impl Session {
         drop(tx);
         let _ = writer.await;
         drop(live);
+        // Let queued records land before the session is marked closed.
+        self.recorder = None;
+        let _ = writer_task.await;
         let tenant = self.scope.tenant();
         let result = match tenant {
             Some(t) => sessions::closed(&self.state.ctx, t, record, &reason, self.responses).await,
@@ -315,8 +325,7 @@ impl Session {
         self.last_stt_ms = Some(started.elapsed().as_millis() as i64);
         match result {
             Ok(t) => {
-                self.persist_item_text(item_id, "message", "user", &t.text)
-                    .await;
+                self.persist_item_text(item_id, "message", "user", &t.text);
                 if let Some(ItemKind::Message { content, .. }) = self
                     .items
                     .iter_mut()
@@ -348,18 +357,18 @@ impl Session {
     }
 
     /// Stores an item of this session for the records (failures are logged, not fatal).
-    async fn persist_item_text(&self, item_id: &str, kind: &str, role: &str, text: &str) {
-        let (Some(tenant), Some(record)) = (self.scope.tenant(), self.record) else {
-            return;
-        };
-        if let Err(e) =
-            sessions::record_item(&self.state.ctx, tenant, record, item_id, kind, role, text).await
-        {
-            tracing::error!(error = %e, "could not store a conversation item");
+    fn persist_item_text(&self, item_id: &str, kind: &'static str, role: &'static str, text: &str) {
+        if let Some(r) = &self.recorder {
+            r.send(RecordOp::Item {
+                item_id: item_id.to_string(),
+                kind,
+                role,
+                text: text.to_string(),
+            });
         }
     }
 
-    async fn persist_item(&self, item: &Item) {
+    fn persist_item(&self, item: &Item) {
         let (kind, role, text) = match &item.kind {
             ItemKind::Message { role, content } => {
                 let role = match role {
@@ -377,7 +386,7 @@ impl Session {
                 ("function_call_output", "tool", output.clone())
             }
         };
-        self.persist_item_text(&item.id, kind, role, &text).await;
+        self.persist_item_text(&item.id, kind, role, &text);
     }
 
     /// Commits the input buffer as a user item (with `item_id` when a turn already named it),
@@ -419,16 +428,11 @@ impl Session {
         self.add_item(out, item, None).await?;
         let minutes =
             audio.len() as f64 / self.config.input_format.bytes_per_second() as f64 / 60.0;
-        if let Err(e) = usage::record(
-            &self.state.ctx,
-            &self.scope,
-            self.record,
-            &item_id,
-            &[("audio_minutes_input", minutes)],
-        )
-        .await
-        {
-            tracing::error!(error = %e, "could not meter input audio");
+        if let Some(r) = &self.recorder {
+            r.send(RecordOp::Usage {
+                fact: item_id.clone(),
+                quantities: vec![("audio_minutes_input", minutes)],
+            });
         }
         self.transcribe(out, &item_id, &audio).await;
         Ok(())
@@ -492,21 +496,14 @@ impl Session {
                 self.audio_ms.insert(first.id.clone(), heard);
             }
             for item in &items {
-                self.persist_item(item).await;
+                self.persist_item(item);
             }
-            if let (Some(tenant), Some(record)) = (self.scope.tenant(), self.record) {
-                let stored = sessions::record_turn(
-                    &self.state.ctx,
-                    tenant,
-                    record,
-                    &active.id,
-                    "cancelled",
-                    &times,
-                )
-                .await;
-                if let Err(e) = stored {
-                    tracing::error!(error = %e, "could not store a turn's timing");
-                }
+            if let Some(r) = &self.recorder {
+                r.send(RecordOp::Turn {
+                    response_id: active.id.clone(),
+                    status: "cancelled",
+                    times,
+                });
             }
             self.items.extend(items);
         }
@@ -579,30 +576,18 @@ impl Session {
             ("llm_tokens_output", f.tokens.1 as f64),
             ("audio_minutes_output", f.audio_ms as f64 / 60_000.0),
         ];
-        if let Err(e) = usage::record(
-            &self.state.ctx,
-            &self.scope,
-            self.record,
-            &f.response_id,
-            &quantities,
-        )
-        .await
-        {
-            tracing::error!(error = %e, "could not meter a response");
+        if let Some(r) = &self.recorder {
+            r.send(RecordOp::Usage {
+                fact: f.response_id.clone(),
+                quantities: quantities.to_vec(),
+            });
         }
-        if let (Some(tenant), Some(record)) = (self.scope.tenant(), self.record) {
-            let stored = sessions::record_turn(
-                &self.state.ctx,
-                tenant,
-                record,
-                &f.response_id,
-                f.status,
-                &f.times,
-            )
-            .await;
-            if let Err(e) = stored {
-                tracing::error!(error = %e, "could not store a turn's timing");
-            }
+        if let Some(r) = &self.recorder {
+            r.send(RecordOp::Turn {
+                response_id: f.response_id.clone(),
+                status: f.status,
+                times: f.times.clone(),
+            });
         }
         if self.active.as_ref().is_some_and(|a| a.id == f.response_id) {
             self.active = None;
@@ -610,7 +595,7 @@ impl Session {
                 self.audio_ms.insert(first.id.clone(), f.audio_ms);
             }
             for item in &f.items {
-                self.persist_item(item).await;
+                self.persist_item(item);
             }
             self.items.extend(f.items);
         }
@@ -719,7 +704,7 @@ impl Session {
                         "an item with this id already exists",
                     ));
                 }
-                self.persist_item(&item).await;
+                self.persist_item(&item);
                 self.add_item(out, item, previous_item_id).await?;
             }
             ClientEvent::ConversationItemRetrieve { item_id } => {
