@@ -89,6 +89,10 @@ pub struct RealtimeConfig {
     pub max_session_secs: u64,
     /// Largest client frame accepted, in bytes (audio appends may carry 15 MiB).
     pub max_frame_bytes: usize,
+    /// Responses a tenant may start per minute (per process).
+    pub requests_per_minute: u64,
+    /// LLM tokens a tenant may use per minute (per process).
+    pub tokens_per_minute: u64,
 }
 
 impl Default for RealtimeConfig {
@@ -96,6 +100,8 @@ impl Default for RealtimeConfig {
         Self {
             max_session_secs: 3600,
             max_frame_bytes: 20 * 1024 * 1024,
+            requests_per_minute: 600,
+            tokens_per_minute: 1_000_000,
         }
     }
 }

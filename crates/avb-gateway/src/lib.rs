@@ -4,6 +4,7 @@
 mod audio;
 mod connect;
 mod engines;
+mod limits;
 mod metrics;
 mod records;
 mod response;
@@ -23,14 +24,25 @@ pub struct GatewayState {
     pub ctx: AppContext,
     /// Voice engines.
     pub engines: Engines,
+    /// Per-tenant rate limits.
+    pub limits: std::sync::Arc<limits::RateLimits>,
 }
 
 /// The gateway's routes.
 pub fn router(ctx: AppContext) -> Router {
     let engines = Engines::from_config(&ctx.config.engines);
+    let rt = &ctx.config.realtime;
+    let limits = std::sync::Arc::new(limits::RateLimits::new(
+        rt.requests_per_minute,
+        rt.tokens_per_minute,
+    ));
     Router::new()
         .route("/v1/realtime", get(connect::upgrade))
         .route("/v1/realtime/sessions", post(secrets::sessions))
         .route("/v1/realtime/client_secrets", post(secrets::client_secrets))
-        .with_state(GatewayState { ctx, engines })
+        .with_state(GatewayState {
+            ctx,
+            engines,
+            limits,
+        })
 }

@@ -49,6 +49,8 @@ pub(crate) struct Timing {
     pub turn_ended: Option<std::time::Instant>,
     /// How long the last transcription took.
     pub stt_ms: Option<i64>,
+    /// The tenant's budget left, announced after `response.created`.
+    pub rate_limits: Option<Value>,
 }
 
 /// A response about to run.
@@ -216,6 +218,13 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
         json!({"response": response_object(&id, "in_progress", vec![], Value::Null, Value::Null)}),
     )
     .await;
+    if let Some(limits) = job.timing.rate_limits.clone() {
+        out.emit(
+            ServerEvent::RateLimitsUpdated,
+            json!({"rate_limits": limits}),
+        )
+        .await;
+    }
     let mut tokens = (0, 0);
     let mut status = "completed";
     let items = match stream(&job, &out).await {

@@ -81,6 +81,14 @@ pub struct Session {
     recorder: Option<Recorder>,
 }
 
+/// The `rate_limits` array of `rate_limits.updated`.
+fn rate_limits_json(r: &crate::limits::Remaining) -> Value {
+    json!([
+        {"name": "requests", "limit": r.requests_limit, "remaining": r.requests, "reset_seconds": r.reset_seconds},
+        {"name": "tokens", "limit": r.tokens_limit, "remaining": r.tokens, "reset_seconds": r.reset_seconds},
+    ])
+}
+
 /// The turn detector the session's `turn_detection` asks for.
 fn turn_detector(config: &SessionConfig) -> Option<TurnDetector> {
     let rate = if config.input_format == AudioFormat::Pcm16 {
@@ -461,14 +469,25 @@ impl Session {
             &self.state.engines,
             self.dialect,
         )?;
+        let tenant = self
+            .scope
+            .tenant()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let remaining = self.state.limits.try_start(&tenant).map_err(|r| {
+            ProtocolError::new(
+                ErrorCode::RateLimitExceeded,
+                format!(
+                    "Rate limit reached for the tenant: try again in {:.0}s.",
+                    r.reset_seconds.ceil()
+                ),
+            )
+        })?;
         job.timing = response::Timing {
-            tenant: self
-                .scope
-                .tenant()
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
+            tenant,
             turn_ended: self.turn_ended.take(),
             stt_ms: self.last_stt_ms.take(),
+            rate_limits: Some(rate_limits_json(&remaining)),
         };
         self.responses += 1;
         let id = job.id.clone();
@@ -570,6 +589,11 @@ impl Session {
     }
 
     async fn finish(&mut self, f: Finished) {
+        if let Some(t) = self.scope.tenant() {
+            self.state
+                .limits
+                .charge_tokens(&t.to_string(), f.tokens.0 + f.tokens.1);
+        }
         let quantities = [
             ("requests", 1.0),
             ("llm_tokens_input", f.tokens.0 as f64),

@@ -246,6 +246,7 @@ async fn ga_text_turn_in_documented_order() {
         types(&events),
         vec![
             "response.created",
+            "rate_limits.updated",
             "response.output_item.added",
             "conversation.item.added",
             "response.content_part.added",
@@ -1240,4 +1241,52 @@ async fn every_turn_is_metered_once() {
     let (_, other) = app.tenant_with_owner("Unmetered").await;
     let (_, theirs) = app.get("/api/v1/usage", &other).await;
     assert_eq!(theirs["totals"]["requests"], 0.0, "usage is per tenant");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_reported_and_enforced_per_tenant() {
+    let llm = llm_double().await;
+    let app = spawn_app_with(Db::Sqlite, move |c| {
+        c.engines.llm_url = Some(llm);
+        c.realtime.requests_per_minute = 1;
+    })
+    .await;
+    let key = realtime_key(&app, &["realtime"]).await;
+    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .unwrap();
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
+    recv(&mut ws).await;
+    send(&mut ws, json!({"type": "response.create"})).await;
+    let events = until(&mut ws, "response.done").await;
+    let limits = events
+        .iter()
+        .find(|e| e["type"] == "rate_limits.updated")
+        .unwrap();
+    assert_eq!(
+        limits["rate_limits"][0],
+        json!({"name": "requests", "limit": 1, "remaining": 0, "reset_seconds": limits["rate_limits"][0]["reset_seconds"]})
+    );
+    assert_eq!(limits["rate_limits"][1]["name"], "tokens");
+    send(
+        &mut ws,
+        json!({"type": "response.create", "event_id": "again"}),
+    )
+    .await;
+    let e = recv(&mut ws).await;
+    assert_eq!(
+        (e["error"]["code"].as_str(), e["error"]["type"].as_str()),
+        (Some("rate_limit_exceeded"), Some("rate_limit_error"))
+    );
+    assert_eq!(e["error"]["event_id"], "again");
+    // Another tenant is not affected.
+    let other = realtime_key(&app, &["realtime"]).await;
+    let (mut ws2, _) = connect(&app, &[("authorization", &format!("Bearer {other}"))])
+        .await
+        .unwrap();
+    recv(&mut ws2).await;
+    send(&mut ws2, json!({"type": "response.create"})).await;
+    let events = until(&mut ws2, "response.done").await;
+    assert_eq!(events.last().unwrap()["response"]["status"], "completed");
 }
