@@ -253,7 +253,7 @@ impl Session {
                 },
                 Some(finished) = done_rx.recv() => self.finish(finished).await,
                 _ = live.closed.notified() => {
-                    emitter.error(&ProtocolError::new(ErrorCode::SessionClosed, "The session was closed by the tenant.")).await;
+                    emitter.error(&ProtocolError::new(ErrorCode::SessionClosed, "The session was closed by the server.")).await;
                     let _ = tx.send(Outgoing::Close(1000, "session closed".into())).await;
                     reason = "closed by request".into();
                     break;
@@ -273,7 +273,6 @@ impl Session {
         drop(emitter);
         drop(tx);
         let _ = writer.await;
-        drop(live);
         // Let queued records land before the session is marked closed.
         self.recorder = None;
         let _ = writer_task.await;
@@ -286,6 +285,8 @@ impl Session {
             tracing::error!(error = %e, "could not record the end of the realtime session");
         }
         tracing::info!(session = %record, %reason, "realtime session closed");
+        // Unregister last, so a draining shutdown waits for the records above.
+        drop(live);
     }
 
     /// Speech to text for a committed user item; fills its transcript, and reports it when the

@@ -28,6 +28,20 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
+/// Closes live realtime sessions (each gets an error event and a close frame, and records its
+/// end) and waits up to five seconds for them to finish.
+async fn drain_realtime_sessions(ctx: &AppContext) {
+    let n = ctx.live.close_all();
+    if n == 0 {
+        return;
+    }
+    println!("closing {n} realtime session(s)");
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    while ctx.live.count() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Runs the server until SIGINT/SIGTERM.
 pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -115,6 +129,7 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     .await
     .context("serving HTTP")?;
     let _ = stop_tx.send(true);
+    drain_realtime_sessions(&ctx).await;
     if let Some(t) = tls_task {
         let _ = t.await;
     }

@@ -293,11 +293,47 @@ fn operator_commands_then_serve_and_use_the_key() {
         (Some("session.created"), Some("pcm16"))
     );
 
-    // Stop gracefully.
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().unwrap();
+    // Stop gracefully while a realtime session is open: it is told and closed, then avb exits.
+    let ws_url = format!("{}/v1/realtime?model=m", base.replace("http://", "ws://"));
+    let (events, status) = rt.block_on(async {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = ws_url.into_client_request().unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {secret}").parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let _created = ws.next().await;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let mut events = Vec::new();
+        while let Some(Ok(msg)) =
+            tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+                .await
+                .ok()
+                .flatten()
+        {
+            match msg {
+                tokio_tungstenite::tungstenite::Message::Text(t) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    events.push(v["error"]["code"].as_str().unwrap_or_default().to_string());
+                }
+                tokio_tungstenite::tungstenite::Message::Close(f) => {
+                    events.push(format!(
+                        "close {}",
+                        f.map(|f| u16::from(f.code)).unwrap_or(0)
+                    ));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        (events, child.wait().unwrap())
+    });
+    assert_eq!(
+        events,
+        vec!["session_closed".to_string(), "close 1000".to_string()]
+    );
     assert!(
         status.success(),
         "serve exits cleanly on SIGTERM: {status:?}"

@@ -54,6 +54,19 @@ impl LiveSessions {
         }
     }
 
+    /// Asks every session this process holds to close (shutdown); returns how many.
+    pub fn close_all(&self) -> usize {
+        let all: Vec<Arc<Notify>> = self
+            .inner
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        for n in &all {
+            n.notify_one();
+        }
+        all.len()
+    }
+
     /// How many sessions this process holds.
     pub fn count(&self) -> usize {
         self.inner.lock().map(|m| m.len()).unwrap_or(0)
