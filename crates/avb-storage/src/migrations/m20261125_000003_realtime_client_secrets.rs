@@ -1,6 +1,5 @@
 //! Ephemeral client secrets (`ek_...`) for /v1/realtime, with the session they configure.
 
-use sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -37,19 +36,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        if m.get_database_backend() == DbBackend::Postgres {
-            m.get_connection()
-                .execute_unprepared(
-                    "ALTER TABLE realtime_client_secrets ENABLE ROW LEVEL SECURITY;
-                     ALTER TABLE realtime_client_secrets FORCE ROW LEVEL SECURITY;
-                     CREATE POLICY tenant_isolation ON realtime_client_secrets
-                       USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
-                              OR current_setting('app.platform', true) = 'on')
-                       WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
-                              OR current_setting('app.platform', true) = 'on');",
-                )
-                .await?;
-        }
+        super::tenant_rls(m, "realtime_client_secrets").await?;
         Ok(())
     }
 

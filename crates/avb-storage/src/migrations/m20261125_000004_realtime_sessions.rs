@@ -1,6 +1,5 @@
 //! Records of /v1/realtime sessions.
 
-use sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -43,19 +42,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        if m.get_database_backend() == DbBackend::Postgres {
-            m.get_connection()
-                .execute_unprepared(
-                    "ALTER TABLE realtime_sessions ENABLE ROW LEVEL SECURITY;
-                     ALTER TABLE realtime_sessions FORCE ROW LEVEL SECURITY;
-                     CREATE POLICY tenant_isolation ON realtime_sessions
-                       USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
-                              OR current_setting('app.platform', true) = 'on')
-                       WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
-                              OR current_setting('app.platform', true) = 'on');",
-                )
-                .await?;
-        }
+        super::tenant_rls(m, "realtime_sessions").await?;
         Ok(())
     }
 

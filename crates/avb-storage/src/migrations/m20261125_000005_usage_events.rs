@@ -1,6 +1,5 @@
 //! The usage ledger: append-only, one row per metric per billable event, idempotent.
 
-use sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -38,19 +37,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        if m.get_database_backend() == DbBackend::Postgres {
-            m.get_connection()
-                .execute_unprepared(
-                    "ALTER TABLE usage_events ENABLE ROW LEVEL SECURITY;
-                     ALTER TABLE usage_events FORCE ROW LEVEL SECURITY;
-                     CREATE POLICY tenant_isolation ON usage_events
-                       USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
-                              OR current_setting('app.platform', true) = 'on')
-                       WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
-                              OR current_setting('app.platform', true) = 'on');",
-                )
-                .await?;
-        }
+        super::tenant_rls(m, "usage_events").await?;
         Ok(())
     }
 

@@ -1,15 +1,9 @@
 //! Conversation items and per-turn timing of realtime sessions.
 
-use sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-const RLS: &str = "ENABLE ROW LEVEL SECURITY; ALTER TABLE {t} FORCE ROW LEVEL SECURITY;
-  CREATE POLICY tenant_isolation ON {t}
-    USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid OR current_setting('app.platform', true) = 'on')
-    WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid OR current_setting('app.platform', true) = 'on');";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -75,13 +69,8 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        if m.get_database_backend() == DbBackend::Postgres {
-            for t in ["realtime_items", "realtime_turns"] {
-                m.get_connection()
-                    .execute_unprepared(&format!("ALTER TABLE {t} {}", RLS.replace("{t}", t)))
-                    .await?;
-            }
-        }
+        super::tenant_rls(m, "realtime_items").await?;
+        super::tenant_rls(m, "realtime_turns").await?;
         Ok(())
     }
 

@@ -9,6 +9,24 @@ mod m20261125_000004_realtime_sessions;
 mod m20261125_000005_usage_events;
 mod m20261125_000006_realtime_items_turns;
 
+/// PostgreSQL only: row-level security on a tenant-owned table (ENABLE + FORCE and the policy
+/// that admits the transaction's tenant, or a platform transaction).
+pub(crate) async fn tenant_rls(m: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
+    if m.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    let rule = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid \
+                OR current_setting('app.platform', true) = 'on'";
+    m.get_connection()
+        .execute_unprepared(&format!(
+            "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+             ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+             CREATE POLICY tenant_isolation ON {table} USING ({rule}) WITH CHECK ({rule});"
+        ))
+        .await?;
+    Ok(())
+}
+
 /// All migrations in order.
 pub struct Migrator;
 
