@@ -139,21 +139,11 @@ async fn totp_refresh_logout_and_password_flows() {
     // Refresh rotates; the old refresh token stops working.
     let refresh = pair["refresh_token"].as_str().unwrap().to_string();
     let (s, next) = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": refresh})),
-        )
+        .post_anon("/api/v1/auth/refresh", json!({"refresh_token": refresh}))
         .await;
     assert_eq!(s, StatusCode::OK, "{next}");
     let (s, _) = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": refresh})),
-        )
+        .post_anon("/api/v1/auth/refresh", json!({"refresh_token": refresh}))
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let access = next["access_token"].as_str().unwrap().to_string();
@@ -185,49 +175,33 @@ async fn totp_refresh_logout_and_password_flows() {
 
     // Password reset by mailed token ends every session.
     let (s, _) = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/password-reset",
-            None,
-            Some(json!({"email": "d@totp.io"})),
-        )
+        .post_anon("/api/v1/auth/password-reset", json!({"email": "d@totp.io"}))
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let (s, _) = app
-        .call(
-            Method::POST,
+        .post_anon(
             "/api/v1/auth/password-reset",
-            None,
-            Some(json!({"email": "ghost@totp.io"})),
+            json!({"email": "ghost@totp.io"}),
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "unknown addresses look the same");
     let reset = mailed_token(&last_mail(&app, "d@totp.io").await);
     let confirm = |pw: &str| json!({"token": reset, "password": pw});
     let (s, _) = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/password-reset/confirm",
-            None,
-            Some(confirm("weak")),
-        )
+        .post_anon("/api/v1/auth/password-reset/confirm", confirm("weak"))
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let (s, _) = app
-        .call(
-            Method::POST,
+        .post_anon(
             "/api/v1/auth/password-reset/confirm",
-            None,
-            Some(confirm("Brand-New-Pass-9")),
+            confirm("Brand-New-Pass-9"),
         )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = app
-        .call(
-            Method::POST,
+        .post_anon(
             "/api/v1/auth/password-reset/confirm",
-            None,
-            Some(confirm("Brand-New-Pass-10")),
+            confirm("Brand-New-Pass-10"),
         )
         .await;
     assert_eq!(
@@ -456,12 +430,7 @@ async fn outbox_mail_is_delivered_over_smtp_when_configured() {
     let t = app.create_tenant("Mail").await;
     app.create_user(Some(t), "viewer", "m@mail.io").await;
     let (s, _) = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/password-reset",
-            None,
-            Some(json!({"email": "m@mail.io"})),
-        )
+        .post_anon("/api/v1/auth/password-reset", json!({"email": "m@mail.io"}))
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let sent = app.ctx.mailer.deliver_due(&app.ctx.store).await.unwrap();

@@ -120,6 +120,16 @@ async fn connect(app: &TestApp, headers: &[(&str, &str)]) -> Result<(Ws, Option<
     }
 }
 
+/// Connects with `Authorization: Bearer <key>` and consumes `session.created`.
+async fn open_session(app: &TestApp, key: &str) -> Ws {
+    let (mut ws, _) = connect(app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .unwrap();
+    let created = recv(&mut ws).await;
+    assert_eq!(created["type"], "session.created");
+    ws
+}
+
 async fn recv(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
@@ -349,10 +359,7 @@ async fn beta_dialect_uses_beta_names() {
 async fn function_calls_cancel_and_conflicts() {
     let app = app_with_llm(3600).await;
     let key = realtime_key(&app, &["realtime"]).await;
-    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
-        .await
-        .unwrap();
-    recv(&mut ws).await;
+    let mut ws = open_session(&app, &key).await;
     let tool = json!({"type": "function", "name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}});
     send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "tools": [tool]}})).await;
     recv(&mut ws).await;
@@ -418,10 +425,7 @@ async fn function_calls_cancel_and_conflicts() {
 async fn audio_buffer_rules_unknown_events_and_expiry() {
     let app = app_with_llm(2).await;
     let key = realtime_key(&app, &["realtime"]).await;
-    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
-        .await
-        .unwrap();
-    recv(&mut ws).await;
+    let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "input_audio_buffer.commit"})).await;
     assert_eq!(
         recv(&mut ws).await["error"]["code"],
@@ -482,10 +486,7 @@ async fn audio_buffer_rules_unknown_events_and_expiry() {
 async fn a_missing_engine_fails_the_response_not_the_session() {
     let app = spawn_app_with(Db::Sqlite, |_| {}).await;
     let key = realtime_key(&app, &["realtime"]).await;
-    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
-        .await
-        .unwrap();
-    recv(&mut ws).await;
+    let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "response.create"})).await;
     let events = until(&mut ws, "response.done").await;
     assert!(
@@ -852,10 +853,7 @@ async fn audio_turn_transcribes_then_speaks_sentence_by_sentence() {
     use base64::Engine as _;
     let app = voice_app().await;
     let key = realtime_key(&app, &["realtime"]).await;
-    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
-        .await
-        .unwrap();
-    recv(&mut ws).await;
+    let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": null}}}})).await;
     recv(&mut ws).await;
     let speech = base64::engine::general_purpose::STANDARD.encode(vec![0u8; 48_000 / 4]);
@@ -1023,10 +1021,7 @@ async fn stream_audio(ws: &mut Ws, samples: &[i16]) {
 async fn server_vad_commits_the_turn_and_answers_it() {
     let app = voice_app().await;
     let key = realtime_key(&app, &["realtime"]).await;
-    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
-        .await
-        .unwrap();
-    recv(&mut ws).await;
+    let mut ws = open_session(&app, &key).await;
     let mut audio = vec![0i16; 12_000];
     audio.extend(avb_voice::vad::synthetic_voice(900, 24_000));
     audio.extend(vec![0i16; 24_000]);
@@ -1063,10 +1058,7 @@ async fn server_vad_commits_the_turn_and_answers_it() {
 async fn speech_during_a_response_interrupts_it() {
     let app = voice_app().await;
     let key = realtime_key(&app, &["realtime"]).await;
-    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
-        .await
-        .unwrap();
-    recv(&mut ws).await;
+    let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
     recv(&mut ws).await;
     send(&mut ws, json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "something slow please"}]}})).await;
@@ -1126,10 +1118,7 @@ async fn transient_engine_failures_are_retried() {
     tokio::spawn(async move { axum::serve(listener, router).await });
     let app = spawn_app_with(Db::Sqlite, move |c| c.engines.llm_url = Some(llm)).await;
     let key = realtime_key(&app, &["realtime"]).await;
-    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
-        .await
-        .unwrap();
-    recv(&mut ws).await;
+    let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
     recv(&mut ws).await;
     send(&mut ws, json!({"type": "response.create"})).await;
@@ -1164,10 +1153,7 @@ async fn every_turn_is_metered_once() {
     let key = key["secret"].as_str().unwrap().to_string();
     let (_, empty) = app.get("/api/v1/usage", &key).await;
     assert_eq!(empty["totals"]["requests"], 0.0);
-    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
-        .await
-        .unwrap();
-    recv(&mut ws).await;
+    let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": null}}}})).await;
     recv(&mut ws).await;
     send(&mut ws, json!({"type": "input_audio_buffer.append", "audio": base64::engine::general_purpose::STANDARD.encode(vec![0u8; 48_000 * 3])})).await;
@@ -1252,10 +1238,7 @@ async fn rate_limits_are_reported_and_enforced_per_tenant() {
     })
     .await;
     let key = realtime_key(&app, &["realtime"]).await;
-    let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
-        .await
-        .unwrap();
-    recv(&mut ws).await;
+    let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
     recv(&mut ws).await;
     send(&mut ws, json!({"type": "response.create"})).await;

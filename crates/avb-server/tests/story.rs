@@ -228,11 +228,9 @@ async fn story(db: Db) {
         .unwrap()
         .to_string();
     let (s, accepted) = app
-        .call(
-            Method::POST,
+        .post_anon(
             "/api/v1/invitations/accept",
-            None,
-            Some(json!({"token": token, "name": "Dev", "password": PASSWORD})),
+            json!({"token": token, "name": "Dev", "password": PASSWORD}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{accepted}");

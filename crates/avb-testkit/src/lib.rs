@@ -168,6 +168,11 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    /// POST with a JSON body and no credentials (login, password reset, invitations).
+    pub async fn post_anon(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, None, Some(body)).await
+    }
+
     /// Creates a tenant as the operator.
     pub async fn create_tenant(&self, name: &str) -> TenantId {
         let input = tenants::NewTenantInput {
