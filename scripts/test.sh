@@ -13,13 +13,31 @@ if [ ! -f tests/sdk/js/node_modules/openai/package.json ]; then
   (cd tests/sdk/js && npm ci --no-audit --no-fund --silent)
 fi
 
+# Test speech and the local CPU engines (cached in ~/.cache/avb-engines; the first install on a
+# fresh machine builds llama.cpp, about 12 minutes in all). SKIP_LOCAL_ENGINES=1 skips them and
+# the engine tests then pass without testing anything.
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null
+fi
+stop_engines=""
+if [ "${SKIP_LOCAL_ENGINES:-}" != 1 ]; then
+  if ! (exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null; then stop_engines=1; fi
+  scripts/engines.sh up >/dev/null
+  export LOCAL_LLM_URL=http://127.0.0.1:8081/v1 LOCAL_STT_URL=http://127.0.0.1:8082/v1 \
+    LOCAL_TTS_URL=http://127.0.0.1:8083/v1
+fi
+
 PG="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 drop_test_databases() {
   psql "$PG/postgres" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'avb_t_%'" 2>/dev/null |
     while read -r db; do psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
 }
+cleanup() {
+  drop_test_databases
+  if [ -n "$stop_engines" ]; then scripts/engines.sh down 2>/dev/null || true; fi
+}
 drop_test_databases
-trap drop_test_databases EXIT
+trap cleanup EXIT
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"

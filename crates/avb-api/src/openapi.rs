@@ -36,6 +36,8 @@ impl Modify for BearerAuth {
         sessions::list, sessions::get, sessions::close, usage::totals,
         members::list, members::invite, members::list_invitations, members::accept,
         audit::list, audit::export,
+        voice_profiles::get_tenant, voice_profiles::put_tenant, voice_profiles::delete_tenant,
+        voice_profiles::get_project, voice_profiles::put_project, voice_profiles::delete_project,
         admin_tenants::list, admin_tenants::create, admin_tenants::get, admin_tenants::suspend, admin_tenants::reactivate,
     ),
     components(schemas(
@@ -44,6 +46,8 @@ impl Modify for BearerAuth {
         UpdateKeyRequest, MemberDto, InviteRequest, InvitationDto, AcceptInvitationRequest, AuditDto,
         TokenRequest, RefreshRequest, TokenResponse, PasswordResetRequest, PasswordResetConfirm,
         ChangePasswordRequest, TotpSetupResponse, TotpEnableRequest, LoginEventDto, SessionDto,
+        avb_core::services::voice_profiles::VoiceProfileInput,
+        avb_core::services::voice_profiles::VoiceProfileView,
     )),
     modifiers(&BearerAuth),
 )]

@@ -3,6 +3,7 @@
 use crate::error::ApiError;
 use crate::handlers::{
     admin_tenants, api_keys, audit, auth, health, me, members, projects, sessions, setup, usage,
+    voice_profiles,
 };
 use avb_core::AppContext;
 use axum::extract::DefaultBodyLimit;
@@ -72,6 +73,18 @@ pub fn router(ctx: AppContext) -> Router {
             get(projects::get)
                 .patch(projects::update)
                 .delete(projects::delete),
+        )
+        .route(
+            "/api/v1/projects/{id}/voice-profile",
+            get(voice_profiles::get_project)
+                .put(voice_profiles::put_project)
+                .delete(voice_profiles::delete_project),
+        )
+        .route(
+            "/api/v1/voice-profile",
+            get(voice_profiles::get_tenant)
+                .put(voice_profiles::put_tenant)
+                .delete(voice_profiles::delete_tenant),
         )
         .route(
             "/api/v1/api-keys",

@@ -59,6 +59,9 @@ pub struct EnginesConfig {
     pub tts_sample_rate: u32,
     /// Seconds to wait for the TTS's first byte.
     pub tts_timeout_secs: u64,
+    /// Whether tenants may point their own LLM (voice profiles) at plain http, loopback or
+    /// private addresses. Off by default: such URLs reach inside the server's network.
+    pub byok_allow_private_urls: bool,
 }
 
 impl Default for EnginesConfig {
@@ -68,6 +71,7 @@ impl Default for EnginesConfig {
             llm_api_key: None,
             llm_model: "default".into(),
             llm_timeout_secs: 30,
+            byok_allow_private_urls: false,
             stt_url: None,
             stt_api_key: None,
             stt_model: "whisper-1".into(),

@@ -6,6 +6,7 @@ use crate::identity::keycloak::KeycloakVerifier;
 use crate::identity::session_cache::SessionCache;
 use crate::mail::Mailer;
 use crate::policy::PolicyEngine;
+use crate::sealing::Sealer;
 use crate::services::key_cache::KeyVerifier;
 use crate::services::live::LiveSessions;
 use crate::services::revocation::RevocationBus;
@@ -40,6 +41,8 @@ pub struct AppContext {
     pub mailer: Arc<Mailer>,
     /// Redis client, when configured.
     pub redis: Option<redis::Client>,
+    /// Seals tenant secrets at rest (BYOK engine keys).
+    pub sealer: Arc<Sealer>,
 }
 
 impl AppContext {
@@ -69,7 +72,13 @@ impl AppContext {
             Some(k) => k.expose().to_string(),
             None => secrets::get_or_create(&tx, "api_key_hmac", || random_alnum(64)).await?,
         };
+        // With `security.secret_key` set, sealed values never share the database with their key.
+        let sealing_secret = match &config.security.secret_key {
+            Some(k) => k.expose().to_string(),
+            None => secrets::get_or_create(&tx, "sealing_key", || random_alnum(64)).await?,
+        };
         tx.commit().await?;
+        let sealer = Sealer::from_secret(sealing_secret.as_bytes())?;
         let jwt =
             JwtKeys::from_pkcs8(&signing, &config.identity.issuer, &config.identity.audience)?;
         let keycloak = match config.identity.provider {
@@ -112,6 +121,7 @@ impl AppContext {
             revocations,
             mailer: Arc::new(mailer),
             redis,
+            sealer: Arc::new(sealer),
         })
     }
 

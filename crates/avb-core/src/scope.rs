@@ -1,7 +1,7 @@
 //! Who is calling: built only by authentication (see `identity::authenticate`) or, for the
 //! operator CLI on the server machine, by [`Scope::local_operator`].
 
-use avb_domain::{ApiKeyId, AuthSessionId, Permission, Role, TenantId, UserId};
+use avb_domain::{ApiKeyId, AuthSessionId, Permission, ProjectId, Role, TenantId, UserId};
 use std::collections::BTreeSet;
 
 /// Facts about the request used in audit rows and login history.
@@ -22,10 +22,17 @@ pub enum Actor {
     User { id: UserId, email: String },
     /// A user authenticated by an external identity provider (Keycloak).
     External { subject: String, email: String },
-    /// An API key.
-    ApiKey { id: ApiKeyId, prefix: String },
-    /// An ephemeral realtime client secret (`ek_...`).
-    ClientSecret { id: uuid::Uuid },
+    /// An API key, optionally bound to one project.
+    ApiKey {
+        id: ApiKeyId,
+        prefix: String,
+        project: Option<ProjectId>,
+    },
+    /// An ephemeral realtime client secret (`ek_...`), with the project of the key that minted it.
+    ClientSecret {
+        id: uuid::Uuid,
+        project: Option<ProjectId>,
+    },
     /// The operator running `avb admin ...` on the server machine.
     Operator,
 }
@@ -47,8 +54,15 @@ impl Actor {
             Actor::User { id, .. } => id.to_string(),
             Actor::External { subject, .. } => subject.clone(),
             Actor::ApiKey { id, .. } => id.to_string(),
-            Actor::ClientSecret { id } => id.to_string(),
+            Actor::ClientSecret { id, .. } => id.to_string(),
             Actor::Operator => "cli".into(),
+        }
+    }
+    /// The project a key (or a secret minted by one) is bound to.
+    pub fn project(&self) -> Option<ProjectId> {
+        match self {
+            Actor::ApiKey { project, .. } | Actor::ClientSecret { project, .. } => *project,
+            _ => None,
         }
     }
     /// Human label stored in audit rows.
@@ -56,7 +70,7 @@ impl Actor {
         match self {
             Actor::User { email, .. } | Actor::External { email, .. } => email.clone(),
             Actor::ApiKey { prefix, .. } => format!("key {prefix}"),
-            Actor::ClientSecret { id } => format!("client secret {id}"),
+            Actor::ClientSecret { id, .. } => format!("client secret {id}"),
             Actor::Operator => "operator (cli)".into(),
         }
     }

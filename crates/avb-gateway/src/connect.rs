@@ -3,6 +3,7 @@
 use crate::GatewayState;
 use crate::session::Session;
 use avb_core::identity::authenticate_bearer;
+use avb_core::services::voice_profiles;
 use avb_core::{CoreError, RequestMeta};
 use avb_domain::Permission;
 use avb_realtime::Dialect;
@@ -116,6 +117,23 @@ pub async fn upgrade(
             "This key lacks the realtime scope.",
         );
     }
+    // The tenant's (and the key's project's) voice profile: voice, models, persona, own LLM.
+    let profile = match scope.tenant() {
+        Some(tenant) => voice_profiles::resolve(&state.ctx, tenant, scope.actor().project()).await,
+        None => Ok(Default::default()),
+    };
+    let profile = match profile {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "voice profile could not be loaded");
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "The session's voice profile could not be loaded.",
+            );
+        }
+    };
+    let engines = state.engines.for_profile(&profile, &state.tenant_llms);
     let model = query
         .get("model")
         .cloned()
@@ -131,5 +149,7 @@ pub async fn upgrade(
         .write_buffer_size(0)
         .max_message_size(max_frame)
         .max_frame_size(max_frame)
-        .on_upgrade(move |socket| Session::new(state, scope, dialect, model, stored).run(socket))
+        .on_upgrade(move |socket| {
+            Session::new(state, scope, dialect, model, stored, &profile, engines).run(socket)
+        })
 }

@@ -1,13 +1,16 @@
 //! The engines a session uses, built from configuration.
 
 use avb_core::config::EnginesConfig;
+use avb_core::services::voice_profiles::{ResolvedProfile, TenantLlm};
 use avb_voice::resilience::{
     CircuitBreaker, ResilientChat, ResilientStt, ResilientTts, RetryPolicy,
 };
 use avb_voice::{
     ChatModel, OpenAiChat, OpenAiSpeech, OpenAiTranscriber, SpeechToText, TextToSpeech,
 };
-use std::sync::Arc;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Configured engines; a missing one makes its stage fail with `engine_unavailable`.
@@ -21,6 +24,14 @@ pub struct Engines {
     pub stt: Option<Arc<dyn SpeechToText>>,
     /// Text to speech, if configured.
     pub tts: Option<Arc<dyn TextToSpeech>>,
+    /// Transcription model chosen by the tenant, instead of the server's.
+    pub stt_model: Option<String>,
+    /// Transcription language chosen by the tenant, used when the session names none.
+    pub stt_language: Option<String>,
+    /// Sampling temperature chosen by the tenant, sent in both dialects.
+    pub temperature: Option<f64>,
+    /// The LLM's timeout, for tenant-chosen endpoints.
+    llm_timeout: Duration,
 }
 
 impl Engines {
@@ -68,6 +79,68 @@ impl Engines {
             llm_model: cfg.llm_model.clone(),
             stt,
             tts,
+            stt_model: None,
+            stt_language: None,
+            temperature: None,
+            llm_timeout: Duration::from_secs(cfg.llm_timeout_secs),
+        }
+    }
+
+    /// The engines of a session that starts from `profile`: the tenant's own LLM endpoint and
+    /// key when it chose one (shared per endpoint and key through `tenant_llms`, so each has one
+    /// circuit breaker), and its model choices.
+    pub fn for_profile(&self, profile: &ResolvedProfile, tenant_llms: &TenantLlms) -> Self {
+        let mut out = self.clone();
+        if let Some(own) = &profile.llm {
+            out.llm = tenant_llms.get(own, self.llm_timeout);
+        }
+        if let Some(m) = &profile.llm_model {
+            out.llm_model = m.clone();
+        }
+        out.stt_model = profile.stt_model.clone();
+        out.stt_language = profile.stt_language.clone();
+        out.temperature = profile.temperature;
+        out
+    }
+}
+
+/// Most tenant LLM clients kept; beyond it the map starts over (clients are cheap to rebuild).
+const MAX_TENANT_LLMS: usize = 1024;
+
+/// A tenant endpoint: its base URL and the SHA-256 of its key.
+type EndpointId = (String, [u8; 32]);
+
+/// Chat clients for tenant-chosen endpoints, one per (URL, key).
+#[derive(Default)]
+pub struct TenantLlms {
+    clients: Mutex<HashMap<EndpointId, Arc<dyn ChatModel>>>,
+}
+
+impl TenantLlms {
+    /// The client for `own`, built on first use; `None` when the URL cannot be used.
+    pub fn get(&self, own: &TenantLlm, timeout: Duration) -> Option<Arc<dyn ChatModel>> {
+        let key_hash: [u8; 32] = Sha256::digest(own.api_key.as_deref().unwrap_or("")).into();
+        let id = (own.base_url.clone(), key_hash);
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = clients.get(&id) {
+            return Some(c.clone());
+        }
+        match OpenAiChat::new(&own.base_url, own.api_key.clone(), timeout) {
+            Ok(c) => {
+                if clients.len() >= MAX_TENANT_LLMS {
+                    clients.clear();
+                }
+                let c = resilient_chat(Arc::new(c));
+                clients.insert(id, c.clone());
+                Some(c)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, url = %own.base_url, "tenant LLM could not be set up");
+                None
+            }
         }
     }
 }

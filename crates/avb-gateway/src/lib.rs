@@ -11,7 +11,7 @@ mod response;
 mod secrets;
 mod session;
 
-pub use engines::Engines;
+pub use engines::{Engines, TenantLlms};
 
 use avb_core::AppContext;
 use axum::Router;
@@ -26,6 +26,8 @@ pub struct GatewayState {
     pub engines: Engines,
     /// Per-tenant rate limits.
     pub limits: std::sync::Arc<limits::RateLimits>,
+    /// Clients of tenant-chosen LLM endpoints.
+    pub tenant_llms: std::sync::Arc<engines::TenantLlms>,
 }
 
 /// The gateway's routes.
@@ -44,5 +46,6 @@ pub fn router(ctx: AppContext) -> Router {
             ctx,
             engines,
             limits,
+            tenant_llms: Default::default(),
         })
 }

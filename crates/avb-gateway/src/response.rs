@@ -158,7 +158,12 @@ impl ResponseJob {
             Some(t) => t.iter().map(tool_for_chat).collect(),
             None => cfg.tools.iter().map(tool_for_chat).collect(),
         };
-        let temperature = (dialect == Dialect::Beta).then_some(cfg.temperature);
+        // GA sessions carry no temperature; a tenant's profile may still set one.
+        let temperature = if dialect == Dialect::Beta {
+            Some(cfg.temperature)
+        } else {
+            engines.temperature
+        };
         Ok(Self {
             timing: Timing::default(),
             id: new_id("resp"),

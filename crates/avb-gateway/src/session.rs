@@ -1,14 +1,17 @@
 //! One Realtime session: the conversation state and the loop that answers client events.
 
 use crate::GatewayState;
+use crate::engines::Engines;
 use crate::records::{RecordOp, Recorder};
 use crate::response::{self, Finished, Partial, ResponseJob};
 use avb_core::Scope;
 use avb_core::services::sessions;
+use avb_core::services::voice_profiles::ResolvedProfile;
 use avb_realtime::{
     AudioFormat, ClientEvent, ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role,
     ServerEvent, SessionConfig, TurnDetection, parse_client_event,
 };
+use avb_voice::TranscribeOptions;
 use avb_voice::vad::{TurnDetector, TurnEvent};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use base64::Engine as _;
@@ -79,6 +82,8 @@ pub struct Session {
     last_stt_ms: Option<i64>,
     /// Writes the session's records in the background.
     recorder: Option<Recorder>,
+    /// The engines and model choices of this session (the tenant's profile applied).
+    engines: Engines,
 }
 
 /// The `rate_limits` array of `rate_limits.updated`.
@@ -115,24 +120,47 @@ fn turn_detector(config: &SessionConfig) -> Option<TurnDetector> {
     }
 }
 
+/// Session defaults from the tenant's voice profile (unset fields keep the protocol defaults).
+fn apply_profile(config: &mut SessionConfig, profile: &ResolvedProfile) {
+    if let Some(v) = &profile.voice {
+        config.voice = v.clone();
+    }
+    if let Some(s) = profile.speed {
+        config.speed = s;
+    }
+    if let Some(i) = &profile.instructions {
+        config.instructions = i.clone();
+    }
+    if let Some(t) = profile.temperature {
+        config.temperature = t;
+    }
+    if let Some(m) = profile.max_output_tokens {
+        config.max_output_tokens = u32::try_from(m).ok();
+    }
+}
+
 /// Input audio below this length cannot be committed (OpenAI's rule).
 const MIN_COMMIT_MS: u64 = 100;
 /// Largest input buffer kept (15 minutes of 24 kHz PCM16).
 const MAX_BUFFER_BYTES: usize = 15 * 60 * 48_000;
 
 impl Session {
-    /// A new session for an authenticated caller; `stored` is the session configuration carried
-    /// by an ephemeral client secret.
+    /// A new session for an authenticated caller. It starts from the tenant's voice `profile`,
+    /// then `stored` (the session configuration carried by an ephemeral client secret); the
+    /// client's `session.update` overrides both.
     pub fn new(
         state: GatewayState,
         scope: Scope,
         dialect: Dialect,
         model: String,
         stored: Option<(Dialect, Value)>,
+        profile: &ResolvedProfile,
+        engines: Engines,
     ) -> Self {
         let expires_at =
             chrono::Utc::now().timestamp() + state.ctx.config.realtime.max_session_secs as i64;
         let mut config = SessionConfig::new(&model, expires_at);
+        apply_profile(&mut config, profile);
         if let Some((stored_dialect, session)) = stored {
             // It was validated when the secret was minted.
             if let Err(e) = config.apply_update(stored_dialect, &session) {
@@ -156,6 +184,7 @@ impl Session {
             record: None,
             last_stt_ms: None,
             recorder: None,
+            engines,
         }
     }
 
@@ -297,7 +326,7 @@ impl Session {
             let error = json!({"type": "server_error", "code": "engine_unavailable", "message": message, "param": null});
             json!({"item_id": item_id, "content_index": 0, "error": error})
         };
-        let Some(stt) = self.state.engines.stt.clone() else {
+        let Some(stt) = self.engines.stt.clone() else {
             if report {
                 out.emit(
                     ServerEvent::InputTranscriptionFailed,
@@ -321,8 +350,11 @@ impl Session {
         let result = stt
             .transcribe(
                 avb_voice::audio::wav(&samples, rate),
-                setting("language"),
-                setting("prompt"),
+                TranscribeOptions {
+                    language: setting("language").or_else(|| self.engines.stt_language.clone()),
+                    prompt: setting("prompt"),
+                    model: self.engines.stt_model.clone(),
+                },
             )
             .await;
         let tenant = self
@@ -467,7 +499,7 @@ impl Session {
             &self.config,
             &self.items,
             overrides,
-            &self.state.engines,
+            &self.engines,
             self.dialect,
         )?;
         let tenant = self

@@ -3,15 +3,12 @@
 //! a test double of an OpenAI-compatible streaming server (paid APIs cannot run here).
 #![allow(clippy::unwrap_used)]
 
+use avb_testkit::ws::{connect, open_session, recv, send, stream_audio, types, until};
 use avb_testkit::{Db, TestApp, spawn_app_with};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// An OpenAI-compatible `/v1/chat/completions` double: the last user message picks the script.
 async fn llm_double() -> String {
@@ -84,90 +81,6 @@ async fn app_with_llm(max_session_secs: u64) -> TestApp {
     .await
 }
 
-async fn realtime_key(app: &TestApp, scopes: &[&str]) -> String {
-    let (_, owner) = app
-        .tenant_with_owner(&format!("RT {}", uuid::Uuid::now_v7().simple()))
-        .await;
-    let (s, key) = app
-        .post(
-            "/api/v1/api-keys",
-            &owner,
-            json!({"name": "rt", "scopes": scopes}),
-        )
-        .await;
-    assert_eq!(s, reqwest::StatusCode::CREATED, "{key}");
-    key["secret"].as_str().unwrap().to_string()
-}
-
-async fn connect(app: &TestApp, headers: &[(&str, &str)]) -> Result<(Ws, Option<String>), u16> {
-    let mut req = format!("ws://{}/v1/realtime?model=test-model", app.addr)
-        .into_client_request()
-        .unwrap();
-    for (k, v) in headers {
-        let name =
-            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap();
-        req.headers_mut().insert(name, v.parse().unwrap());
-    }
-    match tokio_tungstenite::connect_async(req).await {
-        Ok((ws, res)) => Ok((
-            ws,
-            res.headers()
-                .get("sec-websocket-protocol")
-                .map(|v| v.to_str().unwrap().to_string()),
-        )),
-        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// Connects with `Authorization: Bearer <key>` and consumes `session.created`.
-async fn open_session(app: &TestApp, key: &str) -> Ws {
-    let (mut ws, _) = connect(app, &[("authorization", &format!("Bearer {key}"))])
-        .await
-        .unwrap();
-    let created = recv(&mut ws).await;
-    assert_eq!(created["type"], "session.created");
-    ws
-}
-
-async fn recv(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("an event in time")
-            .expect("open")
-            .unwrap();
-        match msg {
-            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
-            Message::Close(f) => {
-                return json!({"type": "__close", "code": f.map(|f| u16::from(f.code))});
-            }
-            _ => continue,
-        }
-    }
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::Text(v.to_string().into())).await.unwrap();
-}
-
-/// Receives events until one of type `until`, returning all of their types and the events.
-async fn until(ws: &mut Ws, until: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    loop {
-        let e = recv(ws).await;
-        let done = e["type"] == until;
-        out.push(e);
-        if done {
-            return out;
-        }
-    }
-}
-
-fn types(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshake_checks_credentials_and_echoes_the_subprotocol() {
     let app = app_with_llm(3600).await;
@@ -184,7 +97,7 @@ async fn handshake_checks_credentials_and_echoes_the_subprotocol() {
         .err(),
         Some(401)
     );
-    let usage_only = realtime_key(&app, &["usage"]).await;
+    let usage_only = app.realtime_key(&["usage"]).await;
     assert_eq!(
         connect(&app, &[("authorization", &format!("Bearer {usage_only}"))])
             .await
@@ -193,7 +106,7 @@ async fn handshake_checks_credentials_and_echoes_the_subprotocol() {
     );
 
     // Browser style: the key rides in a subprotocol and `realtime` is echoed.
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let offer = format!("realtime, openai-insecure-api-key.{key}");
     let (mut ws, proto) = connect(&app, &[("sec-websocket-protocol", &offer)])
         .await
@@ -209,7 +122,7 @@ async fn handshake_checks_credentials_and_echoes_the_subprotocol() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ga_text_turn_in_documented_order() {
     let app = app_with_llm(3600).await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let (mut ws, _) = connect(&app, &[("authorization", &format!("Bearer {key}"))])
         .await
         .unwrap();
@@ -311,7 +224,7 @@ async fn ga_text_turn_in_documented_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beta_dialect_uses_beta_names() {
     let app = app_with_llm(3600).await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let (mut ws, _) = connect(
         &app,
         &[
@@ -358,7 +271,7 @@ async fn beta_dialect_uses_beta_names() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn function_calls_cancel_and_conflicts() {
     let app = app_with_llm(3600).await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let mut ws = open_session(&app, &key).await;
     let tool = json!({"type": "function", "name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}});
     send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "tools": [tool]}})).await;
@@ -424,7 +337,7 @@ async fn function_calls_cancel_and_conflicts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_buffer_rules_unknown_events_and_expiry() {
     let app = app_with_llm(2).await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "input_audio_buffer.commit"})).await;
     assert_eq!(
@@ -485,7 +398,7 @@ async fn audio_buffer_rules_unknown_events_and_expiry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_engine_fails_the_response_not_the_session() {
     let app = spawn_app_with(Db::Sqlite, |_| {}).await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "response.create"})).await;
     let events = until(&mut ws, "response.done").await;
@@ -531,7 +444,7 @@ async fn python_sdk(app: &TestApp, key: &str, mode: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_sdk_text_turns_in_both_dialects() {
     let app = app_with_llm(3600).await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let ga = python_sdk(&app, &key, "ga").await;
     assert_eq!(ga["session_type"], "realtime");
     assert_eq!(ga["status"], "completed");
@@ -551,7 +464,7 @@ async fn official_python_sdk_text_turns_in_both_dialects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ephemeral_client_secrets_carry_their_session() {
     let app = app_with_llm(3600).await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
 
     // The official SDK mints a GA secret and connects with it.
     let r = python_sdk(&app, &key, "secret").await;
@@ -625,7 +538,7 @@ async fn ephemeral_client_secrets_carry_their_session() {
         app.get("/api/v1/me", &ek).await.0,
         reqwest::StatusCode::UNAUTHORIZED
     );
-    let usage_only = realtime_key(&app, &["usage"]).await;
+    let usage_only = app.realtime_key(&["usage"]).await;
     let res = http
         .post(format!("{}/v1/realtime/client_secrets", app.base))
         .bearer_auth(&usage_only)
@@ -647,7 +560,7 @@ async fn ephemeral_client_secrets_carry_their_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_js_sdk_over_wss() {
     let app = app_with_llm(3600).await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let cert =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
             .unwrap();
@@ -852,7 +765,7 @@ async fn voice_app() -> TestApp {
 async fn audio_turn_transcribes_then_speaks_sentence_by_sentence() {
     use base64::Engine as _;
     let app = voice_app().await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": null}}}})).await;
     recv(&mut ws).await;
@@ -960,7 +873,7 @@ async fn audio_turn_transcribes_then_speaks_sentence_by_sentence() {
 async fn g711_sessions_get_8khz_audio() {
     use base64::Engine as _;
     let app = voice_app().await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let (mut ws, _) = connect(
         &app,
         &[
@@ -996,31 +909,10 @@ async fn g711_sessions_get_8khz_audio() {
     assert!(types(&events).contains(&"response.audio_transcript.done"));
 }
 
-fn pcm_b64(samples: &[i16]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(
-        samples
-            .iter()
-            .flat_map(|s| s.to_le_bytes())
-            .collect::<Vec<u8>>(),
-    )
-}
-
-/// Sends audio in 100 ms appends, as clients stream it.
-async fn stream_audio(ws: &mut Ws, samples: &[i16]) {
-    for chunk in samples.chunks(2400) {
-        send(
-            ws,
-            json!({"type": "input_audio_buffer.append", "audio": pcm_b64(chunk)}),
-        )
-        .await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_vad_commits_the_turn_and_answers_it() {
     let app = voice_app().await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let mut ws = open_session(&app, &key).await;
     let mut audio = vec![0i16; 12_000];
     audio.extend(avb_voice::vad::synthetic_voice(900, 24_000));
@@ -1057,7 +949,7 @@ async fn server_vad_commits_the_turn_and_answers_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speech_during_a_response_interrupts_it() {
     let app = voice_app().await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
     recv(&mut ws).await;
@@ -1117,7 +1009,7 @@ async fn transient_engine_failures_are_retried() {
     let llm = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
     let app = spawn_app_with(Db::Sqlite, move |c| c.engines.llm_url = Some(llm)).await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
     recv(&mut ws).await;
@@ -1237,7 +1129,7 @@ async fn rate_limits_are_reported_and_enforced_per_tenant() {
         c.realtime.requests_per_minute = 1;
     })
     .await;
-    let key = realtime_key(&app, &["realtime"]).await;
+    let key = app.realtime_key(&["realtime"]).await;
     let mut ws = open_session(&app, &key).await;
     send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
     recv(&mut ws).await;
@@ -1264,7 +1156,7 @@ async fn rate_limits_are_reported_and_enforced_per_tenant() {
     );
     assert_eq!(e["error"]["event_id"], "again");
     // Another tenant is not affected.
-    let other = realtime_key(&app, &["realtime"]).await;
+    let other = app.realtime_key(&["realtime"]).await;
     let (mut ws2, _) = connect(&app, &[("authorization", &format!("Bearer {other}"))])
         .await
         .unwrap();

@@ -2,6 +2,8 @@
 //! a fresh PostgreSQL database, and [`TestApp`] drives it over HTTP.
 #![allow(clippy::unwrap_used)]
 
+pub mod speech;
+pub mod ws;
 use avb_core::config::Config;
 use avb_core::services::{tenants, users};
 use avb_core::{AppContext, Scope};

@@ -11,5 +11,5 @@ pub mod tts;
 pub mod vad;
 
 pub use llm::{ChatMessage, ChatModel, ChatRequest, ChatStream, EngineError, LlmDelta, OpenAiChat};
-pub use stt::{OpenAiTranscriber, SpeechToText};
+pub use stt::{OpenAiTranscriber, SpeechToText, TranscribeOptions};
 pub use tts::{OpenAiSpeech, TextToSpeech};

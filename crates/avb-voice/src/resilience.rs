@@ -3,7 +3,7 @@
 //! failures and lets one probe through after a cool-down.
 
 use crate::llm::{ChatModel, ChatRequest, ChatStream, EngineError};
-use crate::stt::{SpeechToText, Transcript};
+use crate::stt::{SpeechToText, TranscribeOptions, Transcript};
 use crate::tts::{PcmStream, TextToSpeech};
 use std::future::Future;
 use std::sync::Arc;
@@ -170,13 +170,11 @@ impl SpeechToText for ResilientStt {
     async fn transcribe(
         &self,
         wav: Vec<u8>,
-        language: Option<String>,
-        prompt: Option<String>,
+        opts: TranscribeOptions,
     ) -> Result<Transcript, EngineError> {
         self.breaker
             .call(&self.policy, || {
-                self.inner
-                    .transcribe(wav.clone(), language.clone(), prompt.clone())
+                self.inner.transcribe(wav.clone(), opts.clone())
             })
             .await
     }

@@ -11,6 +11,17 @@ pub struct Transcript {
     pub text: String,
 }
 
+/// Per-call transcription settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TranscribeOptions {
+    /// Spoken language (ISO 639-1); none lets the engine detect it.
+    pub language: Option<String>,
+    /// Text that guides spelling and style.
+    pub prompt: Option<String>,
+    /// Model to use instead of the adapter's default (a tenant's choice).
+    pub model: Option<String>,
+}
+
 /// Turns a WAV file into text.
 #[async_trait::async_trait]
 pub trait SpeechToText: Send + Sync {
@@ -18,8 +29,7 @@ pub trait SpeechToText: Send + Sync {
     async fn transcribe(
         &self,
         wav: Vec<u8>,
-        language: Option<String>,
-        prompt: Option<String>,
+        opts: TranscribeOptions,
     ) -> Result<Transcript, EngineError>;
 }
 
@@ -61,9 +71,16 @@ impl SpeechToText for OpenAiTranscriber {
     async fn transcribe(
         &self,
         wav: Vec<u8>,
-        language: Option<String>,
-        prompt: Option<String>,
+        opts: TranscribeOptions,
     ) -> Result<Transcript, EngineError> {
+        let TranscribeOptions {
+            language,
+            prompt,
+            model,
+        } = opts;
+        let model = model
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| self.model.clone());
         let fail = |message: String| EngineError::Failed {
             stage: "stt",
             message,
@@ -75,8 +92,8 @@ impl SpeechToText for OpenAiTranscriber {
         // faster-whisper-server reads `model_name`; OpenAI and Groq read `model`.
         let mut form = reqwest::multipart::Form::new()
             .part("file", file)
-            .text("model", self.model.clone())
-            .text("model_name", self.model.clone())
+            .text("model", model.clone())
+            .text("model_name", model)
             .text("response_format", "json");
         if let Some(l) = language.filter(|l| !l.is_empty()) {
             form = form.text("language", l);

@@ -13,7 +13,8 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the database (and Redis, when configured) answer; reports probe latency.
+/// `GET /readyz`: the database (and Redis, when configured) answer; reports probe latency and
+/// the state of each voice engine.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "ready"), (status = 503, description = "a dependency is down")))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let start = Instant::now();
@@ -34,6 +35,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             Err(e) => json!({"status": "down", "error": e}),
         };
     }
+    // Engines are reported but do not gate readiness: the API works without them and a
+    // failed stage becomes a Realtime `error` event.
+    let engines = avb_core::engine_health::probe_engines(&state.ctx.config.engines).await;
+    checks["engines"] = serde_json::to_value(&engines).unwrap_or_default();
     let status = if ready {
         StatusCode::OK
     } else {

@@ -11,3 +11,4 @@ pub mod projects;
 pub mod sessions;
 pub mod setup;
 pub mod usage;
+pub mod voice_profiles;

@@ -45,6 +45,7 @@ pub async fn authenticate_bearer(
             Actor::ApiKey {
                 id: key.id,
                 prefix: key.prefix.clone(),
+                project: key.project,
             },
             Some(key.tenant),
             None,

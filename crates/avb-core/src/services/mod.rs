@@ -12,6 +12,7 @@ pub mod sessions;
 pub mod tenants;
 pub mod usage;
 pub mod users;
+pub mod voice_profiles;
 
 use avb_domain::ValidationError;
 

@@ -6,7 +6,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::scope::Scope;
 use avb_domain::{Environment, Name, Permission, ProjectId, TenantId, ValidationError};
 use avb_storage::entities::project::Model as Project;
-use avb_storage::repos::{api_keys, audit as audit_repo, projects};
+use avb_storage::repos::{api_keys, audit as audit_repo, projects, voice_profiles};
 use avb_storage::{Page, PageRequest};
 use std::collections::HashMap;
 
@@ -199,8 +199,10 @@ pub async fn delete(
     } else {
         Vec::new()
     };
+    let had_voice_profile = voice_profiles::delete(&tx, Some(id)).await?;
     projects::delete(&tx, id).await?;
-    let summary = serde_json::json!({"revoke_keys": revoke_keys, "keys_revoked": revoked.len()});
+    let summary = serde_json::json!({"revoke_keys": revoke_keys, "keys_revoked": revoked.len(),
+        "voice_profile_removed": had_voice_profile});
     audit_repo::append(
         &tx,
         audit::entry(

@@ -7,8 +7,8 @@ use crate::error::{CoreError, CoreResult};
 use crate::scope::{Actor, RequestMeta, Scope};
 use crate::services::projects::tenant_of;
 use crate::token::{hash_token, random_alnum};
-use avb_domain::{Permission, TenantId, TenantStatus, ValidationError};
-use avb_storage::repos::{audit as audit_repo, realtime_secrets, tenants};
+use avb_domain::{ApiKeyId, Permission, ProjectId, TenantId, TenantStatus, ValidationError};
+use avb_storage::repos::{api_keys, audit as audit_repo, realtime_secrets, tenants};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -83,11 +83,23 @@ pub async fn redeem(
         .ok_or(CoreError::Unauthorized("invalid or expired client secret"))?;
     let tenant = tenants::get(&tx, TenantId(row.tenant_id)).await?;
     tx.commit().await?;
+    let project = match row.api_key_id {
+        Some(key) => {
+            let tx = ctx.store.tenant_tx(TenantId(row.tenant_id), false).await?;
+            let key = api_keys::get(&tx, ApiKeyId(key)).await.ok();
+            tx.commit().await?;
+            key.and_then(|k| k.project_id).map(ProjectId)
+        }
+        None => None,
+    };
     if TenantStatus::from_stored(&tenant.status) != TenantStatus::Active {
         return Err(CoreError::TenantSuspended);
     }
     let scope = Scope::new(
-        Actor::ClientSecret { id: row.id },
+        Actor::ClientSecret {
+            id: row.id,
+            project,
+        },
         Some(TenantId(row.tenant_id)),
         None,
         false,

@@ -33,7 +33,7 @@ pub async fn open(
         &tx,
         realtime_sessions::NewSession {
             id,
-            project: None,
+            project: scope.actor().project().map(|p| p.as_uuid()),
             api_key,
             realtime_id,
             model,

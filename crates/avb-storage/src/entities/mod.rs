@@ -18,3 +18,4 @@ pub mod server_secret;
 pub mod tenant;
 pub mod usage_event;
 pub mod user;
+pub mod voice_profile;

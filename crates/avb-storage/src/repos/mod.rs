@@ -33,3 +33,4 @@ pub(crate) fn paginate<E: EntityTrait, C: ColumnTrait>(
     };
     q.order_by_desc(id).limit(page.limit + 1)
 }
+pub mod voice_profiles;
