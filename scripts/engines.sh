@@ -151,6 +151,9 @@ wait_engine() {
   exit 1
 }
 
+# OpenAI's voice names as Kokoro voices, so unmodified clients asking for "alloy" get speech.
+KOKORO_VOICES='{alloy="af_alloy",ash="am_adam",ballad="bm_lewis",coral="af_jessica",echo="am_echo",sage="af_sarah",shimmer="af_sky",verse="am_michael",marin="af_heart",cedar="am_onyx",fable="bm_fable",onyx="am_onyx",nova="af_nova"}'
+
 engines_up() {
   install_llm >&2
   install_stt >&2
@@ -168,6 +171,7 @@ export AVB_ENGINES__STT_URL=http://127.0.0.1:$STT_PORT/v1
 export AVB_ENGINES__STT_MODEL=tiny.en
 export AVB_ENGINES__TTS_URL=http://127.0.0.1:$TTS_PORT/v1
 export AVB_ENGINES__TTS_MODEL=kokoro
+export AVB_ENGINES__TTS_VOICE_MAP='$KOKORO_VOICES'
 ENV
 }
 

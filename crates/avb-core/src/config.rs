@@ -26,6 +26,42 @@ pub struct Config {
     pub log: LogConfig,
     pub engines: EnginesConfig,
     pub realtime: RealtimeConfig,
+    pub queue: QueueConfig,
+}
+
+/// Where engine work runs (`[queue]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueBackend {
+    /// Engine calls run in the process that holds the session.
+    InProcess,
+    /// Engine jobs go through a Redis stream to `avb serve --role worker` processes.
+    Redis,
+}
+
+/// `[queue]`: the work queue for engine jobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// `in_process` (default) or `redis` (needs `[redis] url`).
+    pub backend: QueueBackend,
+    /// A job a worker took but did not finish for this long is claimed by another worker.
+    pub claim_idle_ms: u64,
+    /// Deliveries after which a job goes to the dead-letter stream.
+    pub max_deliveries: u32,
+    /// Seconds a session waits for a queued job's result.
+    pub job_timeout_secs: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            backend: QueueBackend::InProcess,
+            claim_idle_ms: 30_000,
+            max_deliveries: 3,
+            job_timeout_secs: 60,
+        }
+    }
 }
 
 /// `[engines]`: voice engines reached over OpenAI-compatible HTTP.
@@ -59,6 +95,9 @@ pub struct EnginesConfig {
     pub tts_sample_rate: u32,
     /// Seconds to wait for the TTS's first byte.
     pub tts_timeout_secs: u64,
+    /// Voice names the TTS engine does not know, mapped to ones it does (e.g. OpenAI's
+    /// `alloy` to Kokoro's `af_alloy`); names not in the map pass through unchanged.
+    pub tts_voice_map: std::collections::BTreeMap<String, String>,
     /// Whether tenants may point their own LLM (voice profiles) at plain http, loopback or
     /// private addresses. Off by default: such URLs reach inside the server's network.
     pub byok_allow_private_urls: bool,
@@ -72,6 +111,7 @@ impl Default for EnginesConfig {
             llm_model: "default".into(),
             llm_timeout_secs: 30,
             byok_allow_private_urls: false,
+            tts_voice_map: Default::default(),
             stt_url: None,
             stt_api_key: None,
             stt_model: "whisper-1".into(),
@@ -359,6 +399,16 @@ impl Config {
         if self.server.tls_self_signed && self.server.tls_cert.is_some() {
             return Err(ConfigError(
                 "use either server.tls_self_signed or server.tls_cert/tls_key, not both".into(),
+            ));
+        }
+        if self.queue.backend == QueueBackend::Redis && self.redis.url.is_none() {
+            return Err(ConfigError(
+                "queue.backend = \"redis\" needs redis.url (AVB_REDIS__URL)".into(),
+            ));
+        }
+        if self.queue.max_deliveries == 0 || self.queue.job_timeout_secs == 0 {
+            return Err(ConfigError(
+                "queue.max_deliveries and queue.job_timeout_secs must be at least 1".into(),
             ));
         }
         if self.server.body_limit_bytes < 1024 {

@@ -9,7 +9,7 @@ use avb_voice::{
     ChatModel, OpenAiChat, OpenAiSpeech, OpenAiTranscriber, SpeechToText, TextToSpeech,
 };
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +32,8 @@ pub struct Engines {
     pub temperature: Option<f64>,
     /// The LLM's timeout, for tenant-chosen endpoints.
     llm_timeout: Duration,
+    /// Session voice names -> the TTS engine's voice names.
+    voice_map: Arc<BTreeMap<String, String>>,
 }
 
 impl Engines {
@@ -83,7 +85,16 @@ impl Engines {
             stt_language: None,
             temperature: None,
             llm_timeout: Duration::from_secs(cfg.llm_timeout_secs),
+            voice_map: Arc::new(cfg.tts_voice_map.clone()),
         }
+    }
+
+    /// The TTS engine's name for the session's `voice`.
+    pub fn tts_voice(&self, voice: &str) -> String {
+        self.voice_map
+            .get(voice)
+            .cloned()
+            .unwrap_or_else(|| voice.to_string())
     }
 
     /// The engines of a session that starts from `profile`: the tenant's own LLM endpoint and

@@ -10,6 +10,7 @@ mod records;
 mod response;
 mod secrets;
 mod session;
+pub mod work;
 
 pub use engines::{Engines, TenantLlms};
 
@@ -32,7 +33,7 @@ pub struct GatewayState {
 
 /// The gateway's routes.
 pub fn router(ctx: AppContext) -> Router {
-    let engines = Engines::from_config(&ctx.config.engines);
+    let engines = work::route_through_queue(Engines::from_config(&ctx.config.engines), &ctx);
     let rt = &ctx.config.realtime;
     let limits = std::sync::Arc::new(limits::RateLimits::new(
         rt.requests_per_minute,

@@ -179,7 +179,7 @@ impl ResponseJob {
             audio,
             dialect,
             tts: engines.tts.clone(),
-            voice: cfg.voice.clone(),
+            voice: engines.tts_voice(&cfg.voice),
             speed: cfg.speed,
             output_format: cfg.output_format,
         })

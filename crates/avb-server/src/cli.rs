@@ -40,7 +40,9 @@ pub enum Command {
 /// `avb serve` options.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Which parts to run: all, api, gateway or worker (only `all` and `api` exist so far).
+    /// Which parts to run: `all` (HTTP API, Realtime gateway, background jobs, and a queue
+    /// worker when queue.backend = "redis"), `api` or `gateway` (the same without the worker),
+    /// or `worker` (only consumes engine jobs from the Redis queue).
     #[arg(long, default_value = "all", value_parser = ["all", "api", "gateway", "worker"])]
     pub role: String,
     /// PEM certificate for the TLS listener (with --tls-key).

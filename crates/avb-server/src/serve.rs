@@ -3,7 +3,7 @@
 use crate::cli::ServeArgs;
 use anyhow::Context;
 use avb_core::AppContext;
-use avb_core::config::Config;
+use avb_core::config::{Config, QueueBackend};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use std::time::Instant;
@@ -45,11 +45,9 @@ async fn drain_realtime_sessions(ctx: &AppContext) {
 /// Runs the server until SIGINT/SIGTERM.
 pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    if !matches!(args.role.as_str(), "all" | "api") {
-        anyhow::bail!(
-            "role '{}' is not available yet: use --role all or --role api",
-            args.role
-        );
+    let queue_on_redis = config.queue.backend == QueueBackend::Redis;
+    if args.role == "worker" {
+        return run_worker(config).await;
     }
     let listen = config.server.listen.clone();
     let metrics_listen = config.server.metrics_listen.clone();
@@ -96,6 +94,20 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
 
+    // With the Redis queue, `--role all` also consumes engine jobs; `api`/`gateway` leave
+    // that to `--role worker` processes.
+    let worker = match (&ctx.redis, queue_on_redis && args.role == "all") {
+        (Some(client), true) => Some(tokio::spawn(
+            avb_gateway::work::Worker::new(
+                client.clone(),
+                avb_gateway::Engines::from_config(&ctx.config.engines),
+                &consumer_name(),
+                ctx.config.queue.clone(),
+            )
+            .run(stop_rx.clone()),
+        )),
+        _ => None,
+    };
     let server_stop = stop_tx.clone();
     let app = avb_api::server::app(
         avb_api::router(ctx.clone()),
@@ -136,7 +148,70 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     for j in jobs {
         let _ = j.await;
     }
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
     let _ = metrics_task.await;
     println!("AgentVoiceBox stopped");
+    Ok(())
+}
+
+/// This worker's name in the consumer group: host and process id.
+fn consumer_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// `avb serve --role worker`: consumes engine jobs from the Redis stream until SIGINT/SIGTERM,
+/// with a metrics listener; no HTTP API.
+async fn run_worker(config: Config) -> anyhow::Result<()> {
+    if config.queue.backend != QueueBackend::Redis {
+        anyhow::bail!(
+            "--role worker consumes the Redis work queue: set queue.backend = \"redis\" \
+             (AVB_QUEUE__BACKEND=redis) and redis.url"
+        );
+    }
+    let url = config
+        .redis
+        .url
+        .as_ref()
+        .context("redis.url is required for --role worker")?;
+    let client = redis::Client::open(url.expose()).context("redis.url")?;
+    let recorder = PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing metrics recorder")?;
+    let metrics_listener = TcpListener::bind(&config.server.metrics_listen)
+        .await
+        .with_context(|| format!("binding metrics listener {}", config.server.metrics_listen))?;
+    println!(
+        "AgentVoiceBox worker consuming {} (metrics on http://{}/metrics)",
+        avb_gateway::work::JOBS_STREAM,
+        metrics_listener.local_addr()?
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut metrics_stop = stop_rx.clone();
+    let metrics_app = axum::Router::new().route(
+        "/metrics",
+        get(move || std::future::ready(recorder.render())),
+    );
+    let metrics_task = tokio::spawn(async move {
+        let _ = axum::serve(metrics_listener, metrics_app)
+            .with_graceful_shutdown(async move {
+                let _ = metrics_stop.changed().await;
+            })
+            .await;
+    });
+    let worker = avb_gateway::work::Worker::new(
+        client,
+        avb_gateway::Engines::from_config(&config.engines),
+        &consumer_name(),
+        config.queue.clone(),
+    );
+    let task = tokio::spawn(worker.run(stop_rx));
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    let _ = task.await;
+    let _ = metrics_task.await;
+    println!("AgentVoiceBox worker stopped");
     Ok(())
 }

@@ -33,8 +33,22 @@ impl LocalEngines {
         config.engines.stt_model = "tiny.en".into();
         config.engines.tts_url = Some(self.tts_url.clone());
         config.engines.tts_model = "kokoro".into();
+        config.engines.tts_voice_map = KOKORO_VOICES
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
     }
 }
+
+/// OpenAI voice names as Kokoro voices (the map scripts/engines.sh prints).
+pub const KOKORO_VOICES: &[(&str, &str)] = &[
+    ("alloy", "af_alloy"),
+    ("ash", "am_adam"),
+    ("echo", "am_echo"),
+    ("marin", "af_heart"),
+    ("onyx", "am_onyx"),
+    ("nova", "af_nova"),
+];
 
 /// `text` spoken by espeak-ng, resampled to 24 kHz pcm16 mono.
 pub fn espeak(text: &str) -> anyhow::Result<Vec<i16>> {

@@ -109,6 +109,16 @@ pub async fn until_within(ws: &mut Ws, until: &str, wait: Duration) -> Vec<Value
     let mut out = Vec::new();
     loop {
         let e = recv_within(ws, wait).await;
+        if std::env::var("WS_TRACE").is_ok() {
+            eprintln!(
+                "<- {}",
+                if e["type"] == "error" {
+                    e.to_string()
+                } else {
+                    e["type"].to_string()
+                }
+            );
+        }
         let done = e["type"] == until;
         out.push(e);
         if done {
