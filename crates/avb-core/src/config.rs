@@ -45,6 +45,9 @@ pub enum QueueBackend {
 pub struct QueueConfig {
     /// `in_process` (default) or `redis` (needs `[redis] url`).
     pub backend: QueueBackend,
+    /// Prefix of the Redis keys: `<namespace>:jobs`, `<namespace>:dead`, `<namespace>:reply:*`
+    /// (deployments sharing one Redis use different namespaces).
+    pub namespace: String,
     /// A job a worker took but did not finish for this long is claimed by another worker.
     pub claim_idle_ms: u64,
     /// Deliveries after which a job goes to the dead-letter stream.
@@ -57,6 +60,7 @@ impl Default for QueueConfig {
     fn default() -> Self {
         Self {
             backend: QueueBackend::InProcess,
+            namespace: "avb:work".into(),
             claim_idle_ms: 30_000,
             max_deliveries: 3,
             job_timeout_secs: 60,

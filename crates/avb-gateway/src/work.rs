@@ -1,8 +1,8 @@
 //! Engine work through a queue (T3.4). Sessions hand speech-to-text jobs to a [`WorkQueue`]:
-//! in process by default, or through the Redis stream `avb:work:jobs` to worker processes
+//! in process by default, or through the Redis stream `<namespace>:jobs` to worker processes
 //! (`avb serve --role worker`) in a consumer group, with pending-entry claims after a worker
-//! dies and a dead-letter stream `avb:work:dead` after repeated failed deliveries. Results come
-//! back on a per-job Redis list the session waits on.
+//! dies and a dead-letter stream `<namespace>:dead` after repeated failed deliveries. Results
+//! come back on a per-job Redis list `<namespace>:reply:<id>` the session waits on.
 //!
 //! LLM and TTS stream token by token and chunk by chunk, so they stay direct calls: a queue hop
 //! per token would cost the latency the pipeline is built to save.
@@ -21,10 +21,28 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// The stream of pending jobs.
-pub const JOBS_STREAM: &str = "avb:work:jobs";
-/// Jobs that failed `max_deliveries` times.
-pub const DEAD_STREAM: &str = "avb:work:dead";
+/// The Redis keys of one queue namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueKeys {
+    /// The stream of pending jobs.
+    pub jobs: String,
+    /// Jobs that failed `max_deliveries` times, or could not be read.
+    pub dead: String,
+    /// Prefix of the per-job result lists.
+    pub reply_prefix: String,
+}
+
+impl QueueKeys {
+    /// Keys under `namespace` (e.g. `avb:work`).
+    pub fn new(namespace: &str) -> Self {
+        Self {
+            jobs: format!("{namespace}:jobs"),
+            dead: format!("{namespace}:dead"),
+            reply_prefix: format!("{namespace}:reply:"),
+        }
+    }
+}
+
 /// The consumer group of workers.
 pub const GROUP: &str = "avb-workers";
 /// Jobs kept in the stream (approximate trim).
@@ -122,15 +140,16 @@ impl WorkQueue for InProcessQueue {
     }
 }
 
-/// Jobs through the Redis stream; results on `avb:work:reply:<job id>`.
+/// Jobs through the Redis stream; results on `<namespace>:reply:<job id>`.
 pub struct RedisQueue {
     client: redis::Client,
+    keys: QueueKeys,
 }
 
 impl RedisQueue {
-    /// A producer on `client`.
-    pub fn new(client: redis::Client) -> Self {
-        Self { client }
+    /// A producer on `client` for the queue `keys`.
+    pub fn new(client: redis::Client, keys: QueueKeys) -> Self {
+        Self { client, keys }
     }
 }
 
@@ -160,7 +179,7 @@ fn encode(job: &Job) -> (String, &[u8]) {
     }
 }
 
-fn decode(entry: &StreamId) -> Result<(Job, String), String> {
+fn decode(entry: &StreamId, keys: &QueueKeys) -> Result<(Job, String), String> {
     let field = |name: &str| -> Result<Vec<u8>, String> {
         match entry.map.get(name) {
             Some(v) => redis::from_redis_value_ref::<Vec<u8>>(v).map_err(|e| e.to_string()),
@@ -170,7 +189,7 @@ fn decode(entry: &StreamId) -> Result<(Job, String), String> {
     let header: JobHeader =
         serde_json::from_slice(&field("job")?).map_err(|e| format!("job header: {e}"))?;
     let reply = String::from_utf8(field("reply")?).map_err(|e| e.to_string())?;
-    if !reply.starts_with("avb:work:reply:") {
+    if !reply.starts_with(&keys.reply_prefix) {
         return Err("job reply key is not a reply list".into());
     }
     match header.kind.as_str() {
@@ -199,7 +218,7 @@ fn queue_error(e: impl std::fmt::Display) -> EngineError {
 #[async_trait::async_trait]
 impl WorkQueue for RedisQueue {
     async fn run(&self, job: Job, deadline: Duration) -> Result<JobOutcome, EngineError> {
-        let reply = format!("avb:work:reply:{}", uuid::Uuid::now_v7());
+        let reply = format!("{}{}", self.keys.reply_prefix, uuid::Uuid::now_v7());
         let (header, audio) = encode(&job);
         // A connection of its own: BLPOP blocks it.
         let mut conn = self
@@ -207,8 +226,9 @@ impl WorkQueue for RedisQueue {
             .get_multiplexed_async_connection()
             .await
             .map_err(queue_error)?;
+        conn.set_response_timeout(deadline + Duration::from_secs(2));
         let _: String = redis::cmd("XADD")
-            .arg(JOBS_STREAM)
+            .arg(&self.keys.jobs)
             .arg("MAXLEN")
             .arg("~")
             .arg(MAX_STREAM_LEN)
@@ -265,9 +285,10 @@ impl SpeechToText for QueuedStt {
 pub fn route_through_queue(mut engines: Engines, ctx: &avb_core::AppContext) -> Engines {
     let deadline = Duration::from_secs(ctx.config.queue.job_timeout_secs);
     let queue: Arc<dyn WorkQueue> = match (&ctx.config.queue.backend, &ctx.redis) {
-        (avb_core::config::QueueBackend::Redis, Some(client)) => {
-            Arc::new(RedisQueue::new(client.clone()))
-        }
+        (avb_core::config::QueueBackend::Redis, Some(client)) => Arc::new(RedisQueue::new(
+            client.clone(),
+            QueueKeys::new(&ctx.config.queue.namespace),
+        )),
         _ if engines.stt.is_none() => return engines,
         _ => Arc::new(InProcessQueue::new(engines.clone())),
     };
@@ -281,6 +302,7 @@ pub struct Worker {
     engines: Engines,
     consumer: String,
     config: QueueConfig,
+    keys: QueueKeys,
 }
 
 impl Worker {
@@ -295,6 +317,7 @@ impl Worker {
             client,
             engines,
             consumer: consumer.to_string(),
+            keys: QueueKeys::new(&config.namespace),
             config,
         }
     }
@@ -302,10 +325,12 @@ impl Worker {
     /// Consumes until `stop` (finishing the jobs in hand; reads block at most a second); a
     /// Redis outage is logged and retried every second.
     pub async fn run(self, stop: watch::Receiver<bool>) {
-        tracing::info!(consumer = %self.consumer, "worker consuming {JOBS_STREAM}");
+        tracing::info!(consumer = %self.consumer, stream = %self.keys.jobs, "worker consuming");
         while !*stop.borrow() {
             let round = async {
                 let mut conn = self.client.get_multiplexed_async_connection().await?;
+                // Reads block for up to a second; the client's default allows 500 ms.
+                conn.set_response_timeout(Duration::from_secs(10));
                 self.ensure_group(&mut conn).await?;
                 while !*stop.borrow() {
                     self.claim_stale(&mut conn).await?;
@@ -325,8 +350,9 @@ impl Worker {
         &self,
         conn: &mut redis::aio::MultiplexedConnection,
     ) -> redis::RedisResult<()> {
-        let res: redis::RedisResult<String> =
-            conn.xgroup_create_mkstream(JOBS_STREAM, GROUP, "0").await;
+        let res: redis::RedisResult<String> = conn
+            .xgroup_create_mkstream(&self.keys.jobs, GROUP, "0")
+            .await;
         match res {
             Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
             other => other.map(|_| ()),
@@ -341,7 +367,7 @@ impl Worker {
     ) -> redis::RedisResult<()> {
         let claimed: StreamAutoClaimReply = conn
             .xautoclaim_options(
-                JOBS_STREAM,
+                &self.keys.jobs,
                 GROUP,
                 &self.consumer,
                 self.config.claim_idle_ms,
@@ -352,7 +378,7 @@ impl Worker {
         for entry in claimed.claimed {
             let pending: StreamPendingCountReply = conn
                 .xpending_consumer_count(
-                    JOBS_STREAM,
+                    &self.keys.jobs,
                     GROUP,
                     &entry.id,
                     &entry.id,
@@ -378,7 +404,9 @@ impl Worker {
             .group(GROUP, &self.consumer)
             .count(4)
             .block(1000);
-        let reply: StreamReadReply = conn.xread_options(&[JOBS_STREAM], &[">"], &opts).await?;
+        let reply: StreamReadReply = conn
+            .xread_options(&[&self.keys.jobs], &[">"], &opts)
+            .await?;
         let entries: Vec<StreamId> = reply.keys.into_iter().flat_map(|k| k.ids).collect();
         // A batch runs concurrently; each job is acknowledged when its result is stored.
         let results = futures::future::join_all(entries.into_iter().map(|entry| {
@@ -394,7 +422,7 @@ impl Worker {
         conn: &mut redis::aio::MultiplexedConnection,
         entry: StreamId,
     ) -> redis::RedisResult<()> {
-        match decode(&entry) {
+        match decode(&entry, &self.keys) {
             Ok((job, reply)) => {
                 let outcome = execute(job, &self.engines).await;
                 let body = serde_json::to_string(&outcome).unwrap_or_default();
@@ -404,7 +432,7 @@ impl Worker {
                     .ignore()
                     .expire(&reply, REPLY_TTL_SECS)
                     .ignore()
-                    .xack(JOBS_STREAM, GROUP, &[&entry.id])
+                    .xack(&self.keys.jobs, GROUP, &[&entry.id])
                     .ignore()
                     .query_async(conn)
                     .await?;
@@ -427,7 +455,7 @@ impl Worker {
             .map
             .get("reply")
             .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
-            .filter(|r| r.starts_with("avb:work:reply:"));
+            .filter(|r| r.starts_with(&self.keys.reply_prefix));
         let mut fields: Vec<(String, Vec<u8>)> = entry
             .map
             .iter()
@@ -437,9 +465,9 @@ impl Worker {
         fields.push(("deliveries".into(), deliveries.to_string().into_bytes()));
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .xadd(DEAD_STREAM, "*", &fields)
+            .xadd(&self.keys.dead, "*", &fields)
             .ignore()
-            .xack(JOBS_STREAM, GROUP, &[&entry.id])
+            .xack(&self.keys.jobs, GROUP, &[&entry.id])
             .ignore();
         if let Some(reply) = reply {
             let outcome = JobOutcome::Failed {
@@ -453,7 +481,7 @@ impl Worker {
                 .ignore();
         }
         let _: () = pipe.query_async(conn).await?;
-        tracing::warn!(id = %entry.id, deliveries, "job moved to {DEAD_STREAM}");
+        tracing::warn!(id = %entry.id, deliveries, stream = %self.keys.dead, "job dead-lettered");
         Ok(())
     }
 }

@@ -184,8 +184,8 @@ async fn run_worker(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding metrics listener {}", config.server.metrics_listen))?;
     println!(
-        "AgentVoiceBox worker consuming {} (metrics on http://{}/metrics)",
-        avb_gateway::work::JOBS_STREAM,
+        "AgentVoiceBox worker consuming {}:jobs (metrics on http://{}/metrics)",
+        config.queue.namespace,
         metrics_listener.local_addr()?
     );
     let (stop_tx, stop_rx) = watch::channel(false);
