@@ -11,8 +11,10 @@ pub struct LocalEngines {
     pub llm_url: String,
     /// `/v1` base of faster-whisper-server.
     pub stt_url: String,
-    /// `/v1` base of the Kokoro server.
+    /// `/v1` base of the TTS server.
     pub tts_url: String,
+    /// `kokoro` (default) or `piper` (`LOCAL_TTS_ENGINE`, as `ENGINE_TTS` for engines.sh).
+    pub tts_engine: String,
 }
 
 impl LocalEngines {
@@ -22,6 +24,7 @@ impl LocalEngines {
             llm_url: std::env::var("LOCAL_LLM_URL").ok()?,
             stt_url: std::env::var("LOCAL_STT_URL").ok()?,
             tts_url: std::env::var("LOCAL_TTS_URL").ok()?,
+            tts_engine: std::env::var("LOCAL_TTS_ENGINE").unwrap_or_else(|_| "kokoro".into()),
         })
     }
 
@@ -32,11 +35,16 @@ impl LocalEngines {
         config.engines.stt_url = Some(self.stt_url.clone());
         config.engines.stt_model = "tiny.en".into();
         config.engines.tts_url = Some(self.tts_url.clone());
-        config.engines.tts_model = "kokoro".into();
-        config.engines.tts_voice_map = KOKORO_VOICES
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        if self.tts_engine == "piper" {
+            config.engines.tts_model = "piper".into();
+            config.engines.tts_sample_rate = 22_050;
+        } else {
+            config.engines.tts_model = "kokoro".into();
+            config.engines.tts_voice_map = KOKORO_VOICES
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+        }
     }
 }
 
@@ -60,7 +68,21 @@ pub fn espeak(text: &str) -> anyhow::Result<Vec<i16>> {
         })?;
     anyhow::ensure!(out.status.success(), "espeak-ng failed: {:?}", out.status);
     let (rate, samples) = parse_wav(&out.stdout)?;
-    Ok(avb_voice::audio::resample(&samples, rate, 24_000))
+    Ok(avb_voice::audio::resample(
+        trim_silence(&samples),
+        rate,
+        24_000,
+    ))
+}
+
+/// `samples` without the near-silence espeak-ng puts before and after the speech, so the
+/// end of the returned audio is the end of speech.
+pub fn trim_silence(samples: &[i16]) -> &[i16] {
+    const FLOOR: i16 = 300;
+    let loud = |s: &i16| s.unsigned_abs() > FLOOR as u16;
+    let start = samples.iter().position(loud).unwrap_or(0);
+    let end = samples.iter().rposition(loud).map_or(start, |e| e + 1);
+    &samples[start..end]
 }
 
 /// The sample rate and samples of a mono pcm16 WAV file.

@@ -1,40 +1,82 @@
-//! Splits streamed LLM text into sentences so speech can start after the first one.
+//! Splits streamed LLM text into speakable pieces so speech starts early: whole sentences, or
+//! a clause (at a comma, colon or dash) once it is long enough, shorter for the first piece
+//! since time to first audio grows with its length; a run-on piece is cut at a word boundary.
 
-/// Accumulates tokens and releases whole sentences.
+/// Accumulates tokens and releases sentences and long clauses.
 #[derive(Default)]
 pub struct SentenceChunker {
     buf: String,
+    /// Pieces released so far.
+    released: usize,
 }
 
 /// Shortest piece worth sending to TTS on its own (avoids "Dr." style fragments).
 const MIN_CHARS: usize = 12;
+/// A clause is released on its own from this length (the first piece of a response).
+const FIRST_CLAUSE_CHARS: usize = 16;
+/// ... and from this length later, when audio is already playing.
+const CLAUSE_CHARS: usize = 60;
+/// Longest piece without any boundary; it is cut at the last space.
+const MAX_CHARS: usize = 160;
+
+fn followed_by_space(buf: &str, end: usize) -> bool {
+    buf[end..].chars().next().is_some_and(char::is_whitespace)
+}
 
 impl SentenceChunker {
-    /// Adds text; returns the sentences it completed.
+    /// Adds text; returns the pieces it completed.
     pub fn push(&mut self, text: &str) -> Vec<String> {
         self.buf.push_str(text);
         let mut out = Vec::new();
-        loop {
-            let cut = self.buf.char_indices().find_map(|(i, c)| {
-                let end = i + c.len_utf8();
-                let boundary = matches!(c, '.' | '!' | '?' | ';' | '\n')
-                    && self.buf[end..]
-                        .chars()
-                        .next()
-                        .is_some_and(char::is_whitespace);
-                (boundary && self.buf[..end].trim().chars().count() >= MIN_CHARS).then_some(end)
-            });
-            match cut {
-                Some(end) => {
-                    let sentence: String = self.buf.drain(..end).collect();
-                    let s = sentence.trim();
-                    if !s.is_empty() {
-                        out.push(s.to_string());
-                    }
-                }
-                None => return out,
+        while let Some(end) = self.next_cut() {
+            let piece: String = self.buf.drain(..end).collect();
+            let piece = piece.trim();
+            if !piece.is_empty() {
+                out.push(piece.to_string());
+                self.released += 1;
             }
         }
+        out
+    }
+
+    /// Where the next piece ends, if one is complete.
+    fn next_cut(&self) -> Option<usize> {
+        let buf = &self.buf;
+        let long_enough = |end: usize, min: usize| buf[..end].trim().chars().count() >= min;
+        let sentence = buf.char_indices().find_map(|(i, c)| {
+            let end = i + c.len_utf8();
+            (matches!(c, '.' | '!' | '?' | ';' | '\n')
+                && followed_by_space(buf, end)
+                && long_enough(end, MIN_CHARS))
+            .then_some(end)
+        });
+        if sentence.is_some() {
+            return sentence;
+        }
+        let clause_min = if self.released == 0 {
+            FIRST_CLAUSE_CHARS
+        } else {
+            CLAUSE_CHARS
+        };
+        let clause = buf.char_indices().find_map(|(i, c)| {
+            let end = i + c.len_utf8();
+            (matches!(c, ',' | ':' | '\u{2014}')
+                && followed_by_space(buf, end)
+                && long_enough(end, clause_min))
+            .then_some(end)
+        });
+        if clause.is_some() {
+            return clause;
+        }
+        if buf.chars().count() > MAX_CHARS {
+            // The last space inside the limit (never in the middle of a word).
+            let limit = buf
+                .char_indices()
+                .nth(MAX_CHARS)
+                .map_or(buf.len(), |(i, _)| i);
+            return buf[..limit].rfind(char::is_whitespace).filter(|&i| i > 0);
+        }
+        None
     }
 
     /// Whatever is left at the end of the stream.
@@ -68,5 +110,25 @@ mod tests {
             c.push("Hi. Ok. ").is_empty(),
             "fragments shorter than a sentence wait"
         );
+    }
+
+    #[test]
+    fn long_clauses_start_speech_early_and_run_ons_are_cut_at_spaces() {
+        let mut c = super::SentenceChunker::default();
+        let got = c.push("The capital of France is Paris, which is known for the Eiffel Tower, ");
+        assert_eq!(
+            got,
+            vec!["The capital of France is Paris,"],
+            "the first clause goes alone"
+        );
+        assert!(
+            c.push("art, ").is_empty(),
+            "later clauses wait until they are long"
+        );
+        let mut c = super::SentenceChunker::default();
+        let run_on = "word ".repeat(40);
+        let got = c.push(&run_on);
+        assert_eq!(got.len(), 1);
+        assert!(got[0].chars().count() <= 160 && got[0].ends_with("word"));
     }
 }

@@ -1,0 +1,170 @@
+//! Voice-to-voice on the real local CPU engines (a load tool, not a timed test):
+//!
+//! ```sh
+//! scripts/engines.sh up
+//! cargo bench -p avb-server --bench voice -- [turns=12] [silence_ms=300]
+//! # Piper instead of Kokoro:
+//! scripts/engines.sh down; ENGINE_TTS=piper scripts/engines.sh up
+//! LOCAL_TTS_ENGINE=piper cargo bench -p avb-server --bench voice
+//! ```
+//!
+//! Each turn opens a session, streams a question spoken by espeak-ng as 20 ms frames in real
+//! time (then silence), and times, from the moment the last frame of speech was sent:
+//! `speech_stopped` (server VAD), transcription done, first transcript delta (LLM first token)
+//! and the first `response.output_audio.delta` (voice to voice). Engines: faster-whisper tiny.en,
+//! SmolLM2-135M on llama.cpp, Kokoro-82M int8 or Piper, at `LOCAL_*_URL` or engines.sh's ports.
+#![allow(clippy::unwrap_used)]
+
+use avb_testkit::speech::{LocalEngines, espeak};
+use avb_testkit::ws::{open_session, pcm_b64, send};
+use avb_testkit::{Db, spawn_app_with};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const QUESTIONS: &[&str] = &[
+    "What is the capital of France?",
+    "How many days are in a week?",
+    "Name a color of the sky.",
+    "What do bees make?",
+    "Tell me a fun fact about cats.",
+    "What is two plus two?",
+];
+
+/// Milliseconds from the end of speech to each milestone of one turn.
+#[derive(Default, Debug)]
+struct Turn {
+    speech_stopped: f64,
+    transcribed: f64,
+    first_token: f64,
+    first_audio: f64,
+}
+
+fn pct(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[((values.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn engines() -> LocalEngines {
+    LocalEngines::from_env().unwrap_or(LocalEngines {
+        llm_url: "http://127.0.0.1:8081/v1".into(),
+        stt_url: "http://127.0.0.1:8082/v1".into(),
+        tts_url: "http://127.0.0.1:8083/v1".into(),
+        tts_engine: std::env::var("LOCAL_TTS_ENGINE").unwrap_or_else(|_| "kokoro".into()),
+    })
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let turns: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(12);
+    let silence_ms: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(300);
+    let engines = engines();
+    let app = spawn_app_with(Db::Sqlite, move |c| engines.configure(c)).await;
+    let key = app.realtime_key(&["realtime"]).await;
+    let speech: Vec<Vec<i16>> = QUESTIONS.iter().map(|q| espeak(q).unwrap()).collect();
+
+    let mut results = Vec::new();
+    // One warm-up turn (model loading, caches) that is not counted.
+    for i in 0..=turns {
+        let mut ws = open_session(&app, &key).await;
+        send(
+            &mut ws,
+            json!({"type": "session.update", "session": {"type": "realtime",
+            "instructions": "You are a helpful voice assistant. Answer in one short sentence.",
+            "max_output_tokens": 60,
+            "audio": {"input": {"transcription": {"model": "tiny.en"},
+                "turn_detection": {"type": "server_vad", "silence_duration_ms": silence_ms}}}}}),
+        )
+        .await;
+        let mut audio = vec![0i16; 4_800];
+        audio.extend(&speech[i % speech.len()]);
+        let speech_frames = audio.len().div_ceil(480);
+        audio.extend(vec![0i16; 24 * 1500]);
+        // Frames go out in real time from a task while this loop reads the events.
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<Instant>();
+        let (mut sink, mut stream) = futures::StreamExt::split(ws);
+        let sender = tokio::spawn(async move {
+            use futures::SinkExt;
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let mut ended = Some(ended_tx);
+            for (n, frame) in audio.chunks(480).enumerate() {
+                tick.tick().await;
+                let ev = json!({"type": "input_audio_buffer.append", "audio": pcm_b64(frame)});
+                let msg = tokio_tungstenite::tungstenite::Message::Text(ev.to_string().into());
+                if sink.send(msg).await.is_err() {
+                    return;
+                }
+                if n + 1 == speech_frames
+                    && let Some(tx) = ended.take()
+                {
+                    let _ = tx.send(Instant::now());
+                }
+            }
+        });
+        let ended = ended_rx.await.unwrap();
+        let since = |t: Instant| t.saturating_duration_since(ended).as_secs_f64() * 1000.0;
+        let mut turn = Turn::default();
+        loop {
+            let ev = {
+                let next = tokio::time::timeout(
+                    Duration::from_secs(60),
+                    futures::StreamExt::next(&mut stream),
+                )
+                .await
+                .expect("an event in time")
+                .expect("open")
+                .unwrap();
+                match next {
+                    tokio_tungstenite::tungstenite::Message::Text(t) => {
+                        serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap()
+                    }
+                    _ => continue,
+                }
+            };
+            let now = Instant::now();
+            match ev["type"].as_str().unwrap_or("") {
+                "input_audio_buffer.speech_stopped" => turn.speech_stopped = since(now),
+                "conversation.item.input_audio_transcription.completed" => {
+                    turn.transcribed = since(now)
+                }
+                "response.output_audio_transcript.delta" if turn.first_token == 0.0 => {
+                    turn.first_token = since(now)
+                }
+                "response.output_audio.delta" => {
+                    turn.first_audio = since(now);
+                    break;
+                }
+                "error" => panic!("turn failed: {ev}"),
+                _ => {}
+            }
+        }
+        sender.abort();
+        if i > 0 {
+            println!("turn {i}: {turn:?}");
+            results.push(turn);
+        }
+    }
+    let col = |f: fn(&Turn) -> f64| results.iter().map(f).collect::<Vec<_>>();
+    println!(
+        "\n{turns} turns, server VAD silence {silence_ms} ms, times from the end of speech (ms):"
+    );
+    for (name, mut v) in [
+        ("speech_stopped (VAD)", col(|t| t.speech_stopped)),
+        ("transcription done", col(|t| t.transcribed)),
+        ("LLM first token", col(|t| t.first_token)),
+        ("first audio delta (voice to voice)", col(|t| t.first_audio)),
+    ] {
+        let (p50, p95) = (pct(&mut v, 0.5), pct(&mut v, 0.95));
+        println!("  {name:<36} p50 {p50:7.0}  p95 {p95:7.0}");
+    }
+    let mut pipeline = col(|t| t.first_audio - t.speech_stopped);
+    println!(
+        "  {:<36} p50 {:7.0}  p95 {:7.0}",
+        "speech_stopped -> first audio",
+        pct(&mut pipeline, 0.5),
+        pct(&mut pipeline, 0.95)
+    );
+}
