@@ -1,8 +1,10 @@
 """Drives /v1/realtime with the official `openai` Python SDK (GA client over ws://, beta client
 when asked) and prints one JSON summary line. Usage:
-    python_realtime.py BASE_URL API_KEY [ga|beta]
+    python_realtime.py BASE_URL API_KEY [ga|beta|secret|beta-tls]
+    python_realtime.py BASE_URL API_KEY audio PCM_FILE   (pcm16 24 kHz mono speech)
 """
 import asyncio
+import base64
 import json
 import sys
 
@@ -77,9 +79,43 @@ async def connect_only(base: str, key: str) -> dict:
         return {"type": created.type, "input_audio_format": created.session.input_audio_format}
 
 
+async def audio(base: str, key: str, pcm_path: str) -> dict:
+    """GA client: stream speech in 100 ms appends with server VAD, collect the spoken answer."""
+    client = AsyncOpenAI(api_key=key, base_url=f"{base}/v1", websocket_base_url=base.replace("http", "ws") + "/v1")
+    with open(pcm_path, "rb") as f:
+        pcm = f.read()
+    silence = bytes(48_000)  # one second of pcm16 at 24 kHz
+    seen, heard, said, answer_audio = [], None, "", 0
+    async with client.realtime.connect(model="local-model") as conn:
+        await conn.recv()
+        await conn.session.update(session={
+            "type": "realtime", "instructions": "Answer in one short sentence.",
+            "audio": {"input": {"transcription": {"model": "tiny.en"},
+                                "turn_detection": {"type": "server_vad", "silence_duration_ms": 400}}}})
+        stream = silence[:12_000] + pcm + silence * 2
+        for i in range(0, len(stream), 4_800):
+            await conn.input_audio_buffer.append(audio=base64.b64encode(stream[i:i + 4_800]).decode())
+        async for event in conn:
+            seen.append(event.type)
+            if event.type == "conversation.item.input_audio_transcription.completed":
+                heard = event.transcript
+            elif event.type == "response.output_audio_transcript.delta":
+                said += event.delta
+            elif event.type == "response.output_audio.delta":
+                answer_audio += len(base64.b64decode(event.delta))
+            elif event.type == "response.done":
+                return {"heard": heard, "said": said, "audio_bytes": answer_audio,
+                        "status": event.response.status, "events": seen}
+    return {"events": seen}
+
+
 def main() -> None:
     base, key = sys.argv[1], sys.argv[2]
     mode = sys.argv[3] if len(sys.argv) > 3 else "ga"
+    if mode == "audio":
+        result = asyncio.run(asyncio.wait_for(audio(base, key, sys.argv[4]), timeout=120))
+        print(json.dumps(result))
+        return
     run = {"ga": ga, "beta": beta, "secret": secret, "beta-tls": connect_only}[mode]
     result = asyncio.run(asyncio.wait_for(run(base, key), timeout=30))
     print(json.dumps(result))

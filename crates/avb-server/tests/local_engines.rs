@@ -138,6 +138,7 @@ async fn speaking_over_the_answer_interrupts_it() {
     send(&mut ws, json!({"type": "session.update", "session": {
         "type": "realtime",
         "instructions": "Tell a long story with many sentences.",
+        "max_output_tokens": 200,
         "audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 400}}}
     }}))
     .await;
@@ -162,4 +163,62 @@ async fn speaking_over_the_answer_interrupts_it() {
             .any(|e| e["type"] == "input_audio_buffer.speech_started"),
         "the interruption was heard"
     );
+}
+
+/// The official Python SDK (GA) streams espeak-ng speech; the turn runs on the local engines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_sdk_audio_turn_on_local_engines() {
+    let Some((app, _engines)) = engines_app().await else {
+        return;
+    };
+    let key = app.realtime_key(&["realtime"]).await;
+    let speech = espeak("How many days are in a week?").unwrap();
+    let dir = tempfile_dir();
+    let pcm_path = dir.join("question.pcm");
+    std::fs::write(
+        &pcm_path,
+        speech
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/sdk/python_realtime.py"
+    );
+    let base = app.base.clone();
+    let pcm = pcm_path.to_string_lossy().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &base, &key, "audio", &pcm])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "python SDK failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let heard = result["heard"].as_str().unwrap_or_default().to_lowercase();
+    assert!(
+        heard.contains("days") && heard.contains("week"),
+        "heard {heard:?}"
+    );
+    assert_eq!(result["status"], "completed", "{result}");
+    assert!(!result["said"].as_str().unwrap_or_default().is_empty());
+    assert!(
+        result["audio_bytes"].as_u64().unwrap_or(0) > 24_000,
+        "{result}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("avb-sdk-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
