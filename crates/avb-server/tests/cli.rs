@@ -369,3 +369,51 @@ fn operator_commands_then_serve_and_use_the_key() {
         "row content does not match its hash"
     );
 }
+
+#[test]
+fn worker_role_consumes_the_redis_queue_and_stops_on_sigterm() {
+    let env = Env::new();
+    let out = env.run(&["serve", "--role", "worker"], None);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("queue.backend"),
+        "the in-process queue has no workers: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env
+        .cmd()
+        .args(["serve", "--role", "worker"])
+        .env("AVB_QUEUE__BACKEND", "redis")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("redis.url"));
+
+    let mut child = env
+        .cmd()
+        .args(["serve", "--role", "worker"])
+        .env("AVB_QUEUE__BACKEND", "redis")
+        .env(
+            "AVB_QUEUE__NAMESPACE",
+            format!("avb:cli:{}", uuid::Uuid::now_v7().simple()),
+        )
+        .env("AVB_REDIS__URL", avb_testkit::redis_url())
+        .env("AVB_SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("worker consuming"), "{first}");
+    Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|l| l.contains("worker stopped")),
+        "{rest:?}"
+    );
+}
