@@ -141,6 +141,18 @@ pub struct RealtimeConfig {
     pub requests_per_minute: u64,
     /// LLM tokens a tenant may use per minute (per process).
     pub tokens_per_minute: u64,
+    /// Budgets by tenant plan (`[realtime.plans.pro]`); plans not listed get the two above.
+    pub plans: std::collections::BTreeMap<String, PlanLimits>,
+}
+
+/// A plan's realtime budget per minute.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlanLimits {
+    /// Responses per minute.
+    pub requests_per_minute: u64,
+    /// LLM tokens per minute.
+    pub tokens_per_minute: u64,
 }
 
 impl Default for RealtimeConfig {
@@ -150,6 +162,7 @@ impl Default for RealtimeConfig {
             max_frame_bytes: 20 * 1024 * 1024,
             requests_per_minute: 600,
             tokens_per_minute: 1_000_000,
+            plans: Default::default(),
         }
     }
 }

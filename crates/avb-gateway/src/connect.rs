@@ -1,9 +1,9 @@
 //! The WebSocket handshake: credentials, subprotocols, dialect.
 
 use crate::GatewayState;
-use crate::session::Session;
+use crate::session::{Session, SessionStart};
 use avb_core::identity::authenticate_bearer;
-use avb_core::services::voice_profiles;
+use avb_core::services::{tenants, voice_profiles};
 use avb_core::{CoreError, RequestMeta};
 use avb_domain::Permission;
 use avb_realtime::Dialect;
@@ -134,6 +134,14 @@ pub async fn upgrade(
         }
     };
     let engines = state.engines.for_profile(&profile, &state.tenant_llms);
+    let plan = match tenants::current(&state.ctx, &scope).await {
+        Ok(t) => t.map(|t| t.plan),
+        Err(e) => {
+            tracing::warn!(error = %e, "tenant plan unavailable; default budget applies");
+            None
+        }
+    };
+    let budget = crate::limits::budget_for(&state.ctx.config.realtime, plan.as_deref());
     let model = query
         .get("model")
         .cloned()
@@ -150,6 +158,11 @@ pub async fn upgrade(
         .max_message_size(max_frame)
         .max_frame_size(max_frame)
         .on_upgrade(move |socket| {
-            Session::new(state, scope, dialect, model, stored, &profile, engines).run(socket)
+            let start = SessionStart {
+                profile: &profile,
+                engines,
+                budget,
+            };
+            Session::new(state, scope, dialect, model, stored, start).run(socket)
         })
 }

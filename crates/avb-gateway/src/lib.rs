@@ -34,11 +34,7 @@ pub struct GatewayState {
 /// The gateway's routes.
 pub fn router(ctx: AppContext) -> Router {
     let engines = work::route_through_queue(Engines::from_config(&ctx.config.engines), &ctx);
-    let rt = &ctx.config.realtime;
-    let limits = std::sync::Arc::new(limits::RateLimits::new(
-        rt.requests_per_minute,
-        rt.tokens_per_minute,
-    ));
+    let limits = std::sync::Arc::new(limits::RateLimits::default());
     Router::new()
         .route("/v1/realtime", get(connect::upgrade))
         .route("/v1/realtime/sessions", post(secrets::sessions))

@@ -2,6 +2,7 @@
 
 use crate::GatewayState;
 use crate::engines::Engines;
+use crate::limits::Budget;
 use crate::records::{RecordOp, Recorder};
 use crate::response::{self, Finished, Partial, ResponseJob};
 use avb_core::Scope;
@@ -84,6 +85,16 @@ pub struct Session {
     recorder: Option<Recorder>,
     /// The engines and model choices of this session (the tenant's profile applied).
     engines: Engines,
+    /// The tenant's rate budget (from its plan).
+    budget: Budget,
+}
+
+/// What the handshake resolved for a new session: the tenant's voice profile, the engines it
+/// implies, and the plan's rate budget.
+pub struct SessionStart<'a> {
+    pub profile: &'a ResolvedProfile,
+    pub engines: Engines,
+    pub budget: Budget,
 }
 
 /// The `rate_limits` array of `rate_limits.updated`.
@@ -154,13 +165,12 @@ impl Session {
         dialect: Dialect,
         model: String,
         stored: Option<(Dialect, Value)>,
-        profile: &ResolvedProfile,
-        engines: Engines,
+        start: SessionStart<'_>,
     ) -> Self {
         let expires_at =
             chrono::Utc::now().timestamp() + state.ctx.config.realtime.max_session_secs as i64;
         let mut config = SessionConfig::new(&model, expires_at);
-        apply_profile(&mut config, profile);
+        apply_profile(&mut config, start.profile);
         if let Some((stored_dialect, session)) = stored {
             // It was validated when the secret was minted.
             if let Err(e) = config.apply_update(stored_dialect, &session) {
@@ -184,7 +194,8 @@ impl Session {
             record: None,
             last_stt_ms: None,
             recorder: None,
-            engines,
+            engines: start.engines,
+            budget: start.budget,
         }
     }
 
@@ -507,15 +518,19 @@ impl Session {
             .tenant()
             .map(|t| t.to_string())
             .unwrap_or_default();
-        let remaining = self.state.limits.try_start(&tenant).map_err(|r| {
-            ProtocolError::new(
-                ErrorCode::RateLimitExceeded,
-                format!(
-                    "Rate limit reached for the tenant: try again in {:.0}s.",
-                    r.reset_seconds.ceil()
-                ),
-            )
-        })?;
+        let remaining = self
+            .state
+            .limits
+            .try_start(&tenant, self.budget)
+            .map_err(|r| {
+                ProtocolError::new(
+                    ErrorCode::RateLimitExceeded,
+                    format!(
+                        "Rate limit reached for the tenant: try again in {:.0}s.",
+                        r.reset_seconds.ceil()
+                    ),
+                )
+            })?;
         job.timing = response::Timing {
             tenant,
             turn_ended: self.turn_ended.take(),
@@ -625,7 +640,7 @@ impl Session {
         if let Some(t) = self.scope.tenant() {
             self.state
                 .limits
-                .charge_tokens(&t.to_string(), f.tokens.0 + f.tokens.1);
+                .charge_tokens(&t.to_string(), self.budget, f.tokens.0 + f.tokens.1);
         }
         let quantities = [
             ("requests", 1.0),

@@ -177,6 +177,10 @@ async fn run_worker(config: Config) -> anyhow::Result<()> {
         .as_ref()
         .context("redis.url is required for --role worker")?;
     let client = redis::Client::open(url.expose()).context("redis.url")?;
+    // Listen for SIGTERM before announcing readiness, so a stop right after start is graceful.
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
     let recorder = PrometheusBuilder::new()
         .install_recorder()
         .context("installing metrics recorder")?;
@@ -208,6 +212,12 @@ async fn run_worker(config: Config) -> anyhow::Result<()> {
         config.queue.clone(),
     );
     let task = tokio::spawn(worker.run(stop_rx));
+    #[cfg(unix)]
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    #[cfg(not(unix))]
     shutdown_signal().await;
     let _ = stop_tx.send(true);
     let _ = task.await;

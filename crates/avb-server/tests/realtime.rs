@@ -1165,3 +1165,103 @@ async fn rate_limits_are_reported_and_enforced_per_tenant() {
     let events = until(&mut ws2, "response.done").await;
     assert_eq!(events.last().unwrap()["response"]["status"], "completed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_budgets_follow_the_tenants_plan() {
+    let llm = llm_double().await;
+    let app = spawn_app_with(Db::Sqlite, move |c| {
+        c.engines.llm_url = Some(llm);
+        c.realtime.requests_per_minute = 50;
+        c.realtime.plans.insert(
+            "free".into(),
+            avb_core::config::PlanLimits {
+                requests_per_minute: 2,
+                tokens_per_minute: 1000,
+            },
+        );
+    })
+    .await;
+    let limit_seen = |key: String| {
+        let app = &app;
+        async move {
+            let mut ws = open_session(app, &key).await;
+            send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
+            recv(&mut ws).await;
+            send(&mut ws, json!({"type": "response.create"})).await;
+            let events = until(&mut ws, "response.done").await;
+            let limits = events
+                .iter()
+                .find(|e| e["type"] == "rate_limits.updated")
+                .unwrap()
+                .clone();
+            (
+                limits["rate_limits"][0]["limit"].as_u64(),
+                limits["rate_limits"][1]["limit"].as_u64(),
+            )
+        }
+    };
+    // New tenants are on "free": its budget.
+    let free_key = app.realtime_key(&["realtime"]).await;
+    assert_eq!(limit_seen(free_key).await, (Some(2), Some(1000)));
+    // A plan without an entry gets the defaults.
+    let other_key = app.realtime_key(&["realtime"]).await;
+    let prefix = other_key.split('_').nth(2).unwrap().to_string();
+    let moved = app
+        .raw_sql(&format!(
+            "UPDATE tenants SET plan = 'scale' WHERE id = (SELECT tenant_id FROM api_keys WHERE prefix = '{prefix}')"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(limit_seen(other_key).await, (Some(50), Some(1_000_000)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_client_secrets_live_there_and_any_replica_redeems_them() {
+    let redis = avb_testkit::redis_url();
+    let with_redis = {
+        let redis = redis.clone();
+        move |c: &mut avb_core::config::Config| {
+            c.redis.url = Some(avb_core::Secret::new(redis));
+        }
+    };
+    let app = spawn_app_with(Db::Postgres, with_redis.clone()).await;
+    let key = app.realtime_key(&["realtime"]).await;
+    let minted: Value = app
+        .client
+        .post(format!("{}/v1/realtime/client_secrets", app.base))
+        .bearer_auth(&key)
+        .json(&json!({"session": {"type": "realtime", "instructions": "Kept in Redis."}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ek = minted["value"].as_str().unwrap().to_string();
+    assert!(ek.starts_with("ek_"), "{minted}");
+    // Nothing in the database table: the record (and its expiry) is Redis's.
+    let rows = app
+        .raw_sql("UPDATE realtime_client_secrets SET dialect = dialect")
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+
+    // Another replica of the same deployment hydrates the session from it.
+    let replica = avb_testkit::spawn_on(&app.database_url, None, with_redis).await;
+    let (mut ws, _) = connect(&replica, &[("authorization", &format!("Bearer {ek}"))])
+        .await
+        .unwrap();
+    let created = recv(&mut ws).await;
+    assert_eq!(created["session"]["instructions"], "Kept in Redis.");
+    // A made-up secret is refused like any bad key.
+    assert_eq!(
+        connect(
+            &replica,
+            &[("authorization", "Bearer ek_not_a_real_secret")]
+        )
+        .await
+        .err(),
+        Some(401)
+    );
+}
