@@ -10,6 +10,7 @@ spoken by the loaded voice. Standard library HTTP server.
 
 import io
 import json
+import socket
 import sys
 import threading
 import wave
@@ -26,6 +27,11 @@ busy = threading.Lock()
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        # Streamed chunks are small writes: send them now, not after the peer's delayed ACK.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send_json(self, status, body):
         raw = json.dumps(body).encode()

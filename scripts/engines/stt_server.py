@@ -12,6 +12,7 @@ import email.parser
 import email.policy
 import io
 import json
+import socket
 import sys
 import threading
 import time
@@ -49,6 +50,11 @@ def wav_to_16k(data: bytes):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        # Streamed chunks are small writes: send them now, not after the peer's delayed ACK.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send_json(self, status, body):
         raw = json.dumps(body).encode()

@@ -10,7 +10,15 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    // Realtime events are small writes in quick succession: without TCP_NODELAY, Nagle's
+    // algorithm and the peer's delayed ACK hold them back for up to 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -66,6 +74,7 @@ pub async fn serve_tls(
             },
             _ = shutdown.changed() => return Ok(()),
         };
+        let _ = tcp.set_nodelay(true);
         let (acceptor, app) = (acceptor.clone(), app.clone());
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(

@@ -38,6 +38,10 @@ async fn doubles() -> String {
         .route("/v1/audio/speech", axum::routing::post(speech));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    // Like real engine servers (uvicorn, llama.cpp), answer without Nagle delays.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move { axum::serve(listener, router).await });
     url
 }
