@@ -12,8 +12,9 @@ use avb_realtime::{
     AudioFormat, ClientEvent, ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role,
     ServerEvent, SessionConfig, TurnDetection, parse_client_event,
 };
-use avb_voice::TranscribeOptions;
+use avb_voice::stt::Transcript;
 use avb_voice::vad::{TurnDetector, TurnEvent};
+use avb_voice::{EngineError, TranscribeOptions};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use base64::Engine as _;
 use futures::{SinkExt, StreamExt};
@@ -87,6 +88,29 @@ pub struct Session {
     engines: Engines,
     /// The tenant's rate budget (from its plan).
     budget: Budget,
+    /// A transcription started while the VAD waits out a turn's final silence.
+    early_stt: Option<EarlyStt>,
+}
+
+/// A speculative transcription of the input buffer's first `audio_len` bytes.
+struct EarlyStt {
+    audio_len: usize,
+    task: Option<JoinHandle<Result<Transcript, EngineError>>>,
+}
+
+impl Drop for EarlyStt {
+    /// An unused speculation stops (its HTTP request is dropped).
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}
+
+/// Part of the silence that ends a turn after which transcription starts early (speech that
+/// resumes cancels it): half, and at least 120 ms.
+fn early_stt_after_ms(silence_ms: u64) -> u64 {
+    (silence_ms / 2).max(120)
 }
 
 /// What the handshake resolved for a new session: the tenant's voice profile, the engines it
@@ -196,6 +220,7 @@ impl Session {
             recorder: None,
             engines: start.engines,
             budget: start.budget,
+            early_stt: None,
         }
     }
 
@@ -329,9 +354,42 @@ impl Session {
         drop(live);
     }
 
+    /// The transcription options of this session (its settings over the tenant profile).
+    fn stt_options(&self) -> TranscribeOptions {
+        let setting = |k: &str| {
+            self.config
+                .transcription
+                .as_ref()
+                .and_then(|t| t.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        TranscribeOptions {
+            language: setting("language").or_else(|| self.engines.stt_language.clone()),
+            prompt: setting("prompt"),
+            model: self.engines.stt_model.clone(),
+        }
+    }
+
+    /// Starts transcribing `audio` in the background (speculatively, before the turn ends).
+    fn spawn_stt(&self, audio: &[u8]) -> Option<JoinHandle<Result<Transcript, EngineError>>> {
+        let stt = self.engines.stt.clone()?;
+        let (samples, rate) = crate::audio::decode_input(self.config.input_format, audio);
+        let wav = avb_voice::audio::wav(&samples, rate);
+        let opts = self.stt_options();
+        Some(tokio::spawn(async move { stt.transcribe(wav, opts).await }))
+    }
+
     /// Speech to text for a committed user item; fills its transcript, and reports it when the
-    /// session asked for input transcription.
-    async fn transcribe(&mut self, out: &Emitter, item_id: &str, audio: &[u8]) {
+    /// session asked for input transcription. `early` is a transcription of the same speech
+    /// started while the VAD waited out the final silence.
+    async fn transcribe(
+        &mut self,
+        out: &Emitter,
+        item_id: &str,
+        audio: &[u8],
+        early: Option<JoinHandle<Result<Transcript, EngineError>>>,
+    ) {
         let report = self.config.transcription.is_some();
         let failed = |message: String| {
             let error = json!({"type": "server_error", "code": "engine_unavailable", "message": message, "param": null});
@@ -349,25 +407,19 @@ impl Session {
         };
         let (samples, rate) = crate::audio::decode_input(self.config.input_format, audio);
         let seconds = samples.len() as f64 / rate as f64;
-        let setting = |k: &str| {
-            self.config
-                .transcription
-                .as_ref()
-                .and_then(|t| t.get(k))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
         let started = std::time::Instant::now();
-        let result = stt
-            .transcribe(
-                avb_voice::audio::wav(&samples, rate),
-                TranscribeOptions {
-                    language: setting("language").or_else(|| self.engines.stt_language.clone()),
-                    prompt: setting("prompt"),
-                    model: self.engines.stt_model.clone(),
-                },
-            )
-            .await;
+        let result = match early {
+            Some(task) => task.await.unwrap_or_else(|e| {
+                Err(EngineError::Failed {
+                    stage: "stt",
+                    message: e.to_string(),
+                })
+            }),
+            None => {
+                stt.transcribe(avb_voice::audio::wav(&samples, rate), self.stt_options())
+                    .await
+            }
+        };
         let tenant = self
             .scope
             .tenant()
@@ -486,7 +538,13 @@ impl Session {
                 quantities: vec![("audio_minutes_input", minutes)],
             });
         }
-        self.transcribe(out, &item_id, &audio).await;
+        // Use the early transcription when it covered this speech: only silence came after it.
+        let early = self
+            .early_stt
+            .take()
+            .filter(|e| e.audio_len <= audio.len())
+            .and_then(|mut e| e.task.take());
+        self.transcribe(out, &item_id, &audio, early).await;
         Ok(())
     }
 
@@ -589,6 +647,23 @@ impl Session {
         };
         let (samples, _) = crate::audio::decode_input(self.config.input_format, bytes);
         let events = vad.push(&samples);
+        // Speculative transcription: start once the pause is long enough, drop it when speech
+        // resumes (a new pause starts a new one).
+        let (speaking, silent, silence) =
+            (vad.speaking(), vad.silent_ms(), vad.silence_duration_ms());
+        if speaking && silent == 0 {
+            self.early_stt = None;
+        } else if speaking
+            && silent >= early_stt_after_ms(silence)
+            && silent < silence
+            && self.early_stt.is_none()
+            && let Some(task) = self.spawn_stt(&self.audio)
+        {
+            self.early_stt = Some(EarlyStt {
+                audio_len: self.audio.len(),
+                task: Some(task),
+            });
+        }
         let (create, interrupt) = match &self.config.turn_detection {
             Some(TurnDetection::ServerVad {
                 create_response,
@@ -733,6 +808,7 @@ impl Session {
             ClientEvent::SessionUpdate { session } => {
                 self.config.apply_update(self.dialect, &session)?;
                 self.vad = turn_detector(&self.config);
+                self.early_stt = None;
                 out.emit(
                     ServerEvent::SessionUpdated,
                     json!({"session": self.config.render(self.dialect)}),
@@ -761,6 +837,7 @@ impl Session {
             ClientEvent::InputAudioBufferClear => {
                 self.audio.clear();
                 self.vad = turn_detector(&self.config);
+                self.early_stt = None;
                 self.turn_item = None;
                 out.emit(ServerEvent::BufferCleared, json!({})).await;
             }

@@ -1265,3 +1265,67 @@ async fn with_redis_client_secrets_live_there_and_any_replica_redeems_them() {
         Some(401)
     );
 }
+
+/// An `/audio/transcriptions` double that answers with the duration of the WAV it got.
+async fn duration_stt(calls: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> String {
+    let handler = move |body: axum::body::Bytes| {
+        let calls = calls.clone();
+        async move {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let at = body.windows(4).position(|w| w == b"RIFF").unwrap();
+            let wav = &body[at..];
+            let rate = u32::from_le_bytes([wav[24], wav[25], wav[26], wav[27]]) as u64;
+            let data = u32::from_le_bytes([wav[40], wav[41], wav[42], wav[43]]) as u64;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            axum::Json(json!({"text": format!("{}", data * 1000 / (rate * 2))}))
+        }
+    };
+    let router =
+        axum::Router::new().route("/v1/audio/transcriptions", axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_turn_is_transcribed_while_the_vad_waits_out_the_silence() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stt = duration_stt(calls.clone()).await;
+    let app = spawn_app_with(Db::Sqlite, move |c| c.engines.stt_url = Some(stt)).await;
+    let key = app.realtime_key(&["realtime"]).await;
+    let mut ws = open_session(&app, &key).await;
+    send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime",
+        "audio": {"input": {"transcription": {"model": "tiny.en"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 500, "create_response": false}}}}}))
+    .await;
+    recv(&mut ws).await;
+    // Speech, a 300 ms pause (long enough to start an early transcription, too short to end the
+    // turn), more speech, then silence.
+    let mut audio = vec![0i16; 12_000];
+    audio.extend(avb_voice::vad::synthetic_voice(600, 24_000));
+    audio.extend(vec![0i16; 7_200]);
+    audio.extend(avb_voice::vad::synthetic_voice(600, 24_000));
+    audio.extend(vec![0i16; 24_000]);
+    stream_audio(&mut ws, &audio).await;
+    let events = until(
+        &mut ws,
+        "conversation.item.input_audio_transcription.completed",
+    )
+    .await;
+    let heard_ms: u64 = events.last().unwrap()["transcript"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The transcription used covers both bursts of speech but not the whole final silence: it
+    // was started while the VAD was still waiting (the committed buffer is ~2.5 s).
+    assert!(
+        (2_000..2_450).contains(&heard_ms),
+        "transcribed {heard_ms} ms"
+    );
+    assert!(
+        calls.load(std::sync::atomic::Ordering::SeqCst) <= 2,
+        "at most the abandoned early attempt and the used one"
+    );
+}

@@ -55,6 +55,17 @@ impl TurnDetector {
         self.speaking
     }
 
+    /// Milliseconds of silence since the turn's last voiced frame (0 outside a turn or while
+    /// voiced): a turn that has paused this long may be transcribed early.
+    pub fn silent_ms(&self) -> u64 {
+        if self.speaking { self.silent_run } else { 0 }
+    }
+
+    /// The configured silence that ends a turn.
+    pub fn silence_duration_ms(&self) -> u64 {
+        self.silence_ms
+    }
+
     /// Classifies new audio and reports turn changes.
     pub fn push(&mut self, samples: &[i16]) -> Vec<TurnEvent> {
         self.pending.extend(self.resampler.process(samples));
@@ -151,6 +162,23 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!d.speaking());
+    }
+
+    #[test]
+    fn the_pause_before_the_end_of_a_turn_is_measured() {
+        let mut d = TurnDetector::new(24_000, 0.5, 500);
+        d.push(&synthetic_voice(600, 24_000));
+        assert!(d.speaking());
+        assert_eq!(d.silent_ms(), 0);
+        d.push(&vec![0i16; 24_000 * 3 / 10]);
+        assert!(
+            (240..=330).contains(&d.silent_ms()),
+            "{} ms of silence",
+            d.silent_ms()
+        );
+        d.push(&synthetic_voice(300, 24_000));
+        assert_eq!(d.silent_ms(), 0, "speech resumed");
+        assert_eq!(d.silence_duration_ms(), 500);
     }
 
     #[test]
