@@ -111,7 +111,7 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let server_stop = stop_tx.clone();
     let app = avb_api::server::app(
         avb_api::router(ctx.clone()),
-        avb_gateway::router(ctx.clone()),
+        avb_gateway::router(ctx.clone()).merge(avb_portal::router(ctx.clone())),
     );
     let tls_task = match tls {
         Some(t) => {

@@ -112,7 +112,7 @@ pub async fn spawn_on(url: &str, dir: Option<PathBuf>, tweak: impl FnOnce(&mut C
     tokio::spawn(async move {
         let app = avb_api::server::app(
             avb_api::router(serve_ctx.clone()),
-            avb_gateway::router(serve_ctx),
+            avb_gateway::router(serve_ctx.clone()).merge(avb_portal::router(serve_ctx)),
         );
         let _ = avb_api::server::serve(listener, app, async move {
             let _ = rx.await;

@@ -1,0 +1,39 @@
+//! The web portal: server-rendered pages over the same services as `/api/v1`. A browser signs
+//! in with a form (the local identity provider), gets an HttpOnly session cookie, and every
+//! page builds its `Scope` from the server-side tokens exactly as the API does for a bearer.
+//!
+//! This first slice has the login, the session, the shell with role-based navigation and the
+//! dashboard; the other pages of the portal issue build on it.
+
+mod assets;
+mod pages;
+pub mod session;
+
+use avb_core::AppContext;
+use axum::Router;
+use axum::routing::get;
+use std::sync::Arc;
+
+/// State of the portal routes.
+#[derive(Clone)]
+pub struct PortalState {
+    /// Platform services.
+    pub ctx: AppContext,
+    /// Browser sessions.
+    pub sessions: Arc<session::Sessions>,
+}
+
+/// The portal's routes (`/`, `/login`, `/logout`, `/dashboard`, `/assets/*`).
+pub fn router(ctx: AppContext) -> Router {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", axum::routing::post(pages::logout))
+        .route("/dashboard", get(pages::dashboard))
+        .route("/assets/{name}", get(assets::serve))
+        .layer(axum::middleware::from_fn(pages::security_headers))
+        .with_state(PortalState {
+            ctx,
+            sessions: Arc::default(),
+        })
+}

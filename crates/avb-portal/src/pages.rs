@@ -1,0 +1,434 @@
+//! Page handlers: login, logout, dashboard, and the security headers every page gets.
+
+use crate::PortalState;
+use crate::assets::css_url;
+use crate::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookie, same_token, set_cookie};
+use askama::Template;
+use avb_core::identity::local::{self, LoginInput};
+use avb_core::services::{audit, tenants, usage};
+use avb_core::token::random_alnum;
+use avb_core::{CoreError, RequestMeta, Scope};
+use avb_domain::Permission;
+use axum::extract::{ConnectInfo, Form, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// Strict CSP (no inline script or style, nothing from elsewhere) and friends on every page.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    res
+}
+
+fn meta(headers: &HeaderMap, peer: SocketAddr) -> RequestMeta {
+    RequestMeta {
+        ip: peer.ip().to_string(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(256)
+            .collect(),
+        ..RequestMeta::default()
+    }
+}
+
+fn cookie_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::COOKIE).and_then(|v| v.to_str().ok())
+}
+
+fn render(t: &impl Template, status: StatusCode) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "page rendering failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be rendered.",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A signed-in browser: its scope and session.
+struct Visitor {
+    scope: Scope,
+    csrf: String,
+}
+
+/// Why a page cannot be shown to the browser as it is.
+enum NotSignedIn {
+    /// No session: sign in.
+    Anonymous,
+    /// The session ended (tokens expired and could not be refreshed).
+    Expired,
+}
+
+/// The visitor behind the session cookie; refreshes the access token when it expired.
+async fn visitor(
+    state: &PortalState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<Visitor, NotSignedIn> {
+    let cookie_value =
+        cookie(cookie_header(headers), SESSION_COOKIE).ok_or(NotSignedIn::Anonymous)?;
+    let session = state
+        .sessions
+        .get(cookie_value)
+        .ok_or(NotSignedIn::Expired)?;
+    let meta = meta(headers, peer);
+    match avb_core::identity::authenticate_bearer(&state.ctx, &session.access_token, meta.clone())
+        .await
+    {
+        Ok(scope) => Ok(Visitor {
+            scope,
+            csrf: session.csrf,
+        }),
+        Err(_) => {
+            let pair = local::refresh(&state.ctx, &session.refresh_token)
+                .await
+                .map_err(|_| {
+                    state.sessions.remove(cookie_value);
+                    NotSignedIn::Expired
+                })?;
+            state.sessions.update_tokens(
+                cookie_value,
+                pair.access_token.clone(),
+                pair.refresh_token,
+            );
+            let scope =
+                avb_core::identity::authenticate_bearer(&state.ctx, &pair.access_token, meta)
+                    .await
+                    .map_err(|_| NotSignedIn::Expired)?;
+            Ok(Visitor {
+                scope,
+                csrf: session.csrf,
+            })
+        }
+    }
+}
+
+fn to_login(why: NotSignedIn) -> Response {
+    match why {
+        NotSignedIn::Anonymous => Redirect::to("/login").into_response(),
+        NotSignedIn::Expired => Redirect::to("/login?expired=1").into_response(),
+    }
+}
+
+/// `GET /`: the dashboard for a signed-in browser, else the login page.
+pub async fn home(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    match visitor(&state, &headers, peer).await {
+        Ok(_) => Redirect::to("/dashboard").into_response(),
+        Err(why) => to_login(why),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    css: String,
+    csrf: String,
+    email: String,
+    error: Option<String>,
+    expired: bool,
+}
+
+/// `?expired=1` after a session ended.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    expired: Option<String>,
+}
+
+fn login_page(email: &str, error: Option<String>, expired: bool, status: StatusCode) -> Response {
+    let csrf = random_alnum(32);
+    let page = LoginPage {
+        css: css_url(),
+        csrf: csrf.clone(),
+        email: email.to_string(),
+        error,
+        expired,
+    };
+    let mut res = render(&page, status);
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(LOGIN_CSRF_COOKIE, &csrf, false, Some(3600))) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `GET /login`.
+pub async fn login_form(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    if visitor(&state, &headers, peer).await.is_ok() {
+        return Redirect::to("/dashboard").into_response();
+    }
+    login_page("", None, q.expired.is_some(), StatusCode::OK)
+}
+
+/// The login form's fields.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    totp: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /login`: checks the form's CSRF token against its cookie, then signs in.
+pub async fn login(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = cookie(cookie_header(&headers), LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if !same_token(expected, &form.csrf) {
+        return login_page(
+            &form.email,
+            Some("The form expired. Please try again.".into()),
+            false,
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let totp = form.totp.trim();
+    let input = LoginInput {
+        email: &form.email,
+        password: &form.password,
+        totp: (!totp.is_empty()).then_some(totp),
+        tenant: None,
+    };
+    match local::login(&state.ctx, input, &meta(&headers, peer)).await {
+        Ok(pair) => {
+            let value = state.sessions.create(pair.access_token, pair.refresh_token);
+            let mut res = Redirect::to("/dashboard").into_response();
+            for c in [
+                set_cookie(SESSION_COOKIE, &value, false, None),
+                set_cookie(LOGIN_CSRF_COOKIE, "", false, Some(0)),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&c) {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            res
+        }
+        Err(e) => {
+            let message = match e {
+                CoreError::TotpRequired => {
+                    "Enter the code from your authenticator app.".to_string()
+                }
+                CoreError::Locked(until) => format!(
+                    "Too many failed attempts. Try again after {} UTC.",
+                    until.format("%H:%M")
+                ),
+                CoreError::Internal(ref cause) => {
+                    tracing::error!(%cause, "portal login failed");
+                    "Signing in is unavailable right now. Please retry in a moment.".to_string()
+                }
+                _ => "Incorrect e-mail, password or code.".to_string(),
+            };
+            login_page(&form.email, Some(message), false, StatusCode::UNAUTHORIZED)
+        }
+    }
+}
+
+/// The CSRF field of a signed-in form.
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /logout`: ends the server session and the browser session.
+pub async fn logout(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let v = match visitor(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(why) => return to_login(why),
+    };
+    if !same_token(&v.csrf, &form.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            "The form expired. Reload the page and try again.",
+        )
+            .into_response();
+    }
+    if let Err(e) = local::logout(&state.ctx, &v.scope).await {
+        tracing::warn!(error = %e, "ending the server session failed");
+    }
+    if let Some(c) = cookie(cookie_header(&headers), SESSION_COOKIE) {
+        state.sessions.remove(c);
+    }
+    let mut res = Redirect::to("/login").into_response();
+    if let Ok(c) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", false, Some(0))) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+/// One navigation entry.
+pub struct NavItem {
+    pub label: &'static str,
+    pub href: &'static str,
+    pub current: bool,
+}
+
+/// Pages that exist, each with the permission that shows it (`None`: everyone signed in).
+const NAV: &[(&str, &str, Option<Permission>)] = &[("Dashboard", "/dashboard", None)];
+
+fn nav(scope: &Scope, current: &str) -> Vec<NavItem> {
+    NAV.iter()
+        .filter(|(_, _, perm)| perm.is_none_or(|p| scope.has(p)))
+        .map(|(label, href, _)| NavItem {
+            label,
+            href,
+            current: *href == current,
+        })
+        .collect()
+}
+
+/// Usage totals shown on the dashboard.
+pub struct UsageSummary {
+    pub requests: String,
+    pub audio_in: String,
+    pub audio_out: String,
+    pub tokens_in: String,
+    pub tokens_out: String,
+}
+
+/// One audit row shown on the dashboard.
+pub struct ActivityRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    css: String,
+    nav: Vec<NavItem>,
+    csrf: String,
+    who: String,
+    heading: String,
+    usage: Option<UsageSummary>,
+    audit: Option<Vec<ActivityRow>>,
+}
+
+/// `GET /dashboard`: the tenant's last 30 days of usage and its last 10 audit events, each
+/// shown only with its permission.
+pub async fn dashboard(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let v = match visitor(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(why) => return to_login(why),
+    };
+    let ctx = &state.ctx;
+    let heading = match tenants::current(ctx, &v.scope).await {
+        Ok(Some(t)) => t.name,
+        Ok(None) if v.scope.is_saas_admin() => "Platform".to_string(),
+        Ok(None) => "Dashboard".to_string(),
+        Err(e) => {
+            tracing::error!(error = %e, "dashboard: tenant unavailable");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The dashboard is unavailable. Retry in a moment.",
+            )
+                .into_response();
+        }
+    };
+    let usage = if v.scope.has(Permission::UsageView) {
+        let to = chrono::Utc::now();
+        let from = to - chrono::Duration::days(30);
+        match usage::totals(ctx, &v.scope, from, to).await {
+            Ok(t) => {
+                let n = |k: &str| t.get(k).copied().unwrap_or(0.0);
+                Some(UsageSummary {
+                    requests: format!("{}", n("requests") as u64),
+                    audio_in: format!("{:.1}", n("audio_minutes_input")),
+                    audio_out: format!("{:.1}", n("audio_minutes_output")),
+                    tokens_in: format!("{}", n("llm_tokens_input") as u64),
+                    tokens_out: format!("{}", n("llm_tokens_output") as u64),
+                })
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "dashboard: usage unavailable");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let audit = if v.scope.has(Permission::AuditView) {
+        let page = avb_core::PageRequest {
+            limit: 10,
+            after: None,
+        };
+        match audit::list(ctx, &v.scope, &Default::default(), page).await {
+            Ok(p) => Some(
+                p.items
+                    .into_iter()
+                    .map(|e| ActivityRow {
+                        at: e.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                        actor: e.actor_label,
+                        action: e.action,
+                    })
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "dashboard: audit unavailable");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let page = DashboardPage {
+        css: css_url(),
+        nav: nav(&v.scope, "/dashboard"),
+        csrf: v.csrf,
+        who: v.scope.actor().label(),
+        heading,
+        usage,
+        audit,
+    };
+    render(&page, StatusCode::OK)
+}

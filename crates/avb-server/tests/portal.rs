@@ -1,0 +1,251 @@
+//! The web portal in process (asserting on HTML): login with CSRF, the HttpOnly session cookie,
+//! the dashboard by role, expiry and logout, escaping, security headers and hashed assets.
+#![allow(clippy::unwrap_used)]
+
+use avb_testkit::{Db, PASSWORD, TestApp, spawn_app};
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// A browser: no redirects followed, cookies handled by hand.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+        }
+    }
+
+    async fn get(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Opens the login page and returns its CSRF token (also set as a cookie).
+    async fn login_csrf(&self) -> String {
+        let res = self.get("/login", "").await;
+        let cookie = set_cookie(&res, "avb_login_csrf").unwrap();
+        let html = res.text().await.unwrap();
+        assert_eq!(field(&html, "csrf"), cookie);
+        cookie
+    }
+
+    /// Signs in; returns the session cookie value.
+    async fn sign_in(&self, email: &str) -> String {
+        let csrf = self.login_csrf().await;
+        let res = self
+            .post(
+                "/login",
+                &format!("avb_login_csrf={csrf}"),
+                &[("email", email), ("password", PASSWORD), ("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()["location"], "/dashboard");
+        set_cookie(&res, "avb_session").unwrap()
+    }
+}
+
+/// The value a response sets for cookie `name` (checking its flags).
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| {
+            assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"), "{c}");
+            c[name.len() + 1..].split(';').next().unwrap().to_string()
+        })
+}
+
+/// The value of the hidden input `name` in a form.
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap() + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_dashboard_by_role_and_logout() {
+    let app = spawn_app(Db::Sqlite).await;
+    let tenant = app.create_tenant("Smith & Sons <Voice>").await;
+    let owner_email = "owner@portal.test".to_string();
+    app.create_user(Some(tenant), "tenant_owner", &owner_email)
+        .await;
+    let owner_token = app.login(&owner_email).await;
+    app.post(
+        "/api/v1/projects",
+        &owner_token,
+        json!({"name": "Support line", "environment": "production"}),
+    )
+    .await;
+    let browser = Browser::new(&app);
+
+    // Pages need a session.
+    let res = browser.get("/dashboard", "").await;
+    assert_eq!(
+        (res.status(), res.headers()["location"].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+    let res = browser.get("/dashboard", "avb_session=forged").await;
+    assert_eq!(res.headers()["location"], "/login?expired=1");
+    let html = browser
+        .get("/login?expired=1", "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Your session expired"));
+
+    // The login page: strict CSP, labelled inputs, a CSRF token bound to a cookie.
+    let res = browser.get("/login", "").await;
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<label for=\"email\">") && html.contains("id=\"email\""));
+
+    // A form without its cookie is refused; a wrong password says so without details.
+    let csrf = browser.login_csrf().await;
+    let res = browser
+        .post(
+            "/login",
+            "",
+            &[
+                ("email", &owner_email),
+                ("password", PASSWORD),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = browser
+        .post(
+            "/login",
+            &format!("avb_login_csrf={csrf}"),
+            &[
+                ("email", &owner_email),
+                ("password", "Wrong-Password-99"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(&res, "avb_session").is_none());
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Incorrect e-mail, password or code."));
+    assert!(
+        html.contains(&format!("value=\"{owner_email}\"")),
+        "the e-mail is kept"
+    );
+
+    // The owner's dashboard: the tenant (escaped), usage, recent activity, the stylesheet.
+    let owner = format!("avb_session={}", browser.sign_in(&owner_email).await);
+    let res = browser.get("/dashboard", &owner).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    let heading = html
+        .split("<h1>")
+        .nth(1)
+        .unwrap()
+        .split("</h1>")
+        .next()
+        .unwrap();
+    assert!(
+        heading.starts_with("Smith &") && heading.contains("Voice&") && !heading.contains('<'),
+        "the tenant name is escaped: {heading}"
+    );
+    assert!(!html.contains("<Voice>"));
+    assert!(html.contains("Last 30 days") && html.contains("Requests"));
+    assert!(
+        html.contains("project.create"),
+        "recent activity lists the project"
+    );
+    assert!(html.contains("aria-current=\"page\""));
+    let css = html
+        .split("href=\"/assets/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(css.starts_with("app-") && css.ends_with(".css"));
+    let res = browser.get(&format!("/assets/{css}"), "").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_eq!(
+        browser
+            .get("/assets/app-000000000000.css", "")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        browser.get("/", &owner).await.headers()["location"],
+        "/dashboard"
+    );
+
+    // A viewer sees usage but not the audit log, and is told which permission is missing.
+    app.create_user(Some(tenant), "viewer", "viewer@portal.test")
+        .await;
+    let viewer = format!(
+        "avb_session={}",
+        browser.sign_in("viewer@portal.test").await
+    );
+    let html = browser
+        .get("/dashboard", &viewer)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Requests"));
+    assert!(html.contains("<code>audit:view</code>") && !html.contains("project.create"));
+
+    // Logout needs the session's CSRF token, ends the session, and the cookie no longer works.
+    let res = browser.post("/logout", &owner, &[("csrf", "guess")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let html = browser
+        .get("/dashboard", &owner)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let res = browser
+        .post("/logout", &owner, &[("csrf", &field(&html, "csrf"))])
+        .await;
+    assert_eq!(res.headers()["location"], "/login");
+    assert_eq!(set_cookie(&res, "avb_session").as_deref(), Some(""));
+    let res = browser.get("/dashboard", &owner).await;
+    assert_eq!(res.headers()["location"], "/login?expired=1");
+    // The viewer's session is untouched.
+    assert_eq!(
+        browser.get("/dashboard", &viewer).await.status(),
+        StatusCode::OK
+    );
+}
