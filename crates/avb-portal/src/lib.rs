@@ -7,6 +7,7 @@
 
 mod assets;
 mod pages;
+mod projects;
 pub mod session;
 
 use avb_core::AppContext;
@@ -23,13 +24,14 @@ pub struct PortalState {
     pub sessions: Arc<session::Sessions>,
 }
 
-/// The portal's routes (`/`, `/login`, `/logout`, `/dashboard`, `/assets/*`).
+/// The portal's routes (`/`, `/login`, `/logout`, `/dashboard`, `/projects`, `/assets/*`).
 pub fn router(ctx: AppContext) -> Router {
     Router::new()
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", axum::routing::post(pages::logout))
         .route("/dashboard", get(pages::dashboard))
+        .route("/projects", get(projects::list).post(projects::create))
         .route("/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(PortalState {

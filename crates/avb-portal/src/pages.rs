@@ -39,7 +39,7 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     res
 }
 
-fn meta(headers: &HeaderMap, peer: SocketAddr) -> RequestMeta {
+pub(crate) fn meta(headers: &HeaderMap, peer: SocketAddr) -> RequestMeta {
     RequestMeta {
         ip: peer.ip().to_string(),
         user_agent: headers
@@ -57,7 +57,7 @@ fn cookie_header(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::COOKIE).and_then(|v| v.to_str().ok())
 }
 
-fn render(t: &impl Template, status: StatusCode) -> Response {
+pub(crate) fn render(t: &impl Template, status: StatusCode) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -72,13 +72,13 @@ fn render(t: &impl Template, status: StatusCode) -> Response {
 }
 
 /// A signed-in browser: its scope and session.
-struct Visitor {
-    scope: Scope,
-    csrf: String,
+pub(crate) struct Visitor {
+    pub scope: Scope,
+    pub csrf: String,
 }
 
 /// Why a page cannot be shown to the browser as it is.
-enum NotSignedIn {
+pub(crate) enum NotSignedIn {
     /// No session: sign in.
     Anonymous,
     /// The session ended (tokens expired and could not be refreshed).
@@ -86,7 +86,7 @@ enum NotSignedIn {
 }
 
 /// The visitor behind the session cookie; refreshes the access token when it expired.
-async fn visitor(
+pub(crate) async fn visitor(
     state: &PortalState,
     headers: &HeaderMap,
     peer: SocketAddr,
@@ -129,7 +129,7 @@ async fn visitor(
     }
 }
 
-fn to_login(why: NotSignedIn) -> Response {
+pub(crate) fn to_login(why: NotSignedIn) -> Response {
     match why {
         NotSignedIn::Anonymous => Redirect::to("/login").into_response(),
         NotSignedIn::Expired => Redirect::to("/login?expired=1").into_response(),
@@ -309,9 +309,34 @@ pub struct NavItem {
 }
 
 /// Pages that exist, each with the permission that shows it (`None`: everyone signed in).
-const NAV: &[(&str, &str, Option<Permission>)] = &[("Dashboard", "/dashboard", None)];
+const NAV: &[(&str, &str, Option<Permission>)] = &[
+    ("Dashboard", "/dashboard", None),
+    ("Projects", "/projects", Some(Permission::ProjectsView)),
+];
 
-fn nav(scope: &Scope, current: &str) -> Vec<NavItem> {
+#[derive(Template)]
+#[template(path = "forbidden.html")]
+struct ForbiddenPage {
+    css: String,
+    nav: Vec<NavItem>,
+    csrf: String,
+    who: String,
+    permission: &'static str,
+}
+
+/// The 403 page naming the missing permission.
+pub(crate) fn forbidden(v: &Visitor, permission: Permission) -> Response {
+    let page = ForbiddenPage {
+        css: css_url(),
+        nav: nav(&v.scope, ""),
+        csrf: v.csrf.clone(),
+        who: v.scope.actor().label(),
+        permission: permission.as_str(),
+    };
+    render(&page, StatusCode::FORBIDDEN)
+}
+
+pub(crate) fn nav(scope: &Scope, current: &str) -> Vec<NavItem> {
     NAV.iter()
         .filter(|(_, _, perm)| perm.is_none_or(|p| scope.has(p)))
         .map(|(label, href, _)| NavItem {

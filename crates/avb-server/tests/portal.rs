@@ -249,3 +249,118 @@ async fn login_dashboard_by_role_and_logout() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_page_lists_creates_validates_and_forbids() {
+    let app = spawn_app(Db::Sqlite).await;
+    let tenant = app.create_tenant("Projects Co").await;
+    app.create_user(Some(tenant), "tenant_admin", "admin@projects.test")
+        .await;
+    app.create_user(Some(tenant), "viewer", "viewer@projects.test")
+        .await;
+    let browser = Browser::new(&app);
+    let admin = format!(
+        "avb_session={}",
+        browser.sign_in("admin@projects.test").await
+    );
+
+    // Empty state, with the form.
+    let html = browser.get("/projects", &admin).await.text().await.unwrap();
+    assert!(html.contains("No projects yet.") && html.contains("Create your first project"));
+    let csrf = field(&html, "csrf");
+
+    // A bad environment is shown next to the form, keeping what was typed.
+    let res = browser
+        .post(
+            "/projects",
+            &admin,
+            &[
+                ("name", "Call centre"),
+                ("environment", "moon"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("environment:") && html.contains("value=\"Call centre\""));
+    // Without the CSRF token nothing is created.
+    let res = browser
+        .post(
+            "/projects",
+            &admin,
+            &[("name", "Sneaky"), ("environment", "staging")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // Created, listed, paginated after 20.
+    for i in 0..21 {
+        let name = format!("Line {i:02}");
+        let res = browser
+            .post(
+                "/projects",
+                &admin,
+                &[("name", &name), ("environment", "staging"), ("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(res.headers()["location"], "/projects?created=1");
+    }
+    let html = browser
+        .get("/projects?created=1", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Project created.") && html.contains("Line 20"));
+    assert!(!html.contains("Sneaky"));
+    let next = html
+        .split("href=\"/projects?after=")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let html = browser
+        .get(&format!("/projects?after={next}"), &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Line 00") && !html.contains("Line 20"),
+        "the second page"
+    );
+
+    // A viewer sees the list without the form; a create attempt gets the 403 page naming the
+    // missing permission.
+    let viewer = format!(
+        "avb_session={}",
+        browser.sign_in("viewer@projects.test").await
+    );
+    let html = browser
+        .get("/projects", &viewer)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Line 20") && !html.contains("Create project"));
+    let res = browser
+        .post(
+            "/projects",
+            &viewer,
+            &[
+                ("name", "Nope"),
+                ("environment", "staging"),
+                ("csrf", &field(&html, "csrf")),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("<code>projects:manage</code>")
+    );
+}
