@@ -5,6 +5,7 @@
 //! This first slice has the login, the session, the shell with role-based navigation and the
 //! dashboard; the other pages of the portal issue build on it.
 
+mod api_keys;
 mod assets;
 mod pages;
 mod projects;
@@ -24,7 +25,7 @@ pub struct PortalState {
     pub sessions: Arc<session::Sessions>,
 }
 
-/// The portal's routes (`/`, `/login`, `/logout`, `/dashboard`, `/projects`, `/assets/*`).
+/// The portal's routes (`/`, `/login`, `/logout`, `/dashboard`, `/projects`, `/api-keys`, `/assets/*`).
 pub fn router(ctx: AppContext) -> Router {
     Router::new()
         .route("/", get(pages::home))
@@ -32,6 +33,11 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/logout", axum::routing::post(pages::logout))
         .route("/dashboard", get(pages::dashboard))
         .route("/projects", get(projects::list).post(projects::create))
+        .route("/api-keys", get(api_keys::list).post(api_keys::create))
+        .route(
+            "/api-keys/{id}/revoke",
+            get(api_keys::confirm_revoke).post(api_keys::revoke),
+        )
         .route("/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(PortalState {

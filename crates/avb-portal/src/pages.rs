@@ -312,6 +312,7 @@ pub struct NavItem {
 const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("Dashboard", "/dashboard", None),
     ("Projects", "/projects", Some(Permission::ProjectsView)),
+    ("API keys", "/api-keys", Some(Permission::ApiKeysView)),
 ];
 
 #[derive(Template)]

@@ -364,3 +364,119 @@ async fn projects_page_lists_creates_validates_and_forbids() {
             .contains("<code>projects:manage</code>")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_secret_once_and_revoke_with_confirmation() {
+    let app = spawn_app(Db::Sqlite).await;
+    let tenant = app.create_tenant("Keys Co").await;
+    app.create_user(Some(tenant), "developer", "dev@keys.test")
+        .await;
+    app.create_user(Some(tenant), "viewer", "viewer@keys.test")
+        .await;
+    let browser = Browser::new(&app);
+    let dev = format!("avb_session={}", browser.sign_in("dev@keys.test").await);
+    let html = browser.get("/api-keys", &dev).await.text().await.unwrap();
+    assert!(html.contains("No API keys yet."));
+    let csrf = field(&html, "csrf");
+
+    // At least one scope.
+    let res = browser
+        .post("/api-keys", &dev, &[("name", "backend"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Choose at least one scope.")
+    );
+
+    // The secret is shown once, uncached, and works.
+    let res = browser
+        .post(
+            "/api-keys",
+            &dev,
+            &[("name", "backend"), ("scope_usage", "1"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let html = res.text().await.unwrap();
+    let secret = html
+        .split("id=\"secret\" readonly value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(secret.starts_with("avb_live_"), "{secret}");
+    let (status, _) = app.get("/api/v1/usage", &secret).await;
+    assert_eq!(status, StatusCode::OK, "the new key authenticates");
+    let list = browser.get("/api-keys", &dev).await.text().await.unwrap();
+    assert!(
+        list.contains("backend") && !list.contains(&secret),
+        "never shown again"
+    );
+
+    // Revoke: a confirmation page first, then the key stops working.
+    let revoke = list
+        .split("href=\"/api-keys/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let confirm = browser
+        .get(&format!("/api-keys/{revoke}"), &dev)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(confirm.contains("stop working immediately") && confirm.contains("Cancel"));
+    let viewer = format!("avb_session={}", browser.sign_in("viewer@keys.test").await);
+    let viewer_html = browser
+        .get("/api-keys", &viewer)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(viewer_html.contains("backend") && !viewer_html.contains("Create key"));
+    let res = browser
+        .post(
+            &format!("/api-keys/{revoke}"),
+            &viewer,
+            &[("csrf", &field(&viewer_html, "csrf"))],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "a viewer cannot revoke"
+    );
+    let res = browser
+        .post(&format!("/api-keys/{revoke}"), &dev, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.headers()["location"], "/api-keys?revoked=1");
+    let (status, _) = app.get("/api/v1/usage", &secret).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the revoked key is refused"
+    );
+    let list = browser
+        .get("/api-keys?revoked=1", &dev)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("Key revoked.") && list.contains("revoked"));
+    assert_eq!(
+        browser
+            .get("/api-keys/not-a-key/revoke", &dev)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
