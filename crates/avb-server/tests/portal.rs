@@ -480,3 +480,29 @@ async fn api_keys_secret_once_and_revoke_with_confirmation() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shell_has_a_labelled_mobile_menu_and_no_inline_script() {
+    let app = spawn_app(Db::Sqlite).await;
+    let tenant = app.create_tenant("Shell Co").await;
+    app.create_user(Some(tenant), "tenant_admin", "admin@shell.test")
+        .await;
+    let browser = Browser::new(&app);
+    let admin = format!("avb_session={}", browser.sign_in("admin@shell.test").await);
+    let html = browser
+        .get("/dashboard", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<label for=\"menu\" class=\"menu-button\">"));
+    assert!(html.contains("aria-controls=\"main-nav\"") && html.contains("id=\"main-nav\""));
+    assert!(
+        !html.contains("<script") && !html.contains("style="),
+        "the CSP forbids inline code"
+    );
+    // The navigation follows the permission table: an admin sees every built page.
+    for link in ["/dashboard", "/projects", "/api-keys"] {
+        assert!(html.contains(&format!("href=\"{link}\"")), "{link}");
+    }
+}
