@@ -22,6 +22,19 @@
 #   scripts/engines.sh down            # stops the engines `up` started
 set -euo pipefail
 CACHE="${ENGINES_CACHE:-$HOME/.cache/avb-engines}"
+# Debian packages the installs need on a fresh machine (installed once, only when missing).
+ensure_debs() {
+  local missing=()
+  python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+  command -v g++ >/dev/null 2>&1 || missing+=(g++)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
 STT_VERSION="fw-1.2.1_tinyen-0.1.0"
 STT_DIR="$CACHE/stt-$STT_VERSION"
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -226,6 +239,8 @@ engines_down() {
     fi
   done
 }
+
+case "${1:-}" in install|up) ensure_debs ;; esac
 
 case "${1:-} ${2:-}" in
   "install llm") install_llm ;;

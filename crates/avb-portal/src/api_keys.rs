@@ -3,8 +3,8 @@
 
 use crate::PortalState;
 use crate::assets::css_url;
-use crate::pages::{NavItem, Visitor, forbidden, nav, render, to_login, visitor};
-use crate::session::same_token;
+use crate::pages::{NavItem, Visitor, forbidden, nav, render, signed_in, signed_in_form};
+
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::api_keys::{self, NewKeyInput};
@@ -150,9 +150,9 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let v = match visitor(&state, &headers, peer).await {
+    let v = match signed_in(&state, &headers, peer).await {
         Ok(v) => v,
-        Err(why) => return to_login(why),
+        Err(refused) => return refused,
     };
     let after = q.after.as_deref().and_then(|a| a.parse().ok());
     list_page(
@@ -187,17 +187,10 @@ pub async fn create(
     headers: HeaderMap,
     Form(form): Form<CreateForm>,
 ) -> Response {
-    let v = match visitor(&state, &headers, peer).await {
+    let v = match signed_in_form(&state, &headers, peer, &form.csrf).await {
         Ok(v) => v,
-        Err(why) => return to_login(why),
+        Err(refused) => return refused,
     };
-    if !same_token(&v.csrf, &form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "The form expired. Reload the page and try again.",
-        )
-            .into_response();
-    }
     let scopes: Vec<String> = [
         ("realtime", &form.scope_realtime),
         ("sessions", &form.scope_sessions),
@@ -274,9 +267,9 @@ pub async fn confirm_revoke(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let v = match visitor(&state, &headers, peer).await {
+    let v = match signed_in(&state, &headers, peer).await {
         Ok(v) => v,
-        Err(why) => return to_login(why),
+        Err(refused) => return refused,
     };
     if !v.scope.has(Permission::ApiKeysManage) {
         return forbidden(&v, Permission::ApiKeysManage);
@@ -318,17 +311,10 @@ pub async fn revoke(
     Path(id): Path<String>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let v = match visitor(&state, &headers, peer).await {
+    let v = match signed_in_form(&state, &headers, peer, &form.csrf).await {
         Ok(v) => v,
-        Err(why) => return to_login(why),
+        Err(refused) => return refused,
     };
-    if !same_token(&v.csrf, &form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "The form expired. Reload the page and try again.",
-        )
-            .into_response();
-    }
     let Some(id) = key_id(&id) else {
         return not_found();
     };

@@ -129,6 +129,34 @@ pub(crate) async fn visitor(
     }
 }
 
+/// The signed-in visitor, or the redirect to the login page.
+pub(crate) async fn signed_in(
+    state: &PortalState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<Visitor, Response> {
+    visitor(state, headers, peer).await.map_err(to_login)
+}
+
+/// The signed-in visitor of a form post whose `csrf` field matches the session's token, or the
+/// response that refuses it (login redirect, or 403 for a stale or forged form).
+pub(crate) async fn signed_in_form(
+    state: &PortalState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    csrf: &str,
+) -> Result<Visitor, Response> {
+    let v = signed_in(state, headers, peer).await?;
+    if !same_token(&v.csrf, csrf) {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "The form expired. Reload the page and try again.",
+        )
+            .into_response());
+    }
+    Ok(v)
+}
+
 pub(crate) fn to_login(why: NotSignedIn) -> Response {
     match why {
         NotSignedIn::Anonymous => Redirect::to("/login").into_response(),
@@ -277,17 +305,10 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let v = match visitor(&state, &headers, peer).await {
+    let v = match signed_in_form(&state, &headers, peer, &form.csrf).await {
         Ok(v) => v,
-        Err(why) => return to_login(why),
+        Err(refused) => return refused,
     };
-    if !same_token(&v.csrf, &form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "The form expired. Reload the page and try again.",
-        )
-            .into_response();
-    }
     if let Err(e) = local::logout(&state.ctx, &v.scope).await {
         tracing::warn!(error = %e, "ending the server session failed");
     }
@@ -383,9 +404,9 @@ pub async fn dashboard(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let v = match visitor(&state, &headers, peer).await {
+    let v = match signed_in(&state, &headers, peer).await {
         Ok(v) => v,
-        Err(why) => return to_login(why),
+        Err(refused) => return refused,
     };
     let ctx = &state.ctx;
     let heading = match tenants::current(ctx, &v.scope).await {

@@ -2,8 +2,8 @@
 
 use crate::PortalState;
 use crate::assets::css_url;
-use crate::pages::{NavItem, Visitor, forbidden, nav, render, to_login, visitor};
-use crate::session::same_token;
+use crate::pages::{NavItem, Visitor, forbidden, nav, render, signed_in, signed_in_form};
+
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::projects::{self, ProjectInput};
@@ -129,9 +129,9 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let v = match visitor(&state, &headers, peer).await {
+    let v = match signed_in(&state, &headers, peer).await {
         Ok(v) => v,
-        Err(why) => return to_login(why),
+        Err(refused) => return refused,
     };
     let after = q.after.as_deref().and_then(|a| a.parse().ok());
     let blank = FormState {
@@ -168,17 +168,10 @@ pub async fn create(
     headers: HeaderMap,
     Form(form): Form<CreateForm>,
 ) -> Response {
-    let v = match visitor(&state, &headers, peer).await {
+    let v = match signed_in_form(&state, &headers, peer, &form.csrf).await {
         Ok(v) => v,
-        Err(why) => return to_login(why),
+        Err(refused) => return refused,
     };
-    if !same_token(&v.csrf, &form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "The form expired. Reload the page and try again.",
-        )
-            .into_response();
-    }
     let input = ProjectInput {
         name: Some(form.name.clone()),
         environment: Some(form.environment.clone()),
