@@ -148,6 +148,12 @@ impl From<CoreError> for ApiError {
             CoreError::Conflict(m) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", m)
             }
+            CoreError::LimitReached(m) => ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "limit_reached",
+                "Plan limit reached",
+                m,
+            ),
             CoreError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 ApiError::new(

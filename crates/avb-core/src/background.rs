@@ -1,5 +1,5 @@
-//! Periodic jobs every replica runs: flushing API-key usage, delivering mail, and listening for
-//! key revocations from other replicas.
+//! Periodic jobs every replica runs: flushing API-key usage, delivering mail and webhooks, and
+//! listening for key revocations from other replicas.
 
 use crate::context::AppContext;
 use std::time::Duration;
@@ -43,6 +43,25 @@ pub fn spawn(ctx: AppContext, shutdown: watch::Receiver<bool>) -> Vec<tokio::tas
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(MAIL_INTERVAL) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
+    {
+        // The webhook outbox: due deliveries are leased, so every replica may run this.
+        let ctx = ctx.clone();
+        let mut stop = shutdown.clone();
+        let every = Duration::from_secs(ctx.config.webhooks.poll_secs.max(1));
+        handles.push(tokio::spawn(async move {
+            loop {
+                match crate::services::webhooks::deliver_due(&ctx).await {
+                    Ok(n) if n > 0 => tracing::debug!(attempted = n, "webhook deliveries"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "webhook delivery failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
                     _ = stop.changed() => break,
                 }
             }

@@ -27,6 +27,59 @@ pub struct Config {
     pub engines: EnginesConfig,
     pub realtime: RealtimeConfig,
     pub queue: QueueConfig,
+    pub team: TeamConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// `[webhooks]`: delivery of tenant events to their endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Accept http:// and private or loopback endpoint URLs (for development and tests only).
+    pub allow_private_urls: bool,
+    /// Attempts before a delivery is marked failed (retries back off from 5 s to 6 h).
+    pub max_attempts: u32,
+    /// Seconds one attempt may take.
+    pub timeout_secs: u64,
+    /// Seconds between outbox scans.
+    pub poll_secs: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_urls: false,
+            max_attempts: 8,
+            timeout_secs: 10,
+            poll_secs: 2,
+        }
+    }
+}
+
+/// `[team]`: how many members a tenant may have.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TeamConfig {
+    /// Members (plus pending invitations) a tenant may have when its plan is not listed below.
+    pub max_members: u64,
+    /// Limits by plan (`[team.plans] free = 3`).
+    pub plans: std::collections::BTreeMap<String, u64>,
+}
+
+impl Default for TeamConfig {
+    fn default() -> Self {
+        Self {
+            max_members: 100,
+            plans: Default::default(),
+        }
+    }
+}
+
+impl TeamConfig {
+    /// The member limit of `plan`.
+    pub fn limit_for(&self, plan: &str) -> u64 {
+        self.plans.get(plan).copied().unwrap_or(self.max_members)
+    }
 }
 
 /// Where engine work runs (`[queue]`).

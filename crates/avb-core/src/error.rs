@@ -30,6 +30,9 @@ pub enum CoreError {
     /// A uniqueness or state conflict.
     #[error("{0}")]
     Conflict(String),
+    /// A plan limit is reached (members, keys...); the message says which and what to do.
+    #[error("{0}")]
+    LimitReached(String),
     /// A dependency (database, Redis, SMTP, identity provider) failed.
     #[error("internal error: {0}")]
     Internal(String),

@@ -2,8 +2,7 @@
 //! and revocation behind a confirmation page.
 
 use crate::PortalState;
-use crate::assets::css_url;
-use crate::pages::{NavItem, Visitor, forbidden, nav, render, signed_in, signed_in_form};
+use crate::pages::{Chrome, Visitor, forbidden, render, signed_in, signed_in_form};
 
 use askama::Template;
 use avb_core::CoreError;
@@ -32,10 +31,7 @@ pub struct KeyRow {
 #[derive(Template)]
 #[template(path = "api_keys.html")]
 struct KeysPage {
-    css: String,
-    nav: Vec<NavItem>,
-    csrf: String,
-    who: String,
+    chrome: Chrome,
     can_manage: bool,
     rows: Vec<KeyRow>,
     next: Option<String>,
@@ -47,10 +43,7 @@ struct KeysPage {
 #[derive(Template)]
 #[template(path = "api_key_created.html")]
 struct CreatedPage {
-    css: String,
-    nav: Vec<NavItem>,
-    csrf: String,
-    who: String,
+    chrome: Chrome,
     name: String,
     secret: String,
 }
@@ -58,10 +51,7 @@ struct CreatedPage {
 #[derive(Template)]
 #[template(path = "api_key_revoke.html")]
 struct RevokePage {
-    css: String,
-    nav: Vec<NavItem>,
-    csrf: String,
-    who: String,
+    chrome: Chrome,
     id: String,
     name: String,
     display: String,
@@ -107,10 +97,7 @@ async fn list_page(
         Err(e) => return unavailable("list", &e),
     };
     let page = KeysPage {
-        css: css_url(),
-        nav: nav(&v.scope, "/api-keys"),
-        csrf: v.csrf.clone(),
-        who: v.scope.actor().label(),
+        chrome: v.chrome("/api-keys", None),
         can_manage: v.scope.has(Permission::ApiKeysManage),
         rows: listed
             .items
@@ -226,10 +213,7 @@ pub async fn create(
     match api_keys::create(&state.ctx, &v.scope, input).await {
         Ok(created) => {
             let page = CreatedPage {
-                css: css_url(),
-                nav: nav(&v.scope, "/api-keys"),
-                csrf: v.csrf.clone(),
-                who: v.scope.actor().label(),
+                chrome: v.chrome("/api-keys", None),
                 name: created.key.name,
                 secret: created.secret,
             };
@@ -280,10 +264,7 @@ pub async fn confirm_revoke(
     match api_keys::get(&state.ctx, &v.scope, id).await {
         Ok(k) => {
             let page = RevokePage {
-                css: css_url(),
-                nav: nav(&v.scope, "/api-keys"),
-                csrf: v.csrf.clone(),
-                who: v.scope.actor().label(),
+                chrome: v.chrome("/api-keys", None),
                 id: k.id.to_string(),
                 display: display(&k.environment, &k.prefix),
                 name: k.name,

@@ -1,4 +1,5 @@
-//! Static assets embedded in the binary, served under content-hashed names with long caching.
+//! Static assets embedded in the binary (the stylesheet, pinned htmx, the portal's small
+//! script), served under content-hashed names with immutable caching.
 
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
@@ -6,31 +7,81 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
-const APP_CSS: &str = include_str!("../assets/app.css");
+/// One embedded file.
+struct Asset {
+    stem: &'static str,
+    ext: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
 
-/// `app-<first 12 hex of sha256>.css`.
-static CSS_NAME: LazyLock<String> = LazyLock::new(|| {
-    let digest = hex::encode(Sha256::digest(APP_CSS.as_bytes()));
-    format!("app-{}.css", &digest[..12])
+const ASSETS: &[Asset] = &[
+    Asset {
+        stem: "app",
+        ext: "css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../assets/app.css"),
+    },
+    Asset {
+        stem: "htmx",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/htmx-2.0.4.min.js"),
+    },
+    Asset {
+        stem: "portal",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/portal.js"),
+    },
+];
+
+/// `<stem>-<first 12 hex of sha256>.<ext>` for each asset, in `ASSETS` order.
+static NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ASSETS
+        .iter()
+        .map(|a| {
+            let digest = hex::encode(Sha256::digest(a.body.as_bytes()));
+            format!("{}-{}.{}", a.stem, &digest[..12], a.ext)
+        })
+        .collect()
 });
+
+fn url_of(stem: &str) -> String {
+    ASSETS
+        .iter()
+        .zip(NAMES.iter())
+        .find(|(a, _)| a.stem == stem)
+        .map(|(_, name)| format!("/assets/{name}"))
+        .unwrap_or_default()
+}
 
 /// The stylesheet's URL.
 pub fn css_url() -> String {
-    format!("/assets/{}", *CSS_NAME)
+    url_of("app")
+}
+
+/// htmx's URL.
+pub fn htmx_url() -> String {
+    url_of("htmx")
+}
+
+/// The portal script's URL (toasts, copy buttons, confirmations, offline indicator).
+pub fn script_url() -> String {
+    url_of("portal")
 }
 
 /// `GET /assets/{name}`.
 pub async fn serve(Path(name): Path<String>) -> Response {
-    if name == *CSS_NAME {
-        (
+    match NAMES.iter().position(|n| *n == name) {
+        Some(i) => (
             [
-                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                (header::CONTENT_TYPE, ASSETS[i].content_type),
                 (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
             ],
-            APP_CSS,
+            ASSETS[i].body,
         )
-            .into_response()
-    } else {
-        StatusCode::NOT_FOUND.into_response()
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }

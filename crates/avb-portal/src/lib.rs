@@ -5,11 +5,17 @@
 //! This first slice has the login, the session, the shell with role-based navigation and the
 //! dashboard; the other pages of the portal issue build on it.
 
+mod account;
 mod api_keys;
 mod assets;
 mod pages;
 mod projects;
 pub mod session;
+mod sessions;
+mod settings;
+mod team;
+mod usage;
+mod waterfall;
 
 use avb_core::AppContext;
 use axum::Router;
@@ -37,6 +43,61 @@ pub fn router(ctx: AppContext) -> Router {
         .route(
             "/api-keys/{id}/revoke",
             get(api_keys::confirm_revoke).post(api_keys::revoke),
+        )
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/table", get(sessions::live_table))
+        .route("/sessions/export.csv", get(sessions::export_csv))
+        .route("/sessions/{id}", get(sessions::detail))
+        .route("/sessions/{id}/status", get(sessions::status))
+        .route(
+            "/sessions/{id}/end",
+            get(sessions::confirm_end).post(sessions::end),
+        )
+        .route("/usage", get(usage::page))
+        .route("/usage/export.csv", get(usage::export_csv))
+        .route("/team", get(team::list))
+        .route("/team/invite", axum::routing::post(team::invite))
+        .route(
+            "/team/members/{user}/role",
+            axum::routing::post(team::change_role),
+        )
+        .route(
+            "/team/members/{user}/remove",
+            get(team::confirm_remove).post(team::remove),
+        )
+        .route(
+            "/team/invitations/{id}/revoke",
+            axum::routing::post(team::revoke_invitation),
+        )
+        .route("/account", get(account::show))
+        .route("/account/profile", axum::routing::post(account::profile))
+        .route("/account/password", axum::routing::post(account::password))
+        .route(
+            "/account/totp",
+            get(account::totp_form).post(account::totp_enable),
+        )
+        .route(
+            "/account/sessions/end-others",
+            axum::routing::post(account::end_others),
+        )
+        .route("/settings", get(settings::show))
+        .route("/settings/profile", axum::routing::post(settings::profile))
+        .route(
+            "/settings/notifications",
+            axum::routing::post(settings::notifications),
+        )
+        .route(
+            "/settings/webhooks",
+            axum::routing::post(settings::create_webhook),
+        )
+        .route("/settings/webhooks/{id}", get(settings::log))
+        .route(
+            "/settings/webhooks/{id}/test",
+            axum::routing::post(settings::test),
+        )
+        .route(
+            "/settings/webhooks/{id}/delete",
+            axum::routing::post(settings::delete),
         )
         .route("/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn(pages::security_headers))

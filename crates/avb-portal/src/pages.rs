@@ -1,7 +1,6 @@
 //! Page handlers: login, logout, dashboard, and the security headers every page gets.
 
 use crate::PortalState;
-use crate::assets::css_url;
 use crate::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookie, same_token, set_cookie};
 use askama::Template;
 use avb_core::identity::local::{self, LoginInput};
@@ -179,7 +178,6 @@ pub async fn home(
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
-    css: String,
     csrf: String,
     email: String,
     error: Option<String>,
@@ -195,7 +193,6 @@ pub struct LoginQuery {
 fn login_page(email: &str, error: Option<String>, expired: bool, status: StatusCode) -> Response {
     let csrf = random_alnum(32);
     let page = LoginPage {
-        css: css_url(),
         csrf: csrf.clone(),
         email: email.to_string(),
         error,
@@ -322,37 +319,86 @@ pub async fn logout(
     res
 }
 
-/// One navigation entry.
+/// One navigation entry: a link, or a disabled item naming the permission it needs.
 pub struct NavItem {
     pub label: &'static str,
     pub href: &'static str,
+    pub icon: &'static str,
     pub current: bool,
+    /// The permission the visitor lacks for this page (`None`: the link works).
+    pub needs: Option<&'static str>,
 }
 
-/// Pages that exist, each with the permission that shows it (`None`: everyone signed in).
-const NAV: &[(&str, &str, Option<Permission>)] = &[
-    ("Dashboard", "/dashboard", None),
-    ("Projects", "/projects", Some(Permission::ProjectsView)),
-    ("API keys", "/api-keys", Some(Permission::ApiKeysView)),
+/// The portal's pages in navigation order: label, path, icon, and the permission that opens it
+/// (`None`: everyone signed in).
+const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
+    ("Dashboard", "/dashboard", "◧", None),
+    ("Sessions", "/sessions", "☏", Some(Permission::SessionsView)),
+    ("Projects", "/projects", "▤", Some(Permission::ProjectsView)),
+    ("API keys", "/api-keys", "⚷", Some(Permission::ApiKeysView)),
+    ("Usage", "/usage", "▥", Some(Permission::UsageView)),
+    ("Team", "/team", "☺", Some(Permission::TeamView)),
+    (
+        "Settings",
+        "/settings",
+        "⚙",
+        Some(Permission::SettingsManage),
+    ),
+    ("Account", "/account", "◉", None),
 ];
+
+/// What every signed-in page's shell shows: navigation, the logout form's token, who is signed
+/// in, and a toast after a completed action.
+pub struct Chrome {
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub who: String,
+    pub toast: Option<&'static str>,
+}
+
+/// The message of a `?done=<code>` toast; unknown codes show nothing (no reflected text).
+fn toast_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "project_created" => "Project created.",
+        "key_revoked" => "Key revoked.",
+        "session_ended" => "Session ended.",
+        "invited" => "Invitation sent.",
+        "role_changed" => "Role changed.",
+        "member_removed" => "Member removed.",
+        "invitation_revoked" => "Invitation revoked.",
+        "settings_saved" => "Settings saved.",
+        "password_changed" => "Password changed.",
+        "totp_enabled" => "Two-factor authentication is on.",
+        "sessions_ended" => "Your other sessions were signed out.",
+        "webhook_created" => "Webhook endpoint added.",
+        "webhook_deleted" => "Webhook endpoint removed.",
+        _ => return None,
+    })
+}
+
+impl Visitor {
+    /// The shell of the page at `current`, with the toast for `done` if any.
+    pub fn chrome(&self, current: &str, done: Option<&str>) -> Chrome {
+        Chrome {
+            nav: nav(&self.scope, current),
+            csrf: self.csrf.clone(),
+            who: self.scope.actor().label(),
+            toast: done.and_then(toast_message),
+        }
+    }
+}
 
 #[derive(Template)]
 #[template(path = "forbidden.html")]
 struct ForbiddenPage {
-    css: String,
-    nav: Vec<NavItem>,
-    csrf: String,
-    who: String,
+    chrome: Chrome,
     permission: &'static str,
 }
 
 /// The 403 page naming the missing permission.
 pub(crate) fn forbidden(v: &Visitor, permission: Permission) -> Response {
     let page = ForbiddenPage {
-        css: css_url(),
-        nav: nav(&v.scope, ""),
-        csrf: v.csrf.clone(),
-        who: v.scope.actor().label(),
+        chrome: v.chrome("", None),
         permission: permission.as_str(),
     };
     render(&page, StatusCode::FORBIDDEN)
@@ -360,11 +406,12 @@ pub(crate) fn forbidden(v: &Visitor, permission: Permission) -> Response {
 
 pub(crate) fn nav(scope: &Scope, current: &str) -> Vec<NavItem> {
     NAV.iter()
-        .filter(|(_, _, perm)| perm.is_none_or(|p| scope.has(p)))
-        .map(|(label, href, _)| NavItem {
+        .map(|(label, href, icon, perm)| NavItem {
             label,
             href,
+            icon,
             current: *href == current,
+            needs: perm.filter(|p| !scope.has(*p)).map(|p| p.as_str()),
         })
         .collect()
 }
@@ -388,10 +435,7 @@ pub struct ActivityRow {
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
-    css: String,
-    nav: Vec<NavItem>,
-    csrf: String,
-    who: String,
+    chrome: Chrome,
     heading: String,
     usage: Option<UsageSummary>,
     audit: Option<Vec<ActivityRow>>,
@@ -469,10 +513,7 @@ pub async fn dashboard(
         None
     };
     let page = DashboardPage {
-        css: css_url(),
-        nav: nav(&v.scope, "/dashboard"),
-        csrf: v.csrf,
-        who: v.scope.actor().label(),
+        chrome: v.chrome("/dashboard", None),
         heading,
         usage,
         audit,

@@ -1,8 +1,7 @@
 //! `/projects`: the tenant's projects with pagination, and the create form for those who may.
 
 use crate::PortalState;
-use crate::assets::css_url;
-use crate::pages::{NavItem, Visitor, forbidden, nav, render, signed_in, signed_in_form};
+use crate::pages::{Chrome, Visitor, forbidden, render, signed_in, signed_in_form};
 
 use askama::Template;
 use avb_core::CoreError;
@@ -28,10 +27,7 @@ pub struct ProjectRow {
 #[derive(Template)]
 #[template(path = "projects.html")]
 struct ProjectsPage {
-    css: String,
-    nav: Vec<NavItem>,
-    csrf: String,
-    who: String,
+    chrome: Chrome,
     can_manage: bool,
     rows: Vec<ProjectRow>,
     next: Option<String>,
@@ -91,10 +87,7 @@ async fn page(
         None => (String::new(), None),
     };
     let page = ProjectsPage {
-        css: css_url(),
-        nav: nav(&v.scope, "/projects"),
-        csrf: v.csrf.clone(),
-        who: v.scope.actor().label(),
+        chrome: v.chrome("/projects", None),
         can_manage: v.scope.has(Permission::ProjectsManage),
         rows: listed
             .items

@@ -2,90 +2,10 @@
 //! the dashboard by role, expiry and logout, escaping, security headers and hashed assets.
 #![allow(clippy::unwrap_used)]
 
-use avb_testkit::{Db, PASSWORD, TestApp, spawn_app};
+use avb_testkit::browser::{Browser, field, set_cookie};
+use avb_testkit::{Db, PASSWORD, spawn_app};
 use reqwest::StatusCode;
 use serde_json::json;
-
-/// A browser: no redirects followed, cookies handled by hand.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: app.base.clone(),
-        }
-    }
-
-    async fn get(&self, path: &str, cookie: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", cookie)
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Opens the login page and returns its CSRF token (also set as a cookie).
-    async fn login_csrf(&self) -> String {
-        let res = self.get("/login", "").await;
-        let cookie = set_cookie(&res, "avb_login_csrf").unwrap();
-        let html = res.text().await.unwrap();
-        assert_eq!(field(&html, "csrf"), cookie);
-        cookie
-    }
-
-    /// Signs in; returns the session cookie value.
-    async fn sign_in(&self, email: &str) -> String {
-        let csrf = self.login_csrf().await;
-        let res = self
-            .post(
-                "/login",
-                &format!("avb_login_csrf={csrf}"),
-                &[("email", email), ("password", PASSWORD), ("csrf", &csrf)],
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        assert_eq!(res.headers()["location"], "/dashboard");
-        set_cookie(&res, "avb_session").unwrap()
-    }
-}
-
-/// The value a response sets for cookie `name` (checking its flags).
-fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(|c| {
-            assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"), "{c}");
-            c[name.len() + 1..].split(';').next().unwrap().to_string()
-        })
-}
-
-/// The value of the hidden input `name` in a form.
-fn field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap() + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_dashboard_by_role_and_logout() {
@@ -497,12 +417,52 @@ async fn the_shell_has_a_labelled_mobile_menu_and_no_inline_script() {
         .unwrap();
     assert!(html.contains("<label for=\"menu\" class=\"menu-button\">"));
     assert!(html.contains("aria-controls=\"main-nav\"") && html.contains("id=\"main-nav\""));
-    assert!(
-        !html.contains("<script") && !html.contains("style="),
-        "the CSP forbids inline code"
-    );
-    // The navigation follows the permission table: an admin sees every built page.
-    for link in ["/dashboard", "/projects", "/api-keys"] {
+    // Scripts only from our hashed assets, never inline; no style attributes.
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert_eq!(scripts.len(), 2, "htmx and the portal script");
+    for tag in scripts {
+        assert!(tag.starts_with(" src=\"/assets/"), "inline script: {tag}");
+        assert!(tag.contains("></script>"), "{tag}");
+    }
+    assert!(!html.contains("style="), "the CSP forbids inline styles");
+    // Every script the page names is served, immutable, as JavaScript.
+    for src in html.split("<script src=\"").skip(1) {
+        let path = &src[..src.find('"').unwrap()];
+        let res = browser.get(path, &admin).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .contains("javascript")
+        );
+    }
+    // The navigation follows the permission table: an admin sees every page.
+    for link in [
+        "/dashboard",
+        "/sessions",
+        "/projects",
+        "/api-keys",
+        "/usage",
+        "/team",
+        "/settings",
+        "/account",
+    ] {
         assert!(html.contains(&format!("href=\"{link}\"")), "{link}");
     }
+    // A viewer sees disabled items naming the permission they lack.
+    app.create_user(Some(tenant), "viewer", "viewer@shell.test")
+        .await;
+    let viewer = format!("avb_session={}", browser.sign_in("viewer@shell.test").await);
+    let html = browser
+        .get("/dashboard", &viewer)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("title=\"Needs the settings:manage permission\"")
+            && !html.contains("href=\"/settings\""),
+        "{html}"
+    );
 }

@@ -2,6 +2,7 @@
 //! a fresh PostgreSQL database, and [`TestApp`] drives it over HTTP.
 #![allow(clippy::unwrap_used)]
 
+pub mod browser;
 pub mod speech;
 pub mod ws;
 use avb_core::config::Config;
@@ -109,6 +110,9 @@ pub async fn spawn_on(url: &str, dir: Option<PathBuf>, tweak: impl FnOnce(&mut C
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
     let serve_ctx = ctx.clone();
+    // The background jobs production runs (key usage, webhook outbox...), stopped with the app.
+    let (jobs_stop, jobs_rx) = tokio::sync::watch::channel(false);
+    let _jobs = avb_core::background::spawn(ctx.clone(), jobs_rx);
     tokio::spawn(async move {
         let app = avb_api::server::app(
             avb_api::router(serve_ctx.clone()),
@@ -118,6 +122,7 @@ pub async fn spawn_on(url: &str, dir: Option<PathBuf>, tweak: impl FnOnce(&mut C
             let _ = rx.await;
         })
         .await;
+        let _ = jobs_stop.send(true);
     });
     TestApp {
         base: format!("http://{addr}"),

@@ -472,3 +472,58 @@ pub async fn complete_setup(
     tx.commit().await?;
     Ok(id)
 }
+
+/// Signs the caller out of every other login session (other browsers and devices).
+pub async fn end_other_sessions(ctx: &AppContext, scope: &Scope) -> CoreResult<usize> {
+    let (Some(uid), Some(sid)) = (scope.actor().user_id(), scope.session()) else {
+        return Err(CoreError::Unauthorized("only login sessions can do this"));
+    };
+    let tx = ctx.store.platform_tx(true).await?;
+    let ended = auth_sessions::revoke_others(&tx, uid, sid).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            scope.tenant(),
+            "user.sessions_end_others",
+            "user",
+            uid,
+            serde_json::json!({"ended": ended.len()}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    let n = ended.len();
+    ctx.revocations
+        .revoke(
+            scope.tenant(),
+            ended.into_iter().map(Revocation::Session).collect(),
+        )
+        .await;
+    Ok(n)
+}
+
+/// Changes the caller's display name.
+pub async fn rename(ctx: &AppContext, scope: &Scope, name: &str) -> CoreResult<()> {
+    let uid = scope
+        .actor()
+        .user_id()
+        .ok_or(CoreError::Unauthorized("only local users have a profile"))?;
+    let name = avb_domain::Name::parse("name", name)?;
+    let tx = ctx.store.platform_tx(true).await?;
+    users::set_name(&tx, uid, name.as_str()).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            scope.tenant(),
+            "user.profile_update",
+            "user",
+            uid,
+            serde_json::json!({"name": name.as_str()}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -295,6 +295,9 @@ pub async fn revoke(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult
         ),
     )
     .await?;
+    let event = serde_json::json!({"id": k.id, "name": k.name, "prefix": k.prefix,
+        "revoked_by": scope.actor().label()});
+    crate::services::webhooks::emit(&tx, "api_key.revoked", event).await?;
     tx.commit().await?;
     ctx.revocations
         .revoke_keys(tenant, std::slice::from_ref(&k.prefix))

@@ -6,13 +6,16 @@ use crate::error::{CoreError, CoreResult};
 use crate::identity::password;
 use crate::scope::{Actor, RequestMeta, Scope};
 use crate::services::projects::tenant_of;
+use crate::services::revocation::Revocation;
 use crate::token::{hash_token, random_alnum};
 use avb_domain::{
     Email, Name, Permission, Role, TenantId, UserId, ValidationError, check_password_policy,
 };
 use avb_storage::entities::invitation::Model as Invitation;
 use avb_storage::repos::memberships::Member;
-use avb_storage::repos::{audit as audit_repo, invitations, memberships, tenants, users};
+use avb_storage::repos::{
+    audit as audit_repo, auth_sessions, invitations, memberships, tenants, users,
+};
 use avb_storage::{Page, PageRequest};
 use chrono::{Duration, Utc};
 
@@ -79,6 +82,13 @@ pub async fn invite(
         return Err(CoreError::Conflict(format!("{email} is already a member")));
     }
     let tenant_row = tenants::get(&tx, tenant).await?;
+    let limit = ctx.config.team.limit_for(&tenant_row.plan);
+    if memberships::count(&tx).await? + invitations::count_pending(&tx).await? >= limit {
+        return Err(CoreError::LimitReached(format!(
+            "the {} plan allows {limit} members (pending invitations included); upgrade the plan to invite more",
+            tenant_row.plan
+        )));
+    }
     let token = random_alnum(40);
     let inv = invitations::insert(
         &tx,
@@ -230,4 +240,160 @@ pub async fn accept(
     .await?;
     tx.commit().await?;
     Ok((uid, tenant))
+}
+
+/// How many members (plus pending invitations) the tenant has, and how many its plan allows.
+pub async fn seats(ctx: &AppContext, scope: &Scope) -> CoreResult<(u64, u64)> {
+    let tenant = tenant_of(scope, Permission::TeamView)?;
+    ctx.policy
+        .authorize(scope, Permission::TeamView, Some(tenant))?;
+    let tx = ctx.store.tenant_tx(tenant, false).await?;
+    let used = memberships::count(&tx).await? + invitations::count_pending(&tx).await?;
+    let plan = tenants::get(&tx, tenant).await?.plan;
+    tx.commit().await?;
+    Ok((used, ctx.config.team.limit_for(&plan)))
+}
+
+/// Whether the actor may touch an owner's membership (owners and operators only).
+fn may_manage_owners(scope: &Scope) -> bool {
+    scope.role() == Some(Role::TenantOwner) || scope.is_operator()
+}
+
+/// Changes a member's role (requires `team:manage`). Nobody changes their own role, only owners
+/// grant or take away ownership, and the last owner stays an owner.
+pub async fn change_role(
+    ctx: &AppContext,
+    scope: &Scope,
+    user: UserId,
+    role: &str,
+) -> CoreResult<Member> {
+    let tenant = tenant_of(scope, Permission::TeamManage)?;
+    ctx.policy
+        .authorize(scope, Permission::TeamManage, Some(tenant))?;
+    let role = parse_tenant_role(role)?;
+    if scope.actor().user_id() == Some(user) {
+        return Err(CoreError::Conflict(
+            "you cannot change your own role".into(),
+        ));
+    }
+    let tx = ctx.store.tenant_tx(tenant, true).await?;
+    let current = memberships::find(&tx, user)
+        .await?
+        .ok_or(CoreError::NotFound)?;
+    let owner = Role::TenantOwner.as_str();
+    if (current.role == owner || role == Role::TenantOwner) && !may_manage_owners(scope) {
+        return Err(CoreError::Validation(ValidationError::new(
+            "role",
+            "only a tenant owner can grant or take away ownership",
+        )));
+    }
+    if current.role == owner
+        && role != Role::TenantOwner
+        && memberships::count_with_role(&tx, owner).await? <= 1
+    {
+        return Err(CoreError::Conflict(
+            "the tenant must keep at least one owner".into(),
+        ));
+    }
+    let from = current.role.clone();
+    let membership = memberships::set_role(&tx, user, role.as_str()).await?;
+    let u = users::get(&tx, user).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            Some(tenant),
+            "member.role_change",
+            "membership",
+            membership.id,
+            serde_json::json!({"user_id": user, "from": from, "to": role.as_str()}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    // Cached sessions of the member pick up the new role now, not after the cache expires.
+    ctx.revocations
+        .revoke(Some(tenant), vec![Revocation::User(user)])
+        .await;
+    Ok(Member {
+        membership,
+        user: u,
+    })
+}
+
+/// Removes a member (requires `team:manage`) and signs them out. Nobody removes themselves here,
+/// and only owners remove owners.
+pub async fn remove(ctx: &AppContext, scope: &Scope, user: UserId) -> CoreResult<()> {
+    let tenant = tenant_of(scope, Permission::TeamManage)?;
+    ctx.policy
+        .authorize(scope, Permission::TeamManage, Some(tenant))?;
+    if scope.actor().user_id() == Some(user) {
+        return Err(CoreError::Conflict("you cannot remove yourself".into()));
+    }
+    let tx = ctx.store.tenant_tx(tenant, true).await?;
+    let current = memberships::find(&tx, user)
+        .await?
+        .ok_or(CoreError::NotFound)?;
+    if current.role == Role::TenantOwner.as_str() && !may_manage_owners(scope) {
+        return Err(CoreError::Validation(ValidationError::new(
+            "user",
+            "only a tenant owner can remove an owner",
+        )));
+    }
+    let removed = memberships::remove(&tx, user).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            Some(tenant),
+            "member.remove",
+            "membership",
+            removed.id,
+            serde_json::json!({"user_id": user, "role": removed.role}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    let platform = ctx.store.platform_tx(true).await?;
+    auth_sessions::revoke_all_for_user(&platform, user).await?;
+    platform.commit().await?;
+    ctx.revocations
+        .revoke(Some(tenant), vec![Revocation::User(user)])
+        .await;
+    Ok(())
+}
+
+/// Revokes a pending invitation (requires `team:manage`); its link stops working.
+pub async fn revoke_invitation(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: uuid::Uuid,
+) -> CoreResult<Invitation> {
+    let tenant = tenant_of(scope, Permission::TeamManage)?;
+    ctx.policy
+        .authorize(scope, Permission::TeamManage, Some(tenant))?;
+    let tx = ctx.store.tenant_tx(tenant, true).await?;
+    let inv = invitations::get(&tx, id).await?;
+    if inv.status != "pending" {
+        return Err(CoreError::Conflict(format!(
+            "the invitation is already {}",
+            inv.status
+        )));
+    }
+    let email = inv.email.clone();
+    let inv = invitations::mark_revoked(&tx, inv).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            Some(tenant),
+            "invitation.revoke",
+            "invitation",
+            inv.id,
+            serde_json::json!({"email": email}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(inv)
 }

@@ -13,6 +13,7 @@ pub mod tenants;
 pub mod usage;
 pub mod users;
 pub mod voice_profiles;
+pub mod webhooks;
 
 use avb_domain::ValidationError;
 

@@ -7,7 +7,7 @@ use crate::scope::{Actor, Scope};
 use crate::services::projects::tenant_of;
 use crate::services::revocation::Revocation;
 use avb_domain::{Permission, TenantId};
-use avb_storage::entities::realtime_session::Model as SessionRecord;
+pub use avb_storage::entities::realtime_session::Model as SessionRecord;
 use avb_storage::repos::{audit as audit_repo, realtime_sessions};
 use avb_storage::{Page, PageRequest};
 use uuid::Uuid;
@@ -57,8 +57,25 @@ pub async fn closed(
 ) -> CoreResult<()> {
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     realtime_sessions::close(&tx, id, reason, responses).await?;
+    let s = realtime_sessions::get(&tx, id).await?;
+    crate::services::webhooks::emit(&tx, "session.closed", closed_event(&s)).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The `session.closed` webhook's data.
+fn closed_event(s: &SessionRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": s.id,
+        "realtime_id": s.realtime_id,
+        "project_id": s.project_id,
+        "api_key_id": s.api_key_id,
+        "model": s.model,
+        "started_at": s.started_at,
+        "ended_at": s.ended_at,
+        "responses": s.responses,
+        "reason": s.close_reason,
+    })
 }
 
 /// Lists the caller's sessions (requires `sessions:view`).
@@ -100,6 +117,8 @@ pub async fn close(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<Sess
     }
     let reason = format!("closed by {}", scope.actor().label());
     realtime_sessions::close(&tx, id, &reason, s.responses).await?;
+    let closed = realtime_sessions::get(&tx, id).await?;
+    crate::services::webhooks::emit(&tx, "session.closed", closed_event(&closed)).await?;
     audit_repo::append(
         &tx,
         audit::entry(
@@ -122,7 +141,7 @@ pub async fn close(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<Sess
     Ok(s)
 }
 
-use avb_storage::entities::{
+pub use avb_storage::entities::{
     realtime_item::Model as ItemRecord, realtime_turn::Model as TurnRecord,
 };
 use avb_storage::repos::realtime_records;

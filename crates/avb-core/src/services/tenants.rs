@@ -209,3 +209,86 @@ async fn set_status(
     ctx.revocations.revoke(Some(id), items).await;
     Ok(t)
 }
+
+pub use avb_storage::repos::tenant_settings::TenantSettings;
+
+/// The caller's tenant's notification settings (requires `settings:manage`).
+pub async fn settings(ctx: &AppContext, scope: &Scope) -> CoreResult<Option<TenantSettings>> {
+    let tenant = crate::services::projects::tenant_of(scope, Permission::SettingsManage)?;
+    ctx.policy
+        .authorize(scope, Permission::SettingsManage, Some(tenant))?;
+    let tx = ctx.store.tenant_tx(tenant, false).await?;
+    let s = avb_storage::repos::tenant_settings::get(&tx).await?;
+    tx.commit().await?;
+    Ok(s)
+}
+
+/// Changes the caller's tenant's profile (requires `settings:manage`).
+pub async fn update_profile(
+    ctx: &AppContext,
+    scope: &Scope,
+    name: &str,
+    billing_email: &str,
+    timezone: &str,
+) -> CoreResult<Tenant> {
+    let tenant = crate::services::projects::tenant_of(scope, Permission::SettingsManage)?;
+    ctx.policy
+        .authorize(scope, Permission::SettingsManage, Some(tenant))?;
+    let name = Name::parse("name", name)?;
+    let email = Email::parse("billing_email", billing_email)?;
+    let timezone = parse_timezone(timezone)?;
+    let tx = ctx.store.tenant_tx(tenant, true).await?;
+    let t = tenants::set_profile(&tx, tenant, name.as_str(), email.as_str(), &timezone).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            Some(tenant),
+            "tenant.profile_update",
+            "tenant",
+            tenant,
+            serde_json::json!({"name": t.name, "billing_email": t.billing_email, "timezone": t.timezone}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(t)
+}
+
+/// Changes the caller's tenant's notification settings (requires `settings:manage`): the
+/// monthly request count that raises `usage.threshold_reached`, and who is e-mailed.
+pub async fn update_notifications(
+    ctx: &AppContext,
+    scope: &Scope,
+    threshold: Option<i64>,
+    notify_email: &str,
+) -> CoreResult<()> {
+    let tenant = crate::services::projects::tenant_of(scope, Permission::SettingsManage)?;
+    ctx.policy
+        .authorize(scope, Permission::SettingsManage, Some(tenant))?;
+    if threshold.is_some_and(|t| t < 1) {
+        return Err(ValidationError::new("usage_threshold", "must be a positive number").into());
+    }
+    let notify = notify_email.trim();
+    let notify = if notify.is_empty() {
+        String::new()
+    } else {
+        Email::parse("notify_email", notify)?.as_str().to_string()
+    };
+    let tx = ctx.store.tenant_tx(tenant, true).await?;
+    avb_storage::repos::tenant_settings::put(&tx, threshold, &notify).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            Some(tenant),
+            "tenant.notifications_update",
+            "tenant",
+            tenant,
+            serde_json::json!({"usage_threshold_requests": threshold, "notify_email": notify}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

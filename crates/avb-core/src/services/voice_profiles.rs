@@ -178,7 +178,7 @@ fn range<T: PartialOrd + std::fmt::Display + Copy>(
 }
 
 /// Whether `host` names this machine or a private network.
-fn private_host(host: url::Host<&str>) -> bool {
+pub(crate) fn private_host(host: url::Host<&str>) -> bool {
     match host {
         url::Host::Domain(d) => {
             let d = d.to_ascii_lowercase();

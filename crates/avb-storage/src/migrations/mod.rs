@@ -9,6 +9,7 @@ mod m20261125_000004_realtime_sessions;
 mod m20261125_000005_usage_events;
 mod m20261125_000006_realtime_items_turns;
 mod m20261125_000007_voice_profiles;
+mod m20261125_000008_webhooks;
 
 /// PostgreSQL only: row-level security on a tenant-owned table (ENABLE + FORCE and the policy
 /// that admits the transaction's tenant, or a platform transaction).
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_usage_events::Migration),
             Box::new(m20261125_000006_realtime_items_turns::Migration),
             Box::new(m20261125_000007_voice_profiles::Migration),
+            Box::new(m20261125_000008_webhooks::Migration),
         ]
     }
 }

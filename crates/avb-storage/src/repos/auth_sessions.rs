@@ -87,3 +87,26 @@ pub async fn revoke_all_for_user(tx: &Tx, user: UserId) -> StorageResult<u64> {
         .await?;
     Ok(r.rows_affected)
 }
+
+/// Revokes every live session of `user` except `keep`; returns the revoked ids.
+pub async fn revoke_others(
+    tx: &Tx,
+    user: UserId,
+    keep: AuthSessionId,
+) -> StorageResult<Vec<AuthSessionId>> {
+    let live = Entity::find()
+        .filter(Column::UserId.eq(user.as_uuid()))
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::Id.ne(keep.as_uuid()))
+        .all(tx.conn())
+        .await?;
+    let ids: Vec<AuthSessionId> = live.iter().map(|s| AuthSessionId(s.id)).collect();
+    if !ids.is_empty() {
+        Entity::update_many()
+            .col_expr(Column::RevokedAt, Expr::value(Some(Utc::now())))
+            .filter(Column::Id.is_in(live.iter().map(|s| s.id)))
+            .exec(tx.conn())
+            .await?;
+    }
+    Ok(ids)
+}

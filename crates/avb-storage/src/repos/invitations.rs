@@ -74,3 +74,32 @@ pub async fn mark_accepted(tx: &Tx, inv: Model) -> StorageResult<Model> {
     am.accepted_at = Set(Some(Utc::now()));
     Ok(am.update(tx.conn()).await?)
 }
+
+/// One invitation of the transaction's tenant.
+pub async fn get(tx: &Tx, id: uuid::Uuid) -> StorageResult<Model> {
+    let tenant = tx.require_tenant()?;
+    Entity::find_by_id(id)
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .one(tx.conn())
+        .await?
+        .ok_or(StorageError::NotFound)
+}
+
+/// Marks a pending invitation revoked (its link stops working).
+pub async fn mark_revoked(tx: &Tx, inv: Model) -> StorageResult<Model> {
+    let mut am: ActiveModel = inv.into();
+    am.status = Set("revoked".into());
+    Ok(am.update(tx.conn()).await?)
+}
+
+/// Pending, unexpired invitations of the transaction's tenant.
+pub async fn count_pending(tx: &Tx) -> StorageResult<u64> {
+    use sea_orm::PaginatorTrait;
+    let tenant = tx.require_tenant()?;
+    Ok(Entity::find()
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .filter(Column::Status.eq("pending"))
+        .filter(Column::ExpiresAt.gt(Utc::now()))
+        .count(tx.conn())
+        .await?)
+}

@@ -87,3 +87,28 @@ pub async fn tenants_of(tx: &Tx, user: UserId) -> StorageResult<Vec<TenantId>> {
         .map(|m| TenantId(m.tenant_id))
         .collect())
 }
+
+/// Changes the role of `user` in the transaction's tenant; `NotFound` when not a member.
+pub async fn set_role(tx: &Tx, user: UserId, role: &str) -> StorageResult<membership::Model> {
+    let m = find(tx, user).await?.ok_or(crate::StorageError::NotFound)?;
+    let mut am: ActiveModel = m.into();
+    am.role = Set(role.to_string());
+    Ok(am.update(tx.conn()).await?)
+}
+
+/// Removes `user` from the transaction's tenant; `NotFound` when not a member.
+pub async fn remove(tx: &Tx, user: UserId) -> StorageResult<membership::Model> {
+    let m = find(tx, user).await?.ok_or(crate::StorageError::NotFound)?;
+    Entity::delete_by_id(m.id).exec(tx.conn()).await?;
+    Ok(m)
+}
+
+/// Members holding `role` in the transaction's tenant.
+pub async fn count_with_role(tx: &Tx, role: &str) -> StorageResult<u64> {
+    let tenant = tx.require_tenant()?;
+    Ok(Entity::find()
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .filter(Column::Role.eq(role))
+        .count(tx.conn())
+        .await?)
+}

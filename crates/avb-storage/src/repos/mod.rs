@@ -12,6 +12,7 @@ pub mod realtime_records;
 pub mod realtime_secrets;
 pub mod realtime_sessions;
 pub mod secrets;
+pub mod tenant_settings;
 pub mod tenants;
 pub mod tokens;
 pub mod usage;
@@ -34,3 +35,4 @@ pub(crate) fn paginate<E: EntityTrait, C: ColumnTrait>(
     q.order_by_desc(id).limit(page.limit + 1)
 }
 pub mod voice_profiles;
+pub mod webhooks;

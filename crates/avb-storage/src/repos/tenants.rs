@@ -85,3 +85,19 @@ pub async fn count(tx: &Tx) -> StorageResult<u64> {
 
 /// Re-export of the model for callers.
 pub type Tenant = tenant::Model;
+
+/// Changes a tenant's profile: name, billing e-mail and time zone.
+pub async fn set_profile(
+    tx: &Tx,
+    id: TenantId,
+    name: &str,
+    billing_email: &str,
+    timezone: &str,
+) -> StorageResult<Model> {
+    let mut am: ActiveModel = get(tx, id).await?.into();
+    am.name = Set(name.to_string());
+    am.billing_email = Set(billing_email.to_string());
+    am.timezone = Set(timezone.to_string());
+    am.updated_at = Set(chrono::Utc::now());
+    Ok(am.update(tx.conn()).await?)
+}

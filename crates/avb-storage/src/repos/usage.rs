@@ -68,3 +68,54 @@ pub async fn totals(
         .map(|(m, t)| (m, t.unwrap_or(0.0)))
         .collect())
 }
+
+/// One day's total of one metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyTotal {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    pub metric: String,
+    pub total: f64,
+}
+
+/// Totals per UTC day and metric for the tenant in `[from, to)`, optionally one project's.
+pub async fn daily(
+    tx: &Tx,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    project: Option<Uuid>,
+) -> StorageResult<Vec<DailyTotal>> {
+    let tenant = tx.require_tenant()?;
+    // The UTC day of a row: PostgreSQL stores timestamptz, SQLite an ISO-8601 text.
+    let day = match tx.backend() {
+        crate::store::Backend::Postgres => {
+            Expr::cust("to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+        }
+        crate::store::Backend::Sqlite => Expr::cust("substr(occurred_at, 1, 10)"),
+    };
+    let mut q = Entity::find()
+        .select_only()
+        .column_as(day.clone(), "day")
+        .column(Column::Metric)
+        .column_as(Expr::col(Column::Quantity).sum(), "total")
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .filter(Column::OccurredAt.gte(from))
+        .filter(Column::OccurredAt.lt(to));
+    if let Some(p) = project {
+        q = q.filter(Column::ProjectId.eq(p));
+    }
+    let rows: Vec<(String, String, Option<f64>)> = q
+        .group_by(day)
+        .group_by(Column::Metric)
+        .into_tuple()
+        .all(tx.conn())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(day, metric, total)| DailyTotal {
+            day,
+            metric,
+            total: total.unwrap_or(0.0),
+        })
+        .collect())
+}

@@ -113,3 +113,11 @@ pub async fn set_totp(tx: &Tx, id: UserId, secret: Option<String>) -> StorageRes
     am.update(tx.conn()).await?;
     Ok(())
 }
+
+/// Changes the display name.
+pub async fn set_name(tx: &Tx, id: UserId, name: &str) -> StorageResult<Model> {
+    let mut am: ActiveModel = get(tx, id).await?.into();
+    am.name = Set(name.to_string());
+    am.updated_at = Set(Utc::now());
+    Ok(am.update(tx.conn()).await?)
+}

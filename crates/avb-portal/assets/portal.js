@@ -1,0 +1,70 @@
+// AgentVoiceBox portal: the little behaviour pages need beyond htmx. No inline handlers (the CSP
+// forbids them): everything is wired here from data attributes.
+(function () {
+  "use strict";
+
+  // Toasts: server-rendered ones (.toast) and those raised by htmx responses
+  // (HX-Trigger: {"toast": {"message": "...", "kind": "success|error"}}).
+  function region() {
+    var r = document.getElementById("toasts");
+    if (!r) {
+      r = document.createElement("div");
+      r.id = "toasts";
+      r.setAttribute("aria-live", "polite");
+      document.body.appendChild(r);
+    }
+    return r;
+  }
+  function dismissLater(el) {
+    setTimeout(function () { el.remove(); }, 6000);
+  }
+  function toast(message, kind) {
+    var el = document.createElement("div");
+    el.className = "toast " + (kind === "error" ? "toast-error" : "toast-success");
+    el.setAttribute("role", kind === "error" ? "alert" : "status");
+    el.textContent = message;
+    region().appendChild(el);
+    dismissLater(el);
+  }
+  document.querySelectorAll(".toast").forEach(dismissLater);
+  document.body.addEventListener("toast", function (e) {
+    var d = e.detail || {};
+    toast(d.message || String(d.value || ""), d.kind);
+  });
+  document.body.addEventListener("htmx:responseError", function () {
+    toast("Refreshing failed; it will be retried.", "error");
+  });
+  document.body.addEventListener("htmx:sendError", function () {
+    toast("The server cannot be reached; it will be retried.", "error");
+  });
+
+  // Copy buttons: <button data-copy="element-id">.
+  document.querySelectorAll("button[data-copy]").forEach(function (b) {
+    b.hidden = false;
+    b.addEventListener("click", function () {
+      var src = document.getElementById(b.getAttribute("data-copy"));
+      if (!src || !navigator.clipboard) { return; }
+      navigator.clipboard.writeText(src.textContent.trim()).then(function () {
+        toast("Copied to the clipboard.", "success");
+      }, function () {
+        toast("Copying failed: select the text and copy it by hand.", "error");
+      });
+    });
+  });
+
+  // Forms that need a confirmation first: <form data-confirm="question">.
+  document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+    f.addEventListener("submit", function (e) {
+      if (!window.confirm(f.getAttribute("data-confirm"))) { e.preventDefault(); }
+    });
+  });
+
+  // Offline indicator; when the connection returns, live regions refresh at once.
+  function online(on) {
+    var banner = document.getElementById("offline");
+    if (banner) { banner.hidden = on; }
+    if (on && window.htmx) { window.htmx.trigger(document.body, "resume"); }
+  }
+  window.addEventListener("offline", function () { online(false); });
+  window.addEventListener("online", function () { online(true); });
+})();

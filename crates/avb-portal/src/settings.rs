@@ -1,0 +1,513 @@
+//! `/settings` (requires `settings:manage`): the tenant's profile and time zone, usage
+//! notifications, and webhook endpoints with test sends and their delivery log.
+
+use crate::PortalState;
+use crate::pages::{Chrome, Visitor, forbidden, render, signed_in, signed_in_form};
+use askama::Template;
+use avb_core::CoreError;
+use avb_core::services::{tenants, webhooks};
+use avb_domain::Permission;
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use uuid::Uuid;
+
+/// One webhook endpoint row.
+pub struct EndpointRow {
+    pub id: String,
+    pub url: String,
+    pub description: String,
+    pub events: String,
+}
+
+/// An event checkbox.
+pub struct EventChoice {
+    pub name: &'static str,
+    pub checked: bool,
+}
+
+/// What the forms held and which one failed.
+#[derive(Default)]
+struct Forms {
+    name: String,
+    billing_email: String,
+    timezone: String,
+    threshold: String,
+    notify_email: String,
+    hook_url: String,
+    hook_description: String,
+    hook_events: Vec<String>,
+    error_form: &'static str,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    name: String,
+    billing_email: String,
+    timezone: String,
+    threshold: String,
+    notify_email: String,
+    endpoints: Vec<EndpointRow>,
+    events: Vec<EventChoice>,
+    hook_url: String,
+    hook_description: String,
+    error_form: &'static str,
+    error: Option<String>,
+}
+
+/// `?done=`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SettingsQuery {
+    #[serde(default)]
+    done: String,
+}
+
+fn unavailable(e: &CoreError) -> Response {
+    tracing::error!(error = %e, "settings page failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Settings are unavailable right now. Retry in a moment.",
+    )
+        .into_response()
+}
+
+async fn page(
+    state: &PortalState,
+    v: &Visitor,
+    done: &str,
+    mut forms: Forms,
+    status: StatusCode,
+) -> Response {
+    if !v.scope.has(Permission::SettingsManage) {
+        return forbidden(v, Permission::SettingsManage);
+    }
+    let ctx = &state.ctx;
+    let (tenant, settings, endpoints) = match tokio::try_join!(
+        tenants::current(ctx, &v.scope),
+        tenants::settings(ctx, &v.scope),
+        webhooks::list(ctx, &v.scope)
+    ) {
+        Ok(x) => x,
+        Err(CoreError::Forbidden(p)) => return forbidden(v, p),
+        Err(e) => return unavailable(&e),
+    };
+    let Some(tenant) = tenant else {
+        return forbidden(v, Permission::SettingsManage);
+    };
+    if forms.error_form != "profile" {
+        forms.name = tenant.name;
+        forms.billing_email = tenant.billing_email;
+        forms.timezone = tenant.timezone;
+    }
+    if forms.error_form != "notifications" {
+        forms.threshold = settings
+            .as_ref()
+            .and_then(|s| s.usage_threshold_requests)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        forms.notify_email = settings.map(|s| s.notify_email).unwrap_or_default();
+    }
+    let page = SettingsPage {
+        chrome: v.chrome("/settings", Some(done)),
+        name: forms.name,
+        billing_email: forms.billing_email,
+        timezone: forms.timezone,
+        threshold: forms.threshold,
+        notify_email: forms.notify_email,
+        endpoints: endpoints
+            .into_iter()
+            .map(|e| EndpointRow {
+                id: e.id.to_string(),
+                url: e.url,
+                description: e.description,
+                events: e.events.replace(',', ", "),
+            })
+            .collect(),
+        events: webhooks::EVENTS
+            .iter()
+            .map(|name| EventChoice {
+                name,
+                checked: forms.hook_events.is_empty()
+                    || forms.hook_events.iter().any(|e| e == name),
+            })
+            .collect(),
+        hook_url: forms.hook_url,
+        hook_description: forms.hook_description,
+        error_form: forms.error_form,
+        error: forms.error,
+    };
+    render(&page, status)
+}
+
+/// `GET /settings`.
+pub async fn show(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<SettingsQuery>,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    page(&state, &v, &q.done, Forms::default(), StatusCode::OK).await
+}
+
+fn message(e: &CoreError) -> Option<String> {
+    match e {
+        CoreError::Validation(v) => Some(format!("{}: {}", v.field, v.message)),
+        _ => None,
+    }
+}
+
+/// The tenant profile form.
+#[derive(Debug, Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    billing_email: String,
+    #[serde(default)]
+    timezone: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /settings/profile`.
+pub async fn profile(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<ProfileForm>,
+) -> Response {
+    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    match tenants::update_profile(&state.ctx, &v.scope, &f.name, &f.billing_email, &f.timezone)
+        .await
+    {
+        Ok(_) => Redirect::to("/settings?done=settings_saved").into_response(),
+        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
+        Err(e) => match message(&e) {
+            Some(error) => {
+                let forms = Forms {
+                    name: f.name,
+                    billing_email: f.billing_email,
+                    timezone: f.timezone,
+                    error_form: "profile",
+                    error: Some(error),
+                    ..Forms::default()
+                };
+                page(&state, &v, "", forms, StatusCode::UNPROCESSABLE_ENTITY).await
+            }
+            None => unavailable(&e),
+        },
+    }
+}
+
+/// The notifications form.
+#[derive(Debug, Deserialize)]
+pub struct NotificationsForm {
+    #[serde(default)]
+    threshold: String,
+    #[serde(default)]
+    notify_email: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /settings/notifications`.
+pub async fn notifications(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<NotificationsForm>,
+) -> Response {
+    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    let refuse = |error: String, f: NotificationsForm| Forms {
+        threshold: f.threshold,
+        notify_email: f.notify_email,
+        error_form: "notifications",
+        error: Some(error),
+        ..Forms::default()
+    };
+    let raw = f.threshold.trim();
+    let threshold = if raw.is_empty() {
+        None
+    } else {
+        match raw.parse::<i64>() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                let forms = refuse("usage_threshold: must be a whole number".into(), f);
+                return page(&state, &v, "", forms, StatusCode::UNPROCESSABLE_ENTITY).await;
+            }
+        }
+    };
+    match tenants::update_notifications(&state.ctx, &v.scope, threshold, &f.notify_email).await {
+        Ok(()) => Redirect::to("/settings?done=settings_saved").into_response(),
+        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
+        Err(e) => match message(&e) {
+            Some(error) => {
+                let forms = refuse(error, f);
+                page(&state, &v, "", forms, StatusCode::UNPROCESSABLE_ENTITY).await
+            }
+            None => unavailable(&e),
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webhook_created.html")]
+struct CreatedPage {
+    chrome: Chrome,
+    url: String,
+    secret: String,
+}
+
+/// `POST /settings/webhooks`: the form arrives url-encoded with repeated `events` fields.
+pub async fn create_webhook(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let mut csrf = String::new();
+    let mut url = String::new();
+    let mut description = String::new();
+    let mut events = Vec::new();
+    for (k, val) in form_urlencoded::parse(body.as_bytes()) {
+        match k.as_ref() {
+            "csrf" => csrf = val.into_owned(),
+            "url" => url = val.into_owned(),
+            "description" => description = val.into_owned(),
+            "events" => events.push(val.into_owned()),
+            _ => {}
+        }
+    }
+    let v = match signed_in_form(&state, &headers, peer, &csrf).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    match webhooks::create(&state.ctx, &v.scope, &url, &description, &events).await {
+        Ok((e, secret)) => {
+            let page = CreatedPage {
+                chrome: v.chrome("/settings", None),
+                url: e.url,
+                secret,
+            };
+            let mut res = render(&page, StatusCode::CREATED);
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
+        Err(e) => match message(&e) {
+            Some(error) => {
+                let forms = Forms {
+                    hook_url: url,
+                    hook_description: description,
+                    hook_events: events,
+                    error_form: "webhook",
+                    error: Some(error),
+                    ..Forms::default()
+                };
+                page(&state, &v, "", forms, StatusCode::UNPROCESSABLE_ENTITY).await
+            }
+            None => unavailable(&e),
+        },
+    }
+}
+
+/// A row of the delivery log.
+pub struct DeliveryRow {
+    pub event: String,
+    pub status: String,
+    pub code: String,
+    pub error: String,
+    pub created: String,
+    pub tried: Vec<AttemptRow>,
+}
+
+/// One attempt of a delivery.
+pub struct AttemptRow {
+    pub n: i32,
+    pub at: String,
+    pub code: String,
+    pub error: String,
+    pub ms: i64,
+}
+
+#[derive(Template)]
+#[template(path = "webhook_log.html")]
+struct LogPage {
+    chrome: Chrome,
+    id: String,
+    url: String,
+    rows: Vec<DeliveryRow>,
+    next: Option<String>,
+    test: Option<String>,
+}
+
+/// `?after=` and the last test's result.
+#[derive(Debug, Default, Deserialize)]
+pub struct LogQuery {
+    #[serde(default)]
+    after: String,
+    #[serde(default)]
+    test: String,
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "No such webhook endpoint.").into_response()
+}
+
+/// `GET /settings/webhooks/{id}`: the endpoint's deliveries with every attempt.
+pub async fn log(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    if !v.scope.has(Permission::SettingsManage) {
+        return forbidden(&v, Permission::SettingsManage);
+    }
+    let Ok(id) = id.parse::<Uuid>() else {
+        return not_found();
+    };
+    let endpoints = match webhooks::list(&state.ctx, &v.scope).await {
+        Ok(e) => e,
+        Err(e) => return unavailable(&e),
+    };
+    let Some(endpoint) = endpoints.into_iter().find(|e| e.id == id) else {
+        return not_found();
+    };
+    let request = avb_core::PageRequest {
+        limit: 25,
+        after: q.after.parse().ok(),
+    };
+    let listed = match webhooks::deliveries(&state.ctx, &v.scope, Some(id), request).await {
+        Ok(p) => p,
+        Err(e) => return unavailable(&e),
+    };
+    let mut rows = Vec::with_capacity(listed.items.len());
+    for d in listed.items {
+        let tried = match webhooks::attempts(&state.ctx, &v.scope, d.id).await {
+            Ok(a) => a,
+            Err(e) => return unavailable(&e),
+        };
+        rows.push(DeliveryRow {
+            event: d.event_type,
+            status: d.status,
+            code: d
+                .last_status_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "—".into()),
+            error: d.last_error,
+            created: d.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            tried: tried
+                .into_iter()
+                .map(|a| AttemptRow {
+                    n: a.attempt,
+                    at: a.created_at.format("%H:%M:%S").to_string(),
+                    code: a
+                        .status_code
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "—".into()),
+                    error: a.error,
+                    ms: a.duration_ms,
+                })
+                .collect(),
+        });
+    }
+    let test = match q.test.as_str() {
+        "" => None,
+        t if t.chars().all(|c| c.is_ascii_digit()) => {
+            Some(format!("The endpoint answered HTTP {t}."))
+        }
+        "timeout" => Some("The endpoint did not answer in time.".into()),
+        _ => Some("The endpoint could not be reached.".into()),
+    };
+    let page = LogPage {
+        chrome: v.chrome("/settings", None),
+        id: id.to_string(),
+        url: endpoint.url,
+        rows,
+        next: listed.next.map(|n| n.to_string()),
+        test,
+    };
+    render(&page, StatusCode::OK)
+}
+
+/// A row action's form.
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /settings/webhooks/{id}/test`: sends a signed `webhook.test` now and shows the answer.
+pub async fn test(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    let Ok(id) = id.parse::<Uuid>() else {
+        return not_found();
+    };
+    match webhooks::send_test(&state.ctx, &v.scope, id).await {
+        Ok(r) => {
+            let outcome = match r.status_code {
+                Some(code) => code.to_string(),
+                None if r.error.contains("timed out") => "timeout".into(),
+                None => "unreachable".into(),
+            };
+            Redirect::to(&format!("/settings/webhooks/{id}?test={outcome}")).into_response()
+        }
+        Err(CoreError::NotFound) => not_found(),
+        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// `POST /settings/webhooks/{id}/delete`.
+pub async fn delete(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    let Ok(id) = id.parse::<Uuid>() else {
+        return not_found();
+    };
+    match webhooks::delete(&state.ctx, &v.scope, id).await {
+        Ok(()) => Redirect::to("/settings?done=webhook_deleted").into_response(),
+        Err(CoreError::NotFound) => not_found(),
+        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
+        Err(e) => unavailable(&e),
+    }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs the portal's browser checks (tests/browser/portal.mjs) against a throwaway server:
+#   1. a temp dir with a config (SQLite in the temp dir, HTTP and metrics on free ports);
+#   2. a tenant and a tenant_owner user made with `avb admin`;
+#   3. `avb serve` in the background, waited for on /healthz;
+#   4. node tests/browser/portal.mjs, then the server is stopped and the temp dir removed.
+# Needs only the built binary (target/debug/avb, or $AVB_BIN), chromium and node with
+# tests/browser/node_modules (scripts/browser.sh fresh installs both, then runs this).
+# KEEP_TMP=1 keeps the temp dir (config, database, server log) for a look afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+AVB="${AVB_BIN:-$PWD/target/debug/avb}"
+[ -x "$AVB" ] || { echo "no avb binary at $AVB (cargo build --bin avb, or set AVB_BIN)" >&2; exit 1; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/avb-browser.XXXXXX")
+server=""
+cleanup() {
+  local rc=$?
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  if [ "$rc" -ne 0 ] && [ -f "$TMP/serve.log" ]; then
+    echo "--- last lines of the server log ($TMP/serve.log) ---" >&2
+    tail -n 30 "$TMP/serve.log" >&2
+  fi
+  if [ "${KEEP_TMP:-}" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Port 0: the server picks free ports and prints where it listens.
+cat >"$TMP/avb.toml" <<EOF
+[server]
+listen = "127.0.0.1:0"
+metrics_listen = "127.0.0.1:0"
+data_dir = "$TMP/data"
+
+[log]
+level = "warn"
+EOF
+
+# The avb process sees none of the caller's AVB_* settings (AVB_BASE_URL is not a config key and
+# would be rejected; a database URL would point the throwaway server at a real database).
+clean_env=(env)
+for name in $(compgen -e | grep '^AVB_' || true); do clean_env+=(-u "$name"); done
+avb() { "${clean_env[@]}" "$AVB" --config "$TMP/avb.toml" "$@"; }
+
+EMAIL=owner@browser-test.example.com
+PASSWORD='S3cure-Passw0rd!x'
+tenant=$(avb admin --json tenant create --name "Browser Test Co" --email billing@browser-test.example.com)
+tenant_id=$(node -e 'console.log(JSON.parse(process.argv[1]).id)' "$tenant")
+printf '%s\n' "$PASSWORD" | avb admin --json user create --email "$EMAIL" --name "Browser Owner" \
+  --tenant "$tenant_id" --role tenant_owner --password-stdin >/dev/null
+
+# A simple command (not the function) so that $! is the server itself, for the trap to stop.
+"${clean_env[@]}" "$AVB" --config "$TMP/avb.toml" serve >"$TMP/serve.log" 2>&1 &
+server=$!
+base=""
+for _ in $(seq 1 150); do
+  kill -0 "$server" 2>/dev/null || { echo "avb serve exited" >&2; exit 1; }
+  base=$(sed -n 's/^AgentVoiceBox listening on \([^ ]*\).*/\1/p' "$TMP/serve.log" | head -n 1)
+  if [ -n "$base" ] && node -e 'fetch(process.argv[1]).then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))' \
+    "$base/healthz"; then
+    break
+  fi
+  base=""
+  sleep 0.2
+done
+[ -n "$base" ] || { echo "avb serve did not answer /healthz within 30 s" >&2; exit 1; }
+echo "# portal at $base, signed in as $EMAIL"
+
+AVB_BASE_URL="$base" PORTAL_EMAIL="$EMAIL" PORTAL_PASSWORD="$PASSWORD" node tests/browser/portal.mjs
