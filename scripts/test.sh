@@ -12,6 +12,11 @@ fi
 if [ ! -f tests/sdk/js/node_modules/openai/package.json ]; then
   (cd tests/sdk/js && npm ci --no-audit --no-fund --silent)
 fi
+# The real OpenID provider the portal's OIDC sign-in test runs against (npm oidc-provider).
+if [ ! -f tests/oidc/node_modules/oidc-provider/package.json ]; then
+  (cd tests/oidc && npm ci --no-audit --no-fund --silent)
+fi
+export REQUIRE_OIDC_PROVIDER=1
 
 # Test speech and the local CPU engines (cached in ~/.cache/avb-engines; the first install on a
 # fresh machine builds llama.cpp, about 12 minutes in all). SKIP_LOCAL_ENGINES=1 skips them and
@@ -43,8 +48,20 @@ cleanup() {
 drop_test_databases
 trap cleanup EXIT
 
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@"
+  cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 else
-  cargo test --workspace --no-fail-fast "$@"
+  cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
+
+# The portal in headless Chromium (Debian chromium + npm playwright-core) against a throwaway
+# server built by the run above; screenshots at 375/768/1440 px go to <target>/screenshots.
+# SKIP_BROWSER=1 skips it.
+if [ "${SKIP_BROWSER:-}" != 1 ]; then
+  target=$(cargo metadata --no-deps --format-version 1 |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+  cargo build --quiet --bin avb
+  AVB_BIN="$target/debug/avb" SCREENSHOT_DIR="$target/screenshots" scripts/browser.sh fresh || status=$?
+fi
+exit "$status"

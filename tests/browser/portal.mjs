@@ -11,7 +11,7 @@
 // target/screenshots; screenshots are `<page>-<width>.png`, failures `fail-<scenario>.png`),
 // ONLY (a comma-separated list of scenario names to run), HEADED=1 (needs a display).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -121,6 +121,59 @@ async function secretsOn(page) {
       for (const m of el.value.match(re) || []) found.add(m);
     }
     return [...found];
+  });
+}
+
+/** The text of every toast in #toasts (they disappear after a few seconds: check at once). */
+async function toasts(page) {
+  return (await page.locator('#toasts .toast').allInnerTexts()).map((t) => t.trim());
+}
+
+/** Waits for a toast with exactly `text`; fails naming the toasts that are there instead. */
+async function expectToast(page, text) {
+  try {
+    await page.locator('#toasts .toast').filter({ hasText: new RegExp(`^\\s*${escapeRe(text)}\\s*$`) })
+      .first().waitFor({ state: 'visible', timeout: 3_000 });
+  } catch {
+    throw new Error(`no toast "${text}" on ${page.url()}; toasts: ${JSON.stringify(await toasts(page))}`);
+  }
+}
+
+/**
+ * Creates an API key named `name` on /api-keys with exactly the scope checkboxes `scopes`
+ * (e.g. ['scope_realtime']) and returns its secret, read from the page shown once after.
+ */
+async function newApiKey(page, name, scopes) {
+  await page.goto(url('/api-keys'));
+  await page.fill('form input[name=name]', name);
+  for (const box of await page.locator('form input[type=checkbox][name^=scope]').all()) {
+    const which = await box.getAttribute('name');
+    if (scopes.includes(which)) await box.check(); else await box.uncheck();
+  }
+  await submit(page, 'form:has(input[name=name]) button[type=submit]');
+  const secrets = await secretsOn(page);
+  assert.equal(secrets.length, 1,
+    `creating key "${name}" led to ${page.url()} with ${secrets.length} secrets on it, not 1`);
+  return secrets[0];
+}
+
+/** Facts about the focused element: what it is, its text, and where it is drawn. */
+function focusedInfo(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body || el === document.documentElement) return null;
+    const r = el.getBoundingClientRect();
+    const cs = getComputedStyle(el);
+    const name = (el.getAttribute('aria-label') || el.innerText || el.value || el.title || '').trim();
+    return {
+      desc: `<${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className ? `.${String(el.className).trim().split(/\s+/).join('.')}` : ''}> "${name.replace(/\s+/g, ' ').slice(0, 40)}"`,
+      href: el.getAttribute('href'),
+      inNav: !!el.closest('#main-nav'),
+      // Drawn: a box with an area, not entirely off the document's left/top edge, not hidden.
+      visible: r.width > 0 && r.height > 0 && r.right + scrollX > 0 && r.bottom + scrollY > 0 &&
+        cs.visibility !== 'hidden' && Number(cs.opacity) > 0,
+      box: [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)],
+    };
   });
 }
 
@@ -234,8 +287,157 @@ async function mobileMenuLabels(ctx) {
   }
 }
 
+async function inviteMember(ctx) {
+  const page = await newPage(ctx);
+  await login(page);
+  await page.goto(url('/team'));
+  const email = `teammate+${ctx.run}@browser-test.example.com`;
+  await page.fill('#email', email);
+  await page.selectOption('#role', 'developer');
+  await submit(page, 'form[action="/team/invite"] button[type=submit]');
+  const err = await page.locator('[role=alert]').allInnerTexts();
+  assert.equal(err.length, 0, `inviting ${email} showed: ${err.join(' ')}`);
+  await expectToast(page, 'Invitation sent.');
+  // The invitations table is the one whose first column is the e-mail (members: the name).
+  const row = rowNamed(page, email).first();
+  await row.waitFor({ state: 'visible' })
+    .catch(() => { throw new Error(`${email} is not in the pending invitations table`); });
+  assert.equal(await cell(row, 'Role'), 'developer', 'the invitation has the wrong role');
+  await shot(page, 'team-invited-1440');
+  // Revoke: the form asks window.confirm first (data-confirm); accept it.
+  let question = null;
+  page.once('dialog', (d) => { question = d.message(); d.accept(); });
+  await submit(page, `section[aria-labelledby=inv-h] tbody tr:has(td:text-is("${email}")) button[type=submit]`);
+  assert.ok(question && question.includes(email),
+    `revoking asked ${JSON.stringify(question)}, not a confirmation naming ${email}`);
+  await expectToast(page, 'Invitation revoked.');
+  assert.equal(await rowNamed(page, email).count(), 0,
+    `${email} is still among the pending invitations after revoking`);
+}
+
+async function endLiveSession(ctx) {
+  const page = await newPage(ctx);
+  await login(page);
+  const keyName = `Realtime key ${ctx.run}`;
+  const secret = await newApiKey(page, keyName, ['scope_realtime']);
+  // A second tab of the same browser holds the voice session, as an app in the browser would.
+  const app = await page.context().newPage();
+  app.setDefaultTimeout(TIMEOUT_MS);
+  await app.goto(url('/account'));
+  const first = await app.evaluate(({ base, secret }) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(base.replace(/^http/, 'ws') + '/v1/realtime?model=test-model',
+      ['realtime', 'openai-insecure-api-key.' + secret]);
+    window.__ws = ws;
+    window.__events = [];
+    const timer = setTimeout(() => reject(new Error('no message on the realtime socket within 8 s')), 8000);
+    ws.onmessage = (e) => {
+      window.__events.push(e.data);
+      if (window.__events.length === 1) { clearTimeout(timer); resolve(JSON.parse(e.data)); }
+    };
+    ws.onclose = (e) => {
+      window.__closed = { code: e.code, reason: e.reason };
+      clearTimeout(timer);
+      reject(new Error(`the realtime socket closed before its first message (code ${e.code} ${e.reason})`));
+    };
+  }), { base: BASE, secret });
+  assert.equal(first.type, 'session.created', `the first realtime event is ${JSON.stringify(first).slice(0, 200)}`);
+  const realtimeId = first.session && first.session.id;
+
+  // The session list shows it as active.
+  await page.goto(url('/sessions'));
+  const row = page.locator('#sessions-table tbody tr').filter({ hasText: keyName })
+    .filter({ has: page.locator('.badge', { hasText: /^\s*active\s*$/ }) }).first();
+  await row.waitFor({ state: 'visible' }).catch(async () => {
+    const rows = await page.locator('#sessions-table tbody tr').allInnerTexts();
+    throw new Error(`no active session with key "${keyName}" on /sessions; rows: ` +
+      JSON.stringify(rows.map((r) => r.replace(/\s+/g, ' '))));
+  });
+  assert.equal(await cell(row, 'Status'), 'active');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), row.locator('a').first().click()]);
+  assert.match(pathOf(page), /^\/sessions\/[^/]+$/, `the row's link led to ${page.url()}`);
+  const detail = pathOf(page);
+  assert.equal((await page.locator('#live-status').innerText()).trim(), 'active', 'the detail page badge');
+  if (realtimeId) {
+    assert.ok((await page.locator('main').innerText()).includes(realtimeId),
+      `the detail page does not show the realtime id ${realtimeId}`);
+  }
+  ctx.session = { path: detail, realtimeId };
+
+  // End it, through the confirmation page.
+  await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load' }),
+    page.getByRole('link', { name: 'End session…' }).click(),
+  ]);
+  assert.equal(pathOf(page), `${detail}/end`, `"End session…" led to ${page.url()}`);
+  const confirm = page.locator('main form button[type=submit]');
+  assert.equal(await confirm.count(), 1, 'the confirmation page has no single submit button');
+  assert.equal((await confirm.innerText()).trim(), 'End session');
+  await shot(page, 'session-end-1440');
+  await submit(page, 'main form button[type=submit]');
+  assert.equal(pathOf(page), detail, `after ending, the page is ${page.url()}`);
+  await expectToast(page, 'Session ended.');
+  assert.equal((await page.locator('#live-status').innerText()).trim(), 'closed', 'the badge after ending');
+  assert.equal(await page.getByRole('link', { name: 'End session…' }).count(), 0,
+    'an ended session still offers "End session…"');
+
+  // The caller is disconnected.
+  await app.waitForFunction(() => window.__ws.readyState === 3, null, { timeout: 5_000 })
+    .catch(async () => {
+      const st = await app.evaluate(() => window.__ws.readyState);
+      throw new Error(`the realtime socket is not closed 5 s after ending the session (readyState ${st})`);
+    });
+  const closed = await app.evaluate(() => window.__closed);
+  console.log(`# realtime socket closed: ${JSON.stringify(closed)}`);
+}
+
+async function csvExport(ctx) {
+  assert.ok(ctx.session, 'needs the session that "end a live session" ends');
+  const page = await newPage(ctx);
+  await login(page);
+  await page.goto(url('/sessions'));
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Export CSV' }).click(),
+  ]);
+  const file = await download.path();
+  assert.ok(file, `the download failed: ${await download.failure()}`);
+  const text = readFileSync(file, 'utf8');
+  const lines = text.split(/\r?\n/).filter((l) => l !== '');
+  assert.ok(lines.length > 0, 'the CSV is empty');
+  assert.ok(lines[0].startsWith('id,realtime_id,status'), `the CSV header is "${lines[0]}"`);
+  console.log(`# CSV ${download.suggestedFilename()}: ${lines.length - 1} rows; header ${lines[0]}`);
+  const closed = lines.slice(1).filter((l) => l.includes('closed'));
+  assert.ok(closed.length >= 1, `no data row contains "closed": ${JSON.stringify(lines.slice(1, 5))}`);
+  if (ctx.session.realtimeId) {
+    assert.ok(lines.some((l) => l.includes(ctx.session.realtimeId) && l.includes('closed')),
+      `the ended session ${ctx.session.realtimeId} is not a closed row of the CSV`);
+  }
+}
+
+async function accountPages(ctx) {
+  const page = await newPage(ctx);
+  await login(page);
+  await page.goto(url('/account'));
+  assert.ok((await page.locator('main').innerText()).includes(EMAIL), `/account does not show ${EMAIL}`);
+  const logins = page.locator('section[aria-labelledby=logins-h]');
+  assert.equal((await logins.locator('h2').innerText()).trim(), 'Recent sign-ins');
+  const rows = await logins.locator('tbody tr').count();
+  assert.ok(rows >= 1, `"Recent sign-ins" has ${rows} rows after signing in`);
+  await page.goto(url('/account/totp'));
+  const qr = page.locator('.qr svg');
+  assert.equal(await qr.count(), 1, '/account/totp has no <svg> inside .qr');
+  const box = await qr.boundingBox();
+  assert.ok(box && box.width >= 100 && box.height >= 100, `the QR code is drawn at ${JSON.stringify(box)}`);
+  await shot(page, 'account-totp-1440');
+}
+
 async function screenshots(ctx) {
-  const pages = { dashboard: '/dashboard', projects: '/projects', 'api-keys': '/api-keys' };
+  const pages = {
+    dashboard: '/dashboard', projects: '/projects', 'api-keys': '/api-keys', sessions: '/sessions',
+    usage: '/usage', team: '/team', settings: '/settings', account: '/account',
+  };
+  if (ctx.session) pages['session-detail'] = ctx.session.path;
+  else console.log('# warning: no session detail screenshot ("end a live session" made no session)');
   const page = await newPage(ctx);
   await login(page);
   for (const width of WIDTHS) {
@@ -244,11 +446,168 @@ async function screenshots(ctx) {
       const res = await page.goto(url(path));
       assert.equal(res.status(), 200, `${path} answered ${res.status()}`);
       await shot(page, `${name}-${width}`);
-      // Layout smell, reported but not failed: the page scrolls sideways.
+      // Layout smells, reported but not failed: the page scrolls sideways; something in main
+      // sticks out of the viewport (a table-wrap that scrolls inside itself does not count).
       const over = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
       if (over > 0) console.log(`# warning: ${path} at ${width}px is ${over}px wider than the viewport`);
+      const wide = await page.evaluate(() => {
+        const out = [];
+        for (const el of document.querySelectorAll('main *')) {
+          if (el.closest('.table-wrap') && !el.matches('.table-wrap')) continue;
+          const r = el.getBoundingClientRect();
+          if (r.width > 0 && r.right > innerWidth + 1) {
+            out.push(`<${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : ''}> right edge ${Math.round(r.right)}px`);
+          }
+        }
+        return out.slice(0, 3);
+      });
+      if (wide.length) console.log(`# warning: ${path} at ${width}px: ${wide.join('; ')}`);
     }
   }
+}
+
+async function keyboardNavigation(ctx) {
+  const page = await newPage(ctx, { width: 1440, height: 900 });
+  await login(page);
+  await page.goto(url('/projects'));
+  const navHrefs = await page.locator('#main-nav a[href]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  assert.ok(navHrefs.length > 0, 'no navigation links in #main-nav');
+  const stops = [];
+  for (let i = 0; i < 80; i++) {
+    await page.keyboard.press('Tab');
+    const f = await focusedInfo(page);
+    if (!f || (stops.length && f.desc === stops[0].desc && f.href === stops[0].href)) break;
+    stops.push(f);
+  }
+  console.log(`# ${stops.length} focus stops on /projects: ` +
+    stops.slice(0, navHrefs.length + 3).map((f) => f.desc).join(', ') + (stops.length > navHrefs.length + 3 ? ', …' : ''));
+  assert.ok(stops.length > 0, 'Tab focuses nothing');
+  assert.ok(stops[0].href === '#content' && /Skip to content/.test(stops[0].desc),
+    `the first Tab stop is ${stops[0].desc}, not the "Skip to content" link`);
+  const next = stops.slice(1, 1 + navHrefs.length).map((f) => f.href);
+  assert.deepEqual(next, navHrefs,
+    `after the skip link, Tab should go through the navigation links ${JSON.stringify(navHrefs)}; ` +
+    `it went to ${JSON.stringify(stops.slice(1, 1 + navHrefs.length).map((f) => f.desc))}`);
+  const hidden = stops.find((f) => !f.visible);
+  assert.ok(!hidden, `focus stop ${stops.indexOf(hidden) + 1}, ${hidden && hidden.desc}, is not visible ` +
+    `(box ${hidden && JSON.stringify(hidden.box)})`);
+  // How a focused navigation link looks (reported, not failed): its focus style against the
+  // same link unfocused; WCAG 2.2 asks a focus indicator for 3:1 against the unfocused state.
+  await page.goto(url('/projects'));
+  for (let i = 0; i < 2; i++) await page.keyboard.press('Tab');
+  const look = await page.evaluate(() => {
+    const el = document.activeElement;
+    const bgOf = (e) => {
+      for (; e; e = e.parentElement) {
+        const c = getComputedStyle(e).backgroundColor;
+        if (c !== 'transparent' && !/rgba\(.*,\s*0\)$/.test(c)) return c;
+      }
+      return 'rgb(255, 255, 255)';
+    };
+    const style = (e) => { const c = getComputedStyle(e); return { bg: bgOf(e), outline: `${c.outlineStyle} ${c.outlineWidth} ${c.outlineColor}`, shadow: c.boxShadow }; };
+    const focused = style(el);
+    el.blur();
+    return { focused, unfocused: style(el), what: el.innerText.trim() };
+  });
+  await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Tab');
+  await shot(page, 'focus-nav-1440');
+  const lum = (c) => {
+    const [r, g, b] = c.match(/[\d.]+/g).map(Number);
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const [l1, l2] = [lum(look.focused.bg), lum(look.unfocused.bg)].sort((a, b) => b - a);
+  const change = (l1 + 0.05) / (l2 + 0.05);
+  if (look.focused.outline.startsWith('none') && look.focused.shadow === 'none' && change < 3) {
+    console.log(`# warning: a focused sidebar link ("${look.what}") has no outline, only its background ` +
+      `changing ${look.unfocused.bg} -> ${look.focused.bg} (${change.toFixed(2)}:1, under 3:1)`);
+  }
+  // The skip link works: Enter on it, then Tab, lands inside main.
+  await page.goto(url('/projects'));
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Tab');
+  const inMain = await page.evaluate(() => !!document.activeElement.closest('main'));
+  const after = await focusedInfo(page);
+  assert.ok(inMain, `after "Skip to content", Tab focuses ${after && after.desc}, outside main`);
+}
+
+async function contrast(ctx) {
+  const groups = {
+    'body text': 'main p:not(.muted):not(.empty):not(.error), main td, main dd, main label, main h1, main h2',
+    'muted text': '.muted, .empty, dl.facts dt',
+    'sidebar links': '.sidebar a[href]',
+    'primary buttons': 'main button[type=submit]:not(.danger), .sidebar button',
+    'danger buttons': 'main button.danger',
+  };
+  const page = await newPage(ctx);
+  await login(page);
+  const worst = {};
+  for (const path of ['/dashboard', '/sessions', '/team', '/settings', '/account']) {
+    await page.goto(url(path));
+    const found = await page.evaluate((groups) => {
+      const parse = (c) => {
+        const m = c.match(/rgba?\(([^)]+)\)/);
+        if (!m) return null;
+        const [r, g, b, a = 1] = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+        return [r, g, b, a];
+      };
+      const over = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3])).concat(1);
+      const background = (el) => {
+        const layers = [];
+        for (let e = el; e; e = e.parentElement) {
+          const c = parse(getComputedStyle(e).backgroundColor);
+          if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+        }
+        let bg = [255, 255, 255, 1];
+        for (const l of layers.reverse()) bg = over(l, bg);
+        return bg;
+      };
+      const lum = ([r, g, b]) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      const hex = (c) => '#' + c.slice(0, 3).map((v) => Math.round(v).toString(16).padStart(2, '0')).join('');
+      const out = {};
+      for (const [group, sel] of Object.entries(groups)) {
+        for (const el of document.querySelectorAll(sel)) {
+          const r = el.getBoundingClientRect();
+          if (!r.width || !r.height || !el.innerText.trim()) continue;
+          const cs = getComputedStyle(el);
+          let opacity = 1;
+          for (let e = el; e; e = e.parentElement) opacity *= Number(getComputedStyle(e).opacity);
+          const bg = background(el);
+          const fgc = parse(cs.color);
+          const fg = over([fgc[0], fgc[1], fgc[2], fgc[3] * opacity], bg);
+          const [l1, l2] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+          const ratio = (l1 + 0.05) / (l2 + 0.05);
+          const what = `${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).trim().split(/\s+/).join('.') : ''} "${el.innerText.trim().replace(/\s+/g, ' ').slice(0, 30)}"`;
+          const key = `${hex(fg)} on ${hex(bg)}`;
+          (out[group] ||= {});
+          if (!out[group][key]) out[group][key] = { ratio, what };
+        }
+      }
+      return out;
+    }, groups);
+    for (const [group, pairs] of Object.entries(found)) {
+      for (const [pair, { ratio, what }] of Object.entries(pairs)) {
+        if (!worst[group] || ratio < worst[group].ratio) worst[group] = { ratio, pair, what, path };
+        (worst[group].all ||= new Set()).add(`${pair} ${ratio.toFixed(2)}`);
+      }
+    }
+  }
+  const low = [];
+  for (const group of Object.keys(groups)) {
+    const w = worst[group];
+    if (!w) { console.log(`# contrast ${group}: no element found`); continue; }
+    console.log(`# contrast ${group}: min ${w.ratio.toFixed(2)} (${w.pair}, ${w.what} on ${w.path}); ` +
+      `all: ${[...w.all].join(', ')}`);
+    if (w.ratio < 4.5) low.push(`${group} ${w.ratio.toFixed(2)} (${w.pair}, ${w.what} on ${w.path})`);
+  }
+  for (const group of ['body text', 'muted text', 'sidebar links', 'primary buttons']) {
+    assert.ok(worst[group], `no "${group}" element found to measure`);
+  }
+  assert.deepEqual(low, [], `contrast below 4.5:1: ${low.join('; ')}`);
 }
 
 const SCENARIOS = [
@@ -258,7 +617,13 @@ const SCENARIOS = [
   ['revoke with confirmation', revokeApiKey],
   ['mobile menu', mobileMenu],
   ['mobile menu shows link names', mobileMenuLabels],
+  ['invite a member', inviteMember],
+  ['end a live session', endLiveSession],
+  ['CSV export', csvExport],
+  ['account and TOTP page', accountPages],
   ['screenshots', screenshots],
+  ['keyboard navigation', keyboardNavigation],
+  ['contrast', contrast],
 ];
 
 // ---- runner ----------------------------------------------------------------------------

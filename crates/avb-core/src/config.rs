@@ -18,6 +18,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub identity: IdentityConfig,
     pub keycloak: KeycloakConfig,
+    pub oidc: OidcConfig,
     pub security: SecurityConfig,
     pub api_keys: ApiKeysConfig,
     pub redis: RedisConfig,
@@ -344,6 +345,38 @@ impl Default for KeycloakConfig {
             tenant_claim: "tenant_id".into(),
             email_claim: "email".into(),
             jwks_cache_secs: 300,
+        }
+    }
+}
+
+/// `[oidc]`: portal sign-in through an OpenID Connect provider (Keycloak or any other), with the
+/// authorization code flow and PKCE. The verified e-mail must belong to an AgentVoiceBox user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// The provider's issuer URL; setting it turns OIDC sign-in on.
+    pub issuer: Option<String>,
+    /// This portal's client id at the provider.
+    pub client_id: String,
+    /// The client secret (sent with HTTP Basic at the token endpoint).
+    pub client_secret: Option<Secret>,
+    /// Where the provider sends the browser back (default `<public_url>/auth/oidc/callback`).
+    pub redirect_url: Option<String>,
+    /// Scopes requested.
+    pub scopes: String,
+    /// The sign-in button's text.
+    pub label: String,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            client_id: "agentvoicebox-portal".into(),
+            client_secret: None,
+            redirect_url: None,
+            scopes: "openid email profile offline_access".into(),
+            label: "Continue with single sign-on".into(),
         }
     }
 }

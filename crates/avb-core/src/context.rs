@@ -29,6 +29,8 @@ pub struct AppContext {
     pub jwt: Arc<JwtKeys>,
     /// Keycloak token verifier, when configured.
     pub keycloak: Option<Arc<KeycloakVerifier>>,
+    /// Portal sign-in through an OpenID Connect provider, when `[oidc] issuer` is set.
+    pub oidc: Option<Arc<crate::identity::oidc::OidcClient>>,
     /// API-key verification cache.
     pub keys: Arc<KeyVerifier>,
     /// Verified login sessions.
@@ -81,6 +83,9 @@ impl AppContext {
         let sealer = Sealer::from_secret(sealing_secret.as_bytes())?;
         let jwt =
             JwtKeys::from_pkcs8(&signing, &config.identity.issuer, &config.identity.audience)?;
+        let oidc =
+            crate::identity::oidc::OidcClient::from_config(&config.oidc, &config.public_url())?
+                .map(Arc::new);
         let keycloak = match config.identity.provider {
             IdentityProvider::Keycloak => {
                 Some(Arc::new(KeycloakVerifier::new(config.keycloak.clone())?))
@@ -115,6 +120,7 @@ impl AppContext {
             policy: Arc::new(policy),
             jwt: Arc::new(jwt),
             keycloak,
+            oidc,
             keys,
             sessions,
             live,

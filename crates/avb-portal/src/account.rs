@@ -77,7 +77,7 @@ async fn page(
     };
     let logins = if me.is_some() {
         let request = avb_core::PageRequest {
-            limit: 20,
+            limit: 10,
             after: None,
         };
         match users::my_logins(&state.ctx, &v.scope, request).await {
@@ -87,7 +87,7 @@ async fn page(
                 .map(|l| LoginRow {
                     at: l.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                     ip: l.ip,
-                    agent: l.user_agent.chars().take(80).collect(),
+                    agent: shorten(&l.user_agent, 80),
                     outcome: if l.success {
                         "signed in".into()
                     } else {
@@ -126,6 +126,16 @@ async fn page(
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
+}
+
+/// `text` cut to `max` characters with an ellipsis.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
 }
 
 /// `GET /account` (every signed-in user).
@@ -240,12 +250,13 @@ struct TotpPage {
 /// The otpauth URL as an SVG QR code (drawn with attributes only, no styles).
 fn qr_svg(url: &str) -> Option<String> {
     let code = qrcode::QrCode::new(url.as_bytes()).ok()?;
-    Some(
-        code.render::<qrcode::render::svg::Color>()
-            .min_dimensions(200, 200)
-            .quiet_zone(true)
-            .build(),
-    )
+    code.render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build()
+        // An XML declaration is not valid inside HTML.
+        .split_once("<svg")
+        .map(|(_, rest)| format!("<svg{rest}"))
 }
 
 fn totp_page(v: &Visitor, secret: String, error: Option<String>, status: StatusCode) -> Response {

@@ -8,6 +8,7 @@
 mod account;
 mod api_keys;
 mod assets;
+mod oidc;
 mod pages;
 mod projects;
 pub mod session;
@@ -29,6 +30,8 @@ pub struct PortalState {
     pub ctx: AppContext,
     /// Browser sessions.
     pub sessions: Arc<session::Sessions>,
+    /// Sign-ins under way at the OpenID provider.
+    pub pending: Arc<session::PendingLogins>,
 }
 
 /// The portal's routes (`/`, `/login`, `/logout`, `/dashboard`, `/projects`, `/api-keys`, `/assets/*`).
@@ -37,6 +40,8 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", axum::routing::post(pages::logout))
+        .route("/auth/oidc/start", get(oidc::start))
+        .route("/auth/oidc/callback", get(oidc::callback))
         .route("/dashboard", get(pages::dashboard))
         .route("/projects", get(projects::list).post(projects::create))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
@@ -104,5 +109,6 @@ pub fn router(ctx: AppContext) -> Router {
         .with_state(PortalState {
             ctx,
             sessions: Arc::default(),
+            pending: Arc::default(),
         })
 }

@@ -105,6 +105,24 @@ pub(crate) async fn visitor(
             csrf: session.csrf,
         }),
         Err(_) => {
+            // Signed in through the provider: it must still accept its refresh token.
+            if let (Some(oidc), Some(idp)) = (&state.ctx.oidc, &session.idp)
+                && let Some(rt) = &idp.refresh_token
+            {
+                match oidc.refresh(rt).await {
+                    Ok(t) => state.sessions.update_idp(
+                        cookie_value,
+                        crate::session::IdpTokens {
+                            id_token: t.id_token.unwrap_or_else(|| idp.id_token.clone()),
+                            refresh_token: t.refresh_token.or_else(|| Some(rt.clone())),
+                        },
+                    ),
+                    Err(_) => {
+                        state.sessions.remove(cookie_value);
+                        return Err(NotSignedIn::Expired);
+                    }
+                }
+            }
             let pair = local::refresh(&state.ctx, &session.refresh_token)
                 .await
                 .map_err(|_| {
@@ -182,21 +200,48 @@ struct LoginPage {
     email: String,
     error: Option<String>,
     expired: bool,
+    signed_out: bool,
+    /// The single sign-on button's text, when OIDC is configured.
+    sso: Option<String>,
+    /// Whether the password form is offered (the local identity provider).
+    local: bool,
 }
 
-/// `?expired=1` after a session ended.
+/// `?expired=1` after a session ended, `?signed_out=1` after the provider's logout.
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     expired: Option<String>,
+    signed_out: Option<String>,
 }
 
-fn login_page(email: &str, error: Option<String>, expired: bool, status: StatusCode) -> Response {
+/// The login page (with a fresh CSRF cookie).
+pub(crate) fn login_page(
+    state: &PortalState,
+    email: &str,
+    error: Option<String>,
+    expired: bool,
+    status: StatusCode,
+) -> Response {
+    login_page_with(state, email, error, expired, false, status)
+}
+
+fn login_page_with(
+    state: &PortalState,
+    email: &str,
+    error: Option<String>,
+    expired: bool,
+    signed_out: bool,
+    status: StatusCode,
+) -> Response {
     let csrf = random_alnum(32);
     let page = LoginPage {
         csrf: csrf.clone(),
         email: email.to_string(),
         error,
         expired,
+        signed_out,
+        sso: state.ctx.oidc.as_ref().map(|o| o.label().to_string()),
+        local: state.ctx.config.identity.provider == avb_core::config::IdentityProvider::Local,
     };
     let mut res = render(&page, status);
     if let Ok(v) = HeaderValue::from_str(&set_cookie(LOGIN_CSRF_COOKIE, &csrf, false, Some(3600))) {
@@ -217,7 +262,14 @@ pub async fn login_form(
     if visitor(&state, &headers, peer).await.is_ok() {
         return Redirect::to("/dashboard").into_response();
     }
-    login_page("", None, q.expired.is_some(), StatusCode::OK)
+    login_page_with(
+        &state,
+        "",
+        None,
+        q.expired.is_some(),
+        q.signed_out.is_some(),
+        StatusCode::OK,
+    )
 }
 
 /// The login form's fields.
@@ -241,6 +293,7 @@ pub async fn login(
     let expected = cookie(cookie_header(&headers), LOGIN_CSRF_COOKIE).unwrap_or_default();
     if !same_token(expected, &form.csrf) {
         return login_page(
+            &state,
             &form.email,
             Some("The form expired. Please try again.".into()),
             false,
@@ -283,7 +336,13 @@ pub async fn login(
                 }
                 _ => "Incorrect e-mail, password or code.".to_string(),
             };
-            login_page(&form.email, Some(message), false, StatusCode::UNAUTHORIZED)
+            login_page(
+                &state,
+                &form.email,
+                Some(message),
+                false,
+                StatusCode::UNAUTHORIZED,
+            )
         }
     }
 }
@@ -309,10 +368,19 @@ pub async fn logout(
     if let Err(e) = local::logout(&state.ctx, &v.scope).await {
         tracing::warn!(error = %e, "ending the server session failed");
     }
-    if let Some(c) = cookie(cookie_header(&headers), SESSION_COOKIE) {
-        state.sessions.remove(c);
+    let ended =
+        cookie(cookie_header(&headers), SESSION_COOKIE).and_then(|c| state.sessions.remove(c));
+    // Signed in through the provider: end the provider's session too.
+    let mut to = "/login".to_string();
+    if let (Some(oidc), Some(idp)) = (&state.ctx.oidc, ended.and_then(|s| s.idp)) {
+        let back = format!("{}/login?signed_out=1", state.ctx.config.public_url());
+        match oidc.end_session_url(&idp.id_token, &back).await {
+            Ok(Some(url)) => to = url,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "oidc: no end-session URL"),
+        }
     }
-    let mut res = Redirect::to("/login").into_response();
+    let mut res = Redirect::to(&to).into_response();
     if let Ok(c) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", false, Some(0))) {
         res.headers_mut().append(header::SET_COOKIE, c);
     }

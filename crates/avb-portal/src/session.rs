@@ -25,7 +25,17 @@ pub struct BrowserSession {
     pub access_token: String,
     pub refresh_token: String,
     pub csrf: String,
+    /// The OpenID provider's tokens when the browser signed in through it.
+    pub idp: Option<IdpTokens>,
     last_used: Instant,
+}
+
+/// What the OpenID provider issued: the ID token (for logout) and its refresh token (checked
+/// at every silent refresh, so that ending the session at the provider ends it here too).
+#[derive(Clone)]
+pub struct IdpTokens {
+    pub id_token: String,
+    pub refresh_token: Option<String>,
 }
 
 /// The store of browser sessions, keyed by the SHA-256 of the cookie value.
@@ -41,6 +51,16 @@ fn key(cookie: &str) -> [u8; 32] {
 impl Sessions {
     /// Stores tokens for a new browser session; returns the cookie value.
     pub fn create(&self, access_token: String, refresh_token: String) -> String {
+        self.create_with_idp(access_token, refresh_token, None)
+    }
+
+    /// Stores a new browser session signed in through an OpenID provider.
+    pub fn create_with_idp(
+        &self,
+        access_token: String,
+        refresh_token: String,
+        idp: Option<IdpTokens>,
+    ) -> String {
         let cookie = random_alnum(43);
         let mut entries = self.lock();
         if entries.len() >= MAX_SESSIONS {
@@ -52,6 +72,7 @@ impl Sessions {
                 access_token,
                 refresh_token,
                 csrf: random_alnum(32),
+                idp,
                 last_used: Instant::now(),
             },
         );
@@ -80,6 +101,13 @@ impl Sessions {
         if let Some(s) = self.lock().get_mut(&key(cookie)) {
             s.access_token = access_token;
             s.refresh_token = refresh_token;
+        }
+    }
+
+    /// Replaces the provider's tokens after a refresh at the provider.
+    pub fn update_idp(&self, cookie: &str, idp: IdpTokens) {
+        if let Some(s) = self.lock().get_mut(&key(cookie)) {
+            s.idp = Some(idp);
         }
     }
 
@@ -141,5 +169,39 @@ mod tests {
         assert_eq!(s.get(&c).unwrap().refresh_token, "ref2");
         assert!(s.remove(&c).is_some() && s.get(&c).is_none());
         assert!(same_token("abc", "abc") && !same_token("abc", "abd") && !same_token("", ""));
+    }
+}
+
+/// Sign-ins started at the OpenID provider and not yet back: state -> (PKCE verifier, nonce).
+#[derive(Default)]
+pub struct PendingLogins {
+    entries: Mutex<HashMap<String, (String, String, Instant)>>,
+}
+
+/// How long a started sign-in may take at the provider.
+const PENDING_TTL: Duration = Duration::from_secs(600);
+
+impl PendingLogins {
+    /// Remembers a started sign-in.
+    pub fn insert(&self, state: String, verifier: String, nonce: String) {
+        let mut e = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if e.len() >= 10_000 {
+            e.retain(|_, (_, _, at)| at.elapsed() < PENDING_TTL);
+        }
+        e.insert(state, (verifier, nonce, Instant::now()));
+    }
+
+    /// Takes the sign-in started with `state` (once), if it has not expired.
+    pub fn take(&self, state: &str) -> Option<(String, String)> {
+        let mut e = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        e.remove(state)
+            .filter(|(_, _, at)| at.elapsed() < PENDING_TTL)
+            .map(|(v, n, _)| (v, n))
     }
 }

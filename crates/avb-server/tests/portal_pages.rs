@@ -48,7 +48,11 @@ async fn sessions_list_filters_detail_end_and_export() {
     let app = spawn_app(Db::Sqlite).await;
     let (tenant, token, owner, viewer) = new_tenant(&app, "Calls Co").await;
     let (_, project) = app
-        .post("/api/v1/projects", &token, json!({"name": "Hotline", "environment": "production"}))
+        .post(
+            "/api/v1/projects",
+            &token,
+            json!({"name": "Hotline", "environment": "production"}),
+        )
         .await;
     let project_id = project["id"].as_str().unwrap().to_string();
     let (s, key) = app
@@ -113,7 +117,10 @@ async fn sessions_list_filters_detail_end_and_export() {
         .await
         .unwrap();
     let html = browser.page(&detail, &cookie).await;
-    assert!(html.contains("Where is &#60;my&#62; order?") && html.contains("It ships today."), "{html}");
+    assert!(
+        html.contains("Where is &#60;my&#62; order?") && html.contains("It ships today."),
+        "{html}"
+    );
     assert!(html.contains("Voice to voice 950 ms") && html.contains("<rect class=\"bar\""));
     assert!(html.contains(&format!("hx-get=\"/sessions/{id}/status\"")));
     let badge = browser

@@ -102,12 +102,13 @@ pub async fn spawn_on(url: &str, dir: Option<PathBuf>, tweak: impl FnOnce(&mut C
     config.database.url = Some(avb_core::Secret::new(url));
     config.database.max_connections = 8;
     config.server.data_dir = dir.clone().unwrap_or_else(std::env::temp_dir);
-    tweak(&mut config);
-    let ctx = AppContext::init(config).await.expect("init app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    config.server.public_url = Some(format!("http://{addr}"));
+    tweak(&mut config);
+    let ctx = AppContext::init(config).await.expect("init app");
     let (tx, rx) = oneshot::channel::<()>();
     let serve_ctx = ctx.clone();
     // The background jobs production runs (key usage, webhook outbox...), stopped with the app.

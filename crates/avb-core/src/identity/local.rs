@@ -128,9 +128,54 @@ pub async fn login(
         }
     };
 
+    start_session(ctx, tx, user, input.tenant, &email, meta).await
+}
+
+/// Signs in a user whose e-mail an OpenID Connect provider verified (the ID token was checked
+/// against the provider's keys by the caller). Only existing, active accounts may sign in this
+/// way; the attempt is recorded in the login history.
+pub async fn login_federated(
+    ctx: &AppContext,
+    email: &str,
+    meta: &RequestMeta,
+) -> CoreResult<TokenPair> {
+    let email = email.trim().to_lowercase();
+    let tx = ctx.store.platform_tx(true).await?;
+    let user = match users::find_by_email(&tx, &email).await? {
+        Some(u) if u.status == "active" => u,
+        found => {
+            let reason = if found.is_some() {
+                "disabled"
+            } else {
+                "unknown_email"
+            };
+            let uid = found.map(|u| UserId(u.id));
+            login_events::insert(&tx, uid, &email, &meta.ip, &meta.user_agent, false, reason)
+                .await?;
+            tx.commit().await?;
+            return Err(CoreError::Unauthorized(if reason == "disabled" {
+                "account is disabled"
+            } else {
+                "no account here has this e-mail address; ask an administrator for an invitation"
+            }));
+        }
+    };
+    start_session(ctx, tx, user, None, &email, meta).await
+}
+
+/// Opens the login session of a verified user: picks the tenant, records the login, issues the
+/// token pair. Commits `tx`.
+async fn start_session(
+    ctx: &AppContext,
+    tx: avb_storage::store::Tx,
+    user: avb_storage::entities::user::Model,
+    requested: Option<TenantId>,
+    email: &str,
+    meta: &RequestMeta,
+) -> CoreResult<TokenPair> {
     let uid = UserId(user.id);
     let member_of = memberships::tenants_of(&tx, uid).await?;
-    let tenant = match input.tenant {
+    let tenant = match requested {
         Some(t) if member_of.contains(&t) => Some(t),
         Some(_) => {
             tx.commit().await?;
@@ -144,7 +189,7 @@ pub async fn login(
         login_events::insert(
             &tx,
             Some(uid),
-            &email,
+            email,
             &meta.ip,
             &meta.user_agent,
             false,
@@ -170,7 +215,7 @@ pub async fn login(
     login_events::insert(
         &tx,
         Some(uid),
-        &email,
+        email,
         &meta.ip,
         &meta.user_agent,
         true,

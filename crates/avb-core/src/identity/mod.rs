@@ -2,8 +2,10 @@
 //! account flows (login, refresh, logout, TOTP, password reset, setup).
 
 pub mod authenticate;
+pub mod jwks;
 pub mod keycloak;
 pub mod local;
+pub mod oidc;
 pub mod password;
 pub mod session_cache;
 pub mod totp;

@@ -1,0 +1,162 @@
+//! Sign-in through an OpenID Connect provider: `/auth/oidc/start` sends the browser to the
+//! provider with state, nonce and a PKCE challenge; `/auth/oidc/callback` checks the state
+//! against the browser's cookie, exchanges the code with the verifier, verifies the ID token and
+//! opens the session of the user with that verified e-mail.
+
+use crate::PortalState;
+use crate::pages::{login_page, meta};
+use crate::session::{IdpTokens, SESSION_COOKIE, cookie, same_token, set_cookie};
+use avb_core::CoreError;
+use avb_core::identity::local;
+use avb_core::identity::oidc::Pkce;
+use avb_core::token::random_alnum;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// The cookie binding a started sign-in to this browser (login CSRF protection).
+const STATE_COOKIE: &str = "avb_oidc_state";
+
+fn with_cookie(mut res: Response, value: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// `GET /auth/oidc/start`.
+pub async fn start(State(state): State<PortalState>) -> Response {
+    let Some(oidc) = state.ctx.oidc.clone() else {
+        return (StatusCode::NOT_FOUND, "Single sign-on is not configured.").into_response();
+    };
+    let login_state = random_alnum(32);
+    let nonce = random_alnum(32);
+    let pkce = Pkce::new();
+    match oidc.authorize_url(&login_state, &nonce, &pkce).await {
+        Ok(url) => {
+            state
+                .pending
+                .insert(login_state.clone(), pkce.verifier, nonce);
+            with_cookie(
+                Redirect::to(&url).into_response(),
+                &set_cookie(STATE_COOKIE, &login_state, false, Some(600)),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "oidc: the provider is unavailable");
+            login_page(
+                &state,
+                "",
+                Some("Single sign-on is unavailable right now. Please retry in a moment.".into()),
+                false,
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+        }
+    }
+}
+
+/// The provider's redirect back.
+#[derive(Debug, Deserialize)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /auth/oidc/callback`.
+pub async fn callback(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<Callback>,
+) -> Response {
+    let Some(oidc) = state.ctx.oidc.clone() else {
+        return (StatusCode::NOT_FOUND, "Single sign-on is not configured.").into_response();
+    };
+    let refuse = |message: &str, status: StatusCode| {
+        with_cookie(
+            login_page(&state, "", Some(message.to_string()), false, status),
+            &set_cookie(STATE_COOKIE, "", false, Some(0)),
+        )
+    };
+    let header = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
+    let expected = cookie(header, STATE_COOKIE).unwrap_or_default();
+    let got = q.state.as_deref().unwrap_or_default();
+    if !same_token(expected, got) {
+        return refuse(
+            "The sign-in expired or was started in another browser. Please try again.",
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let Some((verifier, nonce)) = state.pending.take(got) else {
+        return refuse(
+            "The sign-in expired. Please try again.",
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    if let Some(e) = q.error {
+        tracing::info!(error = %e, "oidc: the provider refused the sign-in");
+        return refuse(
+            "Single sign-on was cancelled or refused.",
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    let Some(code) = q.code else {
+        return refuse(
+            "The provider sent no code. Please try again.",
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    let tokens = match oidc.exchange(&code, &verifier).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "oidc: code exchange failed");
+            return refuse(
+                "Single sign-on failed. Please try again.",
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+    };
+    let Some(id_token) = tokens.id_token else {
+        return refuse("The provider sent no ID token.", StatusCode::UNAUTHORIZED);
+    };
+    let identity = match oidc.verify_id_token(&id_token, &nonce).await {
+        Ok(i) => i,
+        Err(CoreError::Unauthorized(m)) => return refuse(m, StatusCode::UNAUTHORIZED),
+        Err(e) => {
+            tracing::error!(error = %e, "oidc: ID token verification failed");
+            return refuse(
+                "Single sign-on is unavailable right now. Please retry in a moment.",
+                StatusCode::SERVICE_UNAVAILABLE,
+            );
+        }
+    };
+    match local::login_federated(&state.ctx, &identity.email, &meta(&headers, peer)).await {
+        Ok(pair) => {
+            let idp = IdpTokens {
+                id_token,
+                refresh_token: tokens.refresh_token,
+            };
+            let value =
+                state
+                    .sessions
+                    .create_with_idp(pair.access_token, pair.refresh_token, Some(idp));
+            tracing::info!(subject = %identity.subject, email = %identity.email, "oidc sign-in");
+            let res = with_cookie(
+                Redirect::to("/dashboard").into_response(),
+                &set_cookie(SESSION_COOKIE, &value, false, None),
+            );
+            with_cookie(res, &set_cookie(STATE_COOKIE, "", false, Some(0)))
+        }
+        Err(CoreError::Unauthorized(m)) => refuse(m, StatusCode::FORBIDDEN),
+        Err(e) => {
+            tracing::error!(error = %e, "oidc: opening the session failed");
+            refuse(
+                "Signing in is unavailable right now. Please retry in a moment.",
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+        }
+    }
+}
