@@ -8,6 +8,7 @@
 mod account;
 mod api_keys;
 mod assets;
+mod dashboard;
 mod oidc;
 mod pages;
 mod projects;
@@ -42,7 +43,9 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/logout", axum::routing::post(pages::logout))
         .route("/auth/oidc/start", get(oidc::start))
         .route("/auth/oidc/callback", get(oidc::callback))
-        .route("/dashboard", get(pages::dashboard))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/panel", get(dashboard::refresh))
+        .route("/dashboard/status", get(dashboard::status))
         .route("/projects", get(projects::list).post(projects::create))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route(

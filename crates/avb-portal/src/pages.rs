@@ -4,7 +4,6 @@ use crate::PortalState;
 use crate::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookie, same_token, set_cookie};
 use askama::Template;
 use avb_core::identity::local::{self, LoginInput};
-use avb_core::services::{audit, tenants, usage};
 use avb_core::token::random_alnum;
 use avb_core::{CoreError, RequestMeta, Scope};
 use avb_domain::Permission;
@@ -482,109 +481,4 @@ pub(crate) fn nav(scope: &Scope, current: &str) -> Vec<NavItem> {
             needs: perm.filter(|p| !scope.has(*p)).map(|p| p.as_str()),
         })
         .collect()
-}
-
-/// Usage totals shown on the dashboard.
-pub struct UsageSummary {
-    pub requests: String,
-    pub audio_in: String,
-    pub audio_out: String,
-    pub tokens_in: String,
-    pub tokens_out: String,
-}
-
-/// One audit row shown on the dashboard.
-pub struct ActivityRow {
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-}
-
-#[derive(Template)]
-#[template(path = "dashboard.html")]
-struct DashboardPage {
-    chrome: Chrome,
-    heading: String,
-    usage: Option<UsageSummary>,
-    audit: Option<Vec<ActivityRow>>,
-}
-
-/// `GET /dashboard`: the tenant's last 30 days of usage and its last 10 audit events, each
-/// shown only with its permission.
-pub async fn dashboard(
-    State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let ctx = &state.ctx;
-    let heading = match tenants::current(ctx, &v.scope).await {
-        Ok(Some(t)) => t.name,
-        Ok(None) if v.scope.is_saas_admin() => "Platform".to_string(),
-        Ok(None) => "Dashboard".to_string(),
-        Err(e) => {
-            tracing::error!(error = %e, "dashboard: tenant unavailable");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The dashboard is unavailable. Retry in a moment.",
-            )
-                .into_response();
-        }
-    };
-    let usage = if v.scope.has(Permission::UsageView) {
-        let to = chrono::Utc::now();
-        let from = to - chrono::Duration::days(30);
-        match usage::totals(ctx, &v.scope, from, to).await {
-            Ok(t) => {
-                let n = |k: &str| t.get(k).copied().unwrap_or(0.0);
-                Some(UsageSummary {
-                    requests: format!("{}", n("requests") as u64),
-                    audio_in: format!("{:.1}", n("audio_minutes_input")),
-                    audio_out: format!("{:.1}", n("audio_minutes_output")),
-                    tokens_in: format!("{}", n("llm_tokens_input") as u64),
-                    tokens_out: format!("{}", n("llm_tokens_output") as u64),
-                })
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "dashboard: usage unavailable");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let audit = if v.scope.has(Permission::AuditView) {
-        let page = avb_core::PageRequest {
-            limit: 10,
-            after: None,
-        };
-        match audit::list(ctx, &v.scope, &Default::default(), page).await {
-            Ok(p) => Some(
-                p.items
-                    .into_iter()
-                    .map(|e| ActivityRow {
-                        at: e.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-                        actor: e.actor_label,
-                        action: e.action,
-                    })
-                    .collect(),
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "dashboard: audit unavailable");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let page = DashboardPage {
-        chrome: v.chrome("/dashboard", None),
-        heading,
-        usage,
-        audit,
-    };
-    render(&page, StatusCode::OK)
 }

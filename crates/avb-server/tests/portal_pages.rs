@@ -872,3 +872,53 @@ async fn settings_and_signed_webhooks_with_retries() {
             .contains("No endpoints yet.")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_billing_status_limits_and_refresh() {
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.team.plans.insert("free".into(), 2);
+    })
+    .await;
+    let (_, token, owner, viewer) = new_tenant(&app, "Dash Co").await;
+    let browser = Browser::new(&app);
+    let cookie = browser.session(&owner).await;
+    let csrf = field(&browser.page("/settings", &cookie).await, "csrf");
+    browser
+        .submit(
+            "/settings/notifications",
+            &cookie,
+            &[("threshold", "10"), ("notify_email", ""), ("csrf", &csrf)],
+        )
+        .await;
+    let (_, key) = app
+        .post(
+            "/api/v1/api-keys",
+            &token,
+            json!({"name": "k", "scopes": ["realtime"]}),
+        )
+        .await;
+    meter(&app, key["secret"].as_str().unwrap(), "d1", 9.0, 2.0).await;
+
+    let html = browser.page("/dashboard", &cookie).await;
+    assert!(
+        html.contains("9 of the 10 requests of your monthly usage alert are used (90%)"),
+        "{html}"
+    );
+    assert!(html.contains("All 2 member seats of your plan are used."));
+    assert!(html.contains("Billing") && html.contains("billing@dash-co.example.com"));
+    assert!(html.contains("hx-get=\"/dashboard/panel\"") && html.contains("every 60s"));
+    assert!(html.contains("hx-get=\"/dashboard/status\"") && html.contains("skeleton"));
+    let panel = browser.page("/dashboard/panel", &cookie).await;
+    assert!(panel.starts_with("<div id=\"dashboard-panel\"") && panel.contains(">9</div>"));
+    let status = browser.page("/dashboard/status", &cookie).await;
+    assert!(
+        status.contains("Database") && status.contains("badge-active\">up"),
+        "{status}"
+    );
+
+    // A viewer: usage yes, billing and limit banners no.
+    let vcookie = browser.session(&viewer).await;
+    let html = browser.page("/dashboard", &vcookie).await;
+    assert!(html.contains("Last 30 days") && !html.contains("Invoices to"));
+    assert!(!html.contains("member seats") && !html.contains("usage alert"));
+}

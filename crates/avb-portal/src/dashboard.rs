@@ -1,0 +1,298 @@
+//! `/dashboard`: the tenant's month and 30 days at a glance (usage, billing summary, recent
+//! activity, service status, limit warnings), each part shown only with its permission and
+//! refreshed every 60 s without a reload.
+
+use crate::PortalState;
+use crate::pages::{Chrome, Visitor, render, signed_in};
+use askama::Template;
+use avb_core::services::{audit, members, tenants, usage};
+use avb_domain::Permission;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, Duration, Utc};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// Usage totals of a period.
+pub struct UsageSummary {
+    pub requests: String,
+    pub audio_in: String,
+    pub audio_out: String,
+    pub tokens_in: String,
+    pub tokens_out: String,
+}
+
+impl UsageSummary {
+    fn from_totals(t: &BTreeMap<String, f64>) -> Self {
+        let n = |k: &str| t.get(k).copied().unwrap_or(0.0);
+        Self {
+            requests: format!("{}", n("requests") as u64),
+            audio_in: format!("{:.1}", n("audio_minutes_input")),
+            audio_out: format!("{:.1}", n("audio_minutes_output")),
+            tokens_in: format!("{}", n("llm_tokens_input") as u64),
+            tokens_out: format!("{}", n("llm_tokens_output") as u64),
+        }
+    }
+}
+
+/// One audit row.
+pub struct ActivityRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+}
+
+/// The billing card.
+pub struct Billing {
+    pub plan: String,
+    pub email: String,
+    pub month: String,
+    pub usage: UsageSummary,
+}
+
+/// A warning shown above everything.
+pub struct Warning {
+    pub severity: &'static str,
+    pub text: String,
+    pub href: &'static str,
+}
+
+/// The part of the dashboard that refreshes itself.
+#[derive(Template)]
+#[template(path = "dashboard_panel.html")]
+struct Panel {
+    warnings: Vec<Warning>,
+    usage: Option<UsageSummary>,
+    billing: Option<Billing>,
+    audit: Option<Vec<ActivityRow>>,
+    refreshed: String,
+    failed: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    chrome: Chrome,
+    heading: String,
+    panel: Panel,
+}
+
+fn month_start() -> chrono::DateTime<Utc> {
+    let now = Utc::now();
+    now.date_naive()
+        .with_day(1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or(now)
+}
+
+async fn panel(state: &PortalState, v: &Visitor) -> Panel {
+    let ctx = &state.ctx;
+    let scope = &v.scope;
+    let now = Utc::now();
+    let mut failed = Vec::new();
+    let mut warnings = Vec::new();
+    let usage = if scope.has(Permission::UsageView) {
+        match usage::totals(ctx, scope, now - Duration::days(30), now).await {
+            Ok(t) => Some(UsageSummary::from_totals(&t)),
+            Err(e) => {
+                tracing::warn!(error = %e, "dashboard: usage unavailable");
+                failed.push("usage");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let billing = if scope.has(Permission::BillingView) {
+        let month = month_start();
+        match (
+            tenants::current(ctx, scope).await,
+            usage::totals(ctx, scope, month, now + Duration::seconds(1)).await,
+        ) {
+            (Ok(Some(t)), Ok(totals)) => Some(Billing {
+                plan: t.plan,
+                email: t.billing_email,
+                month: month.format("%B %Y").to_string(),
+                usage: UsageSummary::from_totals(&totals),
+            }),
+            (Ok(None), _) => None,
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "dashboard: billing unavailable");
+                failed.push("billing");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    // Limits: the usage alert threshold (80% and more) and the member seats.
+    if scope.has(Permission::SettingsManage)
+        && let Ok(Some(settings)) = tenants::settings(ctx, scope).await
+        && let Some(threshold) = settings.usage_threshold_requests
+        && let Ok(t) = usage::totals(ctx, scope, month_start(), now + Duration::seconds(1)).await
+    {
+        let used = t.get("requests").copied().unwrap_or(0.0);
+        let share = used / threshold.max(1) as f64;
+        if share >= 0.8 {
+            warnings.push(Warning {
+                severity: if share >= 1.0 { "error" } else { "warn" },
+                text: format!(
+                    "{} of the {threshold} requests of your monthly usage alert are used ({:.0}%).",
+                    used as u64,
+                    share * 100.0
+                ),
+                href: "/usage",
+            });
+        }
+    }
+    if scope.has(Permission::TeamManage)
+        && let Ok((used, limit)) = members::seats(ctx, scope).await
+        && used >= limit
+    {
+        warnings.push(Warning {
+            severity: "warn",
+            text: format!("All {limit} member seats of your plan are used."),
+            href: "/team",
+        });
+    }
+    let audit = if scope.has(Permission::AuditView) {
+        let page = avb_core::PageRequest {
+            limit: 10,
+            after: None,
+        };
+        match audit::list(ctx, scope, &Default::default(), page).await {
+            Ok(p) => Some(
+                p.items
+                    .into_iter()
+                    .map(|e| ActivityRow {
+                        at: e.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                        actor: e.actor_label,
+                        action: e.action,
+                    })
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "dashboard: audit unavailable");
+                failed.push("activity");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Panel {
+        warnings,
+        usage,
+        billing,
+        audit,
+        refreshed: now.format("%H:%M:%S UTC").to_string(),
+        failed,
+    }
+}
+
+/// `GET /dashboard`.
+pub async fn page(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    let heading = match tenants::current(&state.ctx, &v.scope).await {
+        Ok(Some(t)) => t.name,
+        Ok(None) if v.scope.is_saas_admin() => "Platform".to_string(),
+        Ok(None) => "Dashboard".to_string(),
+        Err(e) => {
+            tracing::error!(error = %e, "dashboard: tenant unavailable");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The dashboard is unavailable. Retry in a moment.",
+            )
+                .into_response();
+        }
+    };
+    let page = DashboardPage {
+        chrome: v.chrome("/dashboard", None),
+        heading,
+        panel: panel(&state, &v).await,
+    };
+    render(&page, StatusCode::OK)
+}
+
+/// `GET /dashboard/panel`: the refreshing part alone (polled every 60 s).
+pub async fn refresh(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    render(&panel(&state, &v).await, StatusCode::OK)
+}
+
+/// One service's state.
+pub struct ServiceRow {
+    pub name: String,
+    pub status: &'static str,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard_status.html")]
+struct StatusPanel {
+    services: Vec<ServiceRow>,
+}
+
+/// `GET /dashboard/status`: database, Redis and engine reachability (loaded after the page, as
+/// engine probes can take up to 2 s).
+pub async fn status(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = signed_in(&state, &headers, peer).await {
+        return refused;
+    }
+    let ctx = &state.ctx;
+    let mut services = Vec::new();
+    let started = std::time::Instant::now();
+    let db = ctx.store.ping().await;
+    services.push(ServiceRow {
+        name: "Database".into(),
+        status: if db.is_ok() { "up" } else { "down" },
+        detail: format!("{:.1} ms", started.elapsed().as_secs_f64() * 1000.0),
+    });
+    if let Some(redis) = ctx.redis_ping().await {
+        services.push(ServiceRow {
+            name: "Redis".into(),
+            status: if redis.is_ok() { "up" } else { "down" },
+            detail: match redis {
+                Ok(d) => format!("{:.1} ms", d.as_secs_f64() * 1000.0),
+                Err(e) => e,
+            },
+        });
+    }
+    for e in avb_core::engine_health::probe_engines(&ctx.config.engines).await {
+        services.push(ServiceRow {
+            name: match e.engine {
+                "llm" => "Language model".into(),
+                "stt" => "Speech to text".into(),
+                "tts" => "Text to speech".into(),
+                other => other.to_string(),
+            },
+            status: e.status,
+            detail: match (e.latency_ms, e.error) {
+                (_, Some(err)) => err,
+                (Some(ms), None) => format!("{} · {ms:.0} ms", e.model),
+                (None, None) => e.model,
+            },
+        });
+    }
+    render(&StatusPanel { services }, StatusCode::OK)
+}
