@@ -10,6 +10,7 @@ mod m20261125_000005_usage_events;
 mod m20261125_000006_realtime_items_turns;
 mod m20261125_000007_voice_profiles;
 mod m20261125_000008_webhooks;
+mod m20261125_000009_session_filters;
 
 /// PostgreSQL only: row-level security on a tenant-owned table (ENABLE + FORCE and the policy
 /// that admits the transaction's tenant, or a platform transaction).
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_realtime_items_turns::Migration),
             Box::new(m20261125_000007_voice_profiles::Migration),
             Box::new(m20261125_000008_webhooks::Migration),
+            Box::new(m20261125_000009_session_filters::Migration),
         ]
     }
 }

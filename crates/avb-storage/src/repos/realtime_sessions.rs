@@ -94,12 +94,43 @@ pub async fn list(tx: &Tx, f: &SessionFilter, page: PageRequest) -> StorageResul
     if let Some(k) = f.api_key {
         q = q.filter(Column::ApiKeyId.eq(k));
     }
+    // Ids are UUIDv7 minted when the session starts, so a time range is also an id range: the
+    // bounds let the database walk the primary key instead of scanning every row's start time.
     if let Some(from) = f.from {
-        q = q.filter(Column::StartedAt.gte(from));
+        q = q
+            .filter(Column::StartedAt.gte(from))
+            .filter(Column::Id.gte(v7_floor(from)));
     }
     if let Some(to) = f.to {
-        q = q.filter(Column::StartedAt.lt(to));
+        q = q
+            .filter(Column::StartedAt.lt(to))
+            .filter(Column::Id.lt(v7_floor(to + chrono::Duration::seconds(1))));
     }
     let rows = paginate(q, Column::Id, page).all(tx.conn()).await?;
     Ok(Page::from_rows(rows, page.limit, |r| r.id))
+}
+
+/// The smallest UUIDv7 of the millisecond `t` (version and variant bits set, the rest zero).
+fn v7_floor(t: DateTime<Utc>) -> Uuid {
+    let ms = t.timestamp_millis().max(0) as u64;
+    let mut b = [0u8; 16];
+    b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    b[6] = 0x70;
+    b[8] = 0x80;
+    Uuid::from_bytes(b)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v7_floor_orders_with_real_v7_ids() {
+        let t = Utc::now();
+        let id = Uuid::now_v7();
+        assert!(v7_floor(t - chrono::Duration::milliseconds(5)) <= id);
+        assert!(v7_floor(t + chrono::Duration::seconds(2)) > id);
+        assert_eq!(v7_floor(t).get_version_num(), 7);
+    }
 }
