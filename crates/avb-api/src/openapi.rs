@@ -35,6 +35,8 @@ impl Modify for BearerAuth {
         api_keys::list, api_keys::create, api_keys::get, api_keys::update, api_keys::rotate, api_keys::revoke,
         sessions::list, sessions::get, sessions::close, usage::totals,
         members::list, members::invite, members::list_invitations, members::accept,
+        members::change_role, members::remove, members::revoke_invitation,
+        webhooks::list, webhooks::create, webhooks::delete, webhooks::test, webhooks::deliveries,
         audit::list, audit::export,
         voice_profiles::get_tenant, voice_profiles::put_tenant, voice_profiles::delete_tenant,
         voice_profiles::get_project, voice_profiles::put_project, voice_profiles::delete_project,
@@ -48,6 +50,8 @@ impl Modify for BearerAuth {
         ChangePasswordRequest, TotpSetupResponse, TotpEnableRequest, LoginEventDto, SessionDto,
         avb_core::services::voice_profiles::VoiceProfileInput,
         avb_core::services::voice_profiles::VoiceProfileView,
+        members::RoleRequest, webhooks::WebhookDto, webhooks::NewWebhookRequest,
+        webhooks::CreatedWebhookDto, webhooks::TestSendDto, webhooks::DeliveryDto,
     )),
     modifiers(&BearerAuth),
 )]

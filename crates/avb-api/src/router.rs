@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::handlers::{
     admin_tenants, api_keys, audit, auth, health, me, members, projects, sessions, setup, usage,
-    voice_profiles,
+    voice_profiles, webhooks,
 };
 use avb_core::AppContext;
 use axum::extract::DefaultBodyLimit;
@@ -106,6 +106,27 @@ pub fn router(ctx: AppContext) -> Router {
             get(members::list_invitations).post(members::invite),
         )
         .route("/api/v1/invitations/accept", post(members::accept))
+        .route(
+            "/api/v1/invitations/{id}/revoke",
+            post(members::revoke_invitation),
+        )
+        .route(
+            "/api/v1/members/{user_id}",
+            axum::routing::patch(members::change_role).delete(members::remove),
+        )
+        .route(
+            "/api/v1/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            axum::routing::delete(webhooks::delete),
+        )
+        .route("/api/v1/webhooks/{id}/test", post(webhooks::test))
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/export", get(audit::export))
         .route(

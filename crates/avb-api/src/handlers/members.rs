@@ -102,3 +102,61 @@ pub async fn accept(
         tenant_id: tenant.as_uuid(),
     }))
 }
+
+/// A role change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    /// tenant_owner, tenant_admin, billing_admin, developer or viewer.
+    pub role: String,
+}
+
+/// `PATCH /api/v1/members/{user_id}`: changes a member's role (requires `team:manage`; nobody
+/// changes their own role; only owners touch ownership; the last owner stays).
+#[utoipa::path(patch, path = "/api/v1/members/{user_id}", tag = "team", request_body = RoleRequest,
+    params(("user_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = MemberDto), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+pub async fn change_role(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+    axum::extract::Path(user): axum::extract::Path<uuid::Uuid>,
+    Json(req): Json<RoleRequest>,
+) -> ApiResult<axum::Json<MemberDto>> {
+    let m = members::change_role(&state.ctx, &scope, avb_domain::UserId(user), &req.role).await?;
+    Ok(axum::Json(MemberDto {
+        membership_id: m.membership.id,
+        user_id: m.user.id,
+        email: m.user.email,
+        name: m.user.name,
+        role: m.membership.role,
+        status: m.user.status,
+        joined_at: m.membership.created_at,
+    }))
+}
+
+/// `DELETE /api/v1/members/{user_id}`: removes a member and ends their sessions (requires
+/// `team:manage`).
+#[utoipa::path(delete, path = "/api/v1/members/{user_id}", tag = "team",
+    params(("user_id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
+pub async fn remove(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+    axum::extract::Path(user): axum::extract::Path<uuid::Uuid>,
+) -> ApiResult<StatusCode> {
+    members::remove(&state.ctx, &scope, avb_domain::UserId(user)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/invitations/{id}/revoke`: the link stops working (requires `team:manage`).
+#[utoipa::path(post, path = "/api/v1/invitations/{id}/revoke", tag = "team",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = InvitationDto), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+    axum::extract::Path(id): axum::extract::Path<uuid::Uuid>,
+) -> ApiResult<axum::Json<InvitationDto>> {
+    let inv = members::revoke_invitation(&state.ctx, &scope, id).await?;
+    Ok(axum::Json(inv.into()))
+}

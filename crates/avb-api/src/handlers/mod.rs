@@ -12,3 +12,4 @@ pub mod sessions;
 pub mod setup;
 pub mod usage;
 pub mod voice_profiles;
+pub mod webhooks;
