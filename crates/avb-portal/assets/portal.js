@@ -44,7 +44,7 @@
     b.addEventListener("click", function () {
       var src = document.getElementById(b.getAttribute("data-copy"));
       if (!src || !navigator.clipboard) { return; }
-      navigator.clipboard.writeText(src.textContent.trim()).then(function () {
+      navigator.clipboard.writeText((src.value || src.textContent).trim()).then(function () {
         toast("Copied to the clipboard.", "success");
       }, function () {
         toast("Copying failed: select the text and copy it by hand.", "error");

@@ -46,12 +46,14 @@ struct CreatedPage {
     chrome: Chrome,
     name: String,
     secret: String,
+    rotated: bool,
 }
 
 #[derive(Template)]
 #[template(path = "api_key_revoke.html")]
 struct RevokePage {
     chrome: Chrome,
+    rotate: bool,
     id: String,
     name: String,
     display: String,
@@ -216,6 +218,7 @@ pub async fn create(
                 chrome: v.chrome("/api-keys", None),
                 name: created.key.name,
                 secret: created.secret,
+                rotated: false,
             };
             let mut res = render(&page, StatusCode::CREATED);
             res.headers_mut()
@@ -251,20 +254,41 @@ pub async fn confirm_revoke(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
+    confirm(&state, &headers, peer, &id, false).await
+}
+
+/// `GET /api-keys/{id}/rotate`: the confirmation page (requires `api_keys:manage`).
+pub async fn confirm_rotate(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    confirm(&state, &headers, peer, &id, true).await
+}
+
+async fn confirm(
+    state: &PortalState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    id: &str,
+    rotate: bool,
+) -> Response {
+    let v = match signed_in(state, headers, peer).await {
         Ok(v) => v,
         Err(refused) => return refused,
     };
     if !v.scope.has(Permission::ApiKeysManage) {
         return forbidden(&v, Permission::ApiKeysManage);
     }
-    let Some(id) = key_id(&id) else {
+    let Some(id) = key_id(id) else {
         return not_found();
     };
     match api_keys::get(&state.ctx, &v.scope, id).await {
         Ok(k) => {
             let page = RevokePage {
                 chrome: v.chrome("/api-keys", None),
+                rotate,
                 id: k.id.to_string(),
                 display: display(&k.environment, &k.prefix),
                 name: k.name,
@@ -304,5 +328,41 @@ pub async fn revoke(
         Err(CoreError::NotFound) => not_found(),
         Err(CoreError::Forbidden(p)) => forbidden(&v, p),
         Err(e) => unavailable("revoke", &e),
+    }
+}
+
+/// `POST /api-keys/{id}/rotate`: a new secret for the key, shown once; the old one keeps working
+/// for 24 hours.
+pub async fn rotate(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let v = match signed_in_form(&state, &headers, peer, &form.csrf).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    let Some(id) = key_id(&id) else {
+        return not_found();
+    };
+    match api_keys::rotate(&state.ctx, &v.scope, id).await {
+        Ok(created) => {
+            let page = CreatedPage {
+                chrome: v.chrome("/api-keys", None),
+                name: created.key.name,
+                secret: created.secret,
+                rotated: true,
+            };
+            let mut res = render(&page, StatusCode::CREATED);
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(CoreError::NotFound) => not_found(),
+        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
+        Err(CoreError::Conflict(m)) => (StatusCode::CONFLICT, m).into_response(),
+        Err(e) => unavailable("rotate", &e),
     }
 }

@@ -52,6 +52,10 @@ pub fn router(ctx: AppContext) -> Router {
             "/api-keys/{id}/revoke",
             get(api_keys::confirm_revoke).post(api_keys::revoke),
         )
+        .route(
+            "/api-keys/{id}/rotate",
+            get(api_keys::confirm_rotate).post(api_keys::rotate),
+        )
         .route("/sessions", get(sessions::list))
         .route("/sessions/table", get(sessions::live_table))
         .route("/sessions/export.csv", get(sessions::export_csv))

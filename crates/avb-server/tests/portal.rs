@@ -339,13 +339,42 @@ async fn api_keys_secret_once_and_revoke_with_confirmation() {
         "never shown again"
     );
 
-    // Revoke: a confirmation page first, then the key stops working.
-    let revoke = list
+    // Rotate: confirmation, a new secret shown once; the old one keeps working for 24 hours.
+    let rotate = list
         .split("href=\"/api-keys/")
         .nth(1)
         .unwrap()
         .split('"')
         .next()
+        .unwrap()
+        .to_string();
+    assert!(rotate.ends_with("/rotate"), "{rotate}");
+    let confirm = browser.page(&format!("/api-keys/{rotate}"), &dev).await;
+    assert!(confirm.contains("keeps working for 24 hours"));
+    let res = browser
+        .post(&format!("/api-keys/{rotate}"), &dev, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Key rotated") && html.contains("data-copy=\"secret\""));
+    let rotated = field(
+        &html.replace("id=\"secret\" readonly value", "name=\"rotated\" value"),
+        "rotated",
+    );
+    assert!(rotated.starts_with("avb_live_") && rotated != secret);
+    assert_eq!(app.get("/api/v1/usage", &rotated).await.0, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/usage", &secret).await.0,
+        StatusCode::OK,
+        "grace period"
+    );
+    let list = browser.page("/api-keys", &dev).await;
+
+    // Revoke: a confirmation page first, then the key stops working.
+    let revoke = list
+        .split("href=\"/api-keys/")
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|link| link.ends_with("/revoke"))
         .unwrap()
         .to_string();
     let confirm = browser
@@ -379,7 +408,7 @@ async fn api_keys_secret_once_and_revoke_with_confirmation() {
         .post(&format!("/api-keys/{revoke}"), &dev, &[("csrf", &csrf)])
         .await;
     assert_eq!(res.headers()["location"], "/api-keys?revoked=1");
-    let (status, _) = app.get("/api/v1/usage", &secret).await;
+    let (status, _) = app.get("/api/v1/usage", &rotated).await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
