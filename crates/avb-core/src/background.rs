@@ -49,6 +49,34 @@ pub fn spawn(ctx: AppContext, shutdown: watch::Receiver<bool>) -> Vec<tokio::tas
         }));
     }
     {
+        // Portal browser sessions idle past their lifetime.
+        let ctx = ctx.clone();
+        let mut stop = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                let purge = async {
+                    let tx = ctx.store.platform_tx(true).await?;
+                    let n = avb_storage::repos::portal_sessions::delete_idle(
+                        &tx,
+                        chrono::Utc::now() - chrono::Duration::hours(12),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    crate::CoreResult::Ok(n)
+                };
+                match purge.await {
+                    Ok(n) if n > 0 => tracing::info!(removed = n, "idle portal sessions purged"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "purging portal sessions failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
+    {
         // The webhook outbox: due deliveries are leased, so every replica may run this.
         let ctx = ctx.clone();
         let mut stop = shutdown.clone();

@@ -114,8 +114,8 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(PortalState {
+            sessions: Arc::new(session::Sessions::new(ctx.clone())),
             ctx,
-            sessions: Arc::default(),
             pending: Arc::default(),
         })
 }

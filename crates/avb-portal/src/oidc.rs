@@ -139,10 +139,20 @@ pub async fn callback(
                 id_token,
                 refresh_token: tokens.refresh_token,
             };
-            let value =
-                state
-                    .sessions
-                    .create_with_idp(pair.access_token, pair.refresh_token, Some(idp));
+            let value = match state
+                .sessions
+                .create(pair.access_token, pair.refresh_token, Some(idp))
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(error = %e, "oidc: storing the session failed");
+                    return refuse(
+                        "Signing in is unavailable right now. Please retry in a moment.",
+                        StatusCode::SERVICE_UNAVAILABLE,
+                    );
+                }
+            };
             tracing::info!(subject = %identity.subject, email = %identity.email, "oidc sign-in");
             let res = with_cookie(
                 Redirect::to("/dashboard").into_response(),

@@ -94,6 +94,7 @@ pub(crate) async fn visitor(
     let session = state
         .sessions
         .get(cookie_value)
+        .await
         .ok_or(NotSignedIn::Expired)?;
     let meta = meta(headers, peer);
     match avb_core::identity::authenticate_bearer(&state.ctx, &session.access_token, meta.clone())
@@ -105,34 +106,43 @@ pub(crate) async fn visitor(
         }),
         Err(_) => {
             // Signed in through the provider: it must still accept its refresh token.
-            if let (Some(oidc), Some(idp)) = (&state.ctx.oidc, &session.idp)
-                && let Some(rt) = &idp.refresh_token
+            let mut idp = None;
+            if let (Some(oidc), Some(current)) = (&state.ctx.oidc, &session.idp)
+                && let Some(rt) = &current.refresh_token
             {
                 match oidc.refresh(rt).await {
-                    Ok(t) => state.sessions.update_idp(
-                        cookie_value,
-                        crate::session::IdpTokens {
-                            id_token: t.id_token.unwrap_or_else(|| idp.id_token.clone()),
+                    Ok(t) => {
+                        idp = Some(crate::session::IdpTokens {
+                            id_token: t.id_token.unwrap_or_else(|| current.id_token.clone()),
                             refresh_token: t.refresh_token.or_else(|| Some(rt.clone())),
-                        },
-                    ),
+                        })
+                    }
                     Err(_) => {
-                        state.sessions.remove(cookie_value);
+                        state.sessions.remove(cookie_value).await;
                         return Err(NotSignedIn::Expired);
                     }
                 }
             }
-            let pair = local::refresh(&state.ctx, &session.refresh_token)
+            let pair = match local::refresh(&state.ctx, &session.refresh_token).await {
+                Ok(p) => p,
+                Err(_) => {
+                    state.sessions.remove(cookie_value).await;
+                    return Err(NotSignedIn::Expired);
+                }
+            };
+            if let Err(e) = state
+                .sessions
+                .update(
+                    cookie_value,
+                    &pair.access_token,
+                    &pair.refresh_token,
+                    idp.as_ref(),
+                )
                 .await
-                .map_err(|_| {
-                    state.sessions.remove(cookie_value);
-                    NotSignedIn::Expired
-                })?;
-            state.sessions.update_tokens(
-                cookie_value,
-                pair.access_token.clone(),
-                pair.refresh_token,
-            );
+            {
+                tracing::error!(error = %e, "storing refreshed portal tokens failed");
+                return Err(NotSignedIn::Expired);
+            }
             let scope =
                 avb_core::identity::authenticate_bearer(&state.ctx, &pair.access_token, meta)
                     .await
@@ -308,7 +318,25 @@ pub async fn login(
     };
     match local::login(&state.ctx, input, &meta(&headers, peer)).await {
         Ok(pair) => {
-            let value = state.sessions.create(pair.access_token, pair.refresh_token);
+            let value = match state
+                .sessions
+                .create(pair.access_token, pair.refresh_token, None)
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(error = %e, "storing the portal session failed");
+                    return login_page(
+                        &state,
+                        &form.email,
+                        Some(
+                            "Signing in is unavailable right now. Please retry in a moment.".into(),
+                        ),
+                        false,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                    );
+                }
+            };
             let mut res = Redirect::to("/dashboard").into_response();
             for c in [
                 set_cookie(SESSION_COOKIE, &value, false, None),
@@ -367,8 +395,10 @@ pub async fn logout(
     if let Err(e) = local::logout(&state.ctx, &v.scope).await {
         tracing::warn!(error = %e, "ending the server session failed");
     }
-    let ended =
-        cookie(cookie_header(&headers), SESSION_COOKIE).and_then(|c| state.sessions.remove(c));
+    let ended = match cookie(cookie_header(&headers), SESSION_COOKIE) {
+        Some(c) => state.sessions.remove(c).await,
+        None => None,
+    };
     // Signed in through the provider: end the provider's session too.
     let mut to = "/login".to_string();
     if let (Some(oidc), Some(idp)) = (&state.ctx.oidc, ended.and_then(|s| s.idp)) {

@@ -1,10 +1,13 @@
 //! Browser sessions: an opaque HttpOnly cookie names a server-side entry holding the access and
 //! refresh tokens (the JWT never reaches the browser) and the session's CSRF token.
 //!
-//! Entries live in this process's memory: a restart signs everyone out, and several replicas
-//! need sticky sessions until the store moves to the database.
+//! Entries live in the database (`portal_sessions`, keyed by the SHA-256 of the cookie, tokens
+//! sealed with the server key), so a restart keeps users signed in and any replica serves them.
 
+use avb_core::AppContext;
 use avb_core::token::random_alnum;
+use avb_storage::repos::portal_sessions::{self, PortalSession};
+use chrono::Utc;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,9 +18,9 @@ pub const SESSION_COOKIE: &str = "avb_session";
 /// The pre-login CSRF cookie's name (double-submit on the login form).
 pub const LOGIN_CSRF_COOKIE: &str = "avb_login_csrf";
 /// How long a browser session lasts without use.
-const IDLE: Duration = Duration::from_secs(12 * 3600);
-/// Most sessions kept; the least recently used are dropped beyond it.
-const MAX_SESSIONS: usize = 100_000;
+pub const IDLE: chrono::Duration = chrono::Duration::hours(12);
+/// Uses closer together than this do not rewrite the session's last use.
+const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
 /// One signed-in browser.
 #[derive(Clone)]
@@ -27,7 +30,6 @@ pub struct BrowserSession {
     pub csrf: String,
     /// The OpenID provider's tokens when the browser signed in through it.
     pub idp: Option<IdpTokens>,
-    last_used: Instant,
 }
 
 /// What the OpenID provider issued: the ID token (for logout) and its refresh token (checked
@@ -38,88 +40,185 @@ pub struct IdpTokens {
     pub refresh_token: Option<String>,
 }
 
-/// The store of browser sessions, keyed by the SHA-256 of the cookie value.
-#[derive(Default)]
+/// The store of browser sessions.
 pub struct Sessions {
-    entries: Mutex<HashMap<[u8; 32], BrowserSession>>,
+    ctx: AppContext,
 }
 
-fn key(cookie: &str) -> [u8; 32] {
-    Sha256::digest(cookie.as_bytes()).into()
+fn key(cookie: &str) -> String {
+    hex::encode(Sha256::digest(cookie.as_bytes()))
+}
+
+fn aad(id: &str) -> String {
+    format!("portal-session:{id}")
 }
 
 impl Sessions {
-    /// Stores tokens for a new browser session; returns the cookie value.
-    pub fn create(&self, access_token: String, refresh_token: String) -> String {
-        self.create_with_idp(access_token, refresh_token, None)
+    /// Sessions stored through `ctx`.
+    pub fn new(ctx: AppContext) -> Self {
+        Self { ctx }
     }
 
-    /// Stores a new browser session signed in through an OpenID provider.
-    pub fn create_with_idp(
+    fn seal(&self, id: &str, value: &str) -> avb_core::CoreResult<String> {
+        self.ctx.sealer.seal(value, &aad(id))
+    }
+
+    fn open(&self, id: &str, sealed: &str) -> Option<String> {
+        self.ctx.sealer.open(sealed, &aad(id)).ok()
+    }
+
+    fn idp_sealed(
+        &self,
+        id: &str,
+        idp: &IdpTokens,
+    ) -> avb_core::CoreResult<(Option<String>, Option<String>)> {
+        Ok((
+            Some(self.seal(id, &idp.id_token)?),
+            idp.refresh_token
+                .as_deref()
+                .map(|r| self.seal(id, r))
+                .transpose()?,
+        ))
+    }
+
+    /// Stores a new browser session (signed in through an OpenID provider when `idp` is set);
+    /// returns the cookie value.
+    pub async fn create(
         &self,
         access_token: String,
         refresh_token: String,
         idp: Option<IdpTokens>,
-    ) -> String {
+    ) -> avb_core::CoreResult<String> {
         let cookie = random_alnum(43);
-        let mut entries = self.lock();
-        if entries.len() >= MAX_SESSIONS {
-            entries.retain(|_, s| s.last_used.elapsed() < IDLE);
-        }
-        entries.insert(
-            key(&cookie),
-            BrowserSession {
-                access_token,
-                refresh_token,
-                csrf: random_alnum(32),
-                idp,
-                last_used: Instant::now(),
-            },
-        );
-        cookie
+        let id = key(&cookie);
+        let (idp_id, idp_refresh) = match &idp {
+            Some(t) => self.idp_sealed(&id, t)?,
+            None => (None, None),
+        };
+        let now = Utc::now();
+        let row = PortalSession {
+            access_token_enc: self.seal(&id, &access_token)?,
+            refresh_token_enc: self.seal(&id, &refresh_token)?,
+            csrf: random_alnum(32),
+            idp_id_token_enc: idp_id,
+            idp_refresh_token_enc: idp_refresh,
+            created_at: now,
+            last_used_at: now,
+            id,
+        };
+        let tx = self.ctx.store.platform_tx(true).await?;
+        portal_sessions::insert(&tx, row).await?;
+        tx.commit().await?;
+        Ok(cookie)
     }
 
-    /// The live session named by `cookie`, touched.
-    pub fn get(&self, cookie: &str) -> Option<BrowserSession> {
-        let mut entries = self.lock();
-        let k = key(cookie);
-        match entries.get_mut(&k) {
-            Some(s) if s.last_used.elapsed() < IDLE => {
-                s.last_used = Instant::now();
-                Some(s.clone())
+    /// The live session named by `cookie`; an idle one is deleted.
+    pub async fn get(&self, cookie: &str) -> Option<BrowserSession> {
+        let id = key(cookie);
+        let found = async {
+            let tx = self.ctx.store.platform_tx(false).await?;
+            let row = portal_sessions::get(&tx, &id).await?;
+            tx.commit().await?;
+            avb_core::CoreResult::Ok(row)
+        }
+        .await;
+        let row = match found {
+            Ok(Some(row)) => row,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(error = %e, "portal session look-up failed");
+                return None;
             }
-            Some(_) => {
-                entries.remove(&k);
+        };
+        let idle = Utc::now() - row.last_used_at;
+        if idle > IDLE {
+            self.remove(cookie).await;
+            return None;
+        }
+        if idle > TOUCH_EVERY {
+            let touched = async {
+                let tx = self.ctx.store.platform_tx(true).await?;
+                portal_sessions::touch(&tx, &id).await?;
+                tx.commit().await?;
+                avb_core::CoreResult::Ok(())
+            }
+            .await;
+            if let Err(e) = touched {
+                tracing::warn!(error = %e, "portal session touch failed");
+            }
+        }
+        let idp = row
+            .idp_id_token_enc
+            .as_deref()
+            .and_then(|s| self.open(&id, s))
+            .map(|id_token| IdpTokens {
+                id_token,
+                refresh_token: row
+                    .idp_refresh_token_enc
+                    .as_deref()
+                    .and_then(|s| self.open(&id, s)),
+            });
+        Some(BrowserSession {
+            access_token: self.open(&id, &row.access_token_enc)?,
+            refresh_token: self.open(&id, &row.refresh_token_enc)?,
+            csrf: row.csrf,
+            idp,
+        })
+    }
+
+    /// Replaces the tokens after a refresh (and the provider's, when it was asked too).
+    pub async fn update(
+        &self,
+        cookie: &str,
+        access_token: &str,
+        refresh_token: &str,
+        idp: Option<&IdpTokens>,
+    ) -> avb_core::CoreResult<()> {
+        let id = key(cookie);
+        let idp = idp.map(|t| self.idp_sealed(&id, t)).transpose()?;
+        let tx = self.ctx.store.platform_tx(true).await?;
+        portal_sessions::set_tokens(
+            &tx,
+            &id,
+            self.seal(&id, access_token)?,
+            self.seal(&id, refresh_token)?,
+            idp,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends the session; returns what it held.
+    pub async fn remove(&self, cookie: &str) -> Option<BrowserSession> {
+        let id = key(cookie);
+        let removed = async {
+            let tx = self.ctx.store.platform_tx(true).await?;
+            let row = portal_sessions::delete(&tx, &id).await?;
+            tx.commit().await?;
+            avb_core::CoreResult::Ok(row)
+        }
+        .await;
+        match removed {
+            Ok(Some(row)) => Some(BrowserSession {
+                idp: row
+                    .idp_id_token_enc
+                    .as_deref()
+                    .and_then(|s| self.open(&id, s))
+                    .map(|id_token| IdpTokens {
+                        id_token,
+                        refresh_token: None,
+                    }),
+                access_token: String::new(),
+                refresh_token: String::new(),
+                csrf: row.csrf,
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "ending a portal session failed");
                 None
             }
-            None => None,
         }
-    }
-
-    /// Replaces the tokens after a refresh.
-    pub fn update_tokens(&self, cookie: &str, access_token: String, refresh_token: String) {
-        if let Some(s) = self.lock().get_mut(&key(cookie)) {
-            s.access_token = access_token;
-            s.refresh_token = refresh_token;
-        }
-    }
-
-    /// Replaces the provider's tokens after a refresh at the provider.
-    pub fn update_idp(&self, cookie: &str, idp: IdpTokens) {
-        if let Some(s) = self.lock().get_mut(&key(cookie)) {
-            s.idp = Some(idp);
-        }
-    }
-
-    /// Ends the session.
-    pub fn remove(&self, cookie: &str) -> Option<BrowserSession> {
-        self.lock().remove(&key(cookie))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], BrowserSession>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -149,30 +248,9 @@ pub fn same_token(a: &str, b: &str) -> bool {
     !a.is_empty() && a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cookies_sessions_and_tokens() {
-        assert_eq!(
-            cookie(Some("a=1; avb_session=xyz; b=2"), SESSION_COOKIE),
-            Some("xyz")
-        );
-        assert_eq!(cookie(Some("avb_session="), SESSION_COOKIE), None);
-        let s = Sessions::default();
-        let c = s.create("acc".into(), "ref".into());
-        assert_eq!(s.get(&c).unwrap().access_token, "acc");
-        assert!(s.get("other").is_none());
-        s.update_tokens(&c, "acc2".into(), "ref2".into());
-        assert_eq!(s.get(&c).unwrap().refresh_token, "ref2");
-        assert!(s.remove(&c).is_some() && s.get(&c).is_none());
-        assert!(same_token("abc", "abc") && !same_token("abc", "abd") && !same_token("", ""));
-    }
-}
-
 /// Sign-ins started at the OpenID provider and not yet back: state -> (PKCE verifier, nonce).
+/// Kept in this process for the few minutes a sign-in takes (replicas need sticky routing for
+/// `/auth/oidc/*`).
 #[derive(Default)]
 pub struct PendingLogins {
     entries: Mutex<HashMap<String, (String, String, Instant)>>,
@@ -203,5 +281,23 @@ impl PendingLogins {
         e.remove(state)
             .filter(|(_, _, at)| at.elapsed() < PENDING_TTL)
             .map(|(v, n, _)| (v, n))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_and_tokens() {
+        assert_eq!(
+            cookie(Some("a=1; avb_session=xyz; b=2"), SESSION_COOKIE),
+            Some("xyz")
+        );
+        assert_eq!(cookie(Some("avb_session="), SESSION_COOKIE), None);
+        assert!(same_token("abc", "abc") && !same_token("abc", "abd") && !same_token("", ""));
+        assert_ne!(key("a"), key("b"));
+        assert_eq!(key("a").len(), 64);
     }
 }

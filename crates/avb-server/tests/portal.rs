@@ -495,3 +495,42 @@ async fn the_shell_has_a_labelled_mobile_menu_and_no_inline_script() {
         "{html}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_sessions_survive_a_restart_and_serve_on_another_replica() {
+    let app = spawn_app(Db::Postgres).await;
+    let tenant = app.create_tenant("Replica Co").await;
+    app.create_user(Some(tenant), "tenant_admin", "admin@replica.test")
+        .await;
+    let browser = Browser::new(&app);
+    let cookie = browser.session("admin@replica.test").await;
+    assert!(
+        browser
+            .page("/dashboard", &cookie)
+            .await
+            .contains("Replica Co")
+    );
+
+    // A second server on the same database (a replica, or this one after a restart).
+    let other = avb_testkit::spawn_on(&app.database_url, None, |_| {}).await;
+    let second = Browser::new(&other);
+    let html = second.page("/dashboard", &cookie).await;
+    assert!(html.contains("Replica Co") && html.contains("admin@replica.test"));
+    // Stored sealed: no JWT (`eyJ...`) or refresh token (`rt_...`) in clear.
+    let stored = app.raw_sql("SELECT id FROM portal_sessions").await.unwrap();
+    let clear = app
+        .raw_sql(
+            "SELECT id FROM portal_sessions WHERE access_token_enc LIKE 'eyJ%' \
+             OR refresh_token_enc LIKE 'rt_%'",
+        )
+        .await
+        .unwrap();
+    assert_eq!((stored, clear), (1, 0));
+    // The CSRF token travels with the session: a form posted to the replica is accepted.
+    let csrf = field(&html, "csrf");
+    let res = second.post("/logout", &cookie, &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Logged out there means logged out here.
+    let res = browser.get("/dashboard", &cookie).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}

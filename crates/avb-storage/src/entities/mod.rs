@@ -9,6 +9,7 @@ pub mod login_event;
 pub mod mail;
 pub mod membership;
 pub mod one_time_token;
+pub mod portal_session;
 pub mod project;
 pub mod realtime_client_secret;
 pub mod realtime_item;

@@ -11,6 +11,7 @@ mod m20261125_000006_realtime_items_turns;
 mod m20261125_000007_voice_profiles;
 mod m20261125_000008_webhooks;
 mod m20261125_000009_session_filters;
+mod m20261125_000010_portal_sessions;
 
 /// PostgreSQL only: row-level security on a tenant-owned table (ENABLE + FORCE and the policy
 /// that admits the transaction's tenant, or a platform transaction).
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_voice_profiles::Migration),
             Box::new(m20261125_000008_webhooks::Migration),
             Box::new(m20261125_000009_session_filters::Migration),
+            Box::new(m20261125_000010_portal_sessions::Migration),
         ]
     }
 }

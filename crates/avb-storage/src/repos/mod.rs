@@ -7,6 +7,7 @@ pub mod invitations;
 pub mod login_events;
 pub mod mail;
 pub mod memberships;
+pub mod portal_sessions;
 pub mod projects;
 pub mod realtime_records;
 pub mod realtime_secrets;
