@@ -49,6 +49,21 @@ pub fn spawn(ctx: AppContext, shutdown: watch::Receiver<bool>) -> Vec<tokio::tas
         }));
     }
     {
+        // Service probes for the monitoring page's uptime percentages.
+        let ctx = ctx.clone();
+        let mut stop = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                let probes = crate::monitoring::probe_all(&ctx).await;
+                crate::monitoring::history().record(&probes);
+                tokio::select! {
+                    _ = tokio::time::sleep(crate::monitoring::SAMPLE_EVERY) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        }));
+    }
+    {
         // Portal browser sessions idle past their lifetime.
         let ctx = ctx.clone();
         let mut stop = shutdown.clone();

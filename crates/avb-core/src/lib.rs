@@ -9,6 +9,7 @@ pub mod engine_health;
 pub mod error;
 pub mod identity;
 pub mod mail;
+pub mod monitoring;
 pub mod policy;
 pub mod scope;
 pub mod sealing;

@@ -94,7 +94,20 @@ pub struct Scope {
     operator: bool,
     session: Option<AuthSessionId>,
     meta: RequestMeta,
+    /// A SaaS admin viewing a tenant: view permissions only, every page view audited.
+    impersonating: bool,
 }
+
+/// What an impersonating SaaS admin may do inside the tenant: look, never change.
+const IMPERSONATION_PERMISSIONS: &[Permission] = &[
+    Permission::SessionsView,
+    Permission::ProjectsView,
+    Permission::ApiKeysView,
+    Permission::BillingView,
+    Permission::TeamView,
+    Permission::UsageView,
+    Permission::AuditView,
+];
 
 impl Scope {
     pub(crate) fn new(
@@ -120,6 +133,7 @@ impl Scope {
             operator: false,
             session,
             meta,
+            impersonating: false,
         }
     }
 
@@ -144,7 +158,32 @@ impl Scope {
                 user_agent: "avb-cli".into(),
                 request_id: String::new(),
             },
+            impersonating: false,
         }
+    }
+
+    /// A SaaS admin's read-only view of `tenant` (same actor, same login session, view
+    /// permissions only); `None` for anyone else.
+    pub fn impersonate(&self, tenant: TenantId) -> Option<Scope> {
+        if !self.saas_admin || self.impersonating || self.operator {
+            return None;
+        }
+        Some(Self {
+            actor: self.actor.clone(),
+            tenant: Some(tenant),
+            role: None,
+            permissions: IMPERSONATION_PERMISSIONS.iter().copied().collect(),
+            saas_admin: false,
+            operator: false,
+            session: self.session,
+            meta: self.meta.clone(),
+            impersonating: true,
+        })
+    }
+
+    /// Whether this is a SaaS admin's read-only view of a tenant.
+    pub fn is_impersonating(&self) -> bool {
+        self.impersonating
     }
 
     /// The actor.

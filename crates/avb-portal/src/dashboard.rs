@@ -202,6 +202,10 @@ pub async fn page(
         Ok(v) => v,
         Err(refused) => return refused,
     };
+    // A SaaS admin outside any tenant lands on the platform overview.
+    if v.scope.is_saas_admin() && v.scope.tenant().is_none() {
+        return axum::response::Redirect::to("/admin").into_response();
+    }
     let heading = match tenants::current(&state.ctx, &v.scope).await {
         Ok(Some(t)) => t.name,
         Ok(None) if v.scope.is_saas_admin() => "Platform".to_string(),

@@ -6,6 +6,7 @@
 //! dashboard; the other pages of the portal issue build on it.
 
 mod account;
+mod admin;
 mod api_keys;
 mod assets;
 mod dashboard;
@@ -111,7 +112,45 @@ pub fn router(ctx: AppContext) -> Router {
             "/settings/webhooks/{id}/delete",
             axum::routing::post(settings::delete),
         )
+        .route("/admin", get(admin::overview::page))
+        .route("/admin/panel", get(admin::overview::refresh))
+        .route("/admin/tenants", get(admin::tenants::list))
+        .route("/admin/tenants/table", get(admin::tenants::search))
+        .route("/admin/tenants/{id}", get(admin::tenants::detail))
+        .route(
+            "/admin/tenants/{id}/impersonate",
+            axum::routing::post(admin::tenants::impersonate),
+        )
+        .route(
+            "/admin/tenants/{id}/{action}",
+            get(admin::tenants::confirm_status).post(admin::tenants::set_status),
+        )
+        .route(
+            "/admin/impersonation/stop",
+            axum::routing::post(admin::tenants::stop),
+        )
+        .route("/admin/users", get(admin::users::list))
+        .route("/admin/users/table", get(admin::users::search))
+        .route(
+            "/admin/users/failed-logins",
+            get(admin::users::failed_logins),
+        )
+        .route("/admin/users/{id}", get(admin::users::detail))
+        .route(
+            "/admin/users/{id}/{action}",
+            get(admin::users::confirm_status).post(admin::users::act),
+        )
+        .route("/admin/audit", get(admin::audit::list))
+        .route("/admin/audit/export", get(admin::audit::export))
+        .route("/admin/audit/verify", get(admin::audit::verify))
+        .route("/admin/audit/{id}", get(admin::audit::entry))
+        .route("/admin/monitoring", get(admin::monitoring::page))
+        .route(
+            "/admin/monitoring/health",
+            get(admin::monitoring::health_fragment),
+        )
         .route("/assets/{name}", get(assets::serve))
+        .layer(axum::middleware::from_fn(pages::remember_path))
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(PortalState {
             sessions: Arc::new(session::Sessions::new(ctx.clone())),

@@ -73,6 +73,66 @@ pub(crate) fn render(t: &impl Template, status: StatusCode) -> Response {
 pub(crate) struct Visitor {
     pub scope: Scope,
     pub csrf: String,
+    /// The tenant name when a SaaS admin is viewing a tenant read-only.
+    pub impersonating: Option<String>,
+}
+
+/// The internal header carrying the requested path to page handlers (for audit rows); any
+/// value a client sends is replaced.
+pub(crate) const PAGE_PATH: &str = "x-avb-page-path";
+
+/// Records the request path for [`visitor`] (impersonated page views are audited with it).
+pub async fn remember_path(mut req: Request, next: Next) -> Response {
+    let path: String = req.uri().path().chars().take(200).collect();
+    if let Ok(v) = HeaderValue::from_str(&path) {
+        req.headers_mut().insert(PAGE_PATH, v);
+    }
+    next.run(req).await
+}
+
+/// The visitor as the session says: a SaaS admin who chose a tenant sees it read-only, and every
+/// page they view there is audited in that tenant's log.
+async fn finish(
+    state: &PortalState,
+    headers: &HeaderMap,
+    scope: Scope,
+    session: &crate::session::BrowserSession,
+) -> Visitor {
+    let Some(tenant) = session.impersonating else {
+        return Visitor {
+            scope,
+            csrf: session.csrf.clone(),
+            impersonating: None,
+        };
+    };
+    let Some(view) = scope.impersonate(tenant) else {
+        return Visitor {
+            scope,
+            csrf: session.csrf.clone(),
+            impersonating: None,
+        };
+    };
+    let path = headers
+        .get(PAGE_PATH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let name = match avb_core::services::impersonation::page_view(&state.ctx, &view, path).await {
+        Ok(name) => name,
+        Err(e) => {
+            tracing::error!(error = %e, "impersonation: auditing the page view failed");
+            // No audit row, no view.
+            return Visitor {
+                scope,
+                csrf: session.csrf.clone(),
+                impersonating: None,
+            };
+        }
+    };
+    Visitor {
+        scope: view,
+        csrf: session.csrf.clone(),
+        impersonating: Some(name),
+    }
 }
 
 /// Why a page cannot be shown to the browser as it is.
@@ -100,10 +160,7 @@ pub(crate) async fn visitor(
     match avb_core::identity::authenticate_bearer(&state.ctx, &session.access_token, meta.clone())
         .await
     {
-        Ok(scope) => Ok(Visitor {
-            scope,
-            csrf: session.csrf,
-        }),
+        Ok(scope) => Ok(finish(state, headers, scope, &session).await),
         Err(_) => {
             // Signed in through the provider: it must still accept its refresh token.
             let mut idp = None;
@@ -147,10 +204,7 @@ pub(crate) async fn visitor(
                 avb_core::identity::authenticate_bearer(&state.ctx, &pair.access_token, meta)
                     .await
                     .map_err(|_| NotSignedIn::Expired)?;
-            Ok(Visitor {
-                scope,
-                csrf: session.csrf,
-            })
+            Ok(finish(state, headers, scope, &session).await)
         }
     }
 }
@@ -173,6 +227,13 @@ pub(crate) async fn signed_in_form(
     csrf: &str,
 ) -> Result<Visitor, Response> {
     let v = signed_in(state, headers, peer).await?;
+    if v.impersonating.is_some() {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "You are viewing this tenant read-only: nothing can be changed while impersonating.",
+        )
+            .into_response());
+    }
     if !same_token(&v.csrf, csrf) {
         return Err((
             StatusCode::FORBIDDEN,
@@ -444,6 +505,36 @@ const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
     ("Account", "/account", "◉", None),
 ];
 
+/// The SaaS admin's pages.
+const ADMIN_NAV: &[(&str, &str, &str, Option<Permission>)] = &[
+    ("Overview", "/admin", "◧", Some(Permission::PlatformTenants)),
+    (
+        "Tenants",
+        "/admin/tenants",
+        "▤",
+        Some(Permission::PlatformTenants),
+    ),
+    (
+        "Users",
+        "/admin/users",
+        "☺",
+        Some(Permission::PlatformUsers),
+    ),
+    (
+        "Audit",
+        "/admin/audit",
+        "☰",
+        Some(Permission::PlatformAudit),
+    ),
+    (
+        "Monitoring",
+        "/admin/monitoring",
+        "♥",
+        Some(Permission::PlatformTenants),
+    ),
+    ("Account", "/account", "◉", None),
+];
+
 /// What every signed-in page's shell shows: navigation, the logout form's token, who is signed
 /// in, and a toast after a completed action.
 pub struct Chrome {
@@ -451,6 +542,8 @@ pub struct Chrome {
     pub csrf: String,
     pub who: String,
     pub toast: Option<&'static str>,
+    /// The tenant a SaaS admin is viewing read-only (shown in a banner with a way out).
+    pub impersonating: Option<String>,
 }
 
 /// The message of a `?done=<code>` toast; unknown codes show nothing (no reflected text).
@@ -469,6 +562,11 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "sessions_ended" => "Your other sessions were signed out.",
         "webhook_created" => "Webhook endpoint added.",
         "webhook_deleted" => "Webhook endpoint removed.",
+        "suspended" => "Tenant suspended: its keys and live sessions stopped.",
+        "reactivated" => "Tenant reactivated: its keys work again.",
+        "user_disabled" => "User disabled and signed out everywhere.",
+        "user_enabled" => "User enabled.",
+        "reset_sent" => "Password reset e-mail queued.",
         _ => return None,
     })
 }
@@ -481,6 +579,7 @@ impl Visitor {
             csrf: self.csrf.clone(),
             who: self.scope.actor().label(),
             toast: done.and_then(toast_message),
+            impersonating: self.impersonating.clone(),
         }
     }
 }
@@ -502,7 +601,13 @@ pub(crate) fn forbidden(v: &Visitor, permission: Permission) -> Response {
 }
 
 pub(crate) fn nav(scope: &Scope, current: &str) -> Vec<NavItem> {
-    NAV.iter()
+    let table = if scope.is_saas_admin() && scope.tenant().is_none() {
+        ADMIN_NAV
+    } else {
+        NAV
+    };
+    table
+        .iter()
         .map(|(label, href, icon, perm)| NavItem {
             label,
             href,

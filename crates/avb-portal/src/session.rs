@@ -30,6 +30,8 @@ pub struct BrowserSession {
     pub csrf: String,
     /// The OpenID provider's tokens when the browser signed in through it.
     pub idp: Option<IdpTokens>,
+    /// The tenant a SaaS admin is viewing read-only.
+    pub impersonating: Option<avb_domain::TenantId>,
 }
 
 /// What the OpenID provider issued: the ID token (for logout) and its refresh token (checked
@@ -102,6 +104,7 @@ impl Sessions {
             csrf: random_alnum(32),
             idp_id_token_enc: idp_id,
             idp_refresh_token_enc: idp_refresh,
+            impersonating: None,
             created_at: now,
             last_used_at: now,
             id,
@@ -163,6 +166,7 @@ impl Sessions {
             refresh_token: self.open(&id, &row.refresh_token_enc)?,
             csrf: row.csrf,
             idp,
+            impersonating: row.impersonating.map(avb_domain::TenantId),
         })
     }
 
@@ -185,6 +189,18 @@ impl Sessions {
             idp,
         )
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Starts or stops a SaaS admin's read-only view of a tenant in this browser session.
+    pub async fn set_impersonating(
+        &self,
+        cookie: &str,
+        tenant: Option<avb_domain::TenantId>,
+    ) -> avb_core::CoreResult<()> {
+        let tx = self.ctx.store.platform_tx(true).await?;
+        portal_sessions::set_impersonating(&tx, &key(cookie), tenant.map(|t| t.as_uuid())).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -212,6 +228,7 @@ impl Sessions {
                 access_token: String::new(),
                 refresh_token: String::new(),
                 csrf: row.csrf,
+                impersonating: None,
             }),
             Ok(None) => None,
             Err(e) => {

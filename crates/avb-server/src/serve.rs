@@ -59,6 +59,10 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let recorder = PrometheusBuilder::new()
         .install_recorder()
         .context("installing metrics recorder")?;
+    {
+        let handle = recorder.clone();
+        avb_core::monitoring::set_metrics_source(move || handle.render());
+    }
     let metrics_app = axum::Router::new().route(
         "/metrics",
         get(move || std::future::ready(recorder.render())),
@@ -184,6 +188,10 @@ async fn run_worker(config: Config) -> anyhow::Result<()> {
     let recorder = PrometheusBuilder::new()
         .install_recorder()
         .context("installing metrics recorder")?;
+    {
+        let handle = recorder.clone();
+        avb_core::monitoring::set_metrics_source(move || handle.render());
+    }
     let metrics_listener = TcpListener::bind(&config.server.metrics_listen)
         .await
         .with_context(|| format!("binding metrics listener {}", config.server.metrics_listen))?;

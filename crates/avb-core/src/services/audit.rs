@@ -71,3 +71,60 @@ pub async fn verify(
     tx.commit().await?;
     Ok(res)
 }
+
+/// The audit log across tenants, or one tenant's (requires `platform:audit`).
+pub async fn platform_list(
+    ctx: &AppContext,
+    scope: &Scope,
+    tenant: Option<TenantId>,
+    filter: &AuditFilter,
+    page: PageRequest,
+) -> CoreResult<Page<AuditEvent>> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformAudit, None)?;
+    let tx = ctx.store.platform_tx(false).await?;
+    let page = audit_repo::list(&tx, tenant, filter, page).await?;
+    tx.commit().await?;
+    Ok(page)
+}
+
+/// Every matching row across tenants (up to [`EXPORT_LIMIT`]), newest first (requires
+/// `platform:audit`).
+pub async fn platform_export(
+    ctx: &AppContext,
+    scope: &Scope,
+    tenant: Option<TenantId>,
+    filter: &AuditFilter,
+) -> CoreResult<Vec<AuditEvent>> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformAudit, None)?;
+    let tx = ctx.store.platform_tx(false).await?;
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page =
+            audit_repo::list(&tx, tenant, filter, PageRequest { limit: 1000, after }).await?;
+        out.extend(page.items);
+        after = page.next;
+        if after.is_none() || out.len() >= EXPORT_LIMIT {
+            break;
+        }
+    }
+    tx.commit().await?;
+    out.truncate(EXPORT_LIMIT);
+    Ok(out)
+}
+
+/// One row of any tenant (requires `platform:audit`).
+pub async fn platform_get(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: uuid::Uuid,
+) -> CoreResult<AuditEvent> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformAudit, None)?;
+    let tx = ctx.store.platform_tx(false).await?;
+    let row = audit_repo::get(&tx, id).await?;
+    tx.commit().await?;
+    Ok(row)
+}

@@ -2,9 +2,11 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod impersonation;
 pub mod key_cache;
 pub mod live;
 pub mod members;
+pub mod platform;
 pub mod projects;
 pub mod realtime;
 pub mod revocation;

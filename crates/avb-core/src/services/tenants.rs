@@ -205,6 +205,11 @@ async fn set_status(
     let mut items: Vec<Revocation> = prefixes.into_iter().map(Revocation::KeyPrefix).collect();
     if status == TenantStatus::Suspended {
         items.push(Revocation::Tenant(id));
+        // Live voice sessions end on whichever replica holds them.
+        let tx = ctx.store.tenant_tx(id, false).await?;
+        let live = avb_storage::repos::realtime_sessions::active_ids(&tx).await?;
+        tx.commit().await?;
+        items.extend(live.into_iter().map(Revocation::RealtimeSession));
     }
     ctx.revocations.revoke(Some(id), items).await;
     Ok(t)

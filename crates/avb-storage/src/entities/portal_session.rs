@@ -11,6 +11,7 @@ pub struct Model {
     pub csrf: String,
     pub idp_id_token_enc: Option<String>,
     pub idp_refresh_token_enc: Option<String>,
+    pub impersonating: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub last_used_at: DateTimeUtc,
 }

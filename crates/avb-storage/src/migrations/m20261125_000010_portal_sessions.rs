@@ -18,6 +18,8 @@ impl MigrationTrait for Migration {
                 .col(string("csrf"))
                 .col(text_null("idp_id_token_enc"))
                 .col(text_null("idp_refresh_token_enc"))
+                // A SaaS admin viewing this tenant read-only.
+                .col(uuid_null("impersonating"))
                 .col(timestamp_with_time_zone("created_at"))
                 .col(timestamp_with_time_zone("last_used_at"))
                 .to_owned(),

@@ -329,3 +329,14 @@ pub async fn verify(tx: &Tx) -> StorageResult<(u64, Vec<ChainBreak>)> {
     }
     Ok((rows.len() as u64, breaks))
 }
+
+/// One row: of the transaction's tenant, or any for a platform transaction.
+pub async fn get(tx: &Tx, id: uuid::Uuid) -> StorageResult<Model> {
+    let mut q = Entity::find_by_id(id);
+    if let Some(own) = tx.tenant() {
+        q = q.filter(Column::TenantId.eq(own.as_uuid()));
+    }
+    q.one(tx.conn())
+        .await?
+        .ok_or(crate::error::StorageError::NotFound)
+}

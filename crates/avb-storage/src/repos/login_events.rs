@@ -39,3 +39,10 @@ pub async fn list_for_user(tx: &Tx, user: UserId, page: PageRequest) -> StorageR
     let rows = paginate(q, Column::Id, page).all(tx.conn()).await?;
     Ok(Page::from_rows(rows, page.limit, |r| r.id))
 }
+
+/// Failed logins across the platform, newest first.
+pub async fn failures(tx: &Tx, page: PageRequest) -> StorageResult<Page<Model>> {
+    let q = Entity::find().filter(Column::Success.eq(false));
+    let rows = paginate(q, Column::Id, page).all(tx.conn()).await?;
+    Ok(Page::from_rows(rows, page.limit, |r| r.id))
+}

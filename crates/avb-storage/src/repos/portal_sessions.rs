@@ -72,3 +72,13 @@ pub async fn delete_idle(tx: &Tx, before: DateTime<Utc>) -> StorageResult<u64> {
         .await?
         .rows_affected)
 }
+
+/// Starts (`Some(tenant)`) or stops (`None`) a SaaS admin's read-only view of a tenant.
+pub async fn set_impersonating(tx: &Tx, id: &str, tenant: Option<uuid::Uuid>) -> StorageResult<()> {
+    Entity::update_many()
+        .col_expr(Column::Impersonating, Expr::value(tenant))
+        .filter(Column::Id.eq(id))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}

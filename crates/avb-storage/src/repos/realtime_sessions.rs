@@ -120,6 +120,19 @@ fn v7_floor(t: DateTime<Utc>) -> Uuid {
     Uuid::from_bytes(b)
 }
 
+/// Live sessions: of the transaction's tenant, or of every tenant for a platform transaction.
+pub async fn active_ids(tx: &Tx) -> StorageResult<Vec<Uuid>> {
+    use sea_orm::QuerySelect;
+    let mut q = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Status.eq("active"));
+    if let Some(t) = tx.tenant() {
+        q = q.filter(Column::TenantId.eq(t.as_uuid()));
+    }
+    Ok(q.into_tuple().all(tx.conn()).await?)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

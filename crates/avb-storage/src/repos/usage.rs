@@ -119,3 +119,27 @@ pub async fn daily(
         })
         .collect())
 }
+
+/// Totals per tenant and metric in `[from, to)` across every tenant (platform transaction).
+pub async fn by_tenant(
+    tx: &Tx,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> StorageResult<Vec<(Uuid, String, f64)>> {
+    let rows: Vec<(Uuid, String, Option<f64>)> = Entity::find()
+        .select_only()
+        .column(Column::TenantId)
+        .column(Column::Metric)
+        .column_as(Expr::col(Column::Quantity).sum(), "total")
+        .filter(Column::OccurredAt.gte(from))
+        .filter(Column::OccurredAt.lt(to))
+        .group_by(Column::TenantId)
+        .group_by(Column::Metric)
+        .into_tuple()
+        .all(tx.conn())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(t, m, v)| (t, m, v.unwrap_or(0.0)))
+        .collect())
+}

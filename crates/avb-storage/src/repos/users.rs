@@ -121,3 +121,36 @@ pub async fn set_name(tx: &Tx, id: UserId, name: &str) -> StorageResult<Model> {
     am.updated_at = Set(Utc::now());
     Ok(am.update(tx.conn()).await?)
 }
+
+/// Lists users newest first, optionally matching `q` against name, e-mail or id.
+pub async fn list(
+    tx: &Tx,
+    q: Option<&str>,
+    page: crate::page::PageRequest,
+) -> StorageResult<crate::page::Page<Model>> {
+    use sea_orm::Condition;
+    use sea_orm::sea_query::Func;
+    let mut sel = Entity::find();
+    if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
+        let like = format!("%{}%", q.to_lowercase());
+        let mut cond = Condition::any()
+            .add(Expr::expr(Func::lower(Expr::col(Column::Name))).like(like.clone()))
+            .add(Column::Email.like(like));
+        if let Ok(id) = q.parse::<uuid::Uuid>() {
+            cond = cond.add(Column::Id.eq(id));
+        }
+        sel = sel.filter(cond);
+    }
+    let rows = crate::repos::paginate(sel, Column::Id, page)
+        .all(tx.conn())
+        .await?;
+    Ok(crate::page::Page::from_rows(rows, page.limit, |r| r.id))
+}
+
+/// Sets a user's status (`active` / `disabled`).
+pub async fn set_status(tx: &Tx, id: UserId, status: &str) -> StorageResult<Model> {
+    let mut am: ActiveModel = get(tx, id).await?.into();
+    am.status = Set(status.to_string());
+    am.updated_at = Set(Utc::now());
+    Ok(am.update(tx.conn()).await?)
+}

@@ -1,0 +1,394 @@
+//! Monitoring from this process: service probes (database, Redis, engines, work queue) with an
+//! uptime history, and request/stage latency read from the process's own Prometheus registry
+//! (the text `/metrics` serves), summarised into counts, error rates and p50/p95/p99.
+
+use crate::context::AppContext;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+type Source = Box<dyn Fn() -> String + Send + Sync>;
+static SOURCE: OnceLock<Source> = OnceLock::new();
+
+/// Registers where the process's metrics text comes from (the installed Prometheus recorder).
+/// Only the first registration counts.
+pub fn set_metrics_source(f: impl Fn() -> String + Send + Sync + 'static) {
+    let _ = SOURCE.set(Box::new(f));
+}
+
+/// The current metrics text, when a recorder is installed.
+pub fn scrape() -> Option<String> {
+    SOURCE.get().map(|f| f())
+}
+
+/// One sample of the text exposition format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// Parses the Prometheus text format (comments skipped; malformed lines ignored).
+pub fn parse(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(parse_line)
+        .collect()
+}
+
+fn parse_line(line: &str) -> Option<Sample> {
+    let (head, value) = line.rsplit_once(' ')?;
+    let value: f64 = match value.trim() {
+        "+Inf" => f64::INFINITY,
+        v => v.parse().ok()?,
+    };
+    let (name, labels) = match head.split_once('{') {
+        None => (head.trim().to_string(), BTreeMap::new()),
+        Some((name, rest)) => {
+            let body = rest.strip_suffix('}')?;
+            let mut labels = BTreeMap::new();
+            let mut rest = body;
+            while !rest.is_empty() {
+                let (k, after) = rest.split_once("=\"")?;
+                let mut val = String::new();
+                let mut chars = after.char_indices();
+                let mut end = None;
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            if let Some((_, n)) = chars.next() {
+                                val.push(match n {
+                                    'n' => '\n',
+                                    other => other,
+                                });
+                            }
+                        }
+                        '"' => {
+                            end = Some(i);
+                            break;
+                        }
+                        c => val.push(c),
+                    }
+                }
+                let end = end?;
+                labels.insert(k.trim_start_matches(',').trim().to_string(), val);
+                rest = after[end + 1..].trim_start_matches(',');
+            }
+            (name.trim().to_string(), labels)
+        }
+    };
+    Some(Sample {
+        name,
+        labels,
+        value,
+    })
+}
+
+/// A histogram summarised for one label set.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub labels: BTreeMap<String, String>,
+    pub count: f64,
+    pub sum: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+/// The quantile `q` of cumulative buckets `(upper bound, count)` sorted by bound, interpolated
+/// linearly inside the bucket as Prometheus' `histogram_quantile` does.
+pub fn quantile(buckets: &[(f64, f64)], q: f64) -> f64 {
+    let Some(&(_, total)) = buckets.last() else {
+        return f64::NAN;
+    };
+    if total <= 0.0 {
+        return f64::NAN;
+    }
+    let rank = q * total;
+    let mut prev = (0.0, 0.0);
+    for &(le, c) in buckets {
+        if c >= rank {
+            if le.is_infinite() {
+                return prev.0;
+            }
+            let span = c - prev.1;
+            let frac = if span > 0.0 {
+                (rank - prev.1) / span
+            } else {
+                1.0
+            };
+            return prev.0 + (le - prev.0) * frac;
+        }
+        prev = (le, c);
+    }
+    prev.0
+}
+
+/// Every label set of histogram `name`, grouped by `by` (other labels summed).
+pub fn histograms(samples: &[Sample], name: &str, by: &[&str]) -> Vec<Summary> {
+    let key = |labels: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+        by.iter()
+            .map(|k| (k.to_string(), labels.get(*k).cloned().unwrap_or_default()))
+            .collect()
+    };
+    let mut buckets: BTreeMap<BTreeMap<String, String>, BTreeMap<u64, (f64, f64)>> =
+        BTreeMap::new();
+    let mut totals: BTreeMap<BTreeMap<String, String>, (f64, f64)> = BTreeMap::new();
+    let bucket_name = format!("{name}_bucket");
+    let sum_name = format!("{name}_sum");
+    let count_name = format!("{name}_count");
+    for s in samples {
+        if s.name == bucket_name {
+            let Some(le) = s.labels.get("le").and_then(|l| match l.as_str() {
+                "+Inf" => Some(f64::INFINITY),
+                l => l.parse::<f64>().ok(),
+            }) else {
+                continue;
+            };
+            let e = buckets
+                .entry(key(&s.labels))
+                .or_default()
+                .entry(le.to_bits())
+                .or_insert((le, 0.0));
+            e.1 += s.value;
+        } else if s.name == sum_name {
+            totals.entry(key(&s.labels)).or_default().1 += s.value;
+        } else if s.name == count_name {
+            totals.entry(key(&s.labels)).or_default().0 += s.value;
+        }
+    }
+    totals
+        .into_iter()
+        .map(|(labels, (count, sum))| {
+            let mut b: Vec<(f64, f64)> = buckets
+                .get(&labels)
+                .map(|m| m.values().copied().collect())
+                .unwrap_or_default();
+            b.sort_by(|x, y| x.0.total_cmp(&y.0));
+            Summary {
+                p50: quantile(&b, 0.5),
+                p95: quantile(&b, 0.95),
+                p99: quantile(&b, 0.99),
+                labels,
+                count,
+                sum,
+            }
+        })
+        .collect()
+}
+
+/// Sum of counter `name` per value of label `by`, for samples where `filter` holds.
+pub fn counter_by(
+    samples: &[Sample],
+    name: &str,
+    by: &[&str],
+    filter: impl Fn(&BTreeMap<String, String>) -> bool,
+) -> BTreeMap<Vec<String>, f64> {
+    let mut out = BTreeMap::new();
+    for s in samples
+        .iter()
+        .filter(|s| s.name == name && filter(&s.labels))
+    {
+        let k: Vec<String> = by
+            .iter()
+            .map(|b| s.labels.get(*b).cloned().unwrap_or_default())
+            .collect();
+        *out.entry(k).or_default() += s.value;
+    }
+    out
+}
+
+/// One service's probe.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub service: String,
+    /// `up`, `down` or `not_configured`.
+    pub status: &'static str,
+    pub latency_ms: Option<f64>,
+    pub detail: String,
+}
+
+/// Probes the database, Redis (when configured), the engines and the work queue.
+pub async fn probe_all(ctx: &AppContext) -> Vec<Probe> {
+    let mut out = Vec::new();
+    let started = std::time::Instant::now();
+    let db = ctx.store.ping().await;
+    out.push(Probe {
+        service: format!("Database ({:?})", ctx.store.backend()).replace("Sqlite", "SQLite"),
+        status: if db.is_ok() { "up" } else { "down" },
+        latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+        detail: db.err().map(|e| e.to_string()).unwrap_or_default(),
+    });
+    if let Some(redis) = ctx.redis_ping().await {
+        out.push(Probe {
+            service: "Redis".into(),
+            status: if redis.is_ok() { "up" } else { "down" },
+            latency_ms: redis.as_ref().ok().map(|d| d.as_secs_f64() * 1000.0),
+            detail: redis.err().unwrap_or_default(),
+        });
+    }
+    out.push(Probe {
+        service: "Gateway".into(),
+        status: "up",
+        latency_ms: None,
+        detail: "serving this page".into(),
+    });
+    for e in crate::engine_health::probe_engines(&ctx.config.engines).await {
+        out.push(Probe {
+            service: match e.engine {
+                "llm" => "LLM worker".to_string(),
+                "stt" => "STT worker".to_string(),
+                "tts" => "TTS worker".to_string(),
+                other => other.to_string(),
+            },
+            status: e.status,
+            latency_ms: e.latency_ms,
+            detail: e.error.unwrap_or(e.model),
+        });
+    }
+    out
+}
+
+/// The work queue's state when it runs on Redis: jobs waiting, taken but unfinished, dead.
+#[derive(Debug, Clone, Default)]
+pub struct QueueDepth {
+    pub waiting: u64,
+    pub pending: u64,
+    pub dead: u64,
+}
+
+/// Reads the Redis work queue's depth (`None` with the in-process queue or without Redis).
+pub async fn queue_depth(ctx: &AppContext) -> Option<Result<QueueDepth, String>> {
+    if ctx.config.queue.backend != crate::config::QueueBackend::Redis {
+        return None;
+    }
+    let client = ctx.redis.as_ref()?;
+    let ns = &ctx.config.queue.namespace;
+    let res = async {
+        let mut c = client.get_multiplexed_async_connection().await?;
+        let waiting: u64 = redis::cmd("XLEN")
+            .arg(format!("{ns}:jobs"))
+            .query_async(&mut c)
+            .await?;
+        let dead: u64 = redis::cmd("XLEN")
+            .arg(format!("{ns}:dead"))
+            .query_async(&mut c)
+            .await?;
+        // XPENDING summary: [count, first id, last id, consumers]; no group yet -> error.
+        let pending: u64 = redis::cmd("XPENDING")
+            .arg(format!("{ns}:jobs"))
+            .arg("avb-workers")
+            .query_async::<(u64, redis::Value, redis::Value, redis::Value)>(&mut c)
+            .await
+            .map(|r| r.0)
+            .unwrap_or(0);
+        redis::RedisResult::Ok(QueueDepth {
+            waiting,
+            pending,
+            dead,
+        })
+    }
+    .await;
+    Some(res.map_err(|e| e.to_string()))
+}
+
+/// Up/down history of each service, sampled by the background job (kept for 24 h).
+#[derive(Default)]
+pub struct UptimeHistory {
+    samples: Mutex<BTreeMap<String, VecDeque<bool>>>,
+}
+
+/// Samples kept per service: 24 h at one per 30 s.
+const HISTORY: usize = 2880;
+/// How often the background job samples.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(30);
+
+impl UptimeHistory {
+    /// Records one round of probes (services not configured are skipped).
+    pub fn record(&self, probes: &[Probe]) {
+        let mut s = self
+            .samples
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for p in probes.iter().filter(|p| p.status != "not_configured") {
+            let h = s.entry(p.service.clone()).or_default();
+            if h.len() == HISTORY {
+                h.pop_front();
+            }
+            h.push_back(p.status == "up");
+        }
+    }
+
+    /// Percentage of samples up, and how many samples, per service.
+    pub fn uptime(&self) -> BTreeMap<String, (f64, usize)> {
+        let s = self
+            .samples
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.iter()
+            .map(|(k, h)| {
+                let up = h.iter().filter(|b| **b).count();
+                (
+                    k.clone(),
+                    (100.0 * up as f64 / h.len().max(1) as f64, h.len()),
+                )
+            })
+            .collect()
+    }
+}
+
+/// This process's uptime history.
+pub fn history() -> &'static UptimeHistory {
+    static H: OnceLock<UptimeHistory> = OnceLock::new();
+    H.get_or_init(UptimeHistory::default)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = r#"# TYPE avb_http_request_duration_seconds histogram
+avb_http_request_duration_seconds_bucket{method="GET",route="/a",le="0.005"} 50
+avb_http_request_duration_seconds_bucket{method="GET",route="/a",le="0.01"} 90
+avb_http_request_duration_seconds_bucket{method="GET",route="/a",le="0.1"} 100
+avb_http_request_duration_seconds_bucket{method="GET",route="/a",le="+Inf"} 100
+avb_http_request_duration_seconds_sum{method="GET",route="/a"} 0.6
+avb_http_request_duration_seconds_count{method="GET",route="/a"} 100
+avb_http_requests_total{method="GET",route="/a",status="200"} 97
+avb_http_requests_total{method="GET",route="/a",status="503"} 3
+odd_label{x="a \"quoted\" value, with comma"} 1
+"#;
+
+    #[test]
+    fn histograms_are_summarised_like_histogram_quantile() {
+        let samples = parse(TEXT);
+        let h = histograms(&samples, "avb_http_request_duration_seconds", &["route"]);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].count, 100.0);
+        assert!((h[0].p50 - 0.005).abs() < 1e-9, "{}", h[0].p50);
+        assert!((h[0].p95 - 0.055).abs() < 1e-9, "{}", h[0].p95);
+        let errors = counter_by(&samples, "avb_http_requests_total", &["route"], |l| {
+            l.get("status").is_some_and(|s| s.starts_with('5'))
+        });
+        assert_eq!(errors[&vec!["/a".to_string()]], 3.0);
+        let odd = samples.iter().find(|s| s.name == "odd_label").unwrap();
+        assert_eq!(odd.labels["x"], "a \"quoted\" value, with comma");
+    }
+
+    #[test]
+    fn uptime_is_the_share_of_up_samples() {
+        let h = UptimeHistory::default();
+        let p = |up: bool| Probe {
+            service: "db".into(),
+            status: if up { "up" } else { "down" },
+            latency_ms: None,
+            detail: String::new(),
+        };
+        for up in [true, true, true, false] {
+            h.record(&[p(up)]);
+        }
+        assert_eq!(h.uptime()["db"], (75.0, 4));
+    }
+}

@@ -1,0 +1,276 @@
+//! The SaaS admin's platform-wide views: totals, top tenants by usage, a tenant's detail, and
+//! user administration across tenants (list, detail, disable, password reset, failed logins).
+//! Every call requires a platform permission; platform-wide reads are audited.
+
+use crate::audit;
+use crate::context::AppContext;
+use crate::error::{CoreError, CoreResult};
+use crate::scope::Scope;
+use crate::services::revocation::Revocation;
+use avb_domain::{Permission, TenantId, UserId};
+use avb_storage::entities::login_event::Model as LoginEvent;
+use avb_storage::entities::user::Model as User;
+use avb_storage::repos::{
+    audit as audit_repo, auth_sessions, login_events, memberships, realtime_sessions, tenants,
+    usage, users,
+};
+use avb_storage::{Page, PageRequest};
+use chrono::{Duration, Utc};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// One tenant's usage in the window.
+#[derive(Debug, Clone)]
+pub struct TenantUsage {
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub requests: f64,
+    pub audio_minutes: f64,
+}
+
+/// The admin dashboard's figures.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub tenants: u64,
+    pub suspended: u64,
+    pub active_sessions: u64,
+    pub requests_30d: f64,
+    pub audio_minutes_30d: f64,
+    pub tokens_30d: f64,
+    /// The 10 tenants with the most requests in 30 days.
+    pub top: Vec<TenantUsage>,
+}
+
+/// Platform totals for the admin dashboard (requires `platform:tenants`).
+pub async fn overview(ctx: &AppContext, scope: &Scope) -> CoreResult<Overview> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
+    let tx = ctx.store.platform_tx(false).await?;
+    let now = Utc::now();
+    let all = tenants::list(
+        &tx,
+        None,
+        PageRequest {
+            limit: 10_000,
+            after: None,
+        },
+    )
+    .await?;
+    let names: HashMap<Uuid, (String, String)> = all
+        .items
+        .iter()
+        .map(|t| (t.id, (t.name.clone(), t.status.clone())))
+        .collect();
+    let active_sessions = realtime_sessions::active_ids(&tx).await?.len() as u64;
+    let rows = usage::by_tenant(&tx, now - Duration::days(30), now).await?;
+    tx.commit().await?;
+    let mut per: HashMap<Uuid, TenantUsage> = HashMap::new();
+    let (mut requests, mut minutes, mut tokens) = (0.0, 0.0, 0.0);
+    for (tenant, metric, total) in rows {
+        let e = per.entry(tenant).or_insert_with(|| TenantUsage {
+            tenant_id: tenant,
+            name: names
+                .get(&tenant)
+                .map(|(n, _)| n.clone())
+                .unwrap_or_else(|| tenant.to_string()),
+            requests: 0.0,
+            audio_minutes: 0.0,
+        });
+        match metric.as_str() {
+            "requests" => {
+                e.requests += total;
+                requests += total;
+            }
+            "audio_minutes_input" | "audio_minutes_output" => {
+                e.audio_minutes += total;
+                minutes += total;
+            }
+            "llm_tokens_input" | "llm_tokens_output" => tokens += total,
+            _ => {}
+        }
+    }
+    let mut top: Vec<TenantUsage> = per.into_values().collect();
+    top.sort_by(|a, b| {
+        b.requests
+            .total_cmp(&a.requests)
+            .then(b.audio_minutes.total_cmp(&a.audio_minutes))
+    });
+    top.truncate(10);
+    Ok(Overview {
+        tenants: names.len() as u64,
+        suspended: names.values().filter(|(_, s)| s == "suspended").count() as u64,
+        active_sessions,
+        requests_30d: requests,
+        audio_minutes_30d: minutes,
+        tokens_30d: tokens,
+        top,
+    })
+}
+
+/// A user with the tenants they belong to (tenant id, name, role).
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub user: User,
+    pub memberships: Vec<(Uuid, String, String)>,
+}
+
+async fn with_memberships(tx: &avb_storage::store::Tx, user: User) -> CoreResult<UserView> {
+    let ms = memberships::for_user(tx, UserId(user.id)).await?;
+    let mut out = Vec::with_capacity(ms.len());
+    for m in ms {
+        let name = tenants::get(tx, TenantId(m.tenant_id))
+            .await
+            .map(|t| t.name)
+            .unwrap_or_default();
+        out.push((m.tenant_id, name, m.role));
+    }
+    Ok(UserView {
+        user,
+        memberships: out,
+    })
+}
+
+/// Users across the platform, searching name, e-mail or id (requires `platform:users`).
+pub async fn users(
+    ctx: &AppContext,
+    scope: &Scope,
+    q: Option<&str>,
+    page: PageRequest,
+) -> CoreResult<Page<UserView>> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformUsers, None)?;
+    let tx = ctx.store.platform_tx(false).await?;
+    let listed = users::list(&tx, q, page).await?;
+    let mut items = Vec::with_capacity(listed.items.len());
+    for u in listed.items {
+        items.push(with_memberships(&tx, u).await?);
+    }
+    tx.commit().await?;
+    Ok(Page {
+        items,
+        next: listed.next,
+    })
+}
+
+/// One user with memberships and recent logins (requires `platform:users`; audited).
+pub async fn user(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: UserId,
+) -> CoreResult<(UserView, Vec<LoginEvent>)> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformUsers, None)?;
+    let tx = ctx.store.platform_tx(true).await?;
+    let u = users::get(&tx, id).await.map_err(|_| CoreError::NotFound)?;
+    let view = with_memberships(&tx, u).await?;
+    let logins = login_events::list_for_user(
+        &tx,
+        id,
+        PageRequest {
+            limit: 20,
+            after: None,
+        },
+    )
+    .await?
+    .items;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            None,
+            "admin.user.view",
+            "user",
+            id,
+            serde_json::json!({}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((view, logins))
+}
+
+/// Disables a user (signing them out everywhere) or enables them again (requires
+/// `platform:users`). Nobody disables themselves.
+pub async fn set_user_enabled(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: UserId,
+    enabled: bool,
+) -> CoreResult<User> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformUsers, None)?;
+    if scope.actor().user_id() == Some(id) {
+        return Err(CoreError::Conflict("you cannot disable yourself".into()));
+    }
+    let tx = ctx.store.platform_tx(true).await?;
+    let current = users::get(&tx, id).await.map_err(|_| CoreError::NotFound)?;
+    let status = if enabled { "active" } else { "disabled" };
+    if current.status == status {
+        return Err(CoreError::Conflict(format!("the user is already {status}")));
+    }
+    let u = users::set_status(&tx, id, status).await?;
+    let ended = if enabled {
+        0
+    } else {
+        auth_sessions::revoke_all_for_user(&tx, id).await?
+    };
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            None,
+            if enabled {
+                "admin.user.enable"
+            } else {
+                "admin.user.disable"
+            },
+            "user",
+            id,
+            serde_json::json!({"email": u.email, "sessions_ended": ended}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    if !enabled {
+        ctx.revocations
+            .revoke(None, vec![Revocation::User(id)])
+            .await;
+    }
+    Ok(u)
+}
+
+/// Mails the user a password-reset link (requires `platform:users`; audited).
+pub async fn send_password_reset(ctx: &AppContext, scope: &Scope, id: UserId) -> CoreResult<()> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformUsers, None)?;
+    let tx = ctx.store.platform_tx(true).await?;
+    let u = users::get(&tx, id).await.map_err(|_| CoreError::NotFound)?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            None,
+            "admin.user.password_reset",
+            "user",
+            id,
+            serde_json::json!({"email": u.email}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    crate::identity::local::request_password_reset(ctx, &u.email).await
+}
+
+/// Failed logins across the platform, newest first (requires `platform:users`).
+pub async fn failed_logins(
+    ctx: &AppContext,
+    scope: &Scope,
+    page: PageRequest,
+) -> CoreResult<Page<LoginEvent>> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformUsers, None)?;
+    let tx = ctx.store.platform_tx(false).await?;
+    let p = login_events::failures(&tx, page).await?;
+    tx.commit().await?;
+    Ok(p)
+}

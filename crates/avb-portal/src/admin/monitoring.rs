@@ -1,0 +1,213 @@
+//! `/admin/monitoring`: service health with uptime, the work queue, and latency per HTTP route and
+//! per voice-pipeline stage (per tenant) from this process's metrics registry.
+
+use super::{failed, require};
+use crate::PortalState;
+use crate::pages::{Chrome, render, signed_in};
+use askama::Template;
+use avb_core::monitoring::{self, Sample};
+use avb_domain::Permission;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// One service.
+pub struct ServiceRow {
+    pub name: String,
+    pub status: &'static str,
+    pub latency: String,
+    pub uptime: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_health.html")]
+struct Health {
+    services: Vec<ServiceRow>,
+    down: Vec<String>,
+}
+
+async fn health(state: &PortalState) -> Health {
+    let probes = monitoring::probe_all(&state.ctx).await;
+    let uptime = monitoring::history().uptime();
+    let down = probes
+        .iter()
+        .filter(|p| p.status == "down")
+        .map(|p| p.service.clone())
+        .collect();
+    Health {
+        services: probes
+            .into_iter()
+            .map(|p| ServiceRow {
+                uptime: uptime
+                    .get(&p.service)
+                    .map(|(pct, n)| format!("{pct:.1}% of {n} checks"))
+                    .unwrap_or_else(|| "no history yet".into()),
+                latency: p
+                    .latency_ms
+                    .map(|ms| format!("{ms:.1} ms"))
+                    .unwrap_or_else(|| "—".into()),
+                name: p.service,
+                status: p.status,
+                detail: p.detail,
+            })
+            .collect(),
+        down,
+    }
+}
+
+/// `GET /admin/monitoring/health`: the health fragment (polled by the overview every 30 s).
+pub async fn health_fragment(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    if let Some(r) = require(&v, Permission::PlatformTenants) {
+        return r;
+    }
+    render(&health(&state).await, StatusCode::OK)
+}
+
+/// Latency of one route or stage.
+pub struct LatencyRow {
+    pub name: String,
+    pub tenant: String,
+    pub count: String,
+    pub errors: String,
+    pub p50: String,
+    pub p95: String,
+    pub p99: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_monitoring.html")]
+struct MonitoringPage {
+    chrome: Chrome,
+    health: Health,
+    queue: Option<String>,
+    metrics: bool,
+    routes: Vec<LatencyRow>,
+    stages: Vec<LatencyRow>,
+}
+
+fn ms(seconds: f64) -> String {
+    if seconds.is_nan() {
+        "—".into()
+    } else {
+        format!("{:.1}", seconds * 1000.0)
+    }
+}
+
+fn routes(samples: &[Sample]) -> Vec<LatencyRow> {
+    let errors = monitoring::counter_by(
+        samples,
+        "avb_http_requests_total",
+        &["method", "route"],
+        |l| l.get("status").is_some_and(|s| s.starts_with('5')),
+    );
+    let mut rows: Vec<(f64, LatencyRow)> = monitoring::histograms(
+        samples,
+        "avb_http_request_duration_seconds",
+        &["method", "route"],
+    )
+    .into_iter()
+    .map(|h| {
+        let method = h.labels.get("method").cloned().unwrap_or_default();
+        let route = h.labels.get("route").cloned().unwrap_or_default();
+        let e = errors
+            .get(&vec![method.clone(), route.clone()])
+            .copied()
+            .unwrap_or(0.0);
+        (
+            h.count,
+            LatencyRow {
+                name: format!("{method} {route}"),
+                tenant: String::new(),
+                count: format!("{:.0}", h.count),
+                errors: format!("{:.1}%", 100.0 * e / h.count.max(1.0)),
+                p50: ms(h.p50),
+                p95: ms(h.p95),
+                p99: ms(h.p99),
+            },
+        )
+    })
+    .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    rows.into_iter().map(|(_, r)| r).collect()
+}
+
+fn stages(samples: &[Sample], names: &HashMap<String, String>) -> Vec<LatencyRow> {
+    let mut rows: Vec<LatencyRow> =
+        monitoring::histograms(samples, "avb_realtime_stage_seconds", &["stage", "tenant"])
+            .into_iter()
+            .map(|h| {
+                let tenant = h.labels.get("tenant").cloned().unwrap_or_default();
+                LatencyRow {
+                    name: h.labels.get("stage").cloned().unwrap_or_default(),
+                    tenant: names.get(&tenant).cloned().unwrap_or(tenant),
+                    count: format!("{:.0}", h.count),
+                    errors: String::new(),
+                    p50: ms(h.p50),
+                    p95: ms(h.p95),
+                    p99: ms(h.p99),
+                }
+            })
+            .collect();
+    rows.sort_by(|a, b| (&a.name, &a.tenant).cmp(&(&b.name, &b.tenant)));
+    rows
+}
+
+/// `GET /admin/monitoring`.
+pub async fn page(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    if let Some(r) = require(&v, Permission::PlatformTenants) {
+        return r;
+    }
+    let request = avb_core::PageRequest {
+        limit: 1000,
+        after: None,
+    };
+    let names: HashMap<String, String> =
+        match avb_core::services::tenants::list(&state.ctx, &v.scope, None, request).await {
+            Ok(p) => p
+                .items
+                .into_iter()
+                .map(|t| (t.id.to_string(), t.name))
+                .collect(),
+            Err(e) => return failed(&v, "monitoring", e),
+        };
+    let text = monitoring::scrape();
+    let samples = text.as_deref().map(monitoring::parse).unwrap_or_default();
+    let queue = match monitoring::queue_depth(&state.ctx).await {
+        None => None,
+        Some(Ok(q)) => Some(format!(
+            "Redis stream: {} waiting, {} taken and unfinished, {} in the dead-letter stream",
+            q.waiting, q.pending, q.dead
+        )),
+        Some(Err(e)) => Some(format!("unavailable: {e}")),
+    };
+    render(
+        &MonitoringPage {
+            chrome: v.chrome("/admin/monitoring", None),
+            health: health(&state).await,
+            queue,
+            metrics: text.is_some(),
+            routes: routes(&samples),
+            stages: stages(&samples, &names),
+        },
+        StatusCode::OK,
+    )
+}

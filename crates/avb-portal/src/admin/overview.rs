@@ -1,0 +1,110 @@
+//! `/admin`: tenant count, live sessions, requests and audio minutes, revenue status, service
+//! health with probe latency, the 10 busiest tenants, alert banner; refreshed every 30 s.
+
+use super::{amount, failed, require};
+use crate::PortalState;
+use crate::pages::{Chrome, render, signed_in};
+use askama::Template;
+use avb_core::services::platform;
+use avb_domain::Permission;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use std::net::SocketAddr;
+
+/// One of the busiest tenants.
+pub struct TopRow {
+    pub id: String,
+    pub name: String,
+    pub requests: String,
+    pub minutes: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_overview_panel.html")]
+struct Panel {
+    tenants: u64,
+    suspended: u64,
+    active_sessions: u64,
+    requests: String,
+    minutes: String,
+    tokens: String,
+    top: Vec<TopRow>,
+    refreshed: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_overview.html")]
+struct OverviewPage {
+    chrome: Chrome,
+    panel: Panel,
+}
+
+async fn panel(state: &PortalState, v: &crate::pages::Visitor) -> Result<Panel, Response> {
+    let o = platform::overview(&state.ctx, &v.scope)
+        .await
+        .map_err(|e| failed(v, "overview", e))?;
+    Ok(Panel {
+        tenants: o.tenants,
+        suspended: o.suspended,
+        active_sessions: o.active_sessions,
+        requests: amount(o.requests_30d),
+        minutes: amount(o.audio_minutes_30d),
+        tokens: amount(o.tokens_30d),
+        top: o
+            .top
+            .into_iter()
+            .map(|t| TopRow {
+                id: t.tenant_id.to_string(),
+                name: t.name,
+                requests: amount(t.requests),
+                minutes: amount(t.audio_minutes),
+            })
+            .collect(),
+        refreshed: chrono::Utc::now().format("%H:%M:%S UTC").to_string(),
+    })
+}
+
+/// `GET /admin`.
+pub async fn page(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    if let Some(r) = require(&v, Permission::PlatformTenants) {
+        return r;
+    }
+    match panel(&state, &v).await {
+        Ok(panel) => render(
+            &OverviewPage {
+                chrome: v.chrome("/admin", None),
+                panel,
+            },
+            StatusCode::OK,
+        ),
+        Err(r) => r,
+    }
+}
+
+/// `GET /admin/panel`: the refreshing part (every 30 s).
+pub async fn refresh(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    if let Some(r) = require(&v, Permission::PlatformTenants) {
+        return r;
+    }
+    match panel(&state, &v).await {
+        Ok(p) => render(&p, StatusCode::OK),
+        Err(r) => r,
+    }
+}

@@ -1,0 +1,371 @@
+//! `/admin/users`: every user with live search; a user's memberships and sign-ins; disable
+//! (signs them out everywhere) and enable behind a confirmation; password reset e-mail; failed
+//! sign-ins across the platform.
+
+use super::{failed, require};
+use crate::PortalState;
+use crate::pages::{Chrome, Visitor, render, signed_in, signed_in_form};
+use askama::Template;
+use avb_core::services::platform;
+use avb_domain::{Permission, UserId};
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// `?q=&after=&done=`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    after: String,
+    #[serde(default)]
+    done: String,
+}
+
+/// A row of the list.
+pub struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub tenants: String,
+    pub status: String,
+    pub admin: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users_table.html")]
+struct Table {
+    rows: Vec<UserRow>,
+    next: Option<String>,
+    q: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct ListPage {
+    chrome: Chrome,
+    q: String,
+    table: Table,
+}
+
+async fn table(state: &PortalState, v: &Visitor, q: &ListQuery) -> Result<Table, Response> {
+    let request = avb_core::PageRequest {
+        limit: 25,
+        after: q.after.parse().ok(),
+    };
+    let search = Some(q.q.trim()).filter(|s| !s.is_empty());
+    let listed = platform::users(&state.ctx, &v.scope, search, request)
+        .await
+        .map_err(|e| failed(v, "user list", e))?;
+    Ok(Table {
+        rows: listed
+            .items
+            .into_iter()
+            .map(|u| UserRow {
+                id: u.user.id.to_string(),
+                tenants: u
+                    .memberships
+                    .iter()
+                    .map(|(_, name, role)| format!("{name} ({role})"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                name: u.user.name,
+                email: u.user.email,
+                status: u.user.status,
+                admin: u.user.is_saas_admin,
+            })
+            .collect(),
+        next: listed.next.map(|n| n.to_string()),
+        q: q.q.clone(),
+    })
+}
+
+/// `GET /admin/users`.
+pub async fn list(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    if let Some(r) = require(&v, Permission::PlatformUsers) {
+        return r;
+    }
+    match table(&state, &v, &q).await {
+        Ok(table) => render(
+            &ListPage {
+                chrome: v.chrome("/admin/users", Some(q.done.as_str())),
+                q: q.q.clone(),
+                table,
+            },
+            StatusCode::OK,
+        ),
+        Err(r) => r,
+    }
+}
+
+/// `GET /admin/users/table?q=`: the table alone (search as you type).
+pub async fn search(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    if let Some(r) = require(&v, Permission::PlatformUsers) {
+        return r;
+    }
+    match table(&state, &v, &q).await {
+        Ok(t) => render(&t, StatusCode::OK),
+        Err(r) => r,
+    }
+}
+
+/// One sign-in.
+pub struct LoginRow {
+    pub at: String,
+    pub email: String,
+    pub ip: String,
+    pub outcome: String,
+}
+
+/// A membership.
+pub struct MembershipRow {
+    pub tenant_id: String,
+    pub tenant: String,
+    pub role: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_user.html")]
+struct DetailPage {
+    chrome: Chrome,
+    id: String,
+    name: String,
+    email: String,
+    status: String,
+    admin: bool,
+    totp: bool,
+    created: String,
+    memberships: Vec<MembershipRow>,
+    logins: Vec<LoginRow>,
+    is_me: bool,
+}
+
+fn user_id(raw: &str) -> Option<UserId> {
+    raw.parse::<uuid::Uuid>().ok().map(UserId)
+}
+
+fn login_row(l: avb_storage::entities::login_event::Model) -> LoginRow {
+    LoginRow {
+        at: l.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        email: l.email,
+        ip: l.ip,
+        outcome: if l.success {
+            "signed in".into()
+        } else {
+            format!("refused ({})", l.reason)
+        },
+    }
+}
+
+/// `GET /admin/users/{id}`.
+pub async fn detail(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    if let Some(r) = require(&v, Permission::PlatformUsers) {
+        return r;
+    }
+    let Some(uid) = user_id(&id) else {
+        return (StatusCode::NOT_FOUND, "No such user.").into_response();
+    };
+    let (view, logins) = match platform::user(&state.ctx, &v.scope, uid).await {
+        Ok(x) => x,
+        Err(e) => return failed(&v, "user", e),
+    };
+    let u = view.user;
+    let page = DetailPage {
+        chrome: v.chrome("/admin/users", Some(q.done.as_str())),
+        id: u.id.to_string(),
+        is_me: v.scope.actor().user_id() == Some(uid),
+        name: u.name,
+        email: u.email,
+        status: u.status,
+        admin: u.is_saas_admin,
+        totp: u.totp_secret.is_some(),
+        created: u.created_at.format("%Y-%m-%d").to_string(),
+        memberships: view
+            .memberships
+            .into_iter()
+            .map(|(t, name, role)| MembershipRow {
+                tenant_id: t.to_string(),
+                tenant: name,
+                role,
+            })
+            .collect(),
+        logins: logins.into_iter().map(login_row).collect(),
+    };
+    render(&page, StatusCode::OK)
+}
+
+#[derive(Template)]
+#[template(path = "admin_confirm.html")]
+struct ConfirmPage {
+    chrome: Chrome,
+    title: String,
+    body: String,
+    action: String,
+    button: &'static str,
+    cancel: String,
+}
+
+/// `GET /admin/users/{id}/disable` and `/enable`: the confirmation page.
+pub async fn confirm_status(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    if let Some(r) = require(&v, Permission::PlatformUsers) {
+        return r;
+    }
+    let Some(uid) = user_id(&id) else {
+        return (StatusCode::NOT_FOUND, "No such user.").into_response();
+    };
+    let (view, _) = match platform::user(&state.ctx, &v.scope, uid).await {
+        Ok(x) => x,
+        Err(e) => return failed(&v, "user", e),
+    };
+    let (title, body, button) = match action.as_str() {
+        "disable" => (
+            format!("Disable {}?", view.user.email),
+            "They are signed out everywhere at once and cannot sign in until enabled again.",
+            "Disable user",
+        ),
+        "enable" => (
+            format!("Enable {}?", view.user.email),
+            "They can sign in again with their password.",
+            "Enable user",
+        ),
+        _ => return (StatusCode::NOT_FOUND, "No such action.").into_response(),
+    };
+    render(
+        &ConfirmPage {
+            chrome: v.chrome("/admin/users", None),
+            title,
+            body: body.to_string(),
+            action: format!("/admin/users/{id}/{action}"),
+            button,
+            cancel: format!("/admin/users/{id}"),
+        },
+        StatusCode::OK,
+    )
+}
+
+/// A confirmation form.
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /admin/users/{id}/disable`, `/enable` and `/password-reset`.
+pub async fn act(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    let Some(uid) = user_id(&id) else {
+        return (StatusCode::NOT_FOUND, "No such user.").into_response();
+    };
+    let ctx = &state.ctx;
+    let (result, done) = match action.as_str() {
+        "disable" => (
+            platform::set_user_enabled(ctx, &v.scope, uid, false)
+                .await
+                .map(|_| ()),
+            "user_disabled",
+        ),
+        "enable" => (
+            platform::set_user_enabled(ctx, &v.scope, uid, true)
+                .await
+                .map(|_| ()),
+            "user_enabled",
+        ),
+        "password-reset" => (
+            platform::send_password_reset(ctx, &v.scope, uid).await,
+            "reset_sent",
+        ),
+        _ => return (StatusCode::NOT_FOUND, "No such action.").into_response(),
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/admin/users/{id}?done={done}")).into_response(),
+        Err(e) => failed(&v, "user", e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_failed_logins.html")]
+struct FailedPage {
+    chrome: Chrome,
+    rows: Vec<LoginRow>,
+    next: Option<String>,
+}
+
+/// `GET /admin/users/failed-logins`.
+pub async fn failed_logins(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    if let Some(r) = require(&v, Permission::PlatformUsers) {
+        return r;
+    }
+    let request = avb_core::PageRequest {
+        limit: 50,
+        after: q.after.parse().ok(),
+    };
+    match platform::failed_logins(&state.ctx, &v.scope, request).await {
+        Ok(p) => render(
+            &FailedPage {
+                chrome: v.chrome("/admin/users", None),
+                rows: p.items.into_iter().map(login_row).collect(),
+                next: p.next.map(|n| n.to_string()),
+            },
+            StatusCode::OK,
+        ),
+        Err(e) => failed(&v, "sign-in history", e),
+    }
+}

@@ -1,0 +1,318 @@
+//! The SaaS admin portal in process (asserting on HTML): overview, tenants (search, detail,
+//! suspend ending keys and live sessions, reactivate), read-only impersonation with audited page
+//! views, users (search, disable, enable, password reset, failed sign-ins), the cross-tenant
+//! audit log (filters, entry, CSV/JSON export, verification) and monitoring from a real
+//! Prometheus registry.
+#![allow(clippy::unwrap_used)]
+
+use avb_testkit::browser::{Browser, field};
+use avb_testkit::{Db, spawn_app, ws};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::Duration;
+
+/// The first `href` starting with `prefix`.
+fn link(html: &str, prefix: &str) -> String {
+    let marker = format!("href=\"{prefix}");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no link {prefix}"))
+        + 6;
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saas_admin_tenants_suspension_and_read_only_impersonation() {
+    let app = spawn_app(Db::Postgres).await;
+    app.create_user(None, "saas_admin", "root@platform.test")
+        .await;
+    let (tenant, owner) = app.tenant_with_owner("Acme Voice").await;
+    let (_, other_owner) = app.tenant_with_owner("Zeta Calls").await;
+    let _ = other_owner;
+    let (_, key) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            json!({"name": "prod", "scopes": ["realtime", "usage"]}),
+        )
+        .await;
+    let secret = key["secret"].as_str().unwrap().to_string();
+    let browser = Browser::new(&app);
+    let admin = browser.session("root@platform.test").await;
+
+    // The admin lands on the platform overview with the admin navigation.
+    let res = browser.get("/dashboard", &admin).await;
+    assert_eq!(res.headers()["location"], "/admin");
+    let html = browser.page("/admin", &admin).await;
+    for l in [
+        "/admin/tenants",
+        "/admin/users",
+        "/admin/audit",
+        "/admin/monitoring",
+    ] {
+        assert!(html.contains(&format!("href=\"{l}\"")), "{l}");
+    }
+    assert!(html.contains("Billing (Lago) is not connected") && html.contains("every 30s"));
+    let health = browser.page("/admin/monitoring/health", &admin).await;
+    assert!(
+        health.contains("Database") && health.contains("badge-active\">up"),
+        "{health}"
+    );
+
+    // A tenant member cannot open any of it.
+    let owner_email = {
+        let (_, me) = app.get("/api/v1/me", &owner).await;
+        me["email"].as_str().unwrap().to_string()
+    };
+    let member = browser.session(&owner_email).await;
+    let res = browser.get("/admin/tenants", &member).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("<code>platform:tenants</code>")
+    );
+
+    // Search as you type: the table fragment filters.
+    let table = browser.page("/admin/tenants/table?q=acme", &admin).await;
+    assert!(table.contains("Acme Voice") && !table.contains("Zeta Calls"));
+    let html = browser.page("/admin/tenants", &admin).await;
+    assert!(html.contains("hx-get=\"/admin/tenants/table\"") && html.contains("Zeta Calls"));
+    let detail = link(&table, "/admin/tenants/");
+    let page = browser.page(&detail, &admin).await;
+    assert!(
+        page.contains("prod")
+            && page.contains(&owner_email)
+            && page.contains("Usage, last 30 days")
+    );
+
+    // Suspend: confirmation, keys refused, the live session ends.
+    assert_eq!(app.get("/api/v1/usage", &secret).await.0, StatusCode::OK);
+    let mut live = ws::open_session(&app, &secret).await;
+    let confirm = browser.page(&format!("{detail}/suspend"), &admin).await;
+    assert!(confirm.contains("live voice sessions end"));
+    let csrf = field(&confirm, "csrf");
+    let to = browser
+        .submit(
+            &format!("{detail}/suspend"),
+            &admin,
+            &[("csrf", &csrf), ("reason", "unpaid")],
+        )
+        .await;
+    assert_eq!(to, format!("{detail}?done=suspended"));
+    let (s, body) = app.get("/api/v1/usage", &secret).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("tenant_suspended"))
+    );
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match futures::StreamExt::next(&mut live).await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))
+                | None
+                | Some(Err(_)) => break,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the live session was ended");
+    let csrf = field(
+        &browser.page(&format!("{detail}/reactivate"), &admin).await,
+        "csrf",
+    );
+    browser
+        .submit(&format!("{detail}/reactivate"), &admin, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        app.get("/api/v1/usage", &secret).await.0,
+        StatusCode::OK,
+        "keys restored"
+    );
+
+    // Impersonation: read-only, banner, audited page views, no mutation.
+    let to = browser
+        .submit(&format!("{detail}/impersonate"), &admin, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(to, "/dashboard");
+    let html = browser.page("/dashboard", &admin).await;
+    assert!(html.contains("Viewing <strong>Acme Voice</strong>") && html.contains("read-only"));
+    let projects = browser.page("/projects", &admin).await;
+    assert!(
+        !projects.contains("Create project"),
+        "no create form while impersonating"
+    );
+    let res = browser
+        .post(
+            "/projects",
+            &admin,
+            &[
+                ("name", "sneaky"),
+                ("environment", "production"),
+                ("csrf", &field(&projects, "csrf")),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let (_, list) = app.get("/api/v1/projects", &owner).await;
+    assert!(!list.to_string().contains("sneaky"), "nothing was created");
+    let settings = browser.get("/settings", &admin).await;
+    assert_eq!(settings.status(), StatusCode::FORBIDDEN);
+    let (_, audit) = app
+        .get(
+            "/api/v1/audit?action=admin.impersonation.view&limit=50",
+            &owner,
+        )
+        .await;
+    let paths = audit.to_string();
+    assert!(
+        paths.contains("/dashboard") && paths.contains("/projects"),
+        "{paths}"
+    );
+    let csrf = field(&html, "csrf");
+    let to = browser
+        .submit("/admin/impersonation/stop", &admin, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(to, format!("/admin/tenants/{}", tenant));
+    assert_eq!(
+        browser.get("/dashboard", &admin).await.headers()["location"],
+        "/admin"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saas_admin_users_audit_and_monitoring() {
+    // A real Prometheus recorder for this test process, as `avb serve` installs.
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .unwrap();
+    avb_core::monitoring::set_metrics_source(move || handle.render());
+    let app = spawn_app(Db::Sqlite).await;
+    app.create_user(None, "saas_admin", "root@platform.test")
+        .await;
+    let tenant = app.create_tenant("Users Co").await;
+    app.create_user(Some(tenant), "developer", "dev@users.test")
+        .await;
+    let dev = app.login("dev@users.test").await;
+    // A failed sign-in to find later.
+    let (s, _) = app
+        .post_anon(
+            "/api/v1/auth/token",
+            json!({"email": "dev@users.test", "password": "wrong-password-1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let browser = Browser::new(&app);
+    let admin = browser.session("root@platform.test").await;
+
+    // Users: search, detail, disable (token refused), enable, password reset mail.
+    let table = browser
+        .page("/admin/users/table?q=dev%40users", &admin)
+        .await;
+    assert!(
+        table.contains("dev@users.test")
+            && table.contains("Users Co (developer)")
+            && !table.contains("root@")
+    );
+    let detail = link(&table, "/admin/users/");
+    let page = browser.page(&detail, &admin).await;
+    assert!(page.contains("refused (bad_password)") && page.contains("Users Co"));
+    let csrf = field(
+        &browser.page(&format!("{detail}/disable"), &admin).await,
+        "csrf",
+    );
+    let to = browser
+        .submit(&format!("{detail}/disable"), &admin, &[("csrf", &csrf)])
+        .await;
+    assert!(to.ends_with("done=user_disabled"));
+    assert_eq!(
+        app.get("/api/v1/me", &dev).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    browser
+        .submit(&format!("{detail}/enable"), &admin, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        app.post_anon(
+            "/api/v1/auth/token",
+            json!({"email": "dev@users.test", "password": avb_testkit::PASSWORD})
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    browser
+        .submit(
+            &format!("{detail}/password-reset"),
+            &admin,
+            &[("csrf", &csrf)],
+        )
+        .await;
+    let tx = app.ctx.store.platform_tx(false).await.unwrap();
+    let mails = avb_storage::repos::mail::list(
+        &tx,
+        Some("dev@users.test"),
+        avb_storage::PageRequest {
+            limit: 10,
+            after: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        mails.items.iter().any(|m| m.body.contains("reset")),
+        "reset mail queued"
+    );
+    let failed = browser.page("/admin/users/failed-logins", &admin).await;
+    assert!(failed.contains("dev@users.test") && failed.contains("bad_password"));
+
+    // Audit across tenants: filter, entry detail, exports, verification.
+    let html = browser
+        .page("/admin/audit?action=admin.user.disable", &admin)
+        .await;
+    assert!(html.contains("admin.user.disable") && !html.contains("admin.user.enable"));
+    let entry = link(&html, "/admin/audit/0");
+    let page = browser.page(&entry, &admin).await;
+    assert!(
+        page.contains("sessions_ended") && page.contains("Payload") && page.contains("IP address")
+    );
+    let csv = browser
+        .get(
+            "/admin/audit/export?format=csv&action=admin.user.enable",
+            &admin,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("id,created_at") && csv.contains("admin.user.enable"));
+    let jsn: serde_json::Value = browser
+        .get("/admin/audit/export?format=json&q=dev%40users.test", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!jsn.as_array().unwrap().is_empty());
+    let bad = browser.get("/admin/audit?from=someday", &admin).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        browser
+            .page("/admin/audit/verify", &admin)
+            .await
+            .contains("every hash chain is intact")
+    );
+
+    // Monitoring: routes and their latency from the registry.
+    for _ in 0..5 {
+        app.get("/api/v1/projects", &app.login("dev@users.test").await)
+            .await;
+    }
+    let html = browser.page("/admin/monitoring", &admin).await;
+    assert!(
+        html.contains("GET /api/v1/projects") && html.contains("p99 ms"),
+        "{html}"
+    );
+    assert!(html.contains("Work queue: in process"));
+}
