@@ -64,6 +64,22 @@ pub fn spawn(ctx: AppContext, shutdown: watch::Receiver<bool>) -> Vec<tokio::tas
         }));
     }
     {
+        // Alert rules: incidents open and resolve on this server's view of the metrics.
+        let ctx = ctx.clone();
+        let mut stop = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(15)) => {}
+                    _ = stop.changed() => break,
+                }
+                if let Err(e) = crate::services::alerts::evaluate(&ctx).await {
+                    tracing::warn!(error = %e, "evaluating alert rules failed");
+                }
+            }
+        }));
+    }
+    {
         // Portal browser sessions idle past their lifetime.
         let ctx = ctx.clone();
         let mut stop = shutdown.clone();

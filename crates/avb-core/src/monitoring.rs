@@ -344,6 +344,68 @@ pub fn history() -> &'static UptimeHistory {
     H.get_or_init(UptimeHistory::default)
 }
 
+/// One log line kept for the monitoring page.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub level: String,
+    pub target: String,
+    pub message: String,
+}
+
+/// The most recent log lines of this process (the logging layer of `avb serve` feeds it).
+#[derive(Default)]
+pub struct LogRing {
+    lines: Mutex<VecDeque<LogLine>>,
+}
+
+/// Lines kept.
+const LOG_LINES: usize = 2000;
+
+impl LogRing {
+    /// Keeps a line, dropping the oldest beyond the limit.
+    pub fn push(&self, line: LogLine) {
+        let mut l = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if l.len() == LOG_LINES {
+            l.pop_front();
+        }
+        l.push_back(line);
+    }
+
+    /// Newest first: lines at `level` or worse (error > warn > info > debug > trace), whose
+    /// target starts with `service`, from the last `minutes`.
+    pub fn recent(&self, level: &str, service: &str, minutes: i64, limit: usize) -> Vec<LogLine> {
+        let rank = |l: &str| match l {
+            "ERROR" => 4,
+            "WARN" => 3,
+            "INFO" => 2,
+            "DEBUG" => 1,
+            _ => 0,
+        };
+        let min = rank(&level.to_ascii_uppercase());
+        let since = chrono::Utc::now() - chrono::Duration::minutes(minutes.max(1));
+        let l = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        l.iter()
+            .rev()
+            .filter(|x| rank(&x.level) >= min && x.target.starts_with(service) && x.at >= since)
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+}
+
+/// This process's recent logs.
+pub fn logs() -> &'static LogRing {
+    static L: OnceLock<LogRing> = OnceLock::new();
+    L.get_or_init(LogRing::default)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -145,6 +145,19 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/admin/audit/verify", get(admin::audit::verify))
         .route("/admin/audit/{id}", get(admin::audit::entry))
         .route("/admin/monitoring", get(admin::monitoring::page))
+        .route("/admin/monitoring/logs", get(admin::monitoring::logs))
+        .route(
+            "/admin/monitoring/alerts",
+            get(admin::alerts::list).post(admin::alerts::create),
+        )
+        .route(
+            "/admin/monitoring/alerts/{id}/delete",
+            axum::routing::post(admin::alerts::delete),
+        )
+        .route(
+            "/admin/monitoring/incidents/{id}",
+            get(admin::alerts::incident),
+        )
         .route(
             "/admin/monitoring/health",
             get(admin::monitoring::health_fragment),

@@ -316,3 +316,139 @@ async fn saas_admin_users_audit_and_monitoring() {
     );
     assert!(html.contains("Work queue: in process"));
 }
+
+/// A stand-in engine that answers `GET /v1/models` while it runs.
+async fn engine_on(addr: std::net::SocketAddr) -> tokio::task::JoinHandle<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let app = axum::Router::new().route(
+        "/v1/models",
+        axum::routing::get(|| async { axum::Json(json!({"data": []})) }),
+    );
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_rule_opens_and_resolves_an_incident_with_a_timeline() {
+    // The engine's address, known before the app starts.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let engine_addr = probe.local_addr().unwrap();
+    drop(probe);
+    let engine = engine_on(engine_addr).await;
+    let app = avb_testkit::spawn_app_with(Db::Sqlite, |c| {
+        c.engines.llm_url = Some(format!("http://{engine_addr}/v1"));
+        c.webhooks.allow_private_urls = true;
+    })
+    .await;
+    app.create_user(None, "saas_admin", "root@platform.test")
+        .await;
+    // Where notifications go.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
+    let s2 = seen.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+            let s = s2.clone();
+            async move {
+                s.lock().unwrap().push(v);
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let browser = Browser::new(&app);
+    let admin = browser.session("root@platform.test").await;
+    let html = browser.page("/admin/monitoring/alerts", &admin).await;
+    assert!(html.contains("No incidents.") && html.contains("No rules yet."));
+    let csrf = field(&html, "csrf");
+    let res = browser
+        .post(
+            "/admin/monitoring/alerts",
+            &admin,
+            &[
+                ("name", "LLM down"),
+                ("metric", "service_down"),
+                ("target", "LLM worker"),
+                ("threshold", ""),
+                ("for_secs", "0"),
+                ("channel", "email"),
+                ("destination", "not-mail"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("destination:"));
+    browser
+        .submit(
+            "/admin/monitoring/alerts",
+            &admin,
+            &[
+                ("name", "LLM down"),
+                ("metric", "service_down"),
+                ("target", "LLM worker"),
+                ("threshold", ""),
+                ("for_secs", "0"),
+                ("channel", "webhook"),
+                ("destination", &hook),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+
+    // Up: nothing happens. Down: an incident opens and the webhook hears it.
+    let eval = || avb_core::services::alerts::evaluate(&app.ctx);
+    assert_eq!(eval().await.unwrap(), 0);
+    engine.abort();
+    let _ = engine.await;
+    assert_eq!(eval().await.unwrap(), 1);
+    assert_eq!(eval().await.unwrap(), 0, "one incident, not one per check");
+    let html = browser.page("/admin/monitoring/alerts", &admin).await;
+    assert!(
+        html.contains("badge-error\">open")
+            && html.contains("LLM down: service_down on LLM worker")
+    );
+    let health = browser.page("/admin/monitoring/health", &admin).await;
+    assert!(health.contains("Critical:") && health.contains("LLM worker"));
+    let incident = link(&html, "/admin/monitoring/incidents/");
+    // Back up: resolved, with the whole story on the timeline.
+    let engine = engine_on(engine_addr).await;
+    assert_eq!(eval().await.unwrap(), 1);
+    let page = browser.page(&incident, &admin).await;
+    assert!(page.contains("badge-closed\">resolved"), "{page}");
+    for kind in ["opened", "notified", "resolved"] {
+        assert!(
+            page.contains(&format!("<span class=\"role\">{kind}</span>")),
+            "{kind}"
+        );
+    }
+    let got = seen.lock().unwrap().clone();
+    let kinds: Vec<&str> = got.iter().map(|v| v["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["incident.opened", "incident.resolved"]);
+    engine.abort();
+
+    // Recent logs, filtered by level and component.
+    avb_core::monitoring::logs().push(avb_core::monitoring::LogLine {
+        at: chrono::Utc::now(),
+        level: "ERROR".into(),
+        target: "avb_gateway::session".into(),
+        message: "stt stage failed: engine_unavailable".into(),
+    });
+    avb_core::monitoring::logs().push(avb_core::monitoring::LogLine {
+        at: chrono::Utc::now(),
+        level: "INFO".into(),
+        target: "avb_api::server".into(),
+        message: "listening".into(),
+    });
+    let html = browser
+        .page(
+            "/admin/monitoring/logs?level=error&service=avb_gateway",
+            &admin,
+        )
+        .await;
+    assert!(html.contains("engine_unavailable") && !html.contains(">listening<"));
+}

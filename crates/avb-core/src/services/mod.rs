@@ -1,5 +1,6 @@
 //! Tenant-scoped services. Each public function takes a [`crate::Scope`] first.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod impersonation;

@@ -2,6 +2,7 @@
 //! read-only impersonation), users (search, detail, disable, password reset, failed logins), the
 //! cross-tenant audit log, and monitoring. Every page needs a platform permission.
 
+pub mod alerts;
 pub mod audit;
 pub mod monitoring;
 pub mod overview;

@@ -211,3 +211,74 @@ pub async fn page(
         StatusCode::OK,
     )
 }
+
+/// `?level=&service=&minutes=`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LogQuery {
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    minutes: String,
+}
+
+/// One log line.
+pub struct LogRow {
+    pub at: String,
+    pub level: String,
+    pub target: String,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_logs.html")]
+struct LogsPage {
+    chrome: Chrome,
+    level: String,
+    service: String,
+    minutes: i64,
+    rows: Vec<LogRow>,
+}
+
+/// `GET /admin/monitoring/logs`: this server's recent log lines, filtered.
+pub async fn logs(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<LogQuery>,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    if let Some(r) = require(&v, Permission::PlatformTenants) {
+        return r;
+    }
+    let level = match q.level.to_ascii_lowercase().as_str() {
+        l @ ("error" | "warn" | "info" | "debug" | "trace") => l.to_string(),
+        _ => "info".to_string(),
+    };
+    let minutes = q.minutes.parse::<i64>().unwrap_or(60).clamp(1, 24 * 60);
+    let service = q.service.trim().to_string();
+    let rows = monitoring::logs()
+        .recent(&level, &service, minutes, 500)
+        .into_iter()
+        .map(|l| LogRow {
+            at: l.at.format("%H:%M:%S%.3f").to_string(),
+            level: l.level,
+            target: l.target,
+            message: l.message,
+        })
+        .collect();
+    render(
+        &LogsPage {
+            chrome: v.chrome("/admin/monitoring", None),
+            level,
+            service,
+            minutes,
+            rows,
+        },
+        StatusCode::OK,
+    )
+}

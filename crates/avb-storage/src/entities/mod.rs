@@ -1,9 +1,12 @@
 //! SeaORM entities: one model for SQLite and PostgreSQL.
 
+pub mod alert_rule;
 pub mod api_key;
 pub mod audit_chain_head;
 pub mod audit_event;
 pub mod auth_session;
+pub mod incident;
+pub mod incident_event;
 pub mod invitation;
 pub mod login_event;
 pub mod mail;

@@ -12,6 +12,7 @@ mod m20261125_000007_voice_profiles;
 mod m20261125_000008_webhooks;
 mod m20261125_000009_session_filters;
 mod m20261125_000010_portal_sessions;
+mod m20261125_000011_alerts;
 
 /// PostgreSQL only: row-level security on a tenant-owned table (ENABLE + FORCE and the policy
 /// that admits the transaction's tenant, or a platform transaction).
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_webhooks::Migration),
             Box::new(m20261125_000009_session_filters::Migration),
             Box::new(m20261125_000010_portal_sessions::Migration),
+            Box::new(m20261125_000011_alerts::Migration),
         ]
     }
 }

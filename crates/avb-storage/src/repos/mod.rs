@@ -1,5 +1,6 @@
 //! Repositories. Tenant-owned tables take the tenant from the transaction, never from callers.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod auth_sessions;
