@@ -17,6 +17,11 @@ if [ ! -f tests/oidc/node_modules/oidc-provider/package.json ]; then
   (cd tests/oidc && npm ci --no-audit --no-fund --silent)
 fi
 export REQUIRE_OIDC_PROVIDER=1
+# A real Prometheus for the admin monitoring test (Debian package).
+if ! command -v prometheus >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+fi
+export REQUIRE_PROMETHEUS=1
 
 # Test speech and the local CPU engines (cached in ~/.cache/avb-engines; the first install on a
 # fresh machine builds llama.cpp, about 12 minutes in all). SKIP_LOCAL_ENGINES=1 skips them and

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the portal's browser checks (tests/browser/portal.mjs) against a throwaway server:
 #   1. a temp dir with a config (SQLite in the temp dir, HTTP and metrics on free ports);
-#   2. a tenant and a tenant_owner user made with `avb admin`;
+#   2. a tenant, a tenant_owner user and a SaaS admin (no tenant) made with `avb admin`;
 #   3. `avb serve` in the background, waited for on /healthz;
 #   4. node tests/browser/portal.mjs, then the server is stopped and the temp dir removed.
 # Needs only the built binary (target/debug/avb, or $AVB_BIN), chromium and node with
@@ -50,6 +50,10 @@ tenant=$(avb admin --json tenant create --name "Browser Test Co" --email billing
 tenant_id=$(node -e 'console.log(JSON.parse(process.argv[1]).id)' "$tenant")
 printf '%s\n' "$PASSWORD" | avb admin --json user create --email "$EMAIL" --name "Browser Owner" \
   --tenant "$tenant_id" --role tenant_owner --password-stdin >/dev/null
+ADMIN_EMAIL=admin@browser-test.example.com
+ADMIN_PASSWORD='Adm1n-Passw0rd!y'
+printf '%s\n' "$ADMIN_PASSWORD" | avb admin --json user create --email "$ADMIN_EMAIL" --name "Browser Admin" \
+  --saas-admin --password-stdin >/dev/null
 
 # A simple command (not the function) so that $! is the server itself, for the trap to stop.
 "${clean_env[@]}" "$AVB" --config "$TMP/avb.toml" serve >"$TMP/serve.log" 2>&1 &
@@ -66,6 +70,7 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 [ -n "$base" ] || { echo "avb serve did not answer /healthz within 30 s" >&2; exit 1; }
-echo "# portal at $base, signed in as $EMAIL"
+echo "# portal at $base, signed in as $EMAIL (tenant owner) and $ADMIN_EMAIL (SaaS admin)"
 
-AVB_BASE_URL="$base" PORTAL_EMAIL="$EMAIL" PORTAL_PASSWORD="$PASSWORD" node tests/browser/portal.mjs
+AVB_BASE_URL="$base" PORTAL_EMAIL="$EMAIL" PORTAL_PASSWORD="$PASSWORD" \
+  ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" node tests/browser/portal.mjs

@@ -30,6 +30,27 @@ pub struct Config {
     pub queue: QueueConfig,
     pub team: TeamConfig,
     pub webhooks: WebhooksConfig,
+    pub monitoring: MonitoringConfig,
+}
+
+/// `[monitoring]`: where the admin portal's request and stage figures come from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringConfig {
+    /// Prometheus server scraping every replica (e.g. `http://prometheus:9090`); unset: this
+    /// process's own registry.
+    pub prometheus_url: Option<String>,
+    /// The window, in minutes, of the figures read from Prometheus.
+    pub window_minutes: u32,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        Self {
+            prometheus_url: None,
+            window_minutes: 60,
+        }
+    }
 }
 
 /// `[webhooks]`: delivery of tenant events to their endpoints.

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-type Source = Box<dyn Fn() -> String + Send + Sync>;
-static SOURCE: OnceLock<Source> = OnceLock::new();
+type MetricsText = Box<dyn Fn() -> String + Send + Sync>;
+static SOURCE: OnceLock<MetricsText> = OnceLock::new();
 
 /// Registers where the process's metrics text comes from (the installed Prometheus recorder).
 /// Only the first registration counts.
@@ -342,6 +342,118 @@ impl UptimeHistory {
 pub fn history() -> &'static UptimeHistory {
     static H: OnceLock<UptimeHistory> = OnceLock::new();
     H.get_or_init(UptimeHistory::default)
+}
+
+/// Where the figures came from, for the page to say.
+#[derive(Debug, Clone)]
+pub enum FiguresSource {
+    /// This process's registry, cumulative since it started.
+    Local,
+    /// A Prometheus server, over the last `minutes`.
+    Prometheus { url: String, minutes: u32 },
+}
+
+/// The PromQL queries whose results stand in for the local histogram and counter series.
+fn remote_queries(minutes: u32) -> Vec<(&'static str, String)> {
+    let w = format!("{minutes}m");
+    vec![
+        (
+            "avb_http_request_duration_seconds_bucket",
+            format!(
+                "sum by (method, route, le) (increase(avb_http_request_duration_seconds_bucket[{w}]))"
+            ),
+        ),
+        (
+            "avb_http_request_duration_seconds_count",
+            format!(
+                "sum by (method, route) (increase(avb_http_request_duration_seconds_count[{w}]))"
+            ),
+        ),
+        (
+            "avb_http_requests_total",
+            format!("sum by (method, route, status) (increase(avb_http_requests_total[{w}]))"),
+        ),
+        (
+            "avb_realtime_stage_seconds_bucket",
+            format!(
+                "sum by (stage, tenant, le) (increase(avb_realtime_stage_seconds_bucket[{w}]))"
+            ),
+        ),
+        (
+            "avb_realtime_stage_seconds_count",
+            format!("sum by (stage, tenant) (increase(avb_realtime_stage_seconds_count[{w}]))"),
+        ),
+    ]
+}
+
+#[derive(serde::Deserialize)]
+struct PromResponse {
+    status: String,
+    data: Option<PromData>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct PromData {
+    result: Vec<PromSeries>,
+}
+
+#[derive(serde::Deserialize)]
+struct PromSeries {
+    metric: BTreeMap<String, String>,
+    value: (f64, String),
+}
+
+/// The request and stage series: from Prometheus when `[monitoring] prometheus_url` is set
+/// (increases over the window, across every replica it scrapes), else from this process.
+pub async fn samples(ctx: &AppContext) -> Result<(FiguresSource, Vec<Sample>), String> {
+    let Some(url) = ctx.config.monitoring.prometheus_url.clone() else {
+        let local = scrape().map(|t| parse(&t)).unwrap_or_default();
+        return Ok((FiguresSource::Local, local));
+    };
+    let minutes = ctx.config.monitoring.window_minutes.max(1);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let base = url.trim_end_matches('/');
+    let mut out = Vec::new();
+    for (name, query) in remote_queries(minutes) {
+        let res: PromResponse = client
+            .get(format!("{base}/api/v1/query"))
+            .query(&[("query", query.as_str())])
+            .send()
+            .await
+            .map_err(|e| format!("Prometheus at {base}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("Prometheus at {base}: {e}"))?;
+        if res.status != "success" {
+            return Err(format!(
+                "Prometheus at {base}: {}",
+                res.error.unwrap_or(res.status)
+            ));
+        }
+        for series in res.data.map(|d| d.result).unwrap_or_default() {
+            let value = match series.value.1.as_str() {
+                "+Inf" => f64::INFINITY,
+                v => v.parse().unwrap_or(0.0),
+            };
+            out.push(Sample {
+                name: name.to_string(),
+                labels: series.metric,
+                value,
+            });
+        }
+    }
+    Ok((
+        FiguresSource::Prometheus {
+            url: base.to_string(),
+            minutes,
+        },
+        out,
+    ))
 }
 
 /// One log line kept for the monitoring page.

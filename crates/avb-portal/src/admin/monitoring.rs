@@ -92,6 +92,8 @@ struct MonitoringPage {
     health: Health,
     queue: Option<String>,
     metrics: bool,
+    source: String,
+    problem: Option<String>,
     routes: Vec<LatencyRow>,
     stages: Vec<LatencyRow>,
 }
@@ -189,8 +191,21 @@ pub async fn page(
                 .collect(),
             Err(e) => return failed(&v, "monitoring", e),
         };
-    let text = monitoring::scrape();
-    let samples = text.as_deref().map(monitoring::parse).unwrap_or_default();
+    let (source, samples, metrics, problem) = match monitoring::samples(&state.ctx).await {
+        Ok((monitoring::FiguresSource::Local, samples)) => (
+            "this server's registry, since it started".to_string(),
+            samples,
+            monitoring::scrape().is_some(),
+            None,
+        ),
+        Ok((monitoring::FiguresSource::Prometheus { url, minutes }, samples)) => (
+            format!("Prometheus at {url}, last {minutes} minutes, every replica it scrapes"),
+            samples,
+            true,
+            None,
+        ),
+        Err(e) => (String::new(), Vec::new(), false, Some(e)),
+    };
     let queue = match monitoring::queue_depth(&state.ctx).await {
         None => None,
         Some(Ok(q)) => Some(format!(
@@ -204,7 +219,9 @@ pub async fn page(
             chrome: v.chrome("/admin/monitoring", None),
             health: health(&state).await,
             queue,
-            metrics: text.is_some(),
+            metrics,
+            source,
+            problem,
             routes: routes(&samples),
             stages: stages(&samples, &names),
         },
