@@ -228,6 +228,38 @@ pub async fn probe_all(ctx: &AppContext) -> Vec<Probe> {
             detail: redis.err().unwrap_or_default(),
         });
     }
+    // Identity providers, when configured: their discovery documents must answer.
+    let issuers = [
+        ("Keycloak", ctx.config.keycloak.issuer.clone()),
+        ("OpenID provider", ctx.config.oidc.issuer.clone()),
+    ];
+    for (name, issuer) in issuers {
+        let Some(issuer) = issuer else { continue };
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let started = std::time::Instant::now();
+        let res = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| e.to_string());
+        let res = match res {
+            Ok(c) => c
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.error_for_status().map_err(|e| e.to_string())),
+            Err(e) => Err(e),
+        };
+        out.push(Probe {
+            service: name.into(),
+            status: if res.is_ok() { "up" } else { "down" },
+            latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+            detail: res.err().unwrap_or(issuer),
+        });
+    }
     out.push(Probe {
         service: "Gateway".into(),
         status: "up",
