@@ -129,9 +129,12 @@ async function openTenant(page, name) {
 async function auditRows(page, action) {
   const res = await page.goto(url(`/admin/audit?action=${encodeURIComponent(action)}`));
   assert.equal(res.status(), 200, `/admin/audit?action=${action} answered ${res.status()}`);
-  const headers = (await page.locator('main table thead th').allTextContents()).map((h) => h.trim());
+  const entries = page.locator('section[aria-labelledby=rows-h]');
+  await entries.waitFor({ state: 'visible' })
+    .catch(() => { throw new Error(`/admin/audit?action=${action} has no "Entries" section`); });
+  const headers = (await entries.locator('thead th').allTextContents()).map((h) => h.trim());
   const rows = [];
-  for (const tr of await page.locator('main table tbody tr').all()) {
+  for (const tr of await entries.locator('tbody tr').all()) {
     const cells = (await tr.locator('td').allInnerTexts()).map((c) => c.trim());
     const link = tr.locator('a[href^="/admin/audit/"]');
     rows.push({
@@ -873,7 +876,7 @@ async function adminImpersonation(ctx) {
 async function adminAlertRule(ctx) {
   const page = await adminPage(ctx);
   await page.goto(url('/admin/monitoring'));
-  const services = await page.locator('main table').first().locator('tbody tr td:first-child').allInnerTexts();
+  const services = await page.locator('section[aria-labelledby=health-h] tbody tr td:first-child').allInnerTexts();
   assert.ok(services.length >= 1, '/admin/monitoring lists no services');
   console.log(`# services: ${services.map((s) => s.trim()).join(', ')}`);
   assert.equal(await page.getByRole('link', { name: 'Recent logs' }).count(), 1, 'no "Recent logs" link');

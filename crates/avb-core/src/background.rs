@@ -79,6 +79,29 @@ pub fn spawn(ctx: AppContext, shutdown: watch::Receiver<bool>) -> Vec<tokio::tas
             }
         }));
     }
+    if let Some(days) = ctx.config.audit.retention_days {
+        // Audit retention: once a minute after start, then daily.
+        let ctx = ctx.clone();
+        let mut stop = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            let mut wait = Duration::from_secs(60);
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => break,
+                }
+                wait = Duration::from_secs(24 * 3600);
+                let scope = crate::Scope::local_operator(None);
+                match crate::services::audit::archive_older_than(&ctx, &scope, days).await {
+                    Ok(a) if !a.is_empty() => {
+                        tracing::info!(archives = a.len(), "audit rows archived")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "audit archiving failed"),
+                }
+            }
+        }));
+    }
     {
         // Portal browser sessions idle past their lifetime.
         let ctx = ctx.clone();

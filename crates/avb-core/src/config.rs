@@ -31,6 +31,18 @@ pub struct Config {
     pub team: TeamConfig,
     pub webhooks: WebhooksConfig,
     pub monitoring: MonitoringConfig,
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`: how long audit rows stay in the database.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Rows older than this many days move to compressed archive files (daily job, or
+    /// `avb admin audit archive`); unset keeps every row in the database.
+    pub retention_days: Option<u32>,
+    /// Where archives are written (default `<data_dir>/audit-archive`).
+    pub archive_dir: Option<PathBuf>,
 }
 
 /// `[monitoring]`: where the admin portal's request and stage figures come from.
@@ -354,6 +366,19 @@ pub struct KeycloakConfig {
     pub tenant_claim: String,
     pub email_claim: String,
     pub jwks_cache_secs: u64,
+    /// Base URL of the Keycloak server for the Admin REST API (e.g. `https://sso.example.com`);
+    /// unset: taken from `issuer` (`<base>/realms/<realm>`).
+    pub admin_url: Option<String>,
+    /// The realm the users live in; unset: taken from `issuer`.
+    pub realm: Option<String>,
+    /// Client id of a confidential client with a service account holding the `realm-management`
+    /// roles `view-users`, `query-users`, `manage-users` and `view-events`. Setting it with
+    /// `admin_client_secret` lets the admin portal list, disable and reset Keycloak users.
+    pub admin_client_id: Option<String>,
+    /// That client's secret.
+    pub admin_client_secret: Option<Secret>,
+    /// The user attribute holding the user's tenant id (the attribute mapped to `tenant_claim`).
+    pub tenant_attribute: String,
 }
 
 impl Default for KeycloakConfig {
@@ -366,6 +391,11 @@ impl Default for KeycloakConfig {
             tenant_claim: "tenant_id".into(),
             email_claim: "email".into(),
             jwks_cache_secs: 300,
+            admin_url: None,
+            realm: None,
+            admin_client_id: None,
+            admin_client_secret: None,
+            tenant_attribute: "tenant_id".into(),
         }
     }
 }

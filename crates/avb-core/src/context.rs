@@ -3,6 +3,7 @@
 use crate::config::{Config, IdentityProvider};
 use crate::error::{CoreError, CoreResult};
 use crate::identity::keycloak::KeycloakVerifier;
+use crate::identity::keycloak_admin::KeycloakAdmin;
 use crate::identity::session_cache::SessionCache;
 use crate::mail::Mailer;
 use crate::policy::PolicyEngine;
@@ -29,6 +30,9 @@ pub struct AppContext {
     pub jwt: Arc<JwtKeys>,
     /// Keycloak token verifier, when configured.
     pub keycloak: Option<Arc<KeycloakVerifier>>,
+    /// Keycloak's Admin REST API for the admin portal's user pages, when the provider is
+    /// Keycloak and `keycloak.admin_client_id` and `admin_client_secret` are set.
+    pub keycloak_admin: Option<Arc<KeycloakAdmin>>,
     /// Portal sign-in through an OpenID Connect provider, when `[oidc] issuer` is set.
     pub oidc: Option<Arc<crate::identity::oidc::OidcClient>>,
     /// API-key verification cache.
@@ -92,6 +96,12 @@ impl AppContext {
             }
             IdentityProvider::Local => None,
         };
+        let keycloak_admin = match config.identity.provider {
+            IdentityProvider::Keycloak => {
+                KeycloakAdmin::from_config(&config.keycloak)?.map(Arc::new)
+            }
+            IdentityProvider::Local => None,
+        };
         let redis = match &config.redis.url {
             Some(u) => Some(
                 redis::Client::open(u.expose())
@@ -120,6 +130,7 @@ impl AppContext {
             policy: Arc::new(policy),
             jwt: Arc::new(jwt),
             keycloak,
+            keycloak_admin,
             oidc,
             keys,
             sessions,

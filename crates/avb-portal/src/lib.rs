@@ -143,6 +143,10 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/admin/audit", get(admin::audit::list))
         .route("/admin/audit/export", get(admin::audit::export))
         .route("/admin/audit/verify", get(admin::audit::verify))
+        .route(
+            "/admin/audit/archives/{id}/verify",
+            get(admin::audit::verify_archive),
+        )
         .route("/admin/audit/{id}", get(admin::audit::entry))
         .route("/admin/monitoring", get(admin::monitoring::page))
         .route("/admin/monitoring/logs", get(admin::monitoring::logs))

@@ -116,6 +116,14 @@ async fn finish(
         .get(PAGE_PATH)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    // Leaving the view is recorded by its own audit row, not as a page view.
+    if path == "/admin/impersonation/stop" {
+        return Visitor {
+            scope: view,
+            csrf: session.csrf.clone(),
+            impersonating: Some(String::new()),
+        };
+    }
     let name = match avb_core::services::impersonation::page_view(&state.ctx, &view, path).await {
         Ok(name) => name,
         Err(e) => {
@@ -567,6 +575,8 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "user_disabled" => "User disabled and signed out everywhere.",
         "user_enabled" => "User enabled.",
         "reset_sent" => "Password reset e-mail queued.",
+        "rule_created" => "Alert rule added.",
+        "rule_deleted" => "Alert rule deleted.",
         _ => return None,
     })
 }

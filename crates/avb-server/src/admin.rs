@@ -247,6 +247,33 @@ pub async fn run(ctx: &AppContext, cmd: AdminCommand, json_mode: bool) -> anyhow
             }
             Ok(())
         }
+        AdminCommand::Audit {
+            command: AuditCommand::Archive { older_than_days },
+        } => {
+            let days = older_than_days
+                .or(ctx.config.audit.retention_days)
+                .context("give --older-than-days or set audit.retention_days")?;
+            let made = audit::archive_older_than(ctx, &operator, days).await?;
+            let rows: i64 = made.iter().map(|a| a.rows).sum();
+            let human = if made.is_empty() {
+                format!("nothing older than {days} days to archive")
+            } else {
+                let lines: Vec<_> = made
+                    .iter()
+                    .map(|a| format!("  {} rows of chain {} -> {}", a.rows, a.chain, a.file))
+                    .collect();
+                format!(
+                    "archived {rows} rows in {} file(s)\n{}",
+                    made.len(),
+                    lines.join("\n")
+                )
+            };
+            let files: Vec<_> = made
+                .iter()
+                .map(|a| json!({"chain": a.chain, "rows": a.rows, "file": a.file, "sha256": a.file_sha256}))
+                .collect();
+            out(json_mode, json!({"rows": rows, "archives": files}), human)
+        }
         AdminCommand::SetupUrl => {
             match avb_core::identity::local::setup_token_if_needed(ctx).await? {
                 Some(token) => {

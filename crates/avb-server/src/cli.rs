@@ -200,6 +200,12 @@ pub enum AuditCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Move rows older than N days to compressed archive files (the chains stay verifiable).
+    Archive {
+        /// Age in days (default: `audit.retention_days`).
+        #[arg(long)]
+        older_than_days: Option<u32>,
+    },
 }
 
 /// Loads configuration with a readable error.

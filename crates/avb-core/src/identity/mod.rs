@@ -4,6 +4,7 @@
 pub mod authenticate;
 pub mod jwks;
 pub mod keycloak;
+pub mod keycloak_admin;
 pub mod local;
 pub mod oidc;
 pub mod password;

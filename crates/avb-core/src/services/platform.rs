@@ -1,11 +1,16 @@
 //! The SaaS admin's platform-wide views: totals, top tenants by usage, a tenant's detail, and
 //! user administration across tenants (list, detail, disable, password reset, failed logins).
 //! Every call requires a platform permission; platform-wide reads are audited.
+//!
+//! When Keycloak holds the users (`ctx.keycloak_admin` is set), the user calls are answered by
+//! its Admin REST API through [`KeycloakAdmin`], audited here the same way; list cursors are
+//! then Keycloak offsets (see `identity::keycloak_admin`).
 
 use crate::audit;
 use crate::context::AppContext;
 use crate::error::{CoreError, CoreResult};
-use crate::scope::Scope;
+use crate::identity::keycloak_admin::{KeycloakAdmin, UPDATE_PASSWORD};
+use crate::scope::{Actor, Scope};
 use crate::services::revocation::Revocation;
 use avb_domain::{Permission, TenantId, UserId};
 use avb_storage::entities::login_event::Model as LoginEvent;
@@ -139,6 +144,9 @@ pub async fn users(
 ) -> CoreResult<Page<UserView>> {
     ctx.policy
         .authorize(scope, Permission::PlatformUsers, None)?;
+    if let Some(kc) = &ctx.keycloak_admin {
+        return keycloak_users(ctx, kc, q, page).await;
+    }
     let tx = ctx.store.platform_tx(false).await?;
     let listed = users::list(&tx, q, page).await?;
     let mut items = Vec::with_capacity(listed.items.len());
@@ -160,6 +168,9 @@ pub async fn user(
 ) -> CoreResult<(UserView, Vec<LoginEvent>)> {
     ctx.policy
         .authorize(scope, Permission::PlatformUsers, None)?;
+    if let Some(kc) = &ctx.keycloak_admin {
+        return keycloak_user(ctx, kc, scope, id).await;
+    }
     let tx = ctx.store.platform_tx(true).await?;
     let u = users::get(&tx, id).await.map_err(|_| CoreError::NotFound)?;
     let view = with_memberships(&tx, u).await?;
@@ -202,6 +213,9 @@ pub async fn set_user_enabled(
     if scope.actor().user_id() == Some(id) {
         return Err(CoreError::Conflict("you cannot disable yourself".into()));
     }
+    if let Some(kc) = &ctx.keycloak_admin {
+        return keycloak_set_enabled(ctx, kc, scope, id, enabled).await;
+    }
     let tx = ctx.store.platform_tx(true).await?;
     let current = users::get(&tx, id).await.map_err(|_| CoreError::NotFound)?;
     let status = if enabled { "active" } else { "disabled" };
@@ -243,6 +257,9 @@ pub async fn set_user_enabled(
 pub async fn send_password_reset(ctx: &AppContext, scope: &Scope, id: UserId) -> CoreResult<()> {
     ctx.policy
         .authorize(scope, Permission::PlatformUsers, None)?;
+    if let Some(kc) = &ctx.keycloak_admin {
+        return keycloak_password_reset(ctx, kc, scope, id).await;
+    }
     let tx = ctx.store.platform_tx(true).await?;
     let u = users::get(&tx, id).await.map_err(|_| CoreError::NotFound)?;
     audit_repo::append(
@@ -269,8 +286,141 @@ pub async fn failed_logins(
 ) -> CoreResult<Page<LoginEvent>> {
     ctx.policy
         .authorize(scope, Permission::PlatformUsers, None)?;
+    if let Some(kc) = &ctx.keycloak_admin {
+        return kc.failed_logins(page).await;
+    }
     let tx = ctx.store.platform_tx(false).await?;
     let p = login_events::failures(&tx, page).await?;
     tx.commit().await?;
     Ok(p)
+}
+
+// The user calls above, answered by Keycloak. Keycloak is asked first and the audit row written
+// once it has acted, so a refused or failed call leaves no row claiming it happened.
+
+async fn keycloak_users(
+    ctx: &AppContext,
+    kc: &KeycloakAdmin,
+    q: Option<&str>,
+    page: PageRequest,
+) -> CoreResult<Page<UserView>> {
+    let (rows, next) = kc.users_page(q, page).await?;
+    let tx = ctx.store.platform_tx(false).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for (u, roles) in &rows {
+        items.extend(kc.view(&tx, u, roles).await?);
+    }
+    tx.commit().await?;
+    Ok(Page { items, next })
+}
+
+async fn keycloak_user(
+    ctx: &AppContext,
+    kc: &KeycloakAdmin,
+    scope: &Scope,
+    id: UserId,
+) -> CoreResult<(UserView, Vec<LoginEvent>)> {
+    let (u, roles) = kc.user_with_roles(id.as_uuid()).await?;
+    // The page still shows the user when the history cannot be read (events not readable by
+    // the service account); the cause is logged.
+    let logins = kc
+        .login_history(id.as_uuid(), 20)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, user = %id, "Keycloak login history unavailable");
+            Vec::new()
+        });
+    let tx = ctx.store.platform_tx(true).await?;
+    let view = kc.view(&tx, &u, &roles).await?.ok_or(CoreError::NotFound)?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            None,
+            "admin.user.view",
+            "user",
+            id,
+            serde_json::json!({"provider": "keycloak"}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((view, logins))
+}
+
+/// Disabling also ends the user's Keycloak sessions; the change is audited even when only the
+/// sign-out failed (then reported as the error).
+async fn keycloak_set_enabled(
+    ctx: &AppContext,
+    kc: &KeycloakAdmin,
+    scope: &Scope,
+    id: UserId,
+    enabled: bool,
+) -> CoreResult<User> {
+    if matches!(scope.actor(), Actor::External { subject, .. } if *subject == id.to_string()) {
+        return Err(CoreError::Conflict("you cannot disable yourself".into()));
+    }
+    let (u, roles) = kc.user_with_roles(id.as_uuid()).await?;
+    let status = if enabled { "active" } else { "disabled" };
+    if u.is_enabled() == enabled {
+        return Err(CoreError::Conflict(format!("the user is already {status}")));
+    }
+    let mut user = u.to_user(&roles).ok_or(CoreError::NotFound)?;
+    kc.set_enabled(id.as_uuid(), enabled).await?;
+    user.status = status.into();
+    let logout = if enabled {
+        Ok(())
+    } else {
+        kc.logout(id.as_uuid()).await
+    };
+    let tx = ctx.store.platform_tx(true).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            None,
+            if enabled {
+                "admin.user.enable"
+            } else {
+                "admin.user.disable"
+            },
+            "user",
+            id,
+            serde_json::json!({
+                "email": user.email,
+                "provider": "keycloak",
+                "sessions_ended": !enabled && logout.is_ok(),
+            }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    logout.map(|()| user)
+}
+
+async fn keycloak_password_reset(
+    ctx: &AppContext,
+    kc: &KeycloakAdmin,
+    scope: &Scope,
+    id: UserId,
+) -> CoreResult<()> {
+    let u = kc.get_user(id.as_uuid()).await?;
+    let email = u.to_user(&[]).ok_or(CoreError::NotFound)?.email;
+    kc.execute_actions_email(id.as_uuid(), &[UPDATE_PASSWORD])
+        .await?;
+    let tx = ctx.store.platform_tx(true).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            None,
+            "admin.user.password_reset",
+            "user",
+            id,
+            serde_json::json!({"email": email, "provider": "keycloak"}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

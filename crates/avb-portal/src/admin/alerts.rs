@@ -181,7 +181,7 @@ pub async fn create(
         destination: f.destination.clone(),
     };
     match alerts::create_rule(&state.ctx, &v.scope, input).await {
-        Ok(_) => Redirect::to("/admin/monitoring/alerts?done=settings_saved").into_response(),
+        Ok(_) => Redirect::to("/admin/monitoring/alerts?done=rule_created").into_response(),
         Err(CoreError::Validation(e)) => {
             let msg = format!("{}: {}", e.field, e.message);
             page(
@@ -221,7 +221,7 @@ pub async fn delete(
         return (StatusCode::NOT_FOUND, "No such rule.").into_response();
     };
     match alerts::delete_rule(&state.ctx, &v.scope, id).await {
-        Ok(()) => Redirect::to("/admin/monitoring/alerts?done=settings_saved").into_response(),
+        Ok(()) => Redirect::to("/admin/monitoring/alerts?done=rule_deleted").into_response(),
         Err(e) => failed(&v, "alert rule", e),
     }
 }

@@ -121,6 +121,43 @@ struct AuditPage {
     filters: String,
     error: Option<String>,
     verified: Option<String>,
+    retention: String,
+    archives: Vec<ArchiveRow>,
+}
+
+/// One archive file.
+pub struct ArchiveRow {
+    pub id: String,
+    pub chain: String,
+    pub range: String,
+    pub rows: i64,
+    pub span: String,
+    pub file: String,
+}
+
+async fn archive_rows(state: &PortalState, v: &crate::pages::Visitor) -> (String, Vec<ArchiveRow>) {
+    let retention = match state.ctx.config.audit.retention_days {
+        Some(d) => format!("rows older than {d} days move to compressed archives daily"),
+        None => "rows are kept indefinitely (no [audit] retention_days configured)".to_string(),
+    };
+    let rows = audit::archives(&state.ctx, &v.scope)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| ArchiveRow {
+            id: a.id.to_string(),
+            range: format!("#{}–#{}", a.first_seq, a.last_seq),
+            rows: a.rows,
+            span: format!(
+                "{} to {}",
+                a.oldest_at.format("%Y-%m-%d"),
+                a.newest_at.format("%Y-%m-%d")
+            ),
+            file: a.file,
+            chain: a.chain,
+        })
+        .collect();
+    (retention, rows)
 }
 
 /// `GET /admin/audit`.
@@ -150,6 +187,7 @@ pub async fn list(
         Err(e) => return failed(&v, "audit log", e),
     };
     let filters = q.query_string();
+    let (retention, archives) = archive_rows(&state, &v).await;
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -178,6 +216,8 @@ pub async fn list(
             filters,
             error,
             verified: None,
+            retention,
+            archives,
             f: q,
         },
         status,
@@ -362,6 +402,15 @@ pub async fn verify(
         ),
         Err(e) => return failed(&v, "audit verification", e),
     };
+    verified_page(&state, &v, verified).await
+}
+
+async fn verified_page(
+    state: &PortalState,
+    v: &crate::pages::Visitor,
+    verified: String,
+) -> Response {
+    let (retention, archives) = archive_rows(state, v).await;
     render(
         &AuditPage {
             chrome: v.chrome("/admin/audit", None),
@@ -371,7 +420,34 @@ pub async fn verify(
             filters: String::new(),
             error: None,
             verified: Some(verified),
+            retention,
+            archives,
         },
         StatusCode::OK,
     )
+}
+
+/// `GET /admin/audit/archives/{id}/verify`: checks an archive file row by row.
+pub async fn verify_archive(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let v = match signed_in(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    if let Some(r) = require(&v, Permission::PlatformAudit) {
+        return r;
+    }
+    let Ok(id) = id.parse() else {
+        return (StatusCode::NOT_FOUND, "No such archive.").into_response();
+    };
+    let verified = match audit::verify_archive(&state.ctx, &v.scope, id).await {
+        Ok(n) => format!("Archive verified: its {n} rows are intact and chained."),
+        Err(avb_core::CoreError::Conflict(m)) => format!("Archive verification FAILED: {m}."),
+        Err(e) => return failed(&v, "audit archive", e),
+    };
+    verified_page(&state, &v, verified).await
 }

@@ -2,6 +2,7 @@
 
 pub mod alert_rule;
 pub mod api_key;
+pub mod audit_archive;
 pub mod audit_chain_head;
 pub mod audit_event;
 pub mod auth_session;

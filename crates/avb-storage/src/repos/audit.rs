@@ -1,5 +1,6 @@
 //! The audit log: append-only, hash-chained per tenant (chain `platform` for platform events).
 
+use crate::entities::audit_archive as archive;
 use crate::entities::audit_chain_head as head;
 use crate::entities::audit_event::{ActiveModel, Column, Entity, Model};
 use crate::error::StorageResult;
@@ -302,12 +303,24 @@ pub async fn verify(tx: &Tx) -> StorageResult<(u64, Vec<ChainBreak>)> {
         .order_by_asc(Column::Seq)
         .all(tx.conn())
         .await?;
+    // Chains whose oldest rows were archived continue from the archive's last row.
+    let mut bases: std::collections::HashMap<String, (i64, String)> =
+        std::collections::HashMap::new();
+    for a in archive::Entity::find().all(tx.conn()).await? {
+        let e = bases.entry(a.chain.clone()).or_insert((0, String::new()));
+        if a.last_seq > e.0 {
+            *e = (a.last_seq, a.last_hash.clone());
+        }
+    }
     let mut breaks = Vec::new();
     let mut prev: Option<&Model> = None;
     for row in &rows {
         let (expect_seq, expect_prev) = match prev {
             Some(p) if p.chain == row.chain => (p.seq + 1, p.hash.clone()),
-            _ => (1, String::new()),
+            _ => bases
+                .get(&row.chain)
+                .map(|(seq, hash)| (seq + 1, hash.clone()))
+                .unwrap_or((1, String::new())),
         };
         let mut reason = None;
         if row.seq != expect_seq {
@@ -339,4 +352,50 @@ pub async fn get(tx: &Tx, id: uuid::Uuid) -> StorageResult<Model> {
     q.one(tx.conn())
         .await?
         .ok_or(crate::error::StorageError::NotFound)
+}
+
+pub use crate::entities::audit_archive::Model as AuditArchive;
+
+/// The oldest rows of each chain created before `cutoff` (platform transaction), by chain then
+/// sequence; at most `limit` rows per call.
+pub async fn older_than(tx: &Tx, cutoff: DateTime<Utc>, limit: u64) -> StorageResult<Vec<Model>> {
+    use sea_orm::QuerySelect;
+    Ok(Entity::find()
+        .filter(Column::CreatedAt.lt(cutoff))
+        .order_by_asc(Column::Chain)
+        .order_by_asc(Column::Seq)
+        .limit(limit)
+        .all(tx.conn())
+        .await?)
+}
+
+/// Records an archive and removes the rows it holds (`chain`, sequence `first..=last`).
+pub async fn archive_rows(tx: &Tx, a: AuditArchive) -> StorageResult<AuditArchive> {
+    Entity::delete_many()
+        .filter(Column::Chain.eq(a.chain.clone()))
+        .filter(Column::Seq.gte(a.first_seq))
+        .filter(Column::Seq.lte(a.last_seq))
+        .exec(tx.conn())
+        .await?;
+    let am: archive::ActiveModel = a.into();
+    Ok(am.insert(tx.conn()).await?)
+}
+
+/// Every archive, newest first.
+pub async fn archives(tx: &Tx) -> StorageResult<Vec<AuditArchive>> {
+    Ok(archive::Entity::find()
+        .order_by_desc(archive::Column::CreatedAt)
+        .all(tx.conn())
+        .await?)
+}
+
+/// The chain head an archive must continue from: the last archived row before `first_seq`.
+pub async fn archive_base(tx: &Tx, chain: &str) -> StorageResult<(i64, String)> {
+    Ok(archive::Entity::find()
+        .filter(archive::Column::Chain.eq(chain))
+        .order_by_desc(archive::Column::LastSeq)
+        .one(tx.conn())
+        .await?
+        .map(|a| (a.last_seq, a.last_hash))
+        .unwrap_or((0, String::new())))
 }
