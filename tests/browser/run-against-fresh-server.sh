@@ -36,6 +36,10 @@ data_dir = "$TMP/data"
 
 [log]
 level = "warn"
+
+# An LLM engine that is down (nothing listens on port 9), for the alert-rule scenario.
+[engines]
+llm_url = "http://127.0.0.1:9/v1"
 EOF
 
 # The avb process sees none of the caller's AVB_* settings (AVB_BASE_URL is not a config key and
