@@ -7,6 +7,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+/// Histogram buckets (seconds) of every latency metric: exported as Prometheus histograms so that
+/// quantiles can be computed across replicas and time windows.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
 type MetricsText = Box<dyn Fn() -> String + Send + Sync>;
 static SOURCE: OnceLock<MetricsText> = OnceLock::new();
 

@@ -57,6 +57,8 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         .context("starting services")?;
 
     let recorder = PrometheusBuilder::new()
+        .set_buckets(avb_core::monitoring::LATENCY_BUCKETS)
+        .context("metric buckets")?
         .install_recorder()
         .context("installing metrics recorder")?;
     {
@@ -186,6 +188,8 @@ async fn run_worker(config: Config) -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     let recorder = PrometheusBuilder::new()
+        .set_buckets(avb_core::monitoring::LATENCY_BUCKETS)
+        .context("metric buckets")?
         .install_recorder()
         .context("installing metrics recorder")?;
     {

@@ -185,6 +185,8 @@ async fn saas_admin_tenants_suspension_and_read_only_impersonation() {
 async fn saas_admin_users_audit_and_monitoring() {
     // A real Prometheus recorder for this test process, as `avb serve` installs.
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(avb_core::monitoring::LATENCY_BUCKETS)
+        .unwrap()
         .install_recorder()
         .unwrap();
     avb_core::monitoring::set_metrics_source(move || handle.render());
@@ -314,6 +316,10 @@ async fn saas_admin_users_audit_and_monitoring() {
         html.contains("GET /api/v1/projects") && html.contains("p99 ms"),
         "{html}"
     );
+    // Quantiles come from real histogram buckets, not left blank.
+    let row = html.split("GET /api/v1/projects").nth(1).unwrap();
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(!row.contains('—'), "latency figures present: {row}");
     assert!(html.contains("Work queue: in process"));
 }
 
@@ -415,6 +421,11 @@ async fn alert_rule_opens_and_resolves_an_incident_with_a_timeline() {
     let health = browser.page("/admin/monitoring/health", &admin).await;
     assert!(health.contains("Critical:") && health.contains("LLM worker"));
     let incident = link(&html, "/admin/monitoring/incidents/");
+    let overview = browser.page("/admin", &admin).await;
+    assert!(
+        overview.contains("1 open incident:") && overview.contains(&incident),
+        "{overview}"
+    );
     // Back up: resolved, with the whole story on the timeline.
     let engine = engine_on(engine_addr).await;
     assert_eq!(eval().await.unwrap(), 1);

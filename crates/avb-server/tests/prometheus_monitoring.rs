@@ -31,6 +31,8 @@ async fn monitoring_reads_request_latency_from_prometheus() {
     };
     // This process's registry, served the way `avb serve` serves it.
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(avb_core::monitoring::LATENCY_BUCKETS)
+        .unwrap()
         .install_recorder()
         .unwrap();
     avb_core::monitoring::set_metrics_source({
@@ -113,6 +115,30 @@ async fn monitoring_reads_request_latency_from_prometheus() {
     assert!(
         seen.contains("Figures from Prometheus at") && seen.contains("GET /api/v1/projects"),
         "{seen}"
+    );
+    // Alert rules read the same figures: any request on the route breaches a p99 of 0 ms.
+    let operator = avb_core::Scope::local_operator(None);
+    avb_core::services::alerts::create_rule(
+        &app.ctx,
+        &operator,
+        avb_core::services::alerts::RuleInput {
+            name: "projects slow".into(),
+            metric: "http_p99_ms".into(),
+            target: "/api/v1/projects".into(),
+            threshold: "0".into(),
+            for_secs: "0".into(),
+            channel: "email".into(),
+            destination: "ops@prom.test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        avb_core::services::alerts::evaluate(&app.ctx)
+            .await
+            .unwrap(),
+        1,
+        "an incident opened from Prometheus' figures"
     );
     let _ = std::fs::remove_dir_all(&dir);
 

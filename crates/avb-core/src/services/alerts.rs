@@ -307,15 +307,27 @@ pub async fn evaluate(ctx: &AppContext) -> CoreResult<usize> {
     } else {
         Vec::new()
     };
-    let now_samples = monitoring::scrape()
-        .map(|t| monitoring::parse(&t))
-        .unwrap_or_default();
+    // With Prometheus configured, its increases over the window are already a window across
+    // every replica; otherwise the window is what this process counted since the last check.
+    let (remote, now_samples) = match monitoring::samples(ctx).await {
+        Ok((monitoring::FiguresSource::Prometheus { .. }, samples)) => (true, samples),
+        Ok((monitoring::FiguresSource::Local, samples)) => (false, samples),
+        Err(e) => {
+            tracing::warn!(error = %e, "alert rules: metrics unavailable");
+            (false, Vec::new())
+        }
+    };
     let (window, decisions) = {
         let mut st = state()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let window = delta(&now_samples, &st.last);
-        st.last = now_samples;
+        let window = if remote {
+            now_samples
+        } else {
+            let w = delta(&now_samples, &st.last);
+            st.last = now_samples;
+            w
+        };
         let mut decisions = Vec::new();
         for r in &rules {
             let value = measure(r, &window, &probes);

@@ -31,6 +31,8 @@ struct Panel {
     tokens: String,
     top: Vec<TopRow>,
     refreshed: String,
+    /// Open incidents: (id, summary).
+    incidents: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -44,6 +46,17 @@ async fn panel(state: &PortalState, v: &crate::pages::Visitor) -> Result<Panel, 
     let o = platform::overview(&state.ctx, &v.scope)
         .await
         .map_err(|e| failed(v, "overview", e))?;
+    let open = avb_core::services::alerts::incidents(
+        &state.ctx,
+        &v.scope,
+        true,
+        avb_core::PageRequest {
+            limit: 10,
+            after: None,
+        },
+    )
+    .await
+    .map_err(|e| failed(v, "overview", e))?;
     Ok(Panel {
         tenants: o.tenants,
         suspended: o.suspended,
@@ -62,6 +75,11 @@ async fn panel(state: &PortalState, v: &crate::pages::Visitor) -> Result<Panel, 
             })
             .collect(),
         refreshed: chrono::Utc::now().format("%H:%M:%S UTC").to_string(),
+        incidents: open
+            .items
+            .into_iter()
+            .map(|i| (i.id.to_string(), i.summary))
+            .collect(),
     })
 }
 
