@@ -169,6 +169,8 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn(pages::remember_path))
         .layer(axum::middleware::from_fn(pages::security_headers))
+        // Pages and assets gzip-compressed for browsers that ask (Accept-Encoding).
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .with_state(PortalState {
             sessions: Arc::new(session::Sessions::new(ctx.clone())),
             ctx,

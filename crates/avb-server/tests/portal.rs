@@ -454,6 +454,15 @@ async fn the_shell_has_a_labelled_mobile_menu_and_no_inline_script() {
         assert!(tag.contains("></script>"), "{tag}");
     }
     assert!(!html.contains("style="), "the CSP forbids inline styles");
+    // Browsers that accept gzip get compressed pages.
+    let gz = reqwest::Client::new()
+        .get(format!("{}/dashboard", app.base))
+        .header("cookie", &admin)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
     // Every script the page names is served, immutable, as JavaScript.
     for src in html.split("<script src=\"").skip(1) {
         let path = &src[..src.find('"').unwrap()];
