@@ -19,7 +19,20 @@ static SOURCE: OnceLock<MetricsText> = OnceLock::new();
 /// Registers where the process's metrics text comes from (the installed Prometheus recorder).
 /// Only the first registration counts.
 pub fn set_metrics_source(f: impl Fn() -> String + Send + Sync + 'static) {
-    let _ = SOURCE.set(Box::new(f));
+    if SOURCE.set(Box::new(f)).is_ok() {
+        let _ = SINCE.set(std::time::Instant::now());
+    }
+}
+
+static SINCE: OnceLock<std::time::Instant> = OnceLock::new();
+
+/// Minutes the local registry has been counting (for per-minute rates).
+pub fn registry_minutes() -> f64 {
+    SINCE
+        .get()
+        .map(|t| t.elapsed().as_secs_f64() / 60.0)
+        .unwrap_or(0.0)
+        .max(1.0 / 60.0)
 }
 
 /// The current metrics text, when a recorder is installed.

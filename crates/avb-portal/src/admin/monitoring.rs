@@ -79,6 +79,8 @@ pub struct LatencyRow {
     pub name: String,
     pub tenant: String,
     pub count: String,
+    /// Per minute over the window.
+    pub rate: String,
     pub errors: String,
     pub p50: String,
     pub p95: String,
@@ -106,7 +108,7 @@ fn ms(seconds: f64) -> String {
     }
 }
 
-fn routes(samples: &[Sample]) -> Vec<LatencyRow> {
+fn routes(samples: &[Sample], minutes: f64) -> Vec<LatencyRow> {
     let errors = monitoring::counter_by(
         samples,
         "avb_http_requests_total",
@@ -132,6 +134,7 @@ fn routes(samples: &[Sample]) -> Vec<LatencyRow> {
                 name: format!("{method} {route}"),
                 tenant: String::new(),
                 count: format!("{:.0}", h.count),
+                rate: format!("{:.1}", h.count / minutes),
                 errors: format!("{:.1}%", 100.0 * e / h.count.max(1.0)),
                 p50: ms(h.p50),
                 p95: ms(h.p95),
@@ -144,7 +147,7 @@ fn routes(samples: &[Sample]) -> Vec<LatencyRow> {
     rows.into_iter().map(|(_, r)| r).collect()
 }
 
-fn stages(samples: &[Sample], names: &HashMap<String, String>) -> Vec<LatencyRow> {
+fn stages(samples: &[Sample], names: &HashMap<String, String>, minutes: f64) -> Vec<LatencyRow> {
     let mut rows: Vec<LatencyRow> =
         monitoring::histograms(samples, "avb_realtime_stage_seconds", &["stage", "tenant"])
             .into_iter()
@@ -154,6 +157,7 @@ fn stages(samples: &[Sample], names: &HashMap<String, String>) -> Vec<LatencyRow
                     name: h.labels.get("stage").cloned().unwrap_or_default(),
                     tenant: names.get(&tenant).cloned().unwrap_or(tenant),
                     count: format!("{:.0}", h.count),
+                    rate: format!("{:.1}", h.count / minutes),
                     errors: String::new(),
                     p50: ms(h.p50),
                     p95: ms(h.p95),
@@ -191,20 +195,22 @@ pub async fn page(
                 .collect(),
             Err(e) => return failed(&v, "monitoring", e),
         };
-    let (source, samples, metrics, problem) = match monitoring::samples(&state.ctx).await {
+    let (source, samples, metrics, problem, minutes) = match monitoring::samples(&state.ctx).await {
         Ok((monitoring::FiguresSource::Local, samples)) => (
             "this server's registry, since it started".to_string(),
             samples,
             monitoring::scrape().is_some(),
             None,
+            monitoring::registry_minutes(),
         ),
         Ok((monitoring::FiguresSource::Prometheus { url, minutes }, samples)) => (
             format!("Prometheus at {url}, last {minutes} minutes, every replica it scrapes"),
             samples,
             true,
             None,
+            f64::from(minutes),
         ),
-        Err(e) => (String::new(), Vec::new(), false, Some(e)),
+        Err(e) => (String::new(), Vec::new(), false, Some(e), 1.0),
     };
     let queue = match monitoring::queue_depth(&state.ctx).await {
         None => None,
@@ -222,8 +228,8 @@ pub async fn page(
             metrics,
             source,
             problem,
-            routes: routes(&samples),
-            stages: stages(&samples, &names),
+            routes: routes(&samples, minutes),
+            stages: stages(&samples, &names, minutes),
         },
         StatusCode::OK,
     )
