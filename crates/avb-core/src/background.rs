@@ -102,6 +102,27 @@ pub fn spawn(ctx: AppContext, shutdown: watch::Receiver<bool>) -> Vec<tokio::tas
             }
         }));
     }
+    if ctx.config.lago.api_url.is_some() && ctx.config.lago.api_key.is_some() {
+        // Usage to Lago; rows stay unshipped (and are retried) until Lago accepts them.
+        let ctx = ctx.clone();
+        let mut stop = shutdown.clone();
+        let every = Duration::from_secs(ctx.config.lago.interval_secs.max(1));
+        handles.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.changed() => break,
+                }
+                match crate::services::billing::ship_usage(&ctx).await {
+                    Ok(n) if n > 0 => tracing::debug!(events = n, "usage shipped to Lago"),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "shipping usage to Lago failed; will retry")
+                    }
+                }
+            }
+        }));
+    }
     {
         // Portal browser sessions idle past their lifetime.
         let ctx = ctx.clone();

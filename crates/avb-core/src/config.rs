@@ -32,6 +32,33 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub monitoring: MonitoringConfig,
     pub audit: AuditConfig,
+    pub lago: LagoConfig,
+}
+
+/// `[lago]`: usage shipped to Lago for billing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LagoConfig {
+    /// Lago's API URL (`https://api.getlago.com` or a self-hosted `<LAGO_API_URL>`); setting it
+    /// with `api_key` turns shipping on.
+    pub api_url: Option<String>,
+    /// Lago API key (Bearer).
+    pub api_key: Option<Secret>,
+    /// A tenant's Lago subscription is `<prefix><tenant id>`.
+    pub subscription_prefix: String,
+    /// Seconds between shipments.
+    pub interval_secs: u64,
+}
+
+impl Default for LagoConfig {
+    fn default() -> Self {
+        Self {
+            api_url: None,
+            api_key: None,
+            subscription_prefix: "sub_".into(),
+            interval_secs: 10,
+        }
+    }
 }
 
 /// `[audit]`: how long audit rows stay in the database.

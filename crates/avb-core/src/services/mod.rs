@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod api_keys;
 pub mod audit;
+pub mod billing;
 pub mod impersonation;
 pub mod key_cache;
 pub mod live;

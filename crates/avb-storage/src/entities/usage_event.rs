@@ -15,6 +15,8 @@ pub struct Model {
     #[sea_orm(unique)]
     pub idempotency_key: String,
     pub occurred_at: DateTimeUtc,
+    /// When billing (Lago) accepted the row; `None` while it is still to ship.
+    pub shipped_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

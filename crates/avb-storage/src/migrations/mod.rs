@@ -14,6 +14,7 @@ mod m20261125_000009_session_filters;
 mod m20261125_000010_portal_sessions;
 mod m20261125_000011_alerts;
 mod m20261125_000012_audit_archives;
+mod m20261125_000013_usage_shipping;
 
 /// PostgreSQL only: row-level security on a tenant-owned table (ENABLE + FORCE and the policy
 /// that admits the transaction's tenant, or a platform transaction).
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000010_portal_sessions::Migration),
             Box::new(m20261125_000011_alerts::Migration),
             Box::new(m20261125_000012_audit_archives::Migration),
+            Box::new(m20261125_000013_usage_shipping::Migration),
         ]
     }
 }

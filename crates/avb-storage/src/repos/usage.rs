@@ -36,6 +36,7 @@ pub async fn append(tx: &Tx, entries: &[UsageEntry]) -> StorageResult<()> {
             quantity: Set(e.quantity),
             idempotency_key: Set(e.idempotency_key.clone()),
             occurred_at: Set(e.occurred_at),
+            shipped_at: Set(None),
         };
         Entity::insert(row)
             .on_conflict_do_nothing_on([Column::IdempotencyKey])
@@ -142,4 +143,27 @@ pub async fn by_tenant(
         .into_iter()
         .map(|(t, m, v)| (t, m, v.unwrap_or(0.0)))
         .collect())
+}
+
+pub use crate::entities::usage_event::Model as UsageRow;
+
+/// Rows not yet accepted by billing, oldest first, across tenants (platform transaction).
+pub async fn unshipped(tx: &Tx, limit: u64) -> StorageResult<Vec<UsageRow>> {
+    use sea_orm::QueryOrder;
+    Ok(Entity::find()
+        .filter(Column::ShippedAt.is_null())
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(tx.conn())
+        .await?)
+}
+
+/// Marks rows as accepted by billing.
+pub async fn mark_shipped(tx: &Tx, ids: &[Uuid]) -> StorageResult<u64> {
+    Ok(Entity::update_many()
+        .col_expr(Column::ShippedAt, Expr::value(Some(Utc::now())))
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .exec(tx.conn())
+        .await?
+        .rows_affected)
 }
