@@ -139,3 +139,49 @@ async fn ships(db: Db) {
 }
 
 both_backends!(usage_ships_to_lago_once, ships);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_overview_totals_this_months_finalized_lago_invoices() {
+    // Two pages of invoices, as Lago's GET /api/v1/invoices returns them.
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let s2 = seen.clone();
+    let app_lago = axum::Router::new().route(
+        "/api/v1/invoices",
+        axum::routing::get(move |uri: axum::http::Uri| {
+            let s = s2.clone();
+            async move {
+                let q = uri.query().unwrap_or_default().to_string();
+                s.lock().unwrap().push(q.clone());
+                let page2 = q.contains("page=2");
+                axum::Json(if page2 {
+                    json!({"invoices": [{"total_amount_cents": 2345, "currency": "USD", "status": "finalized"}],
+                           "meta": {"current_page": 2, "next_page": null, "total_pages": 2, "total_count": 3}})
+                } else {
+                    json!({"invoices": [{"total_amount_cents": 10000, "currency": "USD", "status": "finalized"},
+                                        {"total_amount_cents": 500, "currency": "EUR", "status": "finalized"}],
+                           "meta": {"current_page": 1, "next_page": 2, "total_pages": 2, "total_count": 3}})
+                })
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app_lago).await.unwrap() });
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.lago.api_url = Some(url.clone());
+        c.lago.api_key = Some(avb_core::Secret::new("lago-key"));
+        c.lago.interval_secs = 3600;
+    })
+    .await;
+    app.create_user(None, "saas_admin", "root@platform.test")
+        .await;
+    let browser = avb_testkit::browser::Browser::new(&app);
+    let admin = browser.session("root@platform.test").await;
+    let html = browser.page("/admin", &admin).await;
+    assert!(html.contains("5.00 EUR + 123.45 USD"), "{html}");
+    let queries = seen.lock().unwrap().clone();
+    assert!(
+        queries[0].contains("statuses%5B%5D=finalized")
+            && queries[0].contains("issuing_date_from=")
+    );
+}

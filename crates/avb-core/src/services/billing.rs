@@ -84,3 +84,60 @@ pub async fn ship_usage(ctx: &AppContext) -> CoreResult<u64> {
     }
     Ok(shipped)
 }
+
+/// Revenue this calendar month (UTC) from Lago: the total of finalized invoices issued since the
+/// 1st, per currency, in cents. `Ok(None)` when Lago is not configured.
+pub async fn revenue_this_month(ctx: &AppContext) -> CoreResult<Option<Vec<(String, i64)>>> {
+    use chrono::Datelike;
+    let cfg = &ctx.config.lago;
+    let (Some(url), Some(key)) = (&cfg.api_url, &cfg.api_key) else {
+        return Ok(None);
+    };
+    let today = chrono::Utc::now().date_naive();
+    let first = today.with_day(1).unwrap_or(today);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
+    let mut totals: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut page = 1u32;
+    // At most 50 pages of 100 invoices per look.
+    while page <= 50 {
+        let res = client
+            .get(format!("{}/api/v1/invoices", url.trim_end_matches('/')))
+            .bearer_auth(key.expose())
+            .query(&[
+                ("statuses[]", "finalized".to_string()),
+                ("issuing_date_from", first.to_string()),
+                ("per_page", "100".to_string()),
+                ("page", page.to_string()),
+            ])
+            .send()
+            .await
+            .map_err(|e| CoreError::Internal(format!("Lago unreachable: {e}")))?;
+        if !res.status().is_success() {
+            return Err(CoreError::Internal(format!(
+                "Lago answered HTTP {} to the invoice list",
+                res.status().as_u16()
+            )));
+        }
+        let body: serde_json::Value = res
+            .json()
+            .await
+            .map_err(|e| CoreError::Internal(format!("Lago invoice list: {e}")))?;
+        for inv in body["invoices"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
+            let cents = inv["total_amount_cents"].as_i64().unwrap_or(0);
+            let currency = inv["currency"].as_str().unwrap_or("?").to_string();
+            *totals.entry(currency).or_default() += cents;
+        }
+        match body["meta"]["next_page"].as_u64() {
+            Some(n) if n > u64::from(page) => page = n as u32,
+            _ => break,
+        }
+    }
+    Ok(Some(totals.into_iter().collect()))
+}

@@ -33,6 +33,9 @@ struct Panel {
     refreshed: String,
     /// Open incidents: (id, summary).
     incidents: Vec<(String, String)>,
+    /// This month's revenue from Lago, or why there is none.
+    revenue: String,
+    revenue_note: String,
 }
 
 #[derive(Template)]
@@ -57,7 +60,32 @@ async fn panel(state: &PortalState, v: &crate::pages::Visitor) -> Result<Panel, 
     )
     .await
     .map_err(|e| failed(v, "overview", e))?;
+    let (revenue, revenue_note) =
+        match avb_core::services::billing::revenue_this_month(&state.ctx).await {
+            Ok(None) => (
+                "—".to_string(),
+                "Billing (Lago) is not connected: no invoice data to total.".to_string(),
+            ),
+            Ok(Some(totals)) if totals.is_empty() => (
+                "0".to_string(),
+                "No finalized invoices this month (Lago).".to_string(),
+            ),
+            Ok(Some(totals)) => (
+                totals
+                    .iter()
+                    .map(|(cur, cents)| format!("{:.2} {cur}", *cents as f64 / 100.0))
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+                "Finalized invoices issued this month (Lago).".to_string(),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "admin overview: revenue unavailable");
+                ("—".to_string(), format!("Unavailable: {e}"))
+            }
+        };
     Ok(Panel {
+        revenue,
+        revenue_note,
         tenants: o.tenants,
         suspended: o.suspended,
         active_sessions: o.active_sessions,
