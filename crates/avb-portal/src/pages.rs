@@ -457,10 +457,18 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &form.csrf).await {
+    // Not `signed_in_form`: signing out must work while impersonating too.
+    let v = match signed_in(&state, &headers, peer).await {
         Ok(v) => v,
         Err(refused) => return refused,
     };
+    if !same_token(&v.csrf, &form.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            "The form expired. Reload the page and try again.",
+        )
+            .into_response();
+    }
     if let Err(e) = local::logout(&state.ctx, &v.scope).await {
         tracing::warn!(error = %e, "ending the server session failed");
     }

@@ -179,6 +179,18 @@ async fn saas_admin_tenants_suspension_and_read_only_impersonation() {
         browser.get("/dashboard", &admin).await.headers()["location"],
         "/admin"
     );
+    // Signing out works while viewing a tenant too.
+    browser
+        .submit(&format!("{detail}/impersonate"), &admin, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        browser.submit("/logout", &admin, &[("csrf", &csrf)]).await,
+        "/login"
+    );
+    assert_eq!(
+        browser.get("/dashboard", &admin).await.headers()["location"],
+        "/login?expired=1"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
