@@ -431,6 +431,10 @@ fn remote_queries(minutes: u32) -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "avb_realtime_stage_errors_total",
+            format!("sum by (stage, tenant) (increase(avb_realtime_stage_errors_total[{w}]))"),
+        ),
+        (
             "avb_realtime_stage_seconds_count",
             format!("sum by (stage, tenant) (increase(avb_realtime_stage_seconds_count[{w}]))"),
         ),

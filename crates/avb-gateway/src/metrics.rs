@@ -1,7 +1,8 @@
 //! Turn timing, exported as Prometheus histograms with stable names:
 //! `avb_realtime_stage_seconds{stage, tenant}` for `stt`, `llm_first_token`, `tts_first_byte`,
 //! `first_audio` (response start to first audio delta) and `voice_to_voice` (end of the user's
-//! turn to the first audio delta).
+//! turn to the first audio delta); failures as `avb_realtime_stage_errors_total{stage, tenant}`
+//! for `stt`, `llm` and `tts`.
 
 use std::time::Duration;
 
@@ -9,4 +10,10 @@ use std::time::Duration;
 pub fn stage(stage: &'static str, tenant: &str, elapsed: Duration) {
     metrics::histogram!("avb_realtime_stage_seconds", "stage" => stage, "tenant" => tenant.to_string())
         .record(elapsed.as_secs_f64());
+}
+
+/// Counts one failure of a stage (`stt`, `llm`, `tts`) for a tenant.
+pub fn stage_failed(stage: &'static str, tenant: &str) {
+    metrics::counter!("avb_realtime_stage_errors_total", "stage" => stage, "tenant" => tenant.to_string())
+        .increment(1);
 }

@@ -244,6 +244,7 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
         }
         Err(e) => {
             status = "failed";
+            crate::metrics::stage_failed("llm", &job.timing.tenant);
             out.error(&ProtocolError::new(ErrorCode::EngineUnavailable, e.clone()))
                 .await;
             let details = json!({"type": "failed", "error": {"type": "server_error", "code": "engine_unavailable", "message": e}});
@@ -559,6 +560,7 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
             .map_err(|e| e.to_string())
             .and_then(|r| r);
         if let Err(e) = result {
+            crate::metrics::stage_failed("tts", &job.timing.tenant);
             out.error(&ProtocolError::new(
                 ErrorCode::EngineUnavailable,
                 format!("text to speech: {e}"),

@@ -446,6 +446,12 @@ impl Session {
                 }
             }
             Err(e) => {
+                let tenant = self
+                    .scope
+                    .tenant()
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
+                crate::metrics::stage_failed("stt", &tenant);
                 if report {
                     out.emit(ServerEvent::InputTranscriptionFailed, failed(e.to_string()))
                         .await;

@@ -318,6 +318,18 @@ async fn saas_admin_users_audit_and_monitoring() {
             .contains("every hash chain is intact")
     );
 
+    // A voice turn that fails (no LLM engine configured) counts as an `llm` stage failure.
+    let rt_key = app.realtime_key(&["realtime"]).await;
+    let mut socket = ws::open_session(&app, &rt_key).await;
+    ws::send(
+        &mut socket,
+        json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "hello"}]}}),
+    )
+    .await;
+    ws::send(&mut socket, json!({"type": "response.create"})).await;
+    ws::until(&mut socket, "response.done").await;
+
     // Monitoring: routes and their latency from the registry.
     for _ in 0..5 {
         app.get("/api/v1/projects", &app.login("dev@users.test").await)
@@ -333,6 +345,8 @@ async fn saas_admin_users_audit_and_monitoring() {
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(!row.contains('—'), "latency figures present: {row}");
     assert!(html.contains("Work queue: in process"));
+    let failures = html.split("Voice pipeline failures").nth(1).unwrap();
+    assert!(failures.contains("<code>llm</code>"), "{failures}");
 }
 
 /// A stand-in engine that answers `GET /v1/models` while it runs.

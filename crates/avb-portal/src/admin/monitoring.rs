@@ -98,6 +98,31 @@ struct MonitoringPage {
     problem: Option<String>,
     routes: Vec<LatencyRow>,
     stages: Vec<LatencyRow>,
+    failures: Vec<FailureRow>,
+}
+
+/// Failures of one stage for one tenant.
+pub struct FailureRow {
+    pub stage: String,
+    pub tenant: String,
+    pub count: String,
+}
+
+fn failures(samples: &[Sample], names: &HashMap<String, String>) -> Vec<FailureRow> {
+    monitoring::counter_by(
+        samples,
+        "avb_realtime_stage_errors_total",
+        &["stage", "tenant"],
+        |_| true,
+    )
+    .into_iter()
+    .filter(|(_, n)| *n > 0.0)
+    .map(|(k, n)| FailureRow {
+        stage: k[0].clone(),
+        tenant: names.get(&k[1]).cloned().unwrap_or_else(|| k[1].clone()),
+        count: format!("{n:.0}"),
+    })
+    .collect()
 }
 
 fn ms(seconds: f64) -> String {
@@ -230,6 +255,7 @@ pub async fn page(
             problem,
             routes: routes(&samples, minutes),
             stages: stages(&samples, &names, minutes),
+            failures: failures(&samples, &names),
         },
         StatusCode::OK,
     )
