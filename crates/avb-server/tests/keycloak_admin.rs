@@ -566,6 +566,10 @@ async fn detail_disable_enable_reset_and_failed_logins_go_through_keycloak() {
         .len(),
         1
     );
+    assert!(
+        app.ctx.revocations.blocked.contains(ADA),
+        "tokens Keycloak already issued are refused from now on"
+    );
     // Disabling twice is refused without asking Keycloak to change anything.
     let again = platform::set_user_enabled(&app.ctx, &op, ada, false).await;
     assert!(matches!(again, Err(CoreError::Conflict(_))), "{again:?}");
@@ -575,6 +579,7 @@ async fn detail_disable_enable_reset_and_failed_logins_go_through_keycloak() {
         .await
         .unwrap();
     assert_eq!(enabled.status, "active");
+    assert!(!app.ctx.revocations.blocked.contains(ADA));
     let puts = calls_to(&realm, "PUT", &format!("/admin/realms/avb/users/{ADA}"));
     assert_eq!(puts.len(), 2);
     assert_eq!(

@@ -167,6 +167,9 @@ async fn keycloak_jwt(
     meta: RequestMeta,
 ) -> CoreResult<Scope> {
     let id = kc.verify(token).await?;
+    if ctx.revocations.blocked.contains(&id.subject) {
+        return Err(CoreError::Unauthorized("account is disabled"));
+    }
     let saas_admin = id.roles.iter().any(|r| r == Role::SaasAdmin.as_str());
     // The strongest tenant role named in the token wins.
     let role = Role::TENANT_ROLES

@@ -367,6 +367,19 @@ async fn keycloak_set_enabled(
     }
     let mut user = u.to_user(&roles).ok_or(CoreError::NotFound)?;
     kc.set_enabled(id.as_uuid(), enabled).await?;
+    // Tokens Keycloak already issued stay valid until they expire: refuse them here, on every
+    // replica, from now on (or accept them again).
+    let subject = id.to_string();
+    ctx.revocations
+        .revoke(
+            None,
+            vec![if enabled {
+                Revocation::ExternalSubjectRestored(subject)
+            } else {
+                Revocation::ExternalSubject(subject)
+            }],
+        )
+        .await;
     user.status = status.into();
     let logout = if enabled {
         Ok(())

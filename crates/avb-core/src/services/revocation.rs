@@ -28,6 +28,45 @@ pub enum Revocation {
     Tenant(TenantId),
     /// A live realtime session, to be closed by the replica holding it.
     RealtimeSession(uuid::Uuid),
+    /// A user of the external identity provider was disabled: refuse their already-issued
+    /// tokens (the provider keeps accepting none from now on).
+    ExternalSubject(String),
+    /// That user was enabled again.
+    ExternalSubjectRestored(String),
+}
+
+/// External subjects (Keycloak user ids) disabled here, with when; kept for a day, longer than
+/// any access token lives.
+#[derive(Default)]
+pub struct BlockedSubjects {
+    at: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+/// How long a block outlives the tokens it stops.
+const BLOCK_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+impl BlockedSubjects {
+    fn set(&self, subject: &str, blocked: bool) {
+        let mut m = self
+            .at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.retain(|_, t| t.elapsed() < BLOCK_FOR);
+        if blocked {
+            m.insert(subject.to_string(), std::time::Instant::now());
+        } else {
+            m.remove(subject);
+        }
+    }
+
+    /// Whether tokens of `subject` must be refused.
+    pub fn contains(&self, subject: &str) -> bool {
+        self.at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(subject)
+            .is_some_and(|t| t.elapsed() < BLOCK_FOR)
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -42,6 +81,8 @@ pub struct RevocationBus {
     keys: Arc<KeyVerifier>,
     sessions: Arc<SessionCache>,
     live: Arc<LiveSessions>,
+    /// Disabled external users whose tokens are refused.
+    pub blocked: Arc<BlockedSubjects>,
 }
 
 impl RevocationBus {
@@ -57,6 +98,7 @@ impl RevocationBus {
             keys,
             sessions,
             live,
+            blocked: Arc::default(),
         }
     }
 
@@ -73,6 +115,8 @@ impl RevocationBus {
                     self.sessions.drop_where(|_, v| v.tenant == Some(*t));
                     self.keys.drop_tenant(*t);
                 }
+                Revocation::ExternalSubject(s) => self.blocked.set(s, true),
+                Revocation::ExternalSubjectRestored(s) => self.blocked.set(s, false),
             }
         }
     }
