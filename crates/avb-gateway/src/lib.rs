@@ -4,7 +4,7 @@
 mod audio;
 mod connect;
 mod engines;
-mod limits;
+pub mod limits;
 mod metrics;
 mod records;
 mod response;
@@ -34,7 +34,7 @@ pub struct GatewayState {
 /// The gateway's routes.
 pub fn router(ctx: AppContext) -> Router {
     let engines = work::route_through_queue(Engines::from_config(&ctx.config.engines), &ctx);
-    let limits = std::sync::Arc::new(limits::RateLimits::default());
+    let limits = std::sync::Arc::new(limits::RateLimits::new(ctx.redis.clone()));
     Router::new()
         .route("/v1/realtime", get(connect::upgrade))
         .route("/v1/realtime/sessions", post(secrets::sessions))

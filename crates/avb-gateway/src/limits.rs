@@ -1,6 +1,8 @@
-//! Per-tenant realtime rate limits (fixed one-minute windows, per process): responses per minute
-//! and LLM tokens per minute, from the tenant's plan (`[realtime.plans.<plan>]`, else the
-//! `[realtime]` defaults), reported to clients in `rate_limits.updated`.
+//! Per-tenant realtime rate limits in fixed one-minute windows: responses per minute and LLM
+//! tokens per minute, from the tenant's plan (`[realtime.plans.<plan>]`, else the `[realtime]`
+//! defaults), reported to clients in `rate_limits.updated`. With Redis configured the counters
+//! live there (keys `avb:rl:<tenant>:<minute>:r|t`, windows aligned to the clock), so every
+//! replica draws from one budget; without it, or while Redis fails, each process counts alone.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,9 +39,133 @@ pub struct Remaining {
 #[derive(Default)]
 pub struct RateLimits {
     windows: Mutex<HashMap<String, Window>>,
+    redis: Option<redis::Client>,
+    conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+}
+
+/// The clock-aligned window: its number and the seconds left in it.
+fn clock_window() -> (u64, f64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    (
+        secs / 60,
+        60.0 - (secs % 60) as f64 - f64::from(now.subsec_millis()) / 1000.0,
+    )
 }
 
 impl RateLimits {
+    /// A limiter counting in Redis when a client is given, else in this process.
+    pub fn new(redis: Option<redis::Client>) -> Self {
+        Self {
+            redis,
+            ..Self::default()
+        }
+    }
+
+    async fn connection(&self) -> Option<redis::aio::MultiplexedConnection> {
+        let client = self.redis.as_ref()?;
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Some(c.clone());
+        }
+        match client.get_multiplexed_async_connection().await {
+            Ok(c) => {
+                *slot = Some(c.clone());
+                Some(c)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "rate limits: Redis unavailable; counting locally");
+                None
+            }
+        }
+    }
+
+    async fn forget_connection(&self) {
+        *self.conn.lock().await = None;
+    }
+
+    /// Takes one response from the tenant's `budget`, or says when it resets.
+    pub async fn try_start(&self, tenant: &str, budget: Budget) -> Result<Remaining, Remaining> {
+        if let Some(mut c) = self.connection().await {
+            let (window, reset) = clock_window();
+            let (kr, kt) = (
+                format!("avb:rl:{tenant}:{window}:r"),
+                format!("avb:rl:{tenant}:{window}:t"),
+            );
+            let counted: redis::RedisResult<(u64, i64, Option<u64>)> = redis::pipe()
+                .atomic()
+                .incr(&kr, 1u64)
+                .expire(&kr, 120)
+                .get(&kt)
+                .query_async(&mut c)
+                .await;
+            match counted {
+                Ok((requests, _, tokens)) => {
+                    let tokens = tokens.unwrap_or(0);
+                    let over =
+                        requests > budget.requests_per_minute || tokens >= budget.tokens_per_minute;
+                    if over {
+                        // Give the slot back: a refused response does not count.
+                        let _: redis::RedisResult<i64> =
+                            redis::cmd("DECR").arg(&kr).query_async(&mut c).await;
+                    }
+                    let used = if over { requests - 1 } else { requests };
+                    let left = Remaining {
+                        requests_limit: budget.requests_per_minute,
+                        requests: budget.requests_per_minute.saturating_sub(used),
+                        tokens_limit: budget.tokens_per_minute,
+                        tokens: budget.tokens_per_minute.saturating_sub(tokens),
+                        reset_seconds: reset,
+                    };
+                    return if over { Err(left) } else { Ok(left) };
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate limits: Redis failed; counting locally");
+                    self.forget_connection().await;
+                }
+            }
+        }
+        self.try_start_local(tenant, budget)
+    }
+
+    /// Charges tokens a response used.
+    pub async fn charge_tokens(&self, tenant: &str, budget: Budget, tokens: u64) -> Remaining {
+        if let Some(mut c) = self.connection().await {
+            let (window, reset) = clock_window();
+            let (kr, kt) = (
+                format!("avb:rl:{tenant}:{window}:r"),
+                format!("avb:rl:{tenant}:{window}:t"),
+            );
+            let counted: redis::RedisResult<(u64, i64, Option<u64>)> = redis::pipe()
+                .atomic()
+                .incr(&kt, tokens)
+                .expire(&kt, 120)
+                .get(&kr)
+                .query_async(&mut c)
+                .await;
+            match counted {
+                Ok((used_tokens, _, requests)) => {
+                    return Remaining {
+                        requests_limit: budget.requests_per_minute,
+                        requests: budget
+                            .requests_per_minute
+                            .saturating_sub(requests.unwrap_or(0)),
+                        tokens_limit: budget.tokens_per_minute,
+                        tokens: budget.tokens_per_minute.saturating_sub(used_tokens),
+                        reset_seconds: reset,
+                    };
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate limits: Redis failed; counting locally");
+                    self.forget_connection().await;
+                }
+            }
+        }
+        self.charge_tokens_local(tenant, budget, tokens)
+    }
+
     fn with_window<T>(&self, tenant: &str, budget: Budget, f: impl FnOnce(&mut Window) -> T) -> T {
         let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -68,8 +194,7 @@ impl RateLimits {
         }
     }
 
-    /// Takes one response from the tenant's `budget`, or says when it resets.
-    pub fn try_start(&self, tenant: &str, budget: Budget) -> Result<Remaining, Remaining> {
+    fn try_start_local(&self, tenant: &str, budget: Budget) -> Result<Remaining, Remaining> {
         self.with_window(tenant, budget, |w| {
             if w.requests >= w.budget.requests_per_minute || w.tokens >= w.budget.tokens_per_minute
             {
@@ -80,8 +205,7 @@ impl RateLimits {
         })
     }
 
-    /// Charges tokens a response used.
-    pub fn charge_tokens(&self, tenant: &str, budget: Budget, tokens: u64) -> Remaining {
+    fn charge_tokens_local(&self, tenant: &str, budget: Budget, tokens: u64) -> Remaining {
         self.with_window(tenant, budget, |w| {
             w.tokens += tokens;
             Self::remaining(w)
@@ -105,28 +229,28 @@ pub fn budget_for(config: &avb_core::config::RealtimeConfig, plan: Option<&str>)
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn budgets_are_per_tenant() {
+    #[tokio::test]
+    async fn budgets_are_per_tenant() {
         let l = super::RateLimits::default();
         let b = super::Budget {
             requests_per_minute: 2,
             tokens_per_minute: 100,
         };
-        assert_eq!(l.try_start("a", b).map(|r| r.requests), Ok(1));
-        assert_eq!(l.try_start("a", b).map(|r| r.requests), Ok(0));
-        assert!(l.try_start("a", b).is_err());
+        assert_eq!(l.try_start("a", b).await.map(|r| r.requests), Ok(1));
+        assert_eq!(l.try_start("a", b).await.map(|r| r.requests), Ok(0));
+        assert!(l.try_start("a", b).await.is_err());
         assert!(
-            l.try_start("b", b).is_ok(),
+            l.try_start("b", b).await.is_ok(),
             "another tenant has its own budget"
         );
-        assert_eq!(l.charge_tokens("b", b, 150).tokens, 0);
-        assert!(l.try_start("b", b).is_err(), "tokens exhausted");
+        assert_eq!(l.charge_tokens("b", b, 150).await.tokens, 0);
+        assert!(l.try_start("b", b).await.is_err(), "tokens exhausted");
         let bigger = super::Budget {
             requests_per_minute: 5,
             tokens_per_minute: 100,
         };
         assert_eq!(
-            l.try_start("a", bigger).map(|r| r.requests),
+            l.try_start("a", bigger).await.map(|r| r.requests),
             Ok(2),
             "an upgraded plan applies at once"
         );

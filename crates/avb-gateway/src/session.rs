@@ -555,7 +555,7 @@ impl Session {
     }
 
     /// Starts a response unless one is active.
-    fn start_response(
+    async fn start_response(
         &mut self,
         out: &Emitter,
         done: &mpsc::Sender<Finished>,
@@ -586,6 +586,7 @@ impl Session {
             .state
             .limits
             .try_start(&tenant, self.budget)
+            .await
             .map_err(|r| {
                 ProtocolError::new(
                     ErrorCode::RateLimitExceeded,
@@ -709,7 +710,7 @@ impl Session {
                     .await;
                     self.commit(out, Some(item_id)).await?;
                     if create && self.active.is_none() {
-                        self.start_response(out, done, None)?;
+                        self.start_response(out, done, None).await?;
                     }
                 }
             }
@@ -721,7 +722,8 @@ impl Session {
         if let Some(t) = self.scope.tenant() {
             self.state
                 .limits
-                .charge_tokens(&t.to_string(), self.budget, f.tokens.0 + f.tokens.1);
+                .charge_tokens(&t.to_string(), self.budget, f.tokens.0 + f.tokens.1)
+                .await;
         }
         let quantities = [
             ("requests", 1.0),
@@ -926,7 +928,7 @@ impl Session {
                 out.emit(ServerEvent::ItemTruncated, json!({"item_id": item_id, "content_index": content_index, "audio_end_ms": audio_end_ms})).await;
             }
             ClientEvent::ResponseCreate { response } => {
-                self.start_response(out, done, response.as_ref())?
+                self.start_response(out, done, response.as_ref()).await?
             }
             ClientEvent::ResponseCancel { response_id } => {
                 let Some(active) = self.active.take() else {
