@@ -327,19 +327,12 @@ pub async fn totp_enable(
     }
 }
 
-/// The CSRF-only form.
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /account/sessions/end-others`.
 pub async fn end_others(
     State(state): State<PortalState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<crate::pages::CsrfForm>,
 ) -> Response {
     let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
         Ok(v) => v,

@@ -253,8 +253,8 @@ struct StatusPanel {
     services: Vec<ServiceRow>,
 }
 
-/// `GET /dashboard/status`: database, Redis and engine reachability (loaded after the page, as
-/// engine probes can take up to 2 s).
+/// `GET /dashboard/status`: the same probes as the admin monitoring page (database, Redis,
+/// engines...), loaded after the page as engine probes can take up to 2 s.
 pub async fn status(
     State(state): State<PortalState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -263,40 +263,18 @@ pub async fn status(
     if let Err(refused) = signed_in(&state, &headers, peer).await {
         return refused;
     }
-    let ctx = &state.ctx;
-    let mut services = Vec::new();
-    let started = std::time::Instant::now();
-    let db = ctx.store.ping().await;
-    services.push(ServiceRow {
-        name: "Database".into(),
-        status: if db.is_ok() { "up" } else { "down" },
-        detail: format!("{:.1} ms", started.elapsed().as_secs_f64() * 1000.0),
-    });
-    if let Some(redis) = ctx.redis_ping().await {
-        services.push(ServiceRow {
-            name: "Redis".into(),
-            status: if redis.is_ok() { "up" } else { "down" },
-            detail: match redis {
-                Ok(d) => format!("{:.1} ms", d.as_secs_f64() * 1000.0),
-                Err(e) => e,
+    let services = avb_core::monitoring::probe_all(&state.ctx)
+        .await
+        .into_iter()
+        .map(|p| ServiceRow {
+            name: p.service,
+            status: p.status,
+            detail: match (p.latency_ms, p.detail.is_empty()) {
+                (Some(ms), true) => format!("{ms:.1} ms"),
+                (Some(ms), false) => format!("{} · {ms:.0} ms", p.detail),
+                (None, _) => p.detail,
             },
-        });
-    }
-    for e in avb_core::engine_health::probe_engines(&ctx.config.engines).await {
-        services.push(ServiceRow {
-            name: match e.engine {
-                "llm" => "Language model".into(),
-                "stt" => "Speech to text".into(),
-                "tts" => "Text to speech".into(),
-                other => other.to_string(),
-            },
-            status: e.status,
-            detail: match (e.latency_ms, e.error) {
-                (_, Some(err)) => err,
-                (Some(ms), None) => format!("{} · {ms:.0} ms", e.model),
-                (None, None) => e.model,
-            },
-        });
-    }
+        })
+        .collect();
     render(&StatusPanel { services }, StatusCode::OK)
 }

@@ -9,6 +9,7 @@ mod account;
 mod admin;
 mod api_keys;
 mod assets;
+mod csv;
 mod dashboard;
 mod oidc;
 mod pages;

@@ -116,14 +116,6 @@ async fn finish(
         .get(PAGE_PATH)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    // Leaving the view is recorded by its own audit row, not as a page view.
-    if path == "/admin/impersonation/stop" {
-        return Visitor {
-            scope: view,
-            csrf: session.csrf.clone(),
-            impersonating: Some(String::new()),
-        };
-    }
     let name = match avb_core::services::impersonation::page_view(&state.ctx, &view, path).await {
         Ok(name) => name,
         Err(e) => {
@@ -157,6 +149,17 @@ pub(crate) async fn visitor(
     headers: &HeaderMap,
     peer: SocketAddr,
 ) -> Result<Visitor, NotSignedIn> {
+    let (scope, session) = own_scope(state, headers, peer).await?;
+    Ok(finish(state, headers, scope, &session).await)
+}
+
+/// The signed-in user as themselves (never the read-only view of a tenant), with the session;
+/// refreshes the access token when it expired.
+async fn own_scope(
+    state: &PortalState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<(Scope, crate::session::BrowserSession), NotSignedIn> {
     let cookie_value =
         cookie(cookie_header(headers), SESSION_COOKIE).ok_or(NotSignedIn::Anonymous)?;
     let session = state
@@ -168,7 +171,7 @@ pub(crate) async fn visitor(
     match avb_core::identity::authenticate_bearer(&state.ctx, &session.access_token, meta.clone())
         .await
     {
-        Ok(scope) => Ok(finish(state, headers, scope, &session).await),
+        Ok(scope) => Ok((scope, session)),
         Err(_) => {
             // Signed in through the provider: it must still accept its refresh token.
             let mut idp = None;
@@ -212,9 +215,29 @@ pub(crate) async fn visitor(
                 avb_core::identity::authenticate_bearer(&state.ctx, &pair.access_token, meta)
                     .await
                     .map_err(|_| NotSignedIn::Expired)?;
-            Ok(finish(state, headers, scope, &session).await)
+            Ok((scope, session))
         }
     }
+}
+
+/// The signed-in user as themselves, whatever tenant they are viewing, with that tenant and
+/// the form's CSRF check: for signing out and for leaving a read-only view (neither is a page
+/// of the tenant to audit, and both must work while viewing).
+pub(crate) async fn signed_in_self(
+    state: &PortalState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    csrf: &str,
+) -> Result<(Scope, Option<avb_domain::TenantId>), Response> {
+    let (scope, session) = own_scope(state, headers, peer).await.map_err(to_login)?;
+    if !same_token(&session.csrf, csrf) {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "The form expired. Reload the page and try again.",
+        )
+            .into_response());
+    }
+    Ok((scope, session.impersonating))
 }
 
 /// The signed-in visitor, or the redirect to the login page.
@@ -443,11 +466,11 @@ pub async fn login(
     }
 }
 
-/// The CSRF field of a signed-in form.
+/// A form that carries only the CSRF field (confirmations, row actions, logout).
 #[derive(Debug, Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
 }
 
 /// `POST /logout`: ends the server session and the browser session.
@@ -457,19 +480,11 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    // Not `signed_in_form`: signing out must work while impersonating too.
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
+    let scope = match signed_in_self(&state, &headers, peer, &form.csrf).await {
+        Ok((scope, _)) => scope,
         Err(refused) => return refused,
     };
-    if !same_token(&v.csrf, &form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "The form expired. Reload the page and try again.",
-        )
-            .into_response();
-    }
-    if let Err(e) = local::logout(&state.ctx, &v.scope).await {
+    if let Err(e) = local::logout(&state.ctx, &scope).await {
         tracing::warn!(error = %e, "ending the server session failed");
     }
     let ended = match cookie(cookie_header(&headers), SESSION_COOKIE) {

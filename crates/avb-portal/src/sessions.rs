@@ -369,16 +369,6 @@ pub async fn live_table(
     }
 }
 
-fn csv_field(out: &mut String, v: &str) {
-    // Quote always; double quotes inside; neutralise spreadsheet formulas.
-    out.push('"');
-    if v.starts_with(['=', '+', '-', '@']) {
-        out.push('\'');
-    }
-    out.push_str(&v.replace('"', "\"\""));
-    out.push('"');
-}
-
 /// `GET /sessions/export.csv`: every session matching the filters (up to 100,000 rows).
 pub async fn export_csv(
     State(state): State<PortalState>,
@@ -427,13 +417,7 @@ pub async fn export_csv(
                 s.responses.to_string(),
                 s.close_reason.clone(),
             ];
-            for (i, f) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                csv_field(&mut out, f);
-            }
-            out.push('\n');
+            crate::csv::row(&mut out, &fields);
             written += 1;
         }
         match page.next {
@@ -616,20 +600,13 @@ pub async fn confirm_end(
     }
 }
 
-/// The confirmation form.
-#[derive(Debug, Deserialize)]
-pub struct EndForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /sessions/{id}/end`: ends the live session on whichever replica holds it.
 pub async fn end(
     State(state): State<PortalState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<EndForm>,
+    Form(form): Form<crate::pages::CsrfForm>,
 ) -> Response {
     let v = match signed_in_form(&state, &headers, peer, &form.csrf).await {
         Ok(v) => v,

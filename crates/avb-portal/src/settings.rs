@@ -452,20 +452,13 @@ pub async fn log(
     render(&page, StatusCode::OK)
 }
 
-/// A row action's form.
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /settings/webhooks/{id}/test`: sends a signed `webhook.test` now and shows the answer.
 pub async fn test(
     State(state): State<PortalState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<crate::pages::CsrfForm>,
 ) -> Response {
     let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
         Ok(v) => v,
@@ -495,7 +488,7 @@ pub async fn delete(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<crate::pages::CsrfForm>,
 ) -> Response {
     let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
         Ok(v) => v,

@@ -5,21 +5,11 @@
 //! Prometheus registry.
 #![allow(clippy::unwrap_used)]
 
-use avb_testkit::browser::{Browser, field};
+use avb_testkit::browser::{Browser, field, link};
 use avb_testkit::{Db, spawn_app, ws};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
-
-/// The first `href` starting with `prefix`.
-fn link(html: &str, prefix: &str) -> String {
-    let marker = format!("href=\"{prefix}");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no link {prefix}"))
-        + 6;
-    html[start..].split('"').next().unwrap().to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saas_admin_tenants_suspension_and_read_only_impersonation() {

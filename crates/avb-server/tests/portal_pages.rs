@@ -6,7 +6,7 @@
 
 use avb_core::services::{sessions, usage};
 use avb_core::{RequestMeta, Scope};
-use avb_testkit::browser::{Browser, field};
+use avb_testkit::browser::{Browser, field, link};
 use avb_testkit::{Db, PASSWORD, both_backends, spawn_app, spawn_app_with, ws};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -27,20 +27,6 @@ async fn new_tenant(
         .await;
     let token = app.login(&owner).await;
     (t, token, owner, viewer)
-}
-
-/// The first `href` starting with `prefix`.
-fn link(html: &str, prefix: &str) -> String {
-    let marker = format!("href=\"{prefix}");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no link {prefix} in {html}"))
-        + 6;
-    html[start..]
-        .split('"')
-        .next()
-        .unwrap()
-        .replace("&amp;", "&")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

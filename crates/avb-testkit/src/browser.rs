@@ -116,3 +116,17 @@ impl Browser {
         location.unwrap()
     }
 }
+
+/// The first `href` starting with `prefix` (entities decoded).
+pub fn link(html: &str, prefix: &str) -> String {
+    let marker = format!("href=\"{prefix}");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no link {prefix} in {html}"))
+        + 6;
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+}

@@ -198,20 +198,13 @@ pub async fn create(
     }
 }
 
-/// A CSRF-only form.
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /admin/monitoring/alerts/{id}/delete`.
 pub async fn delete(
     State(state): State<PortalState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<crate::pages::CsrfForm>,
 ) -> Response {
     let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
         Ok(v) => v,

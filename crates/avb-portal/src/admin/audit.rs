@@ -292,15 +292,6 @@ pub async fn entry(
     )
 }
 
-fn csv_field(out: &mut String, v: &str) {
-    out.push('"');
-    if v.starts_with(['=', '+', '-', '@']) {
-        out.push('\'');
-    }
-    out.push_str(&v.replace('"', "\"\""));
-    out.push('"');
-}
-
 /// `GET /admin/audit/export?format=csv|json&...filters`.
 pub async fn export(
     State(state): State<PortalState>,
@@ -359,13 +350,7 @@ pub async fn export(
                 e.result,
                 e.summary.to_string(),
             ];
-            for (i, f) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                csv_field(&mut out, f);
-            }
-            out.push('\n');
+            crate::csv::row(&mut out, &fields);
         }
         (out, "text/csv; charset=utf-8", "audit.csv")
     };

@@ -9,7 +9,8 @@ pub mod overview;
 pub mod tenants;
 pub mod users;
 
-use crate::pages::{Visitor, forbidden};
+use crate::pages::{Chrome, Visitor, forbidden};
+use askama::Template;
 use avb_core::CoreError;
 use avb_domain::Permission;
 use axum::http::StatusCode;
@@ -49,4 +50,18 @@ pub(crate) fn amount(v: f64) -> String {
     } else {
         format!("{v:.1}")
     }
+}
+
+/// The confirmation page before a platform action (suspend, reactivate, disable, enable).
+#[derive(Template)]
+#[template(path = "admin_confirm.html")]
+pub(crate) struct ConfirmPage {
+    pub chrome: Chrome,
+    pub title: String,
+    pub body: String,
+    /// Where the form posts.
+    pub action: String,
+    pub button: &'static str,
+    /// Where "Cancel" goes.
+    pub cancel: String,
 }

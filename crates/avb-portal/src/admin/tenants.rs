@@ -1,7 +1,7 @@
 //! `/admin/tenants`: every tenant with live search and pagination; a tenant's profile, usage,
 //! members and keys; suspend and reactivate behind a confirmation; read-only impersonation.
 
-use super::{amount, failed, require};
+use super::{ConfirmPage, amount, failed, require};
 use crate::PortalState;
 use crate::pages::{Chrome, Visitor, render, signed_in, signed_in_form};
 use crate::session::SESSION_COOKIE;
@@ -247,17 +247,6 @@ pub async fn detail(
     render(&page, StatusCode::OK)
 }
 
-#[derive(Template)]
-#[template(path = "admin_confirm.html")]
-struct ConfirmPage {
-    chrome: Chrome,
-    title: String,
-    body: String,
-    action: String,
-    button: &'static str,
-    cancel: String,
-}
-
 /// `GET /admin/tenants/{id}/suspend` and `/reactivate`: the confirmation page.
 pub async fn confirm_status(
     State(state): State<PortalState>,
@@ -389,30 +378,29 @@ pub async fn stop(
     headers: HeaderMap,
     Form(f): Form<ConfirmForm>,
 ) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
+    let (scope, viewing) = match crate::pages::signed_in_self(&state, &headers, peer, &f.csrf).await
+    {
+        Ok(x) => x,
         Err(refused) => return refused,
     };
-    if !crate::session::same_token(&v.csrf, &f.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "The form expired. Reload the page and try again.",
-        )
-            .into_response();
-    }
     let Some(cookie) = session_cookie(&headers) else {
         return Redirect::to("/login").into_response();
     };
-    if let Some(tenant) = v.scope.tenant().filter(|_| v.scope.is_impersonating())
-        && let Err(e) = impersonation::stop(&state.ctx, &v.scope, tenant).await
+    if let Some(tenant) = viewing
+        && let Err(e) = impersonation::stop(&state.ctx, &scope, tenant).await
     {
         tracing::warn!(error = %e, "impersonation: recording the stop failed");
     }
-    match state.sessions.set_impersonating(&cookie, None).await {
-        Ok(()) => match v.scope.tenant().filter(|_| v.scope.is_impersonating()) {
-            Some(t) => Redirect::to(&format!("/admin/tenants/{t}")).into_response(),
-            None => Redirect::to("/admin").into_response(),
-        },
-        Err(e) => failed(&v, "impersonation", e),
+    if let Err(e) = state.sessions.set_impersonating(&cookie, None).await {
+        tracing::error!(error = %e, "impersonation: ending the view failed");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Leaving the view failed. Retry in a moment.",
+        )
+            .into_response();
+    }
+    match viewing {
+        Some(t) => Redirect::to(&format!("/admin/tenants/{t}")).into_response(),
+        None => Redirect::to("/admin").into_response(),
     }
 }

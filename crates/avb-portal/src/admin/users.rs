@@ -2,7 +2,7 @@
 //! (signs them out everywhere) and enable behind a confirmation; password reset e-mail; failed
 //! sign-ins across the platform.
 
-use super::{failed, require};
+use super::{ConfirmPage, failed, require};
 use crate::PortalState;
 use crate::pages::{Chrome, Visitor, render, signed_in, signed_in_form};
 use askama::Template;
@@ -225,17 +225,6 @@ pub async fn detail(
     render(&page, StatusCode::OK)
 }
 
-#[derive(Template)]
-#[template(path = "admin_confirm.html")]
-struct ConfirmPage {
-    chrome: Chrome,
-    title: String,
-    body: String,
-    action: String,
-    button: &'static str,
-    cancel: String,
-}
-
 /// `GET /admin/users/{id}/disable` and `/enable`: the confirmation page.
 pub async fn confirm_status(
     State(state): State<PortalState>,
@@ -283,20 +272,13 @@ pub async fn confirm_status(
     )
 }
 
-/// A confirmation form.
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /admin/users/{id}/disable`, `/enable` and `/password-reset`.
 pub async fn act(
     State(state): State<PortalState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<crate::pages::CsrfForm>,
 ) -> Response {
     let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
         Ok(v) => v,
