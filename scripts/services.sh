@@ -13,6 +13,25 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# A fresh Debian cluster asks loopback clients for a password (scram-sha-256); the tests connect
+# as `postgres` without one, so loopback connections are trusted (this is a test machine).
+trust_loopback() {
+  local changed=""
+  for hba in /etc/postgresql/*/main/pg_hba.conf; do
+    [ -f "$hba" ] || continue
+    if grep -Eq '^host\s+all\s+all\s+(127\.0\.0\.1/32|::1/128)\s+(scram-sha-256|md5)' "$hba"; then
+      sed -Ei 's#^(host\s+all\s+all\s+(127\.0\.0\.1/32|::1/128)\s+)(scram-sha-256|md5)#\1trust#' "$hba"
+      changed=1
+    fi
+  done
+  if [ -n "$changed" ]; then
+    for v in $(ls /etc/postgresql); do
+      pg_ctlcluster --skip-systemctl-redirect "$v" main reload 2>/dev/null || true
+    done
+  fi
+}
+trust_loopback
+
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; }
 if ! pg_up; then
   echo "starting PostgreSQL"
