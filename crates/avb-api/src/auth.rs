@@ -15,12 +15,17 @@ pub struct Auth(pub Scope);
 /// Request facts for unauthenticated routes (login, setup) and audit rows.
 pub struct Meta(pub RequestMeta);
 
-/// Reads IP (peer address), user agent and request id from a request.
-pub fn request_meta(parts: &Parts) -> RequestMeta {
+/// Reads IP (the peer address, or the client `X-Forwarded-For` names when the peer is one of
+/// `trusted` proxies), user agent and request id from a request.
+pub fn request_meta(parts: &Parts, trusted: &[avb_core::identity::throttle::Cidr]) -> RequestMeta {
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
     let ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| avb_core::identity::throttle::client_ip(c.0.ip(), forwarded, trusted).to_string())
         .unwrap_or_else(|| "unknown".into());
     let header = |name: &str| {
         parts
@@ -44,9 +49,12 @@ impl FromRequestParts<AppState> for Meta {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        _state: &AppState,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Meta(request_meta(parts)))
+        Ok(Meta(request_meta(
+            parts,
+            &state.ctx.config.server.trusted_proxies,
+        )))
     }
 }
 
@@ -67,7 +75,12 @@ impl FromRequestParts<AppState> for Auth {
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::unauthorized("expected a Bearer token"))?;
-        let scope = authenticate_bearer(&state.ctx, token, request_meta(parts)).await?;
+        let scope = authenticate_bearer(
+            &state.ctx,
+            token,
+            request_meta(parts, &state.ctx.config.server.trusted_proxies),
+        )
+        .await?;
         Ok(Auth(scope))
     }
 }

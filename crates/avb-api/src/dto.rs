@@ -453,12 +453,29 @@ pub struct TotpSetupResponse {
     pub otpauth_url: String,
 }
 
-/// `POST /api/v1/me/totp/enable`
+/// `POST /api/v1/me/totp/enable`: turns TOTP on, or replaces the authenticator.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotpEnableRequest {
+    /// The new secret (from `POST /api/v1/me/totp`).
     pub secret: String,
+    /// A current code of the new secret.
     pub code: String,
+    /// The account's current password.
+    pub password: String,
+    /// A current code of the authenticator in use; required when TOTP is already on.
+    #[serde(default)]
+    pub current_code: Option<String>,
+}
+
+/// `POST /api/v1/me/totp/disable`: turns TOTP off.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpDisableRequest {
+    /// The account's current password.
+    pub password: String,
+    /// A current code of the authenticator in use.
+    pub current_code: String,
 }
 
 /// A login attempt.

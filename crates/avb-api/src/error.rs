@@ -6,6 +6,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// Seconds a client should wait before retrying after a 503 (the database is unreachable).
+const RETRY_AFTER_SECS: u32 = 5;
+
 /// A field-level problem.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FieldError {
@@ -43,6 +46,7 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     www_authenticate: bool,
+    retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -60,6 +64,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             www_authenticate: false,
+            retry_after: None,
         }
     }
 
@@ -139,6 +144,16 @@ impl From<CoreError> for ApiError {
                     until.to_rfc3339()
                 ),
             ),
+            CoreError::RateLimited(secs) => {
+                let mut e = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "Too many requests",
+                    format!("too many attempts from this address; retry in {secs} s"),
+                );
+                e.retry_after = Some(u32::try_from(secs).unwrap_or(60));
+                e
+            }
             CoreError::TenantSuspended => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "tenant_suspended",
@@ -154,6 +169,17 @@ impl From<CoreError> for ApiError {
                 "Plan limit reached",
                 m,
             ),
+            CoreError::Unavailable(m) => {
+                tracing::warn!(error = %m, "database unavailable");
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "the service is temporarily unavailable; retry later",
+                );
+                e.retry_after = Some(RETRY_AFTER_SECS);
+                e
+            }
             CoreError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 ApiError::new(
@@ -183,6 +209,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.www_authenticate {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -2,7 +2,7 @@
 //! strings and path ids.
 
 use crate::error::ApiError;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -62,18 +62,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 "Unsupported media type",
                 "send the body as application/json",
             )),
-            Err(JsonRejection::BytesRejection(e))
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "Payload too large",
-                    "the request body is larger than the server accepts",
-                ))
-            }
+            Err(JsonRejection::BytesRejection(e)) => Err(body_rejection(e)),
             Err(e) => Err(ApiError::field("body", e.body_text())),
         }
+    }
+}
+
+/// A body that could not be read (too large, cut off) as a problem instead of axum's plain text.
+pub fn body_rejection(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Payload too large",
+            "the request body is larger than the server accepts",
+        )
+    } else {
+        ApiError::field("body", e.body_text())
     }
 }
 

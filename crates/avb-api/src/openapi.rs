@@ -24,13 +24,135 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Makes every operation document the errors it can really answer, as the
+/// `application/problem+json` the API sends: problem bodies declared per handler move to that
+/// media type, and the answers every route of a kind gives are added where a handler did not
+/// name them (400 for a bad parameter or malformed JSON, 401/403 behind a bearer, 404 for a path
+/// id, 413/415/422 for a JSON body, 503 while the database is unreachable).
+struct ProblemResponses;
+
+const PROBLEM_REF: &str = "#/components/schemas/Problem";
+
+fn problem_response(description: &str) -> serde_json::Value {
+    serde_json::json!({
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": PROBLEM_REF}}}
+    })
+}
+
+/// The standard answers an operation gives, from its shape.
+fn standard_errors(
+    path: &str,
+    op: &serde_json::Value,
+    secured_by_default: bool,
+) -> Vec<(&'static str, &'static str)> {
+    let params = op["parameters"].as_array().cloned().unwrap_or_default();
+    let has_body = op.get("requestBody").is_some();
+    let json_body = op["requestBody"]["content"]
+        .get("application/json")
+        .is_some();
+    let secured = match op.get("security") {
+        Some(s) => s.as_array().is_some_and(|a| !a.is_empty()),
+        None => secured_by_default,
+    };
+    let mut out = Vec::new();
+    if !params.is_empty() || has_body {
+        out.push((
+            "400",
+            "Bad request: malformed JSON, or a query or path parameter that does not parse",
+        ));
+    }
+    if secured {
+        out.push(("401", "Missing, malformed, expired or revoked credentials"));
+        out.push((
+            "403",
+            "The caller lacks the permission, or its tenant is suspended",
+        ));
+    }
+    if params.iter().any(|p| p["in"] == "path") {
+        out.push(("404", "No such resource (or another tenant's)"));
+    }
+    if has_body {
+        out.push(("413", "The body is larger than `server.body_limit_bytes`"));
+    }
+    if json_body {
+        out.push(("415", "The body is not sent as application/json"));
+        out.push((
+            "422",
+            "The body does not validate; `errors[].field` names the fields",
+        ));
+    }
+    // Plan limits (`CoreError::LimitReached`).
+    if path == "/api/v1/invitations" && op.get("requestBody").is_some() {
+        out.push(("402", "The plan's member limit is reached"));
+    }
+    if path.starts_with("/api/v1/") {
+        out.push((
+            "503",
+            "The database is unreachable; retry after `Retry-After` seconds",
+        ));
+    }
+    out
+}
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Ok(mut doc) = serde_json::to_value(&*openapi) else {
+            return;
+        };
+        let secured_by_default = doc["security"].as_array().is_some_and(|a| !a.is_empty());
+        let Some(paths) = doc["paths"].as_object_mut() else {
+            return;
+        };
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, op) in item.iter_mut() {
+                if !["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+                    continue;
+                }
+                let extra = standard_errors(path, op, secured_by_default);
+                let responses = op["responses"]
+                    .as_object_mut()
+                    .expect("every operation documents responses");
+                for response in responses.values_mut() {
+                    let Some(content) = response["content"].as_object_mut() else {
+                        continue;
+                    };
+                    let problem = content
+                        .get("application/json")
+                        .is_some_and(|c| c["schema"]["$ref"] == PROBLEM_REF);
+                    if problem {
+                        if let Some(c) = content.remove("application/json") {
+                            content.insert("application/problem+json".into(), c);
+                        }
+                    }
+                }
+                for (status, description) in extra {
+                    responses
+                        .entry(status)
+                        .or_insert_with(|| problem_response(description));
+                }
+            }
+        }
+        match serde_json::from_value(doc) {
+            Ok(d) => *openapi = d,
+            Err(e) => {
+                eprintln!("XX {e}");
+                tracing::error!(error = %e, "rewriting the OpenAPI document failed")
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "AgentVoiceBox API", version = "1", description = "Tenant-scoped platform API. Errors are RFC 9457 problem+json; lists use cursor pagination (`limit`, `cursor`)."),
     paths(
         health::healthz, health::readyz, health::jwks,
         auth::token, auth::refresh, auth::logout, auth::password_reset, auth::password_reset_confirm,
-        me::get, me::change_password, me::totp_setup, me::totp_enable, me::logins,
+        me::get, me::change_password, me::totp_setup, me::totp_enable, me::totp_disable, me::logins,
         projects::list, projects::create, projects::get, projects::update, projects::delete,
         api_keys::list, api_keys::create, api_keys::get, api_keys::update, api_keys::rotate, api_keys::revoke,
         sessions::list, sessions::get, sessions::close, usage::totals,
@@ -47,17 +169,81 @@ impl Modify for BearerAuth {
         ProjectDto, CreateProjectRequest, UpdateProjectRequest, ApiKeyDto, CreatedKeyDto, CreateKeyRequest,
         UpdateKeyRequest, MemberDto, InviteRequest, InvitationDto, AcceptInvitationRequest, AuditDto,
         TokenRequest, RefreshRequest, TokenResponse, PasswordResetRequest, PasswordResetConfirm,
-        ChangePasswordRequest, TotpSetupResponse, TotpEnableRequest, LoginEventDto, SessionDto,
+        ChangePasswordRequest, TotpSetupResponse, TotpEnableRequest, TotpDisableRequest, LoginEventDto, SessionDto,
         avb_core::services::voice_profiles::VoiceProfileInput,
         avb_core::services::voice_profiles::VoiceProfileView,
         members::RoleRequest, webhooks::WebhookDto, webhooks::NewWebhookRequest,
         webhooks::CreatedWebhookDto, webhooks::TestSendDto, webhooks::DeliveryDto,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses),
 )]
 struct ApiDoc;
 
 /// The OpenAPI document.
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Every error answer is documented as problem+json, and the answers the extractors and
+    /// the authentication give are documented on every route that can give them.
+    #[test]
+    fn errors_are_documented_as_problem_json() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let mut operations = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                operations += 1;
+                let responses = op["responses"].as_object().unwrap();
+                for (status, r) in responses {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        if let Some(content) = r.get("content") {
+                            assert!(
+                                content.get("application/json").is_none()
+                                    && content.get("application/problem+json").is_some(),
+                                "{method} {path} {status}: {content}"
+                            );
+                        }
+                    }
+                }
+                if op.get("requestBody").is_some() {
+                    for s in ["400", "413"] {
+                        assert!(responses.contains_key(s), "{method} {path} lacks {s}");
+                    }
+                }
+                if op["requestBody"]["content"]
+                    .get("application/json")
+                    .is_some()
+                {
+                    for s in ["415", "422"] {
+                        assert!(responses.contains_key(s), "{method} {path} lacks {s}");
+                    }
+                }
+                if op.get("security").is_some() {
+                    assert!(responses.contains_key("401"), "{method} {path} lacks 401");
+                }
+                if path.starts_with("/api/v1/") {
+                    assert!(responses.contains_key("503"), "{method} {path} lacks 503");
+                }
+            }
+        }
+        assert!(operations > 40);
+        let invite = &doc["paths"]["/api/v1/invitations"]["post"]["responses"];
+        assert!(
+            invite.get("402").is_some(),
+            "the plan limit on members: {invite}"
+        );
+        let list = &doc["paths"]["/api/v1/webhooks"]["get"];
+        let schema = &list["responses"]["200"]["content"]["application/json"]["schema"];
+        assert!(
+            schema.to_string().contains("ListResponse")
+                || schema
+                    .get("properties")
+                    .is_some_and(|p: &Value| p.get("has_more").is_some()),
+            "{schema}"
+        );
+    }
 }

@@ -49,7 +49,12 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(health::jwks))
-        .route("/setup", get(setup::form).post(setup::submit))
+        .route(
+            "/setup",
+            get(setup::form)
+                .post(setup::submit)
+                .layer(middleware::from_fn(setup::security_headers)),
+        )
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/auth/token", post(auth::token))
         .route("/api/v1/auth/refresh", post(auth::refresh))
@@ -63,6 +68,7 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/api/v1/me/password", post(me::change_password))
         .route("/api/v1/me/totp", post(me::totp_setup))
         .route("/api/v1/me/totp/enable", post(me::totp_enable))
+        .route("/api/v1/me/totp/disable", post(me::totp_disable))
         .route("/api/v1/me/logins", get(me::logins))
         .route(
             "/api/v1/projects",

@@ -49,6 +49,40 @@ pub fn spawn(ctx: AppContext, shutdown: watch::Receiver<bool>) -> Vec<tokio::tas
         }));
     }
     {
+        // Heartbeats; sessions of replicas that stopped beating (and of this data directory's
+        // previous process) are closed as lost.
+        let ctx = ctx.clone();
+        let mut stop = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            use crate::services::liveness;
+            if let Err(e) = liveness::beat(&ctx).await {
+                tracing::warn!(error = %e, "replica heartbeat failed");
+            }
+            match liveness::close_previous(&ctx).await {
+                Ok(n) if n > 0 => tracing::warn!(
+                    sessions = n,
+                    "closed sessions the previous process left open"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "closing the previous process's sessions failed")
+                }
+            }
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(liveness::beat_every(&ctx)) => {}
+                    _ = stop.changed() => break,
+                }
+                if let Err(e) = liveness::beat(&ctx).await {
+                    tracing::warn!(error = %e, "replica heartbeat failed");
+                }
+                if let Err(e) = liveness::close_lost(&ctx).await {
+                    tracing::warn!(error = %e, "closing lost sessions failed");
+                }
+            }
+        }));
+    }
+    {
         // Service probes for the monitoring page's uptime percentages.
         let ctx = ctx.clone();
         let mut stop = shutdown.clone();

@@ -257,6 +257,9 @@ pub struct RealtimeConfig {
     pub tokens_per_minute: u64,
     /// Budgets by tenant plan (`[realtime.plans.pro]`); plans not listed get the two above.
     pub plans: std::collections::BTreeMap<String, PlanLimits>,
+    /// Seconds without a heartbeat after which a replica is taken for dead and any live replica
+    /// closes its sessions with reason `lost` (replicas beat every quarter of this).
+    pub lost_after_secs: u64,
 }
 
 /// A plan's realtime budget per minute.
@@ -277,6 +280,7 @@ impl Default for RealtimeConfig {
             requests_per_minute: 600,
             tokens_per_minute: 1_000_000,
             plans: Default::default(),
+            lost_after_secs: 60,
         }
     }
 }
@@ -303,6 +307,9 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// Generate (once, under `data_dir/tls/`) a self-signed certificate for localhost.
     pub tls_self_signed: bool,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client;
+    /// from any other peer the header is ignored.
+    pub trusted_proxies: Vec<crate::identity::throttle::Cidr>,
 }
 
 impl Default for ServerConfig {
@@ -317,6 +324,7 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -365,6 +373,10 @@ pub struct IdentityConfig {
     /// Seconds a verified login session is reused without a database look-up (revocations
     /// still apply at once).
     pub session_cache_secs: u64,
+    /// Password login attempts allowed per minute from one client address (429 beyond).
+    pub login_attempts_per_ip_per_minute: u64,
+    /// Password login attempts allowed per minute from one /24 (IPv4) or /64 (IPv6) network.
+    pub login_attempts_per_network_per_minute: u64,
 }
 
 impl Default for IdentityConfig {
@@ -378,6 +390,8 @@ impl Default for IdentityConfig {
             issuer: "agentvoicebox".into(),
             audience: "avb-api".into(),
             session_cache_secs: 10,
+            login_attempts_per_ip_per_minute: 20,
+            login_attempts_per_network_per_minute: 60,
         }
     }
 }
@@ -590,6 +604,13 @@ impl Config {
         if self.queue.max_deliveries == 0 || self.queue.job_timeout_secs == 0 {
             return Err(ConfigError(
                 "queue.max_deliveries and queue.job_timeout_secs must be at least 1".into(),
+            ));
+        }
+        if self.identity.login_attempts_per_ip_per_minute == 0
+            || self.identity.login_attempts_per_network_per_minute == 0
+        {
+            return Err(ConfigError(
+                "identity.login_attempts_per_ip_per_minute and login_attempts_per_network_per_minute must be at least 1".into(),
             ));
         }
         if self.server.body_limit_bytes < 1024 {

@@ -49,6 +49,10 @@ pub struct AppContext {
     pub redis: Option<redis::Client>,
     /// Seals tenant secrets at rest (BYOK engine keys).
     pub sealer: Arc<Sealer>,
+    /// Password login attempts per client address and network.
+    pub login_limiter: Arc<crate::identity::throttle::LoginLimiter>,
+    /// This process's id among the replicas (heartbeats; the holder of its realtime sessions).
+    pub replica_id: Arc<str>,
 }
 
 impl AppContext {
@@ -137,8 +141,10 @@ impl AppContext {
             live,
             revocations,
             mailer: Arc::new(mailer),
+            login_limiter: Arc::new(crate::identity::throttle::LoginLimiter::new(redis.clone())),
             redis,
             sealer: Arc::new(sealer),
+            replica_id: uuid::Uuid::now_v7().to_string().into(),
         })
     }
 

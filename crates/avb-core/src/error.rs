@@ -24,6 +24,9 @@ pub enum CoreError {
     /// The account is locked after repeated failures.
     #[error("account locked until {0}")]
     Locked(chrono::DateTime<chrono::Utc>),
+    /// Too many attempts from this client; retry after this many seconds.
+    #[error("too many attempts; retry in {0} s")]
+    RateLimited(u64),
     /// The tenant is suspended.
     #[error("tenant is suspended")]
     TenantSuspended,
@@ -36,6 +39,10 @@ pub enum CoreError {
     /// A dependency (database, Redis, SMTP, identity provider) failed.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database is out of reach for now (connection refused or lost, pool exhausted):
+    /// the request may succeed if retried later.
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<StorageError> for CoreError {
@@ -47,6 +54,7 @@ impl From<StorageError> for CoreError {
                 CoreError::Internal("tenant repository used without a tenant".into())
             }
             StorageError::Database(m) => CoreError::Internal(m),
+            StorageError::Unavailable(m) => CoreError::Unavailable(m),
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod background;
 pub mod config;
 pub mod context;
+pub mod egress;
 pub mod engine_health;
 pub mod error;
 pub mod identity;

@@ -28,10 +28,13 @@ pub enum Actor {
         prefix: String,
         project: Option<ProjectId>,
     },
-    /// An ephemeral realtime client secret (`ek_...`), with the project of the key that minted it.
+    /// An ephemeral realtime client secret (`ek_...`), with the project and prefix of the key
+    /// (or the user) that minted it.
     ClientSecret {
         id: uuid::Uuid,
         project: Option<ProjectId>,
+        key_prefix: Option<String>,
+        user: Option<UserId>,
     },
     /// The operator running `avb admin ...` on the server machine.
     Operator,

@@ -61,7 +61,12 @@ impl fmt::Display for Name {
     }
 }
 
-/// A lower-cased e-mail address with a plausible shape.
+/// A lower-cased e-mail address in a conservative subset of RFC 5321/5322: a dot-atom local
+/// part (letters, digits and ``!#$%&'*+/=?^_`{|}~-``, dots only between atoms, at most 64
+/// characters) and a domain of at least two LDH labels (letters, digits, inner hyphens, each 1
+/// to 63 characters, a top-level label that is not all digits). Quoted local parts, comments,
+/// IP-literal domains and non-ASCII addresses are refused: nothing that could carry markup,
+/// quotes or angle brackets into a page, a header or a log reaches storage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Email(String);
 
@@ -70,14 +75,31 @@ impl Email {
     pub fn parse(field: &str, raw: &str) -> Result<Self, ValidationError> {
         let v = raw.trim().to_lowercase();
         let bad = || ValidationError::new(field, "must be a valid e-mail address");
-        if v.len() > 254 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if v.len() > 254 || !v.is_ascii() {
             return Err(bad());
         }
-        let (local, domain) = v.split_once('@').ok_or_else(bad)?;
-        if local.is_empty() || domain.len() < 3 || !domain.contains('.') || domain.contains('@') {
+        let (local, domain) = v.rsplit_once('@').ok_or_else(bad)?;
+        let atom_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && local
+                .split('.')
+                .all(|atom| !atom.is_empty() && atom.chars().all(atom_char));
+        if !local_ok {
             return Err(bad());
         }
-        if domain.starts_with('.') || domain.ends_with('.') {
+        let labels: Vec<&str> = domain.split('.').collect();
+        let label_ok = |l: &&str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        let tld_ok = labels
+            .last()
+            .is_some_and(|t| t.chars().any(|c| c.is_ascii_alphabetic()));
+        if domain.len() > 253 || labels.len() < 2 || !labels.iter().all(label_ok) || !tld_ok {
             return Err(bad());
         }
         Ok(Self(v))
@@ -263,8 +285,46 @@ mod tests {
                 .ok(),
             Some("a@example.com".into())
         );
-        for bad in ["", "a", "a@b", "@x.io", "a b@x.io", "a@.io.", "a@@x.io"] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@x.io",
+            "a b@x.io",
+            "a@.io.",
+            "a@@x.io",
+            "\"><script>alert(1)</script>@example.test",
+            "<a>@example.test",
+            "a\"b@example.test",
+            "a(comment)@example.test",
+            "a..b@example.test",
+            ".a@example.test",
+            "a.@example.test",
+            "a@-x.io",
+            "a@x-.io",
+            "a@x..io",
+            "a@x.io.",
+            "a@[127.0.0.1]",
+            "a@1.2.3.4",
+            "a@x_y.io",
+            "é@example.test",
+            "a@exämple.test",
+            "a;b@example.test",
+            "a,b@example.test",
+            "a\\b@example.test",
+        ] {
             assert!(Email::parse("email", bad).is_err(), "{bad}");
+        }
+        let long_local = format!("{}@x.io", "a".repeat(65));
+        assert!(Email::parse("email", &long_local).is_err());
+        for good in [
+            "first.last@example.com",
+            "o'brien+tag@mail.example.co.uk",
+            "x_y-z@sub-domain.example.test",
+            "owner-0190abcd@acme.example.com",
+            "a@b.io",
+        ] {
+            assert!(Email::parse("email", good).is_ok(), "{good}");
         }
     }
 

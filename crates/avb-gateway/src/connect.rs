@@ -89,7 +89,7 @@ pub async fn upgrade(
                 "The tenant is suspended.",
             );
         }
-        Err(CoreError::Internal(e)) => {
+        Err(CoreError::Internal(e) | CoreError::Unavailable(e)) => {
             tracing::error!(error = %e, "realtime authentication failed");
             return refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,

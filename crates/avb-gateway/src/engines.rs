@@ -32,6 +32,8 @@ pub struct Engines {
     pub temperature: Option<f64>,
     /// The LLM's timeout, for tenant-chosen endpoints.
     llm_timeout: Duration,
+    /// Whether tenant-chosen endpoints may be private addresses (`engines.byok_allow_private_urls`).
+    byok_allow_private: bool,
     /// Session voice names -> the TTS engine's voice names.
     voice_map: Arc<BTreeMap<String, String>>,
 }
@@ -85,6 +87,7 @@ impl Engines {
             stt_language: None,
             temperature: None,
             llm_timeout: Duration::from_secs(cfg.llm_timeout_secs),
+            byok_allow_private: cfg.byok_allow_private_urls,
             voice_map: Arc::new(cfg.tts_voice_map.clone()),
         }
     }
@@ -103,7 +106,7 @@ impl Engines {
     pub fn for_profile(&self, profile: &ResolvedProfile, tenant_llms: &TenantLlms) -> Self {
         let mut out = self.clone();
         if let Some(own) = &profile.llm {
-            out.llm = tenant_llms.get(own, self.llm_timeout);
+            out.llm = tenant_llms.get(own, self.llm_timeout, self.byok_allow_private);
         }
         if let Some(m) = &profile.llm_model {
             out.llm_model = m.clone();
@@ -128,8 +131,19 @@ pub struct TenantLlms {
 }
 
 impl TenantLlms {
-    /// The client for `own`, built on first use; `None` when the URL cannot be used.
-    pub fn get(&self, own: &TenantLlm, timeout: Duration) -> Option<Arc<dyn ChatModel>> {
+    /// The client for `own`, built on first use; `None` when the URL cannot be used. The
+    /// client follows no redirects and, unless `allow_private`, connects only to public
+    /// addresses it resolved itself (see `avb_core::egress`).
+    pub fn get(
+        &self,
+        own: &TenantLlm,
+        timeout: Duration,
+        allow_private: bool,
+    ) -> Option<Arc<dyn ChatModel>> {
+        if let Err(e) = avb_core::egress::check_literal(&own.base_url, allow_private) {
+            tracing::warn!(error = %e, url = %own.base_url, "tenant LLM endpoint refused");
+            return None;
+        }
         let key_hash: [u8; 32] = Sha256::digest(own.api_key.as_deref().unwrap_or("")).into();
         let id = (own.base_url.clone(), key_hash);
         let mut clients = self
@@ -139,11 +153,15 @@ impl TenantLlms {
         if let Some(c) = clients.get(&id) {
             return Some(c.clone());
         }
-        match OpenAiChat::new(&own.base_url, own.api_key.clone(), timeout) {
-            Ok(c) => {
+        let http = avb_core::egress::tenant_client(allow_private)
+            .connect_timeout(Duration::from_secs(5))
+            .build();
+        match http {
+            Ok(http) => {
                 if clients.len() >= MAX_TENANT_LLMS {
                     clients.clear();
                 }
+                let c = OpenAiChat::with_client(&own.base_url, own.api_key.clone(), http, timeout);
                 let c = resilient_chat(Arc::new(c));
                 clients.insert(id, c.clone());
                 Some(c)

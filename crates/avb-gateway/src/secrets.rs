@@ -8,6 +8,7 @@ use avb_core::{CoreError, RequestMeta, Scope};
 use avb_realtime::{Dialect, ProtocolError, SessionConfig};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -30,7 +31,14 @@ impl IntoResponse for RestError {
             "invalid_request_error"
         };
         let body = json!({"error": {"type": kind, "code": self.code, "message": self.message, "param": self.param}});
-        (self.status, Json(body)).into_response()
+        let mut res = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
+        res
     }
 }
 
@@ -72,6 +80,15 @@ fn core(e: CoreError) -> RestError {
             "The tenant is suspended.",
             None,
         ),
+        CoreError::Unavailable(m) => {
+            tracing::warn!(error = %m, "client secret creation: database unavailable");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "The service is temporarily unavailable. Retry in a moment.",
+                None,
+            )
+        }
         CoreError::Internal(m) => {
             tracing::error!(error = %m, "client secret creation failed");
             error(
@@ -126,11 +143,29 @@ async fn caller(
         .map_err(core)
 }
 
-fn body_object(body: &Bytes) -> Result<Map<String, Value>, RestError> {
+/// The request body, or the OpenAI error envelope when it could not be read (too large,
+/// cut off) instead of axum's plain-text rejection.
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, RestError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                "The request body is larger than the server accepts.",
+                None,
+            )
+        } else {
+            error(e.status(), "invalid_request", &e.body_text(), None)
+        }
+    })
+}
+
+fn body_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, RestError> {
+    let body = read_body(body)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    match serde_json::from_slice::<Value>(body) {
+    match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(error(
             StatusCode::BAD_REQUEST,
@@ -181,13 +216,13 @@ pub async fn client_secrets(
     State(state): State<GatewayState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let scope = match caller(&state, &headers, peer).await {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    let mut body = match body_object(&body) {
+    let mut body = match body_object(body) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
@@ -226,13 +261,13 @@ pub async fn sessions(
     State(state): State<GatewayState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let scope = match caller(&state, &headers, peer).await {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    let mut session = match body_object(&body) {
+    let mut session = match body_object(body) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };

@@ -288,7 +288,8 @@ impl Session {
         let (recorder, writer_task) =
             Recorder::start(self.state.ctx.clone(), self.scope.clone(), record);
         self.recorder = Some(recorder);
-        let live = self.state.ctx.live.register(record);
+        let owner = avb_core::services::live::LiveOwner::of(&self.scope);
+        let live = self.state.ctx.live.register(record, owner);
         tracing::info!(tenant = ?self.scope.tenant(), session = %record, realtime_id = %self.config.id, dialect = ?self.dialect, "realtime session opened");
 
         emitter

@@ -244,7 +244,9 @@ struct TotpPage {
     chrome: Chrome,
     secret: String,
     qr_svg: String,
-    error: Option<String>,
+    /// Whether an authenticator is in use already (this replaces it).
+    totp_on: bool,
+    error: FieldError,
 }
 
 /// The otpauth URL as an SVG QR code (drawn with attributes only, no styles).
@@ -259,7 +261,20 @@ fn qr_svg(url: &str) -> Option<String> {
         .map(|(_, rest)| format!("<svg{rest}"))
 }
 
-fn totp_page(v: &Visitor, secret: String, error: Option<String>, status: StatusCode) -> Response {
+async fn totp_on(state: &PortalState, v: &Visitor) -> Result<bool, Response> {
+    match users::me(&state.ctx, &v.scope).await {
+        Ok(me) => Ok(me.is_some_and(|u| u.totp_secret.is_some())),
+        Err(e) => Err(unavailable(&e)),
+    }
+}
+
+fn totp_page(
+    v: &Visitor,
+    secret: String,
+    totp_on: bool,
+    error: FieldError,
+    status: StatusCode,
+) -> Response {
     let account = v.scope.actor().label();
     let url = format!(
         "otpauth://totp/AgentVoiceBox:{account}?secret={secret}&issuer=AgentVoiceBox&algorithm=SHA1&digits=6&period=30"
@@ -268,6 +283,7 @@ fn totp_page(v: &Visitor, secret: String, error: Option<String>, status: StatusC
         chrome: v.chrome("/account", None),
         qr_svg: qr_svg(&url).unwrap_or_default(),
         secret,
+        totp_on,
         error,
     };
     let mut res = render(&page, status);
@@ -276,7 +292,8 @@ fn totp_page(v: &Visitor, secret: String, error: Option<String>, status: StatusC
     res
 }
 
-/// `GET /account/totp`: a fresh secret with its QR code and the confirmation form.
+/// `GET /account/totp`: a fresh secret with its QR code and the confirmation form (which also
+/// asks for the password, and for a code of the current authenticator when one is in use).
 pub async fn totp_form(
     State(state): State<PortalState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -286,8 +303,12 @@ pub async fn totp_form(
         Ok(v) => v,
         Err(refused) => return refused,
     };
+    let on = match totp_on(&state, &v).await {
+        Ok(on) => on,
+        Err(r) => return r,
+    };
     match local::totp_begin(&v.scope) {
-        Ok((secret, _)) => totp_page(&v, secret, None, StatusCode::OK),
+        Ok((secret, _)) => totp_page(&v, secret, on, FieldError::default(), StatusCode::OK),
         Err(e) => unavailable(&e),
     }
 }
@@ -300,10 +321,15 @@ pub struct TotpForm {
     #[serde(default)]
     code: String,
     #[serde(default)]
+    password: String,
+    #[serde(default)]
+    current_code: String,
+    #[serde(default)]
     csrf: String,
 }
 
-/// `POST /account/totp`: enables TOTP once a code from the authenticator matches.
+/// `POST /account/totp`: enables TOTP (or replaces the authenticator) once a code from the new
+/// authenticator matches and the password (and current code, when on) are right.
 pub async fn totp_enable(
     State(state): State<PortalState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -314,15 +340,73 @@ pub async fn totp_enable(
         Ok(v) => v,
         Err(refused) => return refused,
     };
-    let code = f.code.trim();
-    match local::totp_enable(&state.ctx, &v.scope, &f.secret, code).await {
+    let proof = local::FactorProof {
+        password: &f.password,
+        current_code: Some(f.current_code.trim()),
+    };
+    match local::totp_enable(&state.ctx, &v.scope, &f.secret, f.code.trim(), proof).await {
         Ok(()) => Redirect::to("/account?done=totp_enabled").into_response(),
-        Err(CoreError::Validation(_)) => totp_page(
-            &v,
-            f.secret,
-            Some("That code does not match. Enter the current 6-digit code from the app.".into()),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        Err(CoreError::Validation(e)) => {
+            let on = match totp_on(&state, &v).await {
+                Ok(on) => on,
+                Err(r) => return r,
+            };
+            let message = match e.field.as_str() {
+                "code" => {
+                    "That code does not match. Enter the current 6-digit code from the app.".into()
+                }
+                "password" => "The password is not correct.".into(),
+                _ => format!("The code of your current authenticator {}.", e.message),
+            };
+            let error = FieldError {
+                form: "totp",
+                field: e.field,
+                message,
+            };
+            totp_page(&v, f.secret, on, error, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// The form that turns TOTP off.
+#[derive(Debug, Deserialize)]
+pub struct TotpOffForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    current_code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /account/totp/disable`: turns TOTP off with the password and a current code.
+pub async fn totp_disable(
+    State(state): State<PortalState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<TotpOffForm>,
+) -> Response {
+    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    let proof = local::FactorProof {
+        password: &f.password,
+        current_code: Some(f.current_code.trim()),
+    };
+    match local::totp_disable(&state.ctx, &v.scope, proof).await {
+        Ok(()) | Err(CoreError::Conflict(_)) => {
+            Redirect::to("/account?done=totp_disabled").into_response()
+        }
+        Err(CoreError::Validation(e)) => {
+            let error = FieldError {
+                form: "totp_off",
+                field: e.field,
+                message: e.message,
+            };
+            page(&state, &v, "", error, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
         Err(e) => unavailable(&e),
     }
 }

@@ -12,6 +12,7 @@ mod assets;
 mod csv;
 mod dashboard;
 mod oidc;
+mod onboarding;
 mod pages;
 mod projects;
 pub mod session;
@@ -43,6 +44,14 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", axum::routing::post(pages::logout))
+        .route(
+            "/invitations/accept",
+            get(onboarding::invitation_form).post(onboarding::accept_invitation),
+        )
+        .route(
+            "/reset-password",
+            get(onboarding::reset_form).post(onboarding::reset),
+        )
         .route("/auth/oidc/start", get(oidc::start))
         .route("/auth/oidc/callback", get(oidc::callback))
         .route("/dashboard", get(dashboard::page))
@@ -89,6 +98,10 @@ pub fn router(ctx: AppContext) -> Router {
         .route(
             "/account/totp",
             get(account::totp_form).post(account::totp_enable),
+        )
+        .route(
+            "/account/totp/disable",
+            axum::routing::post(account::totp_disable),
         )
         .route(
             "/account/sessions/end-others",

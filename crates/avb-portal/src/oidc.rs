@@ -133,7 +133,7 @@ pub async fn callback(
             );
         }
     };
-    match local::login_federated(&state.ctx, &identity.email, &meta(&headers, peer)).await {
+    match local::login_federated(&state.ctx, &identity.email, &meta(&state, &headers, peer)).await {
         Ok(pair) => {
             let idp = IdpTokens {
                 id_token,

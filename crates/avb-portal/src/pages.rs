@@ -37,9 +37,17 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     res
 }
 
-pub(crate) fn meta(headers: &HeaderMap, peer: SocketAddr) -> RequestMeta {
+/// Request facts: the client address (the peer, or the client `X-Forwarded-For` names when the
+/// peer is a trusted proxy), the user agent.
+pub(crate) fn meta(state: &PortalState, headers: &HeaderMap, peer: SocketAddr) -> RequestMeta {
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let ip = avb_core::identity::throttle::client_ip(
+        peer.ip(),
+        forwarded,
+        &state.ctx.config.server.trusted_proxies,
+    );
     RequestMeta {
-        ip: peer.ip().to_string(),
+        ip: ip.to_string(),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -167,7 +175,7 @@ async fn own_scope(
         .get(cookie_value)
         .await
         .ok_or(NotSignedIn::Expired)?;
-    let meta = meta(headers, peer);
+    let meta = meta(state, headers, peer);
     match avb_core::identity::authenticate_bearer(&state.ctx, &session.access_token, meta.clone())
         .await
     {
@@ -408,7 +416,7 @@ pub async fn login(
         totp: (!totp.is_empty()).then_some(totp),
         tenant: None,
     };
-    match local::login(&state.ctx, input, &meta(&headers, peer)).await {
+    match local::login(&state.ctx, input, &meta(&state, &headers, peer)).await {
         Ok(pair) => {
             let value = match state
                 .sessions
@@ -441,27 +449,31 @@ pub async fn login(
             res
         }
         Err(e) => {
+            let mut status = StatusCode::UNAUTHORIZED;
+            let mut retry = None;
             let message = match e {
                 CoreError::TotpRequired => {
                     "Enter the code from your authenticator app.".to_string()
                 }
-                CoreError::Locked(until) => format!(
-                    "Too many failed attempts. Try again after {} UTC.",
-                    until.format("%H:%M")
-                ),
-                CoreError::Internal(ref cause) => {
+                CoreError::RateLimited(secs) => {
+                    status = StatusCode::TOO_MANY_REQUESTS;
+                    retry = Some(secs);
+                    format!(
+                        "Too many sign-in attempts from your network. Try again in {secs} seconds."
+                    )
+                }
+                CoreError::Internal(ref cause) | CoreError::Unavailable(ref cause) => {
                     tracing::error!(%cause, "portal login failed");
                     "Signing in is unavailable right now. Please retry in a moment.".to_string()
                 }
                 _ => "Incorrect e-mail, password or code.".to_string(),
             };
-            login_page(
-                &state,
-                &form.email,
-                Some(message),
-                false,
-                StatusCode::UNAUTHORIZED,
-            )
+            let mut res = login_page(&state, &form.email, Some(message), false, status);
+            if let Some(secs) = retry {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            res
         }
     }
 }
@@ -588,8 +600,9 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "member_removed" => "Member removed.",
         "invitation_revoked" => "Invitation revoked.",
         "settings_saved" => "Settings saved.",
-        "password_changed" => "Password changed.",
+        "password_changed" => "Password changed. Your other sessions were signed out.",
         "totp_enabled" => "Two-factor authentication is on.",
+        "totp_disabled" => "Two-factor authentication is off.",
         "sessions_ended" => "Your other sessions were signed out.",
         "webhook_created" => "Webhook endpoint added.",
         "webhook_deleted" => "Webhook endpoint removed.",

@@ -42,6 +42,7 @@ async fn seed(app: &TestApp, tenant: avb_domain::TenantId, rows: usize) -> Uuid 
                     dialect: "ga",
                     client_ip: "203.0.113.7",
                     user_agent: "bench",
+                    replica: "bench",
                 },
             )
             .await

@@ -115,9 +115,12 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let server_stop = stop_tx.clone();
-    let app = avb_api::server::app(
-        avb_api::router(ctx.clone()),
-        avb_gateway::router(ctx.clone()).merge(avb_portal::router(ctx.clone())),
+    let app = avb_api::server::https_public_url(
+        avb_api::server::app(
+            avb_api::router(ctx.clone()),
+            avb_gateway::router(ctx.clone()).merge(avb_portal::router(ctx.clone())),
+        ),
+        &ctx.config.public_url(),
     );
     let tls_task = match tls {
         Some(t) => {

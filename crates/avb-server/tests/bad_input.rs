@@ -276,3 +276,181 @@ async fn openapi_document_lists_every_route() {
         (StatusCode::OK, Some("ready"))
     );
 }
+
+/// Oversized bodies answer in the route's own error format: problem+json on `/api/v1` (also
+/// on the suspend route, which reads its optional body raw) and the OpenAI error envelope on
+/// the gateway's REST routes, never axum's plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_answer_problem_json_and_the_openai_envelope() {
+    let app = spawn_app_with(Db::Sqlite, |c| c.server.body_limit_bytes = 4096).await;
+    let (tenant, _) = app.tenant_with_owner("Too Big").await;
+    let admin = app.create_user(None, "", "root@too-big.test").await;
+    let admin = app.login(&admin).await;
+    let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(8192));
+    for path in [
+        format!("/api/v1/admin/tenants/{tenant}/suspend"),
+        "/api/v1/projects".to_string(),
+    ] {
+        let (s, ct, p) = raw(
+            &app,
+            reqwest::Method::POST,
+            &path,
+            &admin,
+            &big,
+            "application/json",
+        )
+        .await;
+        assert_eq!(
+            (s, ct.as_str(), p["code"].as_str()),
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "application/problem+json",
+                Some("payload_too_large")
+            ),
+            "{path}: {p}"
+        );
+    }
+    // The tenant was not suspended by the refused request.
+    let (_, t) = app
+        .get(&format!("/api/v1/admin/tenants/{tenant}"), &admin)
+        .await;
+    assert_eq!(t["status"], "active", "{t}");
+
+    // The gateway's REST routes (axum's 2 MiB default limit there).
+    let key = app.realtime_key(&["realtime"]).await;
+    let huge = format!("{{\"instructions\": \"{}\"}}", "x".repeat(3 << 20));
+    for path in ["/v1/realtime/client_secrets", "/v1/realtime/sessions"] {
+        let (s, ct, e) = raw(
+            &app,
+            reqwest::Method::POST,
+            path,
+            &key,
+            &huge,
+            "application/json",
+        )
+        .await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {e}");
+        assert!(ct.starts_with("application/json"), "{path}: {ct}");
+        assert_eq!(
+            (
+                e["error"]["type"].as_str(),
+                e["error"]["code"].as_str(),
+                e["error"]["message"].is_string()
+            ),
+            (
+                Some("invalid_request_error"),
+                Some("request_too_large"),
+                true
+            ),
+            "{path}: {e}"
+        );
+    }
+}
+
+/// Runs SQL on a test app's database, outside the app.
+async fn sql(url: &str, statement: &str) {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    db.execute_unprepared(statement).await.unwrap();
+    db.close().await.unwrap();
+}
+
+/// `/readyz` is not ready against a database that lacks this binary's migrations (tables
+/// missing, or an older schema), on both backends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_checks_the_schema_version() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let app = spawn_app(db).await;
+        let (s, ready) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
+        assert_eq!(s, StatusCode::OK, "{db:?}: {ready}");
+        assert_eq!(ready["checks"]["schema"]["status"], "current", "{ready}");
+        let expected = ready["checks"]["schema"]["expected"].as_u64().unwrap();
+        assert!(expected >= 13, "{ready}");
+
+        // The newest migration is not applied: the schema is behind this binary.
+        sql(
+            &app.database_url,
+            "DELETE FROM seaql_migrations WHERE version = (SELECT MAX(version) FROM seaql_migrations)",
+        )
+        .await;
+        let (s, ready) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
+        assert_eq!(
+            (s, ready["status"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("not_ready")),
+            "{db:?}: {ready}"
+        );
+        assert_eq!(ready["checks"]["schema"]["status"], "behind", "{ready}");
+        assert_eq!(ready["checks"]["database"]["status"], "up", "{ready}");
+
+        // An empty database (no migration table at all) answers pings but is not ready.
+        sql(&app.database_url, "DROP TABLE seaql_migrations").await;
+        let (s, ready) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{db:?}: {ready}");
+        assert_eq!(ready["checks"]["schema"]["status"], "missing", "{ready}");
+        assert_eq!(ready["checks"]["schema"]["applied"], 0, "{ready}");
+    }
+}
+
+/// While PostgreSQL refuses connections the API answers 503 problem+json with `Retry-After`
+/// (not 500), `/readyz` says not ready, and everything works again once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_answers_503_with_retry_after() {
+    let app = spawn_app(Db::Postgres).await;
+    let (_, owner) = app.tenant_with_owner("Outage").await;
+    let (s, _) = app.get("/api/v1/projects", &owner).await;
+    assert_eq!(s, StatusCode::OK);
+    let name = app.database_url.rsplit('/').next().unwrap().to_string();
+    let admin = format!("{}/postgres", avb_testkit::postgres_server_url());
+    sql(
+        &admin,
+        &format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ),
+    )
+    .await;
+
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/v1/projects"),
+        (reqwest::Method::GET, "/api/v1/me"),
+        (reqwest::Method::POST, "/api/v1/projects"),
+    ] {
+        let mut req = app
+            .client
+            .request(method.clone(), format!("{}{path}", app.base))
+            .bearer_auth(&owner);
+        if method == reqwest::Method::POST {
+            req = req.json(&json!({"name": "Down", "environment": "production"}));
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let retry = res
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+        let p: Value = res.json().await.unwrap();
+        assert_eq!(
+            (status, ct.as_str(), p["code"].as_str()),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "application/problem+json",
+                Some("unavailable")
+            ),
+            "{method} {path}: {p}"
+        );
+        let secs: u64 = retry.expect("Retry-After").parse().unwrap();
+        assert!(secs > 0);
+    }
+    let (s, ready) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert_eq!(ready["checks"]["database"]["status"], "down", "{ready}");
+
+    sql(
+        &admin,
+        &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
+    )
+    .await;
+    let (s, body) = app.get("/api/v1/projects", &owner).await;
+    assert_eq!(s, StatusCode::OK, "back after the outage: {body}");
+}

@@ -18,6 +18,30 @@ fn mailed_token(body: &str) -> String {
         .to_string()
 }
 
+/// The code of the next 30 s step (the server accepts one step of skew).
+fn next_code(totp: &totp_rs::TOTP) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp.generate(now + 30)
+}
+
+fn totp_of(secret: &str) -> totp_rs::TOTP {
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(secret.to_string())
+            .to_bytes()
+            .unwrap(),
+        None,
+        "x".into(),
+    )
+    .unwrap()
+}
+
 async fn last_mail(app: &TestApp, to: &str) -> String {
     let scope = avb_core::Scope::local_operator(None);
     let page = avb_core::services::users::outbox(
@@ -49,22 +73,28 @@ async fn lockout_after_repeated_failures_and_history_is_kept() {
         json!({"email": "v@lock.io", "password": "Wrong-Password-1"}),
     )
     .await;
-    assert_eq!(s, StatusCode::LOCKED, "{p}");
-    // Even the right password is refused while locked.
-    let (s, p) = login(&app, json!({"email": "v@lock.io", "password": PASSWORD})).await;
+    // The attempt that locks answers like any failure...
     assert_eq!(
-        (s, p["code"].as_str()),
-        (StatusCode::LOCKED, Some("account_locked"))
+        (s, p["detail"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid e-mail or password")),
+        "{p}"
     );
-    // Unknown e-mails fail the same way as bad passwords.
-    let (s, p) = login(
+    // ...and a locked account answers exactly like an unknown address (no 423 telling an
+    // attacker the account exists), even to the right password.
+    let (locked_status, locked) =
+        login(&app, json!({"email": "v@lock.io", "password": PASSWORD})).await;
+    let (unknown_status, unknown) = login(
         &app,
         json!({"email": "nobody@lock.io", "password": PASSWORD}),
     )
     .await;
-    assert_eq!(
-        (s, p["detail"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid e-mail or password"))
+    assert_eq!(locked_status, StatusCode::UNAUTHORIZED, "{locked}");
+    assert_eq!((locked_status, &locked), (unknown_status, &unknown));
+    // The real owner is told by e-mail.
+    let mail = last_mail(&app, "v@lock.io").await;
+    assert!(
+        mail.contains("locked after 3 failed sign-in attempts"),
+        "{mail}"
     );
 
     // The operator resets the lock by resetting the password; the history shows every attempt.
@@ -116,7 +146,7 @@ async fn totp_refresh_logout_and_password_flows() {
         .post(
             "/api/v1/me/totp/enable",
             &token,
-            json!({"secret": secret, "code": "000000"}),
+            json!({"secret": secret, "code": "000000", "password": PASSWORD}),
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
@@ -124,7 +154,7 @@ async fn totp_refresh_logout_and_password_flows() {
         .post(
             "/api/v1/me/totp/enable",
             &token,
-            json!({"secret": secret, "code": totp.generate_current().unwrap()}),
+            json!({"secret": secret, "code": totp.generate_current().unwrap(), "password": PASSWORD}),
         )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
@@ -133,7 +163,12 @@ async fn totp_refresh_logout_and_password_flows() {
         (s, p["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("totp_required"))
     );
-    let (s, pair) = login(&app, json!({"email": "d@totp.io", "password": PASSWORD, "totp": totp.generate_current().unwrap()})).await;
+    // The enrolment's code is spent: sign in with the next one.
+    let (s, pair) = login(
+        &app,
+        json!({"email": "d@totp.io", "password": PASSWORD, "totp": next_code(&totp)}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{pair}");
 
     // Refresh rotates; the old refresh token stops working.
@@ -214,8 +249,16 @@ async fn totp_refresh_logout_and_password_flows() {
         StatusCode::UNAUTHORIZED,
         "sessions ended by the reset"
     );
-    let (s, _) = login(&app, json!({"email": "d@totp.io", "password": "Brand-New-Pass-9", "totp": totp.generate_current().unwrap()})).await;
-    assert_eq!(s, StatusCode::OK);
+    // The new password is right (the second factor is still asked for).
+    let (s, p) = login(
+        &app,
+        json!({"email": "d@totp.io", "password": "Brand-New-Pass-9"}),
+    )
+    .await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("totp_required"))
+    );
 }
 
 /// Keycloak: tokens signed by a realm key served from a local JWKS endpoint.
@@ -477,4 +520,393 @@ async fn outbox_mail_is_delivered_over_smtp_when_configured() {
         0,
         "sent mail is not sent twice"
     );
+}
+
+/// Finding 4: a password change ends every other session of the user (access tokens, refresh
+/// tokens, portal cookies); the session that changed it keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_change_ends_every_other_session() {
+    let app = spawn_app(Db::Sqlite).await;
+    let t = app.create_tenant("Pw").await;
+    app.create_user(Some(t), "developer", "d@pw.io").await;
+    let mine = app.login_full("d@pw.io").await;
+    let other = app.login_full("d@pw.io").await;
+    let browser = avb_testkit::browser::Browser::new(&app);
+    let portal = browser.session("d@pw.io").await;
+    assert_eq!(
+        browser.get("/account", &portal).await.status(),
+        StatusCode::OK
+    );
+    let access = mine["access_token"].as_str().unwrap();
+    let (s, p) = app
+        .post(
+            "/api/v1/me/password",
+            access,
+            json!({"current_password": PASSWORD, "new_password": "Another-Pass-77"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{p}");
+    assert_eq!(app.get("/api/v1/me", access).await.0, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/me", other["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED,
+        "the other access token is dead"
+    );
+    let (s, _) = app
+        .post_anon(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": other["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "the other refresh token is dead"
+    );
+    let res = browser.get("/account", &portal).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "the portal cookie is dead"
+    );
+    // The caller's own refresh token still works.
+    let (s, _) = app
+        .post_anon(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": mine["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, audit) = app
+        .call(
+            Method::GET,
+            "/api/v1/audit?action=user.password_change",
+            Some(access),
+            None,
+        )
+        .await;
+    assert_eq!(audit["data"][0]["summary"]["sessions_ended"], 2, "{audit}");
+}
+
+/// Finding 5: replacing or turning off the second factor needs the password and a current code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_replace_and_disable_need_password_and_current_code() {
+    let app = spawn_app(Db::Sqlite).await;
+    let t = app.create_tenant("Factor").await;
+    app.create_user(Some(t), "developer", "d@factor.io").await;
+    let token = app.login("d@factor.io").await;
+    let enrol = |secret: &str, code: String, extra: Value| {
+        let mut body = json!({"secret": secret, "code": code});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let (_, setup) = app.post("/api/v1/me/totp", &token, json!({})).await;
+    let first = setup["secret"].as_str().unwrap().to_string();
+    let first_totp = totp_of(&first);
+    // An access token alone no longer turns it on.
+    let (s, _) = app
+        .post(
+            "/api/v1/me/totp/enable",
+            &token,
+            enrol(&first, first_totp.generate_current().unwrap(), json!({})),
+        )
+        .await;
+    assert!(s.is_client_error(), "{s}");
+    let (s, p) = app
+        .post(
+            "/api/v1/me/totp/enable",
+            &token,
+            enrol(
+                &first,
+                first_totp.generate_current().unwrap(),
+                json!({"password": "Wrong-Password-1"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("password"))
+    );
+    let (s, p) = app
+        .post(
+            "/api/v1/me/totp/enable",
+            &token,
+            enrol(
+                &first,
+                first_totp.generate_current().unwrap(),
+                json!({"password": PASSWORD}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{p}");
+
+    // Replacing: the password alone is not enough while TOTP is on.
+    let (_, setup) = app.post("/api/v1/me/totp", &token, json!({})).await;
+    let second = setup["secret"].as_str().unwrap().to_string();
+    let second_code = totp_of(&second).generate_current().unwrap();
+    let (s, p) = app
+        .post(
+            "/api/v1/me/totp/enable",
+            &token,
+            enrol(&second, second_code.clone(), json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("current_code")),
+        "{p}"
+    );
+    let (s, p) = app
+        .post(
+            "/api/v1/me/totp/enable",
+            &token,
+            enrol(
+                &second,
+                second_code.clone(),
+                json!({"password": PASSWORD, "current_code": "000000"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("current_code")),
+        "{p}"
+    );
+    let (s, p) = app
+        .post(
+            "/api/v1/me/totp/enable",
+            &token,
+            enrol(
+                &second,
+                second_code,
+                json!({"password": PASSWORD, "current_code": next_code(&first_totp)}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{p}");
+
+    // Turning it off: password and a current code of the authenticator in use.
+    let second_totp = totp_of(&second);
+    let (s, p) = app
+        .post(
+            "/api/v1/me/totp/disable",
+            &token,
+            json!({"password": PASSWORD, "current_code": next_code(&first_totp)}),
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("current_code")),
+        "the replaced authenticator no longer counts: {p}"
+    );
+    let (s, p) = app
+        .post(
+            "/api/v1/me/totp/disable",
+            &token,
+            json!({"password": "Wrong-Password-1", "current_code": next_code(&second_totp)}),
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("password"))
+    );
+    let (s, p) = app
+        .post(
+            "/api/v1/me/totp/disable",
+            &token,
+            json!({"password": PASSWORD, "current_code": next_code(&second_totp)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{p}");
+    let (s, _) = login(&app, json!({"email": "d@factor.io", "password": PASSWORD})).await;
+    assert_eq!(s, StatusCode::OK, "no second factor any more");
+    let (_, audit) = app.get("/api/v1/audit?limit=50", &token).await;
+    let actions = audit.to_string();
+    for a in ["user.totp_enable", "user.totp_replace", "user.totp_disable"] {
+        assert!(actions.contains(a), "{a} audited");
+    }
+}
+
+/// Finding 6a: a TOTP code signs in once; the same code again in its window is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_code_is_accepted_once() {
+    let app = spawn_app(Db::Sqlite).await;
+    let t = app.create_tenant("Replay").await;
+    app.create_user(Some(t), "developer", "d@replay.io").await;
+    let token = app.login("d@replay.io").await;
+    let (_, setup) = app.post("/api/v1/me/totp", &token, json!({})).await;
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    let totp = totp_of(&secret);
+    let (s, _) = app
+        .post(
+            "/api/v1/me/totp/enable",
+            &token,
+            json!({"secret": secret, "code": totp.generate_current().unwrap(), "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let code = next_code(&totp);
+    let body = json!({"email": "d@replay.io", "password": PASSWORD, "totp": code});
+    let (s, p) = login(&app, body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let (s, p) = login(&app, body).await;
+    assert_eq!(
+        (s, p["detail"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid TOTP code")),
+        "a replayed code is refused"
+    );
+}
+
+/// Finding 6b: using one reset link voids every other outstanding link of the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_reset_link_voids_the_older_ones() {
+    let app = spawn_app(Db::Sqlite).await;
+    let t = app.create_tenant("Links").await;
+    app.create_user(Some(t), "developer", "d@links.io").await;
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let (s, _) = app
+            .post_anon(
+                "/api/v1/auth/password-reset",
+                json!({"email": "d@links.io"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED);
+        tokens.push(mailed_token(&last_mail(&app, "d@links.io").await));
+    }
+    assert_ne!(tokens[0], tokens[1]);
+    let (s, _) = app
+        .post_anon(
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": tokens[1], "password": "Brand-New-Pass-9"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, p) = app
+        .post_anon(
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": tokens[0], "password": "Attacker-Pass-99"}),
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("token")),
+        "the older link died with the newer one: {p}"
+    );
+}
+
+/// Waits out the end of the current clock minute when less than `margin` seconds are left, so
+/// that a burst of attempts falls into one limiter window.
+async fn same_minute(margin: u64) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if 60 - secs % 60 < margin {
+        tokio::time::sleep(std::time::Duration::from_secs(60 - secs % 60 + 1)).await;
+    }
+}
+
+/// Finding 6d: 30 logins to 30 accounts from one address hit the per-address limit (the
+/// production default), answered 429 problem+json with Retry-After; `X-Forwarded-For` from an
+/// untrusted peer changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_attempts_are_throttled_per_address() {
+    let defaults = avb_core::config::IdentityConfig::default();
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.identity.login_attempts_per_ip_per_minute = defaults.login_attempts_per_ip_per_minute;
+        c.identity.login_attempts_per_network_per_minute =
+            defaults.login_attempts_per_network_per_minute;
+    })
+    .await;
+    assert!(defaults.login_attempts_per_ip_per_minute < 30);
+    let t = app.create_tenant("Stuffing").await;
+    for i in 0..30 {
+        app.create_user(Some(t), "viewer", &format!("u{i}@stuffing.io"))
+            .await;
+    }
+    same_minute(20).await;
+    let mut refused = None;
+    for i in 0..30 {
+        let res = app
+            .client
+            .post(format!("{}/api/v1/auth/token", app.base))
+            // Spoofed: the peer is not a trusted proxy, so this is ignored.
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .json(&json!({"email": format!("u{i}@stuffing.io"), "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((i, res));
+            break;
+        }
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let (at, res) = refused.expect("30 logins from one address must be throttled");
+    assert_eq!(at as u64, defaults.login_attempts_per_ip_per_minute);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let p: Value = res.json().await.unwrap();
+    assert_eq!(p["code"], "rate_limited");
+}
+
+/// Finding 6d: behind a trusted proxy the client is the forwarded address; its /24 shares one
+/// budget; with Redis the budget is shared by every replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_throttle_trusts_proxies_and_is_shared_through_redis() {
+    let tweak = |c: &mut avb_core::config::Config| {
+        c.redis.url = Some(avb_core::Secret::new(avb_testkit::redis_url()));
+        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        c.identity.login_attempts_per_ip_per_minute = 20;
+        c.identity.login_attempts_per_network_per_minute = 30;
+    };
+    let a = spawn_app_with(Db::Postgres, tweak).await;
+    let b = spawn_on(&a.database_url, None, tweak).await;
+    // A network of our own (random 10.x.y.0/24) so parallel tests cannot share its budget.
+    let net = format!(
+        "10.{}.{}",
+        uuid::Uuid::now_v7().as_bytes()[15],
+        uuid::Uuid::now_v7().as_bytes()[14]
+    );
+    let attempt = |app: &TestApp, host: u8| {
+        let req = app
+            .client
+            .post(format!("{}/api/v1/auth/token", app.base))
+            .header("x-forwarded-for", format!("203.0.113.250, {net}.{host}"))
+            .json(&json!({"email": "nobody@throttle.io", "password": PASSWORD}));
+        async move { req.send().await.unwrap().status() }
+    };
+    same_minute(20).await;
+    // One address: 10 on each replica, then both refuse.
+    for _ in 0..10 {
+        assert_eq!(attempt(&a, 1).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(attempt(&b, 1).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(attempt(&a, 1).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(attempt(&b, 1).await, StatusCode::TOO_MANY_REQUESTS);
+    // Another address of the same /24: its own address budget, but the network's is 30.
+    for _ in 0..10 {
+        assert_eq!(attempt(&b, 2).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(attempt(&a, 3).await, StatusCode::TOO_MANY_REQUESTS);
+    // Another network is unaffected.
+    let other = a
+        .client
+        .post(format!("{}/api/v1/auth/token", a.base))
+        .header("x-forwarded-for", format!("{net}.9, 192.0.2.77"))
+        .json(&json!({"email": "nobody@throttle.io", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
 }

@@ -153,6 +153,56 @@ async fn cross_tenant(db: Db) {
 
 both_backends!(cross_tenant_ids_are_invisible, cross_tenant);
 
+/// A webhook endpoint's delivery log is 404 to another tenant and for an id that does not
+/// exist, like every other foreign resource (it was `200 []`).
+async fn foreign_webhook_deliveries(db: Db) {
+    let app = avb_testkit::spawn_app_with(db, |c| c.webhooks.allow_private_urls = true).await;
+    let (_, a) = app.tenant_with_owner("Hooks A").await;
+    let (_, b) = app.tenant_with_owner("Hooks B").await;
+    let (s, hook) = app
+        .post(
+            "/api/v1/webhooks",
+            &a,
+            json!({"url": "http://127.0.0.1:9/in", "events": ["session.closed"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{hook}");
+    let id = hook["id"].as_str().unwrap();
+    let (s, own) = app
+        .get(&format!("/api/v1/webhooks/{id}/deliveries"), &a)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{own}");
+    assert!(own["data"].as_array().unwrap().is_empty());
+    for (who, path) in [
+        (&b, format!("/api/v1/webhooks/{id}/deliveries")),
+        (
+            &a,
+            format!("/api/v1/webhooks/{}/deliveries", uuid::Uuid::now_v7()),
+        ),
+        (&b, format!("/api/v1/webhooks/{id}/deliveries?limit=5")),
+    ] {
+        let (s, p) = app.get(&path, who).await;
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{path}: {p}"
+        );
+    }
+    let (s, p) = app.get("/api/v1/webhooks/not-a-uuid/deliveries", &a).await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("id")),
+        "{p}"
+    );
+    let (_, listed) = app.get("/api/v1/webhooks", &b).await;
+    assert!(listed["data"].as_array().unwrap().is_empty(), "{listed}");
+}
+
+both_backends!(
+    foreign_webhook_deliveries_are_404,
+    foreign_webhook_deliveries
+);
+
 /// With PostgreSQL, a tenant transaction sees only its tenant's rows even with no filter at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_row_level_security_hides_other_tenants_rows() {

@@ -543,3 +543,159 @@ async fn browser_sessions_survive_a_restart_and_serve_on_another_replica() {
     let res = browser.get("/dashboard", &cookie).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
+
+/// Every `Set-Cookie` of a response.
+fn cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+/// Signs in through the login form at `base` with `http`; returns the login page's and the
+/// sign-in's responses.
+async fn form_login(
+    http: &reqwest::Client,
+    base: &str,
+    email: &str,
+) -> (reqwest::Response, reqwest::Response) {
+    let page = http.get(format!("{base}/login")).send().await.unwrap();
+    let csrf = cookies(&page)
+        .iter()
+        .find_map(|c| c.strip_prefix("avb_login_csrf=").map(str::to_string))
+        .unwrap();
+    let csrf = csrf.split(';').next().unwrap().to_string();
+    let res = http
+        .post(format!("{base}/login"))
+        .header("cookie", format!("avb_login_csrf={csrf}"))
+        .form(&[("email", email), ("password", PASSWORD), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    (page, res)
+}
+
+/// Over HTTPS (the TLS listener, or an `https://` public URL with TLS ending at a proxy) every
+/// cookie is `Secure` and responses carry HSTS; plain-HTTP development keeps neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_gets_secure_cookies_and_hsts() {
+    let no_redirects = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    // Plain HTTP on a plain public URL: no Secure (the browser would drop the cookie), no HSTS.
+    let app = spawn_app(Db::Sqlite).await;
+    let t = app.create_tenant("Plain Co").await;
+    let email = app
+        .create_user(Some(t), "tenant_owner", "o@plain.test")
+        .await;
+    let http = no_redirects().build().unwrap();
+    let (page, res) = form_login(&http, &app.base, &email).await;
+    for r in [&page, &res] {
+        assert!(r.headers().get("strict-transport-security").is_none());
+        assert!(
+            cookies(r).iter().all(|c| !c.contains("Secure")),
+            "{:?}",
+            cookies(r)
+        );
+    }
+
+    // The same app served by the TLS listener.
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let acceptor = avb_api::server::tls_acceptor(
+        cert.cert.pem().as_bytes(),
+        cert.signing_key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_base = format!("https://{}", listener.local_addr().unwrap());
+    let routes = avb_api::server::app(
+        avb_api::router(app.ctx.clone()),
+        avb_gateway::router(app.ctx.clone()).merge(avb_portal::router(app.ctx.clone())),
+    );
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(avb_api::server::serve_tls(
+        listener, acceptor, routes, stop_rx,
+    ));
+    let https = no_redirects()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let (page, res) = form_login(&https, &tls_base, &email).await;
+    for r in [&page, &res] {
+        assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
+        let set = cookies(r);
+        assert!(
+            !set.is_empty() && set.iter().all(|c| c.ends_with("; Secure")),
+            "{set:?}"
+        );
+    }
+    assert!(cookies(&res).iter().any(|c| c.starts_with("avb_session=")));
+    let res = https
+        .get(format!("{tls_base}/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+
+    // Plain HTTP behind a TLS-terminating proxy: the public URL says https.
+    let app = avb_testkit::spawn_app_with(Db::Sqlite, |c| {
+        c.server.public_url = Some("https://voice.example.com".into());
+    })
+    .await;
+    let t = app.create_tenant("Proxied Co").await;
+    let email = app
+        .create_user(Some(t), "tenant_owner", "o@proxied.test")
+        .await;
+    let (page, res) = form_login(&http, &app.base, &email).await;
+    for r in [&page, &res] {
+        assert!(r.headers().get("strict-transport-security").is_some());
+        let set = cookies(r);
+        assert!(
+            !set.is_empty() && set.iter().all(|c| c.ends_with("; Secure")),
+            "{set:?}"
+        );
+    }
+}
+
+/// `/setup` (form, its errors, a refused post) has the portal pages' security headers: a
+/// strict CSP that forbids framing and admits only the page's own style, X-Frame-Options,
+/// nosniff and no-store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_page_has_the_security_headers() {
+    let app = spawn_app(Db::Sqlite).await;
+    let http = reqwest::Client::new();
+    let answers = [
+        http.get(format!("{}/setup?token=abc", app.base)),
+        http.get(format!("{}/setup", app.base)),
+        http.post(format!("{}/setup", app.base)).form(&[
+            ("token", "wrong"),
+            ("email", "a@b.test"),
+            ("name", "A"),
+            ("password", "Test-Password-42"),
+        ]),
+    ];
+    for (i, req) in answers.into_iter().enumerate() {
+        let res = req.send().await.unwrap();
+        let h = res.headers();
+        let csp = h
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("answer {i} has no CSP"))
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'")
+                && csp.contains("default-src 'none'")
+                && csp.contains("style-src 'sha256-")
+                && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["cache-control"], "no-store");
+    }
+}

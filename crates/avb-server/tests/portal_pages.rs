@@ -538,14 +538,53 @@ async fn account_password_totp_history_and_other_sessions() {
     )
     .unwrap();
     let code = totp.generate_current().unwrap();
+    // Without the password it stays off (finding 5), with an inline error on the field.
+    let res = browser
+        .post(
+            "/account/totp",
+            &cookie,
+            &[
+                ("secret", &secret),
+                ("code", &code),
+                ("password", "wrong-one"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("The password is not correct.")
+            && html.contains("name=\"password\" type=\"password\" autocomplete=\"current-password\" required aria-invalid=\"true\""),
+        "{html}"
+    );
     let to = browser
         .submit(
             "/account/totp",
             &cookie,
-            &[("secret", &secret), ("code", &code), ("csrf", &csrf)],
+            &[
+                ("secret", &secret),
+                ("code", &code),
+                ("password", "Abcdefgh-1234"),
+                ("csrf", &csrf),
+            ],
         )
         .await;
     assert_eq!(to, "/account?done=totp_enabled");
+    // Turning it off needs a current code too.
+    let res = browser
+        .post(
+            "/account/totp/disable",
+            &cookie,
+            &[
+                ("password", "Abcdefgh-1234"),
+                ("current_code", "000000"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("id=\"totp-off-error\""));
     assert!(
         browser
             .page("/account", &cookie)
@@ -907,4 +946,241 @@ async fn dashboard_billing_status_limits_and_refresh() {
     let html = browser.page("/dashboard", &vcookie).await;
     assert!(html.contains("Last 30 days") && !html.contains("Invoices to"));
     assert!(!html.contains("member seats") && !html.contains("usage alert"));
+}
+
+/// Finding 7: the invitation link of the e-mail opens a page that creates the account (or joins
+/// with the existing one) and lands signed in; a used link says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_link_page_creates_the_account_and_signs_in() {
+    let app = spawn_app(Db::Sqlite).await;
+    let (_, owner_token, _, _) = new_tenant(&app, "Join Co").await;
+    let (_, other_owner, _, _) = new_tenant(&app, "Other Co").await;
+    let browser = Browser::new(&app);
+    let invite = |token: String, email: &'static str| {
+        let app = &app;
+        async move {
+            let (s, p) = app
+                .post(
+                    "/api/v1/invitations",
+                    &token,
+                    json!({"email": email, "role": "developer"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{p}");
+            let page = avb_core::services::users::outbox(
+                &app.ctx,
+                &Scope::local_operator(None),
+                Some(email),
+                avb_core::PageRequest::default(),
+            )
+            .await
+            .unwrap();
+            let body = page.items[0].body.clone();
+            let url = body
+                .lines()
+                .find(|l| l.contains("/invitations/accept?token="))
+                .unwrap()
+                .trim()
+                .to_string();
+            url.strip_prefix(&app.base).unwrap().to_string()
+        }
+    };
+
+    // A new address: name and password, then the dashboard of the tenant.
+    let path = invite(owner_token.clone(), "new@join-co.test").await;
+    let res = browser.get(&path, "").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let csrf = avb_testkit::browser::set_cookie(&res, "avb_login_csrf").unwrap();
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("Join Co") && html.contains("new@join-co.test"),
+        "{html}"
+    );
+    let token = field(&html, "token");
+    let jar = format!("avb_login_csrf={csrf}");
+    let res = browser
+        .post(
+            "/invitations/accept",
+            &jar,
+            &[
+                ("token", token.as_str()),
+                ("name", "Nina New"),
+                ("password", "short"),
+                ("confirm", "short"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Password must be at least 12")
+    );
+    let res = browser
+        .post(
+            "/invitations/accept",
+            "",
+            &[("token", token.as_str()), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "no CSRF cookie, no accept"
+    );
+    let res = browser
+        .post(
+            "/invitations/accept",
+            &jar,
+            &[
+                ("token", token.as_str()),
+                ("name", "Nina New"),
+                ("password", "Nina-Password-42"),
+                ("confirm", "Nina-Password-42"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/dashboard");
+    let session = avb_testkit::browser::set_cookie(&res, "avb_session").unwrap();
+    let html = browser
+        .page("/account", &format!("avb_session={session}"))
+        .await;
+    assert!(
+        html.contains("new@join-co.test") && html.contains("Join Co"),
+        "{html}"
+    );
+
+    // The link is spent: the page says so.
+    let res = browser.get(&path, "").await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert!(res.text().await.unwrap().contains("accepted already"));
+    let res = browser.get("/invitations/accept?token=nope", "").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // An existing account joins another tenant with its password and lands in that tenant.
+    let path = invite(other_owner, "new@join-co.test").await;
+    let res = browser.get(&path, "").await;
+    let csrf = avb_testkit::browser::set_cookie(&res, "avb_login_csrf").unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.contains("already has an account"), "{html}");
+    let token = field(&html, "token");
+    let jar = format!("avb_login_csrf={csrf}");
+    let res = browser
+        .post(
+            "/invitations/accept",
+            &jar,
+            &[
+                ("token", token.as_str()),
+                ("password", "Wrong-Password-1"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = browser
+        .post(
+            "/invitations/accept",
+            &jar,
+            &[
+                ("token", token.as_str()),
+                ("password", "Nina-Password-42"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let session = avb_testkit::browser::set_cookie(&res, "avb_session").unwrap();
+    let html = browser
+        .page("/account", &format!("avb_session={session}"))
+        .await;
+    assert!(
+        html.contains("Other Co"),
+        "signed in to the inviting tenant: {html}"
+    );
+}
+
+/// Finding 7: the reset link of the e-mail opens a page that sets the password and lands
+/// signed in; an expired or used link says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_password_page_sets_the_password_and_signs_in() {
+    let app = spawn_app(Db::Sqlite).await;
+    let (_, _, _, viewer) = new_tenant(&app, "Reset Co").await;
+    let browser = Browser::new(&app);
+    let old = browser.session(&viewer).await;
+    let (s, _) = app
+        .post_anon("/api/v1/auth/password-reset", json!({"email": viewer}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let page = avb_core::services::users::outbox(
+        &app.ctx,
+        &Scope::local_operator(None),
+        Some(&viewer),
+        avb_core::PageRequest::default(),
+    )
+    .await
+    .unwrap();
+    let url = page.items[0]
+        .body
+        .lines()
+        .find(|l| l.contains("/reset-password?token="))
+        .unwrap()
+        .trim()
+        .to_string();
+    let path = url.strip_prefix(&app.base).unwrap().to_string();
+    let res = browser.get(&path, "").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let csrf = avb_testkit::browser::set_cookie(&res, "avb_login_csrf").unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&viewer), "{html}");
+    let token = field(&html, "token");
+    let jar = format!("avb_login_csrf={csrf}");
+    let res = browser
+        .post(
+            "/reset-password",
+            &jar,
+            &[
+                ("token", token.as_str()),
+                ("password", "New-Password-123"),
+                ("confirm", "Other-Password-123"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = browser
+        .post(
+            "/reset-password",
+            &jar,
+            &[
+                ("token", token.as_str()),
+                ("password", "New-Password-123"),
+                ("confirm", "New-Password-123"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/dashboard");
+    let session = avb_testkit::browser::set_cookie(&res, "avb_session").unwrap();
+    browser
+        .page("/account", &format!("avb_session={session}"))
+        .await;
+    assert_eq!(
+        browser.get("/account", &old).await.status(),
+        StatusCode::SEE_OTHER,
+        "the sessions from before the reset ended"
+    );
+    let res = browser.get(&path, "").await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert!(res.text().await.unwrap().contains("was used already"));
+    app.raw_sql("UPDATE one_time_tokens SET used_at = NULL, expires_at = '2000-01-01T00:00:00Z'")
+        .await
+        .unwrap();
+    let res = browser.get(&path, "").await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert!(res.text().await.unwrap().contains("has expired"));
 }

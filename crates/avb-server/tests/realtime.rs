@@ -1329,3 +1329,155 @@ async fn the_turn_is_transcribed_while_the_vad_waits_out_the_silence() {
         "at most the abandoned early attempt and the used one"
     );
 }
+
+/// Mints a GA client secret with `credential` (an API key or an access token).
+async fn mint_secret(app: &TestApp, credential: &str) -> String {
+    let minted: Value = app
+        .client
+        .post(format!("{}/v1/realtime/client_secrets", app.base))
+        .bearer_auth(credential)
+        .json(&json!({"session": {"type": "realtime", "instructions": "Minted."}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    minted["value"].as_str().unwrap().to_string()
+}
+
+/// Waits for the server to end `ws` (the `session_closed` error, then close 1000).
+async fn ended_by_server(ws: &mut avb_testkit::ws::Ws) {
+    let events = avb_testkit::ws::until_within(ws, "__close", Duration::from_secs(10)).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "error" && e["error"]["code"] == "session_closed"),
+        "{events:?}"
+    );
+}
+
+/// Secrets open one session, only while their key is active; revoking the key ends the
+/// sessions opened with it or its secrets, on another replica too.
+async fn secrets_die_with_their_key(app: &TestApp, replica: &TestApp) {
+    let (_, owner) = app.tenant_with_owner("Revokers").await;
+    let (s, key) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            json!({"name": "rt", "scopes": ["realtime"]}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{key}");
+    let (key_id, secret) = (
+        key["id"].as_str().unwrap().to_string(),
+        key["secret"].as_str().unwrap().to_string(),
+    );
+
+    // Single use: the second connect with the same secret is refused.
+    let once = mint_secret(app, &secret).await;
+    let bearer = format!("Bearer {once}");
+    let (mut first, _) = connect(replica, &[("authorization", &bearer)])
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut first).await["type"], "session.created");
+    assert_eq!(
+        connect(app, &[("authorization", &bearer)]).await.err(),
+        Some(401)
+    );
+
+    // Live sessions on both replicas, one by key, one by secret; a secret minted but unused.
+    let mut by_key = open_session(replica, &secret).await;
+    let later = mint_secret(app, &secret).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/api-keys/{key_id}/revoke"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK);
+    ended_by_server(&mut first).await;
+    ended_by_server(&mut by_key).await;
+    assert_eq!(
+        connect(replica, &[("authorization", &format!("Bearer {later}"))])
+            .await
+            .err(),
+        Some(401),
+        "a secret minted before the key was revoked must not open a session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_secrets_are_single_use_and_die_with_their_key_sqlite() {
+    let llm = llm_double().await;
+    let app = spawn_app_with(Db::Sqlite, |c| c.engines.llm_url = Some(llm)).await;
+    // Without Redis there is one replica: the same app plays both parts.
+    secrets_die_with_their_key(&app, &app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_secrets_are_single_use_and_die_with_their_key_postgres_redis() {
+    let redis = avb_testkit::redis_url();
+    let with_redis = move |c: &mut avb_core::config::Config| {
+        c.redis.url = Some(avb_core::Secret::new(redis));
+    };
+    let app = spawn_app_with(Db::Postgres, with_redis.clone()).await;
+    let replica = avb_testkit::spawn_on(&app.database_url, None, with_redis).await;
+    secrets_die_with_their_key(&app, &replica).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_or_disabling_a_user_ends_their_realtime_sessions() {
+    let app = app_with_llm(3600).await;
+    let (tenant, owner) = app.tenant_with_owner("Team Rt").await;
+    let dev = app
+        .create_user(Some(tenant), "developer", "dev@team-rt.test")
+        .await;
+    let token = app.login(&dev).await;
+    let (_, me) = app.get("/api/v1/me", &token).await;
+    let dev_id = me["actor_id"].as_str().unwrap().to_string();
+    let mut ws = open_session(&app, &token).await;
+    let ek = mint_secret(&app, &token).await;
+    let (mut by_secret, _) = connect(&app, &[("authorization", &format!("Bearer {ek}"))])
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut by_secret).await["type"], "session.created");
+    let (s, body) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/members/{dev_id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert!(s.is_success(), "{s} {body}");
+    ended_by_server(&mut ws).await;
+    ended_by_server(&mut by_secret).await;
+
+    // A SaaS admin disabling a user ends their sessions in every tenant.
+    let other = app
+        .create_user(Some(tenant), "developer", "dev2@team-rt.test")
+        .await;
+    let token = app.login(&other).await;
+    let (_, me) = app.get("/api/v1/me", &token).await;
+    let other_id: uuid::Uuid = me["actor_id"].as_str().unwrap().parse().unwrap();
+    let ek = mint_secret(&app, &token).await;
+    let mut ws = open_session(&app, &token).await;
+    avb_core::services::platform::set_user_enabled(
+        &app.ctx,
+        &avb_core::Scope::local_operator(None),
+        avb_domain::UserId(other_id),
+        false,
+    )
+    .await
+    .unwrap();
+    ended_by_server(&mut ws).await;
+    assert_eq!(
+        connect(&app, &[("authorization", &format!("Bearer {ek}"))])
+            .await
+            .err(),
+        Some(401),
+        "a disabled user's secret must not open a session"
+    );
+}

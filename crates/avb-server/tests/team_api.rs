@@ -108,7 +108,48 @@ async fn team_and_webhooks(db: Db) {
     assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
     let id = created["id"].as_str().unwrap();
     let (_, list) = app.get("/api/v1/webhooks", &owner).await;
-    assert!(list[0].get("secret").is_none() && list[0]["events"][0] == "session.closed");
+    let first = &list["data"][0];
+    assert!(first.get("secret").is_none() && first["events"][0] == "session.closed");
+    assert_eq!(
+        (list["has_more"].as_bool(), &list["next_cursor"]),
+        (Some(false), &serde_json::Value::Null),
+        "{list}"
+    );
+    // The endpoint list pages like every other list.
+    let (s, second) = app
+        .post(
+            "/api/v1/webhooks",
+            &owner,
+            json!({"url": url, "events": ["api_key.revoked"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{second}");
+    let (s, page1) = app.get("/api/v1/webhooks?limit=1", &owner).await;
+    assert_eq!(s, StatusCode::OK, "{page1}");
+    assert_eq!(page1["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page1["data"][0]["id"], second["id"], "newest first");
+    assert_eq!(page1["has_more"], true);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let (_, page2) = app
+        .get(&format!("/api/v1/webhooks?limit=1&cursor={cursor}"), &owner)
+        .await;
+    assert_eq!(page2["data"][0]["id"], id, "{page2}");
+    assert_eq!(page2["has_more"], false);
+    let (s, bad) = app.get("/api/v1/webhooks?limit=0", &owner).await;
+    assert_eq!(
+        (s, bad["errors"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("limit"))
+    );
+    let second_id = second["id"].as_str().unwrap();
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/webhooks/{second_id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, sent) = app
         .post(&format!("/api/v1/webhooks/{id}/test"), &owner, json!({}))
         .await;
@@ -144,3 +185,118 @@ async fn team_and_webhooks(db: Db) {
 }
 
 both_backends!(team_and_webhook_api, team_and_webhooks);
+
+/// Webhook targets are resolved, then checked: a name resolving to loopback is refused when the
+/// endpoint is added, and when an accepted name points at loopback by the time of sending (a
+/// DNS rebind, here a row changed underneath) nothing connects and the answer is the same as
+/// for a name that does not resolve at all (no oracle for probing internal services).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_targets_are_resolved_then_checked() {
+    let app = spawn_app_with(Db::Sqlite, |c| c.webhooks.allow_private_urls = false).await;
+    let (_, owner) = app.tenant_with_owner("Rebind Co").await;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    for url in [
+        format!("https://{host}/in"),
+        "https://[::127.0.0.1]/in".to_string(),
+        "https://[64:ff9b::a9fe:a9fe]/latest/meta-data".to_string(),
+        "https://0.1.2.3/in".to_string(),
+        "https://239.1.1.1/in".to_string(),
+    ] {
+        let (s, body) = app
+            .post(
+                "/api/v1/webhooks",
+                &owner,
+                json!({"url": url, "events": ["session.closed"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((_stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let mut results = Vec::new();
+    for (name, later) in [
+        ("rebind", format!("http://localhost:{port}/in")),
+        ("nowhere", "https://nowhere.invalid/in".to_string()),
+    ] {
+        let (s, created) = app
+            .post(
+                "/api/v1/webhooks",
+                &owner,
+                json!({"url": format!("https://{name}.example.test/in"), "events": ["session.closed"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap();
+        let changed = app
+            .raw_sql(&format!(
+                "UPDATE webhook_endpoints SET url = '{later}' WHERE url = 'https://{name}.example.test/in'"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(changed, 1);
+        let (s, sent) = app
+            .post(&format!("/api/v1/webhooks/{id}/test"), &owner, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{sent}");
+        assert!(sent["status_code"].is_null(), "{sent}");
+        results.push(sent["error"].clone());
+    }
+    assert_eq!(
+        results[0], results[1],
+        "the same answer for both: {results:?}"
+    );
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing may connect to loopback"
+    );
+}
+
+/// Finding 13: invitation addresses are checked against a real address grammar: markup, quotes
+/// and angle brackets are refused with a field error, nothing is stored or mailed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_refuse_addresses_outside_the_grammar() {
+    let app = avb_testkit::spawn_app(Db::Sqlite).await;
+    let (_, owner) = app.tenant_with_owner("Grammar").await;
+    for bad in [
+        "\"><script>alert(1)</script>@example.test",
+        "<img src=x>@example.test",
+        "a\"b@example.test",
+        "a@exa mple.test",
+        "a@[127.0.0.1]",
+    ] {
+        let (s, p) = app
+            .post(
+                "/api/v1/invitations",
+                &owner,
+                json!({"email": bad, "role": "viewer"}),
+            )
+            .await;
+        assert_eq!(
+            (s, p["errors"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("email")),
+            "{bad}: {p}"
+        );
+    }
+    let (_, list) = app.get("/api/v1/invitations", &owner).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 0, "{list}");
+    let (s, _) = app
+        .post(
+            "/api/v1/invitations",
+            &owner,
+            json!({"email": "o'brien+ops@mail.example.test", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+}

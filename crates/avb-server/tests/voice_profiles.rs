@@ -9,6 +9,22 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
+/// A name of this machine that resolves to a loopback address (its host name, from
+/// /etc/hosts), which literal-host checks miss.
+fn loopback_hostname() -> String {
+    use std::net::ToSocketAddrs;
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    let resolved: Vec<_> = (name.as_str(), 443).to_socket_addrs().unwrap().collect();
+    assert!(
+        !resolved.is_empty() && resolved.iter().all(|a| a.ip().is_loopback()),
+        "the test needs the host name {name} to resolve to loopback, got {resolved:?}"
+    );
+    name
+}
+
 async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
     app.call(Method::PUT, path, Some(token), Some(body)).await
 }
@@ -42,6 +58,22 @@ async fn api_rules(db: Db) {
         let (s, p) = put(&app, "/api/v1/voice-profile", &owner, body.clone()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body} -> {p}");
         assert_eq!(p["errors"][0]["field"], field, "{p}");
+    }
+    // Private targets in every disguise: IPv6 forms embedding loopback, "this network",
+    // benchmarking and multicast ranges, and a name that resolves to loopback.
+    let loopback_name = loopback_hostname();
+    for url in [
+        "https://[::127.0.0.1]/v1".to_string(),
+        "https://[64:ff9b::7f00:1]/v1".to_string(),
+        "https://0.1.2.3/v1".to_string(),
+        "https://198.18.0.1/v1".to_string(),
+        "https://224.0.0.1/v1".to_string(),
+        format!("https://{loopback_name}/v1"),
+    ] {
+        let body = json!({"llm_provider": "custom", "llm_base_url": url});
+        let (s, p) = put(&app, "/api/v1/voice-profile", &owner, body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url} -> {p}");
+        assert_eq!(p["errors"][0]["field"], "llm_base_url", "{p}");
     }
     let (s, p) = put(
         &app,
@@ -305,4 +337,46 @@ async fn open_session_checked(app: &TestApp, key: &str) -> (avb_testkit::ws::Ws,
     let created = avb_testkit::ws::recv(&mut ws).await;
     assert_eq!(created["type"], "session.created");
     (ws, created)
+}
+
+/// A tenant endpoint that redirects (307) to another endpoint that would answer: the tenant's
+/// client must not follow it (a public host could bounce it to a metadata or internal service).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_llm_redirects_are_not_followed() {
+    let (target, seen) = tenant_llm().await;
+    let bounce = axum::Router::new().fallback(move || {
+        let to = format!("{target}/chat/completions");
+        async move { (StatusCode::TEMPORARY_REDIRECT, [("location", to)]) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, bounce).await });
+    let app = spawn_app_with(Db::Sqlite, |c| c.engines.byok_allow_private_urls = true).await;
+    let (_, owner) = app.tenant_with_owner("Bounce Co").await;
+    let (s, p) = put(
+        &app,
+        "/api/v1/voice-profile",
+        &owner,
+        json!({"llm_provider": "custom", "llm_base_url": url, "llm_model": "m"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let (_, k) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            json!({"name": "k", "scopes": ["realtime"]}),
+        )
+        .await;
+    let mut ws = open_session(&app, k["secret"].as_str().unwrap()).await;
+    send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
+    send(&mut ws, json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}})).await;
+    send(&mut ws, json!({"type": "response.create"})).await;
+    let events = until(&mut ws, "response.done").await;
+    let done = events.last().unwrap();
+    assert_ne!(done["response"]["status"], "completed", "{done}");
+    assert!(
+        seen.requests.lock().unwrap().is_empty(),
+        "the redirect target was reached"
+    );
 }

@@ -87,6 +87,55 @@ impl Store {
         Ok(Migrator::get_pending_migrations(&self.db).await?.len())
     }
 
+    /// How the database's applied migrations compare with the ones this binary ships. Reads
+    /// `seaql_migrations` only (never creates it, unlike the migrator's own status calls).
+    pub async fn schema_status(&self) -> StorageResult<SchemaStatus> {
+        let expected: Vec<String> = Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                "SELECT version FROM seaql_migrations",
+            ))
+            .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                return match crate::StorageError::from(e) {
+                    crate::StorageError::Unavailable(m) => Err(crate::StorageError::Unavailable(m)),
+                    // No migration table: an empty (or foreign) database.
+                    _ => Ok(SchemaStatus {
+                        expected: expected.len(),
+                        applied: 0,
+                        missing: expected,
+                        unknown: Vec::new(),
+                    }),
+                };
+            }
+        };
+        let mut applied = Vec::with_capacity(rows.len());
+        for r in rows {
+            applied.push(r.try_get::<String>("", "version")?);
+        }
+        Ok(SchemaStatus {
+            expected: expected.len(),
+            applied: applied.len(),
+            missing: expected
+                .iter()
+                .filter(|m| !applied.contains(m))
+                .cloned()
+                .collect(),
+            unknown: applied
+                .iter()
+                .filter(|m| !expected.contains(m))
+                .cloned()
+                .collect(),
+        })
+    }
+
     /// A cheap liveness probe.
     pub async fn ping(&self) -> StorageResult<()> {
         self.db.ping().await?;
@@ -173,6 +222,26 @@ impl Store {
             backend: self.backend,
             _write_guard: guard,
         })
+    }
+}
+
+/// The database schema against the migrations of this binary ([`Store::schema_status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// Migrations this binary ships.
+    pub expected: usize,
+    /// Migrations recorded as applied in the database.
+    pub applied: usize,
+    /// Shipped migrations the database lacks (its tables are missing or out of date).
+    pub missing: Vec<String>,
+    /// Applied migrations this binary does not know (a newer binary migrated the database).
+    pub unknown: Vec<String>,
+}
+
+impl SchemaStatus {
+    /// Every migration this binary needs is applied.
+    pub fn is_current(&self) -> bool {
+        self.missing.is_empty()
     }
 }
 

@@ -107,6 +107,10 @@ pub async fn spawn_on(url: &str, dir: Option<PathBuf>, tweak: impl FnOnce(&mut C
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     config.server.public_url = Some(format!("http://{addr}"));
+    // Every test signs in from 127.0.0.1, and tests with Redis share its counters across
+    // processes: the login limiter's production budgets are set again by the tests of it.
+    config.identity.login_attempts_per_ip_per_minute = 100_000;
+    config.identity.login_attempts_per_network_per_minute = 100_000;
     tweak(&mut config);
     let ctx = AppContext::init(config).await.expect("init app");
     let (tx, rx) = oneshot::channel::<()>();
@@ -115,9 +119,13 @@ pub async fn spawn_on(url: &str, dir: Option<PathBuf>, tweak: impl FnOnce(&mut C
     let (jobs_stop, jobs_rx) = tokio::sync::watch::channel(false);
     let _jobs = avb_core::background::spawn(ctx.clone(), jobs_rx);
     tokio::spawn(async move {
-        let app = avb_api::server::app(
-            avb_api::router(serve_ctx.clone()),
-            avb_gateway::router(serve_ctx.clone()).merge(avb_portal::router(serve_ctx)),
+        let public_url = serve_ctx.config.public_url();
+        let app = avb_api::server::https_public_url(
+            avb_api::server::app(
+                avb_api::router(serve_ctx.clone()),
+                avb_gateway::router(serve_ctx.clone()).merge(avb_portal::router(serve_ctx)),
+            ),
+            &public_url,
         );
         let _ = avb_api::server::serve(listener, app, async move {
             let _ = rx.await;

@@ -145,12 +145,28 @@ impl OpenAiChat {
                 stage: "llm",
                 message: e.to_string(),
             })?;
-        Ok(Self {
+        Ok(Self::with_client(
+            base_url,
+            api_key,
+            http,
+            first_byte_timeout,
+        ))
+    }
+
+    /// An adapter over a client built by the caller (for tenant-chosen endpoints: a client
+    /// that checks where it connects and follows no redirects).
+    pub fn with_client(
+        base_url: &str,
+        api_key: Option<String>,
+        http: reqwest::Client,
+        first_byte_timeout: Duration,
+    ) -> Self {
+        Self {
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key,
             http,
             first_byte_timeout,
-        })
+        }
     }
 }
 

@@ -84,8 +84,9 @@ pub async fn suspend(
     State(state): State<AppState>,
     Auth(scope): Auth,
     PathId(id): PathId<TenantId>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<axum::Json<TenantDto>> {
+    let body = body.map_err(crate::extract::body_rejection)?;
     let reason = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {

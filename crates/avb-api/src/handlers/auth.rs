@@ -25,9 +25,14 @@ fn local_only(state: &AppState) -> ApiResult<()> {
     Ok(())
 }
 
-/// `POST /api/v1/auth/token`: password (+ TOTP) login. No authentication.
+/// `POST /api/v1/auth/token`: password (+ TOTP) login. No authentication. An unknown address,
+/// a wrong password and a locked account answer the same 401 (the owner of a locked account is
+/// told by e-mail); 429 with `Retry-After` beyond the per-address and per-network budgets.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = crate::error::Problem), (status = 423, body = crate::error::Problem)))]
+    responses((status = 200, body = TokenResponse),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, body = crate::error::Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the limit's window ends")))))]
 pub async fn token(
     State(state): State<AppState>,
     Meta(meta): Meta,

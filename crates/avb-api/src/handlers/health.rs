@@ -13,8 +13,8 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the database (and Redis, when configured) answer; reports probe latency and
-/// the state of each voice engine.
+/// `GET /readyz`: the database (and Redis, when configured) answer and the database schema has
+/// every migration this binary expects; reports probe latency and the state of each voice engine.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "ready"), (status = 503, description = "a dependency is down")))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let start = Instant::now();
@@ -28,6 +28,28 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "latency_ms": db_ms,
         }
     });
+    // An empty or half-migrated database answers pings but has no (or old) tables.
+    if db.is_ok() {
+        checks["schema"] = match state.ctx.store.schema_status().await {
+            Ok(s) => {
+                ready &= s.is_current();
+                let status = if !s.missing.is_empty() {
+                    if s.applied == 0 { "missing" } else { "behind" }
+                } else if !s.unknown.is_empty() {
+                    // A newer binary migrated the database; additive migrations keep this
+                    // one working, so a rolling upgrade does not take it out of service.
+                    "ahead"
+                } else {
+                    "current"
+                };
+                json!({"status": status, "expected": s.expected, "applied": s.applied, "missing": s.missing})
+            }
+            Err(e) => {
+                ready = false;
+                json!({"status": "unknown", "error": e.to_string()})
+            }
+        };
+    }
     if let Some(redis) = state.ctx.redis_ping().await {
         ready &= redis.is_ok();
         checks["redis"] = match redis {

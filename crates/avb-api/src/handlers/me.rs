@@ -3,7 +3,7 @@
 use crate::auth::Auth;
 use crate::dto::{
     ChangePasswordRequest, ListResponse, LoginEventDto, MeResponse, MembershipDto,
-    TotpEnableRequest, TotpSetupResponse, page_request,
+    TotpDisableRequest, TotpEnableRequest, TotpSetupResponse, page_request,
 };
 use crate::error::ApiResult;
 use crate::extract::{Json, Query};
@@ -57,7 +57,8 @@ pub async fn get(
     }))
 }
 
-/// `POST /api/v1/me/password`: changes the caller's password (local users).
+/// `POST /api/v1/me/password`: changes the caller's password (local users) and ends every other
+/// login session of theirs (other tokens, browsers, refresh tokens); the calling one stays.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "me", request_body = ChangePasswordRequest,
     responses((status = 204), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn change_password(
@@ -79,15 +80,43 @@ pub async fn totp_setup(Auth(scope): Auth) -> ApiResult<axum::Json<TotpSetupResp
     }))
 }
 
-/// `POST /api/v1/me/totp/enable`: turns TOTP on after checking a code from the authenticator.
+/// `POST /api/v1/me/totp/enable`: turns TOTP on (or replaces the authenticator) after checking
+/// a code of the new secret, the current password and, when TOTP is already on, a current code
+/// of the authenticator in use.
 #[utoipa::path(post, path = "/api/v1/me/totp/enable", tag = "me", request_body = TotpEnableRequest,
-    responses((status = 204), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 204), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn totp_enable(
     State(state): State<AppState>,
     Auth(scope): Auth,
     Json(req): Json<TotpEnableRequest>,
 ) -> ApiResult<StatusCode> {
-    local::totp_enable(&state.ctx, &scope, &req.secret, &req.code).await?;
+    let proof = local::FactorProof {
+        password: &req.password,
+        current_code: req.current_code.as_deref(),
+    };
+    local::totp_enable(&state.ctx, &scope, &req.secret, &req.code, proof).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/me/totp/disable`: turns TOTP off after checking the current password and a
+/// current code. 409 when TOTP is off.
+#[utoipa::path(post, path = "/api/v1/me/totp/disable", tag = "me", request_body = TotpDisableRequest,
+    responses((status = 204), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn totp_disable(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+    Json(req): Json<TotpDisableRequest>,
+) -> ApiResult<StatusCode> {
+    let proof = local::FactorProof {
+        password: &req.password,
+        current_code: Some(&req.current_code),
+    };
+    local::totp_disable(&state.ctx, &scope, proof).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

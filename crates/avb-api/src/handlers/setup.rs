@@ -25,6 +25,43 @@ pub struct SetupForm {
     password: String,
 }
 
+/// The page's only style, inline; the CSP admits it by hash and nothing else.
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#111}label{display:block;margin-top:1rem;font-weight:600}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem;background:#1d4ed8;color:#fff;border:0;border-radius:.3rem}.error{color:#b91c1c}";
+
+/// The portal pages' security headers on every `/setup` answer (form, errors, result): no
+/// script, no framing, no MIME sniffing, no referrer to other sites.
+pub async fn security_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{HeaderValue, header};
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    static CSP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE));
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; frame-ancestors 'none'; \
+             form-action 'self'; base-uri 'none'"
+        )
+    });
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    if let Ok(csp) = HeaderValue::from_str(&CSP) {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -40,7 +77,7 @@ fn page(token: &str, error: Option<&str>) -> Html<String> {
     Html(format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>AgentVoiceBox setup</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#111}}label{{display:block;margin-top:1rem;font-weight:600}}input{{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}}button{{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem;background:#1d4ed8;color:#fff;border:0;border-radius:.3rem}}.error{{color:#b91c1c}}</style></head>
+<style>{STYLE}</style></head>
 <body><h1>Create the first administrator</h1>
 <p>This page works once. The password needs 12+ characters and three of: lower case, upper case, digit, symbol.</p>{error}
 <form method="post" action="/setup"><input type="hidden" name="token" value="{token}">
@@ -48,7 +85,8 @@ fn page(token: &str, error: Option<&str>) -> Html<String> {
 <label for="name">Name</label><input id="name" name="name" required autocomplete="name">
 <label for="password">Password</label><input id="password" name="password" type="password" required minlength="12" autocomplete="new-password">
 <button type="submit">Create administrator</button></form></body></html>"#,
-        token = escape(token)
+        token = escape(token),
+        STYLE = STYLE
     ))
 }
 

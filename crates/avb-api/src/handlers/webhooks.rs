@@ -3,11 +3,11 @@
 use crate::auth::Auth;
 use crate::dto::{ListResponse, page_request};
 use crate::error::ApiResult;
-use crate::extract::{Json, Query};
+use crate::extract::{Json, PathId, Query};
 use crate::handlers::me::PageQuery;
 use crate::router::AppState;
 use avb_core::services::webhooks;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -60,15 +60,17 @@ pub struct CreatedWebhookDto {
     pub secret: String,
 }
 
-/// `GET /api/v1/webhooks` (requires `settings:manage`).
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
-    responses((status = 200, body = Vec<WebhookDto>)), security(("bearer" = [])))]
+/// `GET /api/v1/webhooks` (requires `settings:manage`): the tenant's endpoints, newest first.
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(PageQuery),
+    responses((status = 200, body = ListResponse<WebhookDto>)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Auth(scope): Auth,
-) -> ApiResult<axum::Json<Vec<WebhookDto>>> {
-    let list = webhooks::list(&state.ctx, &scope).await?;
-    Ok(axum::Json(list.into_iter().map(Into::into).collect()))
+    Query(q): Query<PageQuery>,
+) -> ApiResult<axum::Json<ListResponse<WebhookDto>>> {
+    let page = page_request(q.limit, q.cursor.as_deref())?;
+    let page = webhooks::page(&state.ctx, &scope, page).await?;
+    Ok(axum::Json(ListResponse::from_page(page, Into::into)))
 }
 
 /// `POST /api/v1/webhooks` (requires `settings:manage`).
@@ -96,7 +98,7 @@ pub async fn create(
 pub async fn delete(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId<Uuid>,
 ) -> ApiResult<StatusCode> {
     webhooks::delete(&state.ctx, &scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -117,7 +119,7 @@ pub struct TestSendDto {
 pub async fn test(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId<Uuid>,
 ) -> ApiResult<axum::Json<TestSendDto>> {
     let r = webhooks::send_test(&state.ctx, &scope, id).await?;
     Ok(axum::Json(TestSendDto {
@@ -145,11 +147,11 @@ pub struct DeliveryDto {
 /// `GET /api/v1/webhooks/{id}/deliveries` (requires `settings:manage`).
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
     params(("id" = Uuid, Path), PageQuery),
-    responses((status = 200, body = ListResponse<DeliveryDto>)), security(("bearer" = [])))]
+    responses((status = 200, body = ListResponse<DeliveryDto>), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 pub async fn deliveries(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId<Uuid>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<axum::Json<ListResponse<DeliveryDto>>> {
     let page = page_request(q.limit, q.cursor.as_deref())?;

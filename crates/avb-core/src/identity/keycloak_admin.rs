@@ -128,6 +128,7 @@ impl KeycloakUser {
             name: self.display_name(),
             password_hash: None,
             totp_secret: None,
+            totp_last_step: None,
             is_saas_admin: realm_roles.iter().any(|r| r == Role::SaasAdmin.as_str()),
             status: if self.is_enabled() {
                 "active"

@@ -4,7 +4,7 @@
 use crate::audit;
 use crate::context::AppContext;
 use crate::error::{CoreError, CoreResult};
-use crate::identity::{password, totp};
+use crate::identity::{password, throttle, totp};
 use crate::scope::{Actor, RequestMeta, Scope};
 use crate::services::revocation::Revocation;
 use crate::token::{hash_token, random_alnum};
@@ -60,12 +60,42 @@ fn issue(
     })
 }
 
-/// Password (+ TOTP) login. Every attempt is recorded in the login history.
+/// Password (+ TOTP) login. Every attempt is recorded in the login history; attempts beyond the
+/// client's per-minute budget are refused with [`CoreError::RateLimited`] before any check.
 pub async fn login(
     ctx: &AppContext,
     input: LoginInput<'_>,
     meta: &RequestMeta,
 ) -> CoreResult<TokenPair> {
+    let (tx, user, email) = verify_login(ctx, &input, meta).await?;
+    start_session(ctx, tx, user, input.tenant, &email, meta).await
+}
+
+/// Counts a password attempt from the client against its address's and network's budgets.
+async fn throttle(ctx: &AppContext, meta: &RequestMeta) -> CoreResult<()> {
+    let budget = throttle::LoginBudget {
+        per_ip: ctx.config.identity.login_attempts_per_ip_per_minute,
+        per_network: ctx.config.identity.login_attempts_per_network_per_minute,
+    };
+    ctx.login_limiter
+        .attempt(&meta.ip, budget)
+        .await
+        .map_err(CoreError::RateLimited)
+}
+
+/// Checks a login's credentials (throttle, lockout, password, status, TOTP once per step).
+/// Failures are recorded (and committed) here and answer without telling an unknown address
+/// from a locked account; on success the open transaction is handed back with the user.
+async fn verify_login(
+    ctx: &AppContext,
+    input: &LoginInput<'_>,
+    meta: &RequestMeta,
+) -> CoreResult<(
+    avb_storage::store::Tx,
+    avb_storage::entities::user::Model,
+    String,
+)> {
+    throttle(ctx, meta).await?;
     let email = input.email.trim().to_lowercase();
     let tx = ctx.store.platform_tx(true).await?;
     let user = users::find_by_email(&tx, &email).await?;
@@ -77,58 +107,87 @@ pub async fn login(
         };
         let uid = UserId(user.id);
         if user.locked_until.is_some_and(|u| u > Utc::now()) {
+            // Same work and same answer as an unknown address.
+            password::verify(input.password.to_string(), None).await;
             return Err(fail("locked", Some(uid)));
-        }
-        if user.status != "active" {
-            return Err(fail("disabled", Some(uid)));
         }
         if !password::verify(input.password.to_string(), user.password_hash.clone()).await {
             return Err(fail("bad_password", Some(uid)));
         }
+        if user.status != "active" {
+            return Err(fail("disabled", Some(uid)));
+        }
         if let Some(secret) = &user.totp_secret {
-            match input.totp {
-                None => return Err(fail("totp_required", Some(uid))),
-                Some(code) if !totp::check(secret, code) => {
-                    return Err(fail("bad_totp", Some(uid)));
-                }
-                Some(_) => {}
+            let Some(code) = input.totp else {
+                return Err(fail("totp_required", Some(uid)));
+            };
+            let Some(step) = totp::verify(secret, code) else {
+                return Err(fail("bad_totp", Some(uid)));
+            };
+            if !users::use_totp_step(&tx, uid, step)
+                .await
+                .map_err(|_| fail("bad_totp", Some(uid)))?
+            {
+                return Err(fail("totp_reused", Some(uid)));
             }
         }
         Ok(user)
     }
     .await;
 
-    let user = match outcome {
-        Ok(u) => u,
+    match outcome {
+        Ok(user) => Ok((tx, user, email)),
         Err((reason, uid)) => {
             login_events::insert(&tx, uid, &email, &meta.ip, &meta.user_agent, false, reason)
                 .await?;
-            let mut locked = None;
-            if let (Some(uid), true) = (uid, matches!(reason, "bad_password" | "bad_totp")) {
-                let failures = users::get(&tx, uid).await?.failed_logins + 1;
+            if let (Some(uid), true) = (
+                uid,
+                matches!(reason, "bad_password" | "bad_totp" | "totp_reused"),
+            ) {
+                let user = users::get(&tx, uid).await?;
+                let failures = user.failed_logins + 1;
+                let mut locked = None;
                 if failures >= ctx.config.identity.lockout_threshold {
                     let until = Utc::now() + Duration::minutes(ctx.config.identity.lockout_minutes);
                     locked = Some(until);
                 }
                 users::record_failure(&tx, uid, locked).await?;
-            }
-            if reason == "locked"
-                && let Some(uid) = uid
-            {
-                locked = users::get(&tx, uid).await?.locked_until;
+                if let Some(until) = locked {
+                    tell_owner_locked(ctx, &tx, &user.email, failures, until, meta).await?;
+                }
             }
             tx.commit().await?;
-            return Err(match (reason, locked) {
-                (_, Some(until)) => CoreError::Locked(until),
-                ("totp_required", _) => CoreError::TotpRequired,
-                ("bad_totp", _) => CoreError::Unauthorized("invalid TOTP code"),
-                ("disabled", _) => CoreError::Unauthorized("account is disabled"),
+            Err(match reason {
+                "totp_required" => CoreError::TotpRequired,
+                "bad_totp" | "totp_reused" => CoreError::Unauthorized("invalid TOTP code"),
+                // Only said to whoever knows the password.
+                "disabled" => CoreError::Unauthorized("account is disabled"),
+                // Unknown address, wrong password, locked account: one answer.
                 _ => CoreError::Unauthorized("invalid e-mail or password"),
-            });
+            })
         }
-    };
+    }
+}
 
-    start_session(ctx, tx, user, input.tenant, &email, meta).await
+/// Mails the owner of an account that repeated failures just locked it (the login answer
+/// itself says nothing an unknown address would not get).
+async fn tell_owner_locked(
+    ctx: &AppContext,
+    tx: &avb_storage::store::Tx,
+    email: &str,
+    failures: i32,
+    until: chrono::DateTime<Utc>,
+    meta: &RequestMeta,
+) -> CoreResult<()> {
+    let reset = format!("{}/login", ctx.config.public_url());
+    let body = format!(
+        "Your AgentVoiceBox account was locked after {failures} failed sign-in attempts (the last from {}).\n\nIt unlocks by itself at {} UTC. If these attempts were not yours, someone may be guessing your password: once you can sign in again, change it (or ask for a password reset from {reset}) and turn on two-factor authentication.",
+        meta.ip,
+        until.format("%Y-%m-%d %H:%M")
+    );
+    ctx.mailer
+        .queue(tx, email, "Your AgentVoiceBox account is locked", &body)
+        .await
 }
 
 /// Signs in a user whose e-mail an OpenID Connect provider verified (the ID token was checked
@@ -310,13 +369,75 @@ pub async fn request_password_reset(ctx: &AppContext, email: &str) -> CoreResult
     Ok(())
 }
 
-/// Completes a password reset; every session of the user ends.
+/// Completes a password reset; every session of the user ends and every other reset link of
+/// the user stops working.
 pub async fn confirm_password_reset(
     ctx: &AppContext,
     token: &str,
     new_password: &str,
     meta: &RequestMeta,
 ) -> CoreResult<()> {
+    reset_password(ctx, token, new_password, None, meta)
+        .await
+        .map(|_| ())
+}
+
+/// What a password-reset link is worth now (for the portal's page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResetLink {
+    /// Usable: for this account, which has TOTP on or not.
+    Valid { email: String, totp: bool },
+    /// Used already (or made void by a newer one that was used).
+    Used,
+    /// Past its hour.
+    Expired,
+    /// Not a reset token at all.
+    Unknown,
+}
+
+/// Looks a reset token up without using it.
+pub async fn reset_link(ctx: &AppContext, token: &str) -> CoreResult<ResetLink> {
+    let tx = ctx.store.platform_tx(false).await?;
+    let found = tokens::find(&tx, RESET_PURPOSE, &hash_token(token.trim())).await?;
+    let state = match found {
+        None => ResetLink::Unknown,
+        Some(t) if t.used_at.is_some() => ResetLink::Used,
+        Some(t) if t.expires_at <= Utc::now() => ResetLink::Expired,
+        Some(t) => match t.user_id {
+            Some(uid) => {
+                let user = users::get(&tx, UserId(uid)).await?;
+                ResetLink::Valid {
+                    email: user.email,
+                    totp: user.totp_secret.is_some(),
+                }
+            }
+            None => ResetLink::Unknown,
+        },
+    };
+    tx.commit().await?;
+    Ok(state)
+}
+
+/// Completes a password reset from the portal and opens a login session (the second factor is
+/// asked for when the account has one: a mailed link alone never signs in past it). `None`
+/// when the password changed but the account cannot sign in here (disabled, or no tenant).
+pub async fn reset_password_and_sign_in(
+    ctx: &AppContext,
+    token: &str,
+    new_password: &str,
+    totp_code: &str,
+    meta: &RequestMeta,
+) -> CoreResult<Option<TokenPair>> {
+    reset_password(ctx, token, new_password, Some(totp_code), meta).await
+}
+
+async fn reset_password(
+    ctx: &AppContext,
+    token: &str,
+    new_password: &str,
+    sign_in: Option<&str>,
+    meta: &RequestMeta,
+) -> CoreResult<Option<TokenPair>> {
     let tx = ctx.store.platform_tx(true).await?;
     let t = tokens::consume(&tx, RESET_PURPOSE, &hash_token(token.trim()))
         .await
@@ -326,8 +447,20 @@ pub async fn confirm_password_reset(
     let uid = UserId(t.user_id.ok_or(CoreError::NotFound)?);
     let user = users::get(&tx, uid).await?;
     check_password_policy(new_password, Some(&user.email))?;
+    if let (Some(code), Some(secret)) = (sign_in, &user.totp_secret) {
+        // Checked before anything is written: a wrong code leaves the link usable.
+        let step = totp::verify(secret, code).ok_or_else(|| {
+            ValidationError::new("totp", "is not the current code of your authenticator")
+        })?;
+        if !users::use_totp_step(&tx, uid, step).await? {
+            return Err(
+                ValidationError::new("totp", "was already used; wait for the next code").into(),
+            );
+        }
+    }
     users::set_password(&tx, uid, password::hash(new_password.to_string()).await?).await?;
-    auth_sessions::revoke_all_for_user(&tx, uid).await?;
+    let ended = auth_sessions::revoke_all_for_user(&tx, uid).await?;
+    let voided = tokens::invalidate_for_user(&tx, RESET_PURPOSE, uid).await?;
     let scope = Scope::new(
         Actor::User {
             id: uid,
@@ -347,7 +480,7 @@ pub async fn confirm_password_reset(
             "user.password_reset",
             "user",
             uid,
-            serde_json::json!({}),
+            serde_json::json!({"sessions_ended": ended, "other_links_voided": voided}),
         ),
     )
     .await?;
@@ -355,10 +488,22 @@ pub async fn confirm_password_reset(
     ctx.revocations
         .revoke(None, vec![Revocation::User(uid)])
         .await;
-    Ok(())
+    if sign_in.is_none() || user.status != "active" {
+        return Ok(None);
+    }
+    let tx = ctx.store.platform_tx(true).await?;
+    let user = users::get(&tx, uid).await?;
+    let email = user.email.clone();
+    match start_session(ctx, tx, user, None, &email, meta).await {
+        Ok(pair) => Ok(Some(pair)),
+        Err(CoreError::Unauthorized(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
-/// Changes the caller's own password after checking the current one.
+/// Changes the caller's own password after checking the current one. Every other login session
+/// of the user ends (other browsers, devices and refresh tokens); the caller's stays. Reset
+/// links still outstanding stop working.
 pub async fn change_password(
     ctx: &AppContext,
     scope: &Scope,
@@ -379,6 +524,14 @@ pub async fn change_password(
     }
     check_password_policy(new_password, Some(&user.email))?;
     users::set_password(&tx, uid, password::hash(new_password.to_string()).await?).await?;
+    let ended = match scope.session() {
+        Some(sid) => auth_sessions::revoke_others(&tx, uid, sid).await?,
+        None => {
+            auth_sessions::revoke_all_for_user(&tx, uid).await?;
+            Vec::new()
+        }
+    };
+    tokens::invalidate_for_user(&tx, RESET_PURPOSE, uid).await?;
     audit_repo::append(
         &tx,
         audit::entry(
@@ -387,11 +540,16 @@ pub async fn change_password(
             "user.password_change",
             "user",
             uid,
-            serde_json::json!({}),
+            serde_json::json!({"sessions_ended": ended.len()}),
         ),
     )
     .await?;
     tx.commit().await?;
+    let mut revoked: Vec<Revocation> = ended.into_iter().map(Revocation::Session).collect();
+    if scope.session().is_none() {
+        revoked.push(Revocation::User(uid));
+    }
+    ctx.revocations.revoke(scope.tenant(), revoked).await;
     Ok(())
 }
 
@@ -403,31 +561,117 @@ pub fn totp_begin(scope: &Scope) -> CoreResult<(String, String)> {
     totp::new_secret(&scope.actor().label())
 }
 
-/// Enables TOTP after the caller proves the authenticator works.
+/// Proof of the account's current factors for changing its second factor: the password, and a
+/// code of the current authenticator when TOTP is on (used once).
+pub struct FactorProof<'a> {
+    pub password: &'a str,
+    pub current_code: Option<&'a str>,
+}
+
+/// Checks `proof` against `user` inside `tx`; field errors name `password` / `current_code`.
+async fn check_proof(
+    tx: &avb_storage::store::Tx,
+    user: &avb_storage::entities::user::Model,
+    proof: &FactorProof<'_>,
+) -> CoreResult<()> {
+    if !password::verify(proof.password.to_string(), user.password_hash.clone()).await {
+        return Err(ValidationError::new("password", "is not correct").into());
+    }
+    if let Some(secret) = &user.totp_secret {
+        let code = proof.current_code.map(str::trim).unwrap_or_default();
+        if code.is_empty() {
+            return Err(ValidationError::new(
+                "current_code",
+                "is required while two-factor authentication is on",
+            )
+            .into());
+        }
+        let step = totp::verify(secret, code).ok_or_else(|| {
+            ValidationError::new(
+                "current_code",
+                "is not the current code of your authenticator",
+            )
+        })?;
+        if !users::use_totp_step(tx, UserId(user.id), step).await? {
+            return Err(ValidationError::new(
+                "current_code",
+                "was already used; wait for the next code",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Enables TOTP (or replaces the authenticator) after the caller proves the new authenticator
+/// works and proves the account's current factors.
 pub async fn totp_enable(
     ctx: &AppContext,
     scope: &Scope,
     secret: &str,
     code: &str,
+    proof: FactorProof<'_>,
 ) -> CoreResult<()> {
     let uid = scope
         .actor()
         .user_id()
         .ok_or(CoreError::Unauthorized("only local users can enrol TOTP"))?;
-    if !totp::check(secret, code) {
+    let tx = ctx.store.platform_tx(true).await?;
+    let user = users::get(&tx, uid).await?;
+    check_proof(&tx, &user, &proof).await?;
+    let Some(step) = totp::verify(secret, code) else {
         return Err(CoreError::Validation(ValidationError::new(
             "code",
             "does not match the secret",
         )));
-    }
-    let tx = ctx.store.platform_tx(true).await?;
-    users::set_totp(&tx, uid, Some(secret.to_string())).await?;
+    };
+    let replaced = user.totp_secret.is_some();
+    users::set_totp(&tx, uid, Some(secret.to_string()), Some(step)).await?;
     audit_repo::append(
         &tx,
         audit::entry(
             scope,
             scope.tenant(),
-            "user.totp_enable",
+            if replaced {
+                "user.totp_replace"
+            } else {
+                "user.totp_enable"
+            },
+            "user",
+            uid,
+            serde_json::json!({}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Turns TOTP off after the caller proves the password and a current code.
+pub async fn totp_disable(
+    ctx: &AppContext,
+    scope: &Scope,
+    proof: FactorProof<'_>,
+) -> CoreResult<()> {
+    let uid = scope
+        .actor()
+        .user_id()
+        .ok_or(CoreError::Unauthorized("only local users have TOTP"))?;
+    let tx = ctx.store.platform_tx(true).await?;
+    let user = users::get(&tx, uid).await?;
+    if user.totp_secret.is_none() {
+        return Err(CoreError::Conflict(
+            "two-factor authentication is already off".into(),
+        ));
+    }
+    check_proof(&tx, &user, &proof).await?;
+    users::set_totp(&tx, uid, None, None).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            scope.tenant(),
+            "user.totp_disable",
             "user",
             uid,
             serde_json::json!({}),
@@ -571,4 +815,66 @@ pub async fn rename(ctx: &AppContext, scope: &Scope, name: &str) -> CoreResult<(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// How the portal's invitee takes an invitation up.
+pub enum InvitationAnswer<'a> {
+    /// A new account with this name and password.
+    NewAccount { name: &'a str, password: &'a str },
+    /// The invited address's existing account, proved like a login (password, TOTP code when
+    /// on; throttled and counted like one).
+    Existing {
+        password: &'a str,
+        totp: Option<&'a str>,
+    },
+}
+
+/// Accepts an invitation from the portal and opens a login session in the invitation's tenant.
+pub async fn accept_invitation_and_sign_in(
+    ctx: &AppContext,
+    token: &str,
+    answer: InvitationAnswer<'_>,
+    meta: &RequestMeta,
+) -> CoreResult<TokenPair> {
+    use crate::services::members::{self, InvitationLink, Joiner};
+    let (uid, tenant) = match answer {
+        InvitationAnswer::NewAccount { name, password } => {
+            members::accept_as(
+                ctx,
+                token,
+                Some(name),
+                Some(password),
+                Joiner::NewAccount,
+                meta,
+            )
+            .await?
+        }
+        InvitationAnswer::Existing { password, totp } => {
+            let InvitationLink::Valid { email, .. } = members::invitation_link(ctx, token).await?
+            else {
+                return Err(ValidationError::new("token", "is invalid, used or expired").into());
+            };
+            let input = LoginInput {
+                email: &email,
+                password,
+                totp,
+                tenant: None,
+            };
+            let (tx, user, _) = verify_login(ctx, &input, meta).await?;
+            tx.commit().await?;
+            members::accept_as(
+                ctx,
+                token,
+                None,
+                None,
+                Joiner::Account(UserId(user.id)),
+                meta,
+            )
+            .await?
+        }
+    };
+    let tx = ctx.store.platform_tx(true).await?;
+    let user = users::get(&tx, uid).await?;
+    let email = user.email.clone();
+    start_session(ctx, tx, user, Some(tenant), &email, meta).await
 }

@@ -9,6 +9,7 @@ pub mod local;
 pub mod oidc;
 pub mod password;
 pub mod session_cache;
+pub mod throttle;
 pub mod totp;
 
 pub use authenticate::{Credential, authenticate_bearer};

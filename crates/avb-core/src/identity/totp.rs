@@ -33,12 +33,31 @@ pub fn new_secret(account: &str) -> CoreResult<(String, String)> {
 
 /// Whether `code` is valid now for `secret_b32`.
 pub fn check(secret_b32: &str, code: &str) -> bool {
-    build(secret_b32, "user")
-        .and_then(|t| {
-            t.check_current(code.trim())
-                .map_err(|e| CoreError::Internal(e.to_string()))
-        })
-        .unwrap_or(false)
+    verify(secret_b32, code).is_some()
+}
+
+/// The time step (Unix time / 30) of the window `code` is valid in for `secret_b32`: the
+/// current one or one step either side. Callers remember it so that a code is good once.
+pub fn verify(secret_b32: &str, code: &str) -> Option<i64> {
+    use subtle::ConstantTimeEq;
+    let code = code.trim();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let totp = build(secret_b32, "user").ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    let current = now / 30;
+    let mut found = None;
+    for step in [current.saturating_sub(1), current, current + 1] {
+        let expected = totp.generate(step * 30);
+        if bool::from(expected.as_bytes().ct_eq(code.as_bytes())) {
+            found = Some(step as i64);
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -52,6 +71,13 @@ mod tests {
             .map_err(|e| crate::CoreError::Internal(e.to_string()))?;
         assert!(super::check(&secret, &code));
         assert!(!super::check(&secret, "000000") || code == "000000");
+        let step = super::verify(&secret, &code).unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64 / 30)
+            .unwrap_or_default();
+        assert!((now - 1..=now + 1).contains(&step), "{step} vs {now}");
+        assert_eq!(super::verify(&secret, "12345"), None);
         Ok(())
     }
 }

@@ -128,7 +128,15 @@ pub async fn create_rule(
 ) -> CoreResult<AlertRule> {
     ctx.policy
         .authorize(scope, Permission::PlatformTenants, None)?;
-    let rule = check(ctx, &input)?;
+    let mut rule = check(ctx, &input)?;
+    if rule.channel == "webhook" {
+        rule.destination = crate::services::webhooks::check_url_resolved(
+            &rule.destination,
+            ctx.config.webhooks.allow_private_urls,
+        )
+        .await
+        .map_err(|e| ValidationError::new("destination", e.message))?;
+    }
     let tx = ctx.store.platform_tx(true).await?;
     let rule = repo::insert_rule(&tx, rule).await?;
     audit_repo::append(
@@ -414,12 +422,19 @@ async fn notify(
                 "rule": {"id": rule.id, "name": rule.name, "metric": rule.metric,
                     "target": rule.target, "threshold": rule.threshold},
             });
-            let client = reqwest::Client::builder()
+            let allow_private = ctx.config.webhooks.allow_private_urls;
+            let client = crate::egress::tenant_client(allow_private)
                 .timeout(std::time::Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| CoreError::Internal(e.to_string()))?;
-            let (kind, detail) = match client.post(&rule.destination).json(&payload).send().await {
+            let sent = match crate::egress::check_literal(&rule.destination, allow_private) {
+                Ok(()) => client.post(&rule.destination).json(&payload).send().await,
+                Err(_) => {
+                    repo::event(tx, inc.id, "notify_failed", "webhook unreachable").await?;
+                    return Ok(());
+                }
+            };
+            let (kind, detail) = match sent {
                 Ok(r) if r.status().is_success() => (
                     "notified",
                     format!("webhook answered HTTP {}", r.status().as_u16()),

@@ -302,5 +302,8 @@ pub async fn revoke(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult
     ctx.revocations
         .revoke_keys(tenant, std::slice::from_ref(&k.prefix))
         .await;
+    ctx.revocations
+        .end_realtime_of_keys(tenant, std::slice::from_ref(&k.prefix))
+        .await;
     Ok(k)
 }

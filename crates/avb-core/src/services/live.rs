@@ -1,15 +1,59 @@
 //! The realtime sessions this process holds open, so that a close request (from any replica,
 //! through the revocation bus) can reach the socket.
 
+use crate::scope::{Actor, Scope};
+use avb_domain::{TenantId, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+/// The credential a live session was opened with, so that revoking it (a key revoked, a member
+/// removed, a user disabled) ends the session too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveOwner {
+    /// The session's tenant.
+    pub tenant: Option<TenantId>,
+    /// The prefix of the API key that opened it, or that minted its client secret.
+    pub key_prefix: Option<String>,
+    /// The local user that opened it, or that minted its client secret.
+    pub user: Option<UserId>,
+    /// The external identity provider's subject that opened it.
+    pub subject: Option<String>,
+}
+
+impl LiveOwner {
+    /// The owner of a session opened by `scope`.
+    pub fn of(scope: &Scope) -> Self {
+        let mut owner = Self {
+            tenant: scope.tenant(),
+            ..Self::default()
+        };
+        match scope.actor() {
+            Actor::ApiKey { prefix, .. } => owner.key_prefix = Some(prefix.clone()),
+            Actor::User { id, .. } => owner.user = Some(*id),
+            Actor::External { subject, .. } => owner.subject = Some(subject.clone()),
+            Actor::ClientSecret {
+                key_prefix, user, ..
+            } => {
+                owner.key_prefix = key_prefix.clone();
+                owner.user = *user;
+            }
+            Actor::Operator => {}
+        }
+        owner
+    }
+}
+
+struct Entry {
+    owner: LiveOwner,
+    closed: Arc<Notify>,
+}
+
 /// Registry of live sessions in this process.
 #[derive(Default)]
 pub struct LiveSessions {
-    inner: Mutex<HashMap<Uuid, Arc<Notify>>>,
+    inner: Mutex<HashMap<Uuid, Entry>>,
 }
 
 /// Keeps a session registered; dropping it unregisters.
@@ -29,11 +73,17 @@ impl Drop for LiveGuard {
 }
 
 impl LiveSessions {
-    /// Registers session `id`.
-    pub fn register(self: &Arc<Self>, id: Uuid) -> LiveGuard {
+    /// Registers session `id`, opened by `owner`.
+    pub fn register(self: &Arc<Self>, id: Uuid, owner: LiveOwner) -> LiveGuard {
         let closed = Arc::new(Notify::new());
         if let Ok(mut m) = self.inner.lock() {
-            m.insert(id, closed.clone());
+            m.insert(
+                id,
+                Entry {
+                    owner,
+                    closed: closed.clone(),
+                },
+            );
         }
         LiveGuard {
             id,
@@ -44,7 +94,11 @@ impl LiveSessions {
 
     /// Asks session `id` to close if this process holds it; returns whether it did.
     pub fn close(&self, id: Uuid) -> bool {
-        let notify = self.inner.lock().ok().and_then(|m| m.get(&id).cloned());
+        let notify = self
+            .inner
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&id).map(|e| e.closed.clone()));
         match notify {
             Some(n) => {
                 n.notify_one();
@@ -56,15 +110,33 @@ impl LiveSessions {
 
     /// Asks every session this process holds to close (shutdown); returns how many.
     pub fn close_all(&self) -> usize {
-        let all: Vec<Arc<Notify>> = self
+        self.close_where(|_| true)
+    }
+
+    /// Asks every session whose owner matches to close; returns how many.
+    pub fn close_where(&self, matches: impl Fn(&LiveOwner) -> bool) -> usize {
+        let chosen: Vec<Arc<Notify>> = self
             .inner
             .lock()
-            .map(|m| m.values().cloned().collect())
+            .map(|m| {
+                m.values()
+                    .filter(|e| matches(&e.owner))
+                    .map(|e| e.closed.clone())
+                    .collect()
+            })
             .unwrap_or_default();
-        for n in &all {
+        for n in &chosen {
             n.notify_one();
         }
-        all.len()
+        chosen.len()
+    }
+
+    /// The ids of the sessions this process holds (heartbeats).
+    pub fn ids(&self) -> Vec<Uuid> {
+        self.inner
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
     }
 
     /// How many sessions this process holds.

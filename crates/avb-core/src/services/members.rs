@@ -163,6 +163,82 @@ pub async fn accept(
     new_password: Option<&str>,
     meta: &RequestMeta,
 ) -> CoreResult<(UserId, TenantId)> {
+    accept_as(ctx, token, name, new_password, Joiner::Any, meta).await
+}
+
+/// Which account may take an invitation up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joiner {
+    /// The invited address's account, created from `name` and `password` when it has none.
+    Any,
+    /// Only a new account: the address must have none yet.
+    NewAccount,
+    /// Only this existing account (whose credentials the caller checked), and it must be the
+    /// invited address's.
+    Account(UserId),
+}
+
+/// What an invitation link is worth now (for the portal's page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvitationLink {
+    /// Pending: to `tenant` as `role`; `account` says whether the address has an account
+    /// already (and whether it has TOTP on).
+    Valid {
+        email: String,
+        tenant: String,
+        role: String,
+        account: Option<bool>,
+    },
+    /// Accepted already.
+    Used,
+    /// Revoked by the tenant.
+    Revoked,
+    /// Past its days.
+    Expired,
+    /// Not an invitation token.
+    Unknown,
+}
+
+/// Looks an invitation token up without using it.
+pub async fn invitation_link(ctx: &AppContext, token: &str) -> CoreResult<InvitationLink> {
+    let token_hash = hash_token(token.trim());
+    let lookup = ctx.store.platform_tx(false).await?;
+    let Ok(inv) = invitations::find_by_token(&lookup, &token_hash).await else {
+        lookup.commit().await?;
+        return Ok(InvitationLink::Unknown);
+    };
+    let account = users::find_by_email(&lookup, &inv.email)
+        .await?
+        .map(|u| u.totp_secret.is_some());
+    lookup.commit().await?;
+    let state = match inv.status.as_str() {
+        "accepted" => InvitationLink::Used,
+        "revoked" => InvitationLink::Revoked,
+        _ if inv.expires_at <= Utc::now() => InvitationLink::Expired,
+        _ => {
+            let tx = ctx.store.tenant_tx(TenantId(inv.tenant_id), false).await?;
+            let tenant = tenants::get(&tx, TenantId(inv.tenant_id)).await?.name;
+            tx.commit().await?;
+            InvitationLink::Valid {
+                email: inv.email,
+                tenant,
+                role: inv.role,
+                account,
+            }
+        }
+    };
+    Ok(state)
+}
+
+/// Accepts an invitation for the account `joiner` allows.
+pub async fn accept_as(
+    ctx: &AppContext,
+    token: &str,
+    name: Option<&str>,
+    new_password: Option<&str>,
+    joiner: Joiner,
+    meta: &RequestMeta,
+) -> CoreResult<(UserId, TenantId)> {
     let bad =
         || CoreError::Validation(ValidationError::new("token", "is invalid, used or expired"));
     let token_hash = hash_token(token.trim());
@@ -183,9 +259,16 @@ pub async fn accept(
     if inv.status != "pending" || inv.expires_at <= Utc::now() {
         return Err(bad());
     }
-    let user = match users::find_by_email(&tx, &inv.email).await? {
-        Some(u) => u,
-        None => {
+    let user = match (users::find_by_email(&tx, &inv.email).await?, joiner) {
+        (Some(_), Joiner::NewAccount) => {
+            return Err(CoreError::Conflict(
+                "this address has an account already: join with it".into(),
+            ));
+        }
+        (Some(u), Joiner::Account(id)) if u.id != id.as_uuid() => return Err(bad()),
+        (None, Joiner::Account(_)) => return Err(bad()),
+        (Some(u), _) => u,
+        (None, _) => {
             let name = Name::parse("name", name.unwrap_or_default())?;
             let pw = new_password
                 .ok_or_else(|| ValidationError::new("password", "is required for a new account"))?;
@@ -358,7 +441,16 @@ pub async fn remove(ctx: &AppContext, scope: &Scope, user: UserId) -> CoreResult
     auth_sessions::revoke_all_for_user(&platform, user).await?;
     platform.commit().await?;
     ctx.revocations
-        .revoke(Some(tenant), vec![Revocation::User(user)])
+        .revoke(
+            Some(tenant),
+            vec![
+                Revocation::User(user),
+                Revocation::RealtimeOfUser {
+                    user,
+                    tenant: Some(tenant),
+                },
+            ],
+        )
         .await;
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod billing;
 pub mod impersonation;
 pub mod key_cache;
 pub mod live;
+pub mod liveness;
 pub mod members;
 pub mod platform;
 pub mod projects;

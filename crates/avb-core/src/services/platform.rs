@@ -247,7 +247,16 @@ pub async fn set_user_enabled(
     tx.commit().await?;
     if !enabled {
         ctx.revocations
-            .revoke(None, vec![Revocation::User(id)])
+            .revoke(
+                None,
+                vec![
+                    Revocation::User(id),
+                    Revocation::RealtimeOfUser {
+                        user: id,
+                        tenant: None,
+                    },
+                ],
+            )
             .await;
     }
     Ok(u)

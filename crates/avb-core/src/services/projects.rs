@@ -218,5 +218,8 @@ pub async fn delete(
     tx.commit().await?;
     let prefixes: Vec<String> = revoked.iter().map(|k| k.prefix.clone()).collect();
     ctx.revocations.revoke_keys(tenant, &prefixes).await;
+    ctx.revocations
+        .end_realtime_of_keys(tenant, &prefixes)
+        .await;
     Ok(revoked.len())
 }

@@ -7,8 +7,12 @@ use crate::error::{CoreError, CoreResult};
 use crate::scope::{Actor, RequestMeta, Scope};
 use crate::services::projects::tenant_of;
 use crate::token::{hash_token, random_alnum};
-use avb_domain::{ApiKeyId, Permission, ProjectId, TenantId, TenantStatus, ValidationError};
-use avb_storage::repos::{api_keys, audit as audit_repo, realtime_secrets, tenants};
+use avb_domain::{
+    ApiKeyId, Permission, ProjectId, TenantId, TenantStatus, UserId, ValidationError,
+};
+use avb_storage::repos::{
+    api_keys, audit as audit_repo, memberships, projects, realtime_secrets, tenants, users,
+};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -36,6 +40,9 @@ struct StoredSecret {
     id: uuid::Uuid,
     tenant_id: uuid::Uuid,
     api_key_id: Option<uuid::Uuid>,
+    /// The local user that minted it (when no key did).
+    #[serde(default)]
+    user_id: Option<uuid::Uuid>,
     dialect: String,
     session: Value,
 }
@@ -74,6 +81,7 @@ pub async fn create_client_secret(
         Actor::ApiKey { id, .. } => Some(*id),
         _ => None,
     };
+    let user = scope.actor().user_id();
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     let id = match &ctx.redis {
         Some(client) => {
@@ -81,6 +89,7 @@ pub async fn create_client_secret(
                 id: uuid::Uuid::now_v7(),
                 tenant_id: tenant.as_uuid(),
                 api_key_id: key.map(|k| k.as_uuid()),
+                user_id: user.map(|u| u.as_uuid()),
                 dialect: dialect.to_string(),
                 session,
             };
@@ -103,7 +112,7 @@ pub async fn create_client_secret(
             record.id
         }
         None => {
-            realtime_secrets::insert(&tx, key, hash, dialect, session, expires_at)
+            realtime_secrets::insert(&tx, key, user, hash, dialect, session, expires_at)
                 .await?
                 .id
         }
@@ -130,25 +139,28 @@ pub async fn create_client_secret(
     Ok(ClientSecret { value, expires_at })
 }
 
-/// The record of a live secret: Redis first (when configured), then the database.
-async fn find_secret(ctx: &AppContext, hash: &str) -> CoreResult<Option<StoredSecret>> {
+/// Takes a live secret out of its store (Redis first, when configured, then the database), so
+/// that it opens one session only: of two concurrent redemptions exactly one gets it.
+async fn take_secret(ctx: &AppContext, hash: &str) -> CoreResult<Option<StoredSecret>> {
     if let Some(client) = &ctx.redis {
+        let redis_err = |e: redis::RedisError| CoreError::Internal(format!("redis: {e}"));
         let mut conn = client
             .get_multiplexed_async_connection()
             .await
-            .map_err(|e| CoreError::Internal(format!("redis: {e}")))?;
-        let tenant: Option<String> = redis::cmd("GET")
+            .map_err(redis_err)?;
+        // GETDEL on the pointer is the single-use gate.
+        let tenant: Option<String> = redis::cmd("GETDEL")
             .arg(format!("avb:ek:{hash}"))
             .query_async(&mut conn)
             .await
-            .map_err(|e| CoreError::Internal(format!("redis: {e}")))?;
+            .map_err(redis_err)?;
         if let Some(tenant) = tenant.and_then(|t| t.parse::<uuid::Uuid>().ok()) {
             let (_, data) = redis_keys(hash, tenant);
-            let body: Option<String> = redis::cmd("GET")
+            let body: Option<String> = redis::cmd("GETDEL")
                 .arg(&data)
                 .query_async(&mut conn)
                 .await
-                .map_err(|e| CoreError::Internal(format!("redis: {e}")))?;
+                .map_err(redis_err)?;
             if let Some(record) = body.and_then(|b| serde_json::from_str::<StoredSecret>(&b).ok())
                 && record.tenant_id == tenant
             {
@@ -156,46 +168,113 @@ async fn find_secret(ctx: &AppContext, hash: &str) -> CoreResult<Option<StoredSe
             }
         }
     }
-    let tx = ctx.store.platform_tx(false).await?;
-    let row = realtime_secrets::find_live(&tx, hash).await?;
+    let tx = ctx.store.platform_tx(true).await?;
+    let Some(row) = realtime_secrets::find_live(&tx, hash).await? else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let taken = realtime_secrets::consume(&tx, row.id).await?;
     tx.commit().await?;
-    Ok(row.map(|row| StoredSecret {
+    Ok(taken.then_some(StoredSecret {
         id: row.id,
         tenant_id: row.tenant_id,
         api_key_id: row.api_key_id,
+        user_id: row.user_id,
         dialect: row.dialect,
         session: row.session,
     }))
 }
 
-/// Turns a presented `ek_` secret into a realtime-only scope and its stored session.
+/// Who minted a secret, checked again at redemption.
+struct Minter {
+    project: Option<ProjectId>,
+    key_prefix: Option<String>,
+    user: Option<UserId>,
+}
+
+/// Checks that what minted the secret may still open sessions: the key is active and
+/// unexpired and its project exists, or the user is active and still a member of the tenant.
+async fn check_minter(ctx: &AppContext, row: &StoredSecret) -> CoreResult<Minter> {
+    let revoked =
+        CoreError::Unauthorized("the credential that minted this client secret was revoked");
+    let tenant = TenantId(row.tenant_id);
+    let tx = ctx.store.tenant_tx(tenant, false).await?;
+    let minter = match (row.api_key_id, row.user_id) {
+        (Some(key), _) => {
+            let Ok(key) = api_keys::get(&tx, ApiKeyId(key)).await else {
+                return Err(revoked);
+            };
+            match key.status.as_str() {
+                "active" => {}
+                "suspended" => return Err(CoreError::TenantSuspended),
+                _ => return Err(revoked),
+            }
+            if key.expires_at.is_some_and(|e| e <= Utc::now()) {
+                return Err(revoked);
+            }
+            if let Some(p) = key.project_id
+                && projects::get(&tx, ProjectId(p)).await.is_err()
+            {
+                return Err(revoked);
+            }
+            Minter {
+                project: key.project_id.map(ProjectId),
+                key_prefix: Some(key.prefix),
+                user: None,
+            }
+        }
+        (None, Some(user)) => {
+            let user = UserId(user);
+            let member = memberships::find(&tx, user).await?;
+            let platform = ctx.store.platform_tx(false).await?;
+            let active = users::get(&platform, user)
+                .await
+                .is_ok_and(|u| u.status == "active");
+            platform.commit().await?;
+            if member.is_none() || !active {
+                return Err(revoked);
+            }
+            Minter {
+                project: None,
+                key_prefix: None,
+                user: Some(user),
+            }
+        }
+        // Minted before minters were recorded: nothing to check against.
+        (None, None) => Minter {
+            project: None,
+            key_prefix: None,
+            user: None,
+        },
+    };
+    tx.commit().await?;
+    Ok(minter)
+}
+
+/// Turns a presented `ek_` secret into a realtime-only scope and its stored session. A secret
+/// opens one session, and only while the key (or user) that minted it is still in good
+/// standing and its tenant active.
 pub async fn redeem(
     ctx: &AppContext,
     token: &str,
     meta: RequestMeta,
 ) -> CoreResult<RedeemedSecret> {
-    let row = find_secret(ctx, &hash_token(token.trim()))
+    let row = take_secret(ctx, &hash_token(token.trim()))
         .await?
         .ok_or(CoreError::Unauthorized("invalid or expired client secret"))?;
     let tx = ctx.store.platform_tx(false).await?;
     let tenant = tenants::get(&tx, TenantId(row.tenant_id)).await?;
     tx.commit().await?;
-    let project = match row.api_key_id {
-        Some(key) => {
-            let tx = ctx.store.tenant_tx(TenantId(row.tenant_id), false).await?;
-            let key = api_keys::get(&tx, ApiKeyId(key)).await.ok();
-            tx.commit().await?;
-            key.and_then(|k| k.project_id).map(ProjectId)
-        }
-        None => None,
-    };
     if TenantStatus::from_stored(&tenant.status) != TenantStatus::Active {
         return Err(CoreError::TenantSuspended);
     }
+    let minter = check_minter(ctx, &row).await?;
     let scope = Scope::new(
         Actor::ClientSecret {
             id: row.id,
-            project,
+            project: minter.project,
+            key_prefix: minter.key_prefix,
+            user: minter.user,
         },
         Some(TenantId(row.tenant_id)),
         None,

@@ -33,6 +33,15 @@ pub enum Revocation {
     ExternalSubject(String),
     /// That user was enabled again.
     ExternalSubjectRestored(String),
+    /// Every live realtime session opened with this API key (by prefix) or with a client
+    /// secret it minted.
+    RealtimeOfKey(String),
+    /// Every live realtime session a user opened (or minted a secret for), in one tenant or,
+    /// without one, in all.
+    RealtimeOfUser {
+        user: UserId,
+        tenant: Option<TenantId>,
+    },
 }
 
 /// External subjects (Keycloak user ids) disabled here, with when; kept for a day, longer than
@@ -115,7 +124,20 @@ impl RevocationBus {
                     self.sessions.drop_where(|_, v| v.tenant == Some(*t));
                     self.keys.drop_tenant(*t);
                 }
-                Revocation::ExternalSubject(s) => self.blocked.set(s, true),
+                Revocation::ExternalSubject(s) => {
+                    self.blocked.set(s, true);
+                    self.live
+                        .close_where(|o| o.subject.as_deref() == Some(s.as_str()));
+                }
+                Revocation::RealtimeOfKey(p) => {
+                    self.live
+                        .close_where(|o| o.key_prefix.as_deref() == Some(p.as_str()));
+                }
+                Revocation::RealtimeOfUser { user, tenant } => {
+                    self.live.close_where(|o| {
+                        o.user == Some(*user) && (tenant.is_none() || o.tenant == *tenant)
+                    });
+                }
                 Revocation::ExternalSubjectRestored(s) => self.blocked.set(s, false),
             }
         }
@@ -155,6 +177,17 @@ impl RevocationBus {
             .iter()
             .cloned()
             .map(Revocation::KeyPrefix)
+            .collect();
+        self.revoke(Some(tenant), items).await;
+    }
+
+    /// Ends every live realtime session opened with these keys (or secrets they minted), on
+    /// every replica.
+    pub async fn end_realtime_of_keys(&self, tenant: TenantId, prefixes: &[String]) {
+        let items = prefixes
+            .iter()
+            .cloned()
+            .map(Revocation::RealtimeOfKey)
             .collect();
         self.revoke(Some(tenant), items).await;
     }

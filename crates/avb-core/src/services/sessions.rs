@@ -40,6 +40,7 @@ pub async fn open(
             dialect,
             client_ip: &scope.meta().ip,
             user_agent: &scope.meta().user_agent,
+            replica: &ctx.replica_id,
         },
     )
     .await?;
@@ -64,7 +65,7 @@ pub async fn closed(
 }
 
 /// The `session.closed` webhook's data.
-fn closed_event(s: &SessionRecord) -> serde_json::Value {
+pub(crate) fn closed_event(s: &SessionRecord) -> serde_json::Value {
     serde_json::json!({
         "id": s.id,
         "realtime_id": s.realtime_id,

@@ -184,30 +184,8 @@ pub(crate) fn private_host(host: url::Host<&str>) -> bool {
             let d = d.to_ascii_lowercase();
             d == "localhost" || d.ends_with(".localhost") || d.ends_with(".internal")
         }
-        url::Host::Ipv4(ip) => private_ip(IpAddr::V4(ip)),
-        url::Host::Ipv6(ip) => private_ip(IpAddr::V6(ip)),
-    }
-}
-
-fn private_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(ip) => {
-            let [a, b, ..] = ip.octets();
-            ip.is_loopback()
-                || ip.is_private()
-                || ip.is_link_local()
-                || ip.is_unspecified()
-                || ip.is_broadcast()
-                || (a == 100 && (b & 0xc0) == 64) // carrier-grade NAT
-        }
-        IpAddr::V6(ip) => {
-            let first = ip.segments()[0];
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link local
-                || ip.to_ipv4_mapped().is_some_and(|v4| private_ip(IpAddr::V4(v4)))
-        }
+        url::Host::Ipv4(ip) => crate::egress::forbidden_ip(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => crate::egress::forbidden_ip(IpAddr::V6(ip)),
     }
 }
 
@@ -358,7 +336,19 @@ pub async fn put(
     let perm = write_permission(project);
     let tenant = tenant_of(scope, perm)?;
     ctx.policy.authorize(scope, perm, Some(tenant))?;
-    let checked = check(input, ctx.config.engines.byok_allow_private_urls)?;
+    let allow_private = ctx.config.engines.byok_allow_private_urls;
+    let checked = check(input, allow_private)?;
+    if !allow_private
+        && let Some(url) = checked.fields.llm_base_url.as_deref()
+        && let Ok(url) = url::Url::parse(url)
+        && crate::egress::check_target(&url).await.is_err()
+    {
+        return Err(ValidationError::new(
+            "llm_base_url",
+            "must not point at a private or loopback address",
+        )
+        .into());
+    }
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     if let Some(p) = project {
         projects::get(&tx, p).await?;

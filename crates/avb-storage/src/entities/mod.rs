@@ -19,6 +19,7 @@ pub mod realtime_client_secret;
 pub mod realtime_item;
 pub mod realtime_session;
 pub mod realtime_turn;
+pub mod replica;
 pub mod server_secret;
 pub mod tenant;
 pub mod tenant_settings;

@@ -8,6 +8,7 @@ pub struct Model {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub api_key_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
     #[sea_orm(unique)]
     pub secret_hash: String,
     pub dialect: String,

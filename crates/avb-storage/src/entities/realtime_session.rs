@@ -19,6 +19,7 @@ pub struct Model {
     pub ended_at: Option<DateTimeUtc>,
     pub close_reason: String,
     pub responses: i32,
+    pub replica_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

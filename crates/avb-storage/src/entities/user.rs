@@ -11,6 +11,8 @@ pub struct Model {
     pub name: String,
     pub password_hash: Option<String>,
     pub totp_secret: Option<String>,
+    /// The last TOTP time step accepted for this user (a code is good once).
+    pub totp_last_step: Option<i64>,
     pub is_saas_admin: bool,
     pub status: String,
     pub failed_logins: i32,

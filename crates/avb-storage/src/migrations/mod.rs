@@ -15,6 +15,8 @@ mod m20261125_000010_portal_sessions;
 mod m20261125_000011_alerts;
 mod m20261125_000012_audit_archives;
 mod m20261125_000013_usage_shipping;
+mod m20261126_000014_realtime_liveness;
+mod m20261126_000101_totp_last_step;
 
 /// PostgreSQL only: row-level security on a tenant-owned table (ENABLE + FORCE and the policy
 /// that admits the transaction's tenant, or a platform transaction).
@@ -54,6 +56,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000011_alerts::Migration),
             Box::new(m20261125_000012_audit_archives::Migration),
             Box::new(m20261125_000013_usage_shipping::Migration),
+            Box::new(m20261126_000014_realtime_liveness::Migration),
+            Box::new(m20261126_000101_totp_last_step::Migration),
         ]
     }
 }

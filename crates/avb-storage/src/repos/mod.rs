@@ -13,6 +13,7 @@ pub mod projects;
 pub mod realtime_records;
 pub mod realtime_secrets;
 pub mod realtime_sessions;
+pub mod replicas;
 pub mod secrets;
 pub mod tenant_settings;
 pub mod tenants;

@@ -3,7 +3,7 @@
 use crate::entities::realtime_client_secret::{ActiveModel, Column, Entity, Model};
 use crate::error::StorageResult;
 use crate::store::Tx;
-use avb_domain::ApiKeyId;
+use avb_domain::{ApiKeyId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
@@ -11,6 +11,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 pub async fn insert(
     tx: &Tx,
     api_key: Option<ApiKeyId>,
+    user: Option<UserId>,
     secret_hash: String,
     dialect: &str,
     session: serde_json::Value,
@@ -21,6 +22,7 @@ pub async fn insert(
         id: Set(uuid::Uuid::now_v7()),
         tenant_id: Set(tenant.as_uuid()),
         api_key_id: Set(api_key.map(|k| k.as_uuid())),
+        user_id: Set(user.map(|u| u.as_uuid())),
         secret_hash: Set(secret_hash),
         dialect: Set(dialect.to_string()),
         session: Set(session),
@@ -40,4 +42,13 @@ pub async fn find_live(tx: &Tx, secret_hash: &str) -> StorageResult<Option<Model
         q = q.filter(Column::TenantId.eq(t.as_uuid()));
     }
     Ok(q.one(tx.conn()).await?)
+}
+
+/// Uses up secret `id` (single use): true for exactly one caller.
+pub async fn consume(tx: &Tx, id: uuid::Uuid) -> StorageResult<bool> {
+    let r = Entity::delete_many()
+        .filter(Column::Id.eq(id))
+        .exec(tx.conn())
+        .await?;
+    Ok(r.rows_affected == 1)
 }

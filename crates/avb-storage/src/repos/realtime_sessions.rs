@@ -20,6 +20,8 @@ pub struct NewSession<'a> {
     pub dialect: &'a str,
     pub client_ip: &'a str,
     pub user_agent: &'a str,
+    /// The replica holding the socket (its heartbeats keep the session live).
+    pub replica: &'a str,
 }
 
 /// Filters for listing sessions.
@@ -50,6 +52,7 @@ pub async fn insert(tx: &Tx, s: NewSession<'_>) -> StorageResult<Model> {
         ended_at: Set(None),
         close_reason: Set(String::new()),
         responses: Set(0),
+        replica_id: Set(Some(s.replica.to_string())),
     }
     .insert(tx.conn())
     .await?)

@@ -54,3 +54,26 @@ pub async fn any_live(tx: &Tx, purpose: &str) -> StorageResult<bool> {
         .await?
         .is_some())
 }
+
+/// Marks every unused token of `purpose` belonging to `user` as used (after one of them was, or
+/// when the credentials they would reset changed); returns how many were still outstanding.
+pub async fn invalidate_for_user(tx: &Tx, purpose: &str, user: UserId) -> StorageResult<u64> {
+    use sea_orm::sea_query::Expr;
+    let res = Entity::update_many()
+        .col_expr(Column::UsedAt, Expr::value(Some(Utc::now())))
+        .filter(Column::Purpose.eq(purpose))
+        .filter(Column::UserId.eq(user.as_uuid()))
+        .filter(Column::UsedAt.is_null())
+        .exec(tx.conn())
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// The token of `purpose` with this hash, used or not (to tell an expired link from a used one).
+pub async fn find(tx: &Tx, purpose: &str, token_hash: &str) -> StorageResult<Option<Model>> {
+    Ok(Entity::find()
+        .filter(Column::TokenHash.eq(token_hash))
+        .filter(Column::Purpose.eq(purpose))
+        .one(tx.conn())
+        .await?)
+}

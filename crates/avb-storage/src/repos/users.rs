@@ -26,6 +26,7 @@ pub async fn insert(tx: &Tx, u: NewUser<'_>) -> StorageResult<Model> {
         name: Set(u.name.to_string()),
         password_hash: Set(u.password_hash),
         totp_secret: Set(None),
+        totp_last_step: Set(None),
         is_saas_admin: Set(u.is_saas_admin),
         status: Set("active".into()),
         failed_logins: Set(0),
@@ -105,10 +106,17 @@ pub async fn set_password(tx: &Tx, id: UserId, hash: String) -> StorageResult<()
     Ok(())
 }
 
-/// Sets or clears the TOTP secret.
-pub async fn set_totp(tx: &Tx, id: UserId, secret: Option<String>) -> StorageResult<()> {
+/// Sets or clears the TOTP secret; `last_step` is the step of the code that proved it (so that
+/// code cannot sign in again).
+pub async fn set_totp(
+    tx: &Tx,
+    id: UserId,
+    secret: Option<String>,
+    last_step: Option<i64>,
+) -> StorageResult<()> {
     let mut am: ActiveModel = get(tx, id).await?.into();
     am.totp_secret = Set(secret);
+    am.totp_last_step = Set(last_step);
     am.updated_at = Set(Utc::now());
     am.update(tx.conn()).await?;
     Ok(())
@@ -153,4 +161,21 @@ pub async fn set_status(tx: &Tx, id: UserId, status: &str) -> StorageResult<Mode
     am.status = Set(status.to_string());
     am.updated_at = Set(Utc::now());
     Ok(am.update(tx.conn()).await?)
+}
+
+/// Records that a TOTP code of time step `step` was used; false when that step (or a later one)
+/// was already used, i.e. the code is a replay. Atomic: of two concurrent uses one wins.
+pub async fn use_totp_step(tx: &Tx, id: UserId, step: i64) -> StorageResult<bool> {
+    use sea_orm::Condition;
+    let res = Entity::update_many()
+        .col_expr(Column::TotpLastStep, Expr::value(step))
+        .filter(Column::Id.eq(id.as_uuid()))
+        .filter(
+            Condition::any()
+                .add(Column::TotpLastStep.is_null())
+                .add(Column::TotpLastStep.lt(step)),
+        )
+        .exec(tx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
 }

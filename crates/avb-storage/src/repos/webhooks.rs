@@ -52,6 +52,17 @@ pub async fn list_endpoints(tx: &Tx) -> StorageResult<Vec<Endpoint>> {
         .await?)
 }
 
+/// One page of the tenant's endpoints, newest first.
+pub async fn page_endpoints(tx: &Tx, page: PageRequest) -> StorageResult<Page<Endpoint>> {
+    let tenant = tx.require_tenant()?;
+    let q = webhook_endpoint::Entity::find()
+        .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_uuid()));
+    let rows = paginate(q, webhook_endpoint::Column::Id, page)
+        .all(tx.conn())
+        .await?;
+    Ok(Page::from_rows(rows, page.limit, |r| r.id))
+}
+
 /// One endpoint: of the transaction's tenant, or any for a platform transaction.
 pub async fn get_endpoint(tx: &Tx, id: Uuid) -> StorageResult<Endpoint> {
     let mut q = webhook_endpoint::Entity::find_by_id(id);
