@@ -528,7 +528,7 @@ async fn outbox_mail_is_delivered_over_smtp_when_configured() {
 async fn password_change_ends_every_other_session() {
     let app = spawn_app(Db::Sqlite).await;
     let t = app.create_tenant("Pw").await;
-    app.create_user(Some(t), "developer", "d@pw.io").await;
+    app.create_user(Some(t), "tenant_owner", "d@pw.io").await;
     let mine = app.login_full("d@pw.io").await;
     let other = app.login_full("d@pw.io").await;
     let browser = avb_testkit::browser::Browser::new(&app);
@@ -595,7 +595,8 @@ async fn password_change_ends_every_other_session() {
 async fn totp_replace_and_disable_need_password_and_current_code() {
     let app = spawn_app(Db::Sqlite).await;
     let t = app.create_tenant("Factor").await;
-    app.create_user(Some(t), "developer", "d@factor.io").await;
+    app.create_user(Some(t), "tenant_owner", "d@factor.io")
+        .await;
     let token = app.login("d@factor.io").await;
     let enrol = |secret: &str, code: String, extra: Value| {
         let mut body = json!({"secret": secret, "code": code});
