@@ -60,6 +60,13 @@ else
   cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
 
+# Property-based fuzzing of /api/v1 from its OpenAPI document (schemathesis, cached venv):
+# no 5xx and every answer as documented. 20 examples per operation keep it near a minute;
+# SKIP_FUZZ=1 skips it, FUZZ_EXAMPLES changes the count.
+if [ "${SKIP_FUZZ:-}" != 1 ]; then
+  scripts/fuzz-api.sh "${FUZZ_EXAMPLES:-20}" || status=$?
+fi
+
 # The portal in headless Chromium (Debian chromium + npm playwright-core) against a throwaway
 # server built by the run above; screenshots at 375/768/1440 px go to <target>/screenshots.
 # SKIP_BROWSER=1 skips it.

@@ -3,7 +3,9 @@
 use crate::dto::*;
 use crate::error::{FieldError, Problem};
 use crate::handlers::*;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 struct BearerAuth;
@@ -33,30 +35,28 @@ struct ProblemResponses;
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
 
-fn problem_response(description: &str) -> serde_json::Value {
-    serde_json::json!({
-        "description": description,
-        "content": {"application/problem+json": {"schema": {"$ref": PROBLEM_REF}}}
-    })
+fn problem_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build(),
+    )
 }
 
 /// The standard answers an operation gives, from its shape.
-fn standard_errors(
-    path: &str,
-    op: &serde_json::Value,
-    secured_by_default: bool,
-) -> Vec<(&'static str, &'static str)> {
-    let params = op["parameters"].as_array().cloned().unwrap_or_default();
-    let has_body = op.get("requestBody").is_some();
-    let json_body = op["requestBody"]["content"]
-        .get("application/json")
-        .is_some();
-    let secured = match op.get("security") {
-        Some(s) => s.as_array().is_some_and(|a| !a.is_empty()),
-        None => secured_by_default,
-    };
+fn standard_errors(path: &str, op: &Operation) -> Vec<(&'static str, &'static str)> {
+    let params = op.parameters.as_deref().unwrap_or_default();
+    let body = op.request_body.as_ref();
+    let json_body = body.is_some_and(|b| b.content.contains_key("application/json"));
+    let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
     let mut out = Vec::new();
-    if !params.is_empty() || has_body {
+    if !params.is_empty() || body.is_some() {
         out.push((
             "400",
             "Bad request: malformed JSON, or a query or path parameter that does not parse",
@@ -69,10 +69,10 @@ fn standard_errors(
             "The caller lacks the permission, or its tenant is suspended",
         ));
     }
-    if params.iter().any(|p| p["in"] == "path") {
+    if params.iter().any(|p| p.parameter_in == ParameterIn::Path) {
         out.push(("404", "No such resource (or another tenant's)"));
     }
-    if has_body {
+    if body.is_some() {
         out.push(("413", "The body is larger than `server.body_limit_bytes`"));
     }
     if json_body {
@@ -83,7 +83,7 @@ fn standard_errors(
         ));
     }
     // Plan limits (`CoreError::LimitReached`).
-    if path == "/api/v1/invitations" && op.get("requestBody").is_some() {
+    if path == "/api/v1/invitations" && body.is_some() {
         out.push(("402", "The plan's member limit is reached"));
     }
     if path.starts_with("/api/v1/") {
@@ -97,50 +97,37 @@ fn standard_errors(
 
 impl Modify for ProblemResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let Ok(mut doc) = serde_json::to_value(&*openapi) else {
-            return;
-        };
-        let secured_by_default = doc["security"].as_array().is_some_and(|a| !a.is_empty());
-        let Some(paths) = doc["paths"].as_object_mut() else {
-            return;
-        };
-        for (path, item) in paths.iter_mut() {
-            let Some(item) = item.as_object_mut() else {
-                continue;
-            };
-            for (method, op) in item.iter_mut() {
-                if !["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
-                    continue;
-                }
-                let extra = standard_errors(path, op, secured_by_default);
-                let responses = op["responses"]
-                    .as_object_mut()
-                    .expect("every operation documents responses");
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                let extra = standard_errors(path, op);
+                let responses = &mut op.responses.responses;
                 for response in responses.values_mut() {
-                    let Some(content) = response["content"].as_object_mut() else {
+                    let RefOr::T(response) = response else {
                         continue;
                     };
-                    let problem = content
-                        .get("application/json")
-                        .is_some_and(|c| c["schema"]["$ref"] == PROBLEM_REF);
+                    let problem = response.content.get("application/json").is_some_and(|c| {
+                        matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location == PROBLEM_REF)
+                    });
                     if problem {
-                        if let Some(c) = content.remove("application/json") {
-                            content.insert("application/problem+json".into(), c);
+                        if let Some(c) = response.content.shift_remove("application/json") {
+                            response
+                                .content
+                                .insert("application/problem+json".into(), c);
                         }
                     }
                 }
                 for (status, description) in extra {
                     responses
-                        .entry(status)
+                        .entry(status.to_string())
                         .or_insert_with(|| problem_response(description));
                 }
-            }
-        }
-        match serde_json::from_value(doc) {
-            Ok(d) => *openapi = d,
-            Err(e) => {
-                eprintln!("XX {e}");
-                tracing::error!(error = %e, "rewriting the OpenAPI document failed")
             }
         }
     }

@@ -79,6 +79,9 @@ pub fn spawn(ctx: AppContext, shutdown: watch::Receiver<bool>) -> Vec<tokio::tas
                 if let Err(e) = liveness::close_lost(&ctx).await {
                     tracing::warn!(error = %e, "closing lost sessions failed");
                 }
+                if let Err(e) = liveness::close_own_orphans(&ctx).await {
+                    tracing::warn!(error = %e, "closing this replica's orphaned sessions failed");
+                }
             }
         }));
     }

@@ -344,7 +344,14 @@ impl Session {
         let _ = writer_task.await;
         let tenant = self.scope.tenant();
         let result = match tenant {
-            Some(t) => sessions::closed(&self.state.ctx, t, record, &reason, self.responses).await,
+            Some(t) => {
+                let ctx = &self.state.ctx;
+                let responses = self.responses;
+                crate::records::retry_unavailable(|| {
+                    sessions::closed(ctx, t, record, &reason, responses)
+                })
+                .await
+            }
             None => Ok(()),
         };
         if let Err(e) = result {

@@ -454,3 +454,40 @@ async fn database_outage_answers_503_with_retry_after() {
     let (s, body) = app.get("/api/v1/projects", &owner).await;
     assert_eq!(s, StatusCode::OK, "back after the outage: {body}");
 }
+
+/// A path id that is not a UUID is a 400 problem naming it on every route, as the OpenAPI
+/// document says (team routes answered axum's plain text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_ids_that_do_not_parse_are_problems() {
+    let app = spawn_app(Db::Sqlite).await;
+    let (_, owner) = app.tenant_with_owner("Path Ids").await;
+    for (method, path) in [
+        (reqwest::Method::DELETE, "/api/v1/members/null,null"),
+        (reqwest::Method::PATCH, "/api/v1/members/null,null"),
+        (
+            reqwest::Method::POST,
+            "/api/v1/invitations/null,null/revoke",
+        ),
+        (reqwest::Method::GET, "/api/v1/webhooks/x/deliveries"),
+        (reqwest::Method::DELETE, "/api/v1/webhooks/x"),
+    ] {
+        let (s, ct, p) = raw(
+            &app,
+            method.clone(),
+            path,
+            &owner,
+            "{\"role\": \"viewer\"}",
+            "application/json",
+        )
+        .await;
+        assert_eq!(
+            (s, ct.as_str(), p["code"].as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                "application/problem+json",
+                Some("invalid_request")
+            ),
+            "{method} {path}: {p}"
+        );
+    }
+}

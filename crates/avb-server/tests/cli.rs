@@ -417,3 +417,177 @@ fn worker_role_consumes_the_redis_queue_and_stops_on_sigterm() {
         "{rest:?}"
     );
 }
+
+/// Borrowed (name, value) pairs.
+fn pairs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// Starts `avb serve` on free ports with `vars`; returns the child and its base URL.
+fn serve(env: &Env, vars: &[(&str, &str)]) -> (std::process::Child, String) {
+    let mut cmd = env.cmd();
+    cmd.args(["serve"])
+        .env("AVB_SERVER__LISTEN", "127.0.0.1:0")
+        .env("AVB_SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if let Some(rest) = line.unwrap().strip_prefix("AgentVoiceBox listening on ") {
+            let base = rest.split_whitespace().next().unwrap().to_string();
+            // Keep reading: a closed pipe would make the server's next line fail.
+            std::thread::spawn(move || lines.for_each(drop));
+            return (child, base);
+        }
+    }
+    panic!("avb serve did not start");
+}
+
+/// Creates a tenant and a key with the realtime and sessions scopes through the CLI.
+fn tenant_key(env: &Env, vars: &[(&str, &str)]) -> String {
+    let run = |args: &[&str]| -> Value {
+        let mut cmd = env.cmd();
+        cmd.args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let tenant = run(&[
+        "admin",
+        "--json",
+        "tenant",
+        "create",
+        "--name",
+        "Crash Co",
+        "--email",
+        "ops@crash.io",
+    ]);
+    let tid = tenant["id"].as_str().unwrap().to_string();
+    let key = run(&[
+        "admin",
+        "--json",
+        "key",
+        "create",
+        "--tenant",
+        &tid,
+        "--name",
+        "k",
+        "--scopes",
+        "realtime,sessions",
+    ]);
+    key["secret"].as_str().unwrap().to_string()
+}
+
+/// Opens a realtime session on `base` and returns the socket once it is created.
+async fn open_realtime(
+    base: &str,
+    key: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("{}/v1/realtime?model=m", base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let _created = ws.next().await;
+    ws
+}
+
+/// Polls `base` until the tenant's only session is closed; returns its record and how long
+/// it took.
+async fn until_closed(base: &str, key: &str) -> (Value, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let http = reqwest::Client::new();
+    loop {
+        let list: Value = http
+            .get(format!("{base}/api/v1/sessions"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let s = list["data"][0].clone();
+        if s["status"] == "closed" {
+            return (s, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the crashed session is still {s}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// A replica killed with SIGKILL leaves its sessions "active": a surviving replica on the same
+/// PostgreSQL closes them as `lost` once the heartbeats stop (bounded by lost_after_secs).
+#[test]
+fn a_surviving_replica_closes_the_sessions_of_a_killed_one() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, _) = rt
+        .block_on(avb_testkit::fresh_database(avb_testkit::Db::Postgres))
+        .unwrap();
+    let env = Env::new();
+    let db = [("AVB_DATABASE__URL", url.as_str())];
+    let key = tenant_key(&env, &db);
+    let (a_dir, b_dir) = (
+        env.dir.join("a").display().to_string(),
+        env.dir.join("b").display().to_string(),
+    );
+    let vars = |dir: &str| {
+        [
+            ("AVB_DATABASE__URL", url.clone()),
+            ("AVB_REALTIME__LOST_AFTER_SECS", "4".to_string()),
+            ("AVB_SERVER__DATA_DIR", dir.to_string()),
+        ]
+    };
+    let (a_vars, b_vars) = (vars(&a_dir), vars(&b_dir));
+    let (mut doomed, a) = serve(&env, &pairs(&a_vars));
+    let (mut survivor, b) = serve(&env, &pairs(&b_vars));
+    let (record, took) = rt.block_on(async {
+        let _ws = open_realtime(&a, &key).await;
+        doomed.kill().unwrap();
+        doomed.wait().unwrap();
+        until_closed(&b, &key).await
+    });
+    eprintln!("survivor closed the killed replica's session after {took:?}");
+    assert_eq!(record["close_reason"], "lost", "{record}");
+    assert!(record["ended_at"].is_string(), "{record}");
+    survivor.kill().unwrap();
+    let _ = survivor.wait();
+}
+
+/// A server killed with SIGKILL and started again on the same data directory closes what its
+/// previous process left open, at start.
+#[test]
+fn a_restarted_server_closes_its_previous_sessions_at_start() {
+    let env = Env::new();
+    let key = tenant_key(&env, &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (mut first, base) = serve(&env, &[]);
+    rt.block_on(async {
+        let _ws = open_realtime(&base, &key).await;
+        first.kill().unwrap();
+        first.wait().unwrap();
+    });
+    let (mut again, base) = serve(&env, &[]);
+    let (record, took) = rt.block_on(until_closed(&base, &key));
+    eprintln!("the restarted server closed its previous session after {took:?}");
+    assert_eq!(record["close_reason"], "lost", "{record}");
+    again.kill().unwrap();
+    let _ = again.wait();
+}

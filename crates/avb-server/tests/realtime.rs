@@ -1481,3 +1481,37 @@ async fn removing_or_disabling_a_user_ends_their_realtime_sessions() {
         "a disabled user's secret must not open a session"
     );
 }
+
+/// A session recorded as held by this replica but no longer open here (its close could not be
+/// written) is closed as lost by the replica's own sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_closes_sessions_it_no_longer_holds() {
+    let app = spawn_app_with(Db::Sqlite, |c| c.realtime.lost_after_secs = 2).await;
+    let key = app.realtime_key(&["realtime", "sessions"]).await;
+    let scope = avb_core::identity::authenticate_bearer(&app.ctx, &key, Default::default())
+        .await
+        .unwrap();
+    let id = avb_core::services::sessions::open(&app.ctx, &scope, "sess_orphan", "m", "ga")
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, s) = app.get(&format!("/api/v1/sessions/{id}"), &key).await;
+        if s["status"] == "closed" {
+            assert_eq!(s["close_reason"], "lost", "{s}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {s}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // A live session of this replica is left alone.
+    let mut ws = open_session(&app, &key).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    send(
+        &mut ws,
+        json!({"type": "session.update", "session": {"type": "realtime"}}),
+    )
+    .await;
+    let updated = until(&mut ws, "session.updated").await;
+    assert_eq!(updated.last().unwrap()["type"], "session.updated");
+}

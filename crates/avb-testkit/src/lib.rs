@@ -144,6 +144,24 @@ pub async fn spawn_on(url: &str, dir: Option<PathBuf>, tweak: impl FnOnce(&mut C
     }
 }
 
+/// `name` as a DNS label for test addresses: lower-case letters and digits, other runs as `-`.
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-');
+    if out.is_empty() {
+        "t".into()
+    } else {
+        out.to_string()
+    }
+}
+
 /// The password every test user gets (meets the policy).
 pub const PASSWORD: &str = "Test-Password-42";
 
@@ -193,10 +211,7 @@ impl TestApp {
     pub async fn create_tenant(&self, name: &str) -> TenantId {
         let input = tenants::NewTenantInput {
             name: name.into(),
-            billing_email: format!(
-                "billing@{}.example.com",
-                name.to_lowercase().replace(' ', "-")
-            ),
+            billing_email: format!("billing@{}.example.com", slug(name)),
             plan: None,
             timezone: None,
         };
@@ -251,7 +266,7 @@ impl TestApp {
         let email = format!(
             "owner-{}@{}.example.com",
             uuid::Uuid::now_v7().simple(),
-            name.to_lowercase().replace(' ', "-")
+            slug(name)
         );
         self.create_user(Some(t), "tenant_owner", &email).await;
         (t, self.login(&email).await)

@@ -119,7 +119,7 @@ pub struct RoleRequest {
 pub async fn change_role(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    axum::extract::Path(user): axum::extract::Path<uuid::Uuid>,
+    crate::extract::PathId(user): crate::extract::PathId<uuid::Uuid>,
     Json(req): Json<RoleRequest>,
 ) -> ApiResult<axum::Json<MemberDto>> {
     let m = members::change_role(&state.ctx, &scope, avb_domain::UserId(user), &req.role).await?;
@@ -142,7 +142,7 @@ pub async fn change_role(
 pub async fn remove(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    axum::extract::Path(user): axum::extract::Path<uuid::Uuid>,
+    crate::extract::PathId(user): crate::extract::PathId<uuid::Uuid>,
 ) -> ApiResult<StatusCode> {
     members::remove(&state.ctx, &scope, avb_domain::UserId(user)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -155,7 +155,7 @@ pub async fn remove(
 pub async fn revoke_invitation(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    axum::extract::Path(id): axum::extract::Path<uuid::Uuid>,
+    crate::extract::PathId(id): crate::extract::PathId<uuid::Uuid>,
 ) -> ApiResult<axum::Json<InvitationDto>> {
     let inv = members::revoke_invitation(&state.ctx, &scope, id).await?;
     Ok(axum::Json(inv.into()))

@@ -40,6 +40,31 @@ pub async fn close_lost(ctx: &AppContext) -> CoreResult<usize> {
     Ok(closed)
 }
 
+/// Closes sessions recorded as held by this replica that it no longer holds (their close could
+/// not be written, e.g. during a database outage); returns how many.
+pub async fn close_own_orphans(ctx: &AppContext) -> CoreResult<usize> {
+    let grace = Duration::seconds(ctx.config.realtime.lost_after_secs as i64);
+    let tx = ctx.store.platform_tx(false).await?;
+    let recorded = replicas::live_sessions_of(&tx, &ctx.replica_id).await?;
+    tx.commit().await?;
+    let held: std::collections::HashSet<uuid::Uuid> = ctx.live.ids().into_iter().collect();
+    let mut closed = 0;
+    for (tenant, id, started) in recorded {
+        if held.contains(&id) || started > Utc::now() - grace {
+            continue;
+        }
+        let tx = ctx.store.tenant_tx(TenantId(tenant), true).await?;
+        let s = realtime_sessions::get(&tx, id).await?;
+        realtime_sessions::close(&tx, id, LOST, s.responses).await?;
+        let s = realtime_sessions::get(&tx, id).await?;
+        crate::services::webhooks::emit(&tx, "session.closed", super::sessions::closed_event(&s))
+            .await?;
+        tx.commit().await?;
+        closed += 1;
+    }
+    Ok(closed)
+}
+
 /// Closes the live sessions `replica` held, as ended at `ended_at`, and sends their
 /// `session.closed` webhooks.
 async fn close_replica(

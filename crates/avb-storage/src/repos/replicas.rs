@@ -70,3 +70,20 @@ pub async fn close_sessions_of(
         .await?;
     Ok(lost)
 }
+
+/// Live sessions recorded as held by `replica`, with when they started: (tenant, id, start).
+pub async fn live_sessions_of(
+    tx: &Tx,
+    replica: &str,
+) -> StorageResult<Vec<(Uuid, Uuid, DateTime<Utc>)>> {
+    Ok(Sessions::find()
+        .select_only()
+        .column(S::TenantId)
+        .column(S::Id)
+        .column(S::StartedAt)
+        .filter(S::Status.eq("active"))
+        .filter(S::ReplicaId.eq(replica))
+        .into_tuple()
+        .all(tx.conn())
+        .await?)
+}
