@@ -115,12 +115,10 @@ impl Modify for ProblemResponses {
                     let problem = response.content.get("application/json").is_some_and(|c| {
                         matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location == PROBLEM_REF)
                     });
-                    if problem {
-                        if let Some(c) = response.content.shift_remove("application/json") {
-                            response
-                                .content
-                                .insert("application/problem+json".into(), c);
-                        }
+                    if problem && let Some(c) = response.content.shift_remove("application/json") {
+                        response
+                            .content
+                            .insert("application/problem+json".into(), c);
                     }
                 }
                 for (status, description) in extra {
@@ -172,6 +170,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use serde_json::Value;
 
@@ -186,14 +185,14 @@ mod tests {
                 operations += 1;
                 let responses = op["responses"].as_object().unwrap();
                 for (status, r) in responses {
-                    if status.starts_with('4') || status.starts_with('5') {
-                        if let Some(content) = r.get("content") {
-                            assert!(
-                                content.get("application/json").is_none()
-                                    && content.get("application/problem+json").is_some(),
-                                "{method} {path} {status}: {content}"
-                            );
-                        }
+                    if (status.starts_with('4') || status.starts_with('5'))
+                        && let Some(content) = r.get("content")
+                    {
+                        assert!(
+                            content.get("application/json").is_none()
+                                && content.get("application/problem+json").is_some(),
+                            "{method} {path} {status}: {content}"
+                        );
                     }
                 }
                 if op.get("requestBody").is_some() {
