@@ -71,9 +71,9 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
     if (s[0] & 0xe000) != 0x2000 {
         return true;
     }
-    (s[0] == 0x2001 && s[1] < 0x0200) // IETF special purpose 2001::/23 (Teredo, ORCHID, ...)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0x3fff && s[1] < 0x1000) // documentation 3fff::/20
+    // IETF special purpose 2001::/23 (Teredo, ORCHID, ...), documentation 2001:db8::/32 and
+    // 3fff::/20.
+    (s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8)) || (s[0] == 0x3fff && s[1] < 0x1000)
 }
 
 /// Whether the literal host of `url` is forbidden (names are checked when they resolve).

@@ -444,6 +444,8 @@ fn serve(env: &Env, vars: &[(&str, &str)]) -> (std::process::Child, String) {
             return (child, base);
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("avb serve did not start");
 }
 
