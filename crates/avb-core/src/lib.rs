@@ -12,6 +12,7 @@ pub mod identity;
 pub mod mail;
 pub mod monitoring;
 pub mod policy;
+pub mod redis_slot;
 pub mod scope;
 pub mod sealing;
 pub mod secret;

@@ -4,6 +4,7 @@
 //! live there (keys `avb:rl:<tenant>:<minute>:r|t`, windows aligned to the clock), so every
 //! replica draws from one budget; without it, or while Redis fails, each process counts alone.
 
+use avb_core::redis_slot::RedisSlot;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -39,8 +40,7 @@ pub struct Remaining {
 #[derive(Default)]
 pub struct RateLimits {
     windows: Mutex<HashMap<String, Window>>,
-    redis: Option<redis::Client>,
-    conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+    redis: RedisSlot,
 }
 
 /// The clock-aligned window: its number and the seconds left in it.
@@ -59,36 +59,14 @@ impl RateLimits {
     /// A limiter counting in Redis when a client is given, else in this process.
     pub fn new(redis: Option<redis::Client>) -> Self {
         Self {
-            redis,
+            redis: RedisSlot::new(redis, "realtime rate limits"),
             ..Self::default()
         }
     }
 
-    async fn connection(&self) -> Option<redis::aio::MultiplexedConnection> {
-        let client = self.redis.as_ref()?;
-        let mut slot = self.conn.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Some(c.clone());
-        }
-        match client.get_multiplexed_async_connection().await {
-            Ok(c) => {
-                *slot = Some(c.clone());
-                Some(c)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "rate limits: Redis unavailable; counting locally");
-                None
-            }
-        }
-    }
-
-    async fn forget_connection(&self) {
-        *self.conn.lock().await = None;
-    }
-
     /// Takes one response from the tenant's `budget`, or says when it resets.
     pub async fn try_start(&self, tenant: &str, budget: Budget) -> Result<Remaining, Remaining> {
-        if let Some(mut c) = self.connection().await {
+        if let Some(mut c) = self.redis.get().await {
             let (window, reset) = clock_window();
             let (kr, kt) = (
                 format!("avb:rl:{tenant}:{window}:r"),
@@ -123,7 +101,7 @@ impl RateLimits {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "rate limits: Redis failed; counting locally");
-                    self.forget_connection().await;
+                    self.redis.forget().await;
                 }
             }
         }
@@ -132,7 +110,7 @@ impl RateLimits {
 
     /// Charges tokens a response used.
     pub async fn charge_tokens(&self, tenant: &str, budget: Budget, tokens: u64) -> Remaining {
-        if let Some(mut c) = self.connection().await {
+        if let Some(mut c) = self.redis.get().await {
             let (window, reset) = clock_window();
             let (kr, kt) = (
                 format!("avb:rl:{tenant}:{window}:r"),
@@ -159,7 +137,7 @@ impl RateLimits {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "rate limits: Redis failed; counting locally");
-                    self.forget_connection().await;
+                    self.redis.forget().await;
                 }
             }
         }

@@ -8,6 +8,7 @@
 //! The client address is the peer's unless the peer is a trusted proxy (`server.trusted_proxies`):
 //! then the right-most `X-Forwarded-For` entry that is not itself a trusted proxy is the client.
 
+use crate::redis_slot::RedisSlot;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
@@ -162,34 +163,15 @@ fn clock_window() -> (u64, u64) {
 pub struct LoginLimiter {
     /// key -> (window, count)
     local: Mutex<HashMap<String, (u64, u64)>>,
-    redis: Option<redis::Client>,
-    conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+    redis: RedisSlot,
 }
 
 impl LoginLimiter {
     /// A limiter counting in Redis when a client is given, else in this process.
     pub fn new(redis: Option<redis::Client>) -> Self {
         Self {
-            redis,
+            redis: RedisSlot::new(redis, "login limiter"),
             ..Self::default()
-        }
-    }
-
-    async fn connection(&self) -> Option<redis::aio::MultiplexedConnection> {
-        let client = self.redis.as_ref()?;
-        let mut slot = self.conn.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Some(c.clone());
-        }
-        match client.get_multiplexed_async_connection().await {
-            Ok(c) => {
-                *slot = Some(c.clone());
-                Some(c)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "login limiter: Redis unavailable; counting locally");
-                None
-            }
         }
     }
 
@@ -209,7 +191,7 @@ impl LoginLimiter {
                 budget.per_network,
             ),
         ];
-        if let Some(mut c) = self.connection().await {
+        if let Some(mut c) = self.redis.get().await {
             let counted: redis::RedisResult<(u64, i64, u64, i64)> = redis::pipe()
                 .atomic()
                 .incr(&keys[0].0, 1u64)
@@ -233,7 +215,7 @@ impl LoginLimiter {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "login limiter: Redis failed; counting locally");
-                    *self.conn.lock().await = None;
+                    self.redis.forget().await;
                 }
             }
         }
