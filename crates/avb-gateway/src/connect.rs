@@ -89,7 +89,20 @@ pub async fn upgrade(
                 "The tenant is suspended.",
             );
         }
-        Err(CoreError::Internal(e) | CoreError::Unavailable(e)) => {
+        Err(CoreError::Unavailable(e)) => {
+            tracing::warn!(error = %e, "realtime authentication: database unavailable");
+            let mut res = refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "The service is temporarily unavailable; retry shortly.",
+            );
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+            return res;
+        }
+        Err(CoreError::Internal(e)) => {
             tracing::error!(error = %e, "realtime authentication failed");
             return refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,

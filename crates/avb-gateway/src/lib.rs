@@ -35,10 +35,17 @@ pub struct GatewayState {
 pub fn router(ctx: AppContext) -> Router {
     let engines = work::route_through_queue(Engines::from_config(&ctx.config.engines), &ctx);
     let limits = std::sync::Arc::new(limits::RateLimits::new(ctx.redis.clone()));
+    let body_limit = axum::extract::DefaultBodyLimit::max(ctx.config.server.body_limit_bytes);
     Router::new()
         .route("/v1/realtime", get(connect::upgrade))
-        .route("/v1/realtime/sessions", post(secrets::sessions))
-        .route("/v1/realtime/client_secrets", post(secrets::client_secrets))
+        .route(
+            "/v1/realtime/sessions",
+            post(secrets::sessions).layer(body_limit.clone()),
+        )
+        .route(
+            "/v1/realtime/client_secrets",
+            post(secrets::client_secrets).layer(body_limit),
+        )
         .with_state(GatewayState {
             ctx,
             engines,

@@ -316,9 +316,9 @@ async fn oversized_bodies_answer_problem_json_and_the_openai_envelope() {
         .await;
     assert_eq!(t["status"], "active", "{t}");
 
-    // The gateway's REST routes (axum's 2 MiB default limit there).
+    // The gateway's REST routes, under the same `server.body_limit_bytes`.
     let key = app.realtime_key(&["realtime"]).await;
-    let huge = format!("{{\"instructions\": \"{}\"}}", "x".repeat(3 << 20));
+    let huge = format!("{{\"instructions\": \"{}\"}}", "x".repeat(8192));
     for path in ["/v1/realtime/client_secrets", "/v1/realtime/sessions"] {
         let (s, ct, e) = raw(
             &app,
@@ -399,6 +399,8 @@ async fn database_outage_answers_503_with_retry_after() {
     let (_, owner) = app.tenant_with_owner("Outage").await;
     let (s, _) = app.get("/api/v1/projects", &owner).await;
     assert_eq!(s, StatusCode::OK);
+    // A key not used yet, so not cached: the realtime handshake must reach the database.
+    let key = app.realtime_key(&["realtime"]).await;
     let name = app.database_url.rsplit('/').next().unwrap().to_string();
     let admin = format!("{}/postgres", avb_testkit::postgres_server_url());
     sql(
@@ -442,6 +444,14 @@ async fn database_outage_answers_503_with_retry_after() {
         let secs: u64 = retry.expect("Retry-After").parse().unwrap();
         assert!(secs > 0);
     }
+    let refused = avb_testkit::ws::connect(&app, &[("authorization", &format!("Bearer {key}"))])
+        .await
+        .err();
+    assert_eq!(
+        refused,
+        Some(503),
+        "the realtime handshake during the outage"
+    );
     let (s, ready) = app.call(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
     assert_eq!(ready["checks"]["database"]["status"], "down", "{ready}");
