@@ -40,7 +40,7 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/v1/realtime", get(connect::upgrade))
         .route(
             "/v1/realtime/sessions",
-            post(secrets::sessions).layer(body_limit.clone()),
+            post(secrets::sessions).layer(body_limit),
         )
         .route(
             "/v1/realtime/client_secrets",
