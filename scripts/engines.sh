@@ -145,11 +145,14 @@ install_llm() {
   echo "language model installed in $LLM_DIR"
 }
 
+# Requests queue one behind the other: llama-cpp-python's default (interrupt_requests) would cut
+# a session's streaming answer short whenever another session asks something.
 run_llm() {
   local port="${1:-8081}"
   [ -f "$LLM_DIR/model.gguf" ] || install_llm
   HF_HUB_OFFLINE=1 exec "$LLM_DIR/venv/bin/python" -m llama_cpp.server --model "$LLM_DIR/model.gguf" \
-    --host 127.0.0.1 --port "$port" --n_ctx 2048 --n_threads 2 --model_alias smollm2
+    --host 127.0.0.1 --port "$port" --n_ctx 2048 --n_threads 2 --model_alias smollm2 \
+    --interrupt_requests False
 }
 
 RUN_DIR="$CACHE/run"
