@@ -36,7 +36,7 @@ if [ "${SKIP_LOCAL_ENGINES:-}" != 1 ]; then
     export LOCAL_LLM_URL=http://127.0.0.1:8081/v1 LOCAL_STT_URL=http://127.0.0.1:8082/v1 \
       LOCAL_TTS_URL=http://127.0.0.1:8083/v1
   else
-    echo "WARNING: the local engines did not start (see above); tests/local_engines.rs will not" >&2
+    echo "WARNING: the local engines did not start (see above); tests/it/local_engines.rs will not" >&2
     echo "WARNING: exercise them in this run." >&2
   fi
 fi

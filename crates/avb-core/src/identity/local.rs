@@ -438,12 +438,15 @@ async fn reset_password(
     sign_in: Option<&str>,
     meta: &RequestMeta,
 ) -> CoreResult<Option<TokenPair>> {
+    let invalid =
+        || CoreError::Validation(ValidationError::new("token", "is invalid, used or expired"));
+    let hash = hash_token(token.trim());
     let tx = ctx.store.platform_tx(true).await?;
-    let t = tokens::consume(&tx, RESET_PURPOSE, &hash_token(token.trim()))
-        .await
-        .map_err(|_| {
-            CoreError::Validation(ValidationError::new("token", "is invalid, used or expired"))
-        })?;
+    // Everything is checked before the link is used up: bad input leaves it usable.
+    let t = tokens::find(&tx, RESET_PURPOSE, &hash)
+        .await?
+        .filter(|t| t.used_at.is_none() && t.expires_at > Utc::now())
+        .ok_or_else(invalid)?;
     let uid = UserId(t.user_id.ok_or(CoreError::NotFound)?);
     let user = users::get(&tx, uid).await?;
     check_password_policy(new_password, Some(&user.email))?;
@@ -457,6 +460,11 @@ async fn reset_password(
                 ValidationError::new("totp", "was already used; wait for the next code").into(),
             );
         }
+    }
+    match tokens::consume(&tx, RESET_PURPOSE, &hash).await {
+        Ok(_) => {}
+        Err(avb_storage::StorageError::NotFound) => return Err(invalid()),
+        Err(e) => return Err(e.into()),
     }
     users::set_password(&tx, uid, password::hash(new_password.to_string()).await?).await?;
     let ended = auth_sessions::revoke_all_for_user(&tx, uid).await?;

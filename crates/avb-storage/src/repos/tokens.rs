@@ -5,6 +5,7 @@ use crate::error::{StorageError, StorageResult};
 use crate::store::Tx;
 use avb_domain::UserId;
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 /// Stores a token hash for `purpose`.
@@ -30,18 +31,22 @@ pub async fn insert(
 
 /// Marks an unused, unexpired token of `purpose` as used and returns it.
 pub async fn consume(tx: &Tx, purpose: &str, token_hash: &str) -> StorageResult<Model> {
-    let t = Entity::find()
+    let now = Utc::now();
+    // One conditional write: of two concurrent uses exactly one matches the row.
+    let used = Entity::update_many()
+        .col_expr(Column::UsedAt, Expr::value(Some(now)))
         .filter(Column::TokenHash.eq(token_hash))
         .filter(Column::Purpose.eq(purpose))
-        .one(tx.conn())
-        .await?
-        .ok_or(StorageError::NotFound)?;
-    if t.used_at.is_some() || t.expires_at < Utc::now() {
+        .filter(Column::UsedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now))
+        .exec(tx.conn())
+        .await?;
+    if used.rows_affected != 1 {
         return Err(StorageError::NotFound);
     }
-    let mut am: ActiveModel = t.into();
-    am.used_at = Set(Some(Utc::now()));
-    Ok(am.update(tx.conn()).await?)
+    find(tx, purpose, token_hash)
+        .await?
+        .ok_or(StorageError::NotFound)
 }
 
 /// Whether an unused, unexpired token of `purpose` exists.

@@ -30,15 +30,7 @@ async fn monitoring_reads_request_latency_from_prometheus() {
         return;
     };
     // This process's registry, served the way `avb serve` serves it.
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets(avb_core::monitoring::LATENCY_BUCKETS)
-        .unwrap()
-        .install_recorder()
-        .unwrap();
-    avb_core::monitoring::set_metrics_source({
-        let h = handle.clone();
-        move || h.render()
-    });
+    let handle = crate::support::prometheus();
     let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_addr = metrics.local_addr().unwrap();
     let app_metrics = axum::Router::new().route(

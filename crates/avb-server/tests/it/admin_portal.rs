@@ -186,12 +186,7 @@ async fn saas_admin_tenants_suspension_and_read_only_impersonation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saas_admin_users_audit_and_monitoring() {
     // A real Prometheus recorder for this test process, as `avb serve` installs.
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets(avb_core::monitoring::LATENCY_BUCKETS)
-        .unwrap()
-        .install_recorder()
-        .unwrap();
-    avb_core::monitoring::set_metrics_source(move || handle.render());
+    crate::support::prometheus();
     let app = spawn_app(Db::Sqlite).await;
     app.create_user(None, "saas_admin", "root@platform.test")
         .await;

@@ -1,0 +1,22 @@
+//! Every integration test of the `avb` server, one module per area, in one test binary (one
+//! link per cold run instead of eighteen).
+
+mod admin_portal;
+mod bad_input;
+mod cli;
+mod identity;
+mod isolation;
+mod keycloak_admin;
+mod lago_billing;
+mod local_engines;
+mod oidc_login;
+mod portal;
+mod portal_pages;
+mod prometheus_monitoring;
+mod rate_limits;
+mod realtime;
+mod story;
+mod support;
+mod team_api;
+mod voice_profiles;
+mod work_queue;
