@@ -92,7 +92,7 @@ pub fn spawn(ctx: AppContext, shutdown: watch::Receiver<bool>) -> Vec<tokio::tas
         handles.push(tokio::spawn(async move {
             loop {
                 let probes = crate::monitoring::probe_all(&ctx).await;
-                crate::monitoring::history().record(&probes);
+                ctx.monitor.uptime.record(&probes);
                 tokio::select! {
                     _ = tokio::time::sleep(crate::monitoring::SAMPLE_EVERY) => {}
                     _ = stop.changed() => break,

@@ -53,6 +53,8 @@ pub struct AppContext {
     pub login_limiter: Arc<crate::identity::throttle::LoginLimiter>,
     /// This process's id among the replicas (heartbeats; the holder of its realtime sessions).
     pub replica_id: Arc<str>,
+    /// This app's metrics source, uptime history, log ring and alert state.
+    pub monitor: Arc<crate::monitoring::Monitor>,
 }
 
 impl AppContext {
@@ -145,6 +147,7 @@ impl AppContext {
             redis,
             sealer: Arc::new(sealer),
             replica_id: uuid::Uuid::now_v7().to_string().into(),
+            monitor: Arc::default(),
         })
     }
 

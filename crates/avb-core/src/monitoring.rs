@@ -4,7 +4,7 @@
 
 use crate::context::AppContext;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Histogram buckets (seconds) of every latency metric: exported as Prometheus histograms so that
@@ -14,30 +14,49 @@ pub const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 type MetricsText = Box<dyn Fn() -> String + Send + Sync>;
-static SOURCE: OnceLock<MetricsText> = OnceLock::new();
 
-/// Registers where the process's metrics text comes from (the installed Prometheus recorder).
-/// Only the first registration counts.
-pub fn set_metrics_source(f: impl Fn() -> String + Send + Sync + 'static) {
-    if SOURCE.set(Box::new(f)).is_ok() {
-        let _ = SINCE.set(std::time::Instant::now());
+/// One app's monitoring state (a field of [`AppContext`], so two apps in one process, as in the
+/// tests, do not share it): where its metrics text comes from, its services' uptime history,
+/// its recent log lines and what its alert evaluator remembers between checks.
+#[derive(Default)]
+pub struct Monitor {
+    source: OnceLock<(MetricsText, std::time::Instant)>,
+    /// Up/down history of each service (the probe job records into it).
+    pub uptime: UptimeHistory,
+    /// Recent log lines (the logging layer of `avb serve` feeds it).
+    pub logs: Arc<LogRing>,
+    /// The alert evaluator's memory between checks.
+    pub(crate) alerts: crate::services::alerts::EvalMemory,
+}
+
+impl Monitor {
+    /// A monitor whose log view reads `logs` (the ring a logging layer writes).
+    pub fn with_logs(logs: Arc<LogRing>) -> Self {
+        Self {
+            logs,
+            ..Self::default()
+        }
     }
-}
 
-static SINCE: OnceLock<std::time::Instant> = OnceLock::new();
+    /// Registers where this app's metrics text comes from (the installed Prometheus recorder,
+    /// global to the process, is read through its handle). Only the first registration counts.
+    pub fn set_metrics_source(&self, f: impl Fn() -> String + Send + Sync + 'static) {
+        let _ = self.source.set((Box::new(f), std::time::Instant::now()));
+    }
 
-/// Minutes the local registry has been counting (for per-minute rates).
-pub fn registry_minutes() -> f64 {
-    SINCE
-        .get()
-        .map(|t| t.elapsed().as_secs_f64() / 60.0)
-        .unwrap_or(0.0)
-        .max(1.0 / 60.0)
-}
+    /// Minutes the registry has been counting for this app (for per-minute rates).
+    pub fn registry_minutes(&self) -> f64 {
+        self.source
+            .get()
+            .map(|(_, t)| t.elapsed().as_secs_f64() / 60.0)
+            .unwrap_or(0.0)
+            .max(1.0 / 60.0)
+    }
 
-/// The current metrics text, when a recorder is installed.
-pub fn scrape() -> Option<String> {
-    SOURCE.get().map(|f| f())
+    /// The current metrics text, when a source is registered.
+    pub fn scrape(&self) -> Option<String> {
+        self.source.get().map(|(f, _)| f())
+    }
 }
 
 /// One sample of the text exposition format.
@@ -389,12 +408,6 @@ impl UptimeHistory {
     }
 }
 
-/// This process's uptime history.
-pub fn history() -> &'static UptimeHistory {
-    static H: OnceLock<UptimeHistory> = OnceLock::new();
-    H.get_or_init(UptimeHistory::default)
-}
-
 /// Where the figures came from, for the page to say.
 #[derive(Debug, Clone)]
 pub enum FiguresSource {
@@ -464,7 +477,7 @@ struct PromSeries {
 /// (increases over the window, across every replica it scrapes), else from this process.
 pub async fn samples(ctx: &AppContext) -> Result<(FiguresSource, Vec<Sample>), String> {
     let Some(url) = ctx.config.monitoring.prometheus_url.clone() else {
-        let local = scrape().map(|t| parse(&t)).unwrap_or_default();
+        let local = ctx.monitor.scrape().map(|t| parse(&t)).unwrap_or_default();
         return Ok((FiguresSource::Local, local));
     };
     let minutes = ctx.config.monitoring.window_minutes.max(1);
@@ -565,12 +578,6 @@ impl LogRing {
             .cloned()
             .collect()
     }
-}
-
-/// This process's recent logs.
-pub fn logs() -> &'static LogRing {
-    static L: OnceLock<LogRing> = OnceLock::new();
-    L.get_or_init(LogRing::default)
 }
 
 #[cfg(test)]

@@ -45,8 +45,8 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             if args.tls_listen.is_some() {
                 config.server.tls_listen = args.tls_listen.clone();
             }
-            telemetry::init(&config.log);
-            serve::run(config, args).await
+            let logs = telemetry::init(&config.log);
+            serve::run(config, args, logs).await
         }
         cli::Command::Migrate => {
             let config = cli::load_config(cli.config.as_deref())?;

@@ -43,7 +43,12 @@ async fn drain_realtime_sessions(ctx: &AppContext) {
 }
 
 /// Runs the server until SIGINT/SIGTERM.
-pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
+/// `logs` is the ring the logging layer writes; the admin portal's log view reads it.
+pub async fn run(
+    config: Config,
+    args: ServeArgs,
+    logs: std::sync::Arc<avb_core::monitoring::LogRing>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let queue_on_redis = config.queue.backend == QueueBackend::Redis;
     if args.role == "worker" {
@@ -52,9 +57,10 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let listen = config.server.listen.clone();
     let metrics_listen = config.server.metrics_listen.clone();
     let tls = crate::tls::prepare(&config)?;
-    let ctx = AppContext::init(config)
+    let mut ctx = AppContext::init(config)
         .await
         .context("starting services")?;
+    ctx.monitor = std::sync::Arc::new(avb_core::monitoring::Monitor::with_logs(logs));
 
     let recorder = PrometheusBuilder::new()
         .set_buckets(avb_core::monitoring::LATENCY_BUCKETS)
@@ -63,7 +69,7 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         .context("installing metrics recorder")?;
     {
         let handle = recorder.clone();
-        avb_core::monitoring::set_metrics_source(move || handle.render());
+        ctx.monitor.set_metrics_source(move || handle.render());
     }
     let metrics_app = axum::Router::new().route(
         "/metrics",
@@ -195,10 +201,6 @@ async fn run_worker(config: Config) -> anyhow::Result<()> {
         .context("metric buckets")?
         .install_recorder()
         .context("installing metrics recorder")?;
-    {
-        let handle = recorder.clone();
-        avb_core::monitoring::set_metrics_source(move || handle.render());
-    }
     let metrics_listener = TcpListener::bind(&config.server.metrics_listen)
         .await
         .with_context(|| format!("binding metrics listener {}", config.server.metrics_listen))?;

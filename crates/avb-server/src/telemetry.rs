@@ -1,13 +1,15 @@
 //! Logging setup: text or JSON, level from config or RUST_LOG; every line at the configured
 //! level is also kept in memory for the admin portal's log view.
 
+use avb_core::monitoring::LogRing;
+use std::sync::Arc;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Feeds [`avb_core::monitoring::logs`].
-struct KeepRecent;
+/// Feeds the app's [`avb_core::monitoring::LogRing`].
+struct KeepRecent(Arc<LogRing>);
 
 /// Collects an event's message and fields into one line.
 #[derive(Default)]
@@ -36,7 +38,7 @@ impl<S: tracing::Subscriber> Layer<S> for KeepRecent {
         let mut line = Line::default();
         event.record(&mut line);
         let meta = event.metadata();
-        avb_core::monitoring::logs().push(avb_core::monitoring::LogLine {
+        self.0.push(avb_core::monitoring::LogLine {
             at: chrono::Utc::now(),
             level: meta.level().to_string(),
             target: meta.target().to_string(),
@@ -45,10 +47,13 @@ impl<S: tracing::Subscriber> Layer<S> for KeepRecent {
     }
 }
 
-/// Installs the global subscriber.
-pub fn init(cfg: &avb_core::config::LogConfig) {
+/// Installs the global subscriber; returns the ring it keeps recent lines in.
+pub fn init(cfg: &avb_core::config::LogConfig) -> Arc<LogRing> {
+    let logs = Arc::new(LogRing::default());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.level));
-    let registry = tracing_subscriber::registry().with(filter).with(KeepRecent);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(KeepRecent(logs.clone()));
     let _ = if cfg.format == "json" {
         registry
             .with(
@@ -62,4 +67,5 @@ pub fn init(cfg: &avb_core::config::LogConfig) {
             .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
             .try_init()
     };
+    logs
 }

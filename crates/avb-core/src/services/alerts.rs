@@ -13,7 +13,7 @@ use avb_storage::repos::audit as audit_repo;
 use avb_storage::{Page, PageRequest};
 use chrono::Utc;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Instant;
 use uuid::Uuid;
 
@@ -225,10 +225,9 @@ struct EvalState {
     breaching_since: HashMap<Uuid, Instant>,
 }
 
-fn state() -> &'static Mutex<EvalState> {
-    static S: OnceLock<Mutex<EvalState>> = OnceLock::new();
-    S.get_or_init(Mutex::default)
-}
+/// One app's evaluator memory (held by its [`crate::monitoring::Monitor`]).
+#[derive(Default)]
+pub(crate) struct EvalMemory(Mutex<EvalState>);
 
 /// `now - before` per series (a counter reset counts from zero).
 fn delta(now: &[Sample], before: &[Sample]) -> Vec<Sample> {
@@ -326,7 +325,10 @@ pub async fn evaluate(ctx: &AppContext) -> CoreResult<usize> {
         }
     };
     let (window, decisions) = {
-        let mut st = state()
+        let mut st = ctx
+            .monitor
+            .alerts
+            .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let window = if remote {

@@ -10,6 +10,7 @@ pub mod live;
 pub mod liveness;
 pub mod members;
 pub mod platform;
+pub mod portal_sessions;
 pub mod projects;
 pub mod realtime;
 pub mod revocation;

@@ -31,7 +31,7 @@ struct Health {
 
 async fn health(state: &PortalState) -> Health {
     let probes = monitoring::probe_all(&state.ctx).await;
-    let uptime = monitoring::history().uptime();
+    let uptime = state.ctx.monitor.uptime.uptime();
     let down = probes
         .iter()
         .filter(|p| p.status == "down")
@@ -224,9 +224,9 @@ pub async fn page(
         Ok((monitoring::FiguresSource::Local, samples)) => (
             "this server's registry, since it started".to_string(),
             samples,
-            monitoring::scrape().is_some(),
+            state.ctx.monitor.scrape().is_some(),
             None,
-            monitoring::registry_minutes(),
+            state.ctx.monitor.registry_minutes(),
         ),
         Ok((monitoring::FiguresSource::Prometheus { url, minutes }, samples)) => (
             format!("Prometheus at {url}, last {minutes} minutes, every replica it scrapes"),
@@ -310,7 +310,10 @@ pub async fn logs(
     };
     let minutes = q.minutes.parse::<i64>().unwrap_or(60).clamp(1, 24 * 60);
     let service = q.service.trim().to_string();
-    let rows = monitoring::logs()
+    let rows = state
+        .ctx
+        .monitor
+        .logs
         .recent(&level, &service, minutes, 500)
         .into_iter()
         .map(|l| LogRow {

@@ -165,7 +165,7 @@ fn user_id(raw: &str) -> Option<UserId> {
     raw.parse::<uuid::Uuid>().ok().map(UserId)
 }
 
-fn login_row(l: avb_storage::entities::login_event::Model) -> LoginRow {
+fn login_row(l: avb_core::models::login_event::Model) -> LoginRow {
     LoginRow {
         at: l.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
         email: l.email,

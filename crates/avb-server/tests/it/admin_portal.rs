@@ -185,9 +185,10 @@ async fn saas_admin_tenants_suspension_and_read_only_impersonation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saas_admin_users_audit_and_monitoring() {
-    // A real Prometheus recorder for this test process, as `avb serve` installs.
-    crate::support::prometheus();
     let app = spawn_app(Db::Sqlite).await;
+    // A real Prometheus recorder for this test process, read by this app, as `avb serve` does.
+    let metrics = crate::support::prometheus();
+    app.ctx.monitor.set_metrics_source(move || metrics.render());
     app.create_user(None, "saas_admin", "root@platform.test")
         .await;
     let tenant = app.create_tenant("Users Co").await;
@@ -454,13 +455,13 @@ async fn alert_rule_opens_and_resolves_an_incident_with_a_timeline() {
     engine.abort();
 
     // Recent logs, filtered by level and component.
-    avb_core::monitoring::logs().push(avb_core::monitoring::LogLine {
+    app.ctx.monitor.logs.push(avb_core::monitoring::LogLine {
         at: chrono::Utc::now(),
         level: "ERROR".into(),
         target: "avb_gateway::session".into(),
         message: "stt stage failed: engine_unavailable".into(),
     });
-    avb_core::monitoring::logs().push(avb_core::monitoring::LogLine {
+    app.ctx.monitor.logs.push(avb_core::monitoring::LogLine {
         at: chrono::Utc::now(),
         level: "INFO".into(),
         target: "avb_api::server".into(),
