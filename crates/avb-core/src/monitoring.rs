@@ -614,6 +614,27 @@ odd_label{x="a \"quoted\" value, with comma"} 1
     }
 
     #[test]
+    fn each_app_monitors_on_its_own() {
+        let (a, b) = (Monitor::default(), Monitor::default());
+        a.set_metrics_source(|| "x 1".into());
+        a.set_metrics_source(|| "x 2".into());
+        assert_eq!(
+            a.scrape().as_deref(),
+            Some("x 1"),
+            "the first source counts"
+        );
+        assert!(b.scrape().is_none());
+        a.logs.push(LogLine {
+            at: chrono::Utc::now(),
+            level: "ERROR".into(),
+            target: "avb_core".into(),
+            message: "only in a".into(),
+        });
+        assert_eq!(a.logs.recent("error", "", 5, 10).len(), 1);
+        assert!(b.logs.recent("trace", "", 5, 10).is_empty());
+    }
+
+    #[test]
     fn uptime_is_the_share_of_up_samples() {
         let h = UptimeHistory::default();
         let p = |up: bool| Probe {
