@@ -7,9 +7,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod handlers;
-pub mod metrics;
 pub mod openapi;
 pub mod router;
-pub mod server;
 
 pub use router::{AppState, router};

@@ -2,15 +2,13 @@
 
 use crate::error::ApiError;
 use crate::handlers::{
-    admin_tenants, api_keys, audit, auth, health, me, members, projects, sessions, setup, usage,
+    admin_tenants, api_keys, audit, auth, health, me, members, projects, sessions, usage,
     voice_profiles, webhooks,
 };
 use avb_core::AppContext;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, StatusCode};
+use axum::Router;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Router, middleware};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// State shared by handlers.
 #[derive(Clone)]
@@ -19,7 +17,8 @@ pub struct AppState {
     pub ctx: AppContext,
 }
 
-async fn not_found() -> ApiError {
+/// The problem+json 404 for a path under `/api` that no route serves.
+pub async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
@@ -41,20 +40,14 @@ async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(crate::openapi::document())
 }
 
-/// Builds the router with all routes and middleware.
+/// Builds the router with all routes. The middleware every route of the process shares
+/// (request id, body limit, metrics, tracing) and the 404 for unknown `/api` paths are added
+/// where the whole app is assembled (`avb_server::app`).
 pub fn router(ctx: AppContext) -> Router {
-    let body_limit = ctx.config.server.body_limit_bytes;
-    let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(health::jwks))
-        .route(
-            "/setup",
-            get(setup::form)
-                .post(setup::submit)
-                .layer(middleware::from_fn(setup::security_headers)),
-        )
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/auth/token", post(auth::token))
         .route("/api/v1/auth/refresh", post(auth::refresh))
@@ -148,11 +141,6 @@ pub fn router(ctx: AppContext) -> Router {
             "/api/v1/admin/tenants/{id}/reactivate",
             post(admin_tenants::reactivate),
         )
-        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn(crate::metrics::track))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(AppState { ctx })
 }

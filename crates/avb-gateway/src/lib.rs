@@ -13,6 +13,7 @@ mod session;
 pub mod work;
 
 pub use engines::{Engines, TenantLlms};
+pub use secrets::not_found;
 
 use avb_core::AppContext;
 use axum::Router;

@@ -51,6 +51,11 @@ fn error(status: StatusCode, code: &str, message: &str, param: Option<&str>) -> 
     }
 }
 
+/// The OpenAI error envelope's 404 for a path under `/v1` that no route serves.
+pub async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not_found", "No such route.", None).into_response()
+}
+
 fn protocol(e: ProtocolError) -> RestError {
     error(
         StatusCode::BAD_REQUEST,

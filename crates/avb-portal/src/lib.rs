@@ -11,6 +11,7 @@ mod api_keys;
 mod assets;
 mod csv;
 mod dashboard;
+mod no_route;
 mod oidc;
 mod onboarding;
 mod pages;
@@ -18,6 +19,7 @@ mod projects;
 pub mod session;
 mod sessions;
 mod settings;
+mod setup;
 mod team;
 mod usage;
 mod waterfall;
@@ -181,10 +183,13 @@ pub fn router(ctx: AppContext) -> Router {
             get(admin::monitoring::health_fragment),
         )
         .route("/assets/{name}", get(assets::serve))
+        .fallback(no_route::page)
         .layer(axum::middleware::from_fn(pages::remember_path))
         .layer(axum::middleware::from_fn(pages::security_headers))
         // Pages and assets gzip-compressed for browsers that ask (Accept-Encoding).
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        // After the layers: the setup page sets its own, stricter headers.
+        .merge(setup::routes())
         .with_state(PortalState {
             sessions: Arc::new(session::Sessions::new(ctx.clone())),
             ctx,

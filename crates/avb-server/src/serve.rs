@@ -121,16 +121,10 @@ pub async fn run(
         _ => None,
     };
     let server_stop = stop_tx.clone();
-    let app = avb_api::server::https_public_url(
-        avb_api::server::app(
-            avb_api::router(ctx.clone()),
-            avb_gateway::router(ctx.clone()).merge(avb_portal::router(ctx.clone())),
-        ),
-        &ctx.config.public_url(),
-    );
+    let app = avb_server::app(ctx.clone());
     let tls_task = match tls {
         Some(t) => {
-            let acceptor = avb_api::server::tls_acceptor(&t.cert_pem, &t.key_pem)
+            let acceptor = avb_server::listen::tls_acceptor(&t.cert_pem, &t.key_pem)
                 .map_err(anyhow::Error::msg)?;
             let tls_listener = TcpListener::bind(&t.listen)
                 .await
@@ -140,7 +134,7 @@ pub async fn run(
                 tls_listener.local_addr()?,
                 t.cert_path.display()
             );
-            Some(tokio::spawn(avb_api::server::serve_tls(
+            Some(tokio::spawn(avb_server::listen::serve_tls(
                 tls_listener,
                 acceptor,
                 app.clone(),
@@ -149,7 +143,7 @@ pub async fn run(
         }
         None => None,
     };
-    avb_api::server::serve(listener, app, async move {
+    avb_server::listen::serve(listener, app, async move {
         shutdown_signal().await;
         let _ = server_stop.send(true);
     })

@@ -119,15 +119,8 @@ pub async fn spawn_on(url: &str, dir: Option<PathBuf>, tweak: impl FnOnce(&mut C
     let (jobs_stop, jobs_rx) = tokio::sync::watch::channel(false);
     let _jobs = avb_core::background::spawn(ctx.clone(), jobs_rx);
     tokio::spawn(async move {
-        let public_url = serve_ctx.config.public_url();
-        let app = avb_api::server::https_public_url(
-            avb_api::server::app(
-                avb_api::router(serve_ctx.clone()),
-                avb_gateway::router(serve_ctx.clone()).merge(avb_portal::router(serve_ctx)),
-            ),
-            &public_url,
-        );
-        let _ = avb_api::server::serve(listener, app, async move {
+        let app = avb_server::app(serve_ctx);
+        let _ = avb_server::listen::serve(listener, app, async move {
             let _ = rx.await;
         })
         .await;

@@ -9,7 +9,6 @@ pub mod me;
 pub mod members;
 pub mod projects;
 pub mod sessions;
-pub mod setup;
 pub mod usage;
 pub mod voice_profiles;
 pub mod webhooks;

@@ -10,6 +10,7 @@ mod keycloak_admin;
 mod lago_billing;
 mod local_engines;
 mod oidc_login;
+mod one_app;
 mod portal;
 mod portal_pages;
 mod prometheus_monitoring;

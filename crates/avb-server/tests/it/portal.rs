@@ -603,19 +603,16 @@ async fn https_gets_secure_cookies_and_hsts() {
     let cert =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
             .unwrap();
-    let acceptor = avb_api::server::tls_acceptor(
+    let acceptor = avb_server::listen::tls_acceptor(
         cert.cert.pem().as_bytes(),
         cert.signing_key.serialize_pem().as_bytes(),
     )
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tls_base = format!("https://{}", listener.local_addr().unwrap());
-    let routes = avb_api::server::app(
-        avb_api::router(app.ctx.clone()),
-        avb_gateway::router(app.ctx.clone()).merge(avb_portal::router(app.ctx.clone())),
-    );
+    let routes = avb_server::app(app.ctx.clone());
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(avb_api::server::serve_tls(
+    tokio::spawn(avb_server::listen::serve_tls(
         listener, acceptor, routes, stop_rx,
     ));
     let https = no_redirects()

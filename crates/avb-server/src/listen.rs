@@ -1,5 +1,6 @@
-//! Serving a router on a bound listener with graceful shutdown.
+//! Serving the app on a bound listener, plain TCP or TLS, with graceful shutdown.
 
+use crate::Https;
 use axum::Router;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -22,79 +23,6 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-/// The whole HTTP surface of one `avb` process: `/api/v1`, health, setup, and whatever the
-/// caller merges in (the realtime gateway). Responses to requests that reached the platform
-/// over HTTPS ([`Https`]) get HSTS and `Secure` cookies.
-pub fn app(api: Router, extra: Router) -> Router {
-    extra
-        .merge(api)
-        .layer(axum::middleware::from_fn(transport_security))
-}
-
-/// Marks a request that reached the platform over HTTPS: set by the TLS listener on each of its
-/// requests, and on every request by [`https_public_url`] when the platform's public URL is
-/// `https://` (TLS ends at a proxy in front).
-#[derive(Debug, Clone, Copy)]
-pub struct Https;
-
-/// `Strict-Transport-Security` on HTTPS responses: one year.
-const HSTS: &str = "max-age=31536000";
-
-/// Marks every request of `app` as HTTPS when `public_url` is an `https://` URL (the browser
-/// talks TLS to a proxy in front of the platform), so cookies get `Secure` and responses HSTS.
-pub fn https_public_url(app: Router, public_url: &str) -> Router {
-    if public_url.starts_with("https://") {
-        app.layer(axum::Extension(Https))
-    } else {
-        app
-    }
-}
-
-/// HSTS and `Secure` on every cookie for requests that came over HTTPS.
-async fn transport_security(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::http::{HeaderValue, header};
-    let https = req.extensions().get::<Https>().is_some();
-    let mut res = next.run(req).await;
-    if !https {
-        return res;
-    }
-    let headers = res.headers_mut();
-    headers.insert(
-        header::STRICT_TRANSPORT_SECURITY,
-        HeaderValue::from_static(HSTS),
-    );
-    let cookies: Vec<HeaderValue> = headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .cloned()
-        .collect();
-    if !cookies.is_empty() {
-        headers.remove(header::SET_COOKIE);
-        for c in cookies {
-            headers.append(header::SET_COOKIE, secure_cookie(c));
-        }
-    }
-    res
-}
-
-/// A `Set-Cookie` value with the `Secure` attribute (unchanged when it already has it).
-fn secure_cookie(c: axum::http::HeaderValue) -> axum::http::HeaderValue {
-    let Ok(text) = c.to_str() else {
-        return c;
-    };
-    let has_secure = text
-        .split(';')
-        .skip(1)
-        .any(|a| a.trim().eq_ignore_ascii_case("secure"));
-    if has_secure {
-        return c;
-    }
-    axum::http::HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(c)
 }
 
 /// Loads a PEM certificate chain and private key into a TLS acceptor (HTTP/1.1, for `wss://`).
@@ -120,8 +48,9 @@ pub fn tls_acceptor(cert_pem: &[u8], key_pem: &[u8]) -> Result<tokio_rustls::Tls
     Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` turns true. Each handshake runs in its
-/// own task (with a 10 s limit) so a slow client cannot stall the accept loop.
+/// Serves `app` over TLS on `listener` until `shutdown` turns true; every request is marked
+/// [`Https`]. Each handshake runs in its own task (with a 10 s limit) so a slow client cannot
+/// stall the accept loop.
 pub async fn serve_tls(
     listener: TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
@@ -167,19 +96,5 @@ pub async fn serve_tls(
                 tracing::debug!(error = %e, "TLS connection ended with an error");
             }
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn cookies_get_secure_once() {
-        let c = super::secure_cookie(HeaderValue::from_static(
-            "avb_session=x; Path=/; HttpOnly; SameSite=Lax",
-        ));
-        assert_eq!(c, "avb_session=x; Path=/; HttpOnly; SameSite=Lax; Secure");
-        assert_eq!(super::secure_cookie(c.clone()), c);
     }
 }
