@@ -33,6 +33,24 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     pub audit: AuditConfig,
     pub lago: LagoConfig,
+    pub jobs: JobsConfig,
+}
+
+/// `[jobs]`: periodic background jobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Seconds a replica leads the cluster-wide jobs (alert evaluation, audit retention, Lago
+    /// shipping) without renewing; when the leader dies another replica takes over within this.
+    pub leader_lease_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            leader_lease_secs: 30,
+        }
+    }
 }
 
 /// `[lago]`: usage shipped to Lago for billing.

@@ -2,7 +2,6 @@
 //! crate decides whether a caller may do something (through the Rego policy).
 
 pub mod audit;
-pub mod background;
 pub mod config;
 pub mod context;
 pub mod egress;
@@ -12,12 +11,14 @@ pub mod identity;
 pub mod mail;
 pub mod monitoring;
 pub mod policy;
+pub mod redis_keys;
 pub mod redis_slot;
 pub mod scope;
 pub mod sealing;
 pub mod secret;
 pub mod services;
 pub mod token;
+pub mod work_queue;
 
 pub use context::AppContext;
 pub use error::{CoreError, CoreResult};

@@ -334,21 +334,21 @@ pub async fn queue_depth(ctx: &AppContext) -> Option<Result<QueueDepth, String>>
         return None;
     }
     let client = ctx.redis.as_ref()?;
-    let ns = &ctx.config.queue.namespace;
+    let keys = crate::redis_keys::QueueKeys::new(&ctx.config.queue.namespace);
     let res = async {
         let mut c = client.get_multiplexed_async_connection().await?;
         let waiting: u64 = redis::cmd("XLEN")
-            .arg(format!("{ns}:jobs"))
+            .arg(&keys.jobs)
             .query_async(&mut c)
             .await?;
         let dead: u64 = redis::cmd("XLEN")
-            .arg(format!("{ns}:dead"))
+            .arg(&keys.dead)
             .query_async(&mut c)
             .await?;
         // XPENDING summary: [count, first id, last id, consumers]; no group yet -> error.
         let pending: u64 = redis::cmd("XPENDING")
-            .arg(format!("{ns}:jobs"))
-            .arg("avb-workers")
+            .arg(&keys.jobs)
+            .arg(crate::work_queue::GROUP)
             .query_async::<(u64, redis::Value, redis::Value, redis::Value)>(&mut c)
             .await
             .map(|r| r.0)

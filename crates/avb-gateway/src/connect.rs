@@ -146,7 +146,10 @@ pub async fn upgrade(
             );
         }
     };
-    let engines = state.engines.for_profile(&profile, &state.tenant_llms);
+    let engines = state
+        .engines
+        .for_profile(&profile, &state.tenant_llms)
+        .for_tenant(scope.tenant());
     let plan = match tenants::current(&state.ctx, &scope).await {
         Ok(t) => t.map(|t| t.plan),
         Err(e) => {

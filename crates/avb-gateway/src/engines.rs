@@ -2,9 +2,7 @@
 
 use avb_core::config::EnginesConfig;
 use avb_core::services::voice_profiles::{ResolvedProfile, TenantLlm};
-use avb_voice::resilience::{
-    CircuitBreaker, ResilientChat, ResilientStt, ResilientTts, RetryPolicy,
-};
+use avb_voice::resilience::{resilient_chat, resilient_stt, resilient_tts};
 use avb_voice::{
     ChatModel, OpenAiChat, OpenAiSpeech, OpenAiTranscriber, SpeechToText, TextToSpeech,
 };
@@ -36,6 +34,8 @@ pub struct Engines {
     byok_allow_private: bool,
     /// Session voice names -> the TTS engine's voice names.
     voice_map: Arc<BTreeMap<String, String>>,
+    /// The queue speech to text goes through, when it does (jobs then carry the tenant).
+    pub(crate) stt_queue: Option<Arc<crate::work::QueuedStt>>,
 }
 
 impl Engines {
@@ -89,6 +89,7 @@ impl Engines {
             llm_timeout: Duration::from_secs(cfg.llm_timeout_secs),
             byok_allow_private: cfg.byok_allow_private_urls,
             voice_map: Arc::new(cfg.tts_voice_map.clone()),
+            stt_queue: None,
         }
     }
 
@@ -115,6 +116,14 @@ impl Engines {
         out.stt_language = profile.stt_language.clone();
         out.temperature = profile.temperature;
         out
+    }
+
+    /// The engines of `tenant`'s session: queued jobs carry its id.
+    pub fn for_tenant(mut self, tenant: Option<avb_domain::TenantId>) -> Self {
+        if let Some(q) = &self.stt_queue {
+            self.stt = Some(Arc::new(q.for_tenant(tenant)));
+        }
+        self
     }
 }
 
@@ -172,32 +181,4 @@ impl TenantLlms {
             }
         }
     }
-}
-
-/// Consecutive failures that open an engine's circuit, and how long it stays open.
-const BREAKER_THRESHOLD: u32 = 5;
-const BREAKER_COOLDOWN: Duration = Duration::from_secs(10);
-
-fn resilient_chat(inner: Arc<dyn ChatModel>) -> Arc<dyn ChatModel> {
-    Arc::new(ResilientChat {
-        inner,
-        breaker: CircuitBreaker::new("llm", BREAKER_THRESHOLD, BREAKER_COOLDOWN),
-        policy: RetryPolicy::default(),
-    })
-}
-
-fn resilient_stt(inner: Arc<dyn SpeechToText>) -> Arc<dyn SpeechToText> {
-    Arc::new(ResilientStt {
-        inner,
-        breaker: CircuitBreaker::new("stt", BREAKER_THRESHOLD, BREAKER_COOLDOWN),
-        policy: RetryPolicy::default(),
-    })
-}
-
-fn resilient_tts(inner: Arc<dyn TextToSpeech>) -> Arc<dyn TextToSpeech> {
-    Arc::new(ResilientTts {
-        inner,
-        breaker: CircuitBreaker::new("tts", BREAKER_THRESHOLD, BREAKER_COOLDOWN),
-        policy: RetryPolicy::default(),
-    })
 }

@@ -4,6 +4,7 @@
 //! live there (keys `avb:rl:<tenant>:<minute>:r|t`, windows aligned to the clock), so every
 //! replica draws from one budget; without it, or while Redis fails, each process counts alone.
 
+use avb_core::redis_keys;
 use avb_core::redis_slot::RedisSlot;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -69,8 +70,8 @@ impl RateLimits {
         if let Some(mut c) = self.redis.get().await {
             let (window, reset) = clock_window();
             let (kr, kt) = (
-                format!("avb:rl:{tenant}:{window}:r"),
-                format!("avb:rl:{tenant}:{window}:t"),
+                redis_keys::rate_limit_requests(tenant, window),
+                redis_keys::rate_limit_tokens(tenant, window),
             );
             let counted: redis::RedisResult<(u64, i64, Option<u64>)> = redis::pipe()
                 .atomic()
@@ -113,8 +114,8 @@ impl RateLimits {
         if let Some(mut c) = self.redis.get().await {
             let (window, reset) = clock_window();
             let (kr, kt) = (
-                format!("avb:rl:{tenant}:{window}:r"),
-                format!("avb:rl:{tenant}:{window}:t"),
+                redis_keys::rate_limit_requests(tenant, window),
+                redis_keys::rate_limit_tokens(tenant, window),
             );
             let counted: redis::RedisResult<(u64, i64, Option<u64>)> = redis::pipe()
                 .atomic()

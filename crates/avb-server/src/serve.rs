@@ -85,7 +85,7 @@ pub async fn run(
     let metrics_addr = metrics_listener.local_addr()?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let jobs = avb_core::background::spawn(ctx.clone(), stop_rx.clone());
+    let jobs = avb_worker::spawn(ctx.clone(), stop_rx.clone());
     let mut metrics_stop = stop_rx.clone();
     let metrics_task = tokio::spawn(async move {
         let _ = axum::serve(metrics_listener, metrics_app)
@@ -110,10 +110,10 @@ pub async fn run(
     // that to `--role worker` processes.
     let worker = match (&ctx.redis, queue_on_redis && args.role == "all") {
         (Some(client), true) => Some(tokio::spawn(
-            avb_gateway::work::Worker::new(
+            avb_worker::queue::Worker::new(
                 client.clone(),
-                avb_gateway::Engines::from_config(&ctx.config.engines),
-                &consumer_name(),
+                avb_worker::queue::WorkerEngines::from_config(&ctx.config.engines),
+                &avb_worker::queue::consumer_name(),
                 ctx.config.queue.clone(),
             )
             .run(stop_rx.clone()),
@@ -165,12 +165,6 @@ pub async fn run(
     Ok(())
 }
 
-/// This worker's name in the consumer group: host and process id.
-fn consumer_name() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
-    format!("{host}-{}", std::process::id())
-}
-
 /// `avb serve --role worker`: consumes engine jobs from the Redis stream until SIGINT/SIGTERM,
 /// with a metrics listener; no HTTP API.
 async fn run_worker(config: Config) -> anyhow::Result<()> {
@@ -216,10 +210,10 @@ async fn run_worker(config: Config) -> anyhow::Result<()> {
             })
             .await;
     });
-    let worker = avb_gateway::work::Worker::new(
+    let worker = avb_worker::queue::Worker::new(
         client,
-        avb_gateway::Engines::from_config(&config.engines),
-        &consumer_name(),
+        avb_worker::queue::WorkerEngines::from_config(&config.engines),
+        &avb_worker::queue::consumer_name(),
         config.queue.clone(),
     );
     let task = tokio::spawn(worker.run(stop_rx));

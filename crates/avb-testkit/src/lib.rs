@@ -117,7 +117,7 @@ pub async fn spawn_on(url: &str, dir: Option<PathBuf>, tweak: impl FnOnce(&mut C
     let serve_ctx = ctx.clone();
     // The background jobs production runs (key usage, webhook outbox...), stopped with the app.
     let (jobs_stop, jobs_rx) = tokio::sync::watch::channel(false);
-    let _jobs = avb_core::background::spawn(ctx.clone(), jobs_rx);
+    let _jobs = avb_worker::spawn(ctx.clone(), jobs_rx);
     tokio::spawn(async move {
         let app = avb_server::app(serve_ctx);
         let _ = avb_server::listen::serve(listener, app, async move {

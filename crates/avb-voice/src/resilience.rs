@@ -200,6 +200,38 @@ impl TextToSpeech for ResilientTts {
     }
 }
 
+/// Consecutive failures that open an engine's circuit.
+pub const BREAKER_THRESHOLD: u32 = 5;
+/// How long an open circuit stays open.
+pub const BREAKER_COOLDOWN: Duration = Duration::from_secs(10);
+
+/// `inner` with the default retries and a circuit breaker of its own.
+pub fn resilient_chat(inner: Arc<dyn ChatModel>) -> Arc<dyn ChatModel> {
+    Arc::new(ResilientChat {
+        inner,
+        breaker: CircuitBreaker::new("llm", BREAKER_THRESHOLD, BREAKER_COOLDOWN),
+        policy: RetryPolicy::default(),
+    })
+}
+
+/// `inner` with the default retries and a circuit breaker of its own.
+pub fn resilient_stt(inner: Arc<dyn SpeechToText>) -> Arc<dyn SpeechToText> {
+    Arc::new(ResilientStt {
+        inner,
+        breaker: CircuitBreaker::new("stt", BREAKER_THRESHOLD, BREAKER_COOLDOWN),
+        policy: RetryPolicy::default(),
+    })
+}
+
+/// `inner` with the default retries and a circuit breaker of its own.
+pub fn resilient_tts(inner: Arc<dyn TextToSpeech>) -> Arc<dyn TextToSpeech> {
+    Arc::new(ResilientTts {
+        inner,
+        breaker: CircuitBreaker::new("tts", BREAKER_THRESHOLD, BREAKER_COOLDOWN),
+        policy: RetryPolicy::default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

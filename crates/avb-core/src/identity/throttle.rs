@@ -8,6 +8,7 @@
 //! The client address is the peer's unless the peer is a trusted proxy (`server.trusted_proxies`):
 //! then the right-most `X-Forwarded-For` entry that is not itself a trusted proxy is the client.
 
+use crate::redis_keys;
 use crate::redis_slot::RedisSlot;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -185,9 +186,9 @@ impl LoginLimiter {
         let net_key = parsed.map(network_of).unwrap_or_else(|| ip.to_string());
         let (window, left) = clock_window();
         let keys = [
-            (format!("avb:login:ip:{ip_key}:{window}"), budget.per_ip),
+            (redis_keys::login_ip(&ip_key, window), budget.per_ip),
             (
-                format!("avb:login:net:{net_key}:{window}"),
+                redis_keys::login_network(&net_key, window),
                 budget.per_network,
             ),
         ];

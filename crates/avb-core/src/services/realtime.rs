@@ -51,8 +51,8 @@ struct StoredSecret {
 /// the tenant's prefix (T4.3).
 fn redis_keys(hash: &str, tenant: uuid::Uuid) -> (String, String) {
     (
-        format!("avb:ek:{hash}"),
-        format!("avb:t:{tenant}:ek:{hash}"),
+        crate::redis_keys::client_secret_pointer(hash),
+        crate::redis_keys::client_secret(tenant, hash),
     )
 }
 
@@ -150,17 +150,25 @@ async fn take_secret(ctx: &AppContext, hash: &str) -> CoreResult<Option<StoredSe
             .map_err(redis_err)?;
         // GETDEL on the pointer is the single-use gate.
         let tenant: Option<String> = redis::cmd("GETDEL")
-            .arg(format!("avb:ek:{hash}"))
+            .arg(crate::redis_keys::client_secret_pointer(hash))
             .query_async(&mut conn)
             .await
             .map_err(redis_err)?;
         if let Some(tenant) = tenant.and_then(|t| t.parse::<uuid::Uuid>().ok()) {
             let (_, data) = redis_keys(hash, tenant);
-            let body: Option<String> = redis::cmd("GETDEL")
+            let mut body: Option<String> = redis::cmd("GETDEL")
                 .arg(&data)
                 .query_async(&mut conn)
                 .await
                 .map_err(redis_err)?;
+            if body.is_none() {
+                // Minted before the upgrade to tenant-first keys (they expire within 2 h).
+                body = redis::cmd("GETDEL")
+                    .arg(crate::redis_keys::legacy_client_secret(tenant, hash))
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(redis_err)?;
+            }
             if let Some(record) = body.and_then(|b| serde_json::from_str::<StoredSecret>(&b).ok())
                 && record.tenant_id == tenant
             {

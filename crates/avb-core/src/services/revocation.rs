@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Redis channel carrying revocations.
-pub const CHANNEL: &str = "avb:revocations";
+pub const CHANNEL: &str = crate::redis_keys::REVOCATIONS;
 
 /// One thing to forget.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod identity;
 mod isolation;
+mod jobs;
 mod keycloak_admin;
 mod lago_billing;
 mod local_engines;

@@ -4,11 +4,10 @@
 #![allow(clippy::unwrap_used)]
 
 use avb_core::config::{Config, QueueBackend, QueueConfig};
-use avb_gateway::Engines;
-use avb_gateway::work::{GROUP, Job, JobOutcome, QueueKeys, RedisQueue, WorkQueue, Worker};
+use avb_gateway::work::{GROUP, Job, JobOutcome, QueueKeys, RedisQueue, WorkQueue};
 use avb_testkit::ws::{open_session, pcm_b64, send, until};
 use avb_testkit::{Db, redis_url, spawn_app_with};
-use avb_voice::TranscribeOptions;
+use avb_worker::queue::{Worker, WorkerEngines};
 use redis::AsyncCommands;
 use serde_json::json;
 use std::time::Duration;
@@ -52,7 +51,12 @@ fn start_worker(stt_url: Option<String>, queue: QueueConfig, name: &str) -> watc
     let mut config = Config::default();
     config.engines.stt_url = stt_url;
     let client = redis::Client::open(redis_url()).unwrap();
-    let worker = Worker::new(client, Engines::from_config(&config.engines), name, queue);
+    let worker = Worker::new(
+        client,
+        WorkerEngines::from_config(&config.engines),
+        name,
+        queue,
+    );
     let (stop, rx) = watch::channel(false);
     tokio::spawn(worker.run(rx));
     stop
@@ -68,8 +72,11 @@ async fn redis() -> redis::aio::MultiplexedConnection {
 
 fn transcribe_job() -> Job {
     Job::Transcribe {
+        tenant_id: None,
         wav: avb_voice::audio::wav(&[0i16; 2400], 24_000),
-        opts: TranscribeOptions::default(),
+        language: None,
+        prompt: None,
+        model: None,
     }
 }
 
@@ -116,6 +123,15 @@ async fn a_sessions_transcription_runs_on_a_worker() {
         .await
         .unwrap();
     assert_eq!(pending.count(), 0);
+
+    // The job named the session's tenant.
+    let jobs: redis::streams::StreamRangeReply =
+        conn.xrange_all(QueueKeys::new(&ns).jobs).await.unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &redis::from_redis_value_ref::<Vec<u8>>(&jobs.ids[0].map["job"]).unwrap(),
+    )
+    .unwrap();
+    assert!(header["tenant_id"].is_string(), "{header}");
 }
 
 /// Reads one job as `consumer` and never acknowledges it, as a worker that crashed would.

@@ -9,6 +9,7 @@ pub mod auth_session;
 pub mod incident;
 pub mod incident_event;
 pub mod invitation;
+pub mod leader_lease;
 pub mod login_event;
 pub mod mail;
 pub mod membership;

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth_sessions;
 pub mod invitations;
+pub mod leases;
 pub mod login_events;
 pub mod mail;
 pub mod memberships;
