@@ -371,14 +371,34 @@ async function mobileMenu(ctx) {
   await login(page);
   const nav = page.locator('#main-nav');
   assert.equal(await nav.isVisible(), false, 'at 375px the navigation is visible before opening');
-  const button = page.locator('.menu-button');
+  const button = page.getByRole('button', { name: 'Menu' });
   assert.ok(await button.isVisible(), 'at 375px the menu button is not visible');
+  assert.equal(await button.getAttribute('aria-expanded'), 'false', 'the closed menu says aria-expanded="true"');
   await button.click();
-  assert.ok(await page.locator('#menu').isChecked(), 'clicking the menu button left #menu unchecked');
+  assert.equal(await button.getAttribute('aria-expanded'), 'true',
+    'clicking the menu button did not set aria-expanded="true"');
   await nav.waitFor({ state: 'visible' });
   assert.ok(await nav.getByRole('link', { name: 'Projects' }).isVisible(),
     'the opened menu has no visible "Projects" link');
   await shot(page, 'menu-open-375');
+  await button.click();
+  assert.equal(await button.getAttribute('aria-expanded'), 'false', 'a second click left the menu open');
+  await nav.waitFor({ state: 'hidden' });
+}
+
+async function noConsoleErrors(ctx) {
+  // Every request a page makes succeeds (the favicon included) and nothing is logged as an
+  // error. The login page has the layout of every page; it is checked signed out, as one more
+  // sign-in would run into the sign-in rate limit of the later scenarios.
+  const page = await newPage(ctx);
+  const failures = [];
+  page.on('response', (r) => { if (r.status() >= 400) failures.push(`${r.status()} ${r.url()}`); });
+  page.on('console', (m) => { if (m.type() === 'error') failures.push(`console: ${m.text()}`); });
+  await page.goto(url('/login'));
+  await page.waitForLoadState('networkidle');
+  const icon = await page.locator('link[rel=icon]').getAttribute('href');
+  assert.match(icon || '', /^\/assets\/favicon-[0-9a-f]{12}\.svg$/, `the favicon link is ${icon}`);
+  assert.deepEqual(failures, [], `failed requests or console errors: ${failures.join('; ')}`);
 }
 
 async function mobileMenuLabels(ctx) {
@@ -965,6 +985,7 @@ const SCENARIOS = [
   ['revoke with confirmation', revokeApiKey],
   ['mobile menu', mobileMenu],
   ['mobile menu shows link names', mobileMenuLabels],
+  ['no failed request or console error (favicon)', noConsoleErrors],
   ['invite a member', inviteMember],
   ['end a live session', endLiveSession],
   ['CSV export', csvExport],

@@ -31,12 +31,24 @@
     var d = e.detail || {};
     toast(d.message || String(d.value || ""), d.kind);
   });
-  document.body.addEventListener("htmx:responseError", function () {
+  document.body.addEventListener("htmx:responseError", function (e) {
+    // An error page of the portal raises its own toast (HX-Trigger) saying what went wrong.
+    var xhr = e.detail && e.detail.xhr;
+    if (xhr && xhr.getResponseHeader("HX-Trigger")) { return; }
     toast("Refreshing failed; it will be retried.", "error");
   });
   document.body.addEventListener("htmx:sendError", function () {
     toast("The server cannot be reached; it will be retried.", "error");
   });
+
+  // The phone menu: a disclosure button announcing whether the navigation is open.
+  var menu = document.getElementById("menu");
+  if (menu) {
+    menu.addEventListener("click", function () {
+      var open = menu.getAttribute("aria-expanded") !== "true";
+      menu.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
 
   // Copy buttons: <button data-copy="element-id">.
   document.querySelectorAll("button[data-copy]").forEach(function (b) {

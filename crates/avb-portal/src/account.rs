@@ -3,16 +3,17 @@
 //! sessions.
 
 use crate::PortalState;
-use crate::pages::{Chrome, Visitor, render, signed_in, signed_in_form};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{CsrfForm, CsrfOnly, Visitor, has_csrf};
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::identity::local;
 use avb_core::services::{tenants, users};
-use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 /// One login of the history.
 pub struct LoginRow {
@@ -31,8 +32,8 @@ pub struct FieldError {
 }
 
 #[derive(Template)]
-#[template(path = "account.html")]
-struct AccountPage {
+#[template(path = "account/show.html")]
+struct AccountShowPage {
     chrome: Chrome,
     local: bool,
     name: String,
@@ -51,52 +52,38 @@ pub struct AccountQuery {
     done: String,
 }
 
-fn unavailable(e: &CoreError) -> Response {
-    tracing::error!(error = %e, "account page failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Your account is unavailable right now. Retry in a moment.",
-    )
-        .into_response()
-}
-
 async fn page(
     state: &PortalState,
     v: &Visitor,
     done: &str,
     error: FieldError,
     status: StatusCode,
-) -> Response {
-    let me = match users::me(&state.ctx, &v.scope).await {
-        Ok(me) => me,
-        Err(e) => return unavailable(&e),
-    };
-    let tenant = match tenants::current(&state.ctx, &v.scope).await {
-        Ok(t) => t.map(|t| t.name).unwrap_or_else(|| "—".into()),
-        Err(e) => return unavailable(&e),
-    };
+) -> Result<Response, PageError> {
+    let me = users::me(&state.ctx, &v.scope).await?;
+    let tenant = tenants::current(&state.ctx, &v.scope)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_else(|| "—".into());
     let logins = if me.is_some() {
         let request = avb_core::PageRequest {
             limit: 10,
             after: None,
         };
-        match users::my_logins(&state.ctx, &v.scope, request).await {
-            Ok(p) => p
-                .items
-                .into_iter()
-                .map(|l| LoginRow {
-                    at: l.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                    ip: l.ip,
-                    agent: shorten(&l.user_agent, 80),
-                    outcome: if l.success {
-                        "signed in".into()
-                    } else {
-                        format!("refused ({})", l.reason)
-                    },
-                })
-                .collect(),
-            Err(e) => return unavailable(&e),
-        }
+        users::my_logins(&state.ctx, &v.scope, request)
+            .await?
+            .items
+            .into_iter()
+            .map(|l| LoginRow {
+                at: l.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                ip: l.ip,
+                agent: shorten(&l.user_agent, 80),
+                outcome: if l.success {
+                    "signed in".into()
+                } else {
+                    format!("refused ({})", l.reason)
+                },
+            })
+            .collect()
     } else {
         Vec::new()
     };
@@ -108,7 +95,7 @@ async fn page(
             .map(|r| r.as_str().to_string())
             .unwrap_or_default()
     };
-    let page = AccountPage {
+    let page = AccountShowPage {
         chrome: v.chrome("/account", Some(done)),
         local: me.is_some(),
         name: me.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
@@ -125,7 +112,7 @@ async fn page(
     let mut res = render(&page, status);
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    Ok(res)
 }
 
 /// `text` cut to `max` characters with an ellipsis.
@@ -138,17 +125,12 @@ fn shorten(text: &str, max: usize) -> String {
     }
 }
 
-/// `GET /account` (every signed-in user).
+/// `GET /account` (requires signing in, no permission).
 pub async fn show(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Visitor,
     Query(q): Query<AccountQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+) -> Result<Response, PageError> {
     page(&state, &v, &q.done, FieldError::default(), StatusCode::OK).await
 }
 
@@ -160,20 +142,15 @@ pub struct ProfileForm {
     #[serde(default)]
     csrf: String,
 }
+has_csrf!(ProfileForm);
 
-/// `POST /account/profile`.
+/// `POST /account/profile` (requires signing in, no permission).
 pub async fn profile(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<ProfileForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, f): CsrfForm<ProfileForm>,
+) -> Result<Response, PageError> {
     match local::rename(&state.ctx, &v.scope, &f.name).await {
-        Ok(()) => Redirect::to("/account?done=settings_saved").into_response(),
+        Ok(()) => Ok(Redirect::to("/account?done=settings_saved").into_response()),
         Err(CoreError::Validation(e)) => {
             let error = FieldError {
                 form: "profile",
@@ -182,7 +159,7 @@ pub async fn profile(
             };
             page(&state, &v, "", error, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) => unavailable(&e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -198,18 +175,13 @@ pub struct PasswordForm {
     #[serde(default)]
     csrf: String,
 }
+has_csrf!(PasswordForm);
 
-/// `POST /account/password`: checks the current password and the policy.
+/// `POST /account/password` (requires signing in, no permission): checks the current password and the policy.
 pub async fn password(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<PasswordForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, f): CsrfForm<PasswordForm>,
+) -> Result<Response, PageError> {
     let refused = |field: &str, message: &str| FieldError {
         form: "password",
         field: field.to_string(),
@@ -220,7 +192,7 @@ pub async fn password(
         return page(&state, &v, "", error, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     match local::change_password(&state.ctx, &v.scope, &f.current, &f.new).await {
-        Ok(()) => Redirect::to("/account?done=password_changed").into_response(),
+        Ok(()) => Ok(Redirect::to("/account?done=password_changed").into_response()),
         Err(CoreError::Validation(e)) => {
             let field = if e.field == "password" {
                 "new"
@@ -234,13 +206,13 @@ pub async fn password(
             let error = refused("current", m);
             page(&state, &v, "", error, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) => unavailable(&e),
+        Err(e) => Err(e.into()),
     }
 }
 
 #[derive(Template)]
-#[template(path = "account_totp.html")]
-struct TotpPage {
+#[template(path = "account/totp.html")]
+struct AccountTotpPage {
     chrome: Chrome,
     secret: String,
     qr_svg: String,
@@ -261,11 +233,9 @@ fn qr_svg(url: &str) -> Option<String> {
         .map(|(_, rest)| format!("<svg{rest}"))
 }
 
-async fn totp_on(state: &PortalState, v: &Visitor) -> Result<bool, Response> {
-    match users::me(&state.ctx, &v.scope).await {
-        Ok(me) => Ok(me.is_some_and(|u| u.totp_secret.is_some())),
-        Err(e) => Err(unavailable(&e)),
-    }
+async fn totp_on(state: &PortalState, v: &Visitor) -> Result<bool, PageError> {
+    let me = users::me(&state.ctx, &v.scope).await?;
+    Ok(me.is_some_and(|u| u.totp_secret.is_some()))
 }
 
 fn totp_page(
@@ -279,7 +249,7 @@ fn totp_page(
     let url = format!(
         "otpauth://totp/AgentVoiceBox:{account}?secret={secret}&issuer=AgentVoiceBox&algorithm=SHA1&digits=6&period=30"
     );
-    let page = TotpPage {
+    let page = AccountTotpPage {
         chrome: v.chrome("/account", None),
         qr_svg: qr_svg(&url).unwrap_or_default(),
         secret,
@@ -292,24 +262,22 @@ fn totp_page(
     res
 }
 
-/// `GET /account/totp`: a fresh secret with its QR code and the confirmation form (which also
+/// `GET /account/totp` (requires signing in, no permission): a fresh secret with its QR code and the confirmation form (which also
 /// asks for the password, and for a code of the current authenticator when one is in use).
 pub async fn totp_form(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let on = match totp_on(&state, &v).await {
-        Ok(on) => on,
-        Err(r) => return r,
-    };
+    v: Visitor,
+) -> Result<Response, PageError> {
+    let on = totp_on(&state, &v).await?;
     match local::totp_begin(&v.scope) {
-        Ok((secret, _)) => totp_page(&v, secret, on, FieldError::default(), StatusCode::OK),
-        Err(e) => unavailable(&e),
+        Ok((secret, _)) => Ok(totp_page(
+            &v,
+            secret,
+            on,
+            FieldError::default(),
+            StatusCode::OK,
+        )),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -327,30 +295,22 @@ pub struct TotpForm {
     #[serde(default)]
     csrf: String,
 }
+has_csrf!(TotpForm);
 
-/// `POST /account/totp`: enables TOTP (or replaces the authenticator) once a code from the new
+/// `POST /account/totp` (requires signing in, no permission): enables TOTP (or replaces the authenticator) once a code from the new
 /// authenticator matches and the password (and current code, when on) are right.
 pub async fn totp_enable(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<TotpForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, f): CsrfForm<TotpForm>,
+) -> Result<Response, PageError> {
     let proof = local::FactorProof {
         password: &f.password,
         current_code: Some(f.current_code.trim()),
     };
     match local::totp_enable(&state.ctx, &v.scope, &f.secret, f.code.trim(), proof).await {
-        Ok(()) => Redirect::to("/account?done=totp_enabled").into_response(),
+        Ok(()) => Ok(Redirect::to("/account?done=totp_enabled").into_response()),
         Err(CoreError::Validation(e)) => {
-            let on = match totp_on(&state, &v).await {
-                Ok(on) => on,
-                Err(r) => return r,
-            };
+            let on = totp_on(&state, &v).await?;
             let message = match e.field.as_str() {
                 "code" => {
                     "That code does not match. Enter the current 6-digit code from the app.".into()
@@ -363,9 +323,15 @@ pub async fn totp_enable(
                 field: e.field,
                 message,
             };
-            totp_page(&v, f.secret, on, error, StatusCode::UNPROCESSABLE_ENTITY)
+            Ok(totp_page(
+                &v,
+                f.secret,
+                on,
+                error,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ))
         }
-        Err(e) => unavailable(&e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -379,25 +345,20 @@ pub struct TotpOffForm {
     #[serde(default)]
     csrf: String,
 }
+has_csrf!(TotpOffForm);
 
-/// `POST /account/totp/disable`: turns TOTP off with the password and a current code.
+/// `POST /account/totp/disable` (requires signing in, no permission): turns TOTP off with the password and a current code.
 pub async fn totp_disable(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<TotpOffForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, f): CsrfForm<TotpOffForm>,
+) -> Result<Response, PageError> {
     let proof = local::FactorProof {
         password: &f.password,
         current_code: Some(f.current_code.trim()),
     };
     match local::totp_disable(&state.ctx, &v.scope, proof).await {
         Ok(()) | Err(CoreError::Conflict(_)) => {
-            Redirect::to("/account?done=totp_disabled").into_response()
+            Ok(Redirect::to("/account?done=totp_disabled").into_response())
         }
         Err(CoreError::Validation(e)) => {
             let error = FieldError {
@@ -407,23 +368,17 @@ pub async fn totp_disable(
             };
             page(&state, &v, "", error, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) => unavailable(&e),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// `POST /account/sessions/end-others`.
+/// `POST /account/sessions/end-others` (requires signing in, no permission).
 pub async fn end_others(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<crate::pages::CsrfForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, _): CsrfForm<CsrfOnly>,
+) -> Result<Response, PageError> {
     match local::end_other_sessions(&state.ctx, &v.scope).await {
-        Ok(_) => Redirect::to("/account?done=sessions_ended").into_response(),
-        Err(e) => unavailable(&e),
+        Ok(_) => Ok(Redirect::to("/account?done=sessions_ended").into_response()),
+        Err(e) => Err(e.into()),
     }
 }

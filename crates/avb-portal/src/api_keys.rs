@@ -2,17 +2,18 @@
 //! and revocation behind a confirmation page.
 
 use crate::PortalState;
-use crate::pages::{Chrome, Visitor, forbidden, render, signed_in, signed_in_form};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{CsrfForm, CsrfOnly, Require, Visitor, has_csrf, perm};
 
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::api_keys::{self, NewKeyInput};
 use avb_domain::{ApiKeyId, KeyEnvironment, Permission};
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Redirect, Response};
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 const PAGE_SIZE: u64 = 20;
 
@@ -29,8 +30,8 @@ pub struct KeyRow {
 }
 
 #[derive(Template)]
-#[template(path = "api_keys.html")]
-struct KeysPage {
+#[template(path = "api_keys/list.html")]
+struct ApiKeysListPage {
     chrome: Chrome,
     can_manage: bool,
     rows: Vec<KeyRow>,
@@ -41,8 +42,8 @@ struct KeysPage {
 }
 
 #[derive(Template)]
-#[template(path = "api_key_created.html")]
-struct CreatedPage {
+#[template(path = "api_keys/created.html")]
+struct ApiKeysCreatedPage {
     chrome: Chrome,
     name: String,
     secret: String,
@@ -50,8 +51,8 @@ struct CreatedPage {
 }
 
 #[derive(Template)]
-#[template(path = "api_key_revoke.html")]
-struct RevokePage {
+#[template(path = "api_keys/confirm.html")]
+struct ApiKeysConfirmPage {
     chrome: Chrome,
     rotate: bool,
     id: String,
@@ -63,19 +64,6 @@ fn display(environment: &str, prefix: &str) -> String {
     format!("avb_{environment}_{prefix}_…")
 }
 
-fn unavailable(what: &str, e: &CoreError) -> Response {
-    tracing::error!(error = %e, "api keys page: {what} failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "API keys are unavailable right now. Retry in a moment.",
-    )
-        .into_response()
-}
-
-fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "No such key.").into_response()
-}
-
 async fn list_page(
     state: &PortalState,
     v: &Visitor,
@@ -84,7 +72,7 @@ async fn list_page(
     error: Option<String>,
     form_name: String,
     status: StatusCode,
-) -> Response {
+) -> Result<Response, PageError> {
     let request = avb_core::PageRequest {
         limit: PAGE_SIZE,
         after,
@@ -93,12 +81,8 @@ async fn list_page(
         project: None,
         status: None,
     };
-    let listed = match api_keys::list(&state.ctx, &v.scope, filter, request).await {
-        Ok(p) => p,
-        Err(CoreError::Forbidden(p)) => return forbidden(v, p),
-        Err(e) => return unavailable("list", &e),
-    };
-    let page = KeysPage {
+    let listed = api_keys::list(&state.ctx, &v.scope, filter, request).await?;
+    let page = ApiKeysListPage {
         chrome: v.chrome("/api-keys", None),
         can_manage: v.scope.has(Permission::ApiKeysManage),
         rows: listed
@@ -122,7 +106,7 @@ async fn list_page(
         error,
         form_name,
     };
-    render(&page, status)
+    Ok(render(&page, status))
 }
 
 /// `?after=<id>` (next page), `?revoked=1` (after a revocation).
@@ -135,14 +119,9 @@ pub struct ListQuery {
 /// `GET /api-keys` (requires `api_keys:view`).
 pub async fn list(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::ApiKeysView>,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+) -> Result<Response, PageError> {
     let after = q.after.as_deref().and_then(|a| a.parse().ok());
     list_page(
         &state,
@@ -168,18 +147,13 @@ pub struct CreateForm {
     #[serde(default)]
     csrf: String,
 }
+has_csrf!(CreateForm);
 
 /// `POST /api-keys` (requires `api_keys:manage`): shows the new secret once, uncached.
 pub async fn create(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(form): Form<CreateForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &form.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, form): CsrfForm<CreateForm>,
+) -> Result<Response, PageError> {
     let scopes: Vec<String> = [
         ("realtime", &form.scope_realtime),
         ("sessions", &form.scope_sessions),
@@ -214,7 +188,7 @@ pub async fn create(
     };
     match api_keys::create(&state.ctx, &v.scope, input).await {
         Ok(created) => {
-            let page = CreatedPage {
+            let page = ApiKeysCreatedPage {
                 chrome: v.chrome("/api-keys", None),
                 name: created.key.name,
                 secret: created.secret,
@@ -223,9 +197,8 @@ pub async fn create(
             let mut res = render(&page, StatusCode::CREATED);
             res.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            res
+            Ok(res)
         }
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
         Err(CoreError::Validation(e)) => {
             let msg = format!("{}: {}", e.field, e.message);
             list_page(
@@ -239,7 +212,7 @@ pub async fn create(
             )
             .await
         }
-        Err(e) => unavailable("create", &e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -247,115 +220,76 @@ fn key_id(raw: &str) -> Option<ApiKeyId> {
     raw.parse::<uuid::Uuid>().ok().map(ApiKeyId)
 }
 
-/// `GET /api-keys/{id}/revoke`: the confirmation page (requires `api_keys:manage`).
+/// `GET /api-keys/{id}/revoke` (requires `api_keys:manage`): the confirmation page.
 pub async fn confirm_revoke(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::ApiKeysManage>,
     Path(id): Path<String>,
-) -> Response {
-    confirm(&state, &headers, peer, &id, false).await
+) -> Result<Response, PageError> {
+    confirm(&state, &v, &id, false).await
 }
 
-/// `GET /api-keys/{id}/rotate`: the confirmation page (requires `api_keys:manage`).
+/// `GET /api-keys/{id}/rotate` (requires `api_keys:manage`): the confirmation page.
 pub async fn confirm_rotate(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::ApiKeysManage>,
     Path(id): Path<String>,
-) -> Response {
-    confirm(&state, &headers, peer, &id, true).await
+) -> Result<Response, PageError> {
+    confirm(&state, &v, &id, true).await
 }
 
 async fn confirm(
     state: &PortalState,
-    headers: &HeaderMap,
-    peer: SocketAddr,
+    v: &Visitor,
     id: &str,
     rotate: bool,
-) -> Response {
-    let v = match signed_in(state, headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
+) -> Result<Response, PageError> {
+    let id = key_id(id).ok_or(PageError::not_found("key"))?;
+    let k = api_keys::get(&state.ctx, &v.scope, id)
+        .await
+        .map_err(PageError::or_not_found("key"))?;
+    let page = ApiKeysConfirmPage {
+        chrome: v.chrome("/api-keys", None),
+        rotate,
+        id: k.id.to_string(),
+        display: display(&k.environment, &k.prefix),
+        name: k.name,
     };
-    if !v.scope.has(Permission::ApiKeysManage) {
-        return forbidden(&v, Permission::ApiKeysManage);
-    }
-    let Some(id) = key_id(id) else {
-        return not_found();
-    };
-    match api_keys::get(&state.ctx, &v.scope, id).await {
-        Ok(k) => {
-            let page = RevokePage {
-                chrome: v.chrome("/api-keys", None),
-                rotate,
-                id: k.id.to_string(),
-                display: display(&k.environment, &k.prefix),
-                name: k.name,
-            };
-            render(&page, StatusCode::OK)
-        }
-        Err(CoreError::NotFound) => not_found(),
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
-        Err(e) => unavailable("get", &e),
-    }
+    Ok(render(&page, StatusCode::OK))
 }
 
 /// `POST /api-keys/{id}/revoke` (requires `api_keys:manage`).
 pub async fn revoke(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<crate::pages::CsrfForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &form.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let Some(id) = key_id(&id) else {
-        return not_found();
-    };
-    match api_keys::revoke(&state.ctx, &v.scope, id).await {
-        Ok(_) => Redirect::to("/api-keys?revoked=1").into_response(),
-        Err(CoreError::NotFound) => not_found(),
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
-        Err(e) => unavailable("revoke", &e),
-    }
+    CsrfForm(v, _): CsrfForm<CsrfOnly>,
+) -> Result<Redirect, PageError> {
+    let id = key_id(&id).ok_or(PageError::not_found("key"))?;
+    api_keys::revoke(&state.ctx, &v.scope, id)
+        .await
+        .map_err(PageError::or_not_found("key"))?;
+    Ok(Redirect::to("/api-keys?revoked=1"))
 }
 
-/// `POST /api-keys/{id}/rotate`: a new secret for the key, shown once; the old one keeps working
-/// for 24 hours.
+/// `POST /api-keys/{id}/rotate` (requires `api_keys:manage`): a new secret for the key, shown
+/// once; the old one keeps working for 24 hours.
 pub async fn rotate(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<crate::pages::CsrfForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &form.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
+    CsrfForm(v, _): CsrfForm<CsrfOnly>,
+) -> Result<Response, PageError> {
+    let id = key_id(&id).ok_or(PageError::not_found("key"))?;
+    let created = api_keys::rotate(&state.ctx, &v.scope, id)
+        .await
+        .map_err(PageError::or_not_found("key"))?;
+    let page = ApiKeysCreatedPage {
+        chrome: v.chrome("/api-keys", None),
+        name: created.key.name,
+        secret: created.secret,
+        rotated: true,
     };
-    let Some(id) = key_id(&id) else {
-        return not_found();
-    };
-    match api_keys::rotate(&state.ctx, &v.scope, id).await {
-        Ok(created) => {
-            let page = CreatedPage {
-                chrome: v.chrome("/api-keys", None),
-                name: created.key.name,
-                secret: created.secret,
-                rotated: true,
-            };
-            let mut res = render(&page, StatusCode::CREATED);
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            res
-        }
-        Err(CoreError::NotFound) => not_found(),
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
-        Err(CoreError::Conflict(m)) => (StatusCode::CONFLICT, m).into_response(),
-        Err(e) => unavailable("rotate", &e),
-    }
+    let mut res = render(&page, StatusCode::CREATED);
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
 }

@@ -1,5 +1,5 @@
 //! Static assets embedded in the binary (the stylesheet, pinned htmx, the portal's small
-//! script), served under content-hashed names with immutable caching.
+//! script, the favicon), served under content-hashed names with immutable caching.
 
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
@@ -33,6 +33,12 @@ const ASSETS: &[Asset] = &[
         ext: "js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../assets/portal.js"),
+    },
+    Asset {
+        stem: "favicon",
+        ext: "svg",
+        content_type: "image/svg+xml",
+        body: include_str!("../assets/favicon.svg"),
     },
 ];
 
@@ -71,7 +77,12 @@ pub fn script_url() -> String {
     url_of("portal")
 }
 
-/// `GET /assets/{name}`.
+/// The favicon's URL (linked from every page, so browsers never ask for `/favicon.ico`).
+pub fn favicon_url() -> String {
+    url_of("favicon")
+}
+
+/// `GET /assets/{name}` (public: no sign-in).
 pub async fn serve(Path(name): Path<String>) -> Response {
     match NAMES.iter().position(|n| *n == name) {
         Some(i) => (

@@ -3,16 +3,17 @@
 //! refreshed every 60 s without a reload.
 
 use crate::PortalState;
-use crate::pages::{Chrome, Visitor, render, signed_in};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::Visitor;
 use askama::Template;
 use avb_core::services::{audit, members, tenants, usage};
 use avb_domain::Permission;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Duration, Utc};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 /// Usage totals of a period.
 pub struct UsageSummary {
@@ -60,7 +61,7 @@ pub struct Warning {
 
 /// The part of the dashboard that refreshes itself.
 #[derive(Template)]
-#[template(path = "dashboard_panel.html")]
+#[template(path = "dashboard/_panel.html")]
 struct Panel {
     warnings: Vec<Warning>,
     usage: Option<UsageSummary>,
@@ -71,8 +72,8 @@ struct Panel {
 }
 
 #[derive(Template)]
-#[template(path = "dashboard.html")]
-struct DashboardPage {
+#[template(path = "dashboard/show.html")]
+struct DashboardShowPage {
     chrome: Chrome,
     heading: String,
     panel: Panel,
@@ -192,51 +193,28 @@ async fn panel(state: &PortalState, v: &Visitor) -> Panel {
     }
 }
 
-/// `GET /dashboard`.
-pub async fn page(
-    State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+/// `GET /dashboard` (requires signing in, no permission: each card shows what the role may see).
+pub async fn page(State(state): State<PortalState>, v: Visitor) -> Result<Response, PageError> {
     // A SaaS admin outside any tenant lands on the platform overview.
     if v.scope.is_saas_admin() && v.scope.tenant().is_none() {
-        return axum::response::Redirect::to("/admin").into_response();
+        return Ok(axum::response::Redirect::to("/admin").into_response());
     }
-    let heading = match tenants::current(&state.ctx, &v.scope).await {
-        Ok(Some(t)) => t.name,
-        Ok(None) if v.scope.is_saas_admin() => "Platform".to_string(),
-        Ok(None) => "Dashboard".to_string(),
-        Err(e) => {
-            tracing::error!(error = %e, "dashboard: tenant unavailable");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The dashboard is unavailable. Retry in a moment.",
-            )
-                .into_response();
-        }
+    let heading = match tenants::current(&state.ctx, &v.scope).await? {
+        Some(t) => t.name,
+        None if v.scope.is_saas_admin() => "Platform".to_string(),
+        None => "Dashboard".to_string(),
     };
-    let page = DashboardPage {
+    let page = DashboardShowPage {
         chrome: v.chrome("/dashboard", None),
         heading,
         panel: panel(&state, &v).await,
     };
-    render(&page, StatusCode::OK)
+    Ok(render(&page, StatusCode::OK))
 }
 
-/// `GET /dashboard/panel`: the refreshing part alone (polled every 60 s).
-pub async fn refresh(
-    State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+/// `GET /dashboard/panel` (requires signing in, no permission): the refreshing part alone
+/// (polled every 60 s).
+pub async fn refresh(State(state): State<PortalState>, v: Visitor) -> Response {
     render(&panel(&state, &v).await, StatusCode::OK)
 }
 
@@ -248,21 +226,15 @@ pub struct ServiceRow {
 }
 
 #[derive(Template)]
-#[template(path = "dashboard_status.html")]
-struct StatusPanel {
+#[template(path = "dashboard/_status.html")]
+struct DashboardStatusFragment {
     services: Vec<ServiceRow>,
 }
 
-/// `GET /dashboard/status`: the same probes as the admin monitoring page (database, Redis,
-/// engines...), loaded after the page as engine probes can take up to 2 s.
-pub async fn status(
-    State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(refused) = signed_in(&state, &headers, peer).await {
-        return refused;
-    }
+/// `GET /dashboard/status` (requires signing in, no permission): the same probes as the admin
+/// monitoring page (database, Redis, engines...), loaded after the page as engine probes can
+/// take up to 2 s.
+pub async fn status(State(state): State<PortalState>, _: Visitor) -> Response {
     let services = avb_core::monitoring::probe_all(&state.ctx)
         .await
         .into_iter()
@@ -276,5 +248,5 @@ pub async fn status(
             },
         })
         .collect();
-    render(&StatusPanel { services }, StatusCode::OK)
+    render(&DashboardStatusFragment { services }, StatusCode::OK)
 }

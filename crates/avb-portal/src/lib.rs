@@ -9,12 +9,16 @@ mod account;
 mod admin;
 mod api_keys;
 mod assets;
+mod chrome;
 mod csv;
 mod dashboard;
+mod error;
+mod extract;
+mod headers;
+mod login;
 mod no_route;
 mod oidc;
 mod onboarding;
-mod pages;
 mod projects;
 pub mod session;
 mod sessions;
@@ -22,6 +26,7 @@ mod settings;
 mod setup;
 mod team;
 mod usage;
+mod visitor;
 mod waterfall;
 
 use avb_core::AppContext;
@@ -43,9 +48,9 @@ pub struct PortalState {
 /// The portal's routes (`/`, `/login`, `/logout`, `/dashboard`, `/projects`, `/api-keys`, `/assets/*`).
 pub fn router(ctx: AppContext) -> Router {
     Router::new()
-        .route("/", get(pages::home))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", axum::routing::post(pages::logout))
+        .route("/", get(login::home))
+        .route("/login", get(login::login_form).post(login::login))
+        .route("/logout", axum::routing::post(login::logout))
         .route(
             "/invitations/accept",
             get(onboarding::invitation_form).post(onboarding::accept_invitation),
@@ -184,8 +189,9 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/assets/{name}", get(assets::serve))
         .fallback(no_route::page)
-        .layer(axum::middleware::from_fn(pages::remember_path))
-        .layer(axum::middleware::from_fn(pages::security_headers))
+        .layer(axum::middleware::from_fn(error::render_errors))
+        .layer(axum::middleware::from_fn(headers::remember_path))
+        .layer(axum::middleware::from_fn(headers::security_headers))
         // Pages and assets gzip-compressed for browsers that ask (Accept-Encoding).
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         // After the layers: the setup page sets its own, stricter headers.

@@ -4,8 +4,9 @@
 //! opens the session of the user with that verified e-mail.
 
 use crate::PortalState;
-use crate::pages::{login_page, meta};
+use crate::login::login_page;
 use crate::session::{IdpTokens, SESSION_COOKIE, cookie, same_token, set_cookie};
+use crate::visitor::meta;
 use avb_core::CoreError;
 use avb_core::identity::local;
 use avb_core::identity::oidc::Pkce;

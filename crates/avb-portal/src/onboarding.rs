@@ -6,8 +6,9 @@
 
 use crate::PortalState;
 use crate::account::FieldError;
-use crate::pages::{meta, render};
+use crate::error::render;
 use crate::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookie, same_token, set_cookie};
+use crate::visitor::meta;
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::identity::local::{self, InvitationAnswer, ResetLink, TokenPair};

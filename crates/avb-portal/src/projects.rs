@@ -1,17 +1,18 @@
 //! `/projects`: the tenant's projects with pagination, and the create form for those who may.
 
 use crate::PortalState;
-use crate::pages::{Chrome, Visitor, forbidden, render, signed_in, signed_in_form};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{CsrfForm, Require, Visitor, has_csrf, perm};
 
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::projects::{self, ProjectInput};
 use avb_domain::Permission;
-use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 const PAGE_SIZE: u64 = 20;
 const ENVIRONMENTS: &[&str] = &["production", "staging", "development"];
@@ -25,8 +26,8 @@ pub struct ProjectRow {
 }
 
 #[derive(Template)]
-#[template(path = "projects.html")]
-struct ProjectsPage {
+#[template(path = "projects/list.html")]
+struct ProjectsListPage {
     chrome: Chrome,
     can_manage: bool,
     rows: Vec<ProjectRow>,
@@ -65,28 +66,17 @@ async fn page(
     created: bool,
     form: FormState,
     status: StatusCode,
-) -> Response {
+) -> Result<Response, PageError> {
     let request = avb_core::PageRequest {
         limit: PAGE_SIZE,
         after,
     };
-    let listed = match projects::list(&state.ctx, &v.scope, None, request).await {
-        Ok(p) => p,
-        Err(CoreError::Forbidden(p)) => return forbidden(v, p),
-        Err(e) => {
-            tracing::error!(error = %e, "projects page: list failed");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Projects are unavailable right now. Retry in a moment.",
-            )
-                .into_response();
-        }
-    };
+    let listed = projects::list(&state.ctx, &v.scope, None, request).await?;
     let (error_field, error) = match form.error {
         Some((f, m)) => (f, Some(m)),
         None => (String::new(), None),
     };
-    let page = ProjectsPage {
+    let page = ProjectsListPage {
         chrome: v.chrome("/projects", None),
         can_manage: v.scope.has(Permission::ProjectsManage),
         rows: listed
@@ -112,20 +102,15 @@ async fn page(
             .collect(),
         form_name: form.name,
     };
-    render(&page, status)
+    Ok(render(&page, status))
 }
 
 /// `GET /projects` (requires `projects:view`).
 pub async fn list(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::ProjectsView>,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+) -> Result<Response, PageError> {
     let after = q.after.as_deref().and_then(|a| a.parse().ok());
     let blank = FormState {
         name: String::new(),
@@ -153,26 +138,20 @@ pub struct CreateForm {
     #[serde(default)]
     csrf: String,
 }
+has_csrf!(CreateForm);
 
 /// `POST /projects` (requires `projects:manage`): creates, then shows the list again.
 pub async fn create(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(form): Form<CreateForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &form.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, form): CsrfForm<CreateForm>,
+) -> Result<Response, PageError> {
     let input = ProjectInput {
         name: Some(form.name.clone()),
         environment: Some(form.environment.clone()),
         description: None,
     };
     match projects::create(&state.ctx, &v.scope, input).await {
-        Ok(_) => Redirect::to("/projects?created=1").into_response(),
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
+        Ok(_) => Ok(Redirect::to("/projects?created=1").into_response()),
         Err(CoreError::Validation(e)) => {
             let again = FormState {
                 name: form.name,
@@ -189,13 +168,6 @@ pub async fn create(
             )
             .await
         }
-        Err(e) => {
-            tracing::error!(error = %e, "projects page: create failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The project could not be created right now. Retry in a moment.",
-            )
-                .into_response()
-        }
+        Err(e) => Err(e.into()),
     }
 }

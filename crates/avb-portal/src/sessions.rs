@@ -2,20 +2,21 @@
 //! and per-turn latency waterfall), ending a live session, and CSV export of the filtered list.
 
 use crate::PortalState;
-use crate::pages::{Chrome, Visitor, forbidden, render, signed_in, signed_in_form};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{CsrfForm, CsrfOnly, Require, Visitor, perm};
 use crate::waterfall::{Waterfall, waterfall};
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::sessions::{self, SessionFilter, SessionRecord};
 use avb_core::services::{api_keys, projects};
 use avb_domain::Permission;
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use uuid::Uuid;
 
 const PAGE_SIZE: u64 = 25;
@@ -226,8 +227,8 @@ fn row(s: SessionRecord, names: &Names) -> SessionRow {
 }
 
 #[derive(Template)]
-#[template(path = "sessions.html")]
-struct SessionsPage {
+#[template(path = "sessions/list.html")]
+struct SessionsListPage {
     chrome: Chrome,
     table: SessionsTable,
     statuses: Vec<Choice>,
@@ -242,7 +243,7 @@ struct SessionsPage {
 
 /// The table part, also served alone for the live refresh.
 #[derive(Template)]
-#[template(path = "sessions_table.html")]
+#[template(path = "sessions/_table.html")]
 struct SessionsTable {
     rows: Vec<SessionRow>,
     next: Option<String>,
@@ -251,32 +252,19 @@ struct SessionsTable {
     filtered: bool,
 }
 
-fn unavailable(e: &CoreError) -> Response {
-    tracing::error!(error = %e, "sessions page failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Sessions are unavailable right now. Retry in a moment.",
-    )
-        .into_response()
-}
-
 async fn table(
     state: &PortalState,
     v: &Visitor,
     q: &FilterQuery,
     filter: &SessionFilter,
     names: &Names,
-) -> Result<SessionsTable, Response> {
+) -> Result<SessionsTable, PageError> {
     let after = q.after.parse().ok();
     let request = avb_core::PageRequest {
         limit: PAGE_SIZE,
         after,
     };
-    let listed = match sessions::list(&state.ctx, &v.scope, filter, request).await {
-        Ok(p) => p,
-        Err(CoreError::Forbidden(p)) => return Err(forbidden(v, p)),
-        Err(e) => return Err(unavailable(&e)),
-    };
+    let listed = sessions::list(&state.ctx, &v.scope, filter, request).await?;
     let filters = q.query_string();
     let sep = if filters.is_empty() { "" } else { "&" };
     Ok(SessionsTable {
@@ -296,26 +284,15 @@ async fn table(
 /// `GET /sessions` (requires `sessions:view`).
 pub async fn list(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::SessionsView>,
     Query(q): Query<FilterQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if !v.scope.has(Permission::SessionsView) {
-        return forbidden(&v, Permission::SessionsView);
-    }
+) -> Result<Response, PageError> {
     let names = Names::load(&state, &v).await;
     let (filter, error) = match q.filter() {
         Ok(f) => (f, None),
         Err(bad) => (SessionFilter::default(), Some(bad)),
     };
-    let table = match table(&state, &v, &q, &filter, &names).await {
-        Ok(t) => t,
-        Err(refused) => return refused,
-    };
+    let table = table(&state, &v, &q, &filter, &names).await?;
     let statuses = [
         ("", "Any status"),
         ("active", "Active"),
@@ -328,7 +305,7 @@ pub async fn list(
         selected: *value == q.status,
     })
     .collect();
-    let page = SessionsPage {
+    let page = SessionsListPage {
         chrome: v.chrome("/sessions", Some(q.done.as_str())),
         filters: table.filters.clone(),
         table,
@@ -345,51 +322,34 @@ pub async fn list(
     } else {
         StatusCode::OK
     };
-    render(&page, status)
+    Ok(render(&page, status))
 }
 
-/// `GET /sessions/table`: the table alone, polled every 5 s by the list page.
+/// `GET /sessions/table` (requires `sessions:view`): the table alone, polled every 5 s by the
+/// list page.
 pub async fn live_table(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::SessionsView>,
     Query(q): Query<FilterQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let Ok(filter) = q.filter() else {
-        return StatusCode::UNPROCESSABLE_ENTITY.into_response();
-    };
+) -> Result<Response, PageError> {
+    let filter = q
+        .filter()
+        .map_err(|bad| PageError::Invalid(format!("{}: {}", bad.field, bad.message)))?;
     let names = Names::load(&state, &v).await;
-    match table(&state, &v, &q, &filter, &names).await {
-        Ok(t) => render(&t, StatusCode::OK),
-        Err(refused) => refused,
-    }
+    let t = table(&state, &v, &q, &filter, &names).await?;
+    Ok(render(&t, StatusCode::OK))
 }
 
-/// `GET /sessions/export.csv`: every session matching the filters (up to 100,000 rows).
+/// `GET /sessions/export.csv` (requires `sessions:view`): every session matching the filters
+/// (up to 100,000 rows).
 pub async fn export_csv(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::SessionsView>,
     Query(q): Query<FilterQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let filter = match q.filter() {
-        Ok(f) => f,
-        Err(bad) => {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("{}: {}", bad.field, bad.message),
-            )
-                .into_response();
-        }
-    };
+) -> Result<Response, PageError> {
+    let filter = q
+        .filter()
+        .map_err(|bad| PageError::Invalid(format!("{}: {}", bad.field, bad.message)))?;
     let names = Names::load(&state, &v).await;
     let mut out = String::from(
         "id,realtime_id,status,started_at,ended_at,project,api_key,model,dialect,responses,close_reason\n",
@@ -398,11 +358,7 @@ pub async fn export_csv(
     let mut written = 0usize;
     loop {
         let request = avb_core::PageRequest { limit: 1000, after };
-        let page = match sessions::list(&state.ctx, &v.scope, &filter, request).await {
-            Ok(p) => p,
-            Err(CoreError::Forbidden(p)) => return forbidden(&v, p),
-            Err(e) => return unavailable(&e),
-        };
+        let page = sessions::list(&state.ctx, &v.scope, &filter, request).await?;
         for s in &page.items {
             let fields = [
                 s.id.to_string(),
@@ -436,7 +392,7 @@ pub async fn export_csv(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    Ok(res)
 }
 
 /// One conversation message.
@@ -447,8 +403,8 @@ pub struct Message {
 }
 
 #[derive(Template)]
-#[template(path = "session_detail.html")]
-struct DetailPage {
+#[template(path = "sessions/detail.html")]
+struct SessionsDetailPage {
     chrome: Chrome,
     s: SessionRow,
     realtime_id: String,
@@ -472,38 +428,25 @@ pub(crate) struct StatusBadge {
     pub status: String,
 }
 
-fn session_id(raw: &str) -> Option<Uuid> {
-    raw.parse().ok()
+/// The session id of the path, or the 404.
+fn session_id(raw: &str) -> Result<Uuid, PageError> {
+    raw.parse().map_err(|_| PageError::not_found("session"))
 }
 
-fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "No such session.").into_response()
-}
-
-/// `GET /sessions/{id}`.
+/// `GET /sessions/{id}` (requires `sessions:view`).
 pub async fn detail(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::SessionsView>,
     Path(id): Path<String>,
     Query(q): Query<FilterQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let Some(id) = session_id(&id) else {
-        return not_found();
-    };
-    let (s, items, turns) = match sessions::detail(&state.ctx, &v.scope, id).await {
-        Ok(d) => d,
-        Err(CoreError::NotFound) => return not_found(),
-        Err(CoreError::Forbidden(p)) => return forbidden(&v, p),
-        Err(e) => return unavailable(&e),
-    };
+) -> Result<Response, PageError> {
+    let id = session_id(&id)?;
+    let (s, items, turns) = sessions::detail(&state.ctx, &v.scope, id)
+        .await
+        .map_err(PageError::or_not_found("session"))?;
     let names = Names::load(&state, &v).await;
     let can_end = s.status == "active" && v.scope.has(Permission::SessionsManage);
-    let page = DetailPage {
+    let page = SessionsDetailPage {
         chrome: v.chrome("/sessions", Some(q.done.as_str())),
         realtime_id: s.realtime_id.clone(),
         dialect: s.dialect.clone(),
@@ -526,100 +469,68 @@ pub async fn detail(
         can_end,
         s: row(s, &names),
     };
-    render(&page, StatusCode::OK)
+    Ok(render(&page, StatusCode::OK))
 }
 
-/// `GET /sessions/{id}/status`: the live badge.
+/// `GET /sessions/{id}/status` (requires `sessions:view`): the live badge.
 pub async fn status(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::SessionsView>,
     Path(id): Path<String>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let Some(id) = session_id(&id) else {
-        return not_found();
-    };
-    match sessions::get(&state.ctx, &v.scope, id).await {
-        Ok(s) => render(
-            &StatusBadge {
-                id: s.id.to_string(),
-                status: s.status,
-            },
-            StatusCode::OK,
-        ),
-        Err(CoreError::NotFound) => not_found(),
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
-        Err(e) => unavailable(&e),
-    }
+) -> Result<Response, PageError> {
+    let s = sessions::get(&state.ctx, &v.scope, session_id(&id)?)
+        .await
+        .map_err(PageError::or_not_found("session"))?;
+    Ok(render(
+        &StatusBadge {
+            id: s.id.to_string(),
+            status: s.status,
+        },
+        StatusCode::OK,
+    ))
 }
 
 #[derive(Template)]
-#[template(path = "session_end.html")]
-struct EndPage {
+#[template(path = "sessions/confirm_end.html")]
+struct SessionsConfirmEndPage {
     chrome: Chrome,
     id: String,
     started: String,
 }
 
-/// `GET /sessions/{id}/end`: the confirmation page (requires `sessions:manage`).
+/// `GET /sessions/{id}/end` (requires `sessions:manage`): the confirmation page.
 pub async fn confirm_end(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::SessionsManage>,
     Path(id): Path<String>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if !v.scope.has(Permission::SessionsManage) {
-        return forbidden(&v, Permission::SessionsManage);
+) -> Result<Response, PageError> {
+    let s = sessions::get(&state.ctx, &v.scope, session_id(&id)?)
+        .await
+        .map_err(PageError::or_not_found("session"))?;
+    if s.status != "active" {
+        return Ok(Redirect::to(&format!("/sessions/{}", s.id)).into_response());
     }
-    let Some(id) = session_id(&id) else {
-        return not_found();
-    };
-    match sessions::get(&state.ctx, &v.scope, id).await {
-        Ok(s) if s.status != "active" => {
-            Redirect::to(&format!("/sessions/{}", s.id)).into_response()
-        }
-        Ok(s) => render(
-            &EndPage {
-                chrome: v.chrome("/sessions", None),
-                id: s.id.to_string(),
-                started: s.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            },
-            StatusCode::OK,
-        ),
-        Err(CoreError::NotFound) => not_found(),
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
-        Err(e) => unavailable(&e),
-    }
+    Ok(render(
+        &SessionsConfirmEndPage {
+            chrome: v.chrome("/sessions", None),
+            id: s.id.to_string(),
+            started: s.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        },
+        StatusCode::OK,
+    ))
 }
 
-/// `POST /sessions/{id}/end`: ends the live session on whichever replica holds it.
+/// `POST /sessions/{id}/end` (requires `sessions:manage`): ends the live session on whichever
+/// replica holds it.
 pub async fn end(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<crate::pages::CsrfForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &form.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let Some(id) = session_id(&id) else {
-        return not_found();
-    };
+    CsrfForm(v, _): CsrfForm<CsrfOnly>,
+) -> Result<Redirect, PageError> {
+    let id = session_id(&id)?;
     match sessions::close(&state.ctx, &v.scope, id).await {
-        Ok(_) => Redirect::to(&format!("/sessions/{id}?done=session_ended")).into_response(),
-        Err(CoreError::Conflict(_)) => Redirect::to(&format!("/sessions/{id}")).into_response(),
-        Err(CoreError::NotFound) => not_found(),
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
-        Err(e) => unavailable(&e),
+        Ok(_) => Ok(Redirect::to(&format!("/sessions/{id}?done=session_ended"))),
+        Err(CoreError::Conflict(_)) => Ok(Redirect::to(&format!("/sessions/{id}"))),
+        Err(e) => Err(PageError::or_not_found("session")(e)),
     }
 }

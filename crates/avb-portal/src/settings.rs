@@ -2,16 +2,17 @@
 //! notifications, and webhook endpoints with test sends and their delivery log.
 
 use crate::PortalState;
-use crate::pages::{Chrome, Visitor, forbidden, render, signed_in, signed_in_form};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{CsrfForm, CsrfOnly, Require, Visitor, has_csrf, perm};
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::{tenants, webhooks};
 use avb_domain::Permission;
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::net::SocketAddr;
 use uuid::Uuid;
 
 /// One webhook endpoint row.
@@ -44,8 +45,8 @@ struct Forms {
 }
 
 #[derive(Template)]
-#[template(path = "settings.html")]
-struct SettingsPage {
+#[template(path = "settings/show.html")]
+struct SettingsShowPage {
     chrome: Chrome,
     name: String,
     billing_email: String,
@@ -67,38 +68,23 @@ pub struct SettingsQuery {
     done: String,
 }
 
-fn unavailable(e: &CoreError) -> Response {
-    tracing::error!(error = %e, "settings page failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Settings are unavailable right now. Retry in a moment.",
-    )
-        .into_response()
-}
-
 async fn page(
     state: &PortalState,
     v: &Visitor,
     done: &str,
     mut forms: Forms,
     status: StatusCode,
-) -> Response {
+) -> Result<Response, PageError> {
     if !v.scope.has(Permission::SettingsManage) {
-        return forbidden(v, Permission::SettingsManage);
+        return Err(PageError::Forbidden(Permission::SettingsManage));
     }
     let ctx = &state.ctx;
-    let (tenant, settings, endpoints) = match tokio::try_join!(
+    let (tenant, settings, endpoints) = tokio::try_join!(
         tenants::current(ctx, &v.scope),
         tenants::settings(ctx, &v.scope),
         webhooks::list(ctx, &v.scope)
-    ) {
-        Ok(x) => x,
-        Err(CoreError::Forbidden(p)) => return forbidden(v, p),
-        Err(e) => return unavailable(&e),
-    };
-    let Some(tenant) = tenant else {
-        return forbidden(v, Permission::SettingsManage);
-    };
+    )?;
+    let tenant = tenant.ok_or(PageError::Forbidden(Permission::SettingsManage))?;
     if forms.error_form != "profile" {
         forms.name = tenant.name;
         forms.billing_email = tenant.billing_email;
@@ -112,7 +98,7 @@ async fn page(
             .unwrap_or_default();
         forms.notify_email = settings.map(|s| s.notify_email).unwrap_or_default();
     }
-    let page = SettingsPage {
+    let page = SettingsShowPage {
         chrome: v.chrome("/settings", Some(done)),
         name: forms.name,
         billing_email: forms.billing_email,
@@ -141,20 +127,15 @@ async fn page(
         error_form: forms.error_form,
         error: forms.error,
     };
-    render(&page, status)
+    Ok(render(&page, status))
 }
 
-/// `GET /settings`.
+/// `GET /settings` (requires `settings:manage`).
 pub async fn show(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Visitor,
     Query(q): Query<SettingsQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+) -> Result<Response, PageError> {
     page(&state, &v, &q.done, Forms::default(), StatusCode::OK).await
 }
 
@@ -177,23 +158,17 @@ pub struct ProfileForm {
     #[serde(default)]
     csrf: String,
 }
+has_csrf!(ProfileForm);
 
-/// `POST /settings/profile`.
+/// `POST /settings/profile` (requires `settings:manage`).
 pub async fn profile(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<ProfileForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, f): CsrfForm<ProfileForm>,
+) -> Result<Response, PageError> {
     match tenants::update_profile(&state.ctx, &v.scope, &f.name, &f.billing_email, &f.timezone)
         .await
     {
-        Ok(_) => Redirect::to("/settings?done=settings_saved").into_response(),
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
+        Ok(_) => Ok(Redirect::to("/settings?done=settings_saved").into_response()),
         Err(e) => match message(&e) {
             Some(error) => {
                 let forms = Forms {
@@ -206,7 +181,7 @@ pub async fn profile(
                 };
                 page(&state, &v, "", forms, StatusCode::UNPROCESSABLE_ENTITY).await
             }
-            None => unavailable(&e),
+            None => Err(e.into()),
         },
     }
 }
@@ -221,18 +196,13 @@ pub struct NotificationsForm {
     #[serde(default)]
     csrf: String,
 }
+has_csrf!(NotificationsForm);
 
-/// `POST /settings/notifications`.
+/// `POST /settings/notifications` (requires `settings:manage`).
 pub async fn notifications(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<NotificationsForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, f): CsrfForm<NotificationsForm>,
+) -> Result<Response, PageError> {
     let refuse = |error: String, f: NotificationsForm| Forms {
         threshold: f.threshold,
         notify_email: f.notify_email,
@@ -253,33 +223,31 @@ pub async fn notifications(
         }
     };
     match tenants::update_notifications(&state.ctx, &v.scope, threshold, &f.notify_email).await {
-        Ok(()) => Redirect::to("/settings?done=settings_saved").into_response(),
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
+        Ok(()) => Ok(Redirect::to("/settings?done=settings_saved").into_response()),
         Err(e) => match message(&e) {
             Some(error) => {
                 let forms = refuse(error, f);
                 page(&state, &v, "", forms, StatusCode::UNPROCESSABLE_ENTITY).await
             }
-            None => unavailable(&e),
+            None => Err(e.into()),
         },
     }
 }
 
 #[derive(Template)]
-#[template(path = "webhook_created.html")]
-struct CreatedPage {
+#[template(path = "settings/webhook_created.html")]
+struct SettingsWebhookCreatedPage {
     chrome: Chrome,
     url: String,
     secret: String,
 }
 
-/// `POST /settings/webhooks`: the form arrives url-encoded with repeated `events` fields.
+/// `POST /settings/webhooks` (requires `settings:manage`): the form arrives url-encoded with repeated `events` fields.
 pub async fn create_webhook(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Visitor,
     body: String,
-) -> Response {
+) -> Result<Response, PageError> {
     let mut csrf = String::new();
     let mut url = String::new();
     let mut description = String::new();
@@ -293,13 +261,10 @@ pub async fn create_webhook(
             _ => {}
         }
     }
-    let v = match signed_in_form(&state, &headers, peer, &csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    v.check_form(&csrf)?;
     match webhooks::create(&state.ctx, &v.scope, &url, &description, &events).await {
         Ok((e, secret)) => {
-            let page = CreatedPage {
+            let page = SettingsWebhookCreatedPage {
                 chrome: v.chrome("/settings", None),
                 url: e.url,
                 secret,
@@ -307,9 +272,8 @@ pub async fn create_webhook(
             let mut res = render(&page, StatusCode::CREATED);
             res.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            res
+            Ok(res)
         }
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
         Err(e) => match message(&e) {
             Some(error) => {
                 let forms = Forms {
@@ -322,7 +286,7 @@ pub async fn create_webhook(
                 };
                 page(&state, &v, "", forms, StatusCode::UNPROCESSABLE_ENTITY).await
             }
-            None => unavailable(&e),
+            None => Err(e.into()),
         },
     }
 }
@@ -347,8 +311,8 @@ pub struct AttemptRow {
 }
 
 #[derive(Template)]
-#[template(path = "webhook_log.html")]
-struct LogPage {
+#[template(path = "settings/webhook_log.html")]
+struct SettingsWebhookLogPage {
     chrome: Chrome,
     id: String,
     url: String,
@@ -366,49 +330,33 @@ pub struct LogQuery {
     test: String,
 }
 
-fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "No such webhook endpoint.").into_response()
+/// The endpoint id of the path, or the 404.
+fn endpoint_id(raw: &str) -> Result<Uuid, PageError> {
+    raw.parse()
+        .map_err(|_| PageError::not_found("webhook endpoint"))
 }
 
-/// `GET /settings/webhooks/{id}`: the endpoint's deliveries with every attempt.
+/// `GET /settings/webhooks/{id}` (requires `settings:manage`): the endpoint's deliveries with every attempt.
 pub async fn log(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::SettingsManage>,
     Path(id): Path<String>,
     Query(q): Query<LogQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if !v.scope.has(Permission::SettingsManage) {
-        return forbidden(&v, Permission::SettingsManage);
-    }
-    let Ok(id) = id.parse::<Uuid>() else {
-        return not_found();
-    };
-    let endpoints = match webhooks::list(&state.ctx, &v.scope).await {
-        Ok(e) => e,
-        Err(e) => return unavailable(&e),
-    };
-    let Some(endpoint) = endpoints.into_iter().find(|e| e.id == id) else {
-        return not_found();
-    };
+) -> Result<Response, PageError> {
+    let id = endpoint_id(&id)?;
+    let endpoints = webhooks::list(&state.ctx, &v.scope).await?;
+    let endpoint = endpoints
+        .into_iter()
+        .find(|e| e.id == id)
+        .ok_or(PageError::not_found("webhook endpoint"))?;
     let request = avb_core::PageRequest {
         limit: 25,
         after: q.after.parse().ok(),
     };
-    let listed = match webhooks::deliveries(&state.ctx, &v.scope, Some(id), request).await {
-        Ok(p) => p,
-        Err(e) => return unavailable(&e),
-    };
+    let listed = webhooks::deliveries(&state.ctx, &v.scope, Some(id), request).await?;
     let mut rows = Vec::with_capacity(listed.items.len());
     for d in listed.items {
-        let tried = match webhooks::attempts(&state.ctx, &v.scope, d.id).await {
-            Ok(a) => a,
-            Err(e) => return unavailable(&e),
-        };
+        let tried = webhooks::attempts(&state.ctx, &v.scope, d.id).await?;
         rows.push(DeliveryRow {
             event: d.event_type,
             status: d.status,
@@ -441,7 +389,7 @@ pub async fn log(
         "timeout" => Some("The endpoint did not answer in time.".into()),
         _ => Some("The endpoint could not be reached.".into()),
     };
-    let page = LogPage {
+    let page = SettingsWebhookLogPage {
         chrome: v.chrome("/settings", None),
         id: id.to_string(),
         url: endpoint.url,
@@ -449,24 +397,17 @@ pub async fn log(
         next: listed.next.map(|n| n.to_string()),
         test,
     };
-    render(&page, StatusCode::OK)
+    Ok(render(&page, StatusCode::OK))
 }
 
-/// `POST /settings/webhooks/{id}/test`: sends a signed `webhook.test` now and shows the answer.
+/// `POST /settings/webhooks/{id}/test` (requires `settings:manage`): sends a signed
+/// `webhook.test` now and shows the answer.
 pub async fn test(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<crate::pages::CsrfForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let Ok(id) = id.parse::<Uuid>() else {
-        return not_found();
-    };
+    CsrfForm(v, _): CsrfForm<CsrfOnly>,
+) -> Result<Response, PageError> {
+    let id = endpoint_id(&id)?;
     match webhooks::send_test(&state.ctx, &v.scope, id).await {
         Ok(r) => {
             let outcome = match r.status_code {
@@ -474,33 +415,21 @@ pub async fn test(
                 None if r.error.contains("timed out") => "timeout".into(),
                 None => "unreachable".into(),
             };
-            Redirect::to(&format!("/settings/webhooks/{id}?test={outcome}")).into_response()
+            Ok(Redirect::to(&format!("/settings/webhooks/{id}?test={outcome}")).into_response())
         }
-        Err(CoreError::NotFound) => not_found(),
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
-        Err(e) => unavailable(&e),
+        Err(e) => Err(PageError::or_not_found("webhook endpoint")(e)),
     }
 }
 
-/// `POST /settings/webhooks/{id}/delete`.
+/// `POST /settings/webhooks/{id}/delete` (requires `settings:manage`).
 pub async fn delete(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<crate::pages::CsrfForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let Ok(id) = id.parse::<Uuid>() else {
-        return not_found();
-    };
+    CsrfForm(v, _): CsrfForm<CsrfOnly>,
+) -> Result<Response, PageError> {
+    let id = endpoint_id(&id)?;
     match webhooks::delete(&state.ctx, &v.scope, id).await {
-        Ok(()) => Redirect::to("/settings?done=webhook_deleted").into_response(),
-        Err(CoreError::NotFound) => not_found(),
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
-        Err(e) => unavailable(&e),
+        Ok(()) => Ok(Redirect::to("/settings?done=webhook_deleted").into_response()),
+        Err(e) => Err(PageError::or_not_found("webhook endpoint")(e)),
     }
 }

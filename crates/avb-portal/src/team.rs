@@ -2,16 +2,17 @@
 //! and the plan's member limit with an upgrade prompt.
 
 use crate::PortalState;
-use crate::pages::{Chrome, Visitor, forbidden, render, signed_in, signed_in_form};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{CsrfForm, Require, Visitor, has_csrf, perm};
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::members;
 use avb_domain::{Permission, Role, UserId};
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::net::SocketAddr;
 use uuid::Uuid;
 
 const PAGE_SIZE: u64 = 50;
@@ -41,8 +42,8 @@ pub struct RoleChoice {
 }
 
 #[derive(Template)]
-#[template(path = "team.html")]
-struct TeamPage {
+#[template(path = "team/list.html")]
+struct TeamListPage {
     chrome: Chrome,
     can_manage: bool,
     members: Vec<MemberRow>,
@@ -66,15 +67,6 @@ pub struct TeamQuery {
     done: String,
     #[serde(default)]
     error: String,
-}
-
-fn unavailable(e: &CoreError) -> Response {
-    tracing::error!(error = %e, "team page failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The team is unavailable right now. Retry in a moment.",
-    )
-        .into_response()
 }
 
 fn role_choices(selected: &str) -> Vec<RoleChoice> {
@@ -113,32 +105,23 @@ async fn page(
     q: &TeamQuery,
     form: InviteForm,
     status: StatusCode,
-) -> Response {
+) -> Result<Response, PageError> {
     let request = avb_core::PageRequest {
         limit: PAGE_SIZE,
         after: q.after.parse().ok(),
     };
-    let listed = match members::list_members(&state.ctx, &v.scope, request).await {
-        Ok(p) => p,
-        Err(CoreError::Forbidden(p)) => return forbidden(v, p),
-        Err(e) => return unavailable(&e),
-    };
+    let listed = members::list_members(&state.ctx, &v.scope, request).await?;
     let pending = avb_core::PageRequest {
         limit: 100,
         after: None,
     };
-    let invitations =
-        match members::list_invitations(&state.ctx, &v.scope, Some("pending"), pending).await {
-            Ok(p) => p.items,
-            Err(e) => return unavailable(&e),
-        };
-    let (used, limit) = match members::seats(&state.ctx, &v.scope).await {
-        Ok(s) => s,
-        Err(e) => return unavailable(&e),
-    };
+    let invitations = members::list_invitations(&state.ctx, &v.scope, Some("pending"), pending)
+        .await?
+        .items;
+    let (used, limit) = members::seats(&state.ctx, &v.scope).await?;
     let me = v.scope.actor().user_id().map(|u| u.as_uuid());
     let now = chrono::Utc::now();
-    let page = TeamPage {
+    let page = TeamListPage {
         chrome: v.chrome("/team", Some(q.done.as_str())),
         can_manage: v.scope.has(Permission::TeamManage),
         members: listed
@@ -176,23 +159,15 @@ async fn page(
         used,
         limit,
     };
-    render(&page, status)
+    Ok(render(&page, status))
 }
 
 /// `GET /team` (requires `team:view`).
 pub async fn list(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::TeamView>,
     Query(q): Query<TeamQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if !v.scope.has(Permission::TeamView) {
-        return forbidden(&v, Permission::TeamView);
-    }
+) -> Result<Response, PageError> {
     let blank = InviteForm {
         email: String::new(),
         role: String::new(),
@@ -211,24 +186,18 @@ pub struct InviteFields {
     #[serde(default)]
     csrf: String,
 }
+has_csrf!(InviteFields);
 
 /// `POST /team/invite` (requires `team:manage`).
 pub async fn invite(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<InviteFields>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, f): CsrfForm<InviteFields>,
+) -> Result<Response, PageError> {
     let message = match members::invite(&state.ctx, &v.scope, &f.email, &f.role).await {
-        Ok(_) => return Redirect::to("/team?done=invited").into_response(),
-        Err(CoreError::Forbidden(p)) => return forbidden(&v, p),
+        Ok(_) => return Ok(Redirect::to("/team?done=invited").into_response()),
         Err(CoreError::Validation(e)) => format!("{}: {}", e.field, e.message),
         Err(CoreError::Conflict(m) | CoreError::LimitReached(m)) => m,
-        Err(e) => return unavailable(&e),
+        Err(e) => return Err(e.into()),
     };
     let again = InviteForm {
         email: f.email,
@@ -253,16 +222,19 @@ pub struct RowForm {
     #[serde(default)]
     csrf: String,
 }
+has_csrf!(RowForm);
 
-fn user_id(raw: &str) -> Option<UserId> {
-    raw.parse::<Uuid>().ok().map(UserId)
+/// The member of the path, or the 404.
+fn user_id(raw: &str) -> Result<UserId, PageError> {
+    raw.parse::<Uuid>()
+        .map(UserId)
+        .map_err(|_| PageError::not_found("member"))
 }
 
 /// Where a refused row action sends the browser.
-fn refused_row(v: &Visitor, e: CoreError) -> Response {
+fn refused_row(e: CoreError) -> Result<Response, PageError> {
     let code = match e {
-        CoreError::Forbidden(p) => return forbidden(v, p),
-        CoreError::NotFound => return (StatusCode::NOT_FOUND, "No such member.").into_response(),
+        CoreError::NotFound => return Err(PageError::not_found("member")),
         CoreError::Conflict(m) if m.contains("yourself") || m.contains("your own") => "self",
         CoreError::Conflict(_) => "last_owner",
         CoreError::Validation(e) if e.field == "role" && e.message.contains("owner") => {
@@ -270,58 +242,40 @@ fn refused_row(v: &Visitor, e: CoreError) -> Response {
         }
         CoreError::Validation(e) if e.field == "user" => "owners_only",
         CoreError::Validation(_) => "bad_role",
-        e => return unavailable(&e),
+        e => return Err(e.into()),
     };
-    Redirect::to(&format!("/team?error={code}")).into_response()
+    Ok(Redirect::to(&format!("/team?error={code}")).into_response())
 }
 
 /// `POST /team/members/{user}/role` (requires `team:manage`).
 pub async fn change_role(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(user): Path<String>,
-    Form(f): Form<RowForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let Some(user) = user_id(&user) else {
-        return (StatusCode::NOT_FOUND, "No such member.").into_response();
-    };
+    CsrfForm(v, f): CsrfForm<RowForm>,
+) -> Result<Response, PageError> {
+    let user = user_id(&user)?;
     match members::change_role(&state.ctx, &v.scope, user, &f.role).await {
-        Ok(_) => Redirect::to("/team?done=role_changed").into_response(),
-        Err(e) => refused_row(&v, e),
+        Ok(_) => Ok(Redirect::to("/team?done=role_changed").into_response()),
+        Err(e) => refused_row(e),
     }
 }
 
 #[derive(Template)]
-#[template(path = "team_remove.html")]
-struct RemovePage {
+#[template(path = "team/confirm_remove.html")]
+struct TeamConfirmRemovePage {
     chrome: Chrome,
     user_id: String,
     name: String,
     email: String,
 }
 
-/// `GET /team/members/{user}/remove`: the confirmation page.
+/// `GET /team/members/{user}/remove` (requires `team:manage`): the confirmation page.
 pub async fn confirm_remove(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::TeamManage>,
     Path(user): Path<String>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if !v.scope.has(Permission::TeamManage) {
-        return forbidden(&v, Permission::TeamManage);
-    }
-    let Some(user) = user_id(&user) else {
-        return (StatusCode::NOT_FOUND, "No such member.").into_response();
-    };
+) -> Result<Response, PageError> {
+    let user = user_id(&user)?;
     // Find the member on the list (a tenant has at most a few hundred).
     let request = avb_core::PageRequest {
         limit: 1000,
@@ -329,68 +283,50 @@ pub async fn confirm_remove(
     };
     let listed = match members::list_members(&state.ctx, &v.scope, request).await {
         Ok(p) => p,
-        Err(e) => return refused_row(&v, e),
+        Err(e) => return refused_row(e),
     };
-    match listed
+    let m = listed
         .items
         .into_iter()
         .find(|m| m.user.id == user.as_uuid())
-    {
-        Some(m) => render(
-            &RemovePage {
-                chrome: v.chrome("/team", None),
-                user_id: m.user.id.to_string(),
-                name: m.user.name,
-                email: m.user.email,
-            },
-            StatusCode::OK,
-        ),
-        None => (StatusCode::NOT_FOUND, "No such member.").into_response(),
-    }
+        .ok_or(PageError::not_found("member"))?;
+    Ok(render(
+        &TeamConfirmRemovePage {
+            chrome: v.chrome("/team", None),
+            user_id: m.user.id.to_string(),
+            name: m.user.name,
+            email: m.user.email,
+        },
+        StatusCode::OK,
+    ))
 }
 
-/// `POST /team/members/{user}/remove`.
+/// `POST /team/members/{user}/remove` (requires `team:manage`).
 pub async fn remove(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(user): Path<String>,
-    Form(f): Form<RowForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let Some(user) = user_id(&user) else {
-        return (StatusCode::NOT_FOUND, "No such member.").into_response();
-    };
+    CsrfForm(v, _): CsrfForm<RowForm>,
+) -> Result<Response, PageError> {
+    let user = user_id(&user)?;
     match members::remove(&state.ctx, &v.scope, user).await {
-        Ok(()) => Redirect::to("/team?done=member_removed").into_response(),
-        Err(e) => refused_row(&v, e),
+        Ok(()) => Ok(Redirect::to("/team?done=member_removed").into_response()),
+        Err(e) => refused_row(e),
     }
 }
 
-/// `POST /team/invitations/{id}/revoke`.
+/// `POST /team/invitations/{id}/revoke` (requires `team:manage`).
 pub async fn revoke_invitation(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<RowForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    let Ok(id) = id.parse::<Uuid>() else {
-        return (StatusCode::NOT_FOUND, "No such invitation.").into_response();
-    };
+    CsrfForm(v, _): CsrfForm<RowForm>,
+) -> Result<Response, PageError> {
+    let id = id
+        .parse::<Uuid>()
+        .map_err(|_| PageError::not_found("invitation"))?;
     match members::revoke_invitation(&state.ctx, &v.scope, id).await {
         Ok(_) | Err(CoreError::Conflict(_)) => {
-            Redirect::to("/team?done=invitation_revoked").into_response()
+            Ok(Redirect::to("/team?done=invitation_revoked").into_response())
         }
-        Err(CoreError::NotFound) => (StatusCode::NOT_FOUND, "No such invitation.").into_response(),
-        Err(CoreError::Forbidden(p)) => forbidden(&v, p),
-        Err(e) => unavailable(&e),
+        Err(e) => Err(PageError::or_not_found("invitation")(e)),
     }
 }

@@ -2,19 +2,18 @@
 //! a project filter and CSV export.
 
 use crate::PortalState;
-use crate::pages::{Chrome, Visitor, forbidden, render, signed_in};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{Require, Visitor, perm};
 use askama::Template;
-use avb_core::CoreError;
 use avb_core::services::{projects, usage};
-use avb_domain::Permission;
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use uuid::Uuid;
 
 /// Metrics a chart can show: key, label.
@@ -104,8 +103,8 @@ pub struct Breakdown {
 }
 
 #[derive(Template)]
-#[template(path = "usage.html")]
-struct UsagePage {
+#[template(path = "usage/show.html")]
+struct UsageShowPage {
     chrome: Chrome,
     periods: Vec<Choice>,
     projects: Vec<Choice>,
@@ -176,35 +175,14 @@ async fn project_choices(state: &PortalState, v: &Visitor, selected: &str) -> Ve
     }
 }
 
-fn unavailable(e: &CoreError) -> Response {
-    tracing::error!(error = %e, "usage page failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Usage is unavailable right now. Retry in a moment.",
-    )
-        .into_response()
-}
-
 /// `GET /usage` (requires `usage:view`).
 pub async fn page(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::UsageView>,
     Query(q): Query<UsageQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if !v.scope.has(Permission::UsageView) {
-        return forbidden(&v, Permission::UsageView);
-    }
+) -> Result<Response, PageError> {
     let w = q.window();
-    let rows = match usage::daily(&state.ctx, &v.scope, w.from, w.to, q.project()).await {
-        Ok(r) => r,
-        Err(CoreError::Forbidden(p)) => return forbidden(&v, p),
-        Err(e) => return unavailable(&e),
-    };
+    let rows = usage::daily(&state.ctx, &v.scope, w.from, w.to, q.project()).await?;
     let metric = q.metric();
     let mut totals: BTreeMap<&str, f64> = BTreeMap::new();
     let mut series = vec![0.0; w.days as usize];
@@ -231,7 +209,7 @@ pub async fn page(
     if let Some(p) = q.project() {
         let _ = write!(export_query, "&project={p}");
     }
-    let page = UsagePage {
+    let page = UsageShowPage {
         chrome: v.chrome("/usage", None),
         periods: [("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days")]
             .iter()
@@ -285,26 +263,17 @@ pub async fn page(
         any_usage: !rows.is_empty(),
         export_query,
     };
-    render(&page, StatusCode::OK)
+    Ok(render(&page, StatusCode::OK))
 }
 
-/// `GET /usage/export.csv`: one row per day and metric of the chosen window.
+/// `GET /usage/export.csv` (requires `usage:view`): one row per day and metric of the chosen window.
 pub async fn export_csv(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::UsageView>,
     Query(q): Query<UsageQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+) -> Result<Response, PageError> {
     let w = q.window();
-    let mut rows = match usage::daily(&state.ctx, &v.scope, w.from, w.to, q.project()).await {
-        Ok(r) => r,
-        Err(CoreError::Forbidden(p)) => return forbidden(&v, p),
-        Err(e) => return unavailable(&e),
-    };
+    let mut rows = usage::daily(&state.ctx, &v.scope, w.from, w.to, q.project()).await?;
     rows.sort_by(|a, b| (&a.day, &a.metric).cmp(&(&b.day, &b.metric)));
     let mut out = String::from("day,metric,total\n");
     for r in rows {
@@ -320,5 +289,5 @@ pub async fn export_csv(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"usage.csv\""),
     );
-    res
+    Ok(res)
 }

@@ -3,16 +3,17 @@
 
 use super::{failed, require};
 use crate::PortalState;
-use crate::pages::{Chrome, Visitor, render, signed_in, signed_in_form};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{CsrfForm, CsrfOnly, Require, Visitor, has_csrf, perm};
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::alerts::{self, RuleInput};
 use avb_domain::Permission;
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 /// A rule row.
 pub struct RuleRow {
@@ -39,8 +40,8 @@ pub struct MetricChoice {
 }
 
 #[derive(Template)]
-#[template(path = "admin_alerts.html")]
-struct AlertsPage {
+#[template(path = "admin/alerts/list.html")]
+struct AdminAlertsListPage {
     chrome: Chrome,
     rules: Vec<RuleRow>,
     incidents: Vec<IncidentRow>,
@@ -69,6 +70,7 @@ pub struct FormFields {
     #[serde(default)]
     csrf: String,
 }
+has_csrf!(FormFields);
 
 /// `?done=`.
 #[derive(Debug, Default, Deserialize)]
@@ -84,24 +86,20 @@ async fn page(
     form: FormFields,
     error: Option<String>,
     status: StatusCode,
-) -> Response {
-    if let Some(r) = require(v, Permission::PlatformTenants) {
-        return r;
-    }
+) -> Result<Response, PageError> {
+    require(v, Permission::PlatformTenants)?;
     let request = avb_core::PageRequest {
         limit: 50,
         after: None,
     };
-    let (rules, incidents) = match tokio::try_join!(
+    let (rules, incidents) = tokio::try_join!(
         alerts::rules(&state.ctx, &v.scope),
         alerts::incidents(&state.ctx, &v.scope, false, request)
-    ) {
-        Ok(x) => x,
-        Err(e) => return failed(v, "alerts", e),
-    };
+    )
+    .map_err(failed("alerts"))?;
     let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
-    render(
-        &AlertsPage {
+    Ok(render(
+        &AdminAlertsListPage {
             chrome: v.chrome("/admin/monitoring", Some(done)),
             rules: rules
                 .into_iter()
@@ -138,20 +136,15 @@ async fn page(
             error,
         },
         status,
-    )
+    ))
 }
 
-/// `GET /admin/monitoring/alerts`.
+/// `GET /admin/monitoring/alerts` (requires `platform:tenants`).
 pub async fn list(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformTenants>,
     Query(q): Query<DoneQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+) -> Result<Response, PageError> {
     let blank = FormFields {
         channel: "email".into(),
         for_secs: "60".into(),
@@ -160,17 +153,11 @@ pub async fn list(
     page(&state, &v, &q.done, blank, None, StatusCode::OK).await
 }
 
-/// `POST /admin/monitoring/alerts`: adds a rule.
+/// `POST /admin/monitoring/alerts` (requires `platform:tenants`): adds a rule.
 pub async fn create(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<FormFields>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, f): CsrfForm<FormFields>,
+) -> Result<Response, PageError> {
     let input = RuleInput {
         name: f.name.clone(),
         metric: f.metric.clone(),
@@ -181,7 +168,7 @@ pub async fn create(
         destination: f.destination.clone(),
     };
     match alerts::create_rule(&state.ctx, &v.scope, input).await {
-        Ok(_) => Redirect::to("/admin/monitoring/alerts?done=rule_created").into_response(),
+        Ok(_) => Ok(Redirect::to("/admin/monitoring/alerts?done=rule_created").into_response()),
         Err(CoreError::Validation(e)) => {
             let msg = format!("{}: {}", e.field, e.message);
             page(
@@ -194,28 +181,22 @@ pub async fn create(
             )
             .await
         }
-        Err(e) => failed(&v, "alert rule", e),
+        Err(e) => Err(failed("alert rule")(e)),
     }
 }
 
-/// `POST /admin/monitoring/alerts/{id}/delete`.
+/// `POST /admin/monitoring/alerts/{id}/delete` (requires `platform:tenants`).
 pub async fn delete(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<crate::pages::CsrfForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, _): CsrfForm<CsrfOnly>,
+) -> Result<Response, PageError> {
     let Ok(id) = id.parse() else {
-        return (StatusCode::NOT_FOUND, "No such rule.").into_response();
+        return Err(PageError::not_found("rule"));
     };
     match alerts::delete_rule(&state.ctx, &v.scope, id).await {
-        Ok(()) => Redirect::to("/admin/monitoring/alerts?done=rule_deleted").into_response(),
-        Err(e) => failed(&v, "alert rule", e),
+        Ok(()) => Ok(Redirect::to("/admin/monitoring/alerts?done=rule_deleted").into_response()),
+        Err(e) => Err(failed("alert rule")(e)),
     }
 }
 
@@ -227,8 +208,8 @@ pub struct EventRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_incident.html")]
-struct IncidentPage {
+#[template(path = "admin/alerts/incident.html")]
+struct AdminAlertsIncidentPage {
     chrome: Chrome,
     status: String,
     summary: String,
@@ -237,30 +218,21 @@ struct IncidentPage {
     events: Vec<EventRow>,
 }
 
-/// `GET /admin/monitoring/incidents/{id}`.
+/// `GET /admin/monitoring/incidents/{id}` (requires `platform:tenants`).
 pub async fn incident(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformTenants>,
     Path(id): Path<String>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformTenants) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let Ok(id) = id.parse() else {
-        return (StatusCode::NOT_FOUND, "No such incident.").into_response();
+        return Err(PageError::not_found("incident"));
     };
-    let (inc, events) = match alerts::incident(&state.ctx, &v.scope, id).await {
-        Ok(x) => x,
-        Err(e) => return failed(&v, "incident", e),
-    };
+    let (inc, events) = alerts::incident(&state.ctx, &v.scope, id)
+        .await
+        .map_err(failed("incident"))?;
     let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
-    render(
-        &IncidentPage {
+    Ok(render(
+        &AdminAlertsIncidentPage {
             chrome: v.chrome("/admin/monitoring", None),
             status: inc.status,
             summary: inc.summary,
@@ -276,5 +248,5 @@ pub async fn incident(
                 .collect(),
         },
         StatusCode::OK,
-    )
+    ))
 }

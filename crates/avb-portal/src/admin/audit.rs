@@ -1,19 +1,20 @@
 //! `/admin/audit`: the audit log across tenants with filters, full-text search, pagination, an
 //! entry's full detail, CSV/JSON export of the filtered rows, and chain verification.
 
-use super::{failed, require};
+use super::failed;
 use crate::PortalState;
-use crate::pages::{Chrome, render, signed_in};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{Require, Visitor, perm};
 use askama::Template;
 use avb_core::services::audit::{self, AuditFilter};
-use avb_domain::{Permission, TenantId};
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use avb_domain::TenantId;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 
 /// The filter form.
 #[derive(Debug, Default, Deserialize)]
@@ -112,8 +113,8 @@ pub struct EntryRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_audit.html")]
-struct AuditPage {
+#[template(path = "admin/audit/list.html")]
+struct AdminAuditListPage {
     chrome: Chrome,
     f: AuditQuery,
     rows: Vec<EntryRow>,
@@ -135,7 +136,7 @@ pub struct ArchiveRow {
     pub file: String,
 }
 
-async fn archive_rows(state: &PortalState, v: &crate::pages::Visitor) -> (String, Vec<ArchiveRow>) {
+async fn archive_rows(state: &PortalState, v: &Visitor) -> (String, Vec<ArchiveRow>) {
     let retention = match state.ctx.config.audit.retention_days {
         Some(d) => format!("rows older than {d} days move to compressed archives daily"),
         None => "rows are kept indefinitely (no [audit] retention_days configured)".to_string(),
@@ -160,20 +161,12 @@ async fn archive_rows(state: &PortalState, v: &crate::pages::Visitor) -> (String
     (retention, rows)
 }
 
-/// `GET /admin/audit`.
+/// `GET /admin/audit` (requires `platform:audit`).
 pub async fn list(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformAudit>,
     Query(q): Query<AuditQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformAudit) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let (tenant, filter, error) = match q.parse() {
         Ok((t, f)) => (t, f, None),
         Err(e) => (None, AuditFilter::default(), Some(e)),
@@ -182,10 +175,9 @@ pub async fn list(
         limit: 50,
         after: q.after.parse().ok(),
     };
-    let page = match audit::platform_list(&state.ctx, &v.scope, tenant, &filter, request).await {
-        Ok(p) => p,
-        Err(e) => return failed(&v, "audit log", e),
-    };
+    let page = audit::platform_list(&state.ctx, &v.scope, tenant, &filter, request)
+        .await
+        .map_err(failed("audit log"))?;
     let filters = q.query_string();
     let (retention, archives) = archive_rows(&state, &v).await;
     let status = if error.is_some() {
@@ -193,8 +185,8 @@ pub async fn list(
     } else {
         StatusCode::OK
     };
-    render(
-        &AuditPage {
+    Ok(render(
+        &AdminAuditListPage {
             chrome: v.chrome("/admin/audit", None),
             rows: page
                 .items
@@ -221,12 +213,12 @@ pub async fn list(
             f: q,
         },
         status,
-    )
+    ))
 }
 
 #[derive(Template)]
-#[template(path = "admin_audit_entry.html")]
-struct EntryPage {
+#[template(path = "admin/audit/entry.html")]
+struct AdminAuditEntryPage {
     chrome: Chrome,
     id: String,
     at: String,
@@ -245,29 +237,20 @@ struct EntryPage {
     prev_hash: String,
 }
 
-/// `GET /admin/audit/{id}`.
+/// `GET /admin/audit/{id}` (requires `platform:audit`).
 pub async fn entry(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformAudit>,
     Path(id): Path<String>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformAudit) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let Ok(id) = id.parse::<uuid::Uuid>() else {
-        return (StatusCode::NOT_FOUND, "No such audit entry.").into_response();
+        return Err(PageError::not_found("audit entry"));
     };
-    let e = match audit::platform_get(&state.ctx, &v.scope, id).await {
-        Ok(e) => e,
-        Err(e) => return failed(&v, "audit entry", e),
-    };
-    render(
-        &EntryPage {
+    let e = audit::platform_get(&state.ctx, &v.scope, id)
+        .await
+        .map_err(failed("audit entry"))?;
+    Ok(render(
+        &AdminAuditEntryPage {
             chrome: v.chrome("/admin/audit", None),
             id: e.id.to_string(),
             at: e.created_at.to_rfc3339(),
@@ -289,31 +272,22 @@ pub async fn entry(
             prev_hash: e.prev_hash,
         },
         StatusCode::OK,
-    )
+    ))
 }
 
-/// `GET /admin/audit/export?format=csv|json&...filters`.
+/// `GET /admin/audit/export?format=csv|json&...filters` (requires `platform:audit`).
 pub async fn export(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformAudit>,
     Query(q): Query<AuditQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformAudit) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let (tenant, filter) = match q.parse() {
         Ok(x) => x,
-        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
+        Err(e) => return Err(PageError::Invalid(e)),
     };
-    let rows = match audit::platform_export(&state.ctx, &v.scope, tenant, &filter).await {
-        Ok(r) => r,
-        Err(e) => return failed(&v, "audit export", e),
-    };
+    let rows = audit::platform_export(&state.ctx, &v.scope, tenant, &filter)
+        .await
+        .map_err(failed("audit export"))?;
     let (body, kind, name) = if q.format == "json" {
         let items: Vec<serde_json::Value> = rows
             .into_iter()
@@ -360,22 +334,14 @@ pub async fn export(
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    res
+    Ok(res)
 }
 
-/// `GET /admin/audit/verify`: checks every hash chain.
+/// `GET /admin/audit/verify` (requires `platform:audit`): checks every hash chain.
 pub async fn verify(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformAudit) {
-        return r;
-    }
+    v: Require<perm::PlatformAudit>,
+) -> Result<Response, PageError> {
     let verified = match audit::verify(&state.ctx, &v.scope, None).await {
         Ok((n, breaks)) if breaks.is_empty() => {
             format!("All {n} rows verified: every hash chain is intact.")
@@ -385,19 +351,15 @@ pub async fn verify(
             breaks.len(),
             breaks.first()
         ),
-        Err(e) => return failed(&v, "audit verification", e),
+        Err(e) => return Err(failed("audit verification")(e)),
     };
-    verified_page(&state, &v, verified).await
+    Ok(verified_page(&state, &v, verified).await)
 }
 
-async fn verified_page(
-    state: &PortalState,
-    v: &crate::pages::Visitor,
-    verified: String,
-) -> Response {
+async fn verified_page(state: &PortalState, v: &Visitor, verified: String) -> Response {
     let (retention, archives) = archive_rows(state, v).await;
     render(
-        &AuditPage {
+        &AdminAuditListPage {
             chrome: v.chrome("/admin/audit", None),
             f: AuditQuery::default(),
             rows: Vec::new(),
@@ -412,27 +374,20 @@ async fn verified_page(
     )
 }
 
-/// `GET /admin/audit/archives/{id}/verify`: checks an archive file row by row.
+/// `GET /admin/audit/archives/{id}/verify` (requires `platform:audit`): checks an archive
+/// file row by row.
 pub async fn verify_archive(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformAudit>,
     Path(id): Path<String>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformAudit) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let Ok(id) = id.parse() else {
-        return (StatusCode::NOT_FOUND, "No such archive.").into_response();
+        return Err(PageError::not_found("archive"));
     };
     let verified = match audit::verify_archive(&state.ctx, &v.scope, id).await {
         Ok(n) => format!("Archive verified: its {n} rows are intact and chained."),
         Err(avb_core::CoreError::Conflict(m)) => format!("Archive verification FAILED: {m}."),
-        Err(e) => return failed(&v, "audit archive", e),
+        Err(e) => return Err(failed("audit archive")(e)),
     };
-    verified_page(&state, &v, verified).await
+    Ok(verified_page(&state, &v, verified).await)
 }

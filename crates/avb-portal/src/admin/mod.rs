@@ -9,38 +9,26 @@ pub mod overview;
 pub mod tenants;
 pub mod users;
 
-use crate::pages::{Chrome, Visitor, forbidden};
+use crate::chrome::Chrome;
+use crate::error::PageError;
+use crate::extract::Visitor;
 use askama::Template;
 use avb_core::CoreError;
 use avb_domain::Permission;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 
 /// The 403 page naming `permission` unless the visitor holds it as a SaaS admin (never while
 /// impersonating).
-pub(crate) fn require(v: &Visitor, permission: Permission) -> Option<Response> {
+pub(crate) fn require(v: &Visitor, permission: Permission) -> Result<(), PageError> {
     if v.scope.is_saas_admin() && v.scope.has(permission) {
-        None
+        Ok(())
     } else {
-        Some(forbidden(v, permission))
+        Err(PageError::Forbidden(permission))
     }
 }
 
-/// The response for a failed platform call.
-pub(crate) fn failed(v: &Visitor, what: &str, e: CoreError) -> Response {
-    match e {
-        CoreError::Forbidden(p) => forbidden(v, p),
-        CoreError::NotFound => (StatusCode::NOT_FOUND, format!("No such {what}.")).into_response(),
-        CoreError::Conflict(m) => (StatusCode::CONFLICT, m).into_response(),
-        e => {
-            tracing::error!(error = %e, "admin page: {what} failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("The {what} is unavailable right now. Retry in a moment."),
-            )
-                .into_response()
-        }
-    }
+/// The page error for a failed platform call about `what` (`"tenant"`: "No such tenant.").
+pub(crate) fn failed(what: &'static str) -> impl FnOnce(CoreError) -> PageError {
+    PageError::or_not_found(what)
 }
 
 /// A number for display: whole numbers without decimals.
@@ -54,7 +42,7 @@ pub(crate) fn amount(v: f64) -> String {
 
 /// The confirmation page before a platform action (suspend, reactivate, disable, enable).
 #[derive(Template)]
-#[template(path = "admin_confirm.html")]
+#[template(path = "admin/confirm.html")]
 pub(crate) struct ConfirmPage {
     pub chrome: Chrome,
     pub title: String,

@@ -1,17 +1,17 @@
 //! `/admin/monitoring`: service health with uptime, the work queue, and latency per HTTP route and
 //! per voice-pipeline stage (per tenant) from this process's metrics registry.
 
-use super::{failed, require};
+use super::failed;
 use crate::PortalState;
-use crate::pages::{Chrome, render, signed_in};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{Require, perm};
 use askama::Template;
 use avb_core::monitoring::{self, Sample};
-use avb_domain::Permission;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 /// One service.
 pub struct ServiceRow {
@@ -23,7 +23,7 @@ pub struct ServiceRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_health.html")]
+#[template(path = "admin/monitoring/_health.html")]
 struct Health {
     services: Vec<ServiceRow>,
     down: Vec<String>,
@@ -58,20 +58,13 @@ async fn health(state: &PortalState) -> Health {
     }
 }
 
-/// `GET /admin/monitoring/health`: the health fragment (polled by the overview every 30 s).
+/// `GET /admin/monitoring/health` (requires `platform:tenants`): the health fragment (polled
+/// by the overview every 30 s).
 pub async fn health_fragment(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformTenants) {
-        return r;
-    }
-    render(&health(&state).await, StatusCode::OK)
+    _: Require<perm::PlatformTenants>,
+) -> Result<Response, PageError> {
+    Ok(render(&health(&state).await, StatusCode::OK))
 }
 
 /// Latency of one route or stage.
@@ -88,8 +81,8 @@ pub struct LatencyRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_monitoring.html")]
-struct MonitoringPage {
+#[template(path = "admin/monitoring/show.html")]
+struct AdminMonitoringPage {
     chrome: Chrome,
     health: Health,
     queue: Option<String>,
@@ -194,19 +187,11 @@ fn stages(samples: &[Sample], names: &HashMap<String, String>, minutes: f64) -> 
     rows
 }
 
-/// `GET /admin/monitoring`.
+/// `GET /admin/monitoring` (requires `platform:tenants`).
 pub async fn page(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformTenants) {
-        return r;
-    }
+    v: Require<perm::PlatformTenants>,
+) -> Result<Response, PageError> {
     let request = avb_core::PageRequest {
         limit: 1000,
         after: None,
@@ -218,7 +203,7 @@ pub async fn page(
                 .into_iter()
                 .map(|t| (t.id.to_string(), t.name))
                 .collect(),
-            Err(e) => return failed(&v, "monitoring", e),
+            Err(e) => return Err(failed("monitoring")(e)),
         };
     let (source, samples, metrics, problem, minutes) = match monitoring::samples(&state.ctx).await {
         Ok((monitoring::FiguresSource::Local, samples)) => (
@@ -245,8 +230,8 @@ pub async fn page(
         )),
         Some(Err(e)) => Some(format!("unavailable: {e}")),
     };
-    render(
-        &MonitoringPage {
+    Ok(render(
+        &AdminMonitoringPage {
             chrome: v.chrome("/admin/monitoring", None),
             health: health(&state).await,
             queue,
@@ -258,7 +243,7 @@ pub async fn page(
             failures: failures(&samples, &names),
         },
         StatusCode::OK,
-    )
+    ))
 }
 
 /// `?level=&service=&minutes=`.
@@ -281,8 +266,8 @@ pub struct LogRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_logs.html")]
-struct LogsPage {
+#[template(path = "admin/monitoring/logs.html")]
+struct AdminMonitoringLogsPage {
     chrome: Chrome,
     level: String,
     service: String,
@@ -290,20 +275,13 @@ struct LogsPage {
     rows: Vec<LogRow>,
 }
 
-/// `GET /admin/monitoring/logs`: this server's recent log lines, filtered.
+/// `GET /admin/monitoring/logs` (requires `platform:tenants`): this server's recent log
+/// lines, filtered.
 pub async fn logs(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformTenants>,
     axum::extract::Query(q): axum::extract::Query<LogQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformTenants) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let level = match q.level.to_ascii_lowercase().as_str() {
         l @ ("error" | "warn" | "info" | "debug" | "trace") => l.to_string(),
         _ => "info".to_string(),
@@ -323,8 +301,8 @@ pub async fn logs(
             message: l.message,
         })
         .collect();
-    render(
-        &LogsPage {
+    Ok(render(
+        &AdminMonitoringLogsPage {
             chrome: v.chrome("/admin/monitoring", None),
             level,
             service,
@@ -332,5 +310,5 @@ pub async fn logs(
             rows,
         },
         StatusCode::OK,
-    )
+    ))
 }

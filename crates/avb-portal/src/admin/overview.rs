@@ -1,16 +1,16 @@
 //! `/admin`: tenant count, live sessions, requests and audio minutes, revenue status, service
 //! health with probe latency, the 10 busiest tenants, alert banner; refreshed every 30 s.
 
-use super::{amount, failed, require};
+use super::{amount, failed};
 use crate::PortalState;
-use crate::pages::{Chrome, render, signed_in};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{Require, Visitor, perm};
 use askama::Template;
 use avb_core::services::platform;
-use avb_domain::Permission;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
-use std::net::SocketAddr;
 
 /// One of the busiest tenants.
 pub struct TopRow {
@@ -21,7 +21,7 @@ pub struct TopRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_overview_panel.html")]
+#[template(path = "admin/overview/_panel.html")]
 struct Panel {
     tenants: u64,
     suspended: u64,
@@ -39,16 +39,16 @@ struct Panel {
 }
 
 #[derive(Template)]
-#[template(path = "admin_overview.html")]
-struct OverviewPage {
+#[template(path = "admin/overview/show.html")]
+struct AdminOverviewPage {
     chrome: Chrome,
     panel: Panel,
 }
 
-async fn panel(state: &PortalState, v: &crate::pages::Visitor) -> Result<Panel, Response> {
+async fn panel(state: &PortalState, v: &Visitor) -> Result<Panel, PageError> {
     let o = platform::overview(&state.ctx, &v.scope)
         .await
-        .map_err(|e| failed(v, "overview", e))?;
+        .map_err(failed("overview"))?;
     let open = avb_core::services::alerts::incidents(
         &state.ctx,
         &v.scope,
@@ -59,7 +59,7 @@ async fn panel(state: &PortalState, v: &crate::pages::Visitor) -> Result<Panel, 
         },
     )
     .await
-    .map_err(|e| failed(v, "overview", e))?;
+    .map_err(failed("overview"))?;
     let (revenue, revenue_note) =
         match avb_core::services::billing::revenue_this_month(&state.ctx).await {
             Ok(None) => (
@@ -111,46 +111,25 @@ async fn panel(state: &PortalState, v: &crate::pages::Visitor) -> Result<Panel, 
     })
 }
 
-/// `GET /admin`.
+/// `GET /admin` (requires `platform:tenants`).
 pub async fn page(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformTenants) {
-        return r;
-    }
-    match panel(&state, &v).await {
-        Ok(panel) => render(
-            &OverviewPage {
-                chrome: v.chrome("/admin", None),
-                panel,
-            },
-            StatusCode::OK,
-        ),
-        Err(r) => r,
-    }
+    v: Require<perm::PlatformTenants>,
+) -> Result<Response, PageError> {
+    let panel = panel(&state, &v).await?;
+    Ok(render(
+        &AdminOverviewPage {
+            chrome: v.chrome("/admin", None),
+            panel,
+        },
+        StatusCode::OK,
+    ))
 }
 
-/// `GET /admin/panel`: the refreshing part (every 30 s).
+/// `GET /admin/panel` (requires `platform:tenants`): the refreshing part (every 30 s).
 pub async fn refresh(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformTenants) {
-        return r;
-    }
-    match panel(&state, &v).await {
-        Ok(p) => render(&p, StatusCode::OK),
-        Err(r) => r,
-    }
+    v: Require<perm::PlatformTenants>,
+) -> Result<Response, PageError> {
+    Ok(render(&panel(&state, &v).await?, StatusCode::OK))
 }

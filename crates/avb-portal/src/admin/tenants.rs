@@ -3,16 +3,17 @@
 
 use super::{ConfirmPage, amount, failed, require};
 use crate::PortalState;
-use crate::pages::{Chrome, Visitor, render, signed_in, signed_in_form};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{CsrfForm, Require, SelfForm, Visitor, has_csrf, perm};
 use crate::session::SESSION_COOKIE;
 use askama::Template;
 use avb_core::services::{api_keys, impersonation, members, tenants, usage};
 use avb_domain::{Permission, TenantId};
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 /// `?q=&after=&done=`.
 #[derive(Debug, Default, Deserialize)]
@@ -37,7 +38,7 @@ pub struct TenantRow {
 
 /// The table, also served alone for search-as-you-type.
 #[derive(Template)]
-#[template(path = "admin_tenants_table.html")]
+#[template(path = "admin/tenants/_table.html")]
 struct Table {
     rows: Vec<TenantRow>,
     next: Option<String>,
@@ -45,14 +46,14 @@ struct Table {
 }
 
 #[derive(Template)]
-#[template(path = "admin_tenants.html")]
-struct ListPage {
+#[template(path = "admin/tenants/list.html")]
+struct AdminTenantsListPage {
     chrome: Chrome,
     q: String,
     table: Table,
 }
 
-async fn table(state: &PortalState, v: &Visitor, q: &ListQuery) -> Result<Table, Response> {
+async fn table(state: &PortalState, v: &Visitor, q: &ListQuery) -> Result<Table, PageError> {
     let request = avb_core::PageRequest {
         limit: 25,
         after: q.after.parse().ok(),
@@ -60,7 +61,7 @@ async fn table(state: &PortalState, v: &Visitor, q: &ListQuery) -> Result<Table,
     let search = Some(q.q.trim()).filter(|s| !s.is_empty());
     let listed = tenants::list(&state.ctx, &v.scope, search, request)
         .await
-        .map_err(|e| failed(v, "tenant list", e))?;
+        .map_err(failed("tenant list"))?;
     Ok(Table {
         rows: listed
             .items
@@ -79,51 +80,31 @@ async fn table(state: &PortalState, v: &Visitor, q: &ListQuery) -> Result<Table,
     })
 }
 
-/// `GET /admin/tenants`.
+/// `GET /admin/tenants` (requires `platform:tenants`).
 pub async fn list(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformTenants>,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformTenants) {
-        return r;
-    }
-    match table(&state, &v, &q).await {
-        Ok(table) => render(
-            &ListPage {
-                chrome: v.chrome("/admin/tenants", Some(q.done.as_str())),
-                q: q.q.clone(),
-                table,
-            },
-            StatusCode::OK,
-        ),
-        Err(r) => r,
-    }
+) -> Result<Response, PageError> {
+    let table = table(&state, &v, &q).await?;
+    Ok(render(
+        &AdminTenantsListPage {
+            chrome: v.chrome("/admin/tenants", Some(q.done.as_str())),
+            q: q.q.clone(),
+            table,
+        },
+        StatusCode::OK,
+    ))
 }
 
-/// `GET /admin/tenants/table?q=`: the table alone (search as you type).
+/// `GET /admin/tenants/table?q=` (requires `platform:tenants`): the table alone (search as
+/// you type).
 pub async fn search(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformTenants>,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformTenants) {
-        return r;
-    }
-    match table(&state, &v, &q).await {
-        Ok(t) => render(&t, StatusCode::OK),
-        Err(r) => r,
-    }
+) -> Result<Response, PageError> {
+    Ok(render(&table(&state, &v, &q).await?, StatusCode::OK))
 }
 
 /// A member of the tenant.
@@ -141,8 +122,8 @@ pub struct KeyRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_tenant.html")]
-struct DetailPage {
+#[template(path = "admin/tenants/detail.html")]
+struct AdminTenantsDetailPage {
     chrome: Chrome,
     id: String,
     name: String,
@@ -163,36 +144,23 @@ fn tenant_id(raw: &str) -> Option<TenantId> {
     raw.parse::<uuid::Uuid>().ok().map(TenantId)
 }
 
-/// `GET /admin/tenants/{id}`.
+/// `GET /admin/tenants/{id}` (requires `platform:tenants`).
 pub async fn detail(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformTenants>,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformTenants) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let Some(id) = tenant_id(&id) else {
-        return (StatusCode::NOT_FOUND, "No such tenant.").into_response();
+        return Err(PageError::not_found("tenant"));
     };
     let ctx = &state.ctx;
-    let t = match tenants::get(ctx, &v.scope, id).await {
-        Ok(t) => t,
-        Err(e) => return failed(&v, "tenant", e),
-    };
+    let t = tenants::get(ctx, &v.scope, id)
+        .await
+        .map_err(failed("tenant"))?;
     // Members, keys and usage are read through the admin's read-only view of the tenant.
     let Some(view) = v.scope.impersonate(id) else {
-        return super::failed(
-            &v,
-            "tenant",
-            avb_core::CoreError::Forbidden(Permission::PlatformTenants),
-        );
+        return Err(PageError::Forbidden(Permission::PlatformTenants));
     };
     let page = avb_core::PageRequest {
         limit: 100,
@@ -203,16 +171,14 @@ pub async fn detail(
         project: None,
         status: None,
     };
-    let (ms, ks, totals) = match tokio::try_join!(
+    let (ms, ks, totals) = tokio::try_join!(
         members::list_members(ctx, &view, page),
         api_keys::list(ctx, &view, filter, page),
         usage::totals(ctx, &view, now - chrono::Duration::days(30), now),
-    ) {
-        Ok(x) => x,
-        Err(e) => return failed(&v, "tenant", e),
-    };
+    )
+    .map_err(failed("tenant"))?;
     let n = |k: &str| totals.get(k).copied().unwrap_or(0.0);
-    let page = DetailPage {
+    let page = AdminTenantsDetailPage {
         chrome: v.chrome("/admin/tenants", Some(q.done.as_str())),
         id: t.id.to_string(),
         name: t.name,
@@ -244,30 +210,22 @@ pub async fn detail(
             })
             .collect(),
     };
-    render(&page, StatusCode::OK)
+    Ok(render(&page, StatusCode::OK))
 }
 
-/// `GET /admin/tenants/{id}/suspend` and `/reactivate`: the confirmation page.
+/// `GET /admin/tenants/{id}/suspend` and `/reactivate` (requires `platform:tenants`): the
+/// confirmation page.
 pub async fn confirm_status(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformTenants>,
     Path((id, action)): Path<(String, String)>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformTenants) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let Some(tid) = tenant_id(&id) else {
-        return (StatusCode::NOT_FOUND, "No such tenant.").into_response();
+        return Err(PageError::not_found("tenant"));
     };
-    let t = match tenants::get(&state.ctx, &v.scope, tid).await {
-        Ok(t) => t,
-        Err(e) => return failed(&v, "tenant", e),
-    };
+    let t = tenants::get(&state.ctx, &v.scope, tid)
+        .await
+        .map_err(failed("tenant"))?;
     let (title, body, button) = match action.as_str() {
         "suspend" => (
             format!("Suspend {}?", t.name),
@@ -279,9 +237,9 @@ pub async fn confirm_status(
             "The keys that suspension disabled work again and members can sign in.".to_string(),
             "Reactivate tenant",
         ),
-        _ => return (StatusCode::NOT_FOUND, "No such action.").into_response(),
+        _ => return Err(PageError::not_found("action")),
     };
-    render(
+    Ok(render(
         &ConfirmPage {
             chrome: v.chrome("/admin/tenants", None),
             title,
@@ -291,7 +249,7 @@ pub async fn confirm_status(
             cancel: format!("/admin/tenants/{id}"),
         },
         StatusCode::OK,
-    )
+    ))
 }
 
 /// A confirmation form.
@@ -302,21 +260,16 @@ pub struct ConfirmForm {
     #[serde(default)]
     reason: String,
 }
+has_csrf!(ConfirmForm);
 
-/// `POST /admin/tenants/{id}/suspend` and `/reactivate`.
+/// `POST /admin/tenants/{id}/suspend` and `/reactivate` (requires `platform:tenants`).
 pub async fn set_status(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
-    Form(f): Form<ConfirmForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, f): CsrfForm<ConfirmForm>,
+) -> Result<Response, PageError> {
     let Some(tid) = tenant_id(&id) else {
-        return (StatusCode::NOT_FOUND, "No such tenant.").into_response();
+        return Err(PageError::not_found("tenant"));
     };
     let reason = Some(f.reason.trim().to_string()).filter(|r| !r.is_empty());
     let (result, done) = match action.as_str() {
@@ -328,11 +281,11 @@ pub async fn set_status(
             tenants::reactivate(&state.ctx, &v.scope, tid).await,
             "reactivated",
         ),
-        _ => return (StatusCode::NOT_FOUND, "No such action.").into_response(),
+        _ => return Err(PageError::not_found("action")),
     };
     match result {
-        Ok(_) => Redirect::to(&format!("/admin/tenants/{id}?done={done}")).into_response(),
-        Err(e) => failed(&v, "tenant", e),
+        Ok(_) => Ok(Redirect::to(&format!("/admin/tenants/{id}?done={done}")).into_response()),
+        Err(e) => Err(failed("tenant")(e)),
     }
 }
 
@@ -341,51 +294,36 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
     crate::session::cookie(header, SESSION_COOKIE).map(str::to_string)
 }
 
-/// `POST /admin/tenants/{id}/impersonate`: view the tenant's portal read-only.
+/// `POST /admin/tenants/{id}/impersonate` (requires `platform:tenants`): view the tenant's
+/// portal read-only.
 pub async fn impersonate(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<ConfirmForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformTenants) {
-        return r;
-    }
+    CsrfForm(v, _): CsrfForm<ConfirmForm>,
+) -> Result<Response, PageError> {
+    require(&v, Permission::PlatformTenants)?;
     let Some(tid) = tenant_id(&id) else {
-        return (StatusCode::NOT_FOUND, "No such tenant.").into_response();
+        return Err(PageError::not_found("tenant"));
     };
-    if let Err(e) = impersonation::start(&state.ctx, &v.scope, tid).await {
-        return failed(&v, "tenant", e);
-    }
-    let Some(cookie) = session_cookie(&headers) else {
-        return Redirect::to("/login").into_response();
-    };
+    impersonation::start(&state.ctx, &v.scope, tid)
+        .await
+        .map_err(failed("tenant"))?;
+    let cookie = session_cookie(&headers).ok_or(PageError::SignIn)?;
     match state.sessions.set_impersonating(&cookie, Some(tid)).await {
-        Ok(()) => Redirect::to("/dashboard").into_response(),
-        Err(e) => failed(&v, "impersonation", e),
+        Ok(()) => Ok(Redirect::to("/dashboard").into_response()),
+        Err(e) => Err(failed("impersonation")(e)),
     }
 }
 
-/// `POST /admin/impersonation/stop`: back to the admin's own view.
+/// `POST /admin/impersonation/stop` (requires signing in, no permission; works while viewing
+/// a tenant): back to the admin's own view.
 pub async fn stop(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(f): Form<ConfirmForm>,
-) -> Response {
-    let (scope, viewing) = match crate::pages::signed_in_self(&state, &headers, peer, &f.csrf).await
-    {
-        Ok(x) => x,
-        Err(refused) => return refused,
-    };
-    let Some(cookie) = session_cookie(&headers) else {
-        return Redirect::to("/login").into_response();
-    };
+    SelfForm { scope, viewing }: SelfForm,
+) -> Result<Response, PageError> {
+    let cookie = session_cookie(&headers).ok_or(PageError::SignIn)?;
     if let Some(tenant) = viewing
         && let Err(e) = impersonation::stop(&state.ctx, &scope, tenant).await
     {
@@ -393,14 +331,10 @@ pub async fn stop(
     }
     if let Err(e) = state.sessions.set_impersonating(&cookie, None).await {
         tracing::error!(error = %e, "impersonation: ending the view failed");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Leaving the view failed. Retry in a moment.",
-        )
-            .into_response();
+        return Err(PageError::Unavailable);
     }
     match viewing {
-        Some(t) => Redirect::to(&format!("/admin/tenants/{t}")).into_response(),
-        None => Redirect::to("/admin").into_response(),
+        Some(t) => Ok(Redirect::to(&format!("/admin/tenants/{t}")).into_response()),
+        None => Ok(Redirect::to("/admin").into_response()),
     }
 }

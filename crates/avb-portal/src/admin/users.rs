@@ -2,17 +2,18 @@
 //! (signs them out everywhere) and enable behind a confirmation; password reset e-mail; failed
 //! sign-ins across the platform.
 
-use super::{ConfirmPage, failed, require};
+use super::{ConfirmPage, failed};
 use crate::PortalState;
-use crate::pages::{Chrome, Visitor, render, signed_in, signed_in_form};
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{CsrfForm, CsrfOnly, Require, Visitor, perm};
 use askama::Template;
 use avb_core::services::platform;
-use avb_domain::{Permission, UserId};
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use avb_domain::UserId;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 /// `?q=&after=&done=`.
 #[derive(Debug, Default, Deserialize)]
@@ -36,7 +37,7 @@ pub struct UserRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_users_table.html")]
+#[template(path = "admin/users/_table.html")]
 struct Table {
     rows: Vec<UserRow>,
     next: Option<String>,
@@ -44,14 +45,14 @@ struct Table {
 }
 
 #[derive(Template)]
-#[template(path = "admin_users.html")]
-struct ListPage {
+#[template(path = "admin/users/list.html")]
+struct AdminUsersListPage {
     chrome: Chrome,
     q: String,
     table: Table,
 }
 
-async fn table(state: &PortalState, v: &Visitor, q: &ListQuery) -> Result<Table, Response> {
+async fn table(state: &PortalState, v: &Visitor, q: &ListQuery) -> Result<Table, PageError> {
     let request = avb_core::PageRequest {
         limit: 25,
         after: q.after.parse().ok(),
@@ -59,7 +60,7 @@ async fn table(state: &PortalState, v: &Visitor, q: &ListQuery) -> Result<Table,
     let search = Some(q.q.trim()).filter(|s| !s.is_empty());
     let listed = platform::users(&state.ctx, &v.scope, search, request)
         .await
-        .map_err(|e| failed(v, "user list", e))?;
+        .map_err(failed("user list"))?;
     Ok(Table {
         rows: listed
             .items
@@ -83,51 +84,31 @@ async fn table(state: &PortalState, v: &Visitor, q: &ListQuery) -> Result<Table,
     })
 }
 
-/// `GET /admin/users`.
+/// `GET /admin/users` (requires `platform:users`).
 pub async fn list(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformUsers>,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformUsers) {
-        return r;
-    }
-    match table(&state, &v, &q).await {
-        Ok(table) => render(
-            &ListPage {
-                chrome: v.chrome("/admin/users", Some(q.done.as_str())),
-                q: q.q.clone(),
-                table,
-            },
-            StatusCode::OK,
-        ),
-        Err(r) => r,
-    }
+) -> Result<Response, PageError> {
+    let table = table(&state, &v, &q).await?;
+    Ok(render(
+        &AdminUsersListPage {
+            chrome: v.chrome("/admin/users", Some(q.done.as_str())),
+            q: q.q.clone(),
+            table,
+        },
+        StatusCode::OK,
+    ))
 }
 
-/// `GET /admin/users/table?q=`: the table alone (search as you type).
+/// `GET /admin/users/table?q=` (requires `platform:users`): the table alone (search as you
+/// type).
 pub async fn search(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformUsers>,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformUsers) {
-        return r;
-    }
-    match table(&state, &v, &q).await {
-        Ok(t) => render(&t, StatusCode::OK),
-        Err(r) => r,
-    }
+) -> Result<Response, PageError> {
+    Ok(render(&table(&state, &v, &q).await?, StatusCode::OK))
 }
 
 /// One sign-in.
@@ -146,8 +127,8 @@ pub struct MembershipRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_user.html")]
-struct DetailPage {
+#[template(path = "admin/users/detail.html")]
+struct AdminUsersDetailPage {
     chrome: Chrome,
     id: String,
     name: String,
@@ -178,30 +159,21 @@ fn login_row(l: avb_core::models::login_event::Model) -> LoginRow {
     }
 }
 
-/// `GET /admin/users/{id}`.
+/// `GET /admin/users/{id}` (requires `platform:users`).
 pub async fn detail(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformUsers>,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformUsers) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let Some(uid) = user_id(&id) else {
-        return (StatusCode::NOT_FOUND, "No such user.").into_response();
+        return Err(PageError::not_found("user"));
     };
-    let (view, logins) = match platform::user(&state.ctx, &v.scope, uid).await {
-        Ok(x) => x,
-        Err(e) => return failed(&v, "user", e),
-    };
+    let (view, logins) = platform::user(&state.ctx, &v.scope, uid)
+        .await
+        .map_err(failed("user"))?;
     let u = view.user;
-    let page = DetailPage {
+    let page = AdminUsersDetailPage {
         chrome: v.chrome("/admin/users", Some(q.done.as_str())),
         id: u.id.to_string(),
         is_me: v.scope.actor().user_id() == Some(uid),
@@ -222,30 +194,22 @@ pub async fn detail(
             .collect(),
         logins: logins.into_iter().map(login_row).collect(),
     };
-    render(&page, StatusCode::OK)
+    Ok(render(&page, StatusCode::OK))
 }
 
-/// `GET /admin/users/{id}/disable` and `/enable`: the confirmation page.
+/// `GET /admin/users/{id}/disable` and `/enable` (requires `platform:users`): the
+/// confirmation page.
 pub async fn confirm_status(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformUsers>,
     Path((id, action)): Path<(String, String)>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformUsers) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let Some(uid) = user_id(&id) else {
-        return (StatusCode::NOT_FOUND, "No such user.").into_response();
+        return Err(PageError::not_found("user"));
     };
-    let (view, _) = match platform::user(&state.ctx, &v.scope, uid).await {
-        Ok(x) => x,
-        Err(e) => return failed(&v, "user", e),
-    };
+    let (view, _) = platform::user(&state.ctx, &v.scope, uid)
+        .await
+        .map_err(failed("user"))?;
     let (title, body, button) = match action.as_str() {
         "disable" => (
             format!("Disable {}?", view.user.email),
@@ -257,9 +221,9 @@ pub async fn confirm_status(
             "They can sign in again with their password.",
             "Enable user",
         ),
-        _ => return (StatusCode::NOT_FOUND, "No such action.").into_response(),
+        _ => return Err(PageError::not_found("action")),
     };
-    render(
+    Ok(render(
         &ConfirmPage {
             chrome: v.chrome("/admin/users", None),
             title,
@@ -269,23 +233,18 @@ pub async fn confirm_status(
             cancel: format!("/admin/users/{id}"),
         },
         StatusCode::OK,
-    )
+    ))
 }
 
-/// `POST /admin/users/{id}/disable`, `/enable` and `/password-reset`.
+/// `POST /admin/users/{id}/disable`, `/enable` and `/password-reset` (requires
+/// `platform:users`).
 pub async fn act(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
-    Form(f): Form<crate::pages::CsrfForm>,
-) -> Response {
-    let v = match signed_in_form(&state, &headers, peer, &f.csrf).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
+    CsrfForm(v, _): CsrfForm<CsrfOnly>,
+) -> Result<Response, PageError> {
     let Some(uid) = user_id(&id) else {
-        return (StatusCode::NOT_FOUND, "No such user.").into_response();
+        return Err(PageError::not_found("user"));
     };
     let ctx = &state.ctx;
     let (result, done) = match action.as_str() {
@@ -305,49 +264,41 @@ pub async fn act(
             platform::send_password_reset(ctx, &v.scope, uid).await,
             "reset_sent",
         ),
-        _ => return (StatusCode::NOT_FOUND, "No such action.").into_response(),
+        _ => return Err(PageError::not_found("action")),
     };
     match result {
-        Ok(()) => Redirect::to(&format!("/admin/users/{id}?done={done}")).into_response(),
-        Err(e) => failed(&v, "user", e),
+        Ok(()) => Ok(Redirect::to(&format!("/admin/users/{id}?done={done}")).into_response()),
+        Err(e) => Err(failed("user")(e)),
     }
 }
 
 #[derive(Template)]
-#[template(path = "admin_failed_logins.html")]
-struct FailedPage {
+#[template(path = "admin/users/failed_logins.html")]
+struct AdminUsersFailedLoginsPage {
     chrome: Chrome,
     rows: Vec<LoginRow>,
     next: Option<String>,
 }
 
-/// `GET /admin/users/failed-logins`.
+/// `GET /admin/users/failed-logins` (requires `platform:users`).
 pub async fn failed_logins(
     State(state): State<PortalState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    v: Require<perm::PlatformUsers>,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let v = match signed_in(&state, &headers, peer).await {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    if let Some(r) = require(&v, Permission::PlatformUsers) {
-        return r;
-    }
+) -> Result<Response, PageError> {
     let request = avb_core::PageRequest {
         limit: 50,
         after: q.after.parse().ok(),
     };
-    match platform::failed_logins(&state.ctx, &v.scope, request).await {
-        Ok(p) => render(
-            &FailedPage {
-                chrome: v.chrome("/admin/users", None),
-                rows: p.items.into_iter().map(login_row).collect(),
-                next: p.next.map(|n| n.to_string()),
-            },
-            StatusCode::OK,
-        ),
-        Err(e) => failed(&v, "sign-in history", e),
-    }
+    let p = platform::failed_logins(&state.ctx, &v.scope, request)
+        .await
+        .map_err(failed("sign-in history"))?;
+    Ok(render(
+        &AdminUsersFailedLoginsPage {
+            chrome: v.chrome("/admin/users", None),
+            rows: p.items.into_iter().map(login_row).collect(),
+            next: p.next.map(|n| n.to_string()),
+        },
+        StatusCode::OK,
+    ))
 }

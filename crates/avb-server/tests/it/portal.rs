@@ -444,7 +444,12 @@ async fn the_shell_has_a_labelled_mobile_menu_and_no_inline_script() {
         .text()
         .await
         .unwrap();
-    assert!(html.contains("<label for=\"menu\" class=\"menu-button\">"));
+    // A disclosure button (announced as a button, saying whether the menu is open), not a
+    // checkbox.
+    assert!(html.contains(
+        "<button type=\"button\" id=\"menu\" class=\"menu-button\" aria-controls=\"main-nav\" aria-expanded=\"false\">"
+    ));
+    assert!(!html.contains("type=\"checkbox\" id=\"menu\""));
     assert!(html.contains("aria-controls=\"main-nav\"") && html.contains("id=\"main-nav\""));
     // Scripts only from our hashed assets, never inline; no style attributes.
     let scripts: Vec<&str> = html.split("<script").skip(1).collect();

@@ -1,0 +1,133 @@
+//! The shell around every signed-in page: navigation by role, who is signed in, toasts.
+
+use crate::visitor::Visitor;
+use avb_core::Scope;
+use avb_domain::Permission;
+
+/// One navigation entry: a link, or a disabled item naming the permission it needs.
+pub struct NavItem {
+    pub label: &'static str,
+    pub href: &'static str,
+    pub icon: &'static str,
+    pub current: bool,
+    /// The permission the visitor lacks for this page (`None`: the link works).
+    pub needs: Option<&'static str>,
+}
+
+/// The portal's pages in navigation order: label, path, icon, and the permission that opens it
+/// (`None`: everyone signed in).
+const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
+    ("Dashboard", "/dashboard", "◧", None),
+    ("Sessions", "/sessions", "☏", Some(Permission::SessionsView)),
+    ("Projects", "/projects", "▤", Some(Permission::ProjectsView)),
+    ("API keys", "/api-keys", "⚷", Some(Permission::ApiKeysView)),
+    ("Usage", "/usage", "▥", Some(Permission::UsageView)),
+    ("Team", "/team", "☺", Some(Permission::TeamView)),
+    (
+        "Settings",
+        "/settings",
+        "⚙",
+        Some(Permission::SettingsManage),
+    ),
+    ("Account", "/account", "◉", None),
+];
+
+/// The SaaS admin's pages.
+const ADMIN_NAV: &[(&str, &str, &str, Option<Permission>)] = &[
+    ("Overview", "/admin", "◧", Some(Permission::PlatformTenants)),
+    (
+        "Tenants",
+        "/admin/tenants",
+        "▤",
+        Some(Permission::PlatformTenants),
+    ),
+    (
+        "Users",
+        "/admin/users",
+        "☺",
+        Some(Permission::PlatformUsers),
+    ),
+    (
+        "Audit",
+        "/admin/audit",
+        "☰",
+        Some(Permission::PlatformAudit),
+    ),
+    (
+        "Monitoring",
+        "/admin/monitoring",
+        "♥",
+        Some(Permission::PlatformTenants),
+    ),
+    ("Account", "/account", "◉", None),
+];
+
+/// What every signed-in page's shell shows: navigation, the logout form's token, who is signed
+/// in, and a toast after a completed action.
+pub struct Chrome {
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub who: String,
+    pub toast: Option<&'static str>,
+    /// The tenant a SaaS admin is viewing read-only (shown in a banner with a way out).
+    pub impersonating: Option<String>,
+}
+
+/// The message of a `?done=<code>` toast; unknown codes show nothing (no reflected text).
+fn toast_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "project_created" => "Project created.",
+        "key_revoked" => "Key revoked.",
+        "session_ended" => "Session ended.",
+        "invited" => "Invitation sent.",
+        "role_changed" => "Role changed.",
+        "member_removed" => "Member removed.",
+        "invitation_revoked" => "Invitation revoked.",
+        "settings_saved" => "Settings saved.",
+        "password_changed" => "Password changed. Your other sessions were signed out.",
+        "totp_enabled" => "Two-factor authentication is on.",
+        "totp_disabled" => "Two-factor authentication is off.",
+        "sessions_ended" => "Your other sessions were signed out.",
+        "webhook_created" => "Webhook endpoint added.",
+        "webhook_deleted" => "Webhook endpoint removed.",
+        "suspended" => "Tenant suspended: its keys and live sessions stopped.",
+        "reactivated" => "Tenant reactivated: its keys work again.",
+        "user_disabled" => "User disabled and signed out everywhere.",
+        "user_enabled" => "User enabled.",
+        "reset_sent" => "Password reset e-mail queued.",
+        "rule_created" => "Alert rule added.",
+        "rule_deleted" => "Alert rule deleted.",
+        _ => return None,
+    })
+}
+
+impl Visitor {
+    /// The shell of the page at `current`, with the toast for `done` if any.
+    pub fn chrome(&self, current: &str, done: Option<&str>) -> Chrome {
+        Chrome {
+            nav: nav(&self.scope, current),
+            csrf: self.csrf.clone(),
+            who: self.scope.actor().label(),
+            toast: done.and_then(toast_message),
+            impersonating: self.impersonating.clone(),
+        }
+    }
+}
+
+pub(crate) fn nav(scope: &Scope, current: &str) -> Vec<NavItem> {
+    let table = if scope.is_saas_admin() && scope.tenant().is_none() {
+        ADMIN_NAV
+    } else {
+        NAV
+    };
+    table
+        .iter()
+        .map(|(label, href, icon, perm)| NavItem {
+            label,
+            href,
+            icon,
+            current: *href == current,
+            needs: perm.filter(|p| !scope.has(*p)).map(|p| p.as_str()),
+        })
+        .collect()
+}
