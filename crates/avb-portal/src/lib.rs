@@ -1,9 +1,19 @@
 //! The web portal: server-rendered pages over the same services as `/api/v1`. A browser signs
-//! in with a form (the local identity provider), gets an HttpOnly session cookie, and every
-//! page builds its `Scope` from the server-side tokens exactly as the API does for a bearer.
+//! in with a form (the local identity provider) or the OpenID provider, gets an HttpOnly session
+//! cookie, and every page builds its `Scope` from the server-side tokens exactly as the API does
+//! for a bearer.
 //!
-//! This first slice has the login, the session, the shell with role-based navigation and the
-//! dashboard; the other pages of the portal issue build on it.
+//! Where things go:
+//! - One module per resource (`projects`, `api_keys`, `sessions`, `team`, `settings`, `usage`,
+//!   `account`, `dashboard`, `admin::*`), its templates in `templates/<resource>/<view>.html`,
+//!   the parts served alone to htmx as `_<part>.html`, page structs named `<Resource><View>Page`.
+//! - A handler names what it needs as extractors (`extract`): `Visitor` (signed in),
+//!   `Require<perm::X>` (holding a permission), `CsrfForm<T>` (a checked form post). It returns
+//!   `Result<_, PageError>` (`error`) and uses `?` on service calls; the error page, or the
+//!   htmx fragment and toast, is rendered in one place. Its doc line names the permission.
+//! - Shared template pieces are askama macros in `templates/macros.html`; the shell (navigation
+//!   by role, toasts) is `chrome`; who is signed in is `visitor`; sign-in and sign-out are
+//!   `login`; response headers are `headers`.
 
 mod account;
 mod admin;

@@ -27,7 +27,7 @@ fn with_cookie(mut res: Response, value: &str) -> Response {
     res
 }
 
-/// `GET /auth/oidc/start`.
+/// `GET /auth/oidc/start` (public: starts signing in).
 pub async fn start(State(state): State<PortalState>) -> Response {
     let Some(oidc) = state.ctx.oidc.clone() else {
         return (StatusCode::NOT_FOUND, "Single sign-on is not configured.").into_response();
@@ -66,7 +66,7 @@ pub struct Callback {
     error: Option<String>,
 }
 
-/// `GET /auth/oidc/callback`.
+/// `GET /auth/oidc/callback` (public: the provider's answer, checked against the pending sign-in).
 pub async fn callback(
     State(state): State<PortalState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -105,8 +105,8 @@ fn too_many(secs: u64) -> (FieldError, StatusCode, Option<u64>) {
 }
 
 #[derive(Template)]
-#[template(path = "invitation_accept.html")]
-struct InvitationPage {
+#[template(path = "onboarding/accept_invitation.html")]
+struct OnboardingAcceptInvitationPage {
     csrf: String,
     token: String,
     /// Why the link cannot be used, if it cannot.
@@ -132,7 +132,7 @@ async fn invitation_page(
         Err(e) => return unavailable(&e),
     };
     let csrf = random_alnum(32);
-    let mut page = InvitationPage {
+    let mut page = OnboardingAcceptInvitationPage {
         csrf: csrf.clone(),
         token: token.to_string(),
         dead: None,
@@ -174,7 +174,7 @@ async fn invitation_page(
     with_csrf(&page, &csrf, dead_status)
 }
 
-/// `GET /invitations/accept?token=`.
+/// `GET /invitations/accept?token=` (public: the token is the credential).
 pub async fn invitation_form(
     State(state): State<PortalState>,
     Query(q): Query<TokenQuery>,
@@ -199,7 +199,7 @@ pub struct InvitationForm {
     totp: String,
 }
 
-/// `POST /invitations/accept`: joins, then lands signed in in the invitation's tenant.
+/// `POST /invitations/accept` (public: the token is the credential): joins, then lands signed in in the invitation's tenant.
 pub async fn accept_invitation(
     State(state): State<PortalState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -283,8 +283,8 @@ pub async fn accept_invitation(
 }
 
 #[derive(Template)]
-#[template(path = "reset_password.html")]
-struct ResetPage {
+#[template(path = "onboarding/reset_password.html")]
+struct OnboardingResetPasswordPage {
     csrf: String,
     token: String,
     dead: Option<&'static str>,
@@ -305,7 +305,7 @@ async fn reset_page(
         Err(e) => return unavailable(&e),
     };
     let csrf = random_alnum(32);
-    let mut page = ResetPage {
+    let mut page = OnboardingResetPasswordPage {
         csrf: csrf.clone(),
         token: token.to_string(),
         dead: None,
@@ -337,7 +337,7 @@ async fn reset_page(
     with_csrf(&page, &csrf, dead_status)
 }
 
-/// `GET /reset-password?token=`.
+/// `GET /reset-password?token=` (public: the token is the credential).
 pub async fn reset_form(State(state): State<PortalState>, Query(q): Query<TokenQuery>) -> Response {
     reset_page(&state, &q.token, FieldError::default(), StatusCode::OK).await
 }
@@ -357,7 +357,7 @@ pub struct ResetForm {
     totp: String,
 }
 
-/// `POST /reset-password`: sets the password, ends every session, lands signed in.
+/// `POST /reset-password` (public: the token is the credential): sets the password, ends every session, lands signed in.
 pub async fn reset(
     State(state): State<PortalState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -376,7 +376,7 @@ pub async fn reset(
     {
         Ok(Some(pair)) => land_signed_in(&state, pair).await,
         Ok(None) => {
-            let page = ResetPage {
+            let page = OnboardingResetPasswordPage {
                 csrf: String::new(),
                 token: String::new(),
                 dead: None,
