@@ -37,6 +37,12 @@ data_dir = "$TMP/data"
 [log]
 level = "warn"
 
+# Every scenario signs in from 127.0.0.1: the production login limit (20 a minute per address)
+# would refuse the later ones.
+[identity]
+login_attempts_per_ip_per_minute = 1000
+login_attempts_per_network_per_minute = 1000
+
 # An LLM engine that is down (nothing listens on port 9), for the alert-rule scenario.
 [engines]
 llm_url = "http://127.0.0.1:9/v1"
