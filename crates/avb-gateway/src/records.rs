@@ -27,6 +27,7 @@ const RETRY_WAITS: &[Duration] = &[
 ];
 
 /// One write.
+#[derive(Clone)]
 pub(crate) enum RecordOp {
     Item {
         item_id: String,
@@ -75,7 +76,7 @@ impl Recorder {
             let Some(tenant) = scope.tenant() else { return };
             let write = |op: &RecordOp| {
                 let (ctx, scope) = (ctx.clone(), scope.clone());
-                let op = clone_op(op);
+                let op = op.clone();
                 async move { write(&ctx, &scope, tenant, record, &op).await }
             };
             drain(rx, write, RETRY_WAITS, record).await;
@@ -93,35 +94,6 @@ impl Recorder {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
-    }
-}
-
-fn clone_op(op: &RecordOp) -> RecordOp {
-    match op {
-        RecordOp::Item {
-            item_id,
-            kind,
-            role,
-            text,
-        } => RecordOp::Item {
-            item_id: item_id.clone(),
-            kind,
-            role,
-            text: text.clone(),
-        },
-        RecordOp::Turn {
-            response_id,
-            status,
-            times,
-        } => RecordOp::Turn {
-            response_id: response_id.clone(),
-            status,
-            times: times.clone(),
-        },
-        RecordOp::Usage { fact, quantities } => RecordOp::Usage {
-            fact: fact.clone(),
-            quantities: quantities.clone(),
-        },
     }
 }
 

@@ -155,16 +155,7 @@ pub async fn login(
                     );
                 }
             };
-            let mut res = Redirect::to("/dashboard").into_response();
-            for c in [
-                set_cookie(SESSION_COOKIE, &value, false, None),
-                set_cookie(LOGIN_CSRF_COOKIE, "", false, Some(0)),
-            ] {
-                if let Ok(v) = HeaderValue::from_str(&c) {
-                    res.headers_mut().append(header::SET_COOKIE, v);
-                }
-            }
-            res
+            crate::session::signed_in_redirect(&value)
         }
         Err(e) => {
             let mut status = StatusCode::UNAUTHORIZED;

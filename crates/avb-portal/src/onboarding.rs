@@ -7,7 +7,7 @@
 use crate::PortalState;
 use crate::account::FieldError;
 use crate::error::render;
-use crate::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookie, same_token, set_cookie};
+use crate::session::{LOGIN_CSRF_COOKIE, cookie, same_token, set_cookie};
 use crate::visitor::meta;
 use askama::Template;
 use avb_core::CoreError;
@@ -16,7 +16,7 @@ use avb_core::services::members::{self, InvitationLink};
 use avb_core::token::random_alnum;
 use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -73,16 +73,7 @@ async fn land_signed_in(state: &PortalState, pair: TokenPair) -> Response {
         Ok(v) => v,
         Err(e) => return unavailable(&e),
     };
-    let mut res = Redirect::to("/dashboard").into_response();
-    for c in [
-        set_cookie(SESSION_COOKIE, &value, false, None),
-        set_cookie(LOGIN_CSRF_COOKIE, "", false, Some(0)),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    res
+    crate::session::signed_in_redirect(&value)
 }
 
 fn field_error(field: &str, message: impl Into<String>) -> FieldError {

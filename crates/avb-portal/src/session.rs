@@ -77,6 +77,22 @@ impl PendingLogins {
     }
 }
 
+/// The answer to a sign-in that opened browser session `value`: to the dashboard with the
+/// session cookie set and the sign-in form's CSRF cookie cleared.
+pub fn signed_in_redirect(value: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut res = axum::response::Redirect::to("/dashboard").into_response();
+    for c in [
+        set_cookie(SESSION_COOKIE, value, false, None),
+        set_cookie(LOGIN_CSRF_COOKIE, "", false, Some(0)),
+    ] {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&c) {
+            res.headers_mut().append(axum::http::header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
