@@ -50,9 +50,6 @@ impl From<StorageError> for CoreError {
         match e {
             StorageError::NotFound => CoreError::NotFound,
             StorageError::Conflict(m) => CoreError::Conflict(m),
-            StorageError::NoTenant => {
-                CoreError::Internal("tenant repository used without a tenant".into())
-            }
             StorageError::Database(m) => CoreError::Internal(m),
             StorageError::Unavailable(m) => CoreError::Unavailable(m),
         }

@@ -11,9 +11,6 @@ pub enum StorageError {
     /// The row does not exist (or belongs to another tenant).
     #[error("not found")]
     NotFound,
-    /// A tenant-scoped repository was called on a platform transaction without a tenant.
-    #[error("no tenant in scope")]
-    NoTenant,
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),

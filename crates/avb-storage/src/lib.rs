@@ -10,4 +10,4 @@ pub mod store;
 
 pub use error::StorageError;
 pub use page::{Page, PageRequest};
-pub use store::{Backend, SchemaStatus, Store, Tx};
+pub use store::{AnyTx, Backend, PlatformTx, SchemaStatus, Store, TenantTx, Tx};

@@ -29,7 +29,9 @@ pub struct Store {
     write_lock: Option<Arc<Mutex<()>>>,
 }
 
-/// A unit of work bound to one tenant (or the platform). Repositories take this, never a pool.
+/// A unit of work, tenant-bound or platform-wide. Repositories take a transaction, never a pool:
+/// repositories of tenant-owned tables take a [`TenantTx`] (so they cannot run without a
+/// tenant), platform and shared repositories take `&Tx`, which both kinds deref to.
 /// Writes and every PostgreSQL call run in a transaction (RLS settings live there); SQLite reads
 /// run straight on the pool, which saves two round trips to SQLite's worker thread per request.
 pub struct Tx {
@@ -144,14 +146,17 @@ impl Store {
 
     /// Opens a transaction that can only see `tenant`'s rows (RLS on PostgreSQL, repository
     /// filters on both). `write` serialises SQLite writers.
-    pub async fn tenant_tx(&self, tenant: TenantId, write: bool) -> StorageResult<Tx> {
-        self.open(Some(tenant), write).await
+    pub async fn tenant_tx(&self, tenant: TenantId, write: bool) -> StorageResult<TenantTx> {
+        Ok(TenantTx {
+            tx: self.open(Some(tenant), write).await?,
+            tenant,
+        })
     }
 
     /// Opens a platform-wide transaction (authentication look-ups, SaaS admin work, CLI).
     /// Callers audit what they do with it.
-    pub async fn platform_tx(&self, write: bool) -> StorageResult<Tx> {
-        self.open(None, write).await
+    pub async fn platform_tx(&self, write: bool) -> StorageResult<PlatformTx> {
+        Ok(PlatformTx(self.open(None, write).await?))
     }
 
     /// Counts the rows of a tenant-owned `table` that a tenant transaction can see with no
@@ -251,11 +256,6 @@ impl Tx {
         self.tenant
     }
 
-    /// The tenant, or an error when a tenant repository is used without one.
-    pub fn require_tenant(&self) -> StorageResult<TenantId> {
-        self.tenant.ok_or(crate::StorageError::NoTenant)
-    }
-
     /// The engine in use.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -278,6 +278,84 @@ impl Tx {
             t.commit().await?;
         }
         Ok(())
+    }
+}
+
+/// A transaction bound to one tenant: the only kind a tenant repository accepts.
+pub struct TenantTx {
+    tx: Tx,
+    tenant: TenantId,
+}
+
+impl TenantTx {
+    /// The tenant every statement of this transaction is scoped to.
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> StorageResult<()> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for TenantTx {
+    type Target = Tx;
+    fn deref(&self) -> &Tx {
+        &self.tx
+    }
+}
+
+/// A platform-wide transaction (authentication look-ups, SaaS admin work, CLI): it cannot be
+/// handed to a tenant repository.
+pub struct PlatformTx(Tx);
+
+impl PlatformTx {
+    /// Commits the transaction.
+    pub async fn commit(self) -> StorageResult<()> {
+        self.0.commit().await
+    }
+}
+
+impl std::ops::Deref for PlatformTx {
+    type Target = Tx;
+    fn deref(&self) -> &Tx {
+        &self.0
+    }
+}
+
+/// Either kind, for work that runs in a tenant's scope when it has one and platform-wide
+/// otherwise (creating a user with or without a membership, verifying one or every audit chain).
+pub enum AnyTx {
+    Tenant(TenantTx),
+    Platform(PlatformTx),
+}
+
+impl AnyTx {
+    /// The tenant transaction, when this is one.
+    pub fn as_tenant(&self) -> Option<&TenantTx> {
+        match self {
+            AnyTx::Tenant(t) => Some(t),
+            AnyTx::Platform(_) => None,
+        }
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> StorageResult<()> {
+        match self {
+            AnyTx::Tenant(t) => t.commit().await,
+            AnyTx::Platform(p) => p.commit().await,
+        }
+    }
+}
+
+impl std::ops::Deref for AnyTx {
+    type Target = Tx;
+    fn deref(&self) -> &Tx {
+        match self {
+            AnyTx::Tenant(t) => t,
+            AnyTx::Platform(p) => p,
+        }
     }
 }
 

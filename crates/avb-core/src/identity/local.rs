@@ -91,7 +91,7 @@ async fn verify_login(
     input: &LoginInput<'_>,
     meta: &RequestMeta,
 ) -> CoreResult<(
-    avb_storage::store::Tx,
+    avb_storage::store::PlatformTx,
     avb_storage::entities::user::Model,
     String,
 )> {
@@ -226,7 +226,7 @@ pub async fn login_federated(
 /// token pair. Commits `tx`.
 async fn start_session(
     ctx: &AppContext,
-    tx: avb_storage::store::Tx,
+    tx: avb_storage::store::PlatformTx,
     user: avb_storage::entities::user::Model,
     requested: Option<TenantId>,
     email: &str,

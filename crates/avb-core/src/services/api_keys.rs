@@ -12,7 +12,7 @@ use avb_storage::entities::api_key::Model as ApiKey;
 use avb_storage::repos::{api_keys, audit as audit_repo, projects};
 
 pub use avb_storage::repos::api_keys::KeyFilter;
-use avb_storage::{Page, PageRequest};
+use avb_storage::{Page, PageRequest, TenantTx};
 use chrono::{Duration, Utc};
 
 /// How long a rotated key keeps working.
@@ -64,7 +64,7 @@ fn scopes_text(scopes: &[KeyScope]) -> String {
 
 async fn mint(
     ctx: &AppContext,
-    tx: &avb_storage::Tx,
+    tx: &TenantTx,
     scope: &Scope,
     name: &str,
     project: Option<ProjectId>,

@@ -64,8 +64,8 @@ pub async fn verify(
     ctx.policy
         .authorize(scope, Permission::PlatformAudit, None)?;
     let tx = match tenant {
-        Some(t) => ctx.store.tenant_tx(t, false).await?,
-        None => ctx.store.platform_tx(false).await?,
+        Some(t) => avb_storage::AnyTx::Tenant(ctx.store.tenant_tx(t, false).await?),
+        None => avb_storage::AnyTx::Platform(ctx.store.platform_tx(false).await?),
     };
     let res = audit_repo::verify(&tx).await?;
     tx.commit().await?;

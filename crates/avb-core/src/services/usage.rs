@@ -5,6 +5,7 @@ use crate::error::CoreResult;
 use crate::scope::{Actor, Scope};
 use crate::services::projects::tenant_of;
 use avb_domain::{Permission, ValidationError};
+use avb_storage::TenantTx;
 pub use avb_storage::repos::usage::DailyTotal;
 use avb_storage::repos::usage::{self as repo, UsageEntry};
 use chrono::{DateTime, Datelike, Utc};
@@ -68,11 +69,7 @@ pub async fn record(
 
 /// Raises `usage.threshold_reached` (webhook, and mail when an address is set) when this
 /// month's requests just crossed the tenant's threshold.
-async fn check_threshold(
-    ctx: &AppContext,
-    tx: &avb_storage::store::Tx,
-    added: f64,
-) -> CoreResult<()> {
+async fn check_threshold(ctx: &AppContext, tx: &TenantTx, added: f64) -> CoreResult<()> {
     let Some(settings) = avb_storage::repos::tenant_settings::get(tx).await? else {
         return Ok(());
     };

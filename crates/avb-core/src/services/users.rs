@@ -42,8 +42,8 @@ pub async fn create(ctx: &AppContext, scope: &Scope, input: NewUserInput) -> Cor
     let hash = password::hash(input.password.clone()).await?;
     let id = UserId::new();
     let tx = match &input.tenant {
-        Some((t, _)) => ctx.store.tenant_tx(*t, true).await?,
-        None => ctx.store.platform_tx(true).await?,
+        Some((t, _)) => avb_storage::AnyTx::Tenant(ctx.store.tenant_tx(*t, true).await?),
+        None => avb_storage::AnyTx::Platform(ctx.store.platform_tx(true).await?),
     };
     if let Some((t, _)) = &input.tenant {
         tenants::get(&tx, *t)
@@ -67,8 +67,8 @@ pub async fn create(ctx: &AppContext, scope: &Scope, input: NewUserInput) -> Cor
         }
         other => other.into(),
     })?;
-    if let Some(role) = role {
-        memberships::insert(&tx, id, role.as_str()).await?;
+    if let (Some(role), Some(tenant_tx)) = (role, tx.as_tenant()) {
+        memberships::insert(tenant_tx, id, role.as_str()).await?;
     }
     let tenant = input.tenant.as_ref().map(|(t, _)| *t);
     let summary = serde_json::json!({"email": email.as_str(), "role": role.map(|r| r.as_str()), "saas_admin": input.saas_admin});

@@ -12,7 +12,7 @@ use crate::services::voice_profiles::private_host;
 use avb_domain::{Permission, TenantId, ValidationError};
 use avb_storage::repos::audit as audit_repo;
 use avb_storage::repos::webhooks::{self as repo, NewEndpoint, Outcome};
-use avb_storage::store::Tx;
+use avb_storage::store::TenantTx;
 use avb_storage::{Page, PageRequest};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -255,7 +255,7 @@ fn envelope(event_type: &str, data: &serde_json::Value) -> String {
 
 /// Queues `event_type` for every enabled endpoint of the transaction's tenant subscribed to it,
 /// inside the caller's transaction (so the event exists exactly when the change commits).
-pub async fn emit(tx: &Tx, event_type: &str, data: serde_json::Value) -> CoreResult<usize> {
+pub async fn emit(tx: &TenantTx, event_type: &str, data: serde_json::Value) -> CoreResult<usize> {
     let endpoints = repo::list_endpoints(tx).await?;
     let body = envelope(event_type, &data);
     let mut queued = 0;

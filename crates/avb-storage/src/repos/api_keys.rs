@@ -4,7 +4,7 @@ use crate::entities::api_key::{ActiveModel, Column, Entity, Model};
 use crate::error::{StorageError, StorageResult};
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
-use crate::store::Tx;
+use crate::store::{TenantTx, Tx};
 use avb_domain::{ApiKeyId, ProjectId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -30,8 +30,8 @@ pub struct KeyFilter<'a> {
 }
 
 /// Inserts a key in the transaction's tenant.
-pub async fn insert(tx: &Tx, k: NewKey<'_>) -> StorageResult<Model> {
-    let tenant = tx.require_tenant()?;
+pub async fn insert(tx: &TenantTx, k: NewKey<'_>) -> StorageResult<Model> {
+    let tenant = tx.tenant_id();
     Ok(ActiveModel {
         id: Set(k.id.as_uuid()),
         tenant_id: Set(tenant.as_uuid()),
@@ -55,8 +55,8 @@ pub async fn insert(tx: &Tx, k: NewKey<'_>) -> StorageResult<Model> {
 }
 
 /// Finds a key of the tenant.
-pub async fn get(tx: &Tx, id: ApiKeyId) -> StorageResult<Model> {
-    let tenant = tx.require_tenant()?;
+pub async fn get(tx: &TenantTx, id: ApiKeyId) -> StorageResult<Model> {
+    let tenant = tx.tenant_id();
     Entity::find_by_id(id.as_uuid())
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .one(tx.conn())
@@ -65,8 +65,12 @@ pub async fn get(tx: &Tx, id: ApiKeyId) -> StorageResult<Model> {
 }
 
 /// Lists the tenant's keys newest first.
-pub async fn list(tx: &Tx, f: KeyFilter<'_>, page: PageRequest) -> StorageResult<Page<Model>> {
-    let tenant = tx.require_tenant()?;
+pub async fn list(
+    tx: &TenantTx,
+    f: KeyFilter<'_>,
+    page: PageRequest,
+) -> StorageResult<Page<Model>> {
+    let tenant = tx.tenant_id();
     let mut q = Entity::find().filter(Column::TenantId.eq(tenant.as_uuid()));
     if let Some(p) = f.project {
         q = q.filter(Column::ProjectId.eq(p.as_uuid()));
@@ -88,7 +92,7 @@ pub async fn find_by_prefix(tx: &Tx, prefix: &str) -> StorageResult<Option<Model
 
 /// Updates name, scopes and project where given (`project: Some(None)` detaches).
 pub async fn update(
-    tx: &Tx,
+    tx: &TenantTx,
     id: ApiKeyId,
     name: Option<&str>,
     scopes: Option<String>,
@@ -108,7 +112,7 @@ pub async fn update(
 }
 
 /// Revokes a key now.
-pub async fn revoke(tx: &Tx, id: ApiKeyId) -> StorageResult<Model> {
+pub async fn revoke(tx: &TenantTx, id: ApiKeyId) -> StorageResult<Model> {
     let mut am: ActiveModel = get(tx, id).await?.into();
     am.status = Set("revoked".into());
     am.revoked_at = Set(Some(Utc::now()));
@@ -117,7 +121,7 @@ pub async fn revoke(tx: &Tx, id: ApiKeyId) -> StorageResult<Model> {
 
 /// Marks `id` as rotated to `new_id`, valid until `expires_at`.
 pub async fn mark_rotated(
-    tx: &Tx,
+    tx: &TenantTx,
     id: ApiKeyId,
     new_id: ApiKeyId,
     expires_at: DateTime<Utc>,
@@ -129,8 +133,8 @@ pub async fn mark_rotated(
 }
 
 /// Revokes every live key of a project; returns the revoked keys.
-pub async fn revoke_for_project(tx: &Tx, project: ProjectId) -> StorageResult<Vec<Model>> {
-    let tenant = tx.require_tenant()?;
+pub async fn revoke_for_project(tx: &TenantTx, project: ProjectId) -> StorageResult<Vec<Model>> {
+    let tenant = tx.tenant_id();
     let keys = Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::ProjectId.eq(project.as_uuid()))
@@ -149,8 +153,8 @@ pub async fn revoke_for_project(tx: &Tx, project: ProjectId) -> StorageResult<Ve
 }
 
 /// Moves every key of the tenant from status `from` to `to` (suspend/reactivate); returns them.
-pub async fn move_status(tx: &Tx, from: &str, to: &str) -> StorageResult<Vec<Model>> {
-    let tenant = tx.require_tenant()?;
+pub async fn move_status(tx: &TenantTx, from: &str, to: &str) -> StorageResult<Vec<Model>> {
+    let tenant = tx.tenant_id();
     let keys = Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::Status.eq(from))

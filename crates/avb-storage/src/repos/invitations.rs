@@ -4,21 +4,21 @@ use crate::entities::invitation::{ActiveModel, Column, Entity, Model};
 use crate::error::{StorageError, StorageResult};
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
-use crate::store::Tx;
+use crate::store::{TenantTx, Tx};
 use avb_domain::{InvitationId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 /// Creates a pending invitation in the transaction's tenant.
 pub async fn insert(
-    tx: &Tx,
+    tx: &TenantTx,
     email: &str,
     role: &str,
     token_hash: String,
     invited_by: Option<UserId>,
     expires_at: DateTime<Utc>,
 ) -> StorageResult<Model> {
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     Ok(ActiveModel {
         id: Set(InvitationId::new().as_uuid()),
         tenant_id: Set(tenant.as_uuid()),
@@ -36,8 +36,12 @@ pub async fn insert(
 }
 
 /// Lists the tenant's invitations, optionally by status, newest first.
-pub async fn list(tx: &Tx, status: Option<&str>, page: PageRequest) -> StorageResult<Page<Model>> {
-    let tenant = tx.require_tenant()?;
+pub async fn list(
+    tx: &TenantTx,
+    status: Option<&str>,
+    page: PageRequest,
+) -> StorageResult<Page<Model>> {
+    let tenant = tx.tenant_id();
     let mut q = Entity::find().filter(Column::TenantId.eq(tenant.as_uuid()));
     if let Some(s) = status {
         q = q.filter(Column::Status.eq(s));
@@ -47,8 +51,8 @@ pub async fn list(tx: &Tx, status: Option<&str>, page: PageRequest) -> StorageRe
 }
 
 /// Whether a pending invitation for `email` already exists in the tenant.
-pub async fn pending_for(tx: &Tx, email: &str) -> StorageResult<bool> {
-    let tenant = tx.require_tenant()?;
+pub async fn pending_for(tx: &TenantTx, email: &str) -> StorageResult<bool> {
+    let tenant = tx.tenant_id();
     Ok(Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::Email.eq(email))
@@ -76,8 +80,8 @@ pub async fn mark_accepted(tx: &Tx, inv: Model) -> StorageResult<Model> {
 }
 
 /// One invitation of the transaction's tenant.
-pub async fn get(tx: &Tx, id: uuid::Uuid) -> StorageResult<Model> {
-    let tenant = tx.require_tenant()?;
+pub async fn get(tx: &TenantTx, id: uuid::Uuid) -> StorageResult<Model> {
+    let tenant = tx.tenant_id();
     Entity::find_by_id(id)
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .one(tx.conn())
@@ -93,9 +97,9 @@ pub async fn mark_revoked(tx: &Tx, inv: Model) -> StorageResult<Model> {
 }
 
 /// Pending, unexpired invitations of the transaction's tenant.
-pub async fn count_pending(tx: &Tx) -> StorageResult<u64> {
+pub async fn count_pending(tx: &TenantTx) -> StorageResult<u64> {
     use sea_orm::PaginatorTrait;
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     Ok(Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::Status.eq("pending"))

@@ -5,7 +5,7 @@ use crate::entities::user;
 use crate::error::StorageResult;
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
-use crate::store::Tx;
+use crate::store::{TenantTx, Tx};
 use avb_domain::{MembershipId, TenantId, UserId};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
@@ -18,8 +18,8 @@ pub struct Member {
 }
 
 /// Adds `user` to the transaction's tenant with `role`.
-pub async fn insert(tx: &Tx, user: UserId, role: &str) -> StorageResult<membership::Model> {
-    let tenant = tx.require_tenant()?;
+pub async fn insert(tx: &TenantTx, user: UserId, role: &str) -> StorageResult<membership::Model> {
+    let tenant = tx.tenant_id();
     Ok(ActiveModel {
         id: Set(MembershipId::new().as_uuid()),
         tenant_id: Set(tenant.as_uuid()),
@@ -32,8 +32,8 @@ pub async fn insert(tx: &Tx, user: UserId, role: &str) -> StorageResult<membersh
 }
 
 /// The membership of `user` in the transaction's tenant, if any.
-pub async fn find(tx: &Tx, user: UserId) -> StorageResult<Option<membership::Model>> {
-    let tenant = tx.require_tenant()?;
+pub async fn find(tx: &TenantTx, user: UserId) -> StorageResult<Option<membership::Model>> {
+    let tenant = tx.tenant_id();
     Ok(Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::UserId.eq(user.as_uuid()))
@@ -51,8 +51,8 @@ pub async fn for_user(tx: &Tx, user: UserId) -> StorageResult<Vec<membership::Mo
 }
 
 /// Lists the tenant's members with their users, newest first.
-pub async fn list(tx: &Tx, page: PageRequest) -> StorageResult<Page<Member>> {
-    let tenant = tx.require_tenant()?;
+pub async fn list(tx: &TenantTx, page: PageRequest) -> StorageResult<Page<Member>> {
+    let tenant = tx.tenant_id();
     let q = Entity::find().filter(Column::TenantId.eq(tenant.as_uuid()));
     let rows = paginate(q, Column::Id, page)
         .find_also_related(user::Entity)
@@ -71,8 +71,8 @@ pub async fn list(tx: &Tx, page: PageRequest) -> StorageResult<Page<Member>> {
 }
 
 /// Number of members in the tenant.
-pub async fn count(tx: &Tx) -> StorageResult<u64> {
-    let tenant = tx.require_tenant()?;
+pub async fn count(tx: &TenantTx) -> StorageResult<u64> {
+    let tenant = tx.tenant_id();
     Ok(Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .count(tx.conn())
@@ -89,7 +89,7 @@ pub async fn tenants_of(tx: &Tx, user: UserId) -> StorageResult<Vec<TenantId>> {
 }
 
 /// Changes the role of `user` in the transaction's tenant; `NotFound` when not a member.
-pub async fn set_role(tx: &Tx, user: UserId, role: &str) -> StorageResult<membership::Model> {
+pub async fn set_role(tx: &TenantTx, user: UserId, role: &str) -> StorageResult<membership::Model> {
     let m = find(tx, user).await?.ok_or(crate::StorageError::NotFound)?;
     let mut am: ActiveModel = m.into();
     am.role = Set(role.to_string());
@@ -97,15 +97,15 @@ pub async fn set_role(tx: &Tx, user: UserId, role: &str) -> StorageResult<member
 }
 
 /// Removes `user` from the transaction's tenant; `NotFound` when not a member.
-pub async fn remove(tx: &Tx, user: UserId) -> StorageResult<membership::Model> {
+pub async fn remove(tx: &TenantTx, user: UserId) -> StorageResult<membership::Model> {
     let m = find(tx, user).await?.ok_or(crate::StorageError::NotFound)?;
     Entity::delete_by_id(m.id).exec(tx.conn()).await?;
     Ok(m)
 }
 
 /// Members holding `role` in the transaction's tenant.
-pub async fn count_with_role(tx: &Tx, role: &str) -> StorageResult<u64> {
-    let tenant = tx.require_tenant()?;
+pub async fn count_with_role(tx: &TenantTx, role: &str) -> StorageResult<u64> {
+    let tenant = tx.tenant_id();
     Ok(Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::Role.eq(role))

@@ -5,7 +5,7 @@ use crate::entities::project::{ActiveModel, Column, Entity, Model};
 use crate::error::{StorageError, StorageResult};
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
-use crate::store::Tx;
+use crate::store::TenantTx;
 use avb_domain::ProjectId;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
@@ -13,12 +13,12 @@ use std::collections::HashMap;
 
 /// Creates a project in the transaction's tenant.
 pub async fn insert(
-    tx: &Tx,
+    tx: &TenantTx,
     name: &str,
     environment: &str,
     description: &str,
 ) -> StorageResult<Model> {
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     let now = Utc::now();
     Ok(ActiveModel {
         id: Set(ProjectId::new().as_uuid()),
@@ -34,8 +34,8 @@ pub async fn insert(
 }
 
 /// Finds a project of the tenant; another tenant's project is `NotFound`.
-pub async fn get(tx: &Tx, id: ProjectId) -> StorageResult<Model> {
-    let tenant = tx.require_tenant()?;
+pub async fn get(tx: &TenantTx, id: ProjectId) -> StorageResult<Model> {
+    let tenant = tx.tenant_id();
     Entity::find_by_id(id.as_uuid())
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .one(tx.conn())
@@ -45,11 +45,11 @@ pub async fn get(tx: &Tx, id: ProjectId) -> StorageResult<Model> {
 
 /// Lists the tenant's projects newest first, optionally by environment.
 pub async fn list(
-    tx: &Tx,
+    tx: &TenantTx,
     environment: Option<&str>,
     page: PageRequest,
 ) -> StorageResult<Page<Model>> {
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     let mut q = Entity::find().filter(Column::TenantId.eq(tenant.as_uuid()));
     if let Some(env) = environment {
         q = q.filter(Column::Environment.eq(env));
@@ -59,8 +59,11 @@ pub async fn list(
 }
 
 /// Number of non-revoked keys per project, for the given projects.
-pub async fn key_counts(tx: &Tx, ids: &[uuid::Uuid]) -> StorageResult<HashMap<uuid::Uuid, u64>> {
-    let tenant = tx.require_tenant()?;
+pub async fn key_counts(
+    tx: &TenantTx,
+    ids: &[uuid::Uuid],
+) -> StorageResult<HashMap<uuid::Uuid, u64>> {
+    let tenant = tx.tenant_id();
     let mut out = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
@@ -81,7 +84,7 @@ pub async fn key_counts(tx: &Tx, ids: &[uuid::Uuid]) -> StorageResult<HashMap<uu
 
 /// Updates name/environment/description where given.
 pub async fn update(
-    tx: &Tx,
+    tx: &TenantTx,
     id: ProjectId,
     name: Option<&str>,
     environment: Option<&str>,
@@ -102,8 +105,8 @@ pub async fn update(
 }
 
 /// Deletes a project of the tenant; its keys are detached (or revoked by the caller first).
-pub async fn delete(tx: &Tx, id: ProjectId) -> StorageResult<()> {
-    let tenant = tx.require_tenant()?;
+pub async fn delete(tx: &TenantTx, id: ProjectId) -> StorageResult<()> {
+    let tenant = tx.tenant_id();
     get(tx, id).await?;
     api_key::Entity::update_many()
         .col_expr(
@@ -123,8 +126,8 @@ pub async fn delete(tx: &Tx, id: ProjectId) -> StorageResult<()> {
 }
 
 /// Number of projects in the tenant.
-pub async fn count(tx: &Tx) -> StorageResult<u64> {
-    let tenant = tx.require_tenant()?;
+pub async fn count(tx: &TenantTx) -> StorageResult<u64> {
+    let tenant = tx.tenant_id();
     Ok(Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .count(tx.conn())

@@ -2,7 +2,7 @@
 
 use crate::entities::{realtime_item, realtime_turn};
 use crate::error::StorageResult;
-use crate::store::Tx;
+use crate::store::TenantTx;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -14,14 +14,14 @@ const DETAIL_LIMIT: u64 = 500;
 
 /// Stores one conversation item.
 pub async fn insert_item(
-    tx: &Tx,
+    tx: &TenantTx,
     session: Uuid,
     item_id: &str,
     kind: &str,
     role: &str,
     text: &str,
 ) -> StorageResult<()> {
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     realtime_item::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(tenant.as_uuid()),
@@ -49,13 +49,13 @@ pub struct TurnTimes {
 
 /// Stores one turn's timing.
 pub async fn insert_turn(
-    tx: &Tx,
+    tx: &TenantTx,
     session: Uuid,
     response_id: &str,
     status: &str,
     t: &TurnTimes,
 ) -> StorageResult<()> {
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     realtime_turn::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(tenant.as_uuid()),
@@ -76,10 +76,10 @@ pub async fn insert_turn(
 
 /// The first items and turns of a session, oldest first.
 pub async fn for_session(
-    tx: &Tx,
+    tx: &TenantTx,
     session: Uuid,
 ) -> StorageResult<(Vec<realtime_item::Model>, Vec<realtime_turn::Model>)> {
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     let items = realtime_item::Entity::find()
         .filter(realtime_item::Column::TenantId.eq(tenant.as_uuid()))
         .filter(realtime_item::Column::SessionId.eq(session))

@@ -2,14 +2,14 @@
 
 use crate::entities::realtime_client_secret::{ActiveModel, Column, Entity, Model};
 use crate::error::StorageResult;
-use crate::store::Tx;
+use crate::store::{TenantTx, Tx};
 use avb_domain::{ApiKeyId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 /// Stores a secret for the transaction's tenant.
 pub async fn insert(
-    tx: &Tx,
+    tx: &TenantTx,
     api_key: Option<ApiKeyId>,
     user: Option<UserId>,
     secret_hash: String,
@@ -17,7 +17,7 @@ pub async fn insert(
     session: serde_json::Value,
     expires_at: DateTime<Utc>,
 ) -> StorageResult<Model> {
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     Ok(ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
         tenant_id: Set(tenant.as_uuid()),

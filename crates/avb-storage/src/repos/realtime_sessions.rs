@@ -4,7 +4,7 @@ use crate::entities::realtime_session::{ActiveModel, Column, Entity, Model};
 use crate::error::{StorageError, StorageResult};
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
-use crate::store::Tx;
+use crate::store::{TenantTx, Tx};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -35,8 +35,8 @@ pub struct SessionFilter {
 }
 
 /// Records an opened session in the transaction's tenant.
-pub async fn insert(tx: &Tx, s: NewSession<'_>) -> StorageResult<Model> {
-    let tenant = tx.require_tenant()?;
+pub async fn insert(tx: &TenantTx, s: NewSession<'_>) -> StorageResult<Model> {
+    let tenant = tx.tenant_id();
     Ok(ActiveModel {
         id: Set(s.id),
         tenant_id: Set(tenant.as_uuid()),
@@ -59,8 +59,8 @@ pub async fn insert(tx: &Tx, s: NewSession<'_>) -> StorageResult<Model> {
 }
 
 /// Marks a session closed with `reason` and its response count.
-pub async fn close(tx: &Tx, id: Uuid, reason: &str, responses: i32) -> StorageResult<()> {
-    let tenant = tx.require_tenant()?;
+pub async fn close(tx: &TenantTx, id: Uuid, reason: &str, responses: i32) -> StorageResult<()> {
+    let tenant = tx.tenant_id();
     Entity::update_many()
         .col_expr(Column::Status, Expr::value("closed"))
         .col_expr(Column::EndedAt, Expr::value(Some(Utc::now())))
@@ -75,8 +75,8 @@ pub async fn close(tx: &Tx, id: Uuid, reason: &str, responses: i32) -> StorageRe
 }
 
 /// One session of the tenant.
-pub async fn get(tx: &Tx, id: Uuid) -> StorageResult<Model> {
-    let tenant = tx.require_tenant()?;
+pub async fn get(tx: &TenantTx, id: Uuid) -> StorageResult<Model> {
+    let tenant = tx.tenant_id();
     Entity::find_by_id(id)
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .one(tx.conn())
@@ -85,8 +85,12 @@ pub async fn get(tx: &Tx, id: Uuid) -> StorageResult<Model> {
 }
 
 /// The tenant's sessions, newest first.
-pub async fn list(tx: &Tx, f: &SessionFilter, page: PageRequest) -> StorageResult<Page<Model>> {
-    let tenant = tx.require_tenant()?;
+pub async fn list(
+    tx: &TenantTx,
+    f: &SessionFilter,
+    page: PageRequest,
+) -> StorageResult<Page<Model>> {
+    let tenant = tx.tenant_id();
     let mut q = Entity::find().filter(Column::TenantId.eq(tenant.as_uuid()));
     if let Some(s) = &f.status {
         q = q.filter(Column::Status.eq(s.clone()));

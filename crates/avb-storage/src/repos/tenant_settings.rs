@@ -2,7 +2,7 @@
 
 use crate::entities::tenant_settings::{ActiveModel, Column, Entity, Model};
 use crate::error::StorageResult;
-use crate::store::Tx;
+use crate::store::TenantTx;
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{EntityTrait, Set};
@@ -10,14 +10,14 @@ use sea_orm::{EntityTrait, Set};
 pub use crate::entities::tenant_settings::Model as TenantSettings;
 
 /// The transaction tenant's settings, if saved.
-pub async fn get(tx: &Tx) -> StorageResult<Option<Model>> {
-    let tenant = tx.require_tenant()?;
+pub async fn get(tx: &TenantTx) -> StorageResult<Option<Model>> {
+    let tenant = tx.tenant_id();
     Ok(Entity::find_by_id(tenant.as_uuid()).one(tx.conn()).await?)
 }
 
 /// Saves the transaction tenant's settings.
-pub async fn put(tx: &Tx, threshold: Option<i64>, notify_email: &str) -> StorageResult<()> {
-    let tenant = tx.require_tenant()?;
+pub async fn put(tx: &TenantTx, threshold: Option<i64>, notify_email: &str) -> StorageResult<()> {
+    let tenant = tx.tenant_id();
     Entity::insert(ActiveModel {
         tenant_id: Set(tenant.as_uuid()),
         usage_threshold_requests: Set(threshold),

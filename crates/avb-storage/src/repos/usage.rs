@@ -2,7 +2,7 @@
 
 use crate::entities::usage_event::{ActiveModel, Column, Entity};
 use crate::error::StorageResult;
-use crate::store::Tx;
+use crate::store::{TenantTx, Tx};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
@@ -23,8 +23,8 @@ pub struct UsageEntry {
 }
 
 /// Appends entries for the transaction's tenant; entries whose key already exists are skipped.
-pub async fn append(tx: &Tx, entries: &[UsageEntry]) -> StorageResult<()> {
-    let tenant = tx.require_tenant()?;
+pub async fn append(tx: &TenantTx, entries: &[UsageEntry]) -> StorageResult<()> {
+    let tenant = tx.tenant_id();
     for e in entries {
         let row = ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -48,11 +48,11 @@ pub async fn append(tx: &Tx, entries: &[UsageEntry]) -> StorageResult<()> {
 
 /// Totals per metric for the tenant in `[from, to)`.
 pub async fn totals(
-    tx: &Tx,
+    tx: &TenantTx,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> StorageResult<BTreeMap<String, f64>> {
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     let rows: Vec<(String, Option<f64>)> = Entity::find()
         .select_only()
         .column(Column::Metric)
@@ -81,12 +81,12 @@ pub struct DailyTotal {
 
 /// Totals per UTC day and metric for the tenant in `[from, to)`, optionally one project's.
 pub async fn daily(
-    tx: &Tx,
+    tx: &TenantTx,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     project: Option<Uuid>,
 ) -> StorageResult<Vec<DailyTotal>> {
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     // The UTC day of a row: PostgreSQL stores timestamptz, SQLite an ISO-8601 text.
     let day = match tx.backend() {
         crate::store::Backend::Postgres => {

@@ -2,7 +2,7 @@
 
 use crate::entities::voice_profile::{ActiveModel, Column, Entity, Model};
 use crate::error::StorageResult;
-use crate::store::Tx;
+use crate::store::TenantTx;
 use avb_domain::ProjectId;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -28,8 +28,8 @@ fn scope_key(project: Option<ProjectId>) -> String {
 }
 
 /// The profile stored for the tenant (`project` = `None`) or one of its projects.
-pub async fn get(tx: &Tx, project: Option<ProjectId>) -> StorageResult<Option<Model>> {
-    let tenant = tx.require_tenant()?;
+pub async fn get(tx: &TenantTx, project: Option<ProjectId>) -> StorageResult<Option<Model>> {
+    let tenant = tx.tenant_id();
     Ok(Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::ScopeKey.eq(scope_key(project)))
@@ -39,11 +39,11 @@ pub async fn get(tx: &Tx, project: Option<ProjectId>) -> StorageResult<Option<Mo
 
 /// Creates or replaces the profile for the tenant or one of its projects.
 pub async fn put(
-    tx: &Tx,
+    tx: &TenantTx,
     project: Option<ProjectId>,
     fields: ProfileFields,
 ) -> StorageResult<Model> {
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     let existing = get(tx, project).await?;
     let mut row = match &existing {
         Some(m) => ActiveModel::from(m.clone()),
@@ -74,8 +74,8 @@ pub async fn put(
 }
 
 /// Removes the profile; returns whether one existed.
-pub async fn delete(tx: &Tx, project: Option<ProjectId>) -> StorageResult<bool> {
-    let tenant = tx.require_tenant()?;
+pub async fn delete(tx: &TenantTx, project: Option<ProjectId>) -> StorageResult<bool> {
+    let tenant = tx.tenant_id();
     let res = Entity::delete_many()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::ScopeKey.eq(scope_key(project)))

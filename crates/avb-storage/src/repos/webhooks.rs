@@ -4,7 +4,7 @@ use crate::entities::{webhook_attempt, webhook_delivery, webhook_endpoint};
 use crate::error::{StorageError, StorageResult};
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
-use crate::store::Tx;
+use crate::store::{TenantTx, Tx};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -25,8 +25,8 @@ pub struct NewEndpoint<'a> {
 }
 
 /// Adds an endpoint to the transaction's tenant.
-pub async fn insert_endpoint(tx: &Tx, e: NewEndpoint<'_>) -> StorageResult<Endpoint> {
-    let tenant = tx.require_tenant()?;
+pub async fn insert_endpoint(tx: &TenantTx, e: NewEndpoint<'_>) -> StorageResult<Endpoint> {
+    let tenant = tx.tenant_id();
     Ok(webhook_endpoint::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(tenant.as_uuid()),
@@ -42,8 +42,8 @@ pub async fn insert_endpoint(tx: &Tx, e: NewEndpoint<'_>) -> StorageResult<Endpo
 }
 
 /// The tenant's endpoints, newest first (at most 100).
-pub async fn list_endpoints(tx: &Tx) -> StorageResult<Vec<Endpoint>> {
-    let tenant = tx.require_tenant()?;
+pub async fn list_endpoints(tx: &TenantTx) -> StorageResult<Vec<Endpoint>> {
+    let tenant = tx.tenant_id();
     Ok(webhook_endpoint::Entity::find()
         .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_uuid()))
         .order_by_desc(webhook_endpoint::Column::Id)
@@ -53,8 +53,8 @@ pub async fn list_endpoints(tx: &Tx) -> StorageResult<Vec<Endpoint>> {
 }
 
 /// One page of the tenant's endpoints, newest first.
-pub async fn page_endpoints(tx: &Tx, page: PageRequest) -> StorageResult<Page<Endpoint>> {
-    let tenant = tx.require_tenant()?;
+pub async fn page_endpoints(tx: &TenantTx, page: PageRequest) -> StorageResult<Page<Endpoint>> {
+    let tenant = tx.tenant_id();
     let q = webhook_endpoint::Entity::find()
         .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_uuid()));
     let rows = paginate(q, webhook_endpoint::Column::Id, page)
@@ -99,13 +99,13 @@ pub async fn delete_endpoint(tx: &Tx, id: Uuid) -> StorageResult<Endpoint> {
 /// Queues one delivery of `payload` to `endpoint` in the caller's transaction (the outbox: the
 /// event is stored exactly when the change that caused it commits).
 pub async fn enqueue(
-    tx: &Tx,
+    tx: &TenantTx,
     endpoint: Uuid,
     id: Uuid,
     event_type: &str,
     payload: &str,
 ) -> StorageResult<Delivery> {
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     let now = Utc::now();
     Ok(webhook_delivery::ActiveModel {
         id: Set(id),
@@ -195,11 +195,11 @@ pub async fn record_attempt(tx: &Tx, d: Delivery, o: Outcome<'_>) -> StorageResu
 
 /// The tenant's deliveries, newest first, optionally of one endpoint.
 pub async fn list_deliveries(
-    tx: &Tx,
+    tx: &TenantTx,
     endpoint: Option<Uuid>,
     page: PageRequest,
 ) -> StorageResult<Page<Delivery>> {
-    let tenant = tx.require_tenant()?;
+    let tenant = tx.tenant_id();
     let mut q = webhook_delivery::Entity::find()
         .filter(webhook_delivery::Column::TenantId.eq(tenant.as_uuid()));
     if let Some(e) = endpoint {
@@ -212,8 +212,8 @@ pub async fn list_deliveries(
 }
 
 /// Attempts of one delivery, oldest first.
-pub async fn attempts(tx: &Tx, delivery: Uuid) -> StorageResult<Vec<Attempt>> {
-    let tenant = tx.require_tenant()?;
+pub async fn attempts(tx: &TenantTx, delivery: Uuid) -> StorageResult<Vec<Attempt>> {
+    let tenant = tx.tenant_id();
     Ok(webhook_attempt::Entity::find()
         .filter(webhook_attempt::Column::TenantId.eq(tenant.as_uuid()))
         .filter(webhook_attempt::Column::DeliveryId.eq(delivery))
