@@ -18,6 +18,7 @@ pub mod sealing;
 pub mod secret;
 pub mod services;
 pub mod token;
+pub mod views;
 pub mod work_queue;
 
 pub use context::AppContext;

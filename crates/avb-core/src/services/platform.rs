@@ -9,9 +9,10 @@
 use crate::audit;
 use crate::context::AppContext;
 use crate::error::{CoreError, CoreResult};
-use crate::identity::keycloak_admin::{KeycloakAdmin, UPDATE_PASSWORD};
+use crate::identity::keycloak_admin::{KeycloakAdmin, KeycloakUserExt, UPDATE_PASSWORD};
 use crate::scope::{Actor, Scope};
 use crate::services::revocation::Revocation;
+pub use crate::views::UserView;
 use avb_domain::{Permission, TenantId, UserId};
 use avb_storage::entities::login_event::Model as LoginEvent;
 use avb_storage::entities::user::Model as User;
@@ -110,13 +111,6 @@ pub async fn overview(ctx: &AppContext, scope: &Scope) -> CoreResult<Overview> {
         tokens_30d: tokens,
         top,
     })
-}
-
-/// A user with the tenants they belong to (tenant id, name, role).
-#[derive(Debug, Clone)]
-pub struct UserView {
-    pub user: User,
-    pub memberships: Vec<(Uuid, String, String)>,
 }
 
 async fn with_memberships(tx: &avb_storage::store::Tx, user: User) -> CoreResult<UserView> {
