@@ -12,6 +12,8 @@ pub struct NavItem {
     pub current: bool,
     /// The permission the visitor lacks for this page (`None`: the link works).
     pub needs: Option<&'static str>,
+    /// The heading of the group this entry opens (the first entry of a group carries it).
+    pub group_start: Option<&'static str>,
 }
 
 /// The portal's pages in navigation order: label, path, icon, and the permission that opens it
@@ -22,6 +24,32 @@ const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
     ("Projects", "/projects", "▤", Some(Permission::ProjectsView)),
     ("API keys", "/api-keys", "⚷", Some(Permission::ApiKeysView)),
     ("Usage", "/usage", "▥", Some(Permission::UsageView)),
+    // The "Voice agent" group (see GROUPS).
+    ("Voice", "/voice", "♪", Some(Permission::ProjectsView)),
+    (
+        "Speech to text",
+        "/voice/stt",
+        "✎",
+        Some(Permission::ProjectsView),
+    ),
+    (
+        "Language model",
+        "/voice/llm",
+        "✦",
+        Some(Permission::ProjectsView),
+    ),
+    (
+        "Personas",
+        "/voice/personas",
+        "☻",
+        Some(Permission::ProjectsView),
+    ),
+    (
+        "Custom voices",
+        "/voice/custom",
+        "♫",
+        Some(Permission::ProjectsView),
+    ),
     ("Team", "/team", "☺", Some(Permission::TeamView)),
     (
         "Settings",
@@ -31,6 +59,10 @@ const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
     ),
     ("Account", "/account", "◉", None),
 ];
+
+/// Where a navigation group starts: the href of its first entry and its heading. The group runs
+/// until the next group starts.
+const GROUPS: &[(&str, &str)] = &[("/voice", "Voice agent"), ("/team", "Workspace")];
 
 /// The SaaS admin's pages.
 const ADMIN_NAV: &[(&str, &str, &str, Option<Permission>)] = &[
@@ -128,6 +160,10 @@ pub(crate) fn nav(scope: &Scope, current: &str) -> Vec<NavItem> {
             icon,
             current: *href == current,
             needs: perm.filter(|p| !scope.has(*p)).map(|p| p.as_str()),
+            group_start: GROUPS
+                .iter()
+                .find(|(first, _)| first == href)
+                .map(|(_, heading)| *heading),
         })
         .collect()
 }
