@@ -147,6 +147,7 @@ impl Modify for ProblemResponses {
         audit::list, audit::export,
         voice_profiles::get_tenant, voice_profiles::put_tenant, voice_profiles::delete_tenant,
         voice_profiles::get_project, voice_profiles::put_project, voice_profiles::delete_project,
+        voices::list, voices::preview,
         admin_tenants::list, admin_tenants::create, admin_tenants::get, admin_tenants::suspend, admin_tenants::reactivate,
     ),
     components(schemas(
@@ -157,6 +158,8 @@ impl Modify for ProblemResponses {
         ChangePasswordRequest, TotpSetupResponse, TotpEnableRequest, TotpDisableRequest, LoginEventDto, SessionDto,
         avb_core::services::voice_profiles::VoiceProfileInput,
         avb_core::services::voice_profiles::VoiceProfileView,
+        avb_core::services::voices::Catalogue, avb_core::services::voices::VoiceEntry,
+        voices::PreviewRequest,
         members::RoleRequest, webhooks::WebhookDto, webhooks::NewWebhookRequest,
         webhooks::CreatedWebhookDto, webhooks::TestSendDto, webhooks::DeliveryDto,
     )),

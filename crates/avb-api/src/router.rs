@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::handlers::{
     admin_tenants, api_keys, audit, auth, health, me, members, projects, sessions, usage,
-    voice_profiles, webhooks,
+    voice_profiles, voices, webhooks,
 };
 use avb_core::AppContext;
 use axum::Router;
@@ -84,6 +84,11 @@ pub fn router(ctx: AppContext) -> Router {
             get(voice_profiles::get_tenant)
                 .put(voice_profiles::put_tenant)
                 .delete(voice_profiles::delete_tenant),
+        )
+        .route("/api/v1/voices", get(voices::list))
+        .route(
+            "/api/v1/voices/preview",
+            axum::routing::post(voices::preview),
         )
         .route(
             "/api/v1/api-keys",

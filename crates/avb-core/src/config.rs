@@ -231,6 +231,11 @@ pub struct EnginesConfig {
     pub tts_sample_rate: u32,
     /// Seconds to wait for the TTS's first byte.
     pub tts_timeout_secs: u64,
+    /// The slowest and fastest speech the TTS engine renders itself (fastkokoro: 1.0 and 2.0);
+    /// speeds outside are rendered at the nearest of them and time-stretched by the platform.
+    pub tts_speed_min: f64,
+    /// See `tts_speed_min`.
+    pub tts_speed_max: f64,
     /// Voice names the TTS engine does not know, mapped to ones it does (e.g. OpenAI's
     /// `alloy` to Kokoro's `af_alloy`); names not in the map pass through unchanged.
     pub tts_voice_map: std::collections::BTreeMap<String, String>,
@@ -257,6 +262,8 @@ impl Default for EnginesConfig {
             tts_model: "tts-1".into(),
             tts_sample_rate: 24_000,
             tts_timeout_secs: 30,
+            tts_speed_min: 0.25,
+            tts_speed_max: 4.0,
         }
     }
 }
@@ -629,6 +636,13 @@ impl Config {
         {
             return Err(ConfigError(
                 "identity.login_attempts_per_ip_per_minute and login_attempts_per_network_per_minute must be at least 1".into(),
+            ));
+        }
+        let (lo, hi) = (self.engines.tts_speed_min, self.engines.tts_speed_max);
+        if !(lo > 0.0 && lo <= 1.0 && hi >= 1.0 && hi.is_finite()) {
+            return Err(ConfigError(
+                "engines.tts_speed_min must be in (0, 1] and engines.tts_speed_max at least 1"
+                    .into(),
             ));
         }
         if self.server.body_limit_bytes < 1024 {

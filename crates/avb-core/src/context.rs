@@ -55,6 +55,8 @@ pub struct AppContext {
     pub replica_id: Arc<str>,
     /// This app's metrics source, uptime history, log ring and alert state.
     pub monitor: Arc<crate::monitoring::Monitor>,
+    /// The TTS engine as the voice studio uses it (catalogue, previews).
+    pub voice: Arc<crate::services::voices::VoiceStudio>,
 }
 
 impl AppContext {
@@ -130,6 +132,7 @@ impl AppContext {
             live.clone(),
         ));
         let mailer = Mailer::new(&config.smtp)?;
+        let config_engines = config.engines.clone();
         Ok(Self {
             store,
             config: Arc::new(config),
@@ -148,6 +151,9 @@ impl AppContext {
             sealer: Arc::new(sealer),
             replica_id: uuid::Uuid::now_v7().to_string().into(),
             monitor: Arc::default(),
+            voice: Arc::new(crate::services::voices::VoiceStudio::from_config(
+                &config_engines,
+            )),
         })
     }
 

@@ -71,7 +71,11 @@ impl Engines {
                 cfg.tts_sample_rate,
                 timeout,
             ) {
-                Ok(s) => Some(resilient_tts(Arc::new(s))),
+                Ok(s) => Some(avb_voice::stretch::SpeedRange::wrap(
+                    resilient_tts(Arc::new(s)),
+                    cfg.tts_speed_min,
+                    cfg.tts_speed_max,
+                )),
                 Err(e) => {
                     tracing::error!(error = %e, "TTS engine could not be set up");
                     None

@@ -79,4 +79,19 @@
   }
   window.addEventListener("offline", function () { online(false); });
   window.addEventListener("online", function () { online(true); });
+
+  // Voice previews follow the speed slider: <input data-preview-speed> rewrites the speed of
+  // every <audio data-preview> source and its <output>.
+  var speed = document.querySelector("input[data-preview-speed]");
+  if (speed) {
+    speed.addEventListener("input", function () {
+      var out = document.getElementById("speed-value");
+      if (out) { out.textContent = Number(speed.value).toFixed(2) + "\u00d7"; }
+      document.querySelectorAll("audio[data-preview]").forEach(function (a) {
+        var url = new URL(a.getAttribute("src"), window.location.href);
+        url.searchParams.set("speed", speed.value);
+        a.setAttribute("src", url.pathname + url.search);
+      });
+    });
+  }
 })();

@@ -116,6 +116,7 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "member_removed" => "Member removed.",
         "invitation_revoked" => "Invitation revoked.",
         "settings_saved" => "Settings saved.",
+        "voice_saved" => "Voice settings saved. New sessions use them now.",
         "password_changed" => "Password changed. Your other sessions were signed out.",
         "totp_enabled" => "Two-factor authentication is on.",
         "totp_disabled" => "Two-factor authentication is off.",

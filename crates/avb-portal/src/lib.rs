@@ -37,6 +37,7 @@ mod setup;
 mod team;
 mod usage;
 mod visitor;
+mod voice;
 mod waterfall;
 
 use avb_core::AppContext;
@@ -95,6 +96,8 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/usage", get(usage::page))
         .route("/usage/export.csv", get(usage::export_csv))
+        .route("/voice", get(voice::show).post(voice::save))
+        .route("/voice/preview", get(voice::preview))
         .route("/team", get(team::list))
         .route("/team/invite", axum::routing::post(team::invite))
         .route(

@@ -40,6 +40,7 @@ impl LocalEngines {
             config.engines.tts_sample_rate = 22_050;
         } else {
             config.engines.tts_model = "kokoro".into();
+            (config.engines.tts_speed_min, config.engines.tts_speed_max) = (1.0, 2.0);
             config.engines.tts_voice_map = KOKORO_VOICES
                 .iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))

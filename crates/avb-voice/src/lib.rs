@@ -6,6 +6,7 @@ pub mod chunker;
 pub mod llm;
 pub mod resilience;
 pub mod sse;
+pub mod stretch;
 pub mod stt;
 pub mod tts;
 pub mod vad;

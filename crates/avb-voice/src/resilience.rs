@@ -198,6 +198,10 @@ impl TextToSpeech for ResilientTts {
     fn sample_rate(&self) -> u32 {
         self.inner.sample_rate()
     }
+
+    async fn voices(&self) -> Result<Vec<String>, EngineError> {
+        self.inner.voices().await
+    }
 }
 
 /// Consecutive failures that open an engine's circuit.

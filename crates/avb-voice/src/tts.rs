@@ -17,6 +17,20 @@ pub trait TextToSpeech: Send + Sync {
     async fn speak(&self, text: &str, voice: &str, speed: f64) -> Result<PcmStream, EngineError>;
     /// Sample rate of the PCM this engine returns.
     fn sample_rate(&self) -> u32;
+    /// The voice names the engine serves. Engines that cannot list them answer
+    /// [`EngineError::Rejected`] (the default).
+    async fn voices(&self) -> Result<Vec<String>, EngineError> {
+        Err(EngineError::Rejected {
+            stage: "tts",
+            message: "this engine does not list its voices".into(),
+        })
+    }
+}
+
+/// `GET {base}/audio/voices` as Kokoro servers answer it: `{"voices": ["af_heart", ...]}`.
+#[derive(serde::Deserialize)]
+struct VoiceList {
+    voices: Vec<String>,
 }
 
 /// OpenAI-compatible `POST {base}/audio/speech` with `response_format: "pcm"`, streamed.
@@ -93,5 +107,30 @@ impl TextToSpeech for OpenAiSpeech {
 
     fn sample_rate(&self) -> u32 {
         self.rate
+    }
+
+    async fn voices(&self) -> Result<Vec<String>, EngineError> {
+        let fail = |message: String| EngineError::Failed {
+            stage: "tts",
+            message,
+        };
+        let mut req = self.http.get(format!("{}/audio/voices", self.base_url));
+        if let Some(k) = &self.api_key {
+            req = req.bearer_auth(k);
+        }
+        let res = tokio::time::timeout(self.first_byte_timeout, req.send())
+            .await
+            .map_err(|_| EngineError::Timeout("tts"))?
+            .map_err(|e| fail(e.to_string()))?;
+        if !res.status().is_success() {
+            let status = res.status();
+            let text = res.text().await.unwrap_or_default();
+            return Err(crate::llm::status_error("tts", status, &text));
+        }
+        let list: VoiceList = res
+            .json()
+            .await
+            .map_err(|e| fail(format!("unexpected voice list: {e}")))?;
+        Ok(list.voices)
     }
 }

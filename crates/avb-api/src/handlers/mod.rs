@@ -11,4 +11,5 @@ pub mod projects;
 pub mod sessions;
 pub mod usage;
 pub mod voice_profiles;
+pub mod voices;
 pub mod webhooks;

@@ -21,6 +21,7 @@ pub mod tenants;
 pub mod usage;
 pub mod users;
 pub mod voice_profiles;
+pub mod voices;
 pub mod webhooks;
 
 use avb_domain::ValidationError;

@@ -30,7 +30,7 @@ pub const LLM_PROVIDERS: &[(&str, Option<&str>)] = &[
 pub struct VoiceProfileInput {
     /// TTS voice, e.g. `af_heart` (Kokoro) or `alloy` (OpenAI).
     pub voice: Option<String>,
-    /// Speech speed, 0.25 to 4.0.
+    /// Speech speed, 0.5 to 2.0.
     pub speed: Option<f64>,
     /// Transcription model, e.g. `tiny.en`, `whisper-large-v3`.
     pub stt_model: Option<String>,
@@ -96,6 +96,25 @@ impl VoiceProfileView {
             max_output_tokens: m.max_output_tokens,
             instructions: m.instructions,
             updated_at: Some(m.updated_at),
+        }
+    }
+}
+
+impl VoiceProfileView {
+    /// The profile as an input that writes it back unchanged (the stored key is kept).
+    pub fn to_input(&self) -> VoiceProfileInput {
+        VoiceProfileInput {
+            voice: self.voice.clone(),
+            speed: self.speed,
+            stt_model: self.stt_model.clone(),
+            stt_language: self.stt_language.clone(),
+            llm_provider: self.llm_provider.clone(),
+            llm_base_url: self.llm_base_url.clone(),
+            llm_model: self.llm_model.clone(),
+            llm_api_key: None,
+            temperature: self.temperature,
+            max_output_tokens: self.max_output_tokens,
+            instructions: self.instructions.clone(),
         }
     }
 }
@@ -266,7 +285,12 @@ fn check(input: VoiceProfileInput, allow_private: bool) -> Result<Checked, Valid
     Ok(Checked {
         fields: ProfileFields {
             voice: identifier("voice", input.voice)?,
-            speed: range("speed", input.speed, 0.25, 4.0)?,
+            speed: range(
+                "speed",
+                input.speed,
+                super::voices::SPEED_RANGE.0,
+                super::voices::SPEED_RANGE.1,
+            )?,
             stt_model: identifier("stt_model", input.stt_model)?,
             stt_language: language(input.stt_language)?,
             llm_provider,
@@ -338,6 +362,9 @@ pub async fn put(
     ctx.policy.authorize(scope, perm, Some(tenant))?;
     let allow_private = ctx.config.engines.byok_allow_private_urls;
     let checked = check(input, allow_private)?;
+    if let Some(voice) = checked.fields.voice.as_deref() {
+        super::voices::check_choice(ctx, voice, checked.fields.speed.unwrap_or(1.0)).await?;
+    }
     if !allow_private
         && let Some(url) = checked.fields.llm_base_url.as_deref()
         && let Ok(url) = url::Url::parse(url)

@@ -222,3 +222,50 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The voice studio on the real Kokoro engine: its 54 voices make the catalogue, and a preview
+/// below the engine's own speed range (fastkokoro renders 1.0-2.0) comes back stretched to
+/// about the right length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_catalogue_and_preview_on_kokoro() {
+    let Some((app, engines)) = engines_app().await else {
+        return;
+    };
+    if engines.tts_engine != "kokoro" {
+        return;
+    }
+    let (_, owner) = app.tenant_with_owner("Kokoro Studio").await;
+    let (_, list) = app.get("/api/v1/voices", &owner).await;
+    let voices = list["voices"].as_array().unwrap();
+    assert_eq!(voices.len(), 54, "{list}");
+    let heart = voices.iter().find(|v| v["id"] == "af_heart").unwrap();
+    assert_eq!(
+        (&heart["accent"], &heart["gender"]),
+        (&json!("American English"), &json!("female"))
+    );
+    let client = reqwest::Client::new();
+    let mut lengths = Vec::new();
+    for speed in [1.0, 0.6] {
+        let started = std::time::Instant::now();
+        let res = client
+            .post(format!("http://{}/api/v1/voices/preview", app.addr))
+            .bearer_auth(&owner)
+            .json(&json!({"voice": "af_heart", "speed": speed, "text": "The capital of France is Paris."}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        let wav = res.bytes().await.unwrap();
+        eprintln!(
+            "preview at {speed}x: {} bytes in {:?}",
+            wav.len(),
+            started.elapsed()
+        );
+        lengths.push((wav.len() - 44) as f64);
+    }
+    let ratio = lengths[1] / lengths[0];
+    assert!(
+        (1.5..1.85).contains(&ratio),
+        "0.6x should be ~1.67x longer, got {ratio}"
+    );
+}

@@ -22,4 +22,5 @@ mod story;
 mod support;
 mod team_api;
 mod voice_profiles;
+mod voice_studio;
 mod work_queue;

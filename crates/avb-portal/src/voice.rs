@@ -1,0 +1,252 @@
+//! `/voice` (requires `projects:view`; saving requires `settings:manage`): the voice studio's
+//! voice page. The catalogue of the configured TTS engine with a preview player per voice, the
+//! tenant's default voice, speed and persona instructions, and voice usage for 7/30/90 days.
+//! `/voice/preview` streams a sample sentence as WAV for the page's `<audio>` elements.
+
+use crate::PortalState;
+use crate::chrome::Chrome;
+use crate::error::{PageError, render};
+use crate::extract::{CsrfForm, Require, Visitor, has_csrf, perm};
+use askama::Template;
+use avb_core::CoreError;
+use avb_core::services::voices::{self, SPEED_RANGE, VoiceEntry};
+use avb_core::services::{usage, voice_profiles};
+use avb_domain::Permission;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use futures::StreamExt;
+use serde::Deserialize;
+
+/// One voice of the catalogue table.
+pub struct VoiceRow {
+    pub entry: VoiceEntry,
+    pub selected: bool,
+}
+
+/// Voice usage over one window.
+pub struct UsageWindow {
+    pub days: i64,
+    pub stt_minutes: String,
+    pub tts_minutes: String,
+    pub llm_tokens: String,
+}
+
+#[derive(Template)]
+#[template(path = "voice/show.html")]
+struct VoiceShowPage {
+    chrome: Chrome,
+    can_edit: bool,
+    rows: Vec<VoiceRow>,
+    problem: Option<String>,
+    voice: String,
+    speed: String,
+    instructions: String,
+    speed_min: f64,
+    speed_max: f64,
+    usage: Option<Vec<UsageWindow>>,
+    error: Option<String>,
+}
+
+/// `?done=`.
+#[derive(Debug, Default, Deserialize)]
+pub struct VoiceQuery {
+    #[serde(default)]
+    done: String,
+}
+
+/// What the form held when it was refused.
+struct Refused {
+    voice: String,
+    speed: String,
+    instructions: String,
+    error: String,
+}
+
+async fn usage_windows(
+    state: &PortalState,
+    v: &Visitor,
+) -> Result<Option<Vec<UsageWindow>>, PageError> {
+    if !v.scope.has(Permission::UsageView) {
+        return Ok(None);
+    }
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for days in [7, 30, 90] {
+        let t = usage::totals(
+            &state.ctx,
+            &v.scope,
+            now - chrono::Duration::days(days),
+            now,
+        )
+        .await?;
+        let get = |m: &str| t.get(m).copied().unwrap_or(0.0);
+        out.push(UsageWindow {
+            days,
+            stt_minutes: format!("{:.1}", get("audio_minutes_input")),
+            tts_minutes: format!("{:.1}", get("audio_minutes_output")),
+            llm_tokens: format!("{:.0}", get("llm_tokens_input") + get("llm_tokens_output")),
+        });
+    }
+    Ok(Some(out))
+}
+
+async fn page(
+    state: &PortalState,
+    v: &Visitor,
+    done: &str,
+    refused: Option<Refused>,
+) -> Result<Response, PageError> {
+    let ctx = &state.ctx;
+    let (catalogue, profile) = tokio::try_join!(
+        voices::catalogue(ctx, &v.scope),
+        voice_profiles::get(ctx, &v.scope, None)
+    )?;
+    let usage = usage_windows(state, v).await?;
+    let (voice, speed, instructions, error, status) = match refused {
+        Some(r) => (
+            r.voice,
+            r.speed,
+            r.instructions,
+            Some(r.error),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        None => (
+            profile.voice.unwrap_or_default(),
+            format!("{:.2}", profile.speed.unwrap_or(1.0)),
+            profile.instructions.unwrap_or_default(),
+            None,
+            StatusCode::OK,
+        ),
+    };
+    let page = VoiceShowPage {
+        chrome: v.chrome("/voice", Some(done)),
+        can_edit: v.scope.has(Permission::SettingsManage),
+        rows: catalogue
+            .voices
+            .into_iter()
+            .map(|entry| VoiceRow {
+                selected: entry.id == voice,
+                entry,
+            })
+            .collect(),
+        problem: catalogue.problem,
+        voice,
+        speed,
+        instructions,
+        speed_min: SPEED_RANGE.0,
+        speed_max: SPEED_RANGE.1,
+        usage,
+        error,
+    };
+    Ok(render(&page, status))
+}
+
+/// `GET /voice` (requires `projects:view`).
+pub async fn show(
+    State(state): State<PortalState>,
+    v: Require<perm::ProjectsView>,
+    Query(q): Query<VoiceQuery>,
+) -> Result<Response, PageError> {
+    page(&state, &v, &q.done, None).await
+}
+
+/// The voice form.
+#[derive(Debug, Deserialize)]
+pub struct VoiceForm {
+    #[serde(default)]
+    voice: String,
+    #[serde(default)]
+    speed: String,
+    #[serde(default)]
+    instructions: String,
+    #[serde(default)]
+    csrf: String,
+}
+has_csrf!(VoiceForm);
+
+/// `POST /voice` (requires `settings:manage`): saves the tenant's default voice, speed and
+/// persona instructions; the next session uses them.
+pub async fn save(
+    State(state): State<PortalState>,
+    CsrfForm(v, f): CsrfForm<VoiceForm>,
+) -> Result<Response, PageError> {
+    if !v.scope.has(Permission::SettingsManage) {
+        return Err(PageError::Forbidden(Permission::SettingsManage));
+    }
+    let refuse = |error: String, f: VoiceForm| Refused {
+        voice: f.voice,
+        speed: f.speed,
+        instructions: f.instructions,
+        error,
+    };
+    let speed = match f.speed.trim() {
+        "" => None,
+        raw => match raw.parse::<f64>() {
+            Ok(s) => Some(s),
+            Err(_) => {
+                let r = refuse("speed: must be a number such as 1.0".into(), f);
+                return page(&state, &v, "", Some(r)).await;
+            }
+        },
+    };
+    let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    match voices::save_defaults(
+        &state.ctx,
+        &v.scope,
+        None,
+        some(&f.voice),
+        speed,
+        some(&f.instructions),
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to("/voice?done=voice_saved").into_response()),
+        Err(CoreError::Validation(e)) => {
+            let r = refuse(format!("{}: {}", e.field, e.message), f);
+            page(&state, &v, "", Some(r)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `?voice=&speed=&text=` of a preview.
+#[derive(Debug, Deserialize)]
+pub struct PreviewQuery {
+    voice: String,
+    #[serde(default)]
+    speed: Option<f64>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// `GET /voice/preview` (requires `projects:view`): a sample sentence in `voice` at `speed`,
+/// streamed as 16-bit mono WAV while it is synthesised. Rate-limited, metered and audited.
+pub async fn preview(
+    State(state): State<PortalState>,
+    v: Require<perm::ProjectsView>,
+    Query(q): Query<PreviewQuery>,
+) -> Result<Response, PageError> {
+    let p = voices::preview(
+        &state.ctx,
+        &v.scope,
+        &q.voice,
+        q.speed.unwrap_or(1.0),
+        q.text.as_deref(),
+    )
+    .await?;
+    let header = p.wav_header();
+    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(header) }).chain(
+        p.audio
+            .map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string()))),
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "audio/wav"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
