@@ -98,6 +98,10 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/usage/export.csv", get(usage::export_csv))
         .route("/voice", get(voice::show).post(voice::save))
         .route("/voice/preview", get(voice::preview))
+        .route(
+            "/projects/{id}/voice",
+            get(voice::show_project).post(voice::save_project),
+        )
         .route("/team", get(team::list))
         .route("/team/invite", axum::routing::post(team::invite))
         .route(

@@ -19,6 +19,7 @@ const ENVIRONMENTS: &[&str] = &["production", "staging", "development"];
 
 /// A row of the list.
 pub struct ProjectRow {
+    pub id: String,
     pub name: String,
     pub environment: String,
     pub keys: u64,
@@ -83,6 +84,7 @@ async fn page(
             .items
             .into_iter()
             .map(|p| ProjectRow {
+                id: p.project.id.to_string(),
                 name: p.project.name,
                 environment: p.project.environment,
                 keys: p.key_count,

@@ -2,6 +2,8 @@
 //! voice page. The catalogue of the configured TTS engine with a preview player per voice, the
 //! tenant's default voice, speed and persona instructions, and voice usage for 7/30/90 days.
 //! `/voice/preview` streams a sample sentence as WAV for the page's `<audio>` elements.
+//! `/projects/{id}/voice` shows and overrides the same settings for one project (project over
+//! tenant; saving requires `projects:manage`).
 
 use crate::PortalState;
 use crate::chrome::Chrome;
@@ -9,11 +11,13 @@ use crate::error::{PageError, render};
 use crate::extract::{CsrfForm, Require, Visitor, has_csrf, perm};
 use askama::Template;
 use avb_core::CoreError;
+use avb_core::services::projects;
 use avb_core::services::voices::{self, SPEED_RANGE, VoiceEntry};
 use avb_core::services::{usage, voice_profiles};
 use avb_domain::Permission;
+use avb_domain::ProjectId;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures::StreamExt;
@@ -37,6 +41,12 @@ pub struct UsageWindow {
 #[template(path = "voice/show.html")]
 struct VoiceShowPage {
     chrome: Chrome,
+    /// The project whose override this page edits (id, name); `None`: the tenant default.
+    project: Option<(String, String)>,
+    /// Where the form posts.
+    action: String,
+    /// What an empty field falls back to, in words.
+    inherited: String,
     can_edit: bool,
     rows: Vec<VoiceRow>,
     problem: Option<String>,
@@ -95,15 +105,41 @@ async fn usage_windows(
 async fn page(
     state: &PortalState,
     v: &Visitor,
+    project: Option<ProjectId>,
     done: &str,
     refused: Option<Refused>,
 ) -> Result<Response, PageError> {
     let ctx = &state.ctx;
-    let (catalogue, profile) = tokio::try_join!(
+    let (catalogue, profile, tenant_profile) = tokio::try_join!(
         voices::catalogue(ctx, &v.scope),
+        voice_profiles::get(ctx, &v.scope, project),
         voice_profiles::get(ctx, &v.scope, None)
     )?;
-    let usage = usage_windows(state, v).await?;
+    let (project_row, action, inherited, edit_permission) = match project {
+        Some(id) => {
+            let p = projects::get(ctx, &v.scope, id).await?;
+            let fallback = match &tenant_profile.voice {
+                Some(voice) => format!("the tenant default ({voice})"),
+                None => "the tenant default".to_string(),
+            };
+            (
+                Some((id.to_string(), p.project.name)),
+                format!("/projects/{id}/voice"),
+                fallback,
+                Permission::ProjectsManage,
+            )
+        }
+        None => (
+            None,
+            "/voice".to_string(),
+            "the server default".to_string(),
+            Permission::SettingsManage,
+        ),
+    };
+    let usage = match project {
+        Some(_) => None,
+        None => usage_windows(state, v).await?,
+    };
     let (voice, speed, instructions, error, status) = match refused {
         Some(r) => (
             r.voice,
@@ -114,15 +150,28 @@ async fn page(
         ),
         None => (
             profile.voice.unwrap_or_default(),
-            format!("{:.2}", profile.speed.unwrap_or(1.0)),
+            format!(
+                "{:.2}",
+                profile.speed.or(tenant_profile.speed).unwrap_or(1.0)
+            ),
             profile.instructions.unwrap_or_default(),
             None,
             StatusCode::OK,
         ),
     };
     let page = VoiceShowPage {
-        chrome: v.chrome("/voice", Some(done)),
-        can_edit: v.scope.has(Permission::SettingsManage),
+        chrome: v.chrome(
+            if project.is_some() {
+                "/projects"
+            } else {
+                "/voice"
+            },
+            Some(done),
+        ),
+        project: project_row,
+        action,
+        inherited,
+        can_edit: v.scope.has(edit_permission),
         rows: catalogue
             .voices
             .into_iter()
@@ -149,7 +198,22 @@ pub async fn show(
     v: Require<perm::ProjectsView>,
     Query(q): Query<VoiceQuery>,
 ) -> Result<Response, PageError> {
-    page(&state, &v, &q.done, None).await
+    page(&state, &v, None, &q.done, None).await
+}
+
+/// `GET /projects/{id}/voice` (requires `projects:view`): the project's override.
+pub async fn show_project(
+    State(state): State<PortalState>,
+    v: Require<perm::ProjectsView>,
+    Path(id): Path<String>,
+    Query(q): Query<VoiceQuery>,
+) -> Result<Response, PageError> {
+    let id = project_id(&id)?;
+    page(&state, &v, Some(id), &q.done, None).await
+}
+
+fn project_id(raw: &str) -> Result<ProjectId, PageError> {
+    raw.parse().map_err(|_| PageError::NotFound("project"))
 }
 
 /// The voice form.
@@ -172,8 +236,32 @@ pub async fn save(
     State(state): State<PortalState>,
     CsrfForm(v, f): CsrfForm<VoiceForm>,
 ) -> Result<Response, PageError> {
-    if !v.scope.has(Permission::SettingsManage) {
-        return Err(PageError::Forbidden(Permission::SettingsManage));
+    save_for(&state, &v, None, f).await
+}
+
+/// `POST /projects/{id}/voice` (requires `projects:manage`): saves the project's override;
+/// empty fields inherit the tenant default.
+pub async fn save_project(
+    State(state): State<PortalState>,
+    Path(id): Path<String>,
+    CsrfForm(v, f): CsrfForm<VoiceForm>,
+) -> Result<Response, PageError> {
+    let id = project_id(&id)?;
+    save_for(&state, &v, Some(id), f).await
+}
+
+async fn save_for(
+    state: &PortalState,
+    v: &Visitor,
+    project: Option<ProjectId>,
+    f: VoiceForm,
+) -> Result<Response, PageError> {
+    let needs = match project {
+        Some(_) => Permission::ProjectsManage,
+        None => Permission::SettingsManage,
+    };
+    if !v.scope.has(needs) {
+        return Err(PageError::Forbidden(needs));
     }
     let refuse = |error: String, f: VoiceForm| Refused {
         voice: f.voice,
@@ -187,7 +275,7 @@ pub async fn save(
             Ok(s) => Some(s),
             Err(_) => {
                 let r = refuse("speed: must be a number such as 1.0".into(), f);
-                return page(&state, &v, "", Some(r)).await;
+                return page(state, v, project, "", Some(r)).await;
             }
         },
     };
@@ -195,17 +283,23 @@ pub async fn save(
     match voices::save_defaults(
         &state.ctx,
         &v.scope,
-        None,
+        project,
         some(&f.voice),
         speed,
         some(&f.instructions),
     )
     .await
     {
-        Ok(_) => Ok(Redirect::to("/voice?done=voice_saved").into_response()),
+        Ok(_) => {
+            let back = match project {
+                Some(id) => format!("/projects/{id}/voice?done=voice_saved"),
+                None => "/voice?done=voice_saved".to_string(),
+            };
+            Ok(Redirect::to(&back).into_response())
+        }
         Err(CoreError::Validation(e)) => {
             let r = refuse(format!("{}: {}", e.field, e.message), f);
-            page(&state, &v, "", Some(r)).await
+            page(state, v, project, "", Some(r)).await
         }
         Err(e) => Err(e.into()),
     }

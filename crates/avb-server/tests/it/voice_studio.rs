@@ -232,6 +232,59 @@ async fn voice_page_scenario(db: Db) {
         "You are George, a calm concierge."
     );
 
+    // A project overrides the tenant default for its own keys' sessions.
+    let (_, project) = app
+        .post(
+            "/api/v1/projects",
+            &token,
+            json!({"name": "Support line", "environment": "production"}),
+        )
+        .await;
+    let pid = project["id"].as_str().unwrap();
+    let html = browser.page("/projects", &cookie).await;
+    assert!(html.contains(&format!("/projects/{pid}/voice")));
+    let html = browser
+        .page(&format!("/projects/{pid}/voice"), &cookie)
+        .await;
+    assert!(
+        html.contains("Voice for project Support line")
+            && html.contains("the tenant default (bm_george)")
+    );
+    let saved = browser
+        .submit(
+            &format!("/projects/{pid}/voice"),
+            &cookie,
+            &[
+                ("voice", "am_onyx"),
+                ("speed", "1.0"),
+                ("instructions", ""),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(saved, format!("/projects/{pid}/voice?done=voice_saved"));
+    let (_, key) = app
+        .post(
+            "/api/v1/api-keys",
+            &token,
+            json!({"name": "p", "scopes": ["realtime"], "project_id": pid}),
+        )
+        .await;
+    let secret = key["secret"].as_str().unwrap();
+    let (mut ws, _) =
+        avb_testkit::ws::connect(&app, &[("authorization", &format!("Bearer {secret}"))])
+            .await
+            .unwrap();
+    let created = avb_testkit::ws::recv(&mut ws).await;
+    assert_eq!(
+        created["session"]["audio"]["output"]["voice"], "am_onyx",
+        "{created}"
+    );
+    assert_eq!(
+        created["session"]["instructions"], "You are George, a calm concierge.",
+        "an empty project field inherits the tenant's"
+    );
+
     // A viewer sees the page read-only and cannot save.
     let viewer_cookie = browser.session(&viewer).await;
     let html = browser.page("/voice", &viewer_cookie).await;
