@@ -366,6 +366,35 @@ async function revokeApiKey(ctx) {
   assert.equal(await cell(rowNamed(page, ctx.key.name).first(), 'Status'), 'revoked');
 }
 
+/** The voice page: a preview plays real audio from the engine, follows the speed slider, and
+ *  the chosen voice is saved. Skipped when the server has no TTS engine. */
+async function voicePreview(ctx) {
+  const page = await newPage(ctx);
+  await login(page);
+  await page.goto(url('/voice'));
+  const player = page.locator('audio[data-preview="af_heart"]');
+  if (await player.count() === 0) throw new Skip('no text-to-speech engine configured');
+  // The slider rewrites every preview's speed before anything is fetched.
+  await page.locator('#speed').fill('1.5');
+  assert.match(await player.getAttribute('src'), /speed=1\.5\b/, 'the preview ignores the slider');
+  assert.equal((await page.locator('#speed-value').innerText()).trim(), '1.50\u00d7');
+  const answered = page.waitForResponse((r) => r.url().includes('/voice/preview?voice=af_heart'),
+    { timeout: 60_000 });
+  await player.evaluate((a) => { a.muted = true; return a.play(); });
+  const res = await answered;
+  assert.equal(res.status(), 200, `the preview answered ${res.status()}`);
+  assert.equal(res.headers()['content-type'], 'audio/wav');
+  const bytes = (await res.body()).length;
+  assert.ok(bytes > 44 + 24_000, `the preview carried only ${bytes} bytes`);
+  await page.waitForFunction(() =>
+    document.querySelector('audio[data-preview="af_heart"]').readyState >= 2, null, { timeout: 30_000 });
+  // Choose it as the default and save.
+  await page.locator('input[type=radio][value="af_heart"]').check();
+  await submit(page, 'form.voice-form button[type=submit]');
+  await expectToast(page, 'Voice settings saved. New sessions use them now.');
+  assert.ok(await page.locator('input[type=radio][value="af_heart"]').isChecked());
+}
+
 async function mobileMenu(ctx) {
   const page = await newPage(ctx, { width: 375, height: 800 });
   await login(page);
@@ -562,7 +591,7 @@ async function accountPages(ctx) {
 async function screenshots(ctx) {
   const pages = {
     dashboard: '/dashboard', projects: '/projects', 'api-keys': '/api-keys', sessions: '/sessions',
-    usage: '/usage', team: '/team', settings: '/settings', account: '/account',
+    usage: '/usage', team: '/team', settings: '/settings', account: '/account', voice: '/voice',
   };
   if (ctx.session) pages['session-detail'] = ctx.session.path;
   else console.log('# warning: no session detail screenshot ("end a live session" made no session)');
@@ -983,6 +1012,7 @@ const SCENARIOS = [
   ['create project', createProject],
   ['create API key and see the secret once', createApiKey],
   ['revoke with confirmation', revokeApiKey],
+  ['voice preview plays and saves', voicePreview],
   ['mobile menu', mobileMenu],
   ['mobile menu shows link names', mobileMenuLabels],
   ['no failed request or console error (favicon)', noConsoleErrors],
@@ -1004,7 +1034,7 @@ const SCENARIOS = [
 const only = process.env.ONLY ? process.env.ONLY.split(',').map((s) => s.trim()) : null;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox'],
+  args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
   headless: process.env.HEADED !== '1',
 });
 const ctx = { browser, run: Date.now().toString(36), pages: [] };

@@ -47,6 +47,15 @@ login_attempts_per_network_per_minute = 1000
 [engines]
 llm_url = "http://127.0.0.1:9/v1"
 EOF
+# The local Kokoro engine, when scripts/test.sh started it, for the voice-preview scenario.
+if [ -n "${LOCAL_TTS_URL:-}" ] && [ "${LOCAL_TTS_ENGINE:-kokoro}" = kokoro ]; then
+  cat >>"$TMP/avb.toml" <<EOF
+tts_url = "$LOCAL_TTS_URL"
+tts_model = "kokoro"
+tts_speed_min = 1.0
+tts_speed_max = 2.0
+EOF
+fi
 
 # The avb process sees none of the caller's AVB_* settings (AVB_BASE_URL is not a config key and
 # would be rejected; a database URL would point the throwaway server at a real database).
