@@ -37,7 +37,7 @@ pub(crate) enum RecordOp {
     },
     Turn {
         response_id: String,
-        status: &'static str,
+        status: avb_domain::TurnStatus,
         times: sessions::TurnTimes,
     },
     Usage {
@@ -115,7 +115,7 @@ async fn write(
             response_id,
             status,
             times,
-        } => sessions::record_turn(ctx, tenant, record, response_id, status, times).await,
+        } => sessions::record_turn(ctx, tenant, record, response_id, *status, times).await,
         RecordOp::Usage { fact, quantities } => {
             usage::record(ctx, scope, Some(record), fact, quantities).await
         }

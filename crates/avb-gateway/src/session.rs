@@ -641,7 +641,7 @@ impl Session {
             if let Some(r) = &self.recorder {
                 r.send(RecordOp::Turn {
                     response_id: active.id.clone(),
-                    status: "cancelled",
+                    status: avb_domain::TurnStatus::Cancelled,
                     times,
                 });
             }

@@ -347,7 +347,7 @@ pub async fn log(
     let endpoints = webhooks::list(&state.ctx, &v.scope).await?;
     let endpoint = endpoints
         .into_iter()
-        .find(|e| e.id == id)
+        .find(|e| e.id.as_uuid() == id)
         .ok_or(PageError::not_found("webhook endpoint"))?;
     let request = avb_core::PageRequest {
         limit: 25,
@@ -356,10 +356,10 @@ pub async fn log(
     let listed = webhooks::deliveries(&state.ctx, &v.scope, Some(id), request).await?;
     let mut rows = Vec::with_capacity(listed.items.len());
     for d in listed.items {
-        let tried = webhooks::attempts(&state.ctx, &v.scope, d.id).await?;
+        let tried = webhooks::attempts(&state.ctx, &v.scope, d.id.as_uuid()).await?;
         rows.push(DeliveryRow {
             event: d.event_type,
-            status: d.status,
+            status: d.status.to_string(),
             code: d
                 .last_status_code
                 .map(|c| c.to_string())

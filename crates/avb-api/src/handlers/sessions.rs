@@ -85,7 +85,7 @@ pub async fn get(
             .into_iter()
             .map(|t| TurnDto {
                 response_id: t.response_id,
-                status: t.status,
+                status: t.status.to_string(),
                 stt_ms: t.stt_ms,
                 llm_first_token_ms: t.llm_first_token_ms,
                 tts_first_byte_ms: t.tts_first_byte_ms,

@@ -29,7 +29,7 @@ pub struct WebhookDto {
 impl From<webhooks::Endpoint> for WebhookDto {
     fn from(e: webhooks::Endpoint) -> Self {
         Self {
-            id: e.id,
+            id: e.id.into(),
             url: e.url,
             description: e.description,
             events: e.events.split(',').map(str::to_string).collect(),
@@ -157,9 +157,9 @@ pub async fn deliveries(
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let page = webhooks::deliveries(&state.ctx, &scope, Some(id), page).await?;
     Ok(axum::Json(ListResponse::from_page(page, |d| DeliveryDto {
-        id: d.id,
+        id: d.id.into(),
         event_type: d.event_type,
-        status: d.status,
+        status: d.status.to_string(),
         attempts: d.attempts,
         last_status_code: d.last_status_code,
         last_error: d.last_error,

@@ -6,11 +6,12 @@ use crate::error::{CoreError, CoreResult};
 use crate::scope::{Actor, Scope};
 use crate::services::projects::tenant_of;
 use crate::services::revocation::Revocation;
-use avb_domain::{Permission, TenantId};
-pub use avb_storage::entities::realtime_session::Model as SessionRecord;
+use avb_domain::{Permission, TenantId, TurnStatus};
 use avb_storage::repos::{audit as audit_repo, realtime_sessions};
 use avb_storage::{Page, PageRequest};
 use uuid::Uuid;
+
+pub use crate::views::sessions::{ItemRecord, SessionRecord, TurnRecord};
 
 pub use avb_storage::repos::realtime_sessions::SessionFilter;
 
@@ -58,7 +59,7 @@ pub async fn closed(
 ) -> CoreResult<()> {
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     realtime_sessions::close(&tx, id, reason, responses).await?;
-    let s = realtime_sessions::get(&tx, id).await?;
+    let s = realtime_sessions::get(&tx, id).await?.into();
     crate::services::webhooks::emit(&tx, "session.closed", closed_event(&s)).await?;
     tx.commit().await?;
     Ok(())
@@ -92,7 +93,7 @@ pub async fn list(
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let page = realtime_sessions::list(&tx, filter, page).await?;
     tx.commit().await?;
-    Ok(page)
+    Ok(page.map(SessionRecord::from))
 }
 
 /// One session (requires `sessions:view`).
@@ -103,7 +104,7 @@ pub async fn get(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<Sessio
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let s = realtime_sessions::get(&tx, id).await?;
     tx.commit().await?;
-    Ok(s)
+    Ok(s.into())
 }
 
 /// Ends a live session on whichever replica holds it (requires `sessions:manage`).
@@ -112,13 +113,13 @@ pub async fn close(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<Sess
     ctx.policy
         .authorize(scope, Permission::SessionsManage, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
-    let s = realtime_sessions::get(&tx, id).await?;
-    if s.status != "active" {
+    let s = SessionRecord::from(realtime_sessions::get(&tx, id).await?);
+    if !s.is_active() {
         return Err(CoreError::Conflict("the session has already ended".into()));
     }
     let reason = format!("closed by {}", scope.actor().label());
     realtime_sessions::close(&tx, id, &reason, s.responses).await?;
-    let closed = realtime_sessions::get(&tx, id).await?;
+    let closed = realtime_sessions::get(&tx, id).await?.into();
     crate::services::webhooks::emit(&tx, "session.closed", closed_event(&closed)).await?;
     audit_repo::append(
         &tx,
@@ -139,12 +140,9 @@ pub async fn close(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<Sess
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let s = realtime_sessions::get(&tx, id).await?;
     tx.commit().await?;
-    Ok(s)
+    Ok(s.into())
 }
 
-pub use avb_storage::entities::{
-    realtime_item::Model as ItemRecord, realtime_turn::Model as TurnRecord,
-};
 use avb_storage::repos::realtime_records;
 pub use avb_storage::repos::realtime_records::TurnTimes;
 
@@ -170,11 +168,11 @@ pub async fn record_turn(
     tenant: TenantId,
     session: Uuid,
     response_id: &str,
-    status: &str,
+    status: TurnStatus,
     times: &TurnTimes,
 ) -> CoreResult<()> {
     let tx = ctx.store.tenant_tx(tenant, true).await?;
-    realtime_records::insert_turn(&tx, session, response_id, status, times).await?;
+    realtime_records::insert_turn(&tx, session, response_id, status.as_str(), times).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -192,5 +190,9 @@ pub async fn detail(
     let s = realtime_sessions::get(&tx, id).await?;
     let (items, turns) = realtime_records::for_session(&tx, id).await?;
     tx.commit().await?;
-    Ok((s, items, turns))
+    Ok((
+        s.into(),
+        items.into_iter().map(ItemRecord::from).collect(),
+        turns.into_iter().map(TurnRecord::from).collect(),
+    ))
 }

@@ -20,7 +20,7 @@ use chrono::{Duration, Utc};
 use ring::hmac;
 use uuid::Uuid;
 
-pub use avb_storage::repos::webhooks::{Attempt, Delivery, Endpoint};
+pub use crate::views::{Attempt, Delivery, Endpoint};
 
 /// Event types a tenant can subscribe to.
 pub const EVENTS: &[&str] = &[
@@ -160,7 +160,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok((e, secret))
+    Ok((e.into(), secret))
 }
 
 /// The tenant's endpoints (requires `settings:manage`).
@@ -171,7 +171,7 @@ pub async fn list(ctx: &AppContext, scope: &Scope) -> CoreResult<Vec<Endpoint>> 
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let out = repo::list_endpoints(&tx).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(out.into_iter().map(Endpoint::from).collect())
 }
 
 /// One page of the tenant's endpoints, newest first (requires `settings:manage`).
@@ -186,7 +186,7 @@ pub async fn page(
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let out = repo::page_endpoints(&tx, page).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(out.map(Endpoint::from))
 }
 
 /// Removes an endpoint and its delivery log (requires `settings:manage`).
@@ -229,7 +229,7 @@ pub async fn deliveries(
     }
     let out = repo::list_deliveries(&tx, endpoint, page).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(out.map(Delivery::from))
 }
 
 /// Every attempt of one delivery (requires `settings:manage`).
@@ -241,7 +241,7 @@ pub async fn attempts(ctx: &AppContext, scope: &Scope, delivery: Uuid) -> CoreRe
     repo::get_delivery(&tx, delivery).await?;
     let out = repo::attempts(&tx, delivery).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(out.into_iter().map(Attempt::from).collect())
 }
 
 fn envelope(event_type: &str, data: &serde_json::Value) -> String {
@@ -315,7 +315,7 @@ struct Sent {
     duration_ms: i64,
 }
 
-async fn attempt(ctx: &AppContext, e: &Endpoint, d: &Delivery) -> Sent {
+async fn attempt(ctx: &AppContext, e: &repo::Endpoint, d: &repo::Delivery) -> Sent {
     let started = std::time::Instant::now();
     let outcome = send(ctx, e, d).await;
     let duration_ms = started.elapsed().as_millis() as i64;
@@ -338,7 +338,7 @@ async fn attempt(ctx: &AppContext, e: &Endpoint, d: &Delivery) -> Sent {
 }
 
 /// POSTs one signed delivery; the endpoint's HTTP status, or why nothing came back.
-async fn send(ctx: &AppContext, e: &Endpoint, d: &Delivery) -> Result<u16, String> {
+async fn send(ctx: &AppContext, e: &repo::Endpoint, d: &repo::Delivery) -> Result<u16, String> {
     let secret = ctx
         .sealer
         .open(&e.secret_enc, &seal_context(e.tenant_id))
@@ -379,7 +379,12 @@ async fn send(ctx: &AppContext, e: &Endpoint, d: &Delivery) -> Result<u16, Strin
 }
 
 /// Logs the attempt and schedules the next one (or gives up after `max_attempts`).
-async fn finish(ctx: &AppContext, tenant: TenantId, d: Delivery, sent: Sent) -> CoreResult<()> {
+async fn finish(
+    ctx: &AppContext,
+    tenant: TenantId,
+    d: repo::Delivery,
+    sent: Sent,
+) -> CoreResult<()> {
     let delivered = sent.status_code.is_some_and(|c| (200..300).contains(&c));
     let done = d.attempts + 1;
     let retry_at = (!delivered && (done as u32) < ctx.config.webhooks.max_attempts).then(|| {

@@ -118,7 +118,7 @@ async fn page(
                 .into_iter()
                 .map(|i| IncidentRow {
                     id: i.id.to_string(),
-                    status: i.status,
+                    status: i.status.to_string(),
                     summary: i.summary,
                     opened: fmt(i.opened_at),
                     resolved: i.resolved_at.map(fmt).unwrap_or_else(|| "—".into()),
@@ -234,7 +234,7 @@ pub async fn incident(
     Ok(render(
         &AdminAlertsIncidentPage {
             chrome: v.chrome("/admin/monitoring", None),
-            status: inc.status,
+            status: inc.status.to_string(),
             summary: inc.summary,
             opened: fmt(inc.opened_at),
             resolved: inc.resolved_at.map(fmt).unwrap_or_else(|| "—".into()),

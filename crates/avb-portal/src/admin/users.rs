@@ -75,7 +75,7 @@ async fn table(state: &PortalState, v: &Visitor, q: &ListQuery) -> Result<Table,
                     .join(", "),
                 name: u.user.name,
                 email: u.user.email,
-                status: u.user.status,
+                status: u.user.status.to_string(),
                 admin: u.user.is_saas_admin,
             })
             .collect(),
@@ -146,7 +146,7 @@ fn user_id(raw: &str) -> Option<UserId> {
     raw.parse::<uuid::Uuid>().ok().map(UserId)
 }
 
-fn login_row(l: avb_core::models::login_event::Model) -> LoginRow {
+fn login_row(l: platform::LoginEvent) -> LoginRow {
     LoginRow {
         at: l.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
         email: l.email,
@@ -179,9 +179,9 @@ pub async fn detail(
         is_me: v.scope.actor().user_id() == Some(uid),
         name: u.name,
         email: u.email,
-        status: u.status,
+        status: u.status.to_string(),
         admin: u.is_saas_admin,
-        totp: u.totp_secret.is_some(),
+        totp: u.totp_enabled,
         created: u.created_at.format("%Y-%m-%d").to_string(),
         memberships: view
             .memberships

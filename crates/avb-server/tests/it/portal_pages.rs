@@ -99,9 +99,16 @@ async fn sessions_list_filters_detail_end_and_export() {
         first_audio_ms: Some(640),
         voice_to_voice_ms: Some(950),
     };
-    sessions::record_turn(&app.ctx, tenant, sid, "resp_1", "completed", &times)
-        .await
-        .unwrap();
+    sessions::record_turn(
+        &app.ctx,
+        tenant,
+        sid,
+        "resp_1",
+        avb_domain::TurnStatus::Completed,
+        &times,
+    )
+    .await
+    .unwrap();
     let html = browser.page(&detail, &cookie).await;
     assert!(
         html.contains("Where is &#60;my&#62; order?") && html.contains("It ships today."),
