@@ -129,6 +129,25 @@ status_enum!(
     }
 );
 
+status_enum!(
+    /// Outcome of a health probe of a service or engine (not stored).
+    ProbeStatus, unknown = Down, {
+        /// Answered.
+        Up => "up",
+        /// Did not answer, or answered with an error.
+        Down => "down",
+        /// Not configured here, so not probed.
+        NotConfigured => "not_configured",
+    }
+);
+
+impl ProbeStatus {
+    /// `Up` when `ok`, else `Down`.
+    pub fn from_ok(ok: bool) -> Self {
+        if ok { Self::Up } else { Self::Down }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -240,7 +240,7 @@ pub async fn status(State(state): State<PortalState>, _: Visitor) -> Response {
         .into_iter()
         .map(|p| ServiceRow {
             name: p.service,
-            status: p.status,
+            status: p.status.as_str(),
             detail: match (p.latency_ms, p.detail.is_empty()) {
                 (Some(ms), true) => format!("{ms:.1} ms"),
                 (Some(ms), false) => format!("{} · {ms:.0} ms", p.detail),

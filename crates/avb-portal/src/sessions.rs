@@ -433,7 +433,7 @@ pub(crate) struct StatusBadge {
 }
 
 /// The session id of the path, or the 404.
-fn session_id(raw: &str) -> Result<Uuid, PageError> {
+fn session_id(raw: &str) -> Result<avb_domain::SessionId, PageError> {
     raw.parse().map_err(|_| PageError::not_found("session"))
 }
 

@@ -13,7 +13,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use uuid::Uuid;
 
 /// One webhook endpoint row.
 pub struct EndpointRow {
@@ -331,7 +330,7 @@ pub struct LogQuery {
 }
 
 /// The endpoint id of the path, or the 404.
-fn endpoint_id(raw: &str) -> Result<Uuid, PageError> {
+fn endpoint_id(raw: &str) -> Result<avb_domain::WebhookEndpointId, PageError> {
     raw.parse()
         .map_err(|_| PageError::not_found("webhook endpoint"))
 }
@@ -347,7 +346,7 @@ pub async fn log(
     let endpoints = webhooks::list(&state.ctx, &v.scope).await?;
     let endpoint = endpoints
         .into_iter()
-        .find(|e| e.id.as_uuid() == id)
+        .find(|e| e.id == id)
         .ok_or(PageError::not_found("webhook endpoint"))?;
     let request = avb_core::PageRequest {
         limit: 25,
@@ -356,7 +355,7 @@ pub async fn log(
     let listed = webhooks::deliveries(&state.ctx, &v.scope, Some(id), request).await?;
     let mut rows = Vec::with_capacity(listed.items.len());
     for d in listed.items {
-        let tried = webhooks::attempts(&state.ctx, &v.scope, d.id.as_uuid()).await?;
+        let tried = webhooks::attempts(&state.ctx, &v.scope, d.id).await?;
         rows.push(DeliveryRow {
             event: d.event_type,
             status: d.status.to_string(),

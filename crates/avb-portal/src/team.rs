@@ -321,7 +321,7 @@ pub async fn revoke_invitation(
     CsrfForm(v, _): CsrfForm<RowForm>,
 ) -> Result<Response, PageError> {
     let id = id
-        .parse::<Uuid>()
+        .parse::<avb_domain::InvitationId>()
         .map_err(|_| PageError::not_found("invitation"))?;
     match members::revoke_invitation(&state.ctx, &v.scope, id).await {
         Ok(_) | Err(CoreError::Conflict(_)) => {

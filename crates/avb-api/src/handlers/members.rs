@@ -155,7 +155,7 @@ pub async fn remove(
 pub async fn revoke_invitation(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    crate::extract::PathId(id): crate::extract::PathId<uuid::Uuid>,
+    crate::extract::PathId(id): crate::extract::PathId<avb_domain::InvitationId>,
 ) -> ApiResult<axum::Json<InvitationDto>> {
     let inv = members::revoke_invitation(&state.ctx, &scope, id).await?;
     Ok(axum::Json(inv.into()))

@@ -66,7 +66,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    PathId(id): PathId<uuid::Uuid>,
+    PathId(id): PathId<avb_domain::SessionId>,
 ) -> ApiResult<axum::Json<SessionDetailDto>> {
     let (session, items, turns) = sessions::detail(&state.ctx, &scope, id).await?;
     Ok(axum::Json(SessionDetailDto {
@@ -104,7 +104,7 @@ pub async fn get(
 pub async fn close(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    PathId(id): PathId<uuid::Uuid>,
+    PathId(id): PathId<avb_domain::SessionId>,
 ) -> ApiResult<axum::Json<SessionDto>> {
     Ok(axum::Json(
         sessions::close(&state.ctx, &scope, id).await?.into(),

@@ -7,7 +7,7 @@ use crate::context::AppContext;
 use crate::error::{CoreError, CoreResult};
 use crate::monitoring::{self, Sample};
 use crate::scope::Scope;
-use avb_domain::{Email, Permission, ValidationError};
+use avb_domain::{AlertRuleId, Email, IncidentId, Permission, ValidationError};
 use avb_storage::repos::alerts as repo;
 use avb_storage::repos::audit as audit_repo;
 use avb_storage::{Page, PageRequest};
@@ -169,7 +169,8 @@ pub async fn rules(ctx: &AppContext, scope: &Scope) -> CoreResult<Vec<AlertRule>
 }
 
 /// Deletes a rule and its incidents (requires `platform:tenants`; audited).
-pub async fn delete_rule(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<()> {
+pub async fn delete_rule(ctx: &AppContext, scope: &Scope, id: AlertRuleId) -> CoreResult<()> {
+    let id = id.as_uuid();
     ctx.policy
         .authorize(scope, Permission::PlatformTenants, None)?;
     let tx = ctx.store.platform_tx(true).await?;
@@ -209,8 +210,9 @@ pub async fn incidents(
 pub async fn incident(
     ctx: &AppContext,
     scope: &Scope,
-    id: Uuid,
+    id: IncidentId,
 ) -> CoreResult<(Incident, Vec<IncidentEvent>)> {
+    let id = id.as_uuid();
     ctx.policy
         .authorize(scope, Permission::PlatformTenants, None)?;
     let tx = ctx.store.platform_tx(false).await?;
@@ -262,7 +264,7 @@ fn measure(rule: &RuleRow, window: &[Sample], probes: &[monitoring::Probe]) -> O
     match rule.metric.as_str() {
         "service_down" => Some(
             if probes.iter().any(|p| {
-                p.status == "down"
+                p.status == avb_domain::ProbeStatus::Down
                     && (rule.target == "*" || p.service.eq_ignore_ascii_case(&rule.target))
             }) {
                 1.0

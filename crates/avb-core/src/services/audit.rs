@@ -120,8 +120,9 @@ pub async fn platform_export(
 pub async fn platform_get(
     ctx: &AppContext,
     scope: &Scope,
-    id: uuid::Uuid,
+    id: avb_domain::AuditId,
 ) -> CoreResult<AuditEvent> {
+    let id = id.as_uuid();
     ctx.policy
         .authorize(scope, Permission::PlatformAudit, None)?;
     let tx = ctx.store.platform_tx(false).await?;

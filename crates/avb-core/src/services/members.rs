@@ -464,8 +464,9 @@ pub async fn remove(ctx: &AppContext, scope: &Scope, user: UserId) -> CoreResult
 pub async fn revoke_invitation(
     ctx: &AppContext,
     scope: &Scope,
-    id: uuid::Uuid,
+    id: avb_domain::InvitationId,
 ) -> CoreResult<Invitation> {
+    let id = id.as_uuid();
     let tenant = tenant_of(scope, Permission::TeamManage)?;
     ctx.policy
         .authorize(scope, Permission::TeamManage, Some(tenant))?;

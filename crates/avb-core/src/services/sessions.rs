@@ -6,7 +6,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::scope::{Actor, Scope};
 use crate::services::projects::tenant_of;
 use crate::services::revocation::Revocation;
-use avb_domain::{Permission, TenantId, TurnStatus};
+use avb_domain::{Permission, SessionId, TenantId, TurnStatus};
 use avb_storage::repos::{audit as audit_repo, realtime_sessions};
 use avb_storage::{Page, PageRequest};
 use uuid::Uuid;
@@ -97,7 +97,8 @@ pub async fn list(
 }
 
 /// One session (requires `sessions:view`).
-pub async fn get(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<SessionRecord> {
+pub async fn get(ctx: &AppContext, scope: &Scope, id: SessionId) -> CoreResult<SessionRecord> {
+    let id = id.as_uuid();
     let tenant = tenant_of(scope, Permission::SessionsView)?;
     ctx.policy
         .authorize(scope, Permission::SessionsView, Some(tenant))?;
@@ -108,7 +109,8 @@ pub async fn get(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<Sessio
 }
 
 /// Ends a live session on whichever replica holds it (requires `sessions:manage`).
-pub async fn close(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<SessionRecord> {
+pub async fn close(ctx: &AppContext, scope: &Scope, id: SessionId) -> CoreResult<SessionRecord> {
+    let id = id.as_uuid();
     let tenant = tenant_of(scope, Permission::SessionsManage)?;
     ctx.policy
         .authorize(scope, Permission::SessionsManage, Some(tenant))?;
@@ -181,8 +183,9 @@ pub async fn record_turn(
 pub async fn detail(
     ctx: &AppContext,
     scope: &Scope,
-    id: Uuid,
+    id: SessionId,
 ) -> CoreResult<(SessionRecord, Vec<ItemRecord>, Vec<TurnRecord>)> {
+    let id = id.as_uuid();
     let tenant = tenant_of(scope, Permission::SessionsView)?;
     ctx.policy
         .authorize(scope, Permission::SessionsView, Some(tenant))?;

@@ -9,7 +9,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::scope::Scope;
 use crate::services::projects::tenant_of;
 use crate::services::voice_profiles::private_host;
-use avb_domain::{Permission, TenantId, ValidationError};
+use avb_domain::{Permission, TenantId, ValidationError, WebhookDeliveryId, WebhookEndpointId};
 use avb_storage::repos::audit as audit_repo;
 use avb_storage::repos::webhooks::{self as repo, NewEndpoint, Outcome};
 use avb_storage::store::TenantTx;
@@ -190,7 +190,8 @@ pub async fn page(
 }
 
 /// Removes an endpoint and its delivery log (requires `settings:manage`).
-pub async fn delete(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<()> {
+pub async fn delete(ctx: &AppContext, scope: &Scope, id: WebhookEndpointId) -> CoreResult<()> {
+    let id = id.as_uuid();
     let tenant = tenant_of(scope, Permission::SettingsManage)?;
     ctx.policy
         .authorize(scope, Permission::SettingsManage, Some(tenant))?;
@@ -217,9 +218,10 @@ pub async fn delete(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<()>
 pub async fn deliveries(
     ctx: &AppContext,
     scope: &Scope,
-    endpoint: Option<Uuid>,
+    endpoint: Option<WebhookEndpointId>,
     page: PageRequest,
 ) -> CoreResult<Page<Delivery>> {
+    let endpoint = endpoint.map(|e| e.as_uuid());
     let tenant = tenant_of(scope, Permission::SettingsManage)?;
     ctx.policy
         .authorize(scope, Permission::SettingsManage, Some(tenant))?;
@@ -233,7 +235,12 @@ pub async fn deliveries(
 }
 
 /// Every attempt of one delivery (requires `settings:manage`).
-pub async fn attempts(ctx: &AppContext, scope: &Scope, delivery: Uuid) -> CoreResult<Vec<Attempt>> {
+pub async fn attempts(
+    ctx: &AppContext,
+    scope: &Scope,
+    delivery: WebhookDeliveryId,
+) -> CoreResult<Vec<Attempt>> {
+    let delivery = delivery.as_uuid();
     let tenant = tenant_of(scope, Permission::SettingsManage)?;
     ctx.policy
         .authorize(scope, Permission::SettingsManage, Some(tenant))?;
@@ -278,7 +285,12 @@ pub struct TestResult {
 
 /// Queues a `webhook.test` event for one endpoint and delivers it now (requires
 /// `settings:manage`); the attempt is logged like any other.
-pub async fn send_test(ctx: &AppContext, scope: &Scope, endpoint: Uuid) -> CoreResult<TestResult> {
+pub async fn send_test(
+    ctx: &AppContext,
+    scope: &Scope,
+    endpoint: WebhookEndpointId,
+) -> CoreResult<TestResult> {
+    let endpoint = endpoint.as_uuid();
     let tenant = tenant_of(scope, Permission::SettingsManage)?;
     ctx.policy
         .authorize(scope, Permission::SettingsManage, Some(tenant))?;

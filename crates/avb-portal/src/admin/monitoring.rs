@@ -34,7 +34,7 @@ async fn health(state: &PortalState) -> Health {
     let uptime = state.ctx.monitor.uptime.uptime();
     let down = probes
         .iter()
-        .filter(|p| p.status == "down")
+        .filter(|p| p.status == avb_domain::ProbeStatus::Down)
         .map(|p| p.service.clone())
         .collect();
     Health {
@@ -50,7 +50,7 @@ async fn health(state: &PortalState) -> Health {
                     .map(|ms| format!("{ms:.1} ms"))
                     .unwrap_or_else(|| "—".into()),
                 name: p.service,
-                status: p.status,
+                status: p.status.as_str(),
                 detail: p.detail,
             })
             .collect(),
