@@ -9,7 +9,6 @@ use crate::services::revocation::Revocation;
 use avb_domain::{Permission, SessionId, TenantId, TurnStatus};
 use avb_storage::repos::{audit as audit_repo, realtime_sessions};
 use avb_storage::{Page, PageRequest};
-use uuid::Uuid;
 
 pub use crate::views::sessions::{ItemRecord, SessionRecord, TurnRecord};
 
@@ -22,18 +21,18 @@ pub async fn open(
     realtime_id: &str,
     model: &str,
     dialect: &str,
-) -> CoreResult<Uuid> {
+) -> CoreResult<SessionId> {
     let tenant = tenant_of(scope, Permission::RealtimeConnect)?;
     let api_key = match scope.actor() {
         Actor::ApiKey { id, .. } => Some(id.as_uuid()),
         _ => None,
     };
-    let id = Uuid::now_v7();
+    let id = SessionId::new();
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     realtime_sessions::insert(
         &tx,
         realtime_sessions::NewSession {
-            id,
+            id: id.as_uuid(),
             project: scope.actor().project().map(|p| p.as_uuid()),
             api_key,
             realtime_id,
@@ -53,10 +52,11 @@ pub async fn open(
 pub async fn closed(
     ctx: &AppContext,
     tenant: TenantId,
-    id: Uuid,
+    id: SessionId,
     reason: &str,
     responses: i32,
 ) -> CoreResult<()> {
+    let id = id.as_uuid();
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     realtime_sessions::close(&tx, id, reason, responses).await?;
     let s = realtime_sessions::get(&tx, id).await?.into();
@@ -152,14 +152,14 @@ pub use avb_storage::repos::realtime_records::TurnTimes;
 pub async fn record_item(
     ctx: &AppContext,
     tenant: TenantId,
-    session: Uuid,
+    session: SessionId,
     item_id: &str,
     kind: &str,
     role: &str,
     text: &str,
 ) -> CoreResult<()> {
     let tx = ctx.store.tenant_tx(tenant, true).await?;
-    realtime_records::insert_item(&tx, session, item_id, kind, role, text).await?;
+    realtime_records::insert_item(&tx, session.as_uuid(), item_id, kind, role, text).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -168,13 +168,14 @@ pub async fn record_item(
 pub async fn record_turn(
     ctx: &AppContext,
     tenant: TenantId,
-    session: Uuid,
+    session: SessionId,
     response_id: &str,
     status: TurnStatus,
     times: &TurnTimes,
 ) -> CoreResult<()> {
     let tx = ctx.store.tenant_tx(tenant, true).await?;
-    realtime_records::insert_turn(&tx, session, response_id, status.as_str(), times).await?;
+    realtime_records::insert_turn(&tx, session.as_uuid(), response_id, status.as_str(), times)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

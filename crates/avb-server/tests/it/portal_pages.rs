@@ -69,7 +69,7 @@ async fn sessions_list_filters_detail_end_and_export() {
     let id = detail.trim_start_matches("/sessions/").to_string();
 
     // Conversation and timings recorded by the gateway show on the detail page.
-    let sid: uuid::Uuid = id.parse().unwrap();
+    let sid: avb_domain::SessionId = id.parse().unwrap();
     sessions::record_item(
         &app.ctx,
         tenant,
