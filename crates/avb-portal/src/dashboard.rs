@@ -8,7 +8,7 @@ use crate::error::{PageError, render};
 use crate::extract::Visitor;
 use askama::Template;
 use avb_core::services::{audit, members, tenants, usage};
-use avb_domain::Permission;
+use avb_domain::{Permission, ProbeStatus};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -221,7 +221,7 @@ pub async fn refresh(State(state): State<PortalState>, v: Visitor) -> Response {
 /// One service's state.
 pub struct ServiceRow {
     pub name: String,
-    pub status: &'static str,
+    pub status: ProbeStatus,
     pub detail: String,
 }
 
@@ -240,7 +240,7 @@ pub async fn status(State(state): State<PortalState>, _: Visitor) -> Response {
         .into_iter()
         .map(|p| ServiceRow {
             name: p.service,
-            status: p.status.as_str(),
+            status: p.status,
             detail: match (p.latency_ms, p.detail.is_empty()) {
                 (Some(ms), true) => format!("{ms:.1} ms"),
                 (Some(ms), false) => format!("{} · {ms:.0} ms", p.detail),

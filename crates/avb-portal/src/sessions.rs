@@ -10,7 +10,7 @@ use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::sessions::{self, SessionFilter, SessionRecord};
 use avb_core::services::{api_keys, projects};
-use avb_domain::Permission;
+use avb_domain::{Permission, SessionStatus};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -146,7 +146,7 @@ pub struct Choice {
 pub struct SessionRow {
     pub id: String,
     pub started: String,
-    pub status: String,
+    pub status: SessionStatus,
     pub project: String,
     pub key: String,
     pub model: String,
@@ -224,7 +224,7 @@ fn row(s: SessionRecord, names: &Names) -> SessionRow {
         project: Names::lookup(&names.projects, s.project_id.map(Into::into)),
         key: Names::lookup(&names.keys, s.api_key_id.map(Into::into)),
         duration: duration(&s),
-        status: s.status.to_string(),
+        status: s.status,
         model: s.model,
         responses: s.responses,
     }

@@ -9,7 +9,7 @@ use crate::error::{PageError, render};
 use crate::extract::{CsrfForm, CsrfOnly, Require, Visitor, perm};
 use askama::Template;
 use avb_core::services::platform;
-use avb_domain::UserId;
+use avb_domain::{UserId, UserStatus};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -32,7 +32,7 @@ pub struct UserRow {
     pub name: String,
     pub email: String,
     pub tenants: String,
-    pub status: String,
+    pub status: UserStatus,
     pub admin: bool,
 }
 
@@ -75,7 +75,7 @@ async fn table(state: &PortalState, v: &Visitor, q: &ListQuery) -> Result<Table,
                     .join(", "),
                 name: u.user.name,
                 email: u.user.email,
-                status: u.user.status.to_string(),
+                status: u.user.status,
                 admin: u.user.is_saas_admin,
             })
             .collect(),
@@ -133,7 +133,7 @@ struct AdminUsersDetailPage {
     id: String,
     name: String,
     email: String,
-    status: String,
+    status: UserStatus,
     admin: bool,
     totp: bool,
     created: String,
@@ -179,7 +179,7 @@ pub async fn detail(
         is_me: v.scope.actor().user_id() == Some(uid),
         name: u.name,
         email: u.email,
-        status: u.status.to_string(),
+        status: u.status,
         admin: u.is_saas_admin,
         totp: u.totp_enabled,
         created: u.created_at.format("%Y-%m-%d").to_string(),
