@@ -2,8 +2,9 @@
 
 use crate::error::ApiError;
 use avb_core::PageRequest;
-use avb_core::models::{api_key, audit_event, invitation, tenant};
 use avb_core::services::projects::ProjectView;
+use avb_core::views::{ApiKey, AuditEvent, Invitation, SessionRecord, Tenant};
+use avb_domain::InvitationStatus;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -108,14 +109,14 @@ pub struct TenantDto {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<tenant::Model> for TenantDto {
-    fn from(t: tenant::Model) -> Self {
+impl From<Tenant> for TenantDto {
+    fn from(t: Tenant) -> Self {
         Self {
-            id: t.id,
+            id: t.id.into(),
             name: t.name,
             billing_email: t.billing_email,
             plan: t.plan,
-            status: t.status,
+            status: t.status.to_string(),
             timezone: t.timezone,
             created_at: t.created_at,
             updated_at: t.updated_at,
@@ -159,7 +160,7 @@ impl From<ProjectView> for ProjectDto {
     fn from(v: ProjectView) -> Self {
         let p = v.project;
         Self {
-            id: p.id,
+            id: p.id.into(),
             name: p.name,
             environment: p.environment,
             description: p.description,
@@ -209,11 +210,11 @@ pub struct ApiKeyDto {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-impl From<api_key::Model> for ApiKeyDto {
-    fn from(k: api_key::Model) -> Self {
-        let status = avb_core::services::api_keys::display_status(&k).to_string();
+impl From<ApiKey> for ApiKeyDto {
+    fn from(k: ApiKey) -> Self {
+        let status = k.display_status().to_string();
         Self {
-            id: k.id,
+            id: k.id.into(),
             name: k.name,
             prefix: k.prefix,
             environment: k.environment,
@@ -223,10 +224,10 @@ impl From<api_key::Model> for ApiKeyDto {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect(),
-            project_id: k.project_id,
+            project_id: k.project_id.map(Into::into),
             status,
             expires_at: k.expires_at,
-            rotated_to: k.rotated_to,
+            rotated_to: k.rotated_to.map(Into::into),
             created_at: k.created_at,
             last_used_at: k.last_used_at,
             request_count: k.request_count,
@@ -305,15 +306,15 @@ pub struct InvitationDto {
     pub accepted_at: Option<DateTime<Utc>>,
 }
 
-impl From<invitation::Model> for InvitationDto {
-    fn from(i: invitation::Model) -> Self {
-        let status = if i.status == "pending" && i.expires_at <= Utc::now() {
+impl From<Invitation> for InvitationDto {
+    fn from(i: Invitation) -> Self {
+        let status = if i.status == InvitationStatus::Pending && i.expires_at <= Utc::now() {
             "expired".into()
         } else {
-            i.status
+            i.status.to_string()
         };
         Self {
-            id: i.id,
+            id: i.id.into(),
             email: i.email,
             role: i.role,
             status,
@@ -356,11 +357,11 @@ pub struct AuditDto {
     pub hash: String,
 }
 
-impl From<audit_event::Model> for AuditDto {
-    fn from(a: audit_event::Model) -> Self {
+impl From<AuditEvent> for AuditDto {
+    fn from(a: AuditEvent) -> Self {
         Self {
-            id: a.id,
-            tenant_id: a.tenant_id,
+            id: a.id.into(),
+            tenant_id: a.tenant_id.map(Into::into),
             seq: a.seq,
             actor_type: a.actor_type,
             actor_id: a.actor_id,
@@ -523,17 +524,17 @@ pub struct SessionDto {
     pub responses: i32,
 }
 
-impl From<avb_core::models::realtime_session::Model> for SessionDto {
-    fn from(s: avb_core::models::realtime_session::Model) -> Self {
+impl From<SessionRecord> for SessionDto {
+    fn from(s: SessionRecord) -> Self {
         let end = s.ended_at.unwrap_or_else(Utc::now);
         Self {
-            id: s.id,
+            id: s.id.into(),
             realtime_id: s.realtime_id,
-            status: s.status,
+            status: s.status.to_string(),
             model: s.model,
             dialect: s.dialect,
-            project_id: s.project_id,
-            api_key_id: s.api_key_id,
+            project_id: s.project_id.map(Into::into),
+            api_key_id: s.api_key_id.map(Into::into),
             client_ip: s.client_ip,
             user_agent: s.user_agent,
             duration_ms: (end - s.started_at).num_milliseconds().max(0),

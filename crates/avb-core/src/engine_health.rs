@@ -1,6 +1,7 @@
 //! Reachability of the configured voice engines, for `/readyz` and the admin dashboard.
 
 use crate::config::EnginesConfig;
+use avb_domain::ProbeStatus;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ pub struct EngineProbe {
     /// `llm`, `stt` or `tts`.
     pub engine: &'static str,
     /// `up`, `down` or `not_configured`.
-    pub status: &'static str,
+    pub status: ProbeStatus,
     /// The base URL probed (not serialised: `/readyz` is unauthenticated).
     #[serde(skip)]
     pub url: Option<String>,
@@ -56,7 +57,7 @@ async fn probe(
     let Some(url) = url else {
         return EngineProbe {
             engine,
-            status: "not_configured",
+            status: ProbeStatus::NotConfigured,
             url: None,
             model,
             latency_ms: None,
@@ -70,9 +71,9 @@ async fn probe(
         .await;
     let latency_ms = Some(start.elapsed().as_secs_f64() * 1000.0);
     let (status, error) = match res {
-        Ok(r) if r.status().as_u16() < 500 => ("up", None),
-        Ok(r) => ("down", Some(format!("answered {}", r.status()))),
-        Err(e) => ("down", Some(e.to_string())),
+        Ok(r) if r.status().as_u16() < 500 => (ProbeStatus::Up, None),
+        Ok(r) => (ProbeStatus::Down, Some(format!("answered {}", r.status()))),
+        Err(e) => (ProbeStatus::Down, Some(e.to_string())),
     };
     EngineProbe {
         engine,

@@ -26,7 +26,5 @@ pub use error::{CoreError, CoreResult};
 pub use scope::{Actor, RequestMeta, Scope};
 pub use secret::Secret;
 
-/// Storage models returned by services (read-only views for the HTTP layer).
-pub use avb_storage::entities as models;
 /// Re-exported storage types that services hand to the HTTP layer.
 pub use avb_storage::{Backend, Page, PageRequest};

@@ -3,6 +3,7 @@
 //! (the text `/metrics` serves), summarised into counts, error rates and p50/p95/p99.
 
 use crate::context::AppContext;
+use avb_domain::ProbeStatus;
 use std::collections::{BTreeMap, VecDeque};
 
 /// The Prometheus reader (`avb-prometheus`), under the names the callers have always used.
@@ -67,7 +68,7 @@ impl Monitor {
 pub struct Probe {
     pub service: String,
     /// `up`, `down` or `not_configured`.
-    pub status: &'static str,
+    pub status: ProbeStatus,
     pub latency_ms: Option<f64>,
     pub detail: String,
 }
@@ -79,14 +80,14 @@ pub async fn probe_all(ctx: &AppContext) -> Vec<Probe> {
     let db = ctx.store.ping().await;
     out.push(Probe {
         service: format!("Database ({:?})", ctx.store.backend()).replace("Sqlite", "SQLite"),
-        status: if db.is_ok() { "up" } else { "down" },
+        status: ProbeStatus::from_ok(db.is_ok()),
         latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
         detail: db.err().map(|e| e.to_string()).unwrap_or_default(),
     });
     if let Some(redis) = ctx.redis_ping().await {
         out.push(Probe {
             service: "Redis".into(),
-            status: if redis.is_ok() { "up" } else { "down" },
+            status: ProbeStatus::from_ok(redis.is_ok()),
             latency_ms: redis.as_ref().ok().map(|d| d.as_secs_f64() * 1000.0),
             detail: redis.err().unwrap_or_default(),
         });
@@ -118,14 +119,14 @@ pub async fn probe_all(ctx: &AppContext) -> Vec<Probe> {
         };
         out.push(Probe {
             service: name.into(),
-            status: if res.is_ok() { "up" } else { "down" },
+            status: ProbeStatus::from_ok(res.is_ok()),
             latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
             detail: res.err().unwrap_or(issuer),
         });
     }
     out.push(Probe {
         service: "Gateway".into(),
-        status: "up",
+        status: ProbeStatus::Up,
         latency_ms: None,
         detail: "serving this page".into(),
     });
@@ -206,12 +207,15 @@ impl UptimeHistory {
             .samples
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for p in probes.iter().filter(|p| p.status != "not_configured") {
+        for p in probes
+            .iter()
+            .filter(|p| p.status != ProbeStatus::NotConfigured)
+        {
             let h = s.entry(p.service.clone()).or_default();
             if h.len() == HISTORY {
                 h.pop_front();
             }
-            h.push_back(p.status == "up");
+            h.push_back(p.status == ProbeStatus::Up);
         }
     }
 
@@ -386,7 +390,7 @@ mod tests {
         let h = UptimeHistory::default();
         let p = |up: bool| Probe {
             service: "db".into(),
-            status: if up { "up" } else { "down" },
+            status: ProbeStatus::from_ok(up),
             latency_ms: None,
             detail: String::new(),
         };

@@ -52,6 +52,12 @@ macro_rules! typed_id {
                 Self(u)
             }
         }
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
     };
 }
 
@@ -86,4 +92,56 @@ typed_id!(
 typed_id!(
     /// An audit log row.
     AuditId
+);
+typed_id!(
+    /// A realtime session.
+    SessionId
+);
+typed_id!(
+    /// One realtime response (turn) of a session.
+    TurnId
+);
+typed_id!(
+    /// A stored conversation item of a realtime session.
+    ItemId
+);
+typed_id!(
+    /// A recorded sign-in attempt.
+    LoginEventId
+);
+typed_id!(
+    /// A queued e-mail.
+    MailId
+);
+typed_id!(
+    /// A voice profile (tenant or project defaults).
+    VoiceProfileId
+);
+typed_id!(
+    /// A webhook endpoint.
+    WebhookEndpointId
+);
+typed_id!(
+    /// A webhook delivery (one event to one endpoint).
+    WebhookDeliveryId
+);
+typed_id!(
+    /// One attempt of a webhook delivery.
+    WebhookAttemptId
+);
+typed_id!(
+    /// An alert rule.
+    AlertRuleId
+);
+typed_id!(
+    /// An alert incident.
+    IncidentId
+);
+typed_id!(
+    /// An entry of an incident's timeline.
+    IncidentEventId
+);
+typed_id!(
+    /// An archived, exported stretch of an audit chain.
+    AuditArchiveId
 );

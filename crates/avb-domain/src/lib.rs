@@ -3,8 +3,10 @@
 
 pub mod ids;
 pub mod roles;
+pub mod statuses;
 pub mod values;
 
 pub use ids::*;
 pub use roles::{ALL_PERMISSIONS, Permission, Role};
+pub use statuses::*;
 pub use values::*;

@@ -6,11 +6,11 @@
 
 use avb_core::services::{sessions, usage};
 use avb_core::{AppContext, CoreError, CoreResult, Scope};
+use avb_domain::SessionId;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
 /// Writes queued at most per session; beyond it new ones are counted as lost.
 const MAX_PENDING: usize = 4096;
@@ -37,7 +37,7 @@ pub(crate) enum RecordOp {
     },
     Turn {
         response_id: String,
-        status: &'static str,
+        status: avb_domain::TurnStatus,
         times: sessions::TurnTimes,
     },
     Usage {
@@ -70,7 +70,7 @@ pub(crate) struct Recorder {
 impl Recorder {
     /// Starts the writer for session `record`; the handle finishes once the recorder is dropped
     /// and every queued write is done (or given up).
-    pub fn start(ctx: AppContext, scope: Scope, record: Uuid) -> (Self, JoinHandle<()>) {
+    pub fn start(ctx: AppContext, scope: Scope, record: SessionId) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel::<RecordOp>(MAX_PENDING);
         let handle = tokio::spawn(async move {
             let Some(tenant) = scope.tenant() else { return };
@@ -101,7 +101,7 @@ async fn write(
     ctx: &AppContext,
     scope: &Scope,
     tenant: avb_domain::TenantId,
-    record: Uuid,
+    record: SessionId,
     op: &RecordOp,
 ) -> CoreResult<()> {
     match op {
@@ -115,7 +115,7 @@ async fn write(
             response_id,
             status,
             times,
-        } => sessions::record_turn(ctx, tenant, record, response_id, status, times).await,
+        } => sessions::record_turn(ctx, tenant, record, response_id, *status, times).await,
         RecordOp::Usage { fact, quantities } => {
             usage::record(ctx, scope, Some(record), fact, quantities).await
         }
@@ -150,7 +150,7 @@ async fn drain<F, Fut>(
     mut rx: mpsc::Receiver<RecordOp>,
     write: F,
     waits: &[Duration],
-    record: Uuid,
+    record: SessionId,
 ) -> usize
 where
     F: Fn(&RecordOp) -> Fut,
@@ -232,7 +232,10 @@ mod tests {
             }
         };
         let waits = [Duration::from_millis(1); 4];
-        assert_eq!(drain(rx, write, &waits, Uuid::nil()).await, 3);
+        assert_eq!(
+            drain(rx, write, &waits, SessionId(uuid::Uuid::nil())).await,
+            3
+        );
         assert_eq!(*stored.lock().unwrap(), ["item_0", "item_1", "item_2"]);
 
         // Down for longer than the retries: the write is given up (and counted), the next
@@ -253,7 +256,10 @@ mod tests {
                 }
             }
         };
-        assert_eq!(drain(rx, write, &waits[..2], Uuid::nil()).await, 1);
+        assert_eq!(
+            drain(rx, write, &waits[..2], SessionId(uuid::Uuid::nil())).await,
+            1
+        );
         assert_eq!(
             *calls.lock().unwrap(),
             ["item_7", "item_7", "item_7", "item_8"]

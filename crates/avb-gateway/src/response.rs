@@ -27,7 +27,7 @@ pub(crate) struct Finished {
     /// LLM tokens in and out.
     pub tokens: (u64, u64),
     /// `completed` or `failed`.
-    pub status: &'static str,
+    pub status: avb_domain::TurnStatus,
     /// The turn's timing waterfall.
     pub times: avb_core::services::sessions::TurnTimes,
 }
@@ -231,7 +231,7 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
         .await;
     }
     let mut tokens = (0, 0);
-    let mut status = "completed";
+    let mut status = avb_domain::TurnStatus::Completed;
     let items = match stream(&job, &out).await {
         Ok((items, usage)) => {
             tokens = (
@@ -243,7 +243,7 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
             items
         }
         Err(e) => {
-            status = "failed";
+            status = avb_domain::TurnStatus::Failed;
             crate::metrics::stage_failed("llm", &job.timing.tenant);
             out.error(&ProtocolError::new(ErrorCode::EngineUnavailable, e.clone()))
                 .await;

@@ -79,7 +79,7 @@ pub struct Session {
     /// When the user's last turn ended (for voice-to-voice timing).
     turn_ended: Option<std::time::Instant>,
     /// The stored session record.
-    record: Option<uuid::Uuid>,
+    record: Option<avb_domain::SessionId>,
     /// How long the last transcription took.
     last_stt_ms: Option<i64>,
     /// Writes the session's records in the background.
@@ -289,7 +289,7 @@ impl Session {
             Recorder::start(self.state.ctx.clone(), self.scope.clone(), record);
         self.recorder = Some(recorder);
         let owner = avb_core::services::live::LiveOwner::of(&self.scope);
-        let live = self.state.ctx.live.register(record, owner);
+        let live = self.state.ctx.live.register(record.as_uuid(), owner);
         tracing::info!(tenant = ?self.scope.tenant(), session = %record, realtime_id = %self.config.id, dialect = ?self.dialect, "realtime session opened");
 
         emitter
@@ -641,7 +641,7 @@ impl Session {
             if let Some(r) = &self.recorder {
                 r.send(RecordOp::Turn {
                     response_id: active.id.clone(),
-                    status: "cancelled",
+                    status: avb_domain::TurnStatus::Cancelled,
                     times,
                 });
             }

@@ -103,7 +103,7 @@ async fn page(
             .as_ref()
             .map(|u| u.email.clone())
             .unwrap_or_else(|| v.scope.actor().label()),
-        totp_on: me.as_ref().is_some_and(|u| u.totp_secret.is_some()),
+        totp_on: me.as_ref().is_some_and(|u| u.totp_enabled),
         role,
         tenant,
         logins,
@@ -235,7 +235,7 @@ fn qr_svg(url: &str) -> Option<String> {
 
 async fn totp_on(state: &PortalState, v: &Visitor) -> Result<bool, PageError> {
     let me = users::me(&state.ctx, &v.scope).await?;
-    Ok(me.is_some_and(|u| u.totp_secret.is_some()))
+    Ok(me.is_some_and(|u| u.totp_enabled))
 }
 
 fn totp_page(

@@ -9,7 +9,7 @@ use crate::extract::{CsrfForm, CsrfOnly, Require, Visitor, has_csrf, perm};
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::api_keys::{self, NewKeyInput};
-use avb_domain::{ApiKeyId, KeyEnvironment, Permission};
+use avb_domain::{ApiKeyId, ApiKeyStatus, KeyEnvironment, Permission};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Redirect, Response};
@@ -92,8 +92,8 @@ async fn list_page(
                 id: k.id.to_string(),
                 display: display(&k.environment, &k.prefix),
                 scopes: k.scopes.replace(',', ", "),
-                active: k.status == "active",
-                status: k.status,
+                active: k.status == ApiKeyStatus::Active,
+                status: k.status.to_string(),
                 requests: k.request_count,
                 last_used: k.last_used_at.map_or("never".into(), |t| {
                     t.format("%Y-%m-%d %H:%M UTC").to_string()

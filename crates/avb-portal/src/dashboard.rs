@@ -8,7 +8,7 @@ use crate::error::{PageError, render};
 use crate::extract::Visitor;
 use askama::Template;
 use avb_core::services::{audit, members, tenants, usage};
-use avb_domain::Permission;
+use avb_domain::{Permission, ProbeStatus};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -221,7 +221,7 @@ pub async fn refresh(State(state): State<PortalState>, v: Visitor) -> Response {
 /// One service's state.
 pub struct ServiceRow {
     pub name: String,
-    pub status: &'static str,
+    pub status: ProbeStatus,
     pub detail: String,
 }
 

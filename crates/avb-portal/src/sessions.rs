@@ -10,7 +10,7 @@ use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::sessions::{self, SessionFilter, SessionRecord};
 use avb_core::services::{api_keys, projects};
-use avb_domain::Permission;
+use avb_domain::{Permission, SessionStatus};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -146,7 +146,7 @@ pub struct Choice {
 pub struct SessionRow {
     pub id: String,
     pub started: String,
-    pub status: String,
+    pub status: SessionStatus,
     pub project: String,
     pub key: String,
     pub model: String,
@@ -170,7 +170,7 @@ impl Names {
             Ok(p) => p
                 .items
                 .into_iter()
-                .map(|p| (p.project.id, p.project.name))
+                .map(|p| (p.project.id.as_uuid(), p.project.name))
                 .collect(),
             Err(_) => Vec::new(),
         };
@@ -179,7 +179,11 @@ impl Names {
             status: None,
         };
         let keys = match api_keys::list(&state.ctx, &v.scope, filter, request).await {
-            Ok(k) => k.items.into_iter().map(|k| (k.id, k.name)).collect(),
+            Ok(k) => k
+                .items
+                .into_iter()
+                .map(|k| (k.id.as_uuid(), k.name))
+                .collect(),
             Err(_) => Vec::new(),
         };
         Names { projects, keys }
@@ -217,8 +221,8 @@ fn row(s: SessionRecord, names: &Names) -> SessionRow {
     SessionRow {
         id: s.id.to_string(),
         started: s.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-        project: Names::lookup(&names.projects, s.project_id),
-        key: Names::lookup(&names.keys, s.api_key_id),
+        project: Names::lookup(&names.projects, s.project_id.map(Into::into)),
+        key: Names::lookup(&names.keys, s.api_key_id.map(Into::into)),
         duration: duration(&s),
         status: s.status,
         model: s.model,
@@ -363,11 +367,11 @@ pub async fn export_csv(
             let fields = [
                 s.id.to_string(),
                 s.realtime_id.clone(),
-                s.status.clone(),
+                s.status.to_string(),
                 s.started_at.to_rfc3339(),
                 s.ended_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                Names::lookup(&names.projects, s.project_id),
-                Names::lookup(&names.keys, s.api_key_id),
+                Names::lookup(&names.projects, s.project_id.map(Into::into)),
+                Names::lookup(&names.keys, s.api_key_id.map(Into::into)),
                 s.model.clone(),
                 s.dialect.clone(),
                 s.responses.to_string(),
@@ -429,7 +433,7 @@ pub(crate) struct StatusBadge {
 }
 
 /// The session id of the path, or the 404.
-fn session_id(raw: &str) -> Result<Uuid, PageError> {
+fn session_id(raw: &str) -> Result<avb_domain::SessionId, PageError> {
     raw.parse().map_err(|_| PageError::not_found("session"))
 }
 
@@ -445,7 +449,7 @@ pub async fn detail(
         .await
         .map_err(PageError::or_not_found("session"))?;
     let names = Names::load(&state, &v).await;
-    let can_end = s.status == "active" && v.scope.has(Permission::SessionsManage);
+    let can_end = s.is_active() && v.scope.has(Permission::SessionsManage);
     let page = SessionsDetailPage {
         chrome: v.chrome("/sessions", Some(q.done.as_str())),
         realtime_id: s.realtime_id.clone(),
@@ -484,7 +488,7 @@ pub async fn status(
     Ok(render(
         &StatusBadge {
             id: s.id.to_string(),
-            status: s.status,
+            status: s.status.to_string(),
         },
         StatusCode::OK,
     ))
@@ -507,7 +511,7 @@ pub async fn confirm_end(
     let s = sessions::get(&state.ctx, &v.scope, session_id(&id)?)
         .await
         .map_err(PageError::or_not_found("session"))?;
-    if s.status != "active" {
+    if !s.is_active() {
         return Ok(Redirect::to(&format!("/sessions/{}", s.id)).into_response());
     }
     Ok(render(

@@ -13,7 +13,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use uuid::Uuid;
 
 /// One webhook endpoint row.
 pub struct EndpointRow {
@@ -331,7 +330,7 @@ pub struct LogQuery {
 }
 
 /// The endpoint id of the path, or the 404.
-fn endpoint_id(raw: &str) -> Result<Uuid, PageError> {
+fn endpoint_id(raw: &str) -> Result<avb_domain::WebhookEndpointId, PageError> {
     raw.parse()
         .map_err(|_| PageError::not_found("webhook endpoint"))
 }
@@ -359,7 +358,7 @@ pub async fn log(
         let tried = webhooks::attempts(&state.ctx, &v.scope, d.id).await?;
         rows.push(DeliveryRow {
             event: d.event_type,
-            status: d.status,
+            status: d.status.to_string(),
             code: d
                 .last_status_code
                 .map(|c| c.to_string())

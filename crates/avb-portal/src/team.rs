@@ -119,7 +119,7 @@ async fn page(
         .await?
         .items;
     let (used, limit) = members::seats(&state.ctx, &v.scope).await?;
-    let me = v.scope.actor().user_id().map(|u| u.as_uuid());
+    let me = v.scope.actor().user_id();
     let now = chrono::Utc::now();
     let page = TeamListPage {
         chrome: v.chrome("/team", Some(q.done.as_str())),
@@ -288,7 +288,7 @@ pub async fn confirm_remove(
     let m = listed
         .items
         .into_iter()
-        .find(|m| m.user.id == user.as_uuid())
+        .find(|m| m.user.id == user)
         .ok_or(PageError::not_found("member"))?;
     Ok(render(
         &TeamConfirmRemovePage {
@@ -321,7 +321,7 @@ pub async fn revoke_invitation(
     CsrfForm(v, _): CsrfForm<RowForm>,
 ) -> Result<Response, PageError> {
     let id = id
-        .parse::<Uuid>()
+        .parse::<avb_domain::InvitationId>()
         .map_err(|_| PageError::not_found("invitation"))?;
     match members::revoke_invitation(&state.ctx, &v.scope, id).await {
         Ok(_) | Err(CoreError::Conflict(_)) => {

@@ -70,7 +70,7 @@ pub fn waterfall(t: &TurnRecord) -> Waterfall {
         .join(", ");
     Waterfall {
         response_id: t.response_id.clone(),
-        status: t.status.clone(),
+        status: t.status.to_string(),
         height: (bars.len() as i64 * ROW).max(ROW),
         left: LEFT,
         bars,

@@ -22,7 +22,7 @@ fn tenant_id(raw: &str) -> anyhow::Result<TenantId> {
         .map_err(|_| anyhow::anyhow!("--tenant: '{raw}' is not a tenant id (UUID)"))
 }
 
-fn tenant_json(t: &avb_core::models::tenant::Model) -> serde_json::Value {
+fn tenant_json(t: &avb_core::views::Tenant) -> serde_json::Value {
     json!({"id": t.id, "name": t.name, "billing_email": t.billing_email, "plan": t.plan,
            "status": t.status, "timezone": t.timezone, "created_at": t.created_at})
 }

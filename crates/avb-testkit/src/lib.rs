@@ -208,12 +208,10 @@ impl TestApp {
             plan: None,
             timezone: None,
         };
-        TenantId(
-            tenants::create(&self.ctx, &Scope::local_operator(None), input)
-                .await
-                .expect("create tenant")
-                .id,
-        )
+        tenants::create(&self.ctx, &Scope::local_operator(None), input)
+            .await
+            .expect("create tenant")
+            .id
     }
 
     /// Creates a user with `role` in `tenant` (or a SaaS admin when `tenant` is `None`); returns the e-mail.

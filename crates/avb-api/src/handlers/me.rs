@@ -45,7 +45,7 @@ pub async fn get(
             }),
         name: user.as_ref().map(|u| u.name.clone()),
         saas_admin: scope.is_saas_admin(),
-        totp_enabled: user.as_ref().is_some_and(|u| u.totp_secret.is_some()),
+        totp_enabled: user.as_ref().is_some_and(|u| u.totp_enabled),
         tenant: tenant.map(Into::into),
         role: scope.role().map(|r| r.as_str().to_string()),
         permissions: scope
@@ -146,7 +146,7 @@ pub async fn logins(
     .await?;
     Ok(axum::Json(ListResponse::from_page(page, |e| {
         LoginEventDto {
-            id: e.id,
+            id: e.id.into(),
             ip: e.ip,
             user_agent: e.user_agent,
             success: e.success,

@@ -29,12 +29,12 @@ pub async fn list(
     )
     .await?;
     Ok(axum::Json(ListResponse::from_page(page, |m| MemberDto {
-        membership_id: m.membership.id,
-        user_id: m.user.id,
+        membership_id: m.membership.id.into(),
+        user_id: m.user.id.into(),
         email: m.user.email,
         name: m.user.name,
         role: m.membership.role,
-        status: m.user.status,
+        status: m.user.status.to_string(),
         joined_at: m.membership.created_at,
     })))
 }
@@ -124,12 +124,12 @@ pub async fn change_role(
 ) -> ApiResult<axum::Json<MemberDto>> {
     let m = members::change_role(&state.ctx, &scope, avb_domain::UserId(user), &req.role).await?;
     Ok(axum::Json(MemberDto {
-        membership_id: m.membership.id,
-        user_id: m.user.id,
+        membership_id: m.membership.id.into(),
+        user_id: m.user.id.into(),
         email: m.user.email,
         name: m.user.name,
         role: m.membership.role,
-        status: m.user.status,
+        status: m.user.status.to_string(),
         joined_at: m.membership.created_at,
     }))
 }
@@ -155,7 +155,7 @@ pub async fn remove(
 pub async fn revoke_invitation(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    crate::extract::PathId(id): crate::extract::PathId<uuid::Uuid>,
+    crate::extract::PathId(id): crate::extract::PathId<avb_domain::InvitationId>,
 ) -> ApiResult<axum::Json<InvitationDto>> {
     let inv = members::revoke_invitation(&state.ctx, &scope, id).await?;
     Ok(axum::Json(inv.into()))

@@ -66,7 +66,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    PathId(id): PathId<uuid::Uuid>,
+    PathId(id): PathId<avb_domain::SessionId>,
 ) -> ApiResult<axum::Json<SessionDetailDto>> {
     let (session, items, turns) = sessions::detail(&state.ctx, &scope, id).await?;
     Ok(axum::Json(SessionDetailDto {
@@ -85,7 +85,7 @@ pub async fn get(
             .into_iter()
             .map(|t| TurnDto {
                 response_id: t.response_id,
-                status: t.status,
+                status: t.status.to_string(),
                 stt_ms: t.stt_ms,
                 llm_first_token_ms: t.llm_first_token_ms,
                 tts_first_byte_ms: t.tts_first_byte_ms,
@@ -104,7 +104,7 @@ pub async fn get(
 pub async fn close(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    PathId(id): PathId<uuid::Uuid>,
+    PathId(id): PathId<avb_domain::SessionId>,
 ) -> ApiResult<axum::Json<SessionDto>> {
     Ok(axum::Json(
         sessions::close(&state.ctx, &scope, id).await?.into(),

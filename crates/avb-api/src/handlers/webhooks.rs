@@ -7,6 +7,7 @@ use crate::extract::{Json, PathId, Query};
 use crate::handlers::me::PageQuery;
 use crate::router::AppState;
 use avb_core::services::webhooks;
+use avb_domain::WebhookEndpointId;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -29,7 +30,7 @@ pub struct WebhookDto {
 impl From<webhooks::Endpoint> for WebhookDto {
     fn from(e: webhooks::Endpoint) -> Self {
         Self {
-            id: e.id,
+            id: e.id.into(),
             url: e.url,
             description: e.description,
             events: e.events.split(',').map(str::to_string).collect(),
@@ -98,7 +99,7 @@ pub async fn create(
 pub async fn delete(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    PathId(id): PathId<Uuid>,
+    PathId(id): PathId<WebhookEndpointId>,
 ) -> ApiResult<StatusCode> {
     webhooks::delete(&state.ctx, &scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -119,7 +120,7 @@ pub struct TestSendDto {
 pub async fn test(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    PathId(id): PathId<Uuid>,
+    PathId(id): PathId<WebhookEndpointId>,
 ) -> ApiResult<axum::Json<TestSendDto>> {
     let r = webhooks::send_test(&state.ctx, &scope, id).await?;
     Ok(axum::Json(TestSendDto {
@@ -151,15 +152,15 @@ pub struct DeliveryDto {
 pub async fn deliveries(
     State(state): State<AppState>,
     Auth(scope): Auth,
-    PathId(id): PathId<Uuid>,
+    PathId(id): PathId<WebhookEndpointId>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<axum::Json<ListResponse<DeliveryDto>>> {
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let page = webhooks::deliveries(&state.ctx, &scope, Some(id), page).await?;
     Ok(axum::Json(ListResponse::from_page(page, |d| DeliveryDto {
-        id: d.id,
+        id: d.id.into(),
         event_type: d.event_type,
-        status: d.status,
+        status: d.status.to_string(),
         attempts: d.attempts,
         last_status_code: d.last_status_code,
         last_error: d.last_error,

@@ -5,7 +5,9 @@ use crate::context::AppContext;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::session_cache::CachedSession;
 use crate::scope::{Actor, RequestMeta, Scope};
-use avb_domain::{AuthSessionId, KeyScope, Permission, Role, TenantId, TenantStatus, UserId};
+use avb_domain::{
+    AuthSessionId, KeyScope, Permission, Role, TenantId, TenantStatus, UserId, UserStatus,
+};
 use avb_storage::repos::{auth_sessions, memberships, tenants, users};
 use chrono::Utc;
 use std::collections::BTreeSet;
@@ -127,7 +129,7 @@ async fn load_session(
     let user = users::get(&tx, user_id)
         .await
         .map_err(|_| CoreError::Unauthorized("user no longer exists"))?;
-    if user.status != "active" {
+    if UserStatus::from_stored(&user.status) != UserStatus::Active {
         return Err(CoreError::Unauthorized("user is disabled"));
     }
     let role = match tenant {

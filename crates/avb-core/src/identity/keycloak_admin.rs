@@ -8,11 +8,9 @@
 
 use crate::config::KeycloakConfig;
 use crate::error::{CoreError, CoreResult};
-use crate::views::UserView;
-use avb_domain::Role;
+use crate::views::{LoginEvent, User, UserView};
+use avb_domain::{Role, UserId, UserStatus};
 use avb_keycloak::AdminClient;
-use avb_storage::entities::login_event::Model as LoginEvent;
-use avb_storage::entities::user::Model as User;
 use avb_storage::repos::tenants;
 use avb_storage::store::Tx;
 use avb_storage::{Page, PageRequest};
@@ -55,24 +53,21 @@ impl KeycloakUserExt for KeycloakUser {
             .and_then(DateTime::<Utc>::from_timestamp_millis)
             .unwrap_or_default();
         Some(User {
-            id,
+            id: UserId(id),
             email: self
                 .email
                 .clone()
                 .filter(|e| !e.is_empty())
                 .unwrap_or_else(|| self.username.clone()),
             name: self.display_name(),
-            password_hash: None,
-            totp_secret: None,
-            totp_last_step: None,
+            has_password: false,
+            totp_enabled: false,
             is_saas_admin: realm_roles.iter().any(|r| r == Role::SaasAdmin.as_str()),
             status: if self.is_enabled() {
-                "active"
+                UserStatus::Active
             } else {
-                "disabled"
-            }
-            .into(),
-            failed_logins: 0,
+                UserStatus::Disabled
+            },
             locked_until: None,
             created_at: created,
             updated_at: created,
@@ -96,7 +91,7 @@ impl KeycloakEventExt for KeycloakEvent {
                 .id
                 .as_deref()
                 .and_then(|i| i.parse().ok())
-                .unwrap_or_else(Uuid::now_v7),
+                .unwrap_or_default(),
             user_id: self.user_id.as_deref().and_then(|u| u.parse().ok()),
             email: self
                 .detail("username")
@@ -253,7 +248,7 @@ impl KeycloakAdmin {
             let role = strongest_tenant_role(realm_roles)
                 .map(|r| r.as_str().to_string())
                 .unwrap_or_default();
-            memberships.push((t.as_uuid(), name, role));
+            memberships.push((t, name, role));
         }
         Ok(Some(UserView { user, memberships }))
     }

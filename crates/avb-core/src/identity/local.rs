@@ -8,7 +8,9 @@ use crate::identity::{password, throttle, totp};
 use crate::scope::{Actor, RequestMeta, Scope};
 use crate::services::revocation::Revocation;
 use crate::token::{hash_token, random_alnum};
-use avb_domain::{Email, Name, TenantId, UserId, ValidationError, check_password_policy};
+use avb_domain::{
+    Email, Name, TenantId, UserId, UserStatus, ValidationError, check_password_policy,
+};
 use avb_storage::repos::{
     audit as audit_repo, auth_sessions, login_events, memberships, tokens, users,
 };
@@ -114,7 +116,7 @@ async fn verify_login(
         if !password::verify(input.password.to_string(), user.password_hash.clone()).await {
             return Err(fail("bad_password", Some(uid)));
         }
-        if user.status != "active" {
+        if UserStatus::from_stored(&user.status) != UserStatus::Active {
             return Err(fail("disabled", Some(uid)));
         }
         if let Some(secret) = &user.totp_secret {
@@ -201,7 +203,7 @@ pub async fn login_federated(
     let email = email.trim().to_lowercase();
     let tx = ctx.store.platform_tx(true).await?;
     let user = match users::find_by_email(&tx, &email).await? {
-        Some(u) if u.status == "active" => u,
+        Some(u) if UserStatus::from_stored(&u.status) == UserStatus::Active => u,
         found => {
             let reason = if found.is_some() {
                 "disabled"
@@ -295,7 +297,7 @@ pub async fn refresh(ctx: &AppContext, refresh_token: &str) -> CoreResult<TokenP
         return Err(CoreError::Unauthorized("session has ended"));
     }
     let user = users::get(&tx, UserId(session.user_id)).await?;
-    if user.status != "active" {
+    if UserStatus::from_stored(&user.status) != UserStatus::Active {
         return Err(CoreError::Unauthorized("account is disabled"));
     }
     let next = format!("rt_{}", random_alnum(48));
@@ -496,7 +498,7 @@ async fn reset_password(
     ctx.revocations
         .revoke(None, vec![Revocation::User(uid)])
         .await;
-    if sign_in.is_none() || user.status != "active" {
+    if sign_in.is_none() || UserStatus::from_stored(&user.status) != UserStatus::Active {
         return Ok(None);
     }
     let tx = ctx.store.platform_tx(true).await?;

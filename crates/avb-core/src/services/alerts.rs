@@ -7,7 +7,7 @@ use crate::context::AppContext;
 use crate::error::{CoreError, CoreResult};
 use crate::monitoring::{self, Sample};
 use crate::scope::Scope;
-use avb_domain::{Email, Permission, ValidationError};
+use avb_domain::{AlertRuleId, Email, IncidentId, Permission, ValidationError};
 use avb_storage::repos::alerts as repo;
 use avb_storage::repos::audit as audit_repo;
 use avb_storage::{Page, PageRequest};
@@ -17,7 +17,9 @@ use std::sync::Mutex;
 use std::time::Instant;
 use uuid::Uuid;
 
-pub use avb_storage::repos::alerts::{AlertRule, Incident, IncidentEvent};
+use avb_storage::repos::alerts::{AlertRule as RuleRow, Incident as IncidentRow};
+
+pub use crate::views::{AlertRule, Incident, IncidentEvent};
 
 /// Metrics a rule can watch: name, what it measures.
 pub const METRICS: &[(&str, &str)] = &[
@@ -51,7 +53,7 @@ pub struct RuleInput {
     pub destination: String,
 }
 
-fn check(ctx: &AppContext, input: &RuleInput) -> Result<AlertRule, ValidationError> {
+fn check(ctx: &AppContext, input: &RuleInput) -> Result<RuleRow, ValidationError> {
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ValidationError::new("name", "must be 1 to 100 characters"));
@@ -106,7 +108,7 @@ fn check(ctx: &AppContext, input: &RuleInput) -> Result<AlertRule, ValidationErr
         .map_err(|e| ValidationError::new("destination", e.message))?,
         _ => return Err(ValidationError::new("channel", "must be email or webhook")),
     };
-    Ok(AlertRule {
+    Ok(RuleRow {
         id: Uuid::now_v7(),
         name: name.to_string(),
         metric: input.metric.clone(),
@@ -153,7 +155,7 @@ pub async fn create_rule(
     )
     .await?;
     tx.commit().await?;
-    Ok(rule)
+    Ok(rule.into())
 }
 
 /// Every rule (requires `platform:tenants`).
@@ -163,11 +165,12 @@ pub async fn rules(ctx: &AppContext, scope: &Scope) -> CoreResult<Vec<AlertRule>
     let tx = ctx.store.platform_tx(false).await?;
     let out = repo::rules(&tx).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(out.into_iter().map(AlertRule::from).collect())
 }
 
 /// Deletes a rule and its incidents (requires `platform:tenants`; audited).
-pub async fn delete_rule(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<()> {
+pub async fn delete_rule(ctx: &AppContext, scope: &Scope, id: AlertRuleId) -> CoreResult<()> {
+    let id = id.as_uuid();
     ctx.policy
         .authorize(scope, Permission::PlatformTenants, None)?;
     let tx = ctx.store.platform_tx(true).await?;
@@ -200,21 +203,25 @@ pub async fn incidents(
     let tx = ctx.store.platform_tx(false).await?;
     let out = repo::incidents(&tx, open_only, page).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(out.map(Incident::from))
 }
 
 /// One incident with its timeline (requires `platform:tenants`).
 pub async fn incident(
     ctx: &AppContext,
     scope: &Scope,
-    id: Uuid,
+    id: IncidentId,
 ) -> CoreResult<(Incident, Vec<IncidentEvent>)> {
+    let id = id.as_uuid();
     ctx.policy
         .authorize(scope, Permission::PlatformTenants, None)?;
     let tx = ctx.store.platform_tx(false).await?;
-    let out = repo::incident(&tx, id).await?;
+    let (inc, events) = repo::incident(&tx, id).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok((
+        inc.into(),
+        events.into_iter().map(IncidentEvent::from).collect(),
+    ))
 }
 
 /// What the evaluator remembers between checks: cumulative counters of the last check (for
@@ -253,11 +260,11 @@ fn matches(target: &str, value: Option<&String>) -> bool {
 }
 
 /// The rule's metric now (`None` when there is nothing to measure yet).
-fn measure(rule: &AlertRule, window: &[Sample], probes: &[monitoring::Probe]) -> Option<f64> {
+fn measure(rule: &RuleRow, window: &[Sample], probes: &[monitoring::Probe]) -> Option<f64> {
     match rule.metric.as_str() {
         "service_down" => Some(
             if probes.iter().any(|p| {
-                p.status == "down"
+                p.status == avb_domain::ProbeStatus::Down
                     && (rule.target == "*" || p.service.eq_ignore_ascii_case(&rule.target))
             }) {
                 1.0
@@ -305,7 +312,7 @@ pub async fn evaluate(ctx: &AppContext) -> CoreResult<usize> {
     let tx = ctx.store.platform_tx(false).await?;
     let rules = repo::rules(&tx).await?;
     tx.commit().await?;
-    let rules: Vec<AlertRule> = rules.into_iter().filter(|r| r.enabled).collect();
+    let rules: Vec<RuleRow> = rules.into_iter().filter(|r| r.enabled).collect();
     if rules.is_empty() {
         return Ok(0);
     }
@@ -392,8 +399,8 @@ pub async fn evaluate(ctx: &AppContext) -> CoreResult<usize> {
 async fn notify(
     ctx: &AppContext,
     tx: &avb_storage::store::Tx,
-    rule: &AlertRule,
-    inc: &Incident,
+    rule: &RuleRow,
+    inc: &IncidentRow,
     what: &str,
 ) -> CoreResult<()> {
     let subject = format!("[AgentVoiceBox] incident {what}: {}", rule.name);

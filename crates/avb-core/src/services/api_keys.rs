@@ -7,13 +7,14 @@ use crate::error::CoreResult;
 use crate::scope::Scope;
 use crate::services::projects::tenant_of;
 use crate::token::random_alnum;
-use avb_domain::{ApiKeyId, KeyEnvironment, KeyScope, Name, Permission, ProjectId};
-use avb_storage::entities::api_key::Model as ApiKey;
+use avb_domain::{ApiKeyId, ApiKeyStatus, KeyEnvironment, KeyScope, Name, Permission, ProjectId};
 use avb_storage::repos::{api_keys, audit as audit_repo, projects};
 
 pub use avb_storage::repos::api_keys::KeyFilter;
 use avb_storage::{Page, PageRequest, TenantTx};
 use chrono::{Duration, Utc};
+
+pub use crate::views::ApiKey;
 
 /// How long a rotated key keeps working.
 pub const ROTATION_GRACE_HOURS: i64 = 24;
@@ -43,15 +44,7 @@ pub struct KeyUpdate {
 
 /// Display status: active, expiring (rotated, in grace), expired, revoked, suspended.
 pub fn display_status(k: &ApiKey) -> &'static str {
-    match k.status.as_str() {
-        "revoked" => "revoked",
-        "suspended" => "suspended",
-        _ => match k.expires_at {
-            Some(e) if e <= Utc::now() => "expired",
-            Some(_) => "expiring",
-            None => "active",
-        },
-    }
+    k.display_status()
 }
 
 fn scopes_text(scopes: &[KeyScope]) -> String {
@@ -86,7 +79,8 @@ async fn mint(
             created_by: scope.actor().user_id(),
         },
     )
-    .await?;
+    .await?
+    .into();
     Ok(CreatedKey { key, secret })
 }
 
@@ -146,7 +140,7 @@ pub async fn list(
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let page = api_keys::list(&tx, filter, page).await?;
     tx.commit().await?;
-    Ok(page)
+    Ok(page.map(ApiKey::from))
 }
 
 /// One key.
@@ -157,7 +151,7 @@ pub async fn get(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult<Ap
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let k = api_keys::get(&tx, id).await?;
     tx.commit().await?;
-    Ok(k)
+    Ok(k.into())
 }
 
 /// Changes name, scopes or project.
@@ -186,20 +180,22 @@ pub async fn update(
             .await
             .map_err(|_| avb_domain::ValidationError::new("project_id", "no such project"))?;
     }
-    let current = api_keys::get(&tx, id).await?;
-    if current.status == "revoked" {
+    let current = ApiKey::from(api_keys::get(&tx, id).await?);
+    if current.status == ApiKeyStatus::Revoked {
         return Err(crate::CoreError::Conflict(
             "a revoked key cannot be changed".into(),
         ));
     }
-    let k = api_keys::update(
-        &tx,
-        id,
-        name.as_ref().map(|n| n.as_str()),
-        scopes.as_deref().map(scopes_text),
-        upd.project,
-    )
-    .await?;
+    let k = ApiKey::from(
+        api_keys::update(
+            &tx,
+            id,
+            name.as_ref().map(|n| n.as_str()),
+            scopes.as_deref().map(scopes_text),
+            upd.project,
+        )
+        .await?,
+    );
     let summary = serde_json::json!({
         "name": name.as_ref().map(|n| n.as_str()), "scopes": scopes.as_deref().map(scopes_text),
         "project_id": upd.project,
@@ -229,11 +225,11 @@ pub async fn rotate(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult
     ctx.policy
         .authorize(scope, Permission::ApiKeysManage, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
-    let old = api_keys::get(&tx, id).await?;
-    if display_status(&old) != "active" {
+    let old = ApiKey::from(api_keys::get(&tx, id).await?);
+    if old.display_status() != "active" {
         return Err(crate::CoreError::Conflict(format!(
             "only an active key can be rotated (this one is {})",
-            display_status(&old)
+            old.display_status()
         )));
     }
     let scopes = KeyScope::parse_list("scopes", &old.scopes.split(',').collect::<Vec<_>>())?;
@@ -242,13 +238,13 @@ pub async fn rotate(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult
         &tx,
         scope,
         &old.name,
-        old.project_id.map(ProjectId),
+        old.project_id,
         &scopes,
         &old.environment,
     )
     .await?;
     let grace_until = Utc::now() + Duration::hours(ROTATION_GRACE_HOURS);
-    api_keys::mark_rotated(&tx, id, ApiKeyId(created.key.id), grace_until).await?;
+    api_keys::mark_rotated(&tx, id, created.key.id, grace_until).await?;
     let summary = serde_json::json!({"new_key_id": created.key.id, "new_prefix": created.key.prefix, "old_valid_until": grace_until});
     audit_repo::append(
         &tx,
@@ -275,13 +271,13 @@ pub async fn revoke(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult
     ctx.policy
         .authorize(scope, Permission::ApiKeysManage, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
-    let current = api_keys::get(&tx, id).await?;
-    if current.status == "revoked" {
+    let current = ApiKey::from(api_keys::get(&tx, id).await?);
+    if current.status == ApiKeyStatus::Revoked {
         return Err(crate::CoreError::Conflict(
             "the key is already revoked".into(),
         ));
     }
-    let k = api_keys::revoke(&tx, id).await?;
+    let k = ApiKey::from(api_keys::revoke(&tx, id).await?);
     let summary = serde_json::json!({"prefix": k.prefix});
     audit_repo::append(
         &tx,

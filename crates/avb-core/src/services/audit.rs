@@ -5,7 +5,8 @@ use crate::error::CoreResult;
 use crate::scope::Scope;
 use crate::services::projects::tenant_of;
 use avb_domain::{Permission, TenantId};
-use avb_storage::entities::audit_event::Model as AuditEvent;
+use avb_storage::entities::audit_event::Model as AuditRow;
+use avb_storage::repos::audit::AuditArchive as ArchiveRow;
 use avb_storage::repos::audit::{self as audit_repo};
 
 pub use avb_storage::repos::audit::{AuditFilter, ChainBreak};
@@ -27,7 +28,7 @@ pub async fn list(
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let page = audit_repo::list(&tx, None, filter, page).await?;
     tx.commit().await?;
-    Ok(page)
+    Ok(page.map(AuditEvent::from))
 }
 
 /// Every matching row (up to [`EXPORT_LIMIT`]), newest first, for CSV/JSON export.
@@ -44,7 +45,7 @@ pub async fn export(
     let mut after = None;
     loop {
         let page = audit_repo::list(&tx, None, filter, PageRequest { limit: 1000, after }).await?;
-        out.extend(page.items);
+        out.extend(page.items.into_iter().map(AuditEvent::from));
         after = page.next;
         if after.is_none() || out.len() >= EXPORT_LIMIT {
             break;
@@ -85,7 +86,7 @@ pub async fn platform_list(
     let tx = ctx.store.platform_tx(false).await?;
     let page = audit_repo::list(&tx, tenant, filter, page).await?;
     tx.commit().await?;
-    Ok(page)
+    Ok(page.map(AuditEvent::from))
 }
 
 /// Every matching row across tenants (up to [`EXPORT_LIMIT`]), newest first (requires
@@ -104,7 +105,7 @@ pub async fn platform_export(
     loop {
         let page =
             audit_repo::list(&tx, tenant, filter, PageRequest { limit: 1000, after }).await?;
-        out.extend(page.items);
+        out.extend(page.items.into_iter().map(AuditEvent::from));
         after = page.next;
         if after.is_none() || out.len() >= EXPORT_LIMIT {
             break;
@@ -119,17 +120,18 @@ pub async fn platform_export(
 pub async fn platform_get(
     ctx: &AppContext,
     scope: &Scope,
-    id: uuid::Uuid,
+    id: avb_domain::AuditId,
 ) -> CoreResult<AuditEvent> {
+    let id = id.as_uuid();
     ctx.policy
         .authorize(scope, Permission::PlatformAudit, None)?;
     let tx = ctx.store.platform_tx(false).await?;
     let row = audit_repo::get(&tx, id).await?;
     tx.commit().await?;
-    Ok(row)
+    Ok(row.into())
 }
 
-pub use avb_storage::repos::audit::AuditArchive;
+pub use crate::views::{AuditArchive, AuditEvent};
 
 /// Where archives go.
 fn archive_dir(ctx: &AppContext) -> std::path::PathBuf {
@@ -140,7 +142,7 @@ fn archive_dir(ctx: &AppContext) -> std::path::PathBuf {
         .unwrap_or_else(|| ctx.config.server.data_dir.join("audit-archive"))
 }
 
-fn row_json(r: &AuditEvent) -> serde_json::Value {
+fn row_json(r: &AuditRow) -> serde_json::Value {
     serde_json::json!({
         "id": r.id, "tenant_id": r.tenant_id, "chain": r.chain, "seq": r.seq,
         "actor_type": r.actor_type, "actor_id": r.actor_id, "actor_label": r.actor_label,
@@ -152,9 +154,9 @@ fn row_json(r: &AuditEvent) -> serde_json::Value {
     })
 }
 
-fn row_from_json(v: &serde_json::Value) -> Option<AuditEvent> {
+fn row_from_json(v: &serde_json::Value) -> Option<AuditRow> {
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    Some(AuditEvent {
+    Some(AuditRow {
         id: s("id")?.parse().ok()?,
         tenant_id: s("tenant_id").and_then(|t| t.parse().ok()),
         chain: s("chain")?,
@@ -179,7 +181,7 @@ fn row_from_json(v: &serde_json::Value) -> Option<AuditEvent> {
 }
 
 /// Writes `rows` (one chain's consecutive rows) as gzip JSON lines; returns the file's SHA-256.
-fn write_archive(path: &std::path::Path, rows: &[AuditEvent]) -> std::io::Result<String> {
+fn write_archive(path: &std::path::Path, rows: &[AuditRow]) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -219,7 +221,7 @@ pub async fn archive_older_than(
         };
         // One chain per archive: the leading run of rows of the first chain.
         let chain = first.chain.clone();
-        let run: Vec<AuditEvent> = rows.into_iter().take_while(|r| r.chain == chain).collect();
+        let run: Vec<AuditRow> = rows.into_iter().take_while(|r| r.chain == chain).collect();
         let (base_seq, base_hash) = audit_repo::archive_base(&tx, &chain).await?;
         let (Some(head), Some(tail)) = (run.first(), run.last()) else {
             break;
@@ -238,7 +240,7 @@ pub async fn archive_older_than(
             .map_err(|e| crate::CoreError::Internal(format!("writing {}: {e}", file.display())))?;
         let a = audit_repo::archive_rows(
             &tx,
-            AuditArchive {
+            ArchiveRow {
                 id: uuid::Uuid::now_v7(),
                 chain: chain.clone(),
                 tenant_id: head.tenant_id,
@@ -255,7 +257,7 @@ pub async fn archive_older_than(
         )
         .await?;
         tx.commit().await?;
-        made.push(a);
+        made.push(AuditArchive::from(a));
     }
     if !made.is_empty() {
         let tx = ctx.store.platform_tx(true).await?;
@@ -284,12 +286,16 @@ pub async fn archives(ctx: &AppContext, scope: &Scope) -> CoreResult<Vec<AuditAr
     let tx = ctx.store.platform_tx(false).await?;
     let out = audit_repo::archives(&tx).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(out.into_iter().map(AuditArchive::from).collect())
 }
 
 /// Checks an archive file against its record: the file's SHA-256, then every row's hash and
 /// link, from the chain's previous archive to the recorded last hash. Returns rows checked.
-pub async fn verify_archive(ctx: &AppContext, scope: &Scope, id: uuid::Uuid) -> CoreResult<u64> {
+pub async fn verify_archive(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: avb_domain::AuditArchiveId,
+) -> CoreResult<u64> {
     use sha2::{Digest, Sha256};
     use std::io::BufRead;
     let all = archives(ctx, scope).await?;

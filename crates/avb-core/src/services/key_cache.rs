@@ -3,7 +3,7 @@
 //! counters are batched in memory and flushed periodically.
 
 use crate::error::{CoreError, CoreResult};
-use avb_domain::{ApiKeyId, KeyScope, ProjectId, TenantId};
+use avb_domain::{ApiKeyId, ApiKeyStatus, KeyScope, ProjectId, TenantId};
 use avb_storage::Store;
 use avb_storage::entities::api_key;
 use chrono::{DateTime, Utc};
@@ -122,10 +122,12 @@ impl KeyVerifier {
         {
             return Err(CoreError::Unauthorized("invalid API key"));
         }
-        match row.status.as_str() {
-            "active" => {}
-            "suspended" => return Err(CoreError::TenantSuspended),
-            _ => return Err(CoreError::Unauthorized("API key has been revoked")),
+        match ApiKeyStatus::from_stored(&row.status) {
+            ApiKeyStatus::Active => {}
+            ApiKeyStatus::Suspended => return Err(CoreError::TenantSuspended),
+            ApiKeyStatus::Revoked => {
+                return Err(CoreError::Unauthorized("API key has been revoked"));
+            }
         }
         if row.expires_at.is_some_and(|e| e <= Utc::now()) {
             return Err(CoreError::Unauthorized(

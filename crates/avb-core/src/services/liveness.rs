@@ -56,7 +56,7 @@ pub async fn close_own_orphans(ctx: &AppContext) -> CoreResult<usize> {
         let tx = ctx.store.tenant_tx(TenantId(tenant), true).await?;
         let s = realtime_sessions::get(&tx, id).await?;
         realtime_sessions::close(&tx, id, LOST, s.responses).await?;
-        let s = realtime_sessions::get(&tx, id).await?;
+        let s = realtime_sessions::get(&tx, id).await?.into();
         crate::services::webhooks::emit(&tx, "session.closed", super::sessions::closed_event(&s))
             .await?;
         tx.commit().await?;
@@ -77,7 +77,7 @@ async fn close_replica(
     tx.commit().await?;
     for (tenant, id) in &lost {
         let tx = ctx.store.tenant_tx(TenantId(*tenant), true).await?;
-        let s = realtime_sessions::get(&tx, *id).await?;
+        let s = realtime_sessions::get(&tx, *id).await?.into();
         crate::services::webhooks::emit(&tx, "session.closed", super::sessions::closed_event(&s))
             .await?;
         tx.commit().await?;

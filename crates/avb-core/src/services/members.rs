@@ -8,11 +8,11 @@ use crate::scope::{Actor, RequestMeta, Scope};
 use crate::services::projects::tenant_of;
 use crate::services::revocation::Revocation;
 use crate::token::{hash_token, random_alnum};
+pub use crate::views::{Invitation, Member};
 use avb_domain::{
-    Email, Name, Permission, Role, TenantId, UserId, ValidationError, check_password_policy,
+    Email, InvitationStatus, Name, Permission, Role, TenantId, UserId, ValidationError,
+    check_password_policy,
 };
-use avb_storage::entities::invitation::Model as Invitation;
-use avb_storage::repos::memberships::Member;
 use avb_storage::repos::{
     audit as audit_repo, auth_sessions, invitations, memberships, tenants, users,
 };
@@ -34,7 +34,7 @@ pub async fn list_members(
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let page = memberships::list(&tx, page).await?;
     tx.commit().await?;
-    Ok(page)
+    Ok(page.map(Member::from))
 }
 
 /// Parses a role that can be granted inside a tenant.
@@ -131,7 +131,7 @@ pub async fn invite(
     )
     .await?;
     tx.commit().await?;
-    Ok(inv)
+    Ok(inv.into())
 }
 
 /// Lists invitations, optionally by status (pending, accepted).
@@ -145,14 +145,17 @@ pub async fn list_invitations(
     ctx.policy
         .authorize(scope, Permission::TeamView, Some(tenant))?;
     if let Some(s) = status
-        && !matches!(s, "pending" | "accepted")
+        && !matches!(
+            InvitationStatus::from_stored(s),
+            InvitationStatus::Pending | InvitationStatus::Accepted
+        )
     {
         return Err(ValidationError::new("status", "must be pending or accepted").into());
     }
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let page = invitations::list(&tx, status, page).await?;
     tx.commit().await?;
-    Ok(page)
+    Ok(page.map(Invitation::from))
 }
 
 /// Accepts an invitation: creates the account if needed and adds the membership.
@@ -211,9 +214,9 @@ pub async fn invitation_link(ctx: &AppContext, token: &str) -> CoreResult<Invita
         .await?
         .map(|u| u.totp_secret.is_some());
     lookup.commit().await?;
-    let state = match inv.status.as_str() {
-        "accepted" => InvitationLink::Used,
-        "revoked" => InvitationLink::Revoked,
+    let state = match InvitationStatus::from_stored(&inv.status) {
+        InvitationStatus::Accepted => InvitationLink::Used,
+        InvitationStatus::Revoked => InvitationLink::Revoked,
         _ if inv.expires_at <= Utc::now() => InvitationLink::Expired,
         _ => {
             let tx = ctx.store.tenant_tx(TenantId(inv.tenant_id), false).await?;
@@ -256,7 +259,9 @@ pub async fn accept_as(
     let inv = invitations::find_by_token(&tx, &token_hash)
         .await
         .map_err(|_| bad())?;
-    if inv.status != "pending" || inv.expires_at <= Utc::now() {
+    if InvitationStatus::from_stored(&inv.status) != InvitationStatus::Pending
+        || inv.expires_at <= Utc::now()
+    {
         return Err(bad());
     }
     let user = match (users::find_by_email(&tx, &inv.email).await?, joiner) {
@@ -399,8 +404,8 @@ pub async fn change_role(
         .revoke(Some(tenant), vec![Revocation::User(user)])
         .await;
     Ok(Member {
-        membership,
-        user: u,
+        membership: membership.into(),
+        user: u.into(),
     })
 }
 
@@ -459,14 +464,15 @@ pub async fn remove(ctx: &AppContext, scope: &Scope, user: UserId) -> CoreResult
 pub async fn revoke_invitation(
     ctx: &AppContext,
     scope: &Scope,
-    id: uuid::Uuid,
+    id: avb_domain::InvitationId,
 ) -> CoreResult<Invitation> {
+    let id = id.as_uuid();
     let tenant = tenant_of(scope, Permission::TeamManage)?;
     ctx.policy
         .authorize(scope, Permission::TeamManage, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     let inv = invitations::get(&tx, id).await?;
-    if inv.status != "pending" {
+    if InvitationStatus::from_stored(&inv.status) != InvitationStatus::Pending {
         return Err(CoreError::Conflict(format!(
             "the invitation is already {}",
             inv.status
@@ -487,5 +493,5 @@ pub async fn revoke_invitation(
     )
     .await?;
     tx.commit().await?;
-    Ok(inv)
+    Ok(inv.into())
 }

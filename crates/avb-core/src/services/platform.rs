@@ -12,10 +12,8 @@ use crate::error::{CoreError, CoreResult};
 use crate::identity::keycloak_admin::{KeycloakAdmin, KeycloakUserExt, UPDATE_PASSWORD};
 use crate::scope::{Actor, Scope};
 use crate::services::revocation::Revocation;
-pub use crate::views::UserView;
-use avb_domain::{Permission, TenantId, UserId};
-use avb_storage::entities::login_event::Model as LoginEvent;
-use avb_storage::entities::user::Model as User;
+pub use crate::views::{LoginEvent, User, UserView};
+use avb_domain::{Permission, TenantId, TenantStatus, UserId, UserStatus};
 use avb_storage::repos::{
     audit as audit_repo, auth_sessions, login_events, memberships, realtime_sessions, tenants,
     usage, users,
@@ -62,10 +60,10 @@ pub async fn overview(ctx: &AppContext, scope: &Scope) -> CoreResult<Overview> {
         },
     )
     .await?;
-    let names: HashMap<Uuid, (String, String)> = all
+    let names: HashMap<Uuid, (String, TenantStatus)> = all
         .items
         .iter()
-        .map(|t| (t.id, (t.name.clone(), t.status.clone())))
+        .map(|t| (t.id, (t.name.clone(), TenantStatus::from_stored(&t.status))))
         .collect();
     let active_sessions = realtime_sessions::active_ids(&tx).await?.len() as u64;
     let rows = usage::by_tenant(&tx, now - Duration::days(30), now).await?;
@@ -104,7 +102,10 @@ pub async fn overview(ctx: &AppContext, scope: &Scope) -> CoreResult<Overview> {
     top.truncate(10);
     Ok(Overview {
         tenants: names.len() as u64,
-        suspended: names.values().filter(|(_, s)| s == "suspended").count() as u64,
+        suspended: names
+            .values()
+            .filter(|(_, s)| *s == TenantStatus::Suspended)
+            .count() as u64,
         active_sessions,
         requests_30d: requests,
         audio_minutes_30d: minutes,
@@ -114,14 +115,14 @@ pub async fn overview(ctx: &AppContext, scope: &Scope) -> CoreResult<Overview> {
 }
 
 async fn with_memberships(tx: &avb_storage::store::Tx, user: User) -> CoreResult<UserView> {
-    let ms = memberships::for_user(tx, UserId(user.id)).await?;
+    let ms = memberships::for_user(tx, user.id).await?;
     let mut out = Vec::with_capacity(ms.len());
     for m in ms {
         let name = tenants::get(tx, TenantId(m.tenant_id))
             .await
             .map(|t| t.name)
             .unwrap_or_default();
-        out.push((m.tenant_id, name, m.role));
+        out.push((TenantId(m.tenant_id), name, m.role));
     }
     Ok(UserView {
         user,
@@ -145,7 +146,7 @@ pub async fn users(
     let listed = users::list(&tx, q, page).await?;
     let mut items = Vec::with_capacity(listed.items.len());
     for u in listed.items {
-        items.push(with_memberships(&tx, u).await?);
+        items.push(with_memberships(&tx, u.into()).await?);
     }
     tx.commit().await?;
     Ok(Page {
@@ -167,7 +168,7 @@ pub async fn user(
     }
     let tx = ctx.store.platform_tx(true).await?;
     let u = users::get(&tx, id).await.map_err(|_| CoreError::NotFound)?;
-    let view = with_memberships(&tx, u).await?;
+    let view = with_memberships(&tx, u.into()).await?;
     let logins = login_events::list_for_user(
         &tx,
         id,
@@ -177,7 +178,10 @@ pub async fn user(
         },
     )
     .await?
-    .items;
+    .items
+    .into_iter()
+    .map(LoginEvent::from)
+    .collect();
     audit_repo::append(
         &tx,
         audit::entry(
@@ -212,11 +216,15 @@ pub async fn set_user_enabled(
     }
     let tx = ctx.store.platform_tx(true).await?;
     let current = users::get(&tx, id).await.map_err(|_| CoreError::NotFound)?;
-    let status = if enabled { "active" } else { "disabled" };
-    if current.status == status {
+    let status = if enabled {
+        UserStatus::Active
+    } else {
+        UserStatus::Disabled
+    };
+    if UserStatus::from_stored(&current.status) == status {
         return Err(CoreError::Conflict(format!("the user is already {status}")));
     }
-    let u = users::set_status(&tx, id, status).await?;
+    let u = users::set_status(&tx, id, status.as_str()).await?;
     let ended = if enabled {
         0
     } else {
@@ -253,7 +261,7 @@ pub async fn set_user_enabled(
             )
             .await;
     }
-    Ok(u)
+    Ok(u.into())
 }
 
 /// Mails the user a password-reset link (requires `platform:users`; audited).
@@ -295,7 +303,7 @@ pub async fn failed_logins(
     let tx = ctx.store.platform_tx(false).await?;
     let p = login_events::failures(&tx, page).await?;
     tx.commit().await?;
-    Ok(p)
+    Ok(p.map(LoginEvent::from))
 }
 
 // The user calls above, answered by Keycloak. Keycloak is asked first and the audit row written
@@ -364,7 +372,11 @@ async fn keycloak_set_enabled(
         return Err(CoreError::Conflict("you cannot disable yourself".into()));
     }
     let (u, roles) = kc.user_with_roles(id.as_uuid()).await?;
-    let status = if enabled { "active" } else { "disabled" };
+    let status = if enabled {
+        UserStatus::Active
+    } else {
+        UserStatus::Disabled
+    };
     if u.is_enabled() == enabled {
         return Err(CoreError::Conflict(format!("the user is already {status}")));
     }
@@ -383,7 +395,7 @@ async fn keycloak_set_enabled(
             }],
         )
         .await;
-    user.status = status.into();
+    user.status = status;
     let logout = if enabled {
         Ok(())
     } else {

@@ -4,8 +4,8 @@ use crate::audit;
 use crate::context::AppContext;
 use crate::error::{CoreError, CoreResult};
 use crate::scope::Scope;
+pub use crate::views::Project;
 use avb_domain::{Environment, Name, Permission, ProjectId, TenantId, ValidationError};
-use avb_storage::entities::project::Model as Project;
 use avb_storage::repos::{api_keys, audit as audit_repo, projects, voice_profiles};
 use avb_storage::{Page, PageRequest};
 use std::collections::HashMap;
@@ -59,7 +59,7 @@ pub async fn list(
     tx.commit().await?;
     Ok(page.map(|p| ProjectView {
         key_count: counts.get(&p.id).copied().unwrap_or(0),
-        project: p,
+        project: p.into(),
     }))
 }
 
@@ -96,7 +96,7 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok(ProjectView {
-        project: p,
+        project: p.into(),
         key_count: 0,
     })
 }
@@ -115,7 +115,7 @@ pub async fn get(ctx: &AppContext, scope: &Scope, id: ProjectId) -> CoreResult<P
         .unwrap_or(0);
     tx.commit().await?;
     Ok(ProjectView {
-        project: p,
+        project: p.into(),
         key_count,
     })
 }
@@ -173,7 +173,7 @@ pub async fn update(
     .await?;
     tx.commit().await?;
     Ok(ProjectView {
-        project: p,
+        project: p.into(),
         key_count,
     })
 }

@@ -8,7 +8,8 @@ use crate::scope::{Actor, RequestMeta, Scope};
 use crate::services::projects::tenant_of;
 use crate::token::{hash_token, random_alnum};
 use avb_domain::{
-    ApiKeyId, Permission, ProjectId, TenantId, TenantStatus, UserId, ValidationError,
+    ApiKeyId, ApiKeyStatus, Permission, ProjectId, TenantId, TenantStatus, UserId, UserStatus,
+    ValidationError,
 };
 use avb_storage::repos::{
     api_keys, audit as audit_repo, memberships, projects, realtime_secrets, tenants, users,
@@ -212,10 +213,10 @@ async fn check_minter(ctx: &AppContext, row: &StoredSecret) -> CoreResult<Minter
             let Ok(key) = api_keys::get(&tx, ApiKeyId(key)).await else {
                 return Err(revoked);
             };
-            match key.status.as_str() {
-                "active" => {}
-                "suspended" => return Err(CoreError::TenantSuspended),
-                _ => return Err(revoked),
+            match ApiKeyStatus::from_stored(&key.status) {
+                ApiKeyStatus::Active => {}
+                ApiKeyStatus::Suspended => return Err(CoreError::TenantSuspended),
+                ApiKeyStatus::Revoked => return Err(revoked),
             }
             if key.expires_at.is_some_and(|e| e <= Utc::now()) {
                 return Err(revoked);
@@ -237,7 +238,7 @@ async fn check_minter(ctx: &AppContext, row: &StoredSecret) -> CoreResult<Minter
             let platform = ctx.store.platform_tx(false).await?;
             let active = users::get(&platform, user)
                 .await
-                .is_ok_and(|u| u.status == "active");
+                .is_ok_and(|u| UserStatus::from_stored(&u.status) == UserStatus::Active);
             platform.commit().await?;
             if member.is_none() || !active {
                 return Err(revoked);

@@ -6,11 +6,11 @@ use crate::error::{CoreError, CoreResult};
 use crate::scope::{Actor, Scope};
 use crate::services::projects::tenant_of;
 use crate::services::revocation::Revocation;
-use avb_domain::{Permission, TenantId};
-pub use avb_storage::entities::realtime_session::Model as SessionRecord;
+use avb_domain::{Permission, SessionId, TenantId, TurnStatus};
 use avb_storage::repos::{audit as audit_repo, realtime_sessions};
 use avb_storage::{Page, PageRequest};
-use uuid::Uuid;
+
+pub use crate::views::sessions::{ItemRecord, SessionRecord, TurnRecord};
 
 pub use avb_storage::repos::realtime_sessions::SessionFilter;
 
@@ -21,18 +21,18 @@ pub async fn open(
     realtime_id: &str,
     model: &str,
     dialect: &str,
-) -> CoreResult<Uuid> {
+) -> CoreResult<SessionId> {
     let tenant = tenant_of(scope, Permission::RealtimeConnect)?;
     let api_key = match scope.actor() {
         Actor::ApiKey { id, .. } => Some(id.as_uuid()),
         _ => None,
     };
-    let id = Uuid::now_v7();
+    let id = SessionId::new();
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     realtime_sessions::insert(
         &tx,
         realtime_sessions::NewSession {
-            id,
+            id: id.as_uuid(),
             project: scope.actor().project().map(|p| p.as_uuid()),
             api_key,
             realtime_id,
@@ -52,13 +52,14 @@ pub async fn open(
 pub async fn closed(
     ctx: &AppContext,
     tenant: TenantId,
-    id: Uuid,
+    id: SessionId,
     reason: &str,
     responses: i32,
 ) -> CoreResult<()> {
+    let id = id.as_uuid();
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     realtime_sessions::close(&tx, id, reason, responses).await?;
-    let s = realtime_sessions::get(&tx, id).await?;
+    let s = realtime_sessions::get(&tx, id).await?.into();
     crate::services::webhooks::emit(&tx, "session.closed", closed_event(&s)).await?;
     tx.commit().await?;
     Ok(())
@@ -92,33 +93,35 @@ pub async fn list(
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let page = realtime_sessions::list(&tx, filter, page).await?;
     tx.commit().await?;
-    Ok(page)
+    Ok(page.map(SessionRecord::from))
 }
 
 /// One session (requires `sessions:view`).
-pub async fn get(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<SessionRecord> {
+pub async fn get(ctx: &AppContext, scope: &Scope, id: SessionId) -> CoreResult<SessionRecord> {
+    let id = id.as_uuid();
     let tenant = tenant_of(scope, Permission::SessionsView)?;
     ctx.policy
         .authorize(scope, Permission::SessionsView, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let s = realtime_sessions::get(&tx, id).await?;
     tx.commit().await?;
-    Ok(s)
+    Ok(s.into())
 }
 
 /// Ends a live session on whichever replica holds it (requires `sessions:manage`).
-pub async fn close(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<SessionRecord> {
+pub async fn close(ctx: &AppContext, scope: &Scope, id: SessionId) -> CoreResult<SessionRecord> {
+    let id = id.as_uuid();
     let tenant = tenant_of(scope, Permission::SessionsManage)?;
     ctx.policy
         .authorize(scope, Permission::SessionsManage, Some(tenant))?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
-    let s = realtime_sessions::get(&tx, id).await?;
-    if s.status != "active" {
+    let s = SessionRecord::from(realtime_sessions::get(&tx, id).await?);
+    if !s.is_active() {
         return Err(CoreError::Conflict("the session has already ended".into()));
     }
     let reason = format!("closed by {}", scope.actor().label());
     realtime_sessions::close(&tx, id, &reason, s.responses).await?;
-    let closed = realtime_sessions::get(&tx, id).await?;
+    let closed = realtime_sessions::get(&tx, id).await?.into();
     crate::services::webhooks::emit(&tx, "session.closed", closed_event(&closed)).await?;
     audit_repo::append(
         &tx,
@@ -139,12 +142,9 @@ pub async fn close(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<Sess
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let s = realtime_sessions::get(&tx, id).await?;
     tx.commit().await?;
-    Ok(s)
+    Ok(s.into())
 }
 
-pub use avb_storage::entities::{
-    realtime_item::Model as ItemRecord, realtime_turn::Model as TurnRecord,
-};
 use avb_storage::repos::realtime_records;
 pub use avb_storage::repos::realtime_records::TurnTimes;
 
@@ -152,14 +152,14 @@ pub use avb_storage::repos::realtime_records::TurnTimes;
 pub async fn record_item(
     ctx: &AppContext,
     tenant: TenantId,
-    session: Uuid,
+    session: SessionId,
     item_id: &str,
     kind: &str,
     role: &str,
     text: &str,
 ) -> CoreResult<()> {
     let tx = ctx.store.tenant_tx(tenant, true).await?;
-    realtime_records::insert_item(&tx, session, item_id, kind, role, text).await?;
+    realtime_records::insert_item(&tx, session.as_uuid(), item_id, kind, role, text).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -168,13 +168,14 @@ pub async fn record_item(
 pub async fn record_turn(
     ctx: &AppContext,
     tenant: TenantId,
-    session: Uuid,
+    session: SessionId,
     response_id: &str,
-    status: &str,
+    status: TurnStatus,
     times: &TurnTimes,
 ) -> CoreResult<()> {
     let tx = ctx.store.tenant_tx(tenant, true).await?;
-    realtime_records::insert_turn(&tx, session, response_id, status, times).await?;
+    realtime_records::insert_turn(&tx, session.as_uuid(), response_id, status.as_str(), times)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -183,8 +184,9 @@ pub async fn record_turn(
 pub async fn detail(
     ctx: &AppContext,
     scope: &Scope,
-    id: Uuid,
+    id: SessionId,
 ) -> CoreResult<(SessionRecord, Vec<ItemRecord>, Vec<TurnRecord>)> {
+    let id = id.as_uuid();
     let tenant = tenant_of(scope, Permission::SessionsView)?;
     ctx.policy
         .authorize(scope, Permission::SessionsView, Some(tenant))?;
@@ -192,5 +194,9 @@ pub async fn detail(
     let s = realtime_sessions::get(&tx, id).await?;
     let (items, turns) = realtime_records::for_session(&tx, id).await?;
     tx.commit().await?;
-    Ok((s, items, turns))
+    Ok((
+        s.into(),
+        items.into_iter().map(ItemRecord::from).collect(),
+        turns.into_iter().map(TurnRecord::from).collect(),
+    ))
 }

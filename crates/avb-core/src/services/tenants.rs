@@ -5,8 +5,8 @@ use crate::context::AppContext;
 use crate::error::{CoreError, CoreResult};
 use crate::scope::Scope;
 use crate::services::revocation::Revocation;
-use avb_domain::{Email, Name, Permission, TenantId, TenantStatus, ValidationError};
-use avb_storage::entities::tenant::Model as Tenant;
+pub use crate::views::{Tenant, TenantSettings};
+use avb_domain::{ApiKeyStatus, Email, Name, Permission, TenantId, TenantStatus, ValidationError};
 use avb_storage::repos::{api_keys, audit as audit_repo, tenants};
 use avb_storage::{Page, PageRequest};
 
@@ -88,7 +88,7 @@ pub async fn create(ctx: &AppContext, scope: &Scope, input: NewTenantInput) -> C
     )
     .await?;
     tx.commit().await?;
-    Ok(t)
+    Ok(t.into())
 }
 
 /// Lists tenants (platform permission), searching name, e-mail or id.
@@ -110,7 +110,7 @@ pub async fn list(
     )
     .await?;
     tx.commit().await?;
-    Ok(page)
+    Ok(page.map(Tenant::from))
 }
 
 /// One tenant: SaaS admins see any; members see their own.
@@ -134,7 +134,7 @@ pub async fn get(ctx: &AppContext, scope: &Scope, id: TenantId) -> CoreResult<Te
         )
         .await?;
         tx.commit().await?;
-        return Ok(t);
+        return Ok(t.into());
     }
     if scope.tenant() != Some(id) {
         return Err(CoreError::NotFound);
@@ -142,7 +142,7 @@ pub async fn get(ctx: &AppContext, scope: &Scope, id: TenantId) -> CoreResult<Te
     let tx = ctx.store.tenant_tx(id, false).await?;
     let t = tenants::get(&tx, id).await?;
     tx.commit().await?;
-    Ok(t)
+    Ok(t.into())
 }
 
 /// The caller's own tenant.
@@ -153,7 +153,7 @@ pub async fn current(ctx: &AppContext, scope: &Scope) -> CoreResult<Option<Tenan
     let tx = ctx.store.tenant_tx(id, false).await?;
     let t = tenants::get(&tx, id).await?;
     tx.commit().await?;
-    Ok(Some(t))
+    Ok(Some(t.into()))
 }
 
 /// Suspends a tenant: marks it and disables every active key (kept for reactivation).
@@ -189,10 +189,18 @@ async fn set_status(
         )));
     }
     let (from, to, action) = match status {
-        TenantStatus::Suspended => ("active", "suspended", "tenant.suspend"),
-        TenantStatus::Active => ("suspended", "active", "tenant.reactivate"),
+        TenantStatus::Suspended => (
+            ApiKeyStatus::Active,
+            ApiKeyStatus::Suspended,
+            "tenant.suspend",
+        ),
+        TenantStatus::Active => (
+            ApiKeyStatus::Suspended,
+            ApiKeyStatus::Active,
+            "tenant.reactivate",
+        ),
     };
-    let keys = api_keys::move_status(&tx, from, to).await?;
+    let keys = api_keys::move_status(&tx, from.as_str(), to.as_str()).await?;
     let t = tenants::set_status(&tx, id, status.as_str()).await?;
     let summary = serde_json::json!({"keys_changed": keys.len(), "reason": reason});
     audit_repo::append(
@@ -212,10 +220,8 @@ async fn set_status(
         items.extend(live.into_iter().map(Revocation::RealtimeSession));
     }
     ctx.revocations.revoke(Some(id), items).await;
-    Ok(t)
+    Ok(t.into())
 }
-
-pub use avb_storage::repos::tenant_settings::TenantSettings;
 
 /// The caller's tenant's notification settings (requires `settings:manage`).
 pub async fn settings(ctx: &AppContext, scope: &Scope) -> CoreResult<Option<TenantSettings>> {
@@ -225,7 +231,7 @@ pub async fn settings(ctx: &AppContext, scope: &Scope) -> CoreResult<Option<Tena
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let s = avb_storage::repos::tenant_settings::get(&tx).await?;
     tx.commit().await?;
-    Ok(s)
+    Ok(s.map(TenantSettings::from))
 }
 
 /// Changes the caller's tenant's profile (requires `settings:manage`).
@@ -257,7 +263,7 @@ pub async fn update_profile(
     )
     .await?;
     tx.commit().await?;
-    Ok(t)
+    Ok(t.into())
 }
 
 /// Changes the caller's tenant's notification settings (requires `settings:manage`): the

@@ -4,7 +4,7 @@ use crate::context::AppContext;
 use crate::error::CoreResult;
 use crate::scope::{Actor, Scope};
 use crate::services::projects::tenant_of;
-use avb_domain::{Permission, ValidationError};
+use avb_domain::{Permission, SessionId, ValidationError};
 use avb_storage::TenantTx;
 pub use avb_storage::repos::usage::DailyTotal;
 use avb_storage::repos::usage::{self as repo, UsageEntry};
@@ -26,7 +26,7 @@ pub const METRICS: &[&str] = &[
 pub async fn record(
     ctx: &AppContext,
     scope: &Scope,
-    session: Option<Uuid>,
+    session: Option<SessionId>,
     fact: &str,
     quantities: &[(&str, f64)],
 ) -> CoreResult<()> {
@@ -36,6 +36,7 @@ pub async fn record(
         _ => None,
     };
     let project = scope.actor().project().map(|p| p.as_uuid());
+    let session = session.map(|s| s.as_uuid());
     let now = Utc::now();
     let entries: Vec<UsageEntry> = quantities
         .iter()

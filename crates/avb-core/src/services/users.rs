@@ -7,9 +7,10 @@ use crate::identity::password;
 use crate::scope::Scope;
 use crate::services::members::parse_tenant_role;
 use avb_domain::{Email, Name, Permission, TenantId, UserId, check_password_policy};
-use avb_storage::entities::user::Model as User;
 use avb_storage::repos::{audit as audit_repo, login_events, memberships, tenants, users};
 use avb_storage::{Page, PageRequest};
+
+pub use crate::views::{LoginEvent, Mail, User};
 
 /// Input for a new user.
 pub struct NewUserInput {
@@ -78,7 +79,7 @@ pub async fn create(ctx: &AppContext, scope: &Scope, input: NewUserInput) -> Cor
     )
     .await?;
     tx.commit().await?;
-    Ok(user)
+    Ok(user.into())
 }
 
 /// The caller's own account.
@@ -89,7 +90,7 @@ pub async fn me(ctx: &AppContext, scope: &Scope) -> CoreResult<Option<User>> {
     let tx = ctx.store.platform_tx(false).await?;
     let u = users::get(&tx, id).await?;
     tx.commit().await?;
-    Ok(Some(u))
+    Ok(Some(u.into()))
 }
 
 /// The tenants the caller's account belongs to, with roles.
@@ -111,14 +112,14 @@ pub async fn my_logins(
     ctx: &AppContext,
     scope: &Scope,
     page: PageRequest,
-) -> CoreResult<Page<avb_storage::entities::login_event::Model>> {
+) -> CoreResult<Page<LoginEvent>> {
     let id = scope.actor().user_id().ok_or(CoreError::Unauthorized(
         "only local users have a login history",
     ))?;
     let tx = ctx.store.platform_tx(false).await?;
     let p = login_events::list_for_user(&tx, id, page).await?;
     tx.commit().await?;
-    Ok(p)
+    Ok(p.map(LoginEvent::from))
 }
 
 /// The mail outbox (operator view).
@@ -127,11 +128,11 @@ pub async fn outbox(
     scope: &Scope,
     to: Option<&str>,
     page: PageRequest,
-) -> CoreResult<Page<avb_storage::entities::mail::Model>> {
+) -> CoreResult<Page<Mail>> {
     ctx.policy
         .authorize(scope, Permission::PlatformUsers, None)?;
     let tx = ctx.store.platform_tx(false).await?;
     let p = avb_storage::repos::mail::list(&tx, to, page).await?;
     tx.commit().await?;
-    Ok(p)
+    Ok(p.map(Mail::from))
 }

@@ -9,7 +9,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::scope::Scope;
 use crate::services::projects::tenant_of;
 use crate::services::voice_profiles::private_host;
-use avb_domain::{Permission, TenantId, ValidationError};
+use avb_domain::{Permission, TenantId, ValidationError, WebhookDeliveryId, WebhookEndpointId};
 use avb_storage::repos::audit as audit_repo;
 use avb_storage::repos::webhooks::{self as repo, NewEndpoint, Outcome};
 use avb_storage::store::TenantTx;
@@ -20,7 +20,7 @@ use chrono::{Duration, Utc};
 use ring::hmac;
 use uuid::Uuid;
 
-pub use avb_storage::repos::webhooks::{Attempt, Delivery, Endpoint};
+pub use crate::views::{Attempt, Delivery, Endpoint};
 
 /// Event types a tenant can subscribe to.
 pub const EVENTS: &[&str] = &[
@@ -160,7 +160,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok((e, secret))
+    Ok((e.into(), secret))
 }
 
 /// The tenant's endpoints (requires `settings:manage`).
@@ -171,7 +171,7 @@ pub async fn list(ctx: &AppContext, scope: &Scope) -> CoreResult<Vec<Endpoint>> 
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let out = repo::list_endpoints(&tx).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(out.into_iter().map(Endpoint::from).collect())
 }
 
 /// One page of the tenant's endpoints, newest first (requires `settings:manage`).
@@ -186,11 +186,12 @@ pub async fn page(
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let out = repo::page_endpoints(&tx, page).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(out.map(Endpoint::from))
 }
 
 /// Removes an endpoint and its delivery log (requires `settings:manage`).
-pub async fn delete(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<()> {
+pub async fn delete(ctx: &AppContext, scope: &Scope, id: WebhookEndpointId) -> CoreResult<()> {
+    let id = id.as_uuid();
     let tenant = tenant_of(scope, Permission::SettingsManage)?;
     ctx.policy
         .authorize(scope, Permission::SettingsManage, Some(tenant))?;
@@ -217,9 +218,10 @@ pub async fn delete(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<()>
 pub async fn deliveries(
     ctx: &AppContext,
     scope: &Scope,
-    endpoint: Option<Uuid>,
+    endpoint: Option<WebhookEndpointId>,
     page: PageRequest,
 ) -> CoreResult<Page<Delivery>> {
+    let endpoint = endpoint.map(|e| e.as_uuid());
     let tenant = tenant_of(scope, Permission::SettingsManage)?;
     ctx.policy
         .authorize(scope, Permission::SettingsManage, Some(tenant))?;
@@ -229,11 +231,16 @@ pub async fn deliveries(
     }
     let out = repo::list_deliveries(&tx, endpoint, page).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(out.map(Delivery::from))
 }
 
 /// Every attempt of one delivery (requires `settings:manage`).
-pub async fn attempts(ctx: &AppContext, scope: &Scope, delivery: Uuid) -> CoreResult<Vec<Attempt>> {
+pub async fn attempts(
+    ctx: &AppContext,
+    scope: &Scope,
+    delivery: WebhookDeliveryId,
+) -> CoreResult<Vec<Attempt>> {
+    let delivery = delivery.as_uuid();
     let tenant = tenant_of(scope, Permission::SettingsManage)?;
     ctx.policy
         .authorize(scope, Permission::SettingsManage, Some(tenant))?;
@@ -241,7 +248,7 @@ pub async fn attempts(ctx: &AppContext, scope: &Scope, delivery: Uuid) -> CoreRe
     repo::get_delivery(&tx, delivery).await?;
     let out = repo::attempts(&tx, delivery).await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(out.into_iter().map(Attempt::from).collect())
 }
 
 fn envelope(event_type: &str, data: &serde_json::Value) -> String {
@@ -278,7 +285,12 @@ pub struct TestResult {
 
 /// Queues a `webhook.test` event for one endpoint and delivers it now (requires
 /// `settings:manage`); the attempt is logged like any other.
-pub async fn send_test(ctx: &AppContext, scope: &Scope, endpoint: Uuid) -> CoreResult<TestResult> {
+pub async fn send_test(
+    ctx: &AppContext,
+    scope: &Scope,
+    endpoint: WebhookEndpointId,
+) -> CoreResult<TestResult> {
+    let endpoint = endpoint.as_uuid();
     let tenant = tenant_of(scope, Permission::SettingsManage)?;
     ctx.policy
         .authorize(scope, Permission::SettingsManage, Some(tenant))?;
@@ -315,7 +327,7 @@ struct Sent {
     duration_ms: i64,
 }
 
-async fn attempt(ctx: &AppContext, e: &Endpoint, d: &Delivery) -> Sent {
+async fn attempt(ctx: &AppContext, e: &repo::Endpoint, d: &repo::Delivery) -> Sent {
     let started = std::time::Instant::now();
     let outcome = send(ctx, e, d).await;
     let duration_ms = started.elapsed().as_millis() as i64;
@@ -338,7 +350,7 @@ async fn attempt(ctx: &AppContext, e: &Endpoint, d: &Delivery) -> Sent {
 }
 
 /// POSTs one signed delivery; the endpoint's HTTP status, or why nothing came back.
-async fn send(ctx: &AppContext, e: &Endpoint, d: &Delivery) -> Result<u16, String> {
+async fn send(ctx: &AppContext, e: &repo::Endpoint, d: &repo::Delivery) -> Result<u16, String> {
     let secret = ctx
         .sealer
         .open(&e.secret_enc, &seal_context(e.tenant_id))
@@ -379,7 +391,12 @@ async fn send(ctx: &AppContext, e: &Endpoint, d: &Delivery) -> Result<u16, Strin
 }
 
 /// Logs the attempt and schedules the next one (or gives up after `max_attempts`).
-async fn finish(ctx: &AppContext, tenant: TenantId, d: Delivery, sent: Sent) -> CoreResult<()> {
+async fn finish(
+    ctx: &AppContext,
+    tenant: TenantId,
+    d: repo::Delivery,
+    sent: Sent,
+) -> CoreResult<()> {
     let delivered = sent.status_code.is_some_and(|c| (200..300).contains(&c));
     let done = d.attempts + 1;
     let retry_at = (!delivered && (done as u32) < ctx.config.webhooks.max_attempts).then(|| {

@@ -9,7 +9,7 @@ use crate::extract::{CsrfForm, CsrfOnly, Require, Visitor, has_csrf, perm};
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::alerts::{self, RuleInput};
-use avb_domain::Permission;
+use avb_domain::{IncidentStatus, Permission};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,7 +26,7 @@ pub struct RuleRow {
 /// An incident row.
 pub struct IncidentRow {
     pub id: String,
-    pub status: String,
+    pub status: IncidentStatus,
     pub summary: String,
     pub opened: String,
     pub resolved: String,
@@ -211,7 +211,7 @@ pub struct EventRow {
 #[template(path = "admin/alerts/incident.html")]
 struct AdminAlertsIncidentPage {
     chrome: Chrome,
-    status: String,
+    status: IncidentStatus,
     summary: String,
     opened: String,
     resolved: String,

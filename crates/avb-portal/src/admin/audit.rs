@@ -243,7 +243,7 @@ pub async fn entry(
     v: Require<perm::PlatformAudit>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let Ok(id) = id.parse::<uuid::Uuid>() else {
+    let Ok(id) = id.parse::<avb_domain::AuditId>() else {
         return Err(PageError::not_found("audit entry"));
     };
     let e = audit::platform_get(&state.ctx, &v.scope, id)

@@ -8,6 +8,7 @@ use crate::error::{PageError, render};
 use crate::extract::{Require, perm};
 use askama::Template;
 use avb_core::monitoring::{self, Sample};
+use avb_domain::ProbeStatus;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 /// One service.
 pub struct ServiceRow {
     pub name: String,
-    pub status: &'static str,
+    pub status: ProbeStatus,
     pub latency: String,
     pub uptime: String,
     pub detail: String,
@@ -34,7 +35,7 @@ async fn health(state: &PortalState) -> Health {
     let uptime = state.ctx.monitor.uptime.uptime();
     let down = probes
         .iter()
-        .filter(|p| p.status == "down")
+        .filter(|p| p.status == ProbeStatus::Down)
         .map(|p| p.service.clone())
         .collect();
     Health {

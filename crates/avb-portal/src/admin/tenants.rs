@@ -9,7 +9,7 @@ use crate::extract::{CsrfForm, Require, SelfForm, Visitor, has_csrf, perm};
 use crate::session::SESSION_COOKIE;
 use askama::Template;
 use avb_core::services::{api_keys, impersonation, members, tenants, usage};
-use avb_domain::{Permission, TenantId};
+use avb_domain::{Permission, TenantId, TenantStatus};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -32,7 +32,7 @@ pub struct TenantRow {
     pub name: String,
     pub email: String,
     pub plan: String,
-    pub status: String,
+    pub status: TenantStatus,
     pub created: String,
 }
 
@@ -129,7 +129,7 @@ struct AdminTenantsDetailPage {
     name: String,
     email: String,
     plan: String,
-    status: String,
+    status: TenantStatus,
     timezone: String,
     created: String,
     requests: String,

@@ -9,7 +9,7 @@ use crate::error::{PageError, render};
 use crate::extract::{CsrfForm, CsrfOnly, Require, Visitor, perm};
 use askama::Template;
 use avb_core::services::platform;
-use avb_domain::UserId;
+use avb_domain::{UserId, UserStatus};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -32,7 +32,7 @@ pub struct UserRow {
     pub name: String,
     pub email: String,
     pub tenants: String,
-    pub status: String,
+    pub status: UserStatus,
     pub admin: bool,
 }
 
@@ -133,7 +133,7 @@ struct AdminUsersDetailPage {
     id: String,
     name: String,
     email: String,
-    status: String,
+    status: UserStatus,
     admin: bool,
     totp: bool,
     created: String,
@@ -146,7 +146,7 @@ fn user_id(raw: &str) -> Option<UserId> {
     raw.parse::<uuid::Uuid>().ok().map(UserId)
 }
 
-fn login_row(l: avb_core::models::login_event::Model) -> LoginRow {
+fn login_row(l: platform::LoginEvent) -> LoginRow {
     LoginRow {
         at: l.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
         email: l.email,
@@ -181,7 +181,7 @@ pub async fn detail(
         email: u.email,
         status: u.status,
         admin: u.is_saas_admin,
-        totp: u.totp_secret.is_some(),
+        totp: u.totp_enabled,
         created: u.created_at.format("%Y-%m-%d").to_string(),
         memberships: view
             .memberships

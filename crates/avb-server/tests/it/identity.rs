@@ -514,7 +514,7 @@ async fn outbox_mail_is_delivered_over_smtp_when_configured() {
     )
     .await
     .unwrap();
-    assert_eq!(outbox.items[0].status, "sent");
+    assert_eq!(outbox.items[0].status.as_str(), "sent");
     assert_eq!(
         app.ctx.mailer.deliver_due(&app.ctx.store).await.unwrap(),
         0,

@@ -469,11 +469,7 @@ async fn users_are_listed_searched_and_paged_from_keycloak() {
     assert!(!ada.user.is_saas_admin);
     assert_eq!(
         ada.memberships,
-        vec![(
-            tenant.as_uuid(),
-            "Acme".to_string(),
-            "tenant_admin".to_string()
-        )],
+        vec![(tenant, "Acme".to_string(), "tenant_admin".to_string())],
         "tenant from the attribute, its name from our database, the strongest tenant role"
     );
 
@@ -533,7 +529,7 @@ async fn detail_disable_enable_reset_and_failed_logins_go_through_keycloak() {
     // Detail: roles, tenant and the login history from Keycloak's events.
     let (view, logins) = platform::user(&app.ctx, &op, ada).await.unwrap();
     assert_eq!(view.user.email, "ada@acme.io");
-    assert_eq!(view.memberships[0].0, tenant.as_uuid());
+    assert_eq!(view.memberships[0].0, tenant);
     assert_eq!(view.memberships[0].2, "tenant_admin");
     assert_eq!(logins.len(), 2);
     assert_eq!(
@@ -550,7 +546,7 @@ async fn detail_disable_enable_reset_and_failed_logins_go_through_keycloak() {
     let disabled = platform::set_user_enabled(&app.ctx, &op, ada, false)
         .await
         .unwrap();
-    assert_eq!(disabled.status, "disabled");
+    assert_eq!(disabled.status.as_str(), "disabled");
     let puts = calls_to(&realm, "PUT", &format!("/admin/realms/avb/users/{ADA}"));
     assert_eq!(puts.len(), 1);
     assert_eq!(
@@ -578,7 +574,7 @@ async fn detail_disable_enable_reset_and_failed_logins_go_through_keycloak() {
     let enabled = platform::set_user_enabled(&app.ctx, &op, ada, true)
         .await
         .unwrap();
-    assert_eq!(enabled.status, "active");
+    assert_eq!(enabled.status.as_str(), "active");
     assert!(!app.ctx.revocations.blocked.contains(ADA));
     let puts = calls_to(&realm, "PUT", &format!("/admin/realms/avb/users/{ADA}"));
     assert_eq!(puts.len(), 2);

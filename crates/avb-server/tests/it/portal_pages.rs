@@ -69,7 +69,7 @@ async fn sessions_list_filters_detail_end_and_export() {
     let id = detail.trim_start_matches("/sessions/").to_string();
 
     // Conversation and timings recorded by the gateway show on the detail page.
-    let sid: uuid::Uuid = id.parse().unwrap();
+    let sid: avb_domain::SessionId = id.parse().unwrap();
     sessions::record_item(
         &app.ctx,
         tenant,
@@ -99,9 +99,16 @@ async fn sessions_list_filters_detail_end_and_export() {
         first_audio_ms: Some(640),
         voice_to_voice_ms: Some(950),
     };
-    sessions::record_turn(&app.ctx, tenant, sid, "resp_1", "completed", &times)
-        .await
-        .unwrap();
+    sessions::record_turn(
+        &app.ctx,
+        tenant,
+        sid,
+        "resp_1",
+        avb_domain::TurnStatus::Completed,
+        &times,
+    )
+    .await
+    .unwrap();
     let html = browser.page(&detail, &cookie).await;
     assert!(
         html.contains("Where is &#60;my&#62; order?") && html.contains("It ships today."),

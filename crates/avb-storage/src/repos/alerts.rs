@@ -5,6 +5,7 @@ use crate::error::{StorageError, StorageResult};
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
 use crate::store::Tx;
+use avb_domain::IncidentStatus;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
@@ -56,7 +57,7 @@ pub async fn delete_rule(tx: &Tx, id: Uuid) -> StorageResult<AlertRule> {
 pub async fn open_incident(tx: &Tx, rule: Uuid) -> StorageResult<Option<Incident>> {
     Ok(incident::Entity::find()
         .filter(incident::Column::RuleId.eq(rule))
-        .filter(incident::Column::Status.eq("open"))
+        .filter(incident::Column::Status.eq(IncidentStatus::Open.as_str()))
         .one(tx.conn())
         .await?)
 }
@@ -67,7 +68,7 @@ pub async fn open(tx: &Tx, rule: Uuid, summary: &str, value: f64) -> StorageResu
     let inc = incident::ActiveModel {
         id: Set(Uuid::now_v7()),
         rule_id: Set(rule),
-        status: Set("open".into()),
+        status: Set(IncidentStatus::Open.as_str().into()),
         summary: Set(summary.to_string()),
         value: Set(value),
         opened_at: Set(now),
@@ -83,7 +84,7 @@ pub async fn open(tx: &Tx, rule: Uuid, summary: &str, value: f64) -> StorageResu
 pub async fn resolve(tx: &Tx, inc: Incident, detail: &str) -> StorageResult<Incident> {
     let id = inc.id;
     let mut am: incident::ActiveModel = inc.into();
-    am.status = Set("resolved".into());
+    am.status = Set(IncidentStatus::Resolved.as_str().into());
     am.resolved_at = Set(Some(Utc::now()));
     let inc = am.update(tx.conn()).await?;
     event(tx, id, "resolved", detail).await?;
@@ -112,7 +113,7 @@ pub async fn incidents(
 ) -> StorageResult<Page<Incident>> {
     let mut q = incident::Entity::find();
     if open_only {
-        q = q.filter(incident::Column::Status.eq("open"));
+        q = q.filter(incident::Column::Status.eq(IncidentStatus::Open.as_str()));
     }
     let rows = paginate(q, incident::Column::Id, page)
         .all(tx.conn())

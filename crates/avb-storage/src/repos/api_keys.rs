@@ -5,6 +5,7 @@ use crate::error::{StorageError, StorageResult};
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
 use crate::store::{TenantTx, Tx};
+use avb_domain::ApiKeyStatus;
 use avb_domain::{ApiKeyId, ProjectId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -41,7 +42,7 @@ pub async fn insert(tx: &TenantTx, k: NewKey<'_>) -> StorageResult<Model> {
         prefix: Set(k.prefix.to_string()),
         secret_hash: Set(k.secret_hash),
         scopes: Set(k.scopes),
-        status: Set("active".into()),
+        status: Set(ApiKeyStatus::Active.as_str().into()),
         expires_at: Set(None),
         rotated_to: Set(None),
         created_by: Set(k.created_by.map(|u| u.as_uuid())),
@@ -114,7 +115,7 @@ pub async fn update(
 /// Revokes a key now.
 pub async fn revoke(tx: &TenantTx, id: ApiKeyId) -> StorageResult<Model> {
     let mut am: ActiveModel = get(tx, id).await?.into();
-    am.status = Set("revoked".into());
+    am.status = Set(ApiKeyStatus::Revoked.as_str().into());
     am.revoked_at = Set(Some(Utc::now()));
     Ok(am.update(tx.conn()).await?)
 }
@@ -138,15 +139,15 @@ pub async fn revoke_for_project(tx: &TenantTx, project: ProjectId) -> StorageRes
     let keys = Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::ProjectId.eq(project.as_uuid()))
-        .filter(Column::Status.ne("revoked"))
+        .filter(Column::Status.ne(ApiKeyStatus::Revoked.as_str()))
         .all(tx.conn())
         .await?;
     Entity::update_many()
-        .col_expr(Column::Status, Expr::value("revoked"))
+        .col_expr(Column::Status, Expr::value(ApiKeyStatus::Revoked.as_str()))
         .col_expr(Column::RevokedAt, Expr::value(Some(Utc::now())))
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::ProjectId.eq(project.as_uuid()))
-        .filter(Column::Status.ne("revoked"))
+        .filter(Column::Status.ne(ApiKeyStatus::Revoked.as_str()))
         .exec(tx.conn())
         .await?;
     Ok(keys)

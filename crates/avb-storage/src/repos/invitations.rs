@@ -5,6 +5,7 @@ use crate::error::{StorageError, StorageResult};
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
 use crate::store::{TenantTx, Tx};
+use avb_domain::InvitationStatus;
 use avb_domain::{InvitationId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -26,7 +27,7 @@ pub async fn insert(
         role: Set(role.to_string()),
         token_hash: Set(token_hash),
         invited_by: Set(invited_by.map(|u| u.as_uuid())),
-        status: Set("pending".into()),
+        status: Set(InvitationStatus::Pending.as_str().into()),
         expires_at: Set(expires_at),
         created_at: Set(Utc::now()),
         accepted_at: Set(None),
@@ -56,7 +57,7 @@ pub async fn pending_for(tx: &TenantTx, email: &str) -> StorageResult<bool> {
     Ok(Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::Email.eq(email))
-        .filter(Column::Status.eq("pending"))
+        .filter(Column::Status.eq(InvitationStatus::Pending.as_str()))
         .one(tx.conn())
         .await?
         .is_some())
@@ -74,7 +75,7 @@ pub async fn find_by_token(tx: &Tx, token_hash: &str) -> StorageResult<Model> {
 /// Marks an invitation accepted.
 pub async fn mark_accepted(tx: &Tx, inv: Model) -> StorageResult<Model> {
     let mut am: ActiveModel = inv.into();
-    am.status = Set("accepted".into());
+    am.status = Set(InvitationStatus::Accepted.as_str().into());
     am.accepted_at = Set(Some(Utc::now()));
     Ok(am.update(tx.conn()).await?)
 }
@@ -92,7 +93,7 @@ pub async fn get(tx: &TenantTx, id: uuid::Uuid) -> StorageResult<Model> {
 /// Marks a pending invitation revoked (its link stops working).
 pub async fn mark_revoked(tx: &Tx, inv: Model) -> StorageResult<Model> {
     let mut am: ActiveModel = inv.into();
-    am.status = Set("revoked".into());
+    am.status = Set(InvitationStatus::Revoked.as_str().into());
     Ok(am.update(tx.conn()).await?)
 }
 
@@ -102,7 +103,7 @@ pub async fn count_pending(tx: &TenantTx) -> StorageResult<u64> {
     let tenant = tx.tenant_id();
     Ok(Entity::find()
         .filter(Column::TenantId.eq(tenant.as_uuid()))
-        .filter(Column::Status.eq("pending"))
+        .filter(Column::Status.eq(InvitationStatus::Pending.as_str()))
         .filter(Column::ExpiresAt.gt(Utc::now()))
         .count(tx.conn())
         .await?)

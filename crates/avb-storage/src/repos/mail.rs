@@ -5,6 +5,7 @@ use crate::error::StorageResult;
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
 use crate::store::Tx;
+use avb_domain::MailStatus;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -17,7 +18,7 @@ pub async fn insert(tx: &Tx, to: &str, subject: &str, body: &str) -> StorageResu
         to_address: Set(to.to_string()),
         subject: Set(subject.to_string()),
         body: Set(body.to_string()),
-        status: Set("queued".into()),
+        status: Set(MailStatus::Queued.as_str().into()),
         attempts: Set(0),
         last_error: Set(String::new()),
         created_at: Set(Utc::now()),
@@ -40,7 +41,7 @@ pub async fn list(tx: &Tx, to: Option<&str>, page: PageRequest) -> StorageResult
 /// Oldest queued messages with fewer than `max_attempts` tries.
 pub async fn due(tx: &Tx, max_attempts: i32, limit: u64) -> StorageResult<Vec<Model>> {
     Ok(Entity::find()
-        .filter(Column::Status.eq("queued"))
+        .filter(Column::Status.eq(MailStatus::Queued.as_str()))
         .filter(Column::Attempts.lt(max_attempts))
         .order_by_asc(Column::Id)
         .limit(limit)
@@ -55,7 +56,7 @@ pub async fn record_attempt(tx: &Tx, m: Model, error: Option<String>) -> Storage
     am.attempts = Set(attempts);
     match error {
         None => {
-            am.status = Set("sent".into());
+            am.status = Set(MailStatus::Sent.as_str().into());
             am.sent_at = Set(Some(Utc::now()));
         }
         Some(e) => am.last_error = Set(e),

@@ -6,6 +6,7 @@ use crate::error::{StorageError, StorageResult};
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
 use crate::store::TenantTx;
+use avb_domain::ApiKeyStatus;
 use avb_domain::ProjectId;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
@@ -71,7 +72,7 @@ pub async fn key_counts(
     let rows = api_key::Entity::find()
         .filter(api_key::Column::TenantId.eq(tenant.as_uuid()))
         .filter(api_key::Column::ProjectId.is_in(ids.iter().copied()))
-        .filter(api_key::Column::Status.ne("revoked"))
+        .filter(api_key::Column::Status.ne(ApiKeyStatus::Revoked.as_str()))
         .all(tx.conn())
         .await?;
     for r in rows {

@@ -5,6 +5,7 @@ use crate::error::{StorageError, StorageResult};
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
 use crate::store::{TenantTx, Tx};
+use avb_domain::SessionStatus;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -43,7 +44,7 @@ pub async fn insert(tx: &TenantTx, s: NewSession<'_>) -> StorageResult<Model> {
         project_id: Set(s.project),
         api_key_id: Set(s.api_key),
         realtime_id: Set(s.realtime_id.to_string()),
-        status: Set("active".into()),
+        status: Set(SessionStatus::Active.as_str().into()),
         model: Set(s.model.to_string()),
         dialect: Set(s.dialect.to_string()),
         client_ip: Set(s.client_ip.to_string()),
@@ -62,13 +63,13 @@ pub async fn insert(tx: &TenantTx, s: NewSession<'_>) -> StorageResult<Model> {
 pub async fn close(tx: &TenantTx, id: Uuid, reason: &str, responses: i32) -> StorageResult<()> {
     let tenant = tx.tenant_id();
     Entity::update_many()
-        .col_expr(Column::Status, Expr::value("closed"))
+        .col_expr(Column::Status, Expr::value(SessionStatus::Closed.as_str()))
         .col_expr(Column::EndedAt, Expr::value(Some(Utc::now())))
         .col_expr(Column::CloseReason, Expr::value(reason))
         .col_expr(Column::Responses, Expr::value(responses))
         .filter(Column::TenantId.eq(tenant.as_uuid()))
         .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq("active"))
+        .filter(Column::Status.eq(SessionStatus::Active.as_str()))
         .exec(tx.conn())
         .await?;
     Ok(())
@@ -133,7 +134,7 @@ pub async fn active_ids(tx: &Tx) -> StorageResult<Vec<Uuid>> {
     let mut q = Entity::find()
         .select_only()
         .column(Column::Id)
-        .filter(Column::Status.eq("active"));
+        .filter(Column::Status.eq(SessionStatus::Active.as_str()));
     if let Some(t) = tx.tenant() {
         q = q.filter(Column::TenantId.eq(t.as_uuid()));
     }

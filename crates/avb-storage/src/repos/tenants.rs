@@ -6,6 +6,7 @@ use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
 use crate::store::Tx;
 use avb_domain::TenantId;
+use avb_domain::TenantStatus;
 use chrono::Utc;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
@@ -27,7 +28,7 @@ pub async fn insert(tx: &Tx, t: NewTenant<'_>) -> StorageResult<Model> {
         name: Set(t.name.to_string()),
         billing_email: Set(t.billing_email.to_string()),
         plan: Set(t.plan.to_string()),
-        status: Set("active".into()),
+        status: Set(TenantStatus::Active.as_str().into()),
         timezone: Set(t.timezone.to_string()),
         created_at: Set(now),
         updated_at: Set(now),

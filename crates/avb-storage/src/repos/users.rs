@@ -4,6 +4,7 @@ use crate::entities::user::{ActiveModel, Column, Entity, Model};
 use crate::error::{StorageError, StorageResult};
 use crate::store::Tx;
 use avb_domain::UserId;
+use avb_domain::UserStatus;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
@@ -28,7 +29,7 @@ pub async fn insert(tx: &Tx, u: NewUser<'_>) -> StorageResult<Model> {
         totp_secret: Set(None),
         totp_last_step: Set(None),
         is_saas_admin: Set(u.is_saas_admin),
-        status: Set("active".into()),
+        status: Set(UserStatus::Active.as_str().into()),
         failed_logins: Set(0),
         locked_until: Set(None),
         created_at: Set(now),

@@ -5,6 +5,7 @@ use crate::error::{StorageError, StorageResult};
 use crate::page::{Page, PageRequest};
 use crate::repos::paginate;
 use crate::store::{TenantTx, Tx};
+use avb_domain::DeliveryStatus;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -113,7 +114,7 @@ pub async fn enqueue(
         endpoint_id: Set(endpoint),
         event_type: Set(event_type.to_string()),
         payload: Set(payload.to_string()),
-        status: Set("pending".into()),
+        status: Set(DeliveryStatus::Pending.as_str().into()),
         attempts: Set(0),
         next_attempt_at: Set(now),
         last_status_code: Set(None),
@@ -128,7 +129,7 @@ pub async fn enqueue(
 /// Pending deliveries due at `now` across tenants (platform transaction), oldest first.
 pub async fn due(tx: &Tx, now: DateTime<Utc>, limit: u64) -> StorageResult<Vec<Delivery>> {
     Ok(webhook_delivery::Entity::find()
-        .filter(webhook_delivery::Column::Status.eq("pending"))
+        .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
         .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
         .order_by_asc(webhook_delivery::Column::NextAttemptAt)
         .limit(limit)
@@ -145,7 +146,7 @@ pub async fn claim(tx: &Tx, d: &Delivery, lease_until: DateTime<Utc>) -> Storage
             Expr::value(lease_until),
         )
         .filter(webhook_delivery::Column::Id.eq(d.id))
-        .filter(webhook_delivery::Column::Status.eq("pending"))
+        .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
         .filter(webhook_delivery::Column::NextAttemptAt.eq(d.next_attempt_at))
         .exec(tx.conn())
         .await?;
@@ -183,12 +184,12 @@ pub async fn record_attempt(tx: &Tx, d: Delivery, o: Outcome<'_>) -> StorageResu
     am.last_status_code = Set(o.status_code);
     am.last_error = Set(o.error.to_string());
     if o.delivered {
-        am.status = Set("delivered".into());
+        am.status = Set(DeliveryStatus::Delivered.as_str().into());
         am.delivered_at = Set(Some(now));
     } else if let Some(at) = o.retry_at {
         am.next_attempt_at = Set(at);
     } else {
-        am.status = Set("failed".into());
+        am.status = Set(DeliveryStatus::Failed.as_str().into());
     }
     Ok(am.update(tx.conn()).await?)
 }
