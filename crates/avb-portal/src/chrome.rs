@@ -138,6 +138,7 @@ fn toast_message(code: &str) -> Option<&'static str> {
             "Persona deleted. Projects that used it fall back to the tenant default."
         }
         "persona_default" => "Tenant default persona set.",
+        "persona_project_default" => "Project default persona changed.",
         _ => return None,
     })
 }

@@ -99,6 +99,10 @@ pub fn router(ctx: AppContext) -> Router {
             axum::routing::post(personas::make_default),
         )
         .route(
+            "/voice/personas/{id}/project-default",
+            axum::routing::post(personas::project_default),
+        )
+        .route(
             "/voice/personas/{id}/rollback",
             get(personas::confirm_rollback).post(personas::rollback),
         )

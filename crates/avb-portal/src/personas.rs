@@ -81,6 +81,15 @@ struct DetailPage {
     chat_message: String,
     chat_reply: Option<String>,
     chat_error: Option<String>,
+    /// The tenant's projects, marked where this persona is their default.
+    projects: Vec<ProjectOption>,
+}
+
+/// A project of the "default for a project" form.
+pub struct ProjectOption {
+    pub id: String,
+    pub name: String,
+    pub is_default: bool,
 }
 
 #[derive(Template)]
@@ -425,6 +434,20 @@ async fn detail_page(
         .await
         .map_err(PageError::or_not_found("persona"))?;
     let versions = personas::versions(&state.ctx, &v.scope, id).await?;
+    let request = avb_core::PageRequest {
+        limit: 200,
+        after: None,
+    };
+    let projects = avb_core::services::projects::list(&state.ctx, &v.scope, None, request)
+        .await?
+        .items
+        .into_iter()
+        .map(|pv| ProjectOption {
+            is_default: p.default_for_projects.contains(&pv.project.id),
+            id: pv.project.id.to_string(),
+            name: pv.project.name,
+        })
+        .collect();
     let page = DetailPage {
         chrome: v.chrome(BASE, done),
         can_manage: v.scope.has(Permission::SettingsManage),
@@ -434,6 +457,7 @@ async fn detail_page(
         chat_message: chat.0,
         chat_reply: chat.1,
         chat_error: chat.2,
+        projects,
     };
     Ok(render(&page, StatusCode::OK))
 }
@@ -495,6 +519,53 @@ pub async fn make_default(
     let id = parse_id(&id)?;
     match personas::set_default(&state.ctx, &v.scope, None, Some(id)).await {
         Ok(()) => Ok(done(id, "persona_default")),
+        Err(CoreError::Validation(e)) => {
+            let msg = format!("{}: {}", e.field, e.message);
+            detail_page(&state, &v, id, None, (String::new(), None, Some(msg))).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The "default for a project" form.
+#[derive(Debug, Deserialize)]
+pub struct ProjectDefaultForm {
+    #[serde(default)]
+    project_id: String,
+    /// `set` or `clear`.
+    #[serde(default)]
+    op: String,
+    #[serde(default)]
+    csrf: String,
+}
+has_csrf!(ProjectDefaultForm);
+
+/// `POST /voice/personas/{id}/project-default` (requires `settings:manage`): makes it the
+/// default persona of one project (`op=set`), or clears that project's default (`op=clear`) so
+/// the tenant default applies there.
+pub async fn project_default(
+    State(state): State<PortalState>,
+    Path(id): Path<String>,
+    CsrfForm(v, form): CsrfForm<ProjectDefaultForm>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let project = form
+        .project_id
+        .parse::<Uuid>()
+        .ok()
+        .map(avb_domain::ProjectId::from);
+    let res = match project {
+        None => Err(CoreError::Validation(avb_domain::ValidationError::new(
+            "project_id",
+            "choose a project",
+        ))),
+        Some(p) => {
+            let persona = (form.op != "clear").then_some(id);
+            personas::set_default(&state.ctx, &v.scope, Some(p), persona).await
+        }
+    };
+    match res {
+        Ok(()) => Ok(done(id, "persona_project_default")),
         Err(CoreError::Validation(e)) => {
             let msg = format!("{}: {}", e.field, e.message);
             detail_page(&state, &v, id, None, (String::new(), None, Some(msg))).await

@@ -584,3 +584,99 @@ async fn portal_pages_and_forms() {
     let (_, d) = app.get("/api/v1/persona-default", &token).await;
     assert!(d["tenant"].is_null(), "{d}");
 }
+
+/// A stand-in OpenAI-compatible chat endpoint: records each body, answers one sentence.
+async fn stub_llm() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::response::IntoResponse;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let handler = move |axum::Json(body): axum::Json<Value>| {
+        let record = record.clone();
+        async move {
+            record.lock().unwrap().push(body);
+            let sse = format!(
+                "data: {}\n\ndata: [DONE]\n\n",
+                json!({"choices": [{"index": 0, "delta": {"content": "Hello, I am Ava."}}]})
+            );
+            ([("content-type", "text/event-stream")], sse).into_response()
+        }
+    };
+    let router = axum::Router::new().route("/v1/chat/completions", axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_test_chat_and_project_default() {
+    let (url, seen) = stub_llm().await;
+    let app = avb_testkit::spawn_app_with(Db::Sqlite, |c| c.engines.llm_url = Some(url)).await;
+    let tenant = app.create_tenant("Chat Co").await;
+    let owner = app
+        .create_user(Some(tenant), "tenant_owner", "owner@chat.test")
+        .await;
+    let token = app.login(&owner).await;
+    let p = create(
+        &app,
+        &token,
+        json!({"name": "Ava", "instructions": "You are Ava the receptionist.", "voice": "af_heart"}),
+    )
+    .await;
+    let id = p["id"].as_str().unwrap().to_string();
+    let (_, project) = app
+        .post(
+            "/api/v1/projects",
+            &token,
+            json!({"name": "Lobby", "environment": "production"}),
+        )
+        .await;
+    let pid = project["id"].as_str().unwrap().to_string();
+    let browser = Browser::new(&app);
+    let cookie = browser.session(&owner).await;
+    let detail = format!("/voice/personas/{id}");
+    let html = browser.page(&detail, &cookie).await;
+    let csrf = field(&html, "csrf");
+
+    // One text turn: the reply is shown; the model got the persona's instructions.
+    let res = browser
+        .post(
+            &format!("{detail}/chat"),
+            &cookie,
+            &[("csrf", &csrf), ("message", "Who are you?")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Hello, I am Ava."), "{html}");
+    let body = seen.lock().unwrap()[0].clone();
+    assert_eq!(body["messages"][0]["role"], "system");
+    assert_eq!(
+        body["messages"][0]["content"],
+        "You are Ava the receptionist."
+    );
+    assert_eq!(body["messages"][1]["content"], "Who are you?");
+
+    // The project default, set and cleared from the page.
+    let to = browser
+        .submit(
+            &format!("{detail}/project-default"),
+            &cookie,
+            &[("csrf", &csrf), ("project_id", &pid), ("op", "set")],
+        )
+        .await;
+    assert!(to.ends_with("done=persona_project_default"), "{to}");
+    let (_, d) = app.get("/api/v1/persona-default", &token).await;
+    assert_eq!(d["projects"][0]["project_id"], pid.as_str(), "{d}");
+    let html = browser.page(&to, &cookie).await;
+    assert!(html.contains("Lobby (uses this persona)"));
+    browser
+        .submit(
+            &format!("{detail}/project-default"),
+            &cookie,
+            &[("csrf", &csrf), ("project_id", &pid), ("op", "clear")],
+        )
+        .await;
+    let (_, d) = app.get("/api/v1/persona-default", &token).await;
+    assert_eq!(d["projects"], json!([]), "{d}");
+}
