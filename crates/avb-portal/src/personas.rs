@@ -671,18 +671,44 @@ pub struct ChatForm {
 }
 has_csrf!(ChatForm);
 
-/// Asks the server's chat model with the persona's instructions (its published version, else
-/// its draft), as a session's first text turn would.
-async fn ask(state: &PortalState, instructions: &str, message: &str) -> Result<String, String> {
+/// Asks the chat model a session of the tenant would use (the tenant's own LLM endpoint from
+/// its voice profile, else the server's) with the persona's instructions (its published
+/// version, else its draft), as a session's first text turn would.
+async fn ask(
+    state: &PortalState,
+    v: &Visitor,
+    instructions: &str,
+    message: &str,
+) -> Result<String, String> {
     use avb_voice::{ChatMessage, ChatModel, ChatRequest, LlmDelta, OpenAiChat};
     use futures::StreamExt;
     let cfg = &state.ctx.config.engines;
-    let Some(url) = cfg.llm_url.as_deref() else {
-        return Err("No language model is configured on this server.".into());
+    let timeout = Duration::from_secs(cfg.llm_timeout_secs);
+    let profile = match v.scope.tenant() {
+        Some(t) => avb_core::services::voice_profiles::resolve(&state.ctx, t, None)
+            .await
+            .map_err(|e| e.to_string())?,
+        None => Default::default(),
     };
-    let key = cfg.llm_api_key.as_ref().map(|k| k.expose().to_string());
-    let chat = OpenAiChat::new(url, key, Duration::from_secs(cfg.llm_timeout_secs))
-        .map_err(|e| e.to_string())?;
+    let chat = match &profile.llm {
+        Some(own) => {
+            let allow_private = cfg.byok_allow_private_urls;
+            avb_core::egress::check_literal(&own.base_url, allow_private)
+                .map_err(|_| "The tenant's language model address is not allowed.".to_string())?;
+            let http = avb_core::egress::tenant_client(allow_private)
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .map_err(|e| e.to_string())?;
+            OpenAiChat::with_client(&own.base_url, own.api_key.clone(), http, timeout)
+        }
+        None => {
+            let Some(url) = cfg.llm_url.as_deref() else {
+                return Err("No language model is configured on this server.".into());
+            };
+            let key = cfg.llm_api_key.as_ref().map(|k| k.expose().to_string());
+            OpenAiChat::new(url, key, timeout).map_err(|e| e.to_string())?
+        }
+    };
     let mut messages = Vec::new();
     if !instructions.trim().is_empty() {
         messages.push(ChatMessage::text("system", instructions));
@@ -690,10 +716,16 @@ async fn ask(state: &PortalState, instructions: &str, message: &str) -> Result<S
     messages.push(ChatMessage::text("user", message));
     let mut stream = chat
         .stream(ChatRequest {
-            model: cfg.llm_model.clone(),
+            model: profile
+                .llm_model
+                .clone()
+                .unwrap_or_else(|| cfg.llm_model.clone()),
             messages,
-            temperature: None,
-            max_tokens: Some(512),
+            temperature: profile.temperature,
+            max_tokens: profile
+                .max_output_tokens
+                .and_then(|m| u32::try_from(m).ok())
+                .or(Some(512)),
             tools: Vec::new(),
         })
         .await
@@ -723,7 +755,7 @@ pub async fn chat(
     } else if message.chars().count() > 4000 {
         Err("message: must be at most 4000 characters".to_string())
     } else {
-        ask(&state, &persona.instructions, &message).await
+        ask(&state, &v, &persona.instructions, &message).await
     };
     let chat = match result {
         Ok(reply) => (message, Some(reply), None),

@@ -611,12 +611,27 @@ async fn stub_llm() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portal_test_chat_and_project_default() {
     let (url, seen) = stub_llm().await;
-    let app = avb_testkit::spawn_app_with(Db::Sqlite, |c| c.engines.llm_url = Some(url)).await;
+    // No server model: the turn can only succeed through the tenant's own endpoint, as a
+    // session's would.
+    let app = avb_testkit::spawn_app_with(Db::Sqlite, |c| {
+        c.engines.llm_url = None;
+        c.engines.byok_allow_private_urls = true;
+    })
+    .await;
     let tenant = app.create_tenant("Chat Co").await;
     let owner = app
         .create_user(Some(tenant), "tenant_owner", "owner@chat.test")
         .await;
     let token = app.login(&owner).await;
+    let (s, v) = put(
+        &app,
+        "/api/v1/voice-profile",
+        &token,
+        json!({"llm_provider": "custom", "llm_base_url": url, "llm_model": "tenant-model",
+               "llm_api_key": "tenant-key"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     let p = create(
         &app,
         &token,
@@ -650,6 +665,10 @@ async fn portal_test_chat_and_project_default() {
     let html = res.text().await.unwrap();
     assert!(html.contains("Hello, I am Ava."), "{html}");
     let body = seen.lock().unwrap()[0].clone();
+    assert_eq!(
+        body["model"], "tenant-model",
+        "the tenant's own model, as in sessions"
+    );
     assert_eq!(body["messages"][0]["role"], "system");
     assert_eq!(
         body["messages"][0]["content"],
