@@ -522,6 +522,10 @@ pub struct SessionDto {
     pub close_reason: String,
     /// Responses created in the session.
     pub responses: i32,
+    /// The persona the session started with (its default persona), if any.
+    pub persona_id: Option<Uuid>,
+    /// The published version of that persona.
+    pub persona_version: Option<i32>,
 }
 
 impl From<SessionRecord> for SessionDto {
@@ -542,6 +546,8 @@ impl From<SessionRecord> for SessionDto {
             ended_at: s.ended_at,
             close_reason: s.close_reason,
             responses: s.responses,
+            persona_id: s.persona_id,
+            persona_version: s.persona_version,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::handlers::{
-    admin_tenants, api_keys, audit, auth, health, me, members, projects, sessions, usage,
+    admin_tenants, api_keys, audit, auth, health, me, members, personas, projects, sessions, usage,
     voice_profiles, voices, webhooks,
 };
 use avb_core::AppContext;
@@ -78,6 +78,24 @@ pub fn router(ctx: AppContext) -> Router {
             get(voice_profiles::get_project)
                 .put(voice_profiles::put_project)
                 .delete(voice_profiles::delete_project),
+        )
+        .route(
+            "/api/v1/personas",
+            get(personas::list).post(personas::create),
+        )
+        .route(
+            "/api/v1/personas/{id}",
+            get(personas::get)
+                .patch(personas::update)
+                .delete(personas::delete),
+        )
+        .route("/api/v1/personas/{id}/publish", post(personas::publish))
+        .route("/api/v1/personas/{id}/archive", post(personas::archive))
+        .route("/api/v1/personas/{id}/versions", get(personas::versions))
+        .route("/api/v1/personas/{id}/rollback", post(personas::rollback))
+        .route(
+            "/api/v1/persona-default",
+            get(personas::get_default).put(personas::put_default),
         )
         .route(
             "/api/v1/voice-profile",

@@ -90,6 +90,8 @@ pub struct Session {
     budget: Budget,
     /// A transcription started while the VAD waits out a turn's final silence.
     early_stt: Option<EarlyStt>,
+    /// The persona (id, published version) the profile resolved, recorded with the session.
+    persona: Option<(uuid::Uuid, i32)>,
 }
 
 /// A speculative transcription of the input buffer's first `audio_len` bytes.
@@ -221,6 +223,7 @@ impl Session {
             engines: start.engines,
             budget: start.budget,
             early_stt: None,
+            persona: start.profile.persona,
         }
     }
 
@@ -257,12 +260,13 @@ impl Session {
         } else {
             "ga"
         };
-        let record = match sessions::open(
+        let record = match sessions::open_with_persona(
             &self.state.ctx,
             &self.scope,
             &self.config.id,
             &self.config.model,
             dialect_name,
+            self.persona,
         )
         .await
         {

@@ -71,6 +71,32 @@
     });
   });
 
+  // Ordered lists (persona solvers): rows can be dragged; the Up/Down buttons are the keyboard
+  // alternative and work without script. The hidden input named by data-reorder keeps the order.
+  document.querySelectorAll("ol[data-reorder]").forEach(function (list) {
+    var input = list.form && list.form.elements[list.getAttribute("data-reorder")];
+    var dragged = null;
+    function sync() {
+      if (!input) { return; }
+      var names = [];
+      list.querySelectorAll("li[data-solver]").forEach(function (li) { names.push(li.getAttribute("data-solver")); });
+      input.value = names.join(",");
+    }
+    list.addEventListener("dragstart", function (e) {
+      dragged = e.target.closest("li");
+      if (e.dataTransfer) { e.dataTransfer.effectAllowed = "move"; e.dataTransfer.setData("text/plain", ""); }
+    });
+    list.addEventListener("dragover", function (e) {
+      var over = e.target.closest("li");
+      if (!dragged || !over || over === dragged) { return; }
+      e.preventDefault();
+      var after = e.clientY > over.getBoundingClientRect().top + over.offsetHeight / 2;
+      list.insertBefore(dragged, after ? over.nextSibling : over);
+    });
+    list.addEventListener("drop", function (e) { e.preventDefault(); sync(); });
+    list.addEventListener("dragend", function () { dragged = null; sync(); });
+  });
+
   // Offline indicator; when the connection returns, live regions refresh at once.
   function online(on) {
     var banner = document.getElementById("offline");

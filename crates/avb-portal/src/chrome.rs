@@ -130,6 +130,16 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "reset_sent" => "Password reset e-mail queued.",
         "rule_created" => "Alert rule added.",
         "rule_deleted" => "Alert rule deleted.",
+        "persona_created" => "Persona created as a draft. Publish it so sessions can use it.",
+        "persona_saved" => "Draft saved. Sessions use the published version until you publish.",
+        "persona_published" => "Published: new sessions use this version.",
+        "persona_rolled_back" => "Rolled back: new sessions use the chosen version.",
+        "persona_archived" => "Persona archived: new sessions no longer use it.",
+        "persona_deleted" => {
+            "Persona deleted. Projects that used it fall back to the tenant default."
+        }
+        "persona_default" => "Tenant default persona set.",
+        "persona_project_default" => "Project default persona changed.",
         _ => return None,
     })
 }

@@ -29,6 +29,7 @@ mod login;
 mod no_route;
 mod oidc;
 mod onboarding;
+mod personas;
 mod projects;
 pub mod session;
 mod sessions;
@@ -76,6 +77,44 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/dashboard/panel", get(dashboard::refresh))
         .route("/dashboard/status", get(dashboard::status))
         .route("/projects", get(projects::list).post(projects::create))
+        .route(
+            "/voice/personas",
+            get(personas::list).post(personas::create),
+        )
+        .route("/voice/personas/new", get(personas::new_form))
+        .route(
+            "/voice/personas/{id}",
+            get(personas::detail).post(personas::update),
+        )
+        .route("/voice/personas/{id}/edit", get(personas::edit_form))
+        .route(
+            "/voice/personas/{id}/publish",
+            axum::routing::post(personas::publish),
+        )
+        .route(
+            "/voice/personas/{id}/archive",
+            axum::routing::post(personas::archive),
+        )
+        .route(
+            "/voice/personas/{id}/default",
+            axum::routing::post(personas::make_default),
+        )
+        .route(
+            "/voice/personas/{id}/project-default",
+            axum::routing::post(personas::project_default),
+        )
+        .route(
+            "/voice/personas/{id}/rollback",
+            get(personas::confirm_rollback).post(personas::rollback),
+        )
+        .route(
+            "/voice/personas/{id}/delete",
+            get(personas::confirm_delete).post(personas::delete),
+        )
+        .route(
+            "/voice/personas/{id}/chat",
+            axum::routing::post(personas::chat),
+        )
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route(
             "/api-keys/{id}/revoke",

@@ -419,6 +419,8 @@ struct SessionsDetailPage {
     messages: Vec<Message>,
     turns: Vec<Waterfall>,
     can_end: bool,
+    /// The persona it started with: (id, published version).
+    persona: Option<(String, i32)>,
 }
 
 /// The badge alone, polled by the detail page of a live session.
@@ -471,6 +473,10 @@ pub async fn detail(
             .collect(),
         turns: turns.iter().map(waterfall).collect(),
         can_end,
+        persona: s
+            .persona_id
+            .zip(s.persona_version)
+            .map(|(p, n)| (p.to_string(), n)),
         s: row(s, &names),
     };
     Ok(render(&page, StatusCode::OK))

@@ -43,6 +43,7 @@ async fn seed(app: &TestApp, tenant: avb_domain::TenantId, rows: usize) -> Uuid 
                     client_ip: "203.0.113.7",
                     user_agent: "bench",
                     replica: "bench",
+                    persona: None,
                 },
             )
             .await

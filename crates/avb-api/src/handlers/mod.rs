@@ -7,6 +7,7 @@ pub mod auth;
 pub mod health;
 pub mod me;
 pub mod members;
+pub mod personas;
 pub mod projects;
 pub mod sessions;
 pub mod usage;

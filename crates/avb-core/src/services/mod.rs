@@ -11,6 +11,7 @@ pub mod leases;
 pub mod live;
 pub mod liveness;
 pub mod members;
+pub mod personas;
 pub mod platform;
 pub mod portal_sessions;
 pub mod projects;

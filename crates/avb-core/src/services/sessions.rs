@@ -22,6 +22,19 @@ pub async fn open(
     model: &str,
     dialect: &str,
 ) -> CoreResult<SessionId> {
+    open_with_persona(ctx, scope, realtime_id, model, dialect, None).await
+}
+
+/// Records a session the gateway just opened for `scope` with the persona (id, published
+/// version) it started from; returns its id.
+pub async fn open_with_persona(
+    ctx: &AppContext,
+    scope: &Scope,
+    realtime_id: &str,
+    model: &str,
+    dialect: &str,
+    persona: Option<(uuid::Uuid, i32)>,
+) -> CoreResult<SessionId> {
     let tenant = tenant_of(scope, Permission::RealtimeConnect)?;
     let api_key = match scope.actor() {
         Actor::ApiKey { id, .. } => Some(id.as_uuid()),
@@ -41,6 +54,7 @@ pub async fn open(
             client_ip: &scope.meta().ip,
             user_agent: &scope.meta().user_agent,
             replica: &ctx.replica_id,
+            persona,
         },
     )
     .await?;

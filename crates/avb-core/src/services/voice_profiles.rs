@@ -149,6 +149,8 @@ pub struct ResolvedProfile {
     pub temperature: Option<f64>,
     pub max_output_tokens: Option<i32>,
     pub instructions: Option<String>,
+    /// The persona (id, published version) that supplied defaults; recorded with the session.
+    pub persona: Option<(uuid::Uuid, i32)>,
 }
 
 fn text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ValidationError> {
@@ -466,6 +468,7 @@ pub async fn resolve(
         Some(p) => voice_profiles::get(&tx, Some(p)).await?,
         None => None,
     };
+    let persona = crate::services::personas::effective(&tx, project).await?;
     tx.commit().await?;
     let pick = |f: fn(&Model) -> Option<String>| {
         over.as_ref()
@@ -488,14 +491,21 @@ pub async fn resolve(
         }),
         None => None,
     };
+    // Precedence: a profile field set explicitly (project over tenant) > the effective
+    // persona's published version > the server default (see `services::personas`).
+    let persona_language = persona.as_ref().and_then(|p| {
+        let primary = p.language.split('-').next().unwrap_or_default();
+        (primary.len() == 2).then(|| primary.to_ascii_lowercase())
+    });
     Ok(ResolvedProfile {
-        voice: pick(|m| m.voice.clone()),
+        voice: pick(|m| m.voice.clone()).or_else(|| persona.as_ref().map(|p| p.voice.clone())),
         speed: over
             .as_ref()
             .and_then(|m| m.speed)
-            .or(base.as_ref().and_then(|m| m.speed)),
+            .or(base.as_ref().and_then(|m| m.speed))
+            .or(persona.as_ref().map(|p| p.speed)),
         stt_model: pick(|m| m.stt_model.clone()),
-        stt_language: pick(|m| m.stt_language.clone()),
+        stt_language: pick(|m| m.stt_language.clone()).or(persona_language),
         llm_model: llm_row
             .and_then(|m| m.llm_model.clone())
             .or_else(|| pick(|m| m.llm_model.clone())),
@@ -508,7 +518,13 @@ pub async fn resolve(
             .as_ref()
             .and_then(|m| m.max_output_tokens)
             .or(base.as_ref().and_then(|m| m.max_output_tokens)),
-        instructions: pick(|m| m.instructions.clone()),
+        instructions: pick(|m| m.instructions.clone()).or_else(|| {
+            persona
+                .as_ref()
+                .map(|p| p.instructions.clone())
+                .filter(|i| !i.is_empty())
+        }),
+        persona: persona.map(|p| (p.id, p.version)),
     })
 }
 

@@ -24,6 +24,9 @@ pub struct SessionRecord {
     pub close_reason: String,
     pub responses: i32,
     pub replica_id: Option<String>,
+    /// The persona the session started from, and its published version.
+    pub persona_id: Option<uuid::Uuid>,
+    pub persona_version: Option<i32>,
 }
 
 impl SessionRecord {
@@ -49,6 +52,8 @@ impl From<realtime_session::Model> for SessionRecord {
             started_at: m.started_at,
             ended_at: m.ended_at,
             close_reason: m.close_reason,
+            persona_id: m.persona_id,
+            persona_version: m.persona_version,
             responses: m.responses,
             replica_id: m.replica_id,
         }

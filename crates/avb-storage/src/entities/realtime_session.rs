@@ -20,6 +20,9 @@ pub struct Model {
     pub close_reason: String,
     pub responses: i32,
     pub replica_id: Option<String>,
+    /// The persona the session started with, and its published version.
+    pub persona_id: Option<Uuid>,
+    pub persona_version: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

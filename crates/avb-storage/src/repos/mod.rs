@@ -9,6 +9,7 @@ pub mod leases;
 pub mod login_events;
 pub mod mail;
 pub mod memberships;
+pub mod personas;
 pub mod portal_sessions;
 pub mod projects;
 pub mod realtime_records;

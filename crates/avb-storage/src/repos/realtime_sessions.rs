@@ -23,6 +23,8 @@ pub struct NewSession<'a> {
     pub user_agent: &'a str,
     /// The replica holding the socket (its heartbeats keep the session live).
     pub replica: &'a str,
+    /// The persona (id, published version) the session started with.
+    pub persona: Option<(Uuid, i32)>,
 }
 
 /// Filters for listing sessions.
@@ -54,6 +56,8 @@ pub async fn insert(tx: &TenantTx, s: NewSession<'_>) -> StorageResult<Model> {
         close_reason: Set(String::new()),
         responses: Set(0),
         replica_id: Set(Some(s.replica.to_string())),
+        persona_id: Set(s.persona.map(|p| p.0)),
+        persona_version: Set(s.persona.map(|p| p.1)),
     }
     .insert(tx.conn())
     .await?)
