@@ -12,6 +12,7 @@ mod lago_billing;
 mod local_engines;
 mod oidc_login;
 mod one_app;
+mod playground;
 mod portal;
 mod portal_errors;
 mod portal_pages;
