@@ -14,7 +14,9 @@
 // target/screenshots; screenshots are `<page>-<width>.png`, failures `fail-<scenario>.png`),
 // ONLY (a comma-separated list of scenario names to run), HEADED=1 (needs a display).
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -393,6 +395,122 @@ async function voicePreview(ctx) {
   await submit(page, 'form.voice-form button[type=submit]');
   await expectToast(page, 'Voice settings saved. New sessions use them now.');
   assert.ok(await page.locator('input[type=radio][value="af_heart"]').isChecked());
+}
+
+/** `text` spoken by espeak-ng as a WAV, followed by `silenceSecs` of silence (Chromium loops
+ *  the fake microphone's file: the silence lets one turn finish before the question returns). */
+function speechWav(text, silenceSecs) {
+  const dir = mkdtempSync(join(tmpdir(), 'avb-playground-'));
+  const speech = join(dir, 'speech.wav');
+  execFileSync('espeak-ng', ['-w', speech, text]);
+  const wav = readFileSync(speech);
+  // espeak-ng writes a 44-byte PCM header (mono 16-bit); rewrite it with the silence added.
+  const rate = wav.readUInt32LE(24);
+  const pcm = wav.subarray(44);
+  const pad = Buffer.alloc(Math.round(rate * silenceSecs) * 2);
+  const lead = Buffer.alloc(Math.round(rate * 0.5) * 2);
+  const data = Buffer.concat([lead, pcm, pad]);
+  const header = Buffer.from(wav.subarray(0, 44));
+  header.writeUInt32LE(36 + data.length, 4);
+  header.writeUInt32LE(data.length, 40);
+  const out = join(dir, 'question.wav');
+  writeFileSync(out, Buffer.concat([header, data]));
+  return out;
+}
+
+/** The playground: Chromium's fake microphone says a question (an espeak-ng WAV); the page
+ *  mints a secret, opens /v1/realtime, shows the user's transcript, plays the answer's audio
+ *  and adds the turn's latency row linking to the recorded session. Needs the LLM, STT and
+ *  TTS engines (LOCAL_LLM_URL, LOCAL_STT_URL, LOCAL_TTS_URL) and espeak-ng. */
+async function playgroundVoiceTurn(ctx) {
+  for (const name of ['LOCAL_LLM_URL', 'LOCAL_STT_URL', 'LOCAL_TTS_URL']) {
+    if (!process.env[name]) throw new Skip(`${name} is not set (the server has no such engine)`);
+  }
+  let wav;
+  try {
+    wav = speechWav('What is the capital of France?', 60);
+  } catch (e) {
+    throw new Skip(`espeak-ng could not make the question: ${e.message}`);
+  }
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required',
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}`],
+    headless: process.env.HEADED !== '1',
+  });
+  let page;
+  try {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    await context.grantPermissions(['microphone'], { origin: BASE });
+    page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT_MS);
+    const problems = [];
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await login(page);
+    await page.goto(url('/voice/playground'));
+    assert.equal(await page.locator('#start').count(), 1, 'the playground has no Start button');
+    if (await page.locator('#voice option[value="af_heart"]').count() === 1) {
+      await page.selectOption('#voice', 'af_heart');
+    }
+    await page.locator('#start').click();
+    const started = Date.now();
+    const errors = page.locator('#pg-errors');
+    const waitOrErr = async (what, fn) => {
+      try {
+        await fn();
+      } catch (e) {
+        const alert = (await errors.innerText().catch(() => '')).trim();
+        const status = (await page.locator('#pg-status').innerText().catch(() => '')).trim();
+        throw new Error(`${what} within 90 s (alert: "${alert}"; status: "${status}"; ` +
+          `${problems.join('; ')})`);
+      }
+    };
+    await waitOrErr('no user transcript', () => page.waitForFunction(() => {
+      const li = document.querySelector('#transcript li.user .text');
+      return li && li.textContent.trim().length > 0;
+    }, null, { timeout: 90_000 }));
+    const heard = (await page.locator('#transcript li.user .text').first().innerText()).trim();
+    console.log(`# heard: "${heard}" after ${Date.now() - started} ms`);
+    assert.match(heard, /capital|france/i, `the transcript reads "${heard}"`);
+    await waitOrErr('no latency row', () =>
+      page.locator('#turns tbody tr').first().waitFor({ state: 'visible', timeout: 90_000 }));
+    const bytes = Number(await page.locator('#audio-bytes').getAttribute('data-bytes'));
+    assert.ok(bytes > 24_000, `only ${bytes} bytes of answer audio arrived`);
+    const said = (await page.locator('#transcript li.assistant .text').first().innerText()).trim();
+    assert.ok(said.length > 0, 'the agent\'s transcript is empty');
+    const row = page.locator('#turns tbody tr').first();
+    const marks = { Turn: (await row.locator('td[data-label="Turn"]').innerText()).trim() };
+    for (const label of ['Transcribed', 'First text', 'First audio', 'Response done']) {
+      marks[label] = (await row.locator(`td[data-label="${label}"]`).innerText()).trim();
+    }
+    console.log(`# answer: "${said.slice(0, 120)}"; ${bytes} audio bytes; marks (ms after speech_stopped): ` +
+      JSON.stringify(marks));
+    assert.match(marks['First audio'], /^\d+$/, 'no first-audio mark');
+    assert.match(marks['Response done'], /^\d+$/, 'no response-done mark');
+    assert.ok(Number(marks['Response done']) >= Number(marks['First audio']), 'marks out of order');
+    await shot(page, 'playground-1440');
+    // Stop closes the socket and the microphone.
+    await page.locator('#stop').click();
+    await page.waitForFunction(() => !document.querySelector('#start').disabled);
+    assert.equal((await errors.innerText()).trim(), '', 'Stop reported an error');
+    // The row links to the recorded session.
+    const link = row.locator('a', { hasText: 'Recorded session' });
+    const href = await link.getAttribute('href');
+    await page.goto(url(href));
+    assert.match(pathOf(page), /^\/sessions\/[0-9a-f-]{36}$/, `the session link led to ${page.url()}`);
+    const record = (await page.locator('main').innerText()).replace(/\s+/g, ' ');
+    assert.ok(/capital/i.test(record), `the recorded session lacks the question: ${record.slice(0, 300)}`);
+    assert.deepEqual(problems, [], `console errors: ${problems.join('; ')}`);
+  } catch (e) {
+    if (page && !page.isClosed()) {
+      await shot(page, 'fail-playground-voice-turn').then((f) => console.log(`  screenshot: ${f}`), () => {});
+    }
+    throw e;
+  } finally {
+    await browser.close();
+  }
 }
 
 async function mobileMenu(ctx) {
@@ -935,11 +1053,11 @@ async function adminAlertRule(ctx) {
   ]);
   assert.equal(pathOf(page), '/admin/monitoring/alerts', `"Alerts and incidents" led to ${page.url()}`);
 
-  const rule = 'LLM down';
+  const rule = 'Identity provider down';
   const destination = 'ops@browser-test.example.com';
   await page.fill('#name', rule);
   await page.selectOption('#metric', 'service_down');
-  await page.fill('#target', 'LLM worker');
+  await page.fill('#target', 'Keycloak');
   await page.fill('#threshold', '0');
   await page.fill('#for_secs', '0');
   await page.selectOption('#channel', 'email');
@@ -952,13 +1070,13 @@ async function adminAlertRule(ctx) {
   await row.waitFor({ state: 'visible' })
     .catch(() => { throw new Error(`rule "${rule}" is not in the rules table`); });
   const condition = await cell(row, 'Condition');
-  assert.ok(condition.includes('service_down') && condition.includes('LLM worker'),
+  assert.ok(condition.includes('service_down') && condition.includes('Keycloak'),
     `the rule's condition reads "${condition}"`);
   const notify = await cell(row, 'Notify');
   assert.ok(notify.includes('email') && notify.includes(destination), `the rule notifies "${notify}"`);
   console.log(`# rule: ${condition}; notify ${notify}; toasts ${JSON.stringify(await toasts(page))}`);
 
-  // The fresh server's LLM engine is down (see run-against-fresh-server.sh): the next check
+  // The fresh server's Keycloak issuer is down (see run-against-fresh-server.sh): the next check
   // (every 15 s) opens an incident, with the e-mail notification on its timeline.
   const incidents = page.locator('section[aria-labelledby=inc-h]');
   let open = 0;
@@ -1013,6 +1131,7 @@ const SCENARIOS = [
   ['create API key and see the secret once', createApiKey],
   ['revoke with confirmation', revokeApiKey],
   ['voice preview plays and saves', voicePreview],
+  ['playground voice turn', playgroundVoiceTurn],
   ['mobile menu', mobileMenu],
   ['mobile menu shows link names', mobileMenuLabels],
   ['no failed request or console error (favicon)', noConsoleErrors],

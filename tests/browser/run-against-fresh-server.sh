@@ -43,11 +43,27 @@ level = "warn"
 login_attempts_per_ip_per_minute = 1000
 login_attempts_per_network_per_minute = 1000
 
-# An LLM engine that is down (nothing listens on port 9), for the alert-rule scenario.
+# A service that is down, for the alert-rule scenario: an identity provider whose discovery
+# document nothing serves (port 9). Only the health probe reads it (the portal signs in locally).
+[keycloak]
+issuer = "http://127.0.0.1:9/realms/down"
+
 [engines]
-llm_url = "http://127.0.0.1:9/v1"
 EOF
-# The local Kokoro engine, when scripts/test.sh started it, for the voice-preview scenario.
+# The local engines, when scripts/test.sh (or scripts/engines.sh) started them: the LLM and
+# speech to text for the playground's voice turn, Kokoro for it and the voice-preview scenario.
+if [ -n "${LOCAL_LLM_URL:-}" ]; then
+  cat >>"$TMP/avb.toml" <<EOF
+llm_url = "$LOCAL_LLM_URL"
+llm_model = "smollm2"
+EOF
+fi
+if [ -n "${LOCAL_STT_URL:-}" ]; then
+  cat >>"$TMP/avb.toml" <<EOF
+stt_url = "$LOCAL_STT_URL"
+stt_model = "tiny.en"
+EOF
+fi
 if [ -n "${LOCAL_TTS_URL:-}" ] && [ "${LOCAL_TTS_ENGINE:-kokoro}" = kokoro ]; then
   cat >>"$TMP/avb.toml" <<EOF
 tts_url = "$LOCAL_TTS_URL"

@@ -35,6 +35,18 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../assets/portal.js"),
     },
     Asset {
+        stem: "playground",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/playground.js"),
+    },
+    Asset {
+        stem: "playground-worklet",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/playground-worklet.js"),
+    },
+    Asset {
         stem: "favicon",
         ext: "svg",
         content_type: "image/svg+xml",
@@ -75,6 +87,16 @@ pub fn htmx_url() -> String {
 /// The portal script's URL (toasts, copy buttons, confirmations, offline indicator).
 pub fn script_url() -> String {
     url_of("portal")
+}
+
+/// The playground page's script (only that page references it).
+pub fn playground_url() -> String {
+    url_of("playground")
+}
+
+/// The playground's audio worklet (loaded by the playground script with `addModule`).
+pub fn playground_worklet_url() -> String {
+    url_of("playground-worklet")
 }
 
 /// The favicon's URL (linked from every page, so browsers never ask for `/favicon.ico`).

@@ -27,6 +27,12 @@ const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
     // The "Voice agent" group (see GROUPS).
     ("Voice", "/voice", "♪", Some(Permission::ProjectsView)),
     (
+        "Playground",
+        "/voice/playground",
+        "▶",
+        Some(Permission::RealtimeConnect),
+    ),
+    (
         "Speech to text",
         "/voice/stt",
         "✎",

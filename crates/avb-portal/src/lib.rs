@@ -30,6 +30,7 @@ mod no_route;
 mod oidc;
 mod onboarding;
 mod personas;
+mod playground;
 mod projects;
 pub mod session;
 mod sessions;
@@ -137,6 +138,15 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/usage/export.csv", get(usage::export_csv))
         .route("/voice", get(voice::show).post(voice::save))
         .route("/voice/preview", get(voice::preview))
+        .route("/voice/playground", get(playground::show))
+        .route(
+            "/voice/playground/secret",
+            axum::routing::post(playground::secret),
+        )
+        .route(
+            "/voice/playground/sessions/{realtime_id}",
+            get(playground::session),
+        )
         .route(
             "/projects/{id}/voice",
             get(voice::show_project).post(voice::save_project),

@@ -44,6 +44,9 @@ struct StoredSecret {
     /// The local user that minted it (when no key did).
     #[serde(default)]
     user_id: Option<uuid::Uuid>,
+    /// The project a user minted it for (a key's project comes from the key).
+    #[serde(default)]
+    project_id: Option<uuid::Uuid>,
     dialect: String,
     session: Value,
 }
@@ -57,6 +60,10 @@ fn redis_keys(hash: &str, tenant: uuid::Uuid) -> (String, String) {
     )
 }
 
+/// The key under which a database-stored secret's session carries the project a user minted
+/// it for (taken out again at redemption; the table has no column for it).
+const PROJECT_KEY: &str = "x_avb_project_id";
+
 /// Mints a secret valid for `ttl_secs` (10..=7200) carrying `session` in `dialect`. With Redis
 /// configured the record lives there (expiring with the secret), otherwise in the database;
 /// either way any replica can redeem it. The minting is audited in the database.
@@ -65,6 +72,34 @@ pub async fn create_client_secret(
     scope: &Scope,
     dialect: &str,
     session: Value,
+    ttl_secs: u64,
+) -> CoreResult<ClientSecret> {
+    mint(ctx, scope, None, dialect, session, ttl_secs).await
+}
+
+/// Mints a secret for the signed-in user (requires `realtime:connect`), for `project` when
+/// given (it must be the tenant's): the sessions it opens are recorded under that project and
+/// use its voice settings. The portal's playground mints these.
+pub async fn create_user_client_secret(
+    ctx: &AppContext,
+    scope: &Scope,
+    project: Option<ProjectId>,
+    dialect: &str,
+    session: Value,
+    ttl_secs: u64,
+) -> CoreResult<ClientSecret> {
+    if scope.actor().user_id().is_none() {
+        return Err(CoreError::Forbidden(Permission::RealtimeConnect));
+    }
+    mint(ctx, scope, project, dialect, session, ttl_secs).await
+}
+
+async fn mint(
+    ctx: &AppContext,
+    scope: &Scope,
+    project: Option<ProjectId>,
+    dialect: &str,
+    mut session: Value,
     ttl_secs: u64,
 ) -> CoreResult<ClientSecret> {
     let tenant = tenant_of(scope, Permission::RealtimeConnect)?;
@@ -84,6 +119,9 @@ pub async fn create_client_secret(
     };
     let user = scope.actor().user_id();
     let tx = ctx.store.tenant_tx(tenant, true).await?;
+    if let Some(p) = project {
+        projects::get(&tx, p).await?;
+    }
     let id = match &ctx.redis {
         Some(client) => {
             let record = StoredSecret {
@@ -91,6 +129,7 @@ pub async fn create_client_secret(
                 tenant_id: tenant.as_uuid(),
                 api_key_id: key.map(|k| k.as_uuid()),
                 user_id: user.map(|u| u.as_uuid()),
+                project_id: project.map(|p| p.as_uuid()),
                 dialect: dialect.to_string(),
                 session,
             };
@@ -113,6 +152,9 @@ pub async fn create_client_secret(
             record.id
         }
         None => {
+            if let (Some(p), Some(obj)) = (project, session.as_object_mut()) {
+                obj.insert(PROJECT_KEY.into(), Value::String(p.to_string()));
+            }
             realtime_secrets::insert(&tx, key, user, hash, dialect, session, expires_at)
                 .await?
                 .id
@@ -123,7 +165,11 @@ pub async fn create_client_secret(
     } else {
         "database"
     };
-    let summary = serde_json::json!({"dialect": dialect, "expires_at": expires_at, "store": store});
+    let mut summary =
+        serde_json::json!({"dialect": dialect, "expires_at": expires_at, "store": store});
+    if let Some(p) = project {
+        summary["project_id"] = Value::String(p.to_string());
+    }
     audit_repo::append(
         &tx,
         audit::entry(
@@ -184,13 +230,19 @@ async fn take_secret(ctx: &AppContext, hash: &str) -> CoreResult<Option<StoredSe
     };
     let taken = realtime_secrets::consume(&tx, row.id).await?;
     tx.commit().await?;
+    let mut session = row.session;
+    let project_id = session
+        .as_object_mut()
+        .and_then(|o| o.remove(PROJECT_KEY))
+        .and_then(|v| v.as_str().and_then(|s| s.parse().ok()));
     Ok(taken.then_some(StoredSecret {
         id: row.id,
         tenant_id: row.tenant_id,
         api_key_id: row.api_key_id,
         user_id: row.user_id,
+        project_id,
         dialect: row.dialect,
-        session: row.session,
+        session,
     }))
 }
 
@@ -243,8 +295,14 @@ async fn check_minter(ctx: &AppContext, row: &StoredSecret) -> CoreResult<Minter
             if member.is_none() || !active {
                 return Err(revoked);
             }
+            let project = row.project_id.map(ProjectId);
+            if let Some(p) = project
+                && projects::get(&tx, p).await.is_err()
+            {
+                return Err(revoked);
+            }
             Minter {
-                project: None,
+                project,
                 key_prefix: None,
                 user: Some(user),
             }

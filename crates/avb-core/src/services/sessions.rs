@@ -122,6 +122,21 @@ pub async fn get(ctx: &AppContext, scope: &Scope, id: SessionId) -> CoreResult<S
     Ok(s.into())
 }
 
+/// One session by the realtime id (`sess_...`) its client saw (requires `sessions:view`).
+pub async fn find_by_realtime_id(
+    ctx: &AppContext,
+    scope: &Scope,
+    realtime_id: &str,
+) -> CoreResult<SessionRecord> {
+    let tenant = tenant_of(scope, Permission::SessionsView)?;
+    ctx.policy
+        .authorize(scope, Permission::SessionsView, Some(tenant))?;
+    let tx = ctx.store.tenant_tx(tenant, false).await?;
+    let s = realtime_sessions::find_by_realtime_id(&tx, realtime_id).await?;
+    tx.commit().await?;
+    Ok(s.into())
+}
+
 /// Ends a live session on whichever replica holds it (requires `sessions:manage`).
 pub async fn close(ctx: &AppContext, scope: &Scope, id: SessionId) -> CoreResult<SessionRecord> {
     let id = id.as_uuid();

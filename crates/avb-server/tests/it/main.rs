@@ -13,6 +13,7 @@ mod local_engines;
 mod oidc_login;
 mod one_app;
 mod personas;
+mod playground;
 mod portal;
 mod portal_errors;
 mod portal_pages;

@@ -89,6 +89,17 @@ pub async fn get(tx: &TenantTx, id: Uuid) -> StorageResult<Model> {
         .ok_or(StorageError::NotFound)
 }
 
+/// The tenant's session with the realtime id (`sess_...`) its client saw.
+pub async fn find_by_realtime_id(tx: &TenantTx, realtime_id: &str) -> StorageResult<Model> {
+    let tenant = tx.tenant_id();
+    Entity::find()
+        .filter(Column::TenantId.eq(tenant.as_uuid()))
+        .filter(Column::RealtimeId.eq(realtime_id))
+        .one(tx.conn())
+        .await?
+        .ok_or(StorageError::NotFound)
+}
+
 /// The tenant's sessions, newest first.
 pub async fn list(
     tx: &TenantTx,
