@@ -20,7 +20,6 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use futures::StreamExt;
 use serde::Deserialize;
 
 /// One voice of the catalogue table.
@@ -330,11 +329,7 @@ pub async fn preview(
         q.text.as_deref(),
     )
     .await?;
-    let header = p.wav_header();
-    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(header) }).chain(
-        p.audio
-            .map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string()))),
-    );
+    let body = p.into_wav_stream();
     Ok((
         [
             (header::CONTENT_TYPE, "audio/wav"),

@@ -70,30 +70,41 @@ impl OpenAiSpeech {
     }
 }
 
-#[async_trait::async_trait]
-impl TextToSpeech for OpenAiSpeech {
-    async fn speak(&self, text: &str, voice: &str, speed: f64) -> Result<PcmStream, EngineError> {
-        let fail = |message: String| EngineError::Failed {
-            stage: "tts",
-            message,
-        };
-        let body = json!({"model": self.model, "input": text, "voice": voice, "speed": speed, "response_format": "pcm", "stream": true});
-        let mut req = self
-            .http
-            .post(format!("{}/audio/speech", self.base_url))
-            .json(&body);
+impl OpenAiSpeech {
+    /// Sends `req` with the engine's key, waiting at most the first-byte timeout for the answer;
+    /// a non-2xx answer becomes the matching [`EngineError`].
+    async fn send(
+        &self,
+        mut req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, EngineError> {
         if let Some(k) = &self.api_key {
             req = req.bearer_auth(k);
         }
         let res = tokio::time::timeout(self.first_byte_timeout, req.send())
             .await
             .map_err(|_| EngineError::Timeout("tts"))?
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| EngineError::Failed {
+                stage: "tts",
+                message: e.to_string(),
+            })?;
         if !res.status().is_success() {
             let status = res.status();
             let text = res.text().await.unwrap_or_default();
             return Err(crate::llm::status_error("tts", status, &text));
         }
+        Ok(res)
+    }
+}
+
+#[async_trait::async_trait]
+impl TextToSpeech for OpenAiSpeech {
+    async fn speak(&self, text: &str, voice: &str, speed: f64) -> Result<PcmStream, EngineError> {
+        let body = json!({"model": self.model, "input": text, "voice": voice, "speed": speed, "response_format": "pcm", "stream": true});
+        let req = self
+            .http
+            .post(format!("{}/audio/speech", self.base_url))
+            .json(&body);
+        let res = self.send(req).await?;
         Ok(res
             .bytes_stream()
             .map(|chunk| {
@@ -110,27 +121,12 @@ impl TextToSpeech for OpenAiSpeech {
     }
 
     async fn voices(&self) -> Result<Vec<String>, EngineError> {
-        let fail = |message: String| EngineError::Failed {
+        let req = self.http.get(format!("{}/audio/voices", self.base_url));
+        let res = self.send(req).await?;
+        let list: VoiceList = res.json().await.map_err(|e| EngineError::Failed {
             stage: "tts",
-            message,
-        };
-        let mut req = self.http.get(format!("{}/audio/voices", self.base_url));
-        if let Some(k) = &self.api_key {
-            req = req.bearer_auth(k);
-        }
-        let res = tokio::time::timeout(self.first_byte_timeout, req.send())
-            .await
-            .map_err(|_| EngineError::Timeout("tts"))?
-            .map_err(|e| fail(e.to_string()))?;
-        if !res.status().is_success() {
-            let status = res.status();
-            let text = res.text().await.unwrap_or_default();
-            return Err(crate::llm::status_error("tts", status, &text));
-        }
-        let list: VoiceList = res
-            .json()
-            .await
-            .map_err(|e| fail(format!("unexpected voice list: {e}")))?;
+            message: format!("unexpected voice list: {e}"),
+        })?;
         Ok(list.voices)
     }
 }

@@ -9,7 +9,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use serde::Deserialize;
 
 /// `GET /api/v1/voices`: the voices of the configured TTS engine (requires `projects:view`).
@@ -57,11 +56,7 @@ pub async fn preview(
         req.text.as_deref(),
     )
     .await?;
-    let header = p.wav_header();
-    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(header) }).chain(
-        p.audio
-            .map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string()))),
-    );
+    let body = p.into_wav_stream();
     Ok((
         [
             (header::CONTENT_TYPE, "audio/wav"),

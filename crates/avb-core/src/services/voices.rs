@@ -273,6 +273,20 @@ impl Preview {
     }
 }
 
+impl Preview {
+    /// The preview as WAV bytes in the order they are made: the header, then the PCM chunks.
+    pub fn into_wav_stream(
+        self,
+    ) -> impl Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+        use futures::StreamExt;
+        let header = self.wav_header();
+        futures::stream::once(async move { Ok(header) }).chain(
+            self.audio
+                .map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string()))),
+        )
+    }
+}
+
 /// The sentence a preview speaks when the caller gives none.
 pub fn sample_text(voice: &str) -> String {
     let name = VoiceEntry::describe(voice).name;
