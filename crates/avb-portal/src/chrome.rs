@@ -129,6 +129,7 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "reset_sent" => "Password reset e-mail queued.",
         "rule_created" => "Alert rule added.",
         "rule_deleted" => "Alert rule deleted.",
+        "llm_key_removed" => "Provider key removed.",
         _ => return None,
     })
 }

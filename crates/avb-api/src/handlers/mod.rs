@@ -10,5 +10,6 @@ pub mod members;
 pub mod projects;
 pub mod sessions;
 pub mod usage;
+pub mod voice_console;
 pub mod voice_profiles;
 pub mod webhooks;

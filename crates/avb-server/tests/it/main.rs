@@ -21,5 +21,6 @@ mod realtime;
 mod story;
 mod support;
 mod team_api;
+mod voice_console;
 mod voice_profiles;
 mod work_queue;
