@@ -40,7 +40,7 @@ pub async fn stt_models(
 
 fn engine_error(f: EngineFailure) -> ApiError {
     ApiError::new(
-        StatusCode::BAD_GATEWAY,
+        StatusCode::FAILED_DEPENDENCY,
         "engine_unavailable",
         "Engine failed",
         f.to_string(),
@@ -87,7 +87,7 @@ pub struct SttTestForm {
         (status = 415, body = crate::error::Problem, description = "The body is not multipart/form-data"),
         (status = 422, body = crate::error::Problem, description = "Not audio, too long, or a bad option; `errors[].field` names it"),
         (status = 429, body = crate::error::Problem, description = "Too many test calls from this tenant this minute"),
-        (status = 502, body = crate::error::Problem, description = "The speech-to-text engine failed or is not configured; the detail says why")),
+        (status = 424, body = crate::error::Problem, description = "The speech-to-text engine failed or is not configured; the detail names the engine and why")),
     security(("bearer" = [])))]
 pub async fn stt_test(
     State(state): State<AppState>,
@@ -208,7 +208,7 @@ pub struct LlmTestRequest {
 #[utoipa::path(post, path = "/api/v1/voice/llm-test", tag = "voice", request_body = LlmTestRequest,
     responses((status = 200, body = LlmTestResult),
         (status = 429, body = crate::error::Problem, description = "Too many test calls from this tenant this minute"),
-        (status = 502, body = crate::error::Problem, description = "The language model failed or is not configured; the detail says why")),
+        (status = 424, body = crate::error::Problem, description = "The language model failed or is not configured; the detail names the engine and why")),
     security(("bearer" = [])))]
 pub async fn llm_test(
     State(state): State<AppState>,

@@ -63,7 +63,8 @@ pub const STT_SIZES: &[(&str, &str)] = &[
     ),
 ];
 
-/// An engine call that failed: which engine and why. The page shows it; the API answers 502.
+/// An engine call that failed: which engine and why. The page shows it; the API answers 424
+/// (Failed Dependency: the platform works, the engine it depends on did not).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineFailure {
     /// `speech-to-text` or `language model`.
@@ -930,13 +931,28 @@ pub async fn save_llm(
     ctx.policy
         .authorize(scope, Permission::SettingsManage, Some(tenant))?;
     let current = voice_profiles::get(ctx, scope, None).await?;
+    let provider = s.provider.filter(|p| !p.trim().is_empty() && p != "server");
+    let base_url = if provider.is_some() { s.base_url } else { None };
+    // A model the provider does not list is refused (when it can be asked; a provider that
+    // cannot be reached, or wants the key given in this same form, is not held against it).
+    if let Some(m) = s.model.as_deref().filter(|m| !m.trim().is_empty())
+        && current.llm_model.as_deref() != Some(m)
+        && let Ok(listed) = llm_models(ctx, scope, provider.as_deref(), base_url.as_deref()).await
+        && listed.error.is_none()
+        && !listed.models.iter().any(|x| x == m)
+    {
+        return Err(ValidationError::new(
+            "llm_model",
+            format!(
+                "{m} is not among the models the provider lists ({})",
+                listed.models.join(", ")
+            ),
+        )
+        .into());
+    }
     let mut input = as_input(current);
-    input.llm_provider = s.provider.filter(|p| !p.trim().is_empty() && p != "server");
-    input.llm_base_url = if input.llm_provider.is_some() {
-        s.base_url
-    } else {
-        None
-    };
+    input.llm_provider = provider;
+    input.llm_base_url = base_url;
     input.llm_model = s.model;
     input.temperature = s.temperature;
     input.max_output_tokens = s.max_output_tokens;
