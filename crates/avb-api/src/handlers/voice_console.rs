@@ -47,6 +47,26 @@ fn engine_error(f: EngineFailure) -> ApiError {
     )
 }
 
+/// A service error; the per-tenant test budget is named as such (not as a client's address).
+fn core_error(e: avb_core::CoreError) -> ApiError {
+    match e {
+        avb_core::CoreError::RateLimited(secs) => {
+            let mut err = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+                format!(
+                    "at most {} test calls per tenant per minute; retry in {secs} s",
+                    voice_console::TESTS_PER_MINUTE
+                ),
+            );
+            err.set_retry_after(u32::try_from(secs).unwrap_or(60));
+            err
+        }
+        other => other.into(),
+    }
+}
+
 fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -143,7 +163,10 @@ pub async fn stt_test(
     if !has_file {
         return Err(ApiError::validation("file", "is required"));
     }
-    match voice_console::stt_test(&state.ctx, &scope, up).await? {
+    match voice_console::stt_test(&state.ctx, &scope, up)
+        .await
+        .map_err(core_error)?
+    {
         Ok(r) => Ok(axum::Json(r)),
         Err(f) => Err(engine_error(f)),
     }
@@ -215,7 +238,10 @@ pub async fn llm_test(
     Auth(scope): Auth,
     Json(req): Json<LlmTestRequest>,
 ) -> ApiResult<axum::Json<LlmTestResult>> {
-    match voice_console::llm_test_collect(&state.ctx, &scope, &req.prompt).await? {
+    match voice_console::llm_test_collect(&state.ctx, &scope, &req.prompt)
+        .await
+        .map_err(core_error)?
+    {
         Ok(r) => Ok(axum::Json(r)),
         Err(f) => Err(engine_error(f)),
     }

@@ -690,6 +690,13 @@ async fn llm_test_prompts_stream_with_timing_and_are_metered_audited_and_limited
     }
     let p = limited.expect("a 429 within 25 calls");
     assert_eq!(p["code"], "rate_limited");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("test calls per tenant"),
+        "{p}"
+    );
     // Another tenant is not affected.
     let (_, other) = app.tenant_with_owner("Other Prompt Co").await;
     let (s, _) = app
