@@ -112,6 +112,11 @@ impl ApiError {
         e
     }
 
+    /// Sets the `Retry-After` seconds of a 429 or 503.
+    pub fn set_retry_after(&mut self, secs: u32) {
+        self.retry_after = Some(secs);
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status

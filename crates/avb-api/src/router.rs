@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::handlers::{
     admin_tenants, api_keys, audit, auth, health, me, members, personas, projects, sessions, usage,
-    voice_profiles, voices, webhooks,
+    voice_console, voice_profiles, voices, webhooks,
 };
 use avb_core::AppContext;
 use axum::Router;
@@ -108,6 +108,15 @@ pub fn router(ctx: AppContext) -> Router {
             "/api/v1/voices/preview",
             axum::routing::post(voices::preview),
         )
+        .route("/api/v1/voice/stt-models", get(voice_console::stt_models))
+        .route(
+            "/api/v1/voice/stt-test",
+            post(voice_console::stt_test).layer(axum::extract::DefaultBodyLimit::max(
+                avb_core::services::voice_console::MAX_UPLOAD_BYTES + 256 * 1024,
+            )),
+        )
+        .route("/api/v1/voice/llm-models", get(voice_console::llm_models))
+        .route("/api/v1/voice/llm-test", post(voice_console::llm_test))
         .route(
             "/api/v1/api-keys",
             get(api_keys::list).post(api_keys::create),

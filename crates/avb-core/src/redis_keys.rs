@@ -39,6 +39,11 @@ pub fn rate_limit_requests(tenant: impl Display, window: impl Display) -> String
     format!("avb:{tenant}:rl:{window}:r")
 }
 
+/// A tenant's voice console test calls (STT and LLM tests); the limiter appends the minute.
+pub fn voice_tests(tenant: impl Display) -> String {
+    format!("avb:{tenant}:voice_tests")
+}
+
 /// A tenant's LLM tokens used in one clock window.
 pub fn rate_limit_tokens(tenant: impl Display, window: impl Display) -> String {
     format!("avb:{tenant}:rl:{window}:t")

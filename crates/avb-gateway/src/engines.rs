@@ -117,7 +117,9 @@ impl Engines {
             out.llm_model = m.clone();
         }
         out.stt_model = profile.stt_model.clone();
-        out.stt_language = profile.stt_language.clone();
+        // BCP-47 `pt-BR` -> Whisper's `pt`; `auto` sends none (the engine detects it).
+        out.stt_language =
+            avb_core::services::voice_profiles::engine_language(profile.stt_language.as_deref());
         out.temperature = profile.temperature;
         out
     }

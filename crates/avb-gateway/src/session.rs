@@ -174,6 +174,10 @@ fn apply_profile(config: &mut SessionConfig, profile: &ResolvedProfile) {
     if let Some(m) = profile.max_output_tokens {
         config.max_output_tokens = u32::try_from(m).ok();
     }
+    // VAD filtering off: the session starts without turn detection (the client commits).
+    if profile.stt_vad == Some(false) {
+        config.turn_detection = None;
+    }
 }
 
 /// Input audio below this length cannot be committed (OpenAI's rule).

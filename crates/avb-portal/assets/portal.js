@@ -95,6 +95,110 @@
     });
     list.addEventListener("drop", function (e) { e.preventDefault(); sync(); });
     list.addEventListener("dragend", function () { dragged = null; sync(); });
+  // Record in the browser: <button data-record="input-id"> records the microphone with
+  // MediaRecorder and puts the recording into that file input (DataTransfer), ready to submit.
+  document.querySelectorAll("button[data-record]").forEach(function (b) {
+    var input = document.getElementById(b.getAttribute("data-record"));
+    var status = document.querySelector("[data-record-status='" + b.getAttribute("data-record") + "']");
+    if (!input || !window.MediaRecorder || !navigator.mediaDevices || !window.DataTransfer) { return; }
+    b.hidden = false;
+    var recorder = null, chunks = [];
+    function say(text) { if (status) { status.textContent = text; } }
+    b.addEventListener("click", function () {
+      if (recorder && recorder.state === "recording") { recorder.stop(); return; }
+      navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+        chunks = [];
+        recorder = new MediaRecorder(stream);
+        recorder.addEventListener("dataavailable", function (e) { if (e.data.size) { chunks.push(e.data); } });
+        recorder.addEventListener("stop", function () {
+          stream.getTracks().forEach(function (t) { t.stop(); });
+          var type = (recorder.mimeType || "audio/webm").split(";")[0];
+          var ext = type.indexOf("ogg") >= 0 ? "ogg" : (type.indexOf("mp4") >= 0 ? "mp4" : "webm");
+          var file = new File(chunks, "recording." + ext, { type: type });
+          var dt = new DataTransfer();
+          dt.items.add(file);
+          input.files = dt.files;
+          b.textContent = "Record again";
+          say("Recorded " + Math.round(file.size / 1024) + " KB: press Transcribe.");
+        });
+        recorder.start();
+        b.textContent = "Stop recording";
+        say("Recording…");
+      }, function (err) {
+        say("The microphone cannot be used: " + err.message);
+      });
+    });
+  });
+
+  // Streamed answers: <form data-stream="url" data-output="element-id"> posts the form with
+  // fetch and shows the server-sent events (token, done, error) as they arrive. Without
+  // script the form posts normally and the page shows the whole answer.
+  document.querySelectorAll("form[data-stream]").forEach(function (f) {
+    if (!window.fetch || !window.TextDecoder) { return; }
+    f.addEventListener("submit", function (e) {
+      var out = document.getElementById(f.getAttribute("data-output"));
+      if (!out) { return; }
+      e.preventDefault();
+      var reply = out.querySelector("[data-part='reply']");
+      var timing = out.querySelector("[data-part='timing']");
+      var heading = out.querySelector("h3");
+      if (heading) { heading.hidden = false; }
+      reply.textContent = "";
+      timing.textContent = "Waiting for the first token…";
+      var button = f.querySelector("button[type='submit']");
+      if (button) { button.disabled = true; }
+      function finish() { if (button) { button.disabled = false; } }
+      function handle(event, data) {
+        var v;
+        try { v = JSON.parse(data); } catch (err) { v = data; }
+        if (event === "token") {
+          reply.textContent += v;
+        } else if (event === "done") {
+          var parts = ["Time to first token " + (v.ttft_ms == null ? "—" : Math.round(v.ttft_ms) + " ms"),
+            "total " + Math.round(v.total_ms) + " ms",
+            v.output_tokens + " tokens" + (v.tokens_estimated ? " (counted from the stream)" : "")];
+          if (v.tokens_per_sec != null) { parts.push(v.tokens_per_sec.toFixed(1) + " tokens/s"); }
+          timing.textContent = parts.join(", ") + " · " + v.model;
+        } else if (event === "error") {
+          timing.textContent = "";
+          toast(String(v), "error");
+          reply.textContent = String(v);
+        }
+      }
+      fetch(f.getAttribute("data-stream"), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(new FormData(f)).toString()
+      }).then(function (res) {
+        if (!res.ok || !res.body) {
+          return res.text().then(function (t) { timing.textContent = ""; reply.textContent = t; toast(t, "error"); finish(); });
+        }
+        var reader = res.body.getReader(), decoder = new TextDecoder(), buffer = "";
+        function pump() {
+          return reader.read().then(function (r) {
+            if (r.done) { finish(); return; }
+            buffer += decoder.decode(r.value, { stream: true });
+            var blocks = buffer.split("\n\n");
+            buffer = blocks.pop();
+            blocks.forEach(function (block) {
+              var event = "message", data = [];
+              block.split("\n").forEach(function (line) {
+                if (line.indexOf("event:") === 0) { event = line.slice(6).trim(); }
+                else if (line.indexOf("data:") === 0) { data.push(line.slice(5).replace(/^ /, "")); }
+              });
+              if (data.length) { handle(event, data.join("\n")); }
+            });
+            return pump();
+          });
+        }
+        return pump();
+      }).catch(function () {
+        timing.textContent = "";
+        toast("The server cannot be reached.", "error");
+        finish();
+      });
+    });
   });
 
   // Offline indicator; when the connection returns, live regions refresh at once.

@@ -146,6 +146,7 @@ fn toast_message(code: &str) -> Option<&'static str> {
         }
         "persona_default" => "Tenant default persona set.",
         "persona_project_default" => "Project default persona changed.",
+        "llm_key_removed" => "Provider key removed.",
         _ => return None,
     })
 }

@@ -40,6 +40,8 @@ mod team;
 mod usage;
 mod visitor;
 mod voice;
+mod voice_llm;
+mod voice_stt;
 mod waterfall;
 
 use avb_core::AppContext;
@@ -198,6 +200,23 @@ pub fn router(ctx: AppContext) -> Router {
         .route(
             "/settings/webhooks/{id}/delete",
             axum::routing::post(settings::delete),
+        )
+        .route("/voice/stt", get(voice_stt::show).post(voice_stt::save))
+        .route(
+            "/voice/stt/test",
+            axum::routing::post(voice_stt::test).layer(axum::extract::DefaultBodyLimit::max(
+                avb_core::services::voice_console::MAX_UPLOAD_BYTES + 256 * 1024,
+            )),
+        )
+        .route("/voice/llm", get(voice_llm::show).post(voice_llm::save))
+        .route(
+            "/voice/llm/key/remove",
+            axum::routing::post(voice_llm::remove_key),
+        )
+        .route("/voice/llm/test", axum::routing::post(voice_llm::test))
+        .route(
+            "/voice/llm/test/stream",
+            axum::routing::post(voice_llm::test_stream),
         )
         .route("/admin", get(admin::overview::page))
         .route("/admin/panel", get(admin::overview::refresh))

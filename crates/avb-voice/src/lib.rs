@@ -4,6 +4,7 @@
 pub mod audio;
 pub mod chunker;
 pub mod llm;
+pub mod models;
 pub mod resilience;
 pub mod sse;
 pub mod stretch;
@@ -12,5 +13,6 @@ pub mod tts;
 pub mod vad;
 
 pub use llm::{ChatMessage, ChatModel, ChatRequest, ChatStream, EngineError, LlmDelta, OpenAiChat};
-pub use stt::{OpenAiTranscriber, SpeechToText, TranscribeOptions};
+pub use models::list_models;
+pub use stt::{DetailedTranscript, OpenAiTranscriber, SpeechToText, TranscribeOptions};
 pub use tts::{OpenAiSpeech, TextToSpeech};

@@ -132,3 +132,83 @@ impl SpeechToText for OpenAiTranscriber {
         })
     }
 }
+
+/// A transcription with what the engine detected (`verbose_json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailedTranscript {
+    pub text: String,
+    /// The spoken language the engine detected or was told (`en`, `english`...), if reported.
+    pub language: Option<String>,
+    /// Seconds of audio, if reported.
+    pub duration: Option<f64>,
+}
+
+impl OpenAiTranscriber {
+    /// Transcribes an audio file as uploaded (`file_name` and `mime` as the client sent them;
+    /// faster-whisper decodes MP3, Ogg and WebM itself), asking for `verbose_json` so that the
+    /// detected language and the duration come back.
+    pub async fn transcribe_file(
+        &self,
+        bytes: Vec<u8>,
+        file_name: &str,
+        mime: &str,
+        opts: TranscribeOptions,
+    ) -> Result<DetailedTranscript, EngineError> {
+        let fail = |message: String| EngineError::Failed {
+            stage: "stt",
+            message,
+        };
+        let model = opts
+            .model
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| self.model.clone());
+        let file = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name.to_string())
+            .mime_str(mime)
+            .map_err(|e| fail(e.to_string()))?;
+        let mut form = reqwest::multipart::Form::new()
+            .part("file", file)
+            .text("model", model.clone())
+            .text("model_name", model)
+            .text("response_format", "verbose_json");
+        if let Some(l) = opts.language.filter(|l| !l.is_empty()) {
+            form = form.text("language", l);
+        }
+        let mut req = self
+            .http
+            .post(format!("{}/audio/transcriptions", self.base_url))
+            .multipart(form);
+        if let Some(k) = &self.api_key {
+            req = req.bearer_auth(k);
+        }
+        let res = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                EngineError::Timeout("stt")
+            } else {
+                fail(crate::models::without_url(&e))
+            }
+        })?;
+        let status = res.status();
+        let body = res
+            .text()
+            .await
+            .map_err(|e| fail(format!("HTTP {status}: {e}")))?;
+        if !status.is_success() {
+            return Err(crate::llm::status_error("stt", status, &body));
+        }
+        let v: Value =
+            serde_json::from_str(&body).map_err(|_| fail("the answer is not JSON".into()))?;
+        let text = v
+            .get("text")
+            .and_then(Value::as_str)
+            .ok_or_else(|| fail("the answer has no text".into()))?;
+        Ok(DetailedTranscript {
+            text: text.trim().to_string(),
+            language: v
+                .get("language")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            duration: v.get("duration").and_then(Value::as_f64),
+        })
+    }
+}

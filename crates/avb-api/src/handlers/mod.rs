@@ -11,6 +11,7 @@ pub mod personas;
 pub mod projects;
 pub mod sessions;
 pub mod usage;
+pub mod voice_console;
 pub mod voice_profiles;
 pub mod voices;
 pub mod webhooks;

@@ -240,6 +240,47 @@ impl LoginLimiter {
         }
         Ok(())
     }
+
+    /// Counts one use of `key` (a full Redis key, e.g. a tenant's test calls this minute)
+    /// against `limit` per clock minute; `Err(seconds)` when over (the refused use does not
+    /// count). Redis when configured, else this process.
+    pub async fn hit(&self, key: String, limit: u64) -> Result<(), u64> {
+        let (window, left) = clock_window();
+        let key = format!("{key}:{window}");
+        if let Some(mut c) = self.redis.get().await {
+            let counted: redis::RedisResult<(u64, i64)> = redis::pipe()
+                .atomic()
+                .incr(&key, 1u64)
+                .expire(&key, 120)
+                .query_async(&mut c)
+                .await;
+            match counted {
+                Ok((n, _)) if n > limit => {
+                    let _: redis::RedisResult<i64> =
+                        redis::cmd("DECR").arg(&key).query_async(&mut c).await;
+                    return Err(left);
+                }
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate limiter: Redis failed; counting locally");
+                    self.redis.forget().await;
+                }
+            }
+        }
+        let mut map = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, (w, _)| *w == window);
+        }
+        let e = map.entry(key).or_insert((window, 0));
+        if e.0 != window {
+            *e = (window, 0);
+        }
+        if e.1 >= limit {
+            return Err(left);
+        }
+        e.1 += 1;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

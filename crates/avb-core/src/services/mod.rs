@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod tenants;
 pub mod usage;
 pub mod users;
+pub mod voice_console;
 pub mod voice_profiles;
 pub mod voices;
 pub mod webhooks;

@@ -34,8 +34,12 @@ pub struct VoiceProfileInput {
     pub speed: Option<f64>,
     /// Transcription model, e.g. `tiny.en`, `whisper-large-v3`.
     pub stt_model: Option<String>,
-    /// Spoken language (ISO 639-1, e.g. `en`).
+    /// Spoken language as a BCP-47 tag (`en`, `en-US`, `pt-BR`), or `auto` to let the engine
+    /// detect it.
     pub stt_language: Option<String>,
+    /// Voice activity detection: `false` starts sessions with `turn_detection: null` (the
+    /// client commits turns itself); absent inherits (on).
+    pub stt_vad: Option<bool>,
     /// `openai`, `groq`, `ollama` or `custom`; unset uses the server's LLM.
     pub llm_provider: Option<String>,
     /// Base URL of the provider's OpenAI-compatible API (required for `ollama` and `custom`).
@@ -47,7 +51,7 @@ pub struct VoiceProfileInput {
     pub llm_api_key: Option<String>,
     /// Sampling temperature, 0 to 2.
     pub temperature: Option<f64>,
-    /// Most tokens per response, 1 to 4096.
+    /// Most tokens per response, 256 to 4096.
     pub max_output_tokens: Option<i32>,
     /// Persona instructions (system prompt), at most 16,000 characters.
     pub instructions: Option<String>,
@@ -62,6 +66,7 @@ pub struct VoiceProfileView {
     pub speed: Option<f64>,
     pub stt_model: Option<String>,
     pub stt_language: Option<String>,
+    pub stt_vad: Option<bool>,
     pub llm_provider: Option<String>,
     pub llm_base_url: Option<String>,
     pub llm_model: Option<String>,
@@ -88,6 +93,7 @@ impl VoiceProfileView {
             speed: m.speed,
             stt_model: m.stt_model,
             stt_language: m.stt_language,
+            stt_vad: m.stt_vad,
             llm_provider: m.llm_provider,
             llm_base_url: m.llm_base_url,
             llm_model: m.llm_model,
@@ -108,6 +114,7 @@ impl VoiceProfileView {
             speed: self.speed,
             stt_model: self.stt_model.clone(),
             stt_language: self.stt_language.clone(),
+            stt_vad: self.stt_vad,
             llm_provider: self.llm_provider.clone(),
             llm_base_url: self.llm_base_url.clone(),
             llm_model: self.llm_model.clone(),
@@ -144,6 +151,8 @@ pub struct ResolvedProfile {
     pub speed: Option<f64>,
     pub stt_model: Option<String>,
     pub stt_language: Option<String>,
+    /// `Some(false)`: sessions start without server VAD turn detection.
+    pub stt_vad: Option<bool>,
     pub llm: Option<TenantLlm>,
     pub llm_model: Option<String>,
     pub temperature: Option<f64>,
@@ -295,29 +304,114 @@ fn check(input: VoiceProfileInput, allow_private: bool) -> Result<Checked, Valid
             )?,
             stt_model: identifier("stt_model", input.stt_model)?,
             stt_language: language(input.stt_language)?,
+            stt_vad: input.stt_vad,
             llm_provider,
             llm_base_url,
             llm_model: identifier("llm_model", input.llm_model)?,
             llm_api_key_enc: None,
             temperature: range("temperature", input.temperature, 0.0, 2.0)?,
-            max_output_tokens: range("max_output_tokens", input.max_output_tokens, 1, 4096)?,
+            max_output_tokens: range(
+                "max_output_tokens",
+                input.max_output_tokens,
+                MAX_OUTPUT_TOKENS.0,
+                MAX_OUTPUT_TOKENS.1,
+            )?,
             instructions: text("instructions", input.instructions, 16_000)?,
         },
         new_key,
     })
 }
 
+/// The range of `max_output_tokens` (B11).
+pub const MAX_OUTPUT_TOKENS: (i32, i32) = (256, 4096);
+
+/// Whether `tag` is a BCP-47 language tag of the form the engines understand: a 2-3 letter
+/// primary language, optionally a script (4 letters) and/or a region (2 letters or 3 digits),
+/// e.g. `en`, `en-US`, `pt-BR`, `zh-Hant-TW`.
+pub fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let Some(primary) = parts.next() else {
+        return false;
+    };
+    if !((2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic())) {
+        return false;
+    }
+    let rest: Vec<&str> = parts.collect();
+    let subtag = |s: &str| {
+        (s.len() == 4 && s.chars().all(|c| c.is_ascii_alphabetic()))
+            || (s.len() == 2 && s.chars().all(|c| c.is_ascii_alphabetic()))
+            || (s.len() == 3 && s.chars().all(|c| c.is_ascii_digit()))
+    };
+    rest.len() <= 2 && rest.iter().all(|s| subtag(s))
+}
+
+/// Normalises a language setting: `auto` (any case) or a BCP-47 tag with canonical case
+/// (`en-us` -> `en-US`).
 fn language(v: Option<String>) -> Result<Option<String>, ValidationError> {
-    let v = text("stt_language", v, 8)?;
-    if let Some(l) = &v
-        && !(l.len() == 2 && l.chars().all(|c| c.is_ascii_lowercase()))
-    {
+    let v = text("stt_language", v, 16)?;
+    let Some(l) = v else { return Ok(None) };
+    if l.eq_ignore_ascii_case("auto") {
+        return Ok(Some("auto".into()));
+    }
+    if !is_language_tag(&l) {
         return Err(ValidationError::new(
             "stt_language",
-            "must be an ISO 639-1 code such as en",
+            "must be a BCP-47 language tag such as en, en-US or pt-BR, or auto",
         ));
     }
-    Ok(v)
+    let canonical: Vec<String> = l
+        .split('-')
+        .enumerate()
+        .map(|(i, p)| match (i, p.len()) {
+            (0, _) => p.to_ascii_lowercase(),
+            (_, 4) => {
+                let mut c = p.to_ascii_lowercase();
+                c[..1].make_ascii_uppercase();
+                c
+            }
+            _ => p.to_ascii_uppercase(),
+        })
+        .collect();
+    Ok(Some(canonical.join("-")))
+}
+
+/// The language to send to a Whisper-style engine for a stored setting: none for `auto` (the
+/// engine detects it), else the primary subtag (`pt-BR` -> `pt`).
+pub fn engine_language(setting: Option<&str>) -> Option<String> {
+    match setting {
+        None | Some("auto") | Some("") => None,
+        Some(tag) => tag.split('-').next().map(str::to_ascii_lowercase),
+    }
+}
+
+/// Validates a language setting alone (BCP-47 or `auto`), normalised.
+pub fn check_language(v: Option<String>) -> Result<Option<String>, ValidationError> {
+    language(v)
+}
+
+/// Validates a provider and base URL as a profile save would (known provider, default URL
+/// filled in, https, no private or loopback target unless allowed, resolved names included);
+/// returns the URL to call.
+pub async fn check_llm_endpoint(
+    input: VoiceProfileInput,
+    allow_private: bool,
+) -> CoreResult<String> {
+    let checked = check(input, allow_private)?;
+    let url = checked
+        .fields
+        .llm_base_url
+        .ok_or_else(|| ValidationError::new("llm_base_url", "is required"))?;
+    if !allow_private
+        && let Ok(parsed) = url::Url::parse(&url)
+        && crate::egress::check_target(&parsed).await.is_err()
+    {
+        return Err(ValidationError::new(
+            "llm_base_url",
+            "must not point at a private or loopback address",
+        )
+        .into());
+    }
+    Ok(url)
 }
 
 fn seal_context(tenant: TenantId) -> String {
@@ -404,6 +498,7 @@ pub async fn put(
         "speed": fields.speed,
         "stt_model": fields.stt_model,
         "stt_language": fields.stt_language,
+        "stt_vad": fields.stt_vad,
         "llm_provider": fields.llm_provider,
         "llm_base_url": fields.llm_base_url,
         "llm_model": fields.llm_model,
@@ -506,6 +601,10 @@ pub async fn resolve(
             .or(persona.as_ref().map(|p| p.speed)),
         stt_model: pick(|m| m.stt_model.clone()),
         stt_language: pick(|m| m.stt_language.clone()).or(persona_language),
+        stt_vad: over
+            .as_ref()
+            .and_then(|m| m.stt_vad)
+            .or(base.as_ref().and_then(|m| m.stt_vad)),
         llm_model: llm_row
             .and_then(|m| m.llm_model.clone())
             .or_else(|| pick(|m| m.llm_model.clone())),
@@ -587,10 +686,45 @@ mod tests {
         assert_eq!(bad(|i| i.temperature = Some(-1.0)), "temperature");
         assert_eq!(bad(|i| i.max_output_tokens = Some(0)), "max_output_tokens");
         assert_eq!(
+            bad(|i| i.max_output_tokens = Some(100)),
+            "max_output_tokens"
+        );
+        assert_eq!(
+            bad(|i| i.max_output_tokens = Some(4097)),
+            "max_output_tokens"
+        );
+        assert_eq!(
+            bad(|i| i.stt_language = Some("en_US".into())),
+            "stt_language"
+        );
+        assert_eq!(
             bad(|i| i.stt_language = Some("english".into())),
             "stt_language"
         );
         assert_eq!(bad(|i| i.voice = Some("a b".into())), "voice");
         assert_eq!(bad(|i| i.llm_api_key = Some("sk-1".into())), "llm_api_key");
+    }
+
+    #[test]
+    fn languages_are_bcp47_or_auto() {
+        let lang = |l: &str| {
+            check(
+                VoiceProfileInput {
+                    stt_language: Some(l.into()),
+                    ..VoiceProfileInput::default()
+                },
+                false,
+            )
+            .map(|c| c.fields.stt_language)
+        };
+        assert_eq!(lang("en").unwrap().as_deref(), Some("en"));
+        assert_eq!(lang("pt-br").unwrap().as_deref(), Some("pt-BR"));
+        assert_eq!(lang("zh-hant-tw").unwrap().as_deref(), Some("zh-Hant-TW"));
+        assert_eq!(lang("AUTO").unwrap().as_deref(), Some("auto"));
+        assert!(lang("english").is_err());
+        assert!(lang("e").is_err());
+        assert_eq!(engine_language(Some("pt-BR")).as_deref(), Some("pt"));
+        assert_eq!(engine_language(Some("auto")), None);
+        assert_eq!(engine_language(None), None);
     }
 }

@@ -23,6 +23,7 @@ mod realtime;
 mod story;
 mod support;
 mod team_api;
+mod voice_console;
 mod voice_profiles;
 mod voice_studio;
 mod work_queue;

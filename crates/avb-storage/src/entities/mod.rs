@@ -25,6 +25,7 @@ pub mod realtime_session;
 pub mod realtime_turn;
 pub mod replica;
 pub mod server_secret;
+pub mod stt_test;
 pub mod tenant;
 pub mod tenant_settings;
 pub mod usage_event;

@@ -13,6 +13,8 @@ pub struct Model {
     pub speed: Option<f64>,
     pub stt_model: Option<String>,
     pub stt_language: Option<String>,
+    /// VAD turn detection: `Some(false)` starts sessions with `turn_detection: null`.
+    pub stt_vad: Option<bool>,
     pub llm_provider: Option<String>,
     pub llm_base_url: Option<String>,
     pub llm_model: Option<String>,

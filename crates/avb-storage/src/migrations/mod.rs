@@ -17,6 +17,7 @@ mod m20261125_000012_audit_archives;
 mod m20261125_000013_usage_shipping;
 mod m20261126_000014_realtime_liveness;
 mod m20261126_000101_totp_last_step;
+mod m20261126_000300_stt_settings;
 mod m20261127_000015_leader_leases;
 mod m20261128_000200_personas;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000101_totp_last_step::Migration),
             Box::new(m20261127_000015_leader_leases::Migration),
             Box::new(m20261128_000200_personas::Migration),
+            Box::new(m20261126_000300_stt_settings::Migration),
         ]
     }
 }

@@ -17,6 +17,7 @@ pub mod realtime_secrets;
 pub mod realtime_sessions;
 pub mod replicas;
 pub mod secrets;
+pub mod stt_tests;
 pub mod tenant_settings;
 pub mod tenants;
 pub mod tokens;

@@ -14,6 +14,7 @@ pub struct ProfileFields {
     pub speed: Option<f64>,
     pub stt_model: Option<String>,
     pub stt_language: Option<String>,
+    pub stt_vad: Option<bool>,
     pub llm_provider: Option<String>,
     pub llm_base_url: Option<String>,
     pub llm_model: Option<String>,
@@ -59,6 +60,7 @@ pub async fn put(
     row.speed = Set(fields.speed);
     row.stt_model = Set(fields.stt_model);
     row.stt_language = Set(fields.stt_language);
+    row.stt_vad = Set(fields.stt_vad);
     row.llm_provider = Set(fields.llm_provider);
     row.llm_base_url = Set(fields.llm_base_url);
     row.llm_model = Set(fields.llm_model);
