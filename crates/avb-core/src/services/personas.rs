@@ -430,6 +430,7 @@ pub async fn create(
 ) -> CoreResult<PersonaView> {
     let tenant = authorize(ctx, scope, Permission::SettingsManage)?;
     let fields = check(PersonaFieldsInput::new(input))?;
+    super::voices::check_voice(ctx, &fields.voice).await?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     ensure_unique_name(&tx, &fields.name, None).await?;
     let s = summary(&fields);
@@ -453,6 +454,9 @@ pub async fn update(
     input: PersonaInput,
 ) -> CoreResult<PersonaView> {
     let tenant = authorize(ctx, scope, Permission::SettingsManage)?;
+    if let Some(voice) = input.voice.as_deref() {
+        super::voices::check_voice(ctx, voice.trim()).await?;
+    }
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     let current = personas::get(&tx, id).await?;
     let fields = check(PersonaFieldsInput::merged(&current, input))?;

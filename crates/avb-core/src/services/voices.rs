@@ -211,8 +211,17 @@ pub async fn check_choice(
     speed: f64,
 ) -> Result<(), ValidationError> {
     if !(SPEED_RANGE.0..=SPEED_RANGE.1).contains(&speed) {
-        return Err(ValidationError::new("speed", "must be between 0.5 and 2.0"));
+        return Err(ValidationError::new(
+            "speed",
+            format!("must be between {} and {}", SPEED_RANGE.0, SPEED_RANGE.1),
+        ));
     }
+    check_voice(ctx, voice).await
+}
+
+/// Checks a voice against the configured engine's catalogue (accepted when the engine cannot
+/// list its voices: nothing then says it is wrong).
+pub async fn check_voice(ctx: &AppContext, voice: &str) -> Result<(), ValidationError> {
     if let Ok(names) = ctx.voice.engine_voices().await
         && !names.iter().any(|n| n == voice)
         && !ctx.voice.voice_map.contains_key(voice)

@@ -348,6 +348,28 @@ async fn voices_api_lists_previews_and_limits() {
         .unwrap();
     assert!(res.status().is_client_error());
 
+    // Personas take voices from the same catalogue.
+    let (s, p) = app
+        .post(
+            "/api/v1/personas",
+            &owner,
+            json!({"name": "Bad voice", "voice": "nobody"}),
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("voice")),
+        "{p}"
+    );
+    let (s, p) = app
+        .post(
+            "/api/v1/personas",
+            &owner,
+            json!({"name": "Onyx", "voice": "am_onyx"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+
     // 30 previews a minute per tenant: the 31st is refused with Retry-After.
     let mut refused = None;
     for _ in 0..40 {
