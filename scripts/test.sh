@@ -12,6 +12,8 @@ fi
 if [ ! -f tests/sdk/js/node_modules/openai/package.json ]; then
   (cd tests/sdk/js && npm ci --no-audit --no-fund --silent)
 fi
+# The portal's own scripts must at least parse (a broken one breaks every page's behaviour).
+for js in crates/avb-portal/assets/*.js; do node --check "$js"; done
 # The real OpenID provider the portal's OIDC sign-in test runs against (npm oidc-provider).
 if [ ! -f tests/oidc/node_modules/oidc-provider/package.json ]; then
   (cd tests/oidc && npm ci --no-audit --no-fund --silent)

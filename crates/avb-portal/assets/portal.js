@@ -95,6 +95,8 @@
     });
     list.addEventListener("drop", function (e) { e.preventDefault(); sync(); });
     list.addEventListener("dragend", function () { dragged = null; sync(); });
+  });
+
   // Record in the browser: <button data-record="input-id"> records the microphone with
   // MediaRecorder and puts the recording into that file input (DataTransfer), ready to submit.
   document.querySelectorAll("button[data-record]").forEach(function (b) {
