@@ -174,6 +174,12 @@ impl From<CoreError> for ApiError {
                 "Plan limit reached",
                 m,
             ),
+            CoreError::EngineFailed(m) => ApiError::new(
+                StatusCode::FAILED_DEPENDENCY,
+                "engine_unavailable",
+                "Engine failed",
+                m,
+            ),
             CoreError::Unavailable(m) => {
                 tracing::warn!(error = %m, "database unavailable");
                 let mut e = ApiError::new(

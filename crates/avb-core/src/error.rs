@@ -43,6 +43,10 @@ pub enum CoreError {
     /// the request may succeed if retried later.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// A voice engine (text to speech, ...) failed or is not configured; the message names it
+    /// and why. The platform itself works.
+    #[error("{0}")]
+    EngineFailed(String),
 }
 
 impl From<StorageError> for CoreError {

@@ -54,6 +54,7 @@ impl From<CoreError> for PageError {
             CoreError::Unauthorized(_) | CoreError::TotpRequired => PageError::SessionExpired,
             CoreError::TenantSuspended => PageError::Conflict("The tenant is suspended.".into()),
             CoreError::Locked(_) => PageError::Conflict("The account is locked.".into()),
+            CoreError::EngineFailed(m) => PageError::Conflict(m),
             e @ (CoreError::Internal(_) | CoreError::Unavailable(_)) => {
                 tracing::error!(error = %e, "portal page failed");
                 PageError::Unavailable

@@ -41,7 +41,7 @@ pub struct PreviewRequest {
 #[utoipa::path(post, path = "/api/v1/voices/preview", tag = "voice", request_body = PreviewRequest,
     responses((status = 200, description = "WAV audio", content_type = "audio/wav"),
         (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem),
-        (status = 503, body = crate::error::Problem)),
+        (status = 424, body = crate::error::Problem, description = "The text-to-speech engine failed or is not configured; the detail names it and why")),
     security(("bearer" = [])))]
 pub async fn preview(
     State(state): State<AppState>,

@@ -222,6 +222,9 @@ pub async fn check_choice(
 /// Checks a voice against the configured engine's catalogue (accepted when the engine cannot
 /// list its voices: nothing then says it is wrong).
 pub async fn check_voice(ctx: &AppContext, voice: &str) -> Result<(), ValidationError> {
+    if voice.trim().is_empty() {
+        return Err(ValidationError::new("voice", "is required"));
+    }
     if let Ok(names) = ctx.voice.engine_voices().await
         && !names.iter().any(|n| n == voice)
         && !ctx.voice.voice_map.contains_key(voice)
@@ -327,7 +330,7 @@ pub async fn preview(
     };
     check_choice(ctx, voice, speed).await?;
     let Some(tts) = ctx.voice.tts.clone() else {
-        return Err(CoreError::Unavailable(
+        return Err(CoreError::EngineFailed(
             "no text-to-speech engine is configured (engines.tts_url)".into(),
         ));
     };
@@ -353,10 +356,7 @@ pub async fn preview(
     )
     .await?;
     tx.commit().await?;
-    let audio = tts
-        .speak(&text, &engine_voice, speed)
-        .await
-        .map_err(|e| CoreError::Unavailable(format!("text-to-speech engine: {e}")))?;
+    let audio = speak_in_pieces(tts.clone(), &text, engine_voice, speed).await?;
     let sample_rate = tts.sample_rate();
     Ok(Preview {
         sample_rate,
@@ -372,6 +372,34 @@ pub async fn preview(
             }),
         },
     })
+}
+
+/// Speaks `text` piece by piece (the sentences and early clauses the gateway's chunker makes), so
+/// the first audio waits only for the first piece; an engine that refuses the first piece is an
+/// error here, a later failure ends the stream.
+async fn speak_in_pieces(
+    tts: Arc<dyn TextToSpeech>,
+    text: &str,
+    voice: String,
+    speed: f64,
+) -> CoreResult<PcmStream> {
+    use futures::{StreamExt, TryStreamExt};
+    let mut chunker = avb_voice::chunker::SentenceChunker::default();
+    let mut pieces = chunker.push(text);
+    pieces.extend(chunker.finish());
+    let mut pieces = pieces.into_iter();
+    let first_piece = pieces.next().unwrap_or_else(|| text.to_string());
+    let first = tts
+        .speak(&first_piece, &voice, speed)
+        .await
+        .map_err(|e| CoreError::EngineFailed(format!("the text-to-speech engine failed: {e}")))?;
+    let rest = futures::stream::iter(pieces.collect::<Vec<_>>())
+        .then(move |piece| {
+            let (tts, voice) = (tts.clone(), voice.clone());
+            async move { tts.speak(&piece, &voice, speed).await }
+        })
+        .try_flatten();
+    Ok(first.chain(rest).boxed())
 }
 
 /// Where the audio a preview delivered is metered once it ends.
