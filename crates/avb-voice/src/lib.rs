@@ -6,6 +6,7 @@ pub mod chunker;
 pub mod llm;
 pub mod models;
 pub mod resilience;
+pub mod sample_check;
 pub mod sse;
 pub mod stretch;
 pub mod stt;
