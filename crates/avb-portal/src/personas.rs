@@ -16,7 +16,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::time::Duration;
 use uuid::Uuid;
 
 const PAGE_SIZE: u64 = 20;
@@ -671,74 +670,6 @@ pub struct ChatForm {
 }
 has_csrf!(ChatForm);
 
-/// Asks the chat model a session of the tenant would use (the tenant's own LLM endpoint from
-/// its voice profile, else the server's) with the persona's instructions (its published
-/// version, else its draft), as a session's first text turn would.
-async fn ask(
-    state: &PortalState,
-    v: &Visitor,
-    instructions: &str,
-    message: &str,
-) -> Result<String, String> {
-    use avb_voice::{ChatMessage, ChatModel, ChatRequest, LlmDelta, OpenAiChat};
-    use futures::StreamExt;
-    let cfg = &state.ctx.config.engines;
-    let timeout = Duration::from_secs(cfg.llm_timeout_secs);
-    let profile = match v.scope.tenant() {
-        Some(t) => avb_core::services::voice_profiles::resolve(&state.ctx, t, None)
-            .await
-            .map_err(|e| e.to_string())?,
-        None => Default::default(),
-    };
-    let chat = match &profile.llm {
-        Some(own) => {
-            let allow_private = cfg.byok_allow_private_urls;
-            avb_core::egress::check_literal(&own.base_url, allow_private)
-                .map_err(|_| "The tenant's language model address is not allowed.".to_string())?;
-            let http = avb_core::egress::tenant_client(allow_private)
-                .connect_timeout(Duration::from_secs(5))
-                .build()
-                .map_err(|e| e.to_string())?;
-            OpenAiChat::with_client(&own.base_url, own.api_key.clone(), http, timeout)
-        }
-        None => {
-            let Some(url) = cfg.llm_url.as_deref() else {
-                return Err("No language model is configured on this server.".into());
-            };
-            let key = cfg.llm_api_key.as_ref().map(|k| k.expose().to_string());
-            OpenAiChat::new(url, key, timeout).map_err(|e| e.to_string())?
-        }
-    };
-    let mut messages = Vec::new();
-    if !instructions.trim().is_empty() {
-        messages.push(ChatMessage::text("system", instructions));
-    }
-    messages.push(ChatMessage::text("user", message));
-    let mut stream = chat
-        .stream(ChatRequest {
-            model: profile
-                .llm_model
-                .clone()
-                .unwrap_or_else(|| cfg.llm_model.clone()),
-            messages,
-            temperature: profile.temperature,
-            max_tokens: profile
-                .max_output_tokens
-                .and_then(|m| u32::try_from(m).ok())
-                .or(Some(512)),
-            tools: Vec::new(),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    while let Some(delta) = stream.next().await {
-        if let LlmDelta::Text(t) = delta.map_err(|e| e.to_string())? {
-            out.push_str(&t);
-        }
-    }
-    Ok(out)
-}
-
 /// `POST /voice/personas/{id}/chat` (requires `projects:view`): one text turn of the test chat.
 pub async fn chat(
     State(state): State<PortalState>,
@@ -755,7 +686,24 @@ pub async fn chat(
     } else if message.chars().count() > 4000 {
         Err("message: must be at most 4000 characters".to_string())
     } else {
-        ask(&state, &v, &persona.instructions, &message).await
+        // The LLM console's path: the model sessions use, the per-tenant test budget, an audit
+        // row and metering, with the persona's instructions.
+        match avb_core::services::voice_console::llm_test_collect_as(
+            &state.ctx,
+            &v.scope,
+            &message,
+            Some(persona.instructions.clone()),
+        )
+        .await
+        {
+            Ok(Ok(r)) => Ok(r.reply),
+            Ok(Err(failure)) => Err(failure.to_string()),
+            Err(avb_core::CoreError::RateLimited(secs)) => Err(format!(
+                "Too many test calls for this organisation: retry in {secs} s."
+            )),
+            Err(avb_core::CoreError::Validation(e)) => Err(format!("{}: {}", e.field, e.message)),
+            Err(e) => return Err(e.into()),
+        }
     };
     let chat = match result {
         Ok(reply) => (message, Some(reply), None),

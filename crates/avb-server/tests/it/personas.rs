@@ -675,6 +675,14 @@ async fn portal_test_chat_and_project_default() {
         "You are Ava the receptionist."
     );
     assert_eq!(body["messages"][1]["content"], "Who are you?");
+    // Like every test call: audited and metered (it used to bypass both).
+    let (_, audit) = app.get("/api/v1/audit?action=voice.llm_test", &token).await;
+    assert_eq!(audit["data"].as_array().map(Vec::len), Some(1), "{audit}");
+    let (_, usage) = app.get("/api/v1/usage", &token).await;
+    assert!(
+        usage["totals"]["requests"].as_f64().unwrap_or(0.0) >= 1.0,
+        "{usage}"
+    );
 
     // The project default, set and cleared from the page.
     let to = browser

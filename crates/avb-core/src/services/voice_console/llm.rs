@@ -253,6 +253,17 @@ pub async fn llm_test(
     scope: &Scope,
     prompt: &str,
 ) -> CoreResult<tokio::sync::mpsc::Receiver<LlmTestEvent>> {
+    llm_test_as(ctx, scope, prompt, None).await
+}
+
+/// [`llm_test`] with `instructions` instead of the profile's (a persona's test chat): the same
+/// model choice, budget, audit row and metering.
+pub async fn llm_test_as(
+    ctx: &AppContext,
+    scope: &Scope,
+    prompt: &str,
+    instructions: Option<String>,
+) -> CoreResult<tokio::sync::mpsc::Receiver<LlmTestEvent>> {
     let tenant = tenant_of(scope, Permission::ProjectsView)?;
     ctx.policy
         .authorize(scope, Permission::ProjectsView, Some(tenant))?;
@@ -319,7 +330,8 @@ pub async fn llm_test(
         .clone()
         .unwrap_or_else(|| e.llm_model.clone());
     let mut messages = Vec::new();
-    if let Some(i) = profile.instructions.as_deref().filter(|i| !i.is_empty()) {
+    let instructions = instructions.or_else(|| profile.instructions.clone());
+    if let Some(i) = instructions.as_deref().filter(|i| !i.trim().is_empty()) {
         messages.push(ChatMessage::text("system", i));
     }
     messages.push(ChatMessage::text("user", prompt));
@@ -453,7 +465,17 @@ pub async fn llm_test_collect(
     scope: &Scope,
     prompt: &str,
 ) -> CoreResult<Result<LlmTestResult, EngineFailure>> {
-    let mut rx = llm_test(ctx, scope, prompt).await?;
+    llm_test_collect_as(ctx, scope, prompt, None).await
+}
+
+/// [`llm_test_collect`] with `instructions` instead of the profile's (a persona's test chat).
+pub async fn llm_test_collect_as(
+    ctx: &AppContext,
+    scope: &Scope,
+    prompt: &str,
+    instructions: Option<String>,
+) -> CoreResult<Result<LlmTestResult, EngineFailure>> {
+    let mut rx = llm_test_as(ctx, scope, prompt, instructions).await?;
     while let Some(ev) = rx.recv().await {
         match ev {
             LlmTestEvent::Token(_) => {}
