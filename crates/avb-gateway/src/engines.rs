@@ -2,10 +2,8 @@
 
 use avb_core::config::EnginesConfig;
 use avb_core::services::voice_profiles::{ResolvedProfile, TenantLlm};
-use avb_voice::resilience::{resilient_chat, resilient_stt, resilient_tts};
-use avb_voice::{
-    ChatModel, OpenAiChat, OpenAiSpeech, OpenAiTranscriber, SpeechToText, TextToSpeech,
-};
+use avb_voice::resilience::{resilient_chat, resilient_stt};
+use avb_voice::{ChatModel, OpenAiChat, OpenAiTranscriber, SpeechToText, TextToSpeech};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -62,26 +60,7 @@ impl Engines {
                 }
             }
         });
-        let tts = cfg.tts_url.as_deref().and_then(|url| {
-            let timeout = Duration::from_secs(cfg.tts_timeout_secs);
-            match OpenAiSpeech::new(
-                url,
-                secret(&cfg.tts_api_key),
-                &cfg.tts_model,
-                cfg.tts_sample_rate,
-                timeout,
-            ) {
-                Ok(s) => Some(avb_voice::stretch::SpeedRange::wrap(
-                    resilient_tts(Arc::new(s)),
-                    cfg.tts_speed_min,
-                    cfg.tts_speed_max,
-                )),
-                Err(e) => {
-                    tracing::error!(error = %e, "TTS engine could not be set up");
-                    None
-                }
-            }
-        });
+        let tts = avb_core::services::voices::tts_engine(cfg);
         Self {
             llm,
             llm_model: cfg.llm_model.clone(),

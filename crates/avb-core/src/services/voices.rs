@@ -123,19 +123,7 @@ pub struct VoiceStudio {
 impl VoiceStudio {
     /// The studio over the configured engine (none configured: previews say so).
     pub fn from_config(cfg: &EnginesConfig) -> Self {
-        let tts = cfg.tts_url.as_deref().and_then(|url| {
-            let key = cfg.tts_api_key.as_ref().map(|k| k.expose().to_string());
-            let timeout = Duration::from_secs(cfg.tts_timeout_secs);
-            OpenAiSpeech::new(url, key, &cfg.tts_model, cfg.tts_sample_rate, timeout)
-                .map(|s| {
-                    avb_voice::stretch::SpeedRange::wrap(
-                        Arc::new(s),
-                        cfg.tts_speed_min,
-                        cfg.tts_speed_max,
-                    )
-                })
-                .ok()
-        });
+        let tts = tts_engine(cfg);
         Self {
             tts,
             voice_map: cfg.tts_voice_map.clone(),
@@ -179,6 +167,26 @@ impl VoiceStudio {
         }
         used.1 += 1;
         Ok(())
+    }
+}
+
+/// The configured TTS engine as sessions and the studio use it: the OpenAI-compatible adapter
+/// with retries and a circuit breaker, rendering speeds outside the engine's own range by
+/// time-stretching. `None` when no engine is configured (or it cannot be set up, logged).
+pub fn tts_engine(cfg: &EnginesConfig) -> Option<Arc<dyn TextToSpeech>> {
+    let url = cfg.tts_url.as_deref()?;
+    let key = cfg.tts_api_key.as_ref().map(|k| k.expose().to_string());
+    let timeout = Duration::from_secs(cfg.tts_timeout_secs);
+    match OpenAiSpeech::new(url, key, &cfg.tts_model, cfg.tts_sample_rate, timeout) {
+        Ok(s) => Some(avb_voice::stretch::SpeedRange::wrap(
+            avb_voice::resilience::resilient_tts(Arc::new(s)),
+            cfg.tts_speed_min,
+            cfg.tts_speed_max,
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "TTS engine could not be set up");
+            None
+        }
     }
 }
 
