@@ -172,3 +172,17 @@ mod tests {
         );
     }
 }
+
+status_enum!(
+    /// Stored status of a custom voice and its job.
+    CustomVoiceStatus, unknown = Failed, {
+        /// Waiting for a worker.
+        Queued => "queued",
+        /// A worker is making it.
+        Making => "making",
+        /// Usable in sessions.
+        Ready => "ready",
+        /// The job failed; the voice cannot be used.
+        Failed => "failed",
+    }
+);

@@ -28,7 +28,7 @@ pub struct SampleReport {
 /// Why a sample cannot be used, with what to do about it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SampleProblem {
-    #[error("not a WAV file with 16-bit PCM audio: {0}. Export the recording as WAV, 16-bit PCM")]
+    #[error("{0}. Upload a WAV (16-bit PCM) or MP3 recording")]
     Format(String),
     #[error("the sample is {0:.1} s long; it must be 10 s to 5 min. Record a few sentences more")]
     TooShort(f64),
@@ -54,7 +54,7 @@ pub enum SampleProblem {
 pub fn read_wav(bytes: &[u8]) -> Result<(Vec<i16>, u32), SampleProblem> {
     let bad = |why: &str| SampleProblem::Format(why.to_string());
     if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
-        return Err(bad("no RIFF/WAVE header"));
+        return Err(bad("not a WAV file (no RIFF/WAVE header)"));
     }
     let (mut pos, mut format, mut data) = (12usize, None, None);
     while pos + 8 <= bytes.len() {
@@ -79,18 +79,97 @@ pub fn read_wav(bytes: &[u8]) -> Result<(Vec<i16>, u32), SampleProblem> {
         }
         pos += 8 + size + (size & 1);
     }
-    let (tag, channels, rate, bits) = format.ok_or_else(|| bad("no fmt chunk"))?;
+    let (tag, channels, rate, bits) =
+        format.ok_or_else(|| bad("the WAV file has no format chunk"))?;
     if tag != 1 && tag != 0xFFFE || bits != 16 {
-        return Err(bad(&format!("format tag {tag}, {bits} bits per sample")));
+        return Err(bad(&format!(
+            "the WAV file is not 16-bit PCM (format {tag}, {bits} bits per sample)"
+        )));
     }
     if channels == 0 || rate == 0 {
-        return Err(bad("no channels or no sample rate"));
+        return Err(bad("the WAV file states no channels or no sample rate"));
     }
-    let frames = pcm16_decode(data.ok_or_else(|| bad("no data chunk"))?);
+    let frames = pcm16_decode(data.ok_or_else(|| bad("the WAV file has no audio data"))?);
     let mono = frames
         .chunks(channels as usize)
         .map(|c| (c.iter().map(|&s| i32::from(s)).sum::<i32>() / c.len() as i32) as i16)
         .collect();
+    Ok((mono, rate))
+}
+
+/// The 16-bit PCM samples (mixed to mono) and the rate of a WAV or MP3 file, told apart by
+/// their first bytes. Decoding stops once the audio is longer than a sample may be.
+pub fn read_audio(bytes: &[u8]) -> Result<(Vec<i16>, u32), SampleProblem> {
+    if bytes.starts_with(b"RIFF") {
+        read_wav(bytes)
+    } else if looks_like_mp3(bytes) {
+        read_mp3(bytes)
+    } else {
+        Err(SampleProblem::Format(
+            "the file is neither WAV nor MP3".into(),
+        ))
+    }
+}
+
+/// An ID3 tag or an MPEG audio frame sync at the start.
+fn looks_like_mp3(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"ID3") || (bytes.len() > 2 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0)
+}
+
+/// Decodes an MP3 file with symphonia, mixing channels to mono.
+fn read_mp3(bytes: &[u8]) -> Result<(Vec<i16>, u32), SampleProblem> {
+    use symphonia::core::audio::SampleBuffer;
+    use symphonia::core::errors::Error;
+    use symphonia::core::io::MediaSourceStream;
+    let bad = |why: String| SampleProblem::Format(why);
+    let source = MediaSourceStream::new(
+        Box::new(std::io::Cursor::new(bytes.to_vec())),
+        Default::default(),
+    );
+    let mut hint = symphonia::core::probe::Hint::new();
+    hint.with_extension("mp3");
+    let probed = symphonia::default::get_probe()
+        .format(&hint, source, &Default::default(), &Default::default())
+        .map_err(|e| bad(format!("not a readable MP3 file ({e})")))?;
+    let mut format = probed.format;
+    let track = format
+        .default_track()
+        .ok_or_else(|| bad("the MP3 file has no audio track".into()))?;
+    let (track_id, mut rate) = (track.id, track.codec_params.sample_rate.unwrap_or(0));
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &Default::default())
+        .map_err(|e| bad(format!("the MP3 audio cannot be decoded ({e})")))?;
+    let mut mono = Vec::new();
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            Err(Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(bad(format!("the MP3 file is damaged ({e})"))),
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let decoded = match decoder.decode(&packet) {
+            Ok(d) => d,
+            // A damaged frame is skipped, as players do.
+            Err(Error::DecodeError(_)) => continue,
+            Err(e) => return Err(bad(format!("the MP3 audio cannot be decoded ({e})"))),
+        };
+        let spec = *decoded.spec();
+        rate = spec.rate;
+        let channels = spec.channels.count().max(1);
+        let mut buf = SampleBuffer::<i16>::new(decoded.capacity() as u64, spec);
+        buf.copy_interleaved_ref(decoded);
+        mono.extend(buf.samples().chunks(channels).map(|frame| {
+            (frame.iter().map(|&s| i32::from(s)).sum::<i32>() / channels as i32) as i16
+        }));
+        if rate > 0 && mono.len() as f64 / f64::from(rate) > SAMPLE_SECONDS.1 {
+            return Err(SampleProblem::TooLong(mono.len() as f64 / f64::from(rate)));
+        }
+    }
+    if mono.is_empty() || rate == 0 {
+        return Err(bad("the MP3 file holds no audio".into()));
+    }
     Ok((mono, rate))
 }
 
@@ -209,5 +288,21 @@ mod tests {
             read_wav(b"ID3\x04not a wav"),
             Err(SampleProblem::Format(_))
         ));
+    }
+
+    #[test]
+    fn mp3_files_are_decoded_and_checked() {
+        // 13.9 s of espeak-ng speech at 22,050 Hz, encoded at 32 kbit/s (lamejs 1.2.1).
+        let mp3 = include_bytes!("fixtures/espeak-14s-32kbps.mp3");
+        let (pcm, rate) = read_audio(mp3).unwrap();
+        assert_eq!(rate, 22_050);
+        let seconds = pcm.len() as f64 / f64::from(rate);
+        assert!((13.5..14.5).contains(&seconds), "{seconds}");
+        let report = check(&pcm, rate).unwrap();
+        assert!(report.level_dbfs > -35.0, "{report:?}");
+        let cut = read_audio(&mp3[..3]);
+        assert!(matches!(cut, Err(SampleProblem::Format(_))), "{cut:?}");
+        let text = read_audio(b"hello, this is text").unwrap_err().to_string();
+        assert!(text.contains("neither WAV nor MP3"), "{text}");
     }
 }

@@ -6,6 +6,8 @@ pub mod audit_archive;
 pub mod audit_chain_head;
 pub mod audit_event;
 pub mod auth_session;
+pub mod custom_voice;
+pub mod custom_voice_sample;
 pub mod incident;
 pub mod incident_event;
 pub mod invitation;

@@ -20,6 +20,7 @@ mod m20261126_000101_totp_last_step;
 mod m20261126_000300_stt_settings;
 mod m20261127_000015_leader_leases;
 mod m20261128_000200_personas;
+mod m20261129_000400_custom_voices;
 
 /// PostgreSQL only: row-level security on a tenant-owned table (ENABLE + FORCE and the policy
 /// that admits the transaction's tenant, or a platform transaction).
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000015_leader_leases::Migration),
             Box::new(m20261128_000200_personas::Migration),
             Box::new(m20261126_000300_stt_settings::Migration),
+            Box::new(m20261129_000400_custom_voices::Migration),
         ]
     }
 }

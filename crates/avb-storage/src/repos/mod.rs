@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod auth_sessions;
+pub mod custom_voices;
 pub mod invitations;
 pub mod leases;
 pub mod login_events;
