@@ -37,6 +37,10 @@ if [ "${SKIP_LOCAL_ENGINES:-}" != 1 ]; then
   if scripts/engines.sh up >/dev/null; then
     export LOCAL_LLM_URL=http://127.0.0.1:8081/v1 LOCAL_STT_URL=http://127.0.0.1:8082/v1 \
       LOCAL_TTS_URL=http://127.0.0.1:8083/v1
+    # The voice lab (custom voices as stock-voice blends) runs next to Kokoro.
+    if (exec 3<>/dev/tcp/127.0.0.1/8084) 2>/dev/null; then
+      export LOCAL_VOICE_FIT_URL=http://127.0.0.1:8084
+    fi
   else
     echo "WARNING: the local engines did not start (see above); tests/it/local_engines.rs will not" >&2
     echo "WARNING: exercise them in this run." >&2

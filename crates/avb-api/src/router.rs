@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::handlers::{
-    admin_tenants, api_keys, audit, auth, health, me, members, personas, projects, sessions, usage,
+    admin_tenants, api_keys, audit, auth, custom_voices, health, me, members, personas, projects, sessions, usage,
     voice_console, voice_profiles, voices, webhooks,
 };
 use avb_core::AppContext;
@@ -93,6 +93,7 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/api/v1/personas/{id}/archive", post(personas::archive))
         .route("/api/v1/personas/{id}/versions", get(personas::versions))
         .route("/api/v1/personas/{id}/rollback", post(personas::rollback))
+        .route("/api/v1/personas/{id}/test", post(personas::test))
         .route(
             "/api/v1/persona-default",
             get(personas::get_default).put(personas::put_default),
@@ -107,6 +108,28 @@ pub fn router(ctx: AppContext) -> Router {
         .route(
             "/api/v1/voices/preview",
             axum::routing::post(voices::preview),
+        )
+        .route(
+            "/api/v1/custom-voices",
+            get(custom_voices::list).post(custom_voices::create).layer(
+                axum::extract::DefaultBodyLimit::max(
+                    avb_core::services::custom_voices::MAX_SAMPLE_BYTES + 256 * 1024,
+                ),
+            ),
+        )
+        .route(
+            "/api/v1/custom-voices/methods",
+            get(custom_voices::methods),
+        )
+        .route(
+            "/api/v1/custom-voices/{id}",
+            get(custom_voices::get)
+                .patch(custom_voices::rename)
+                .delete(custom_voices::delete),
+        )
+        .route(
+            "/api/v1/custom-voices/{id}/default",
+            post(custom_voices::set_default),
         )
         .route("/api/v1/voice/stt-models", get(voice_console::stt_models))
         .route(

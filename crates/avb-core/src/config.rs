@@ -242,6 +242,18 @@ pub struct EnginesConfig {
     /// Whether tenants may point their own LLM (voice profiles) at plain http, loopback or
     /// private addresses. Off by default: such URLs reach inside the server's network.
     pub byok_allow_private_urls: bool,
+    /// Base URL of the voice lab (`scripts/engines.sh run voicelab`), which makes custom voices
+    /// as blends of the TTS engine's stock voices. Unset: that method is not offered.
+    pub voice_fit_url: Option<String>,
+    /// Seconds the voice lab may search for a blend (5-300).
+    pub voice_fit_budget_secs: u32,
+    /// Base URL of an ElevenLabs-compatible voice-cloning API (`/v1/voices/add`,
+    /// `/v1/text-to-speech/{id}/stream`). Unset: cloning is not offered.
+    pub clone_url: Option<String>,
+    /// API key for the cloning API (`xi-api-key`).
+    pub clone_api_key: Option<Secret>,
+    /// Speech model the cloning API speaks cloned voices with.
+    pub clone_model: String,
 }
 
 impl Default for EnginesConfig {
@@ -264,6 +276,11 @@ impl Default for EnginesConfig {
             tts_timeout_secs: 30,
             tts_speed_min: 0.25,
             tts_speed_max: 4.0,
+            voice_fit_url: None,
+            voice_fit_budget_secs: 120,
+            clone_url: None,
+            clone_api_key: None,
+            clone_model: "eleven_multilingual_v2".into(),
         }
     }
 }
@@ -643,6 +660,16 @@ impl Config {
             return Err(ConfigError(
                 "engines.tts_speed_min must be in (0, 1] and engines.tts_speed_max at least 1"
                     .into(),
+            ));
+        }
+        if !(5..=300).contains(&self.engines.voice_fit_budget_secs) {
+            return Err(ConfigError(
+                "engines.voice_fit_budget_secs must be 5 to 300".into(),
+            ));
+        }
+        if self.engines.clone_url.is_some() && self.engines.clone_api_key.is_none() {
+            return Err(ConfigError(
+                "engines.clone_url needs engines.clone_api_key".into(),
             ));
         }
         if self.server.body_limit_bytes < 1024 {

@@ -100,6 +100,11 @@ impl Engines {
         out.stt_language =
             avb_core::services::voice_profiles::engine_language(profile.stt_language.as_deref());
         out.temperature = profile.temperature;
+        if !profile.custom_voices.is_empty() {
+            let mut map = (*self.voice_map).clone();
+            map.extend(profile.custom_voices.clone());
+            out.voice_map = Arc::new(map);
+        }
         out
     }
 

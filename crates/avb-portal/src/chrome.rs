@@ -50,8 +50,12 @@ const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
         "☻",
         Some(Permission::ProjectsView),
     ),
-    // "Custom voices" (/voice/custom) joins the group when custom voices are built (issue 12
-    // item 6); until then the menu offers no link to a page that does not exist.
+    (
+        "Custom voices",
+        "/voice/custom",
+        "♫",
+        Some(Permission::ProjectsView),
+    ),
     ("Team", "/team", "☺", Some(Permission::TeamView)),
     (
         "Settings",
@@ -119,6 +123,10 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "invitation_revoked" => "Invitation revoked.",
         "settings_saved" => "Settings saved.",
         "voice_saved" => "Voice settings saved. New sessions use them now.",
+        "custom_voice_queued" => "Sample accepted. The voice is being made; this page shows its progress.",
+        "custom_voice_renamed" => "Voice renamed.",
+        "custom_voice_default" => "This voice is now the default. New sessions use it now.",
+        "custom_voice_deleted" => "Voice deleted.",
         "password_changed" => "Password changed. Your other sessions were signed out.",
         "totp_enabled" => "Two-factor authentication is on.",
         "totp_disabled" => "Two-factor authentication is off.",

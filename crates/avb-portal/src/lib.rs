@@ -40,6 +40,7 @@ mod team;
 mod usage;
 mod visitor;
 mod voice;
+mod voice_custom;
 mod voice_llm;
 mod voice_stt;
 mod waterfall;
@@ -207,6 +208,28 @@ pub fn router(ctx: AppContext) -> Router {
             axum::routing::post(voice_stt::test).layer(axum::extract::DefaultBodyLimit::max(
                 avb_core::services::voice_console::MAX_UPLOAD_BYTES + 256 * 1024,
             )),
+        )
+        .route(
+            "/voice/custom",
+            get(voice_custom::list).post(voice_custom::create).layer(
+                axum::extract::DefaultBodyLimit::max(
+                    avb_core::services::custom_voices::MAX_SAMPLE_BYTES + 256 * 1024,
+                ),
+            ),
+        )
+        .route("/voice/custom/table", get(voice_custom::live_table))
+        .route("/voice/custom/{id}", get(voice_custom::detail))
+        .route(
+            "/voice/custom/{id}/rename",
+            axum::routing::post(voice_custom::rename),
+        )
+        .route(
+            "/voice/custom/{id}/default",
+            axum::routing::post(voice_custom::make_default),
+        )
+        .route(
+            "/voice/custom/{id}/delete",
+            axum::routing::post(voice_custom::delete),
         )
         .route("/voice/llm", get(voice_llm::show).post(voice_llm::save))
         .route(

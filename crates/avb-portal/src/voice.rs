@@ -109,11 +109,21 @@ async fn page(
     refused: Option<Refused>,
 ) -> Result<Response, PageError> {
     let ctx = &state.ctx;
-    let (catalogue, profile, tenant_profile) = tokio::try_join!(
+    let (mut catalogue, profile, tenant_profile, custom) = tokio::try_join!(
         voices::catalogue(ctx, &v.scope),
         voice_profiles::get(ctx, &v.scope, project),
-        voice_profiles::get(ctx, &v.scope, None)
+        voice_profiles::get(ctx, &v.scope, None),
+        avb_core::services::custom_voices::ready(ctx, &v.scope)
     )?;
+    // The tenant's ready custom voices come first, said for what they are.
+    let custom = custom.into_iter().map(|c| VoiceEntry {
+        id: c.id,
+        name: c.name,
+        language: String::new(),
+        accent: format!("Custom: {}", c.method_label),
+        gender: "unspecified".into(),
+    });
+    catalogue.voices.splice(0..0, custom);
     let (project_row, action, inherited, edit_permission) = match project {
         Some(id) => {
             let p = projects::get(ctx, &v.scope, id).await?;

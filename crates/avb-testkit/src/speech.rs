@@ -15,6 +15,8 @@ pub struct LocalEngines {
     pub tts_url: String,
     /// `kokoro` (default) or `piper` (`LOCAL_TTS_ENGINE`, as `ENGINE_TTS` for engines.sh).
     pub tts_engine: String,
+    /// The voice lab (`LOCAL_VOICE_FIT_URL`), which Kokoro setups run next to the TTS engine.
+    pub voice_fit_url: Option<String>,
 }
 
 impl LocalEngines {
@@ -25,6 +27,7 @@ impl LocalEngines {
             stt_url: std::env::var("LOCAL_STT_URL").ok()?,
             tts_url: std::env::var("LOCAL_TTS_URL").ok()?,
             tts_engine: std::env::var("LOCAL_TTS_ENGINE").unwrap_or_else(|_| "kokoro".into()),
+            voice_fit_url: std::env::var("LOCAL_VOICE_FIT_URL").ok(),
         })
     }
 
@@ -35,6 +38,7 @@ impl LocalEngines {
         config.engines.stt_url = Some(self.stt_url.clone());
         config.engines.stt_model = "tiny.en".into();
         config.engines.tts_url = Some(self.tts_url.clone());
+        config.engines.voice_fit_url = self.voice_fit_url.clone();
         if self.tts_engine == "piper" {
             config.engines.tts_model = "piper".into();
             config.engines.tts_sample_rate = 22_050;

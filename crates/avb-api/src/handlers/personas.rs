@@ -194,3 +194,35 @@ pub async fn put_default(
     .await?;
     Ok(axum::Json(personas::defaults(&state.ctx, &scope).await?))
 }
+
+/// `POST /api/v1/personas/{id}/test`: a test turn against the persona's draft instructions
+/// through the path real sessions use (requires `projects:view`). Rate-limited per tenant
+/// (429), audited and metered like the LLM console's tests.
+#[utoipa::path(post, path = "/api/v1/personas/{id}/test", tag = "personas", params(("id" = uuid::Uuid, Path)),
+    request_body = crate::handlers::voice_console::LlmTestRequest,
+    responses((status = 200, body = avb_core::services::voice_console::LlmTestResult),
+        (status = 404, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem, description = "Too many test calls from this tenant this minute"),
+        (status = 424, body = crate::error::Problem, description = "The language model failed or is not configured")),
+    security(("bearer" = [])))]
+pub async fn test(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+    PathId(id): PathId<Uuid>,
+    Json(req): Json<crate::handlers::voice_console::LlmTestRequest>,
+) -> ApiResult<axum::Json<avb_core::services::voice_console::LlmTestResult>> {
+    use crate::handlers::voice_console::{core_error, engine_error};
+    let persona = personas::get(&state.ctx, &scope, id).await?;
+    match avb_core::services::voice_console::llm_test_collect_as(
+        &state.ctx,
+        &scope,
+        &req.prompt,
+        Some(persona.instructions),
+    )
+    .await
+    .map_err(core_error)?
+    {
+        Ok(r) => Ok(axum::Json(r)),
+        Err(f) => Err(engine_error(f)),
+    }
+}

@@ -38,7 +38,7 @@ pub async fn stt_models(
     Ok(axum::Json(SttModelsResponse { models, stats }))
 }
 
-fn engine_error(f: EngineFailure) -> ApiError {
+pub(crate) fn engine_error(f: EngineFailure) -> ApiError {
     ApiError::new(
         StatusCode::FAILED_DEPENDENCY,
         "engine_unavailable",
@@ -48,7 +48,7 @@ fn engine_error(f: EngineFailure) -> ApiError {
 }
 
 /// A service error; the per-tenant test budget is named as such (not as a client's address).
-fn core_error(e: avb_core::CoreError) -> ApiError {
+pub(crate) fn core_error(e: avb_core::CoreError) -> ApiError {
     match e {
         avb_core::CoreError::RateLimited(secs) => {
             let mut err = ApiError::new(

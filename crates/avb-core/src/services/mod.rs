@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod billing;
+pub mod custom_voices;
 pub mod housekeeping;
 pub mod impersonation;
 pub mod key_cache;

@@ -430,7 +430,7 @@ pub async fn create(
 ) -> CoreResult<PersonaView> {
     let tenant = authorize(ctx, scope, Permission::SettingsManage)?;
     let fields = check(PersonaFieldsInput::new(input))?;
-    super::voices::check_voice(ctx, &fields.voice).await?;
+    super::voices::check_voice(ctx, tenant, &fields.voice).await?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     ensure_unique_name(&tx, &fields.name, None).await?;
     let s = summary(&fields);
@@ -455,7 +455,7 @@ pub async fn update(
 ) -> CoreResult<PersonaView> {
     let tenant = authorize(ctx, scope, Permission::SettingsManage)?;
     if let Some(voice) = input.voice.as_deref() {
-        super::voices::check_voice(ctx, voice.trim()).await?;
+        super::voices::check_voice(ctx, tenant, voice.trim()).await?;
     }
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     let current = personas::get(&tx, id).await?;

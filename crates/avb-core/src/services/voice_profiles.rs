@@ -160,6 +160,8 @@ pub struct ResolvedProfile {
     pub instructions: Option<String>,
     /// The persona (id, published version) that supplied defaults; recorded with the session.
     pub persona: Option<(uuid::Uuid, i32)>,
+    /// The tenant's ready custom voices: voice name (`cv_...`) -> what the engine is sent.
+    pub custom_voices: std::collections::BTreeMap<String, String>,
 }
 
 fn text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ValidationError> {
@@ -459,7 +461,7 @@ pub async fn put(
     let allow_private = ctx.config.engines.byok_allow_private_urls;
     let checked = check(input, allow_private)?;
     if let Some(voice) = checked.fields.voice.as_deref() {
-        super::voices::check_choice(ctx, voice, checked.fields.speed.unwrap_or(1.0)).await?;
+        super::voices::check_choice(ctx, tenant, voice, checked.fields.speed.unwrap_or(1.0)).await?;
     }
     if !allow_private
         && let Some(url) = checked.fields.llm_base_url.as_deref()
@@ -564,6 +566,7 @@ pub async fn resolve(
         None => None,
     };
     let persona = crate::services::personas::effective(&tx, project).await?;
+    let custom_voices = crate::services::custom_voices::engine_voices(&tx).await?;
     tx.commit().await?;
     let pick = |f: fn(&Model) -> Option<String>| {
         over.as_ref()
@@ -624,6 +627,7 @@ pub async fn resolve(
                 .filter(|i| !i.is_empty())
         }),
         persona: persona.map(|p| (p.id, p.version)),
+        custom_voices,
     })
 }
 

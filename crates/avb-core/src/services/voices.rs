@@ -115,6 +115,8 @@ type ListedVoices = (Instant, Result<Vec<String>, String>);
 /// The TTS engine as the studio uses it, with its cached voice list and the preview budget.
 pub struct VoiceStudio {
     tts: Option<Arc<dyn TextToSpeech>>,
+    /// The engines that make custom voices.
+    pub makers: crate::services::custom_voices::VoiceMakers,
     voice_map: std::collections::BTreeMap<String, String>,
     listed: Mutex<Option<ListedVoices>>,
     budget: Mutex<HashMap<TenantId, (u64, u32)>>,
@@ -126,6 +128,7 @@ impl VoiceStudio {
         let tts = tts_engine(cfg);
         Self {
             tts,
+            makers: voice_makers(cfg),
             voice_map: cfg.tts_voice_map.clone(),
             listed: Mutex::new(None),
             budget: Mutex::new(HashMap::new()),
@@ -177,16 +180,73 @@ pub fn tts_engine(cfg: &EnginesConfig) -> Option<Arc<dyn TextToSpeech>> {
     let url = cfg.tts_url.as_deref()?;
     let key = cfg.tts_api_key.as_ref().map(|k| k.expose().to_string());
     let timeout = Duration::from_secs(cfg.tts_timeout_secs);
-    match OpenAiSpeech::new(url, key, &cfg.tts_model, cfg.tts_sample_rate, timeout) {
-        Ok(s) => Some(avb_voice::stretch::SpeedRange::wrap(
+    let local = match OpenAiSpeech::new(url, key, &cfg.tts_model, cfg.tts_sample_rate, timeout) {
+        Ok(s) => avb_voice::stretch::SpeedRange::wrap(
             avb_voice::resilience::resilient_tts(Arc::new(s)),
             cfg.tts_speed_min,
             cfg.tts_speed_max,
-        )),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "TTS engine could not be set up");
-            None
+            return None;
         }
+    };
+    // Cloned voices (`remote:<id>`) are spoken by the cloning service, which renders 0.7x-1.2x
+    // itself; the rest of the range is time-stretched like the local engine's.
+    let remote = cfg.clone_url.as_deref().and_then(|url| {
+        use avb_voice::custom_voice::RemoteCloneSpeech;
+        let key = cfg.clone_api_key.as_ref().map(|k| k.expose().to_string());
+        match RemoteCloneSpeech::new(url, &key.unwrap_or_default(), &cfg.clone_model, timeout) {
+            Ok(speech) => Some(avb_voice::stretch::SpeedRange::wrap(
+                avb_voice::resilience::resilient_tts(Arc::new(speech)),
+                RemoteCloneSpeech::SPEED_MIN,
+                RemoteCloneSpeech::SPEED_MAX,
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, "the cloning service's speech could not be set up");
+                None
+            }
+        }
+    });
+    Some(match remote {
+        Some(remote) => Arc::new(avb_voice::custom_voice::VoiceRouter::new(
+            local,
+            Some(remote),
+        )),
+        None => local,
+    })
+}
+
+/// The custom-voice makers `[engines]` configures: the voice lab's stock-voice blends and a
+/// remote cloning service.
+pub fn voice_makers(cfg: &EnginesConfig) -> crate::services::custom_voices::VoiceMakers {
+    use avb_voice::custom_voice::{RemoteCloneMaker, StockBlendMaker};
+    let budget = cfg.voice_fit_budget_secs;
+    let log = |what: &str, e: EngineError| {
+        tracing::error!(error = %e, "{what} could not be set up");
+    };
+    crate::services::custom_voices::VoiceMakers {
+        stock_blend: cfg.voice_fit_url.as_deref().and_then(|url| {
+            // The fit's budget, the check on an unseen sentence and a wait for another fit.
+            let timeout = Duration::from_secs(u64::from(budget) * 2 + 120);
+            match StockBlendMaker::new(url, budget, timeout) {
+                Ok(m) => Some(Arc::new(m) as Arc<dyn avb_voice::custom_voice::VoiceMaker>),
+                Err(e) => {
+                    log("the voice lab client", e);
+                    None
+                }
+            }
+        }),
+        remote_clone: cfg.clone_url.as_deref().and_then(|url| {
+            let key = cfg.clone_api_key.as_ref().map(|k| k.expose().to_string());
+            match RemoteCloneMaker::new(url, &key.unwrap_or_default(), &cfg.clone_model) {
+                Ok(m) => Some(Arc::new(m) as Arc<dyn avb_voice::custom_voice::VoiceMaker>),
+                Err(e) => {
+                    log("the cloning service client", e);
+                    None
+                }
+            }
+        }),
     }
 }
 
@@ -215,23 +275,36 @@ pub async fn catalogue(ctx: &AppContext, scope: &Scope) -> CoreResult<Catalogue>
 /// Checks a voice and speed a tenant chose against the catalogue and the speed range.
 pub async fn check_choice(
     ctx: &AppContext,
+    tenant: TenantId,
     voice: &str,
     speed: f64,
-) -> Result<(), ValidationError> {
+) -> CoreResult<()> {
     if !(SPEED_RANGE.0..=SPEED_RANGE.1).contains(&speed) {
         return Err(ValidationError::new(
             "speed",
             format!("must be between {} and {}", SPEED_RANGE.0, SPEED_RANGE.1),
-        ));
+        )
+        .into());
     }
-    check_voice(ctx, voice).await
+    check_voice(ctx, tenant, voice).await
 }
 
 /// Checks a voice against the configured engine's catalogue (accepted when the engine cannot
-/// list its voices: nothing then says it is wrong).
-pub async fn check_voice(ctx: &AppContext, voice: &str) -> Result<(), ValidationError> {
+/// list its voices: nothing then says it is wrong) or `tenant`'s ready custom voices.
+pub async fn check_voice(ctx: &AppContext, tenant: TenantId, voice: &str) -> CoreResult<()> {
+    use crate::services::custom_voices;
     if voice.trim().is_empty() {
-        return Err(ValidationError::new("voice", "is required"));
+        return Err(ValidationError::new("voice", "is required").into());
+    }
+    if custom_voices::is_custom(voice) {
+        return match custom_voices::resolve(ctx, tenant, voice).await? {
+            Some(_) => Ok(()),
+            None => Err(ValidationError::new(
+                "voice",
+                format!("'{voice}' is not a ready custom voice of this tenant"),
+            )
+            .into()),
+        };
     }
     if let Ok(names) = ctx.voice.engine_voices().await
         && !names.iter().any(|n| n == voice)
@@ -240,7 +313,8 @@ pub async fn check_voice(ctx: &AppContext, voice: &str) -> Result<(), Validation
         return Err(ValidationError::new(
             "voice",
             format!("'{voice}' is not a voice of the configured text-to-speech engine"),
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -309,6 +383,9 @@ impl Preview {
 
 /// The sentence a preview speaks when the caller gives none.
 pub fn sample_text(voice: &str) -> String {
+    if crate::services::custom_voices::is_custom(voice) {
+        return "Hello! This is my custom voice. How can I help you today?".into();
+    }
     let name = VoiceEntry::describe(voice).name;
     format!("Hello! I'm {name}. How can I help you today?")
 }
@@ -336,19 +413,22 @@ pub async fn preview(
         Some(t) => t.to_string(),
         None => sample_text(voice),
     };
-    check_choice(ctx, voice, speed).await?;
+    check_choice(ctx, tenant, voice, speed).await?;
     let Some(tts) = ctx.voice.tts.clone() else {
         return Err(CoreError::EngineFailed(
             "no text-to-speech engine is configured (engines.tts_url)".into(),
         ));
     };
     ctx.voice.take_preview(tenant)?;
-    let engine_voice = ctx
-        .voice
-        .voice_map
-        .get(voice)
-        .cloned()
-        .unwrap_or_else(|| voice.to_string());
+    let engine_voice = match crate::services::custom_voices::resolve(ctx, tenant, voice).await? {
+        Some(custom) => custom,
+        None => ctx
+            .voice
+            .voice_map
+            .get(voice)
+            .cloned()
+            .unwrap_or_else(|| voice.to_string()),
+    };
     let id = uuid::Uuid::now_v7();
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     audit_repo::append(

@@ -4,6 +4,7 @@
 mod admin_portal;
 mod bad_input;
 mod cli;
+mod custom_voices;
 mod identity;
 mod isolation;
 mod jobs;

@@ -684,6 +684,31 @@ async fn portal_test_chat_and_project_default() {
         "{usage}"
     );
 
+    // The same turn over the API, against this persona's instructions.
+    let (s, r) = app
+        .post(
+            &format!("/api/v1/personas/{id}/test"),
+            &token,
+            json!({"prompt": "And over the API?"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["reply"], "Hello, I am Ava.", "{r}");
+    let body = seen.lock().unwrap()[1].clone();
+    assert_eq!(
+        body["messages"][0]["content"],
+        "You are Ava the receptionist."
+    );
+    assert_eq!(body["messages"][1]["content"], "And over the API?");
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/personas/{}/test", uuid::Uuid::now_v7()),
+            &token,
+            json!({"prompt": "hi"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
     // The project default, set and cleared from the page.
     let to = browser
         .submit(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 /// An OpenAI-compatible `/v1/chat/completions` double: the last user message picks the script.
-async fn llm_double() -> String {
+pub(crate) async fn llm_double() -> String {
     use axum::response::IntoResponse;
     async fn completions(axum::Json(body): axum::Json<Value>) -> axum::response::Response {
         let last = body["messages"]

@@ -15,7 +15,7 @@ const SAMPLES: usize = 2400;
 
 /// A Kokoro-like TTS engine: three voices, speeds 1.0-2.0 only (like fastkokoro, which answers
 /// 422 otherwise), 100 ms of PCM per request. Records each request's voice and speed.
-async fn kokoro_like() -> (String, Arc<Mutex<Vec<(String, f64)>>>) {
+pub(crate) async fn kokoro_like() -> (String, Arc<Mutex<Vec<(String, f64)>>>) {
     use axum::response::IntoResponse;
     let seen: Arc<Mutex<Vec<(String, f64)>>> = Arc::default();
     let log = seen.clone();

@@ -145,17 +145,18 @@ pub async fn delete(tx: &TenantTx, id: Uuid) -> StorageResult<Model> {
     Ok(v)
 }
 
-/// Voices due for a job across tenants (platform transaction), oldest first: queued ones, and
-/// ones being made whose lease lapsed (their worker stopped).
+/// Voices due for a job across tenants (platform transaction), oldest first: queued ones whose
+/// retry time has come, and ones being made whose lease lapsed (their worker stopped).
 pub async fn due(tx: &Tx, now: DateTime<Utc>, limit: u64) -> StorageResult<Vec<Model>> {
-    let lapsed = Condition::all()
-        .add(Column::Status.eq(CustomVoiceStatus::Making.as_str()))
-        .add(Column::LeaseUntil.lt(now));
     Ok(Entity::find()
+        .filter(Column::Status.is_in([
+            CustomVoiceStatus::Queued.as_str(),
+            CustomVoiceStatus::Making.as_str(),
+        ]))
         .filter(
             Condition::any()
-                .add(Column::Status.eq(CustomVoiceStatus::Queued.as_str()))
-                .add(lapsed),
+                .add(Column::LeaseUntil.is_null())
+                .add(Column::LeaseUntil.lt(now)),
         )
         .order_by_asc(Column::Id)
         .limit(limit)
@@ -254,17 +255,19 @@ pub async fn finish_failed(tx: &TenantTx, id: Uuid, error: &str) -> StorageResul
     Ok(v)
 }
 
-/// Puts a voice back in the queue after a job that may be retried.
-pub async fn requeue(tx: &TenantTx, id: Uuid, why: &str) -> StorageResult<()> {
+/// Puts a voice back in the queue after a job that may be retried, not before `retry_at`.
+pub async fn requeue(
+    tx: &TenantTx,
+    id: Uuid,
+    why: &str,
+    retry_at: DateTime<Utc>,
+) -> StorageResult<()> {
     Entity::update_many()
         .col_expr(
             Column::Status,
             Expr::value(CustomVoiceStatus::Queued.as_str()),
         )
-        .col_expr(
-            Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
+        .col_expr(Column::LeaseUntil, Expr::value(retry_at))
         .col_expr(
             Column::Stage,
             Expr::value(format!("waiting to try again: {why}")),
@@ -295,4 +298,41 @@ pub async fn with_samples(tx: &TenantTx) -> StorageResult<Vec<Uuid>> {
         .into_tuple::<Uuid>()
         .all(tx.conn())
         .await?)
+}
+
+/// Where the tenant uses a voice name: the voice profiles that name it (`None` = the tenant
+/// default, else the project) and the personas whose draft or published version names it.
+pub async fn uses(tx: &TenantTx, voice: &str) -> StorageResult<(Vec<Option<Uuid>>, Vec<String>)> {
+    use crate::entities::{persona, persona_version, voice_profile};
+    let tenant = tx.tenant_id().as_uuid();
+    let profiles = voice_profile::Entity::find()
+        .filter(voice_profile::Column::TenantId.eq(tenant))
+        .filter(voice_profile::Column::Voice.eq(voice))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|p| p.project_id)
+        .collect();
+    let published: Vec<(Uuid, i32)> = persona_version::Entity::find()
+        .filter(persona_version::Column::TenantId.eq(tenant))
+        .filter(persona_version::Column::Voice.eq(voice))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|v| (v.persona_id, v.version))
+        .collect();
+    let personas = persona::Entity::find()
+        .filter(persona::Column::TenantId.eq(tenant))
+        .order_by_asc(persona::Column::Name)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .filter(|p| {
+            p.voice == voice
+                || p.published_version
+                    .is_some_and(|v| published.contains(&(p.id, v)))
+        })
+        .map(|p| p.name)
+        .collect();
+    Ok((profiles, personas))
 }

@@ -2,11 +2,12 @@
 //! when the configuration leaves it off. Cluster-wide jobs (alert evaluation, audit retention,
 //! Lago shipping) run once per cluster on the leader; the others run on every replica because
 //! each replica owns what they do (its key usage, its heartbeat, its revocation listener) or
-//! their work is leased row by row (mail, webhooks) or idempotent (session purge, the sweep of
+//! their work is leased row by row (mail, webhooks, custom voices) or idempotent (session purge, the sweep of
 //! lost sessions, which any live replica may do; closing is one conditional write per replica).
 
 pub mod alerts;
 pub mod audit_retention;
+pub mod custom_voices;
 pub mod key_usage;
 pub mod lago;
 pub mod liveness;
@@ -31,6 +32,7 @@ pub fn all(ctx: &AppContext) -> Vec<Periodic> {
         lago::job(ctx),
         Some(portal_sessions::job()),
         Some(webhooks::job(ctx)),
+        custom_voices::job(ctx),
         revocations::job(ctx),
     ]
     .into_iter()
