@@ -3,12 +3,14 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod browser;
+pub mod clone_api;
 pub mod speech;
 pub mod ws;
 use avb_core::config::Config;
 use avb_core::services::{tenants, users};
 use avb_core::{AppContext, Scope};
 use avb_domain::TenantId;
+pub use clone_api::{CloneApi, spawn_clone_api};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;

@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod chunker;
+pub mod custom_voice;
 pub mod llm;
 pub mod models;
 pub mod resilience;
@@ -13,6 +14,10 @@ pub mod stt;
 pub mod tts;
 pub mod vad;
 
+pub use custom_voice::{
+    FitProgress, MadeVoice, RemoteCloneMaker, RemoteCloneSpeech, StockBlendMaker, VoiceMaker,
+    VoiceMethod, VoiceRouter,
+};
 pub use llm::{ChatMessage, ChatModel, ChatRequest, ChatStream, EngineError, LlmDelta, OpenAiChat};
 pub use models::list_models;
 pub use stt::{DetailedTranscript, OpenAiTranscriber, SpeechToText, TranscribeOptions};
