@@ -129,11 +129,11 @@ fn invalid(loc: &[&str], msg: &str) -> Response {
         .into_response()
 }
 
-/// Refuses a request without the right `xi-api-key`.
-fn authorize(inner: &Inner, headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a request without the right `xi-api-key`, if it lacks it.
+fn unauthorized(inner: &Inner, headers: &HeaderMap) -> Option<Response> {
     match headers.get("xi-api-key").and_then(|v| v.to_str().ok()) {
-        Some(k) if k == inner.key => Ok(()),
-        _ => Err(detail(
+        Some(k) if k == inner.key => None,
+        _ => Some(detail(
             StatusCode::UNAUTHORIZED,
             "invalid_api_key",
             "Invalid API key",
@@ -155,7 +155,7 @@ async fn add_voice(
     headers: HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    if let Err(r) = authorize(&inner, &headers) {
+    if let Some(r) = unauthorized(&inner, &headers) {
         return r;
     }
     let Ok(mut form) = form else {
@@ -204,8 +204,8 @@ async fn add_voice(
     Json(json!({"voice_id": voice_id, "requires_verification": false})).into_response()
 }
 
-/// 404 `voice_not_found` unless the stand-in holds `voice_id`.
-fn known(inner: &Inner, voice_id: &str) -> Result<(), Response> {
+/// 404 `voice_not_found` if the stand-in does not hold `voice_id`.
+fn unknown(inner: &Inner, voice_id: &str) -> Option<Response> {
     if inner
         .held
         .lock()
@@ -214,9 +214,9 @@ fn known(inner: &Inner, voice_id: &str) -> Result<(), Response> {
         .iter()
         .any(|v| v.voice_id == voice_id)
     {
-        return Ok(());
+        return None;
     }
-    Err(detail(
+    Some(detail(
         StatusCode::NOT_FOUND,
         "voice_not_found",
         &format!("A voice with the voice_id {voice_id} was not found."),
@@ -229,7 +229,7 @@ async fn delete_voice(
     headers: HeaderMap,
     Path(voice_id): Path<String>,
 ) -> Response {
-    if let Err(r) = authorize(&inner, &headers).and_then(|_| known(&inner, &voice_id)) {
+    if let Some(r) = unauthorized(&inner, &headers).or_else(|| unknown(&inner, &voice_id)) {
         return r;
     }
     inner
@@ -249,7 +249,7 @@ async fn speak(
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authorize(&inner, &headers).and_then(|_| known(&inner, &voice_id)) {
+    if let Some(r) = unauthorized(&inner, &headers).or_else(|| unknown(&inner, &voice_id)) {
         return r;
     }
     let Some(format) = query.get("output_format") else {

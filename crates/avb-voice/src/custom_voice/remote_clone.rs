@@ -178,21 +178,27 @@ impl RemoteCloneMaker {
         }
     }
 
-    /// Deletes vendor voice `id`; one the vendor no longer has counts as deleted.
+    /// Deletes vendor voice `id`; one the vendor no longer has (404, or 400
+    /// `voice_not_found` as older answers had it) counts as deleted.
     async fn delete(&self, id: &str) -> Result<(), EngineError> {
-        let req = self
+        let res = self
             .api
             .request(reqwest::Method::DELETE, &format!("/v1/voices/{id}"))
-            .timeout(CALL_TIMEOUT);
-        match Api::send(req, super::STAGE).await {
-            Ok(_) => Ok(()),
-            Err(EngineError::Rejected { message, .. })
-                if message.to_ascii_lowercase().contains("not found") =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
+            .timeout(CALL_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| super::failed(format!("the cloning service is unreachable: {e}")))?;
+        let status = res.status();
+        if status.is_success() {
+            return Ok(());
         }
+        let body = res.text().await.unwrap_or_default();
+        let gone = status == StatusCode::NOT_FOUND
+            || (status == StatusCode::BAD_REQUEST && body.contains("voice_not_found"));
+        if gone {
+            return Ok(());
+        }
+        Err(vendor_error(super::STAGE, status, &body))
     }
 }
 
