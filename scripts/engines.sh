@@ -116,12 +116,14 @@ PY
   echo "text to speech installed in $TTS_DIR"
 }
 
+# fastkokoro's own server plus Kokoro-FastAPI's blend syntax, e.g. voice "af_heart(0.6)+bf_emma(0.4)"
+# (scripts/engines/kokoro_server.py).
 run_tts() {
   local port="${1:-8083}"
   [ -f "$TTS_DIR/voices-v1.0.npz" ] || install_tts
   FASTKOKORO_MODEL_PATH="$TTS_DIR/kokoro-v1.0.int8.onnx" FASTKOKORO_VOICES_PATH="$TTS_DIR/voices-v1.0.npz" \
     FASTKOKORO_CACHE_DIR="$TTS_DIR/cache" FASTKOKORO_HOST=127.0.0.1 FASTKOKORO_PORT="$port" \
-    HF_HUB_OFFLINE=1 exec "$TTS_DIR/venv/bin/fastkokoro"
+    HF_HUB_OFFLINE=1 exec "$TTS_DIR/venv/bin/python" "$HERE/engines/kokoro_server.py"
 }
 
 LLM_VERSION="llama-cpp-python-0.3.36_smollm2-0.1.2"
