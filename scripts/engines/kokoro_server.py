@@ -8,7 +8,7 @@ The one addition: `POST /v1/audio/speech` also accepts a `voice` such as
 `af_heart(0.51)+bf_emma(0.49)`: stock voice names joined by `+`, each with an optional positive
 weight in parentheses (default 1), weights normalised to sum 1, at most 8 parts. The style vector is
 the weighted sum of the stock (510,1,256) vectors. The language of a blend is the request's `lang`
-if given, else that of its heaviest part. A malformed blend is rejected like an unknown voice
+if given, else the server's default (en-us), the language the voice lab fits blends in. A malformed blend is rejected like an unknown voice
 (HTTP 400, `Voice '...' is not available: <why>`). Plain stock names behave exactly as before and
 `GET /v1/audio/voices` still lists only the stock voices.
 
@@ -113,8 +113,9 @@ class BlendingKokoro(FastKokoro):
         if not voice or not is_blend(voice):
             return super().resolve_request(voice, lang)
         parts = parse_blend(voice, self._voice_set)
-        heaviest = max(parts, key=lambda p: p[1])[0]
-        resolved_lang = normalize_language(lang, heaviest, self.settings.default_lang)
+        # The server's default language (en-us), not the heaviest part's: the voice lab fits
+        # and scores blends in it, so a blend sounds as it was measured.
+        resolved_lang = normalize_language(lang, None, self.settings.default_lang)
         key = canonical(parts)
         self._voice_styles[key]  # build (or refresh) now, so a bad blend fails before streaming
         return key, resolved_lang

@@ -2,8 +2,8 @@
 
 use crate::error::ApiError;
 use crate::handlers::{
-    admin_tenants, api_keys, audit, auth, custom_voices, health, me, members, personas, projects, sessions, usage,
-    voice_console, voice_profiles, voices, webhooks,
+    admin_tenants, api_keys, audit, auth, custom_voices, health, me, members, personas, projects,
+    sessions, usage, voice_console, voice_profiles, voices, webhooks,
 };
 use avb_core::AppContext;
 use axum::Router;
@@ -117,10 +117,7 @@ pub fn router(ctx: AppContext) -> Router {
                 ),
             ),
         )
-        .route(
-            "/api/v1/custom-voices/methods",
-            get(custom_voices::methods),
-        )
+        .route("/api/v1/custom-voices/methods", get(custom_voices::methods))
         .route(
             "/api/v1/custom-voices/{id}",
             get(custom_voices::get)

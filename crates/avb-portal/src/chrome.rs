@@ -123,7 +123,9 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "invitation_revoked" => "Invitation revoked.",
         "settings_saved" => "Settings saved.",
         "voice_saved" => "Voice settings saved. New sessions use them now.",
-        "custom_voice_queued" => "Sample accepted. The voice is being made; this page shows its progress.",
+        "custom_voice_queued" => {
+            "Sample accepted. The voice is being made; this page shows its progress."
+        }
         "custom_voice_renamed" => "Voice renamed.",
         "custom_voice_default" => "This voice is now the default. New sessions use it now.",
         "custom_voice_deleted" => "Voice deleted.",

@@ -9,9 +9,7 @@ use crate::error::{PageError, render};
 use crate::extract::{CsrfForm, CsrfOnly, Require, Visitor, has_csrf, perm};
 use askama::Template;
 use avb_core::CoreError;
-use avb_core::services::custom_voices::{
-    self, CustomVoiceView, MAX_SAMPLE_BYTES, MethodView,
-};
+use avb_core::services::custom_voices::{self, CustomVoiceView, MAX_SAMPLE_BYTES, MethodView};
 use avb_domain::Permission;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{Path, Query, State};
@@ -177,22 +175,38 @@ pub async fn live_table(
 async fn read_form(
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<(Vec<u8>, String, String, String), String> {
-    let too_large = || format!("file: is too large; the limit is {} MB", MAX_SAMPLE_BYTES / (1024 * 1024));
+    let too_large = || {
+        format!(
+            "file: is too large; the limit is {} MB",
+            MAX_SAMPLE_BYTES / (1024 * 1024)
+        )
+    };
     let mut form = form.map_err(|_| "file: send the form as multipart/form-data".to_string())?;
-    let (mut file, mut name, mut method, mut csrf) = (Vec::new(), String::new(), String::new(), String::new());
+    let (mut file, mut name, mut method, mut csrf) =
+        (Vec::new(), String::new(), String::new(), String::new());
     loop {
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-            Err(e) => return Err(format!("file: the upload could not be read ({})", e.body_text())),
+            Err(e) => {
+                return Err(format!(
+                    "file: the upload could not be read ({})",
+                    e.body_text()
+                ));
+            }
         };
         let field_name = field.name().unwrap_or_default().to_string();
         if field_name == "file" {
             file = match field.bytes().await {
                 Ok(b) => b.to_vec(),
                 Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-                Err(e) => return Err(format!("file: the upload could not be read ({})", e.body_text())),
+                Err(e) => {
+                    return Err(format!(
+                        "file: the upload could not be read ({})",
+                        e.body_text()
+                    ));
+                }
             };
         } else {
             let text = field.text().await.unwrap_or_default();
@@ -328,7 +342,14 @@ pub async fn rename(
         Ok(voice) => Ok(done(&voice.id, "custom_voice_renamed")),
         Err(CoreError::Validation(e)) => {
             let msg = format!("{}: {}", e.field, e.message);
-            detail_page(&state, &v, &id, &DetailQuery::default(), Some((f.name, msg))).await
+            detail_page(
+                &state,
+                &v,
+                &id,
+                &DetailQuery::default(),
+                Some((f.name, msg)),
+            )
+            .await
         }
         Err(e) => Err(PageError::or_not_found("custom voice")(e)),
     }
@@ -360,7 +381,14 @@ pub async fn delete(
     match custom_voices::delete(&state.ctx, &v.scope, &id).await {
         Ok(()) => Ok(Redirect::to(&format!("{BASE}?done=custom_voice_deleted")).into_response()),
         Err(CoreError::Conflict(m)) => {
-            detail_page(&state, &v, &id, &DetailQuery::default(), Some((String::new(), m))).await
+            detail_page(
+                &state,
+                &v,
+                &id,
+                &DetailQuery::default(),
+                Some((String::new(), m)),
+            )
+            .await
         }
         Err(e) => Err(PageError::or_not_found("custom voice")(e)),
     }

@@ -29,6 +29,7 @@ fn engines() -> LocalEngines {
         stt_url: "http://127.0.0.1:8082/v1".into(),
         tts_url: "http://127.0.0.1:8083/v1".into(),
         tts_engine: "kokoro".into(),
+        voice_fit_url: None,
     })
 }
 

@@ -50,6 +50,7 @@ fn engines() -> LocalEngines {
         stt_url: "http://127.0.0.1:8082/v1".into(),
         tts_url: "http://127.0.0.1:8083/v1".into(),
         tts_engine: std::env::var("LOCAL_TTS_ENGINE").unwrap_or_else(|_| "kokoro".into()),
+        voice_fit_url: None,
     })
 }
 

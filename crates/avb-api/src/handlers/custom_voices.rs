@@ -78,9 +78,7 @@ fn too_large() -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
         "Payload too large",
-        format!(
-            "the sample is larger than the 25 MB limit ({MAX_SAMPLE_BYTES} bytes)"
-        ),
+        format!("the sample is larger than the 25 MB limit ({MAX_SAMPLE_BYTES} bytes)"),
     )
 }
 
@@ -165,7 +163,9 @@ pub async fn get(
     Auth(scope): Auth,
     PathId(id): PathId<String>,
 ) -> ApiResult<axum::Json<CustomVoiceView>> {
-    Ok(axum::Json(custom_voices::get(&state.ctx, &scope, &id).await?))
+    Ok(axum::Json(
+        custom_voices::get(&state.ctx, &scope, &id).await?,
+    ))
 }
 
 /// `PATCH /api/v1/custom-voices/{id}`: renames it (requires `settings:manage`).

@@ -20,14 +20,14 @@ use crate::scope::Scope;
 use crate::services::projects::tenant_of;
 use avb_domain::{CustomVoiceStatus, Permission, TenantId, ValidationError};
 use avb_storage::entities::custom_voice::Model;
+use avb_storage::repos::audit as audit_repo;
 use avb_storage::repos::audit::NewAudit;
 use avb_storage::repos::custom_voices::{self as repo, Made, NewVoice};
-use avb_storage::repos::audit as audit_repo;
 use avb_storage::store::TenantTx;
 use avb_storage::{Page, PageRequest};
+use avb_voice::EngineError;
 use avb_voice::custom_voice::{FitProgress, VoiceMaker, VoiceMethod};
 use avb_voice::sample_check::{self, SampleReport};
-use avb_voice::EngineError;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -315,9 +315,9 @@ pub async fn create(
             after: None,
         },
     )
-        .await?
-        .next
-        .is_some()
+    .await?
+    .next
+    .is_some()
     {
         return Err(CoreError::LimitReached(format!(
             "a tenant may have at most {MAX_VOICES} custom voices; delete one first"
@@ -479,7 +479,8 @@ pub async fn delete(ctx: &AppContext, scope: &Scope, id: &str) -> CoreResult<()>
     )
     .await?;
     tx.commit().await?;
-    if let (Some(engine_voice), Some(method)) = (&m.engine_voice, m.method.parse::<VoiceMethod>().ok())
+    if let (Some(engine_voice), Some(method)) =
+        (&m.engine_voice, m.method.parse::<VoiceMethod>().ok())
         && let Some(maker) = ctx.voice.makers.get(method)
         && let Err(e) = maker.remove(engine_voice).await
     {
@@ -516,7 +517,11 @@ pub async fn engine_voices(tx: &TenantTx) -> CoreResult<BTreeMap<String, String>
 }
 
 /// What the engine is sent for `tenant`'s custom voice `voice`, if it is a ready one.
-pub async fn resolve(ctx: &AppContext, tenant: TenantId, voice: &str) -> CoreResult<Option<String>> {
+pub async fn resolve(
+    ctx: &AppContext,
+    tenant: TenantId,
+    voice: &str,
+) -> CoreResult<Option<String>> {
     let Some(id) = parse_voice_id(voice) else {
         return Ok(None);
     };
@@ -571,7 +576,12 @@ pub async fn run_due(ctx: &AppContext) -> CoreResult<usize> {
             .await?;
             audit_repo::append(
                 &tx,
-                job_entry(tenant, "custom_voice.failed", v.id, serde_json::json!({"name": failed.name, "error": failed.error})),
+                job_entry(
+                    tenant,
+                    "custom_voice.failed",
+                    v.id,
+                    serde_json::json!({"name": failed.name, "error": failed.error}),
+                ),
             )
             .await?;
             tx.commit().await?;
@@ -602,12 +612,13 @@ enum Outcome {
 
 async fn run_one(ctx: &AppContext, tenant: TenantId, v: Model) -> CoreResult<()> {
     let started = std::time::Instant::now();
-    let outcome = match v.method.parse::<VoiceMethod>().ok().and_then(|m| ctx.voice.makers.get(m).cloned())
+    let outcome = match v
+        .method
+        .parse::<VoiceMethod>()
+        .ok()
+        .and_then(|m| ctx.voice.makers.get(m).cloned())
     {
-        None => Outcome::Failed(format!(
-            "this server no longer offers {} voices",
-            v.method
-        )),
+        None => Outcome::Failed(format!("this server no longer offers {} voices", v.method)),
         Some(maker) => make(ctx, tenant, &v, maker).await?,
     };
     let tx = ctx.store.tenant_tx(tenant, true).await?;
@@ -693,7 +704,8 @@ async fn make(
     let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel::<FitProgress>();
     let name = v.name.clone();
     let mut job = Box::pin(async move { maker.make(&name, sample, progress_tx).await });
-    let mut heartbeat = tokio::time::interval(std::time::Duration::from_secs(LEASE_SECS as u64 / 3));
+    let mut heartbeat =
+        tokio::time::interval(std::time::Duration::from_secs(LEASE_SECS as u64 / 3));
     let mut last = FitProgress {
         fraction: 0.0,
         stage: "starting".into(),
@@ -711,14 +723,8 @@ async fn make(
             _ = heartbeat.tick() => {}
         }
         let tx = ctx.store.tenant_tx(tenant, true).await?;
-        let alive = repo::progress(
-            &tx,
-            v.id,
-            f64::from(last.fraction),
-            &last.stage,
-            lease(),
-        )
-        .await?;
+        let alive =
+            repo::progress(&tx, v.id, f64::from(last.fraction), &last.stage, lease()).await?;
         tx.commit().await?;
         if !alive {
             tracing::info!(voice = %voice_id(v.id), "custom voice deleted while being made; job stopped");
@@ -729,7 +735,9 @@ async fn make(
 
 fn describe(e: &EngineError) -> String {
     match e {
-        EngineError::Rejected { message, .. } => format!("the voice engine refused the sample: {message}"),
+        EngineError::Rejected { message, .. } => {
+            format!("the voice engine refused the sample: {message}")
+        }
         other => format!("the voice engine failed: {other}"),
     }
 }
@@ -762,7 +770,11 @@ mod tests {
     fn samples_that_are_not_audio_or_too_short_say_why() {
         let e = check_sample(b"plain text, not audio").unwrap_err();
         assert_eq!(e.field, "file");
-        assert!(e.message.contains("WAV") && e.message.contains("MP3"), "{}", e.message);
+        assert!(
+            e.message.contains("WAV") && e.message.contains("MP3"),
+            "{}",
+            e.message
+        );
         let short = avb_voice::audio::wav(&vec![1000i16; 16_000 * 3], 16_000);
         let e = check_sample(&short).unwrap_err();
         assert!(e.message.contains("10 s to 5 min"), "{}", e.message);

@@ -461,7 +461,8 @@ pub async fn put(
     let allow_private = ctx.config.engines.byok_allow_private_urls;
     let checked = check(input, allow_private)?;
     if let Some(voice) = checked.fields.voice.as_deref() {
-        super::voices::check_choice(ctx, tenant, voice, checked.fields.speed.unwrap_or(1.0)).await?;
+        super::voices::check_choice(ctx, tenant, voice, checked.fields.speed.unwrap_or(1.0))
+            .await?;
     }
     if !allow_private
         && let Some(url) = checked.fields.llm_base_url.as_deref()

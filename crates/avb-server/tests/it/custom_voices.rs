@@ -51,9 +51,7 @@ async fn upload(
 async fn until_done(app: &TestApp, token: &str, id: &str, limit: Duration) -> Value {
     let deadline = Instant::now() + limit;
     loop {
-        let (_, v) = app
-            .get(&format!("/api/v1/custom-voices/{id}"), token)
-            .await;
+        let (_, v) = app.get(&format!("/api/v1/custom-voices/{id}"), token).await;
         if v["status"] == "ready" || v["status"] == "failed" {
             return v;
         }
@@ -77,7 +75,7 @@ async fn clone_scenario(db: Db) {
         (c.engines.tts_speed_min, c.engines.tts_speed_max) = (1.0, 2.0);
         c.engines.llm_url = Some(llm);
         c.engines.clone_url = Some(clone_url);
-        c.engines.clone_api_key = Some(avb_core::Secret::new("xi-test-key".into()));
+        c.engines.clone_api_key = Some(avb_core::Secret::new("xi-test-key"));
     })
     .await;
     let tenant = app.create_tenant("Clone Co").await;
@@ -100,18 +98,41 @@ async fn clone_scenario(db: Db) {
     let methods = methods["methods"].as_array().unwrap().clone();
     assert_eq!(methods[0]["method"], "stock_blend");
     assert_eq!(methods[0]["available"], false);
-    assert!(methods[0]["reason"].as_str().unwrap().contains("voice_fit_url"));
+    assert!(
+        methods[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("voice_fit_url")
+    );
     assert_eq!(methods[1]["available"], true);
 
     // Bad samples and options are refused with the field and what to do; nothing is stored.
     let sample = spoken_sample();
     let short = avb_voice::audio::wav(&vec![3000i16; 24_000 * 3], 24_000);
     for (bytes, name, method, field_name, needle) in [
-        (b"just text".to_vec(), "A", "remote_clone", "file", "neither WAV nor MP3"),
+        (
+            b"just text".to_vec(),
+            "A",
+            "remote_clone",
+            "file",
+            "neither WAV nor MP3",
+        ),
         (short, "A", "remote_clone", "file", "10 s to 5 min"),
         (sample.clone(), "", "remote_clone", "name", "is required"),
-        (sample.clone(), "A", "stock_blend", "method", "voice_fit_url"),
-        (sample.clone(), "A", "psychic", "method", "stock_blend or remote_clone"),
+        (
+            sample.clone(),
+            "A",
+            "stock_blend",
+            "method",
+            "voice_fit_url",
+        ),
+        (
+            sample.clone(),
+            "A",
+            "psychic",
+            "method",
+            "stock_blend or remote_clone",
+        ),
     ] {
         let (status, body) = upload(&app, &token, bytes, name, method).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -123,7 +144,11 @@ async fn clone_scenario(db: Db) {
         );
     }
     let (status, _) = upload(&app, &dev_token, sample.clone(), "Dev", "remote_clone").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "a developer cannot make voices");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a developer cannot make voices"
+    );
     let (_, listed) = app.get("/api/v1/custom-voices", &token).await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 0, "{listed}");
     assert!(api.voices().is_empty());
@@ -172,7 +197,11 @@ async fn clone_scenario(db: Db) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let wav = res.bytes().await.unwrap();
-    assert!(wav.len() > 44 + 24_000, "audio came back: {} bytes", wav.len());
+    assert!(
+        wav.len() > 44 + 24_000,
+        "audio came back: {} bytes",
+        wav.len()
+    );
     let calls = api.speech_calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].voice_id, held[0].voice_id);
@@ -228,7 +257,10 @@ async fn clone_scenario(db: Db) {
             .all(|c| c.voice_id == held[0].voice_id && c.output_format == "pcm_24000"),
         "{calls:?}"
     );
-    assert!(calls.len() >= 2, "the session spoke with the clone: {calls:?}");
+    assert!(
+        calls.len() >= 2,
+        "the session spoke with the clone: {calls:?}"
+    );
 
     // In use: deleting is refused with where; renaming works; a developer reads only.
     let (status, body) = app
@@ -318,7 +350,7 @@ async fn pages_scenario(db: Db) {
     let app = spawn_app_with(db, move |c| {
         c.engines.tts_url = Some(tts);
         c.engines.clone_url = Some(clone_url);
-        c.engines.clone_api_key = Some(avb_core::Secret::new("xi-page-key".into()));
+        c.engines.clone_api_key = Some(avb_core::Secret::new("xi-page-key"));
     })
     .await;
     let tenant = app.create_tenant("Pages Co").await;
@@ -364,7 +396,10 @@ async fn pages_scenario(db: Db) {
     let res = post(b"RIFFnope".to_vec(), "Me", &csrf).await.unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let text = res.text().await.unwrap();
-    assert!(text.contains("role=\"alert\"") && text.contains("Upload a WAV"), "{text}");
+    assert!(
+        text.contains("role=\"alert\"") && text.contains("Upload a WAV"),
+        "{text}"
+    );
     assert!(text.contains("value=\"Me\""));
     // Without the CSRF token nothing happens.
     let res = post(spoken_sample(), "Me", "forged").await.unwrap();
@@ -401,13 +436,16 @@ async fn pages_scenario(db: Db) {
         .await;
     assert!(
         html.contains(&format!(
-            "src=\"/voice/preview?voice={id}&amp;text=Hello%20there\""
+            "src=\"/voice/preview?voice={id}&#38;text=Hello%20there\""
         )),
         "{html}"
     );
     assert!(html.contains("data-confirm=\"Delete the voice"));
     let audio = browser
-        .get(&format!("/voice/preview?voice={id}&text=Hello%20there"), &cookie)
+        .get(
+            &format!("/voice/preview?voice={id}&text=Hello%20there"),
+            &cookie,
+        )
         .await;
     assert_eq!(audio.status(), StatusCode::OK);
     assert!(audio.bytes().await.unwrap().len() > 1000);
@@ -435,7 +473,11 @@ async fn pages_scenario(db: Db) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
-    assert!(res.text().await.unwrap().contains("the tenant&#x27;s default voice"));
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains("is in use by") && text.contains("s default voice"),
+        "{text}"
+    );
     // A viewer sees the pages without forms.
     let vcookie = browser.session(&viewer).await;
     let html = browser.page("/voice/custom", &vcookie).await;
