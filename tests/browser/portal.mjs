@@ -397,6 +397,45 @@ async function voicePreview(ctx) {
   assert.ok(await page.locator('input[type=radio][value="af_heart"]').isChecked());
 }
 
+/** Custom voices: upload an espeak-ng sample, follow the job's progress as the table polls
+ *  itself, then hear the finished voice say typed text. Needs the voice lab and Kokoro
+ *  (LOCAL_VOICE_FIT_URL, LOCAL_TTS_URL) and espeak-ng. */
+async function customVoice(ctx) {
+  const page = await newPage(ctx);
+  await login(page);
+  await page.goto(url('/voice/custom'));
+  const blend = page.locator('input[type=radio][name=method][value="stock_blend"]');
+  if (await blend.count() === 0 || await blend.isDisabled()) throw new Skip('no voice lab configured');
+  const name = `Sample voice ${ctx.run}`;
+  await page.locator('#cv-name').fill(name);
+  await blend.check();
+  const sample = speechWav('Good morning. This is a recording of my voice for a custom voice. ' +
+    'I am reading a few sentences slowly and clearly, in a quiet room, so that the voice sounds ' +
+    'natural. Thank you very much for listening to this sample of my voice today.', 0.5);
+  await page.locator('#cv-file').setInputFiles(sample);
+  await submit(page, 'form[action="/voice/custom"] button[type=submit]');
+  await expectToast(page, 'Sample accepted. The voice is being made; this page shows its progress.');
+  // The table polls itself (htmx) and shows the job's progress until the voice is ready.
+  const row = page.locator('#custom-voices tr', { hasText: name });
+  await page.waitForFunction((n) => [...document.querySelectorAll('#custom-voices tr')]
+    .some((tr) => tr.textContent.includes(n) &&
+      tr.querySelector('[data-status="ready"],[data-status="failed"]')), name, { timeout: 240_000 });
+  assert.equal(await row.locator('[data-status]').getAttribute('data-status'), 'ready',
+    `the job failed: ${await row.innerText()}`);
+  assert.match(await row.innerText(), /best single stock voice/, 'no comparison with a stock voice');
+  await Promise.all([page.waitForNavigation(), row.getByRole('link', { name }).click()]);
+  assert.match(await page.locator('body').innerText(), /It is not a clone of the speaker/);
+  await page.locator('#cv-text').fill('Hello, this is my own voice.');
+  const answered = page.waitForResponse((r) => r.url().includes('/voice/preview?voice=cv_'),
+    { timeout: 60_000 });
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Speak' }).click()]);
+  const res = await answered;
+  assert.equal(res.status(), 200, `the preview answered ${res.status()}`);
+  assert.equal(res.headers()['content-type'], 'audio/wav');
+  const bytes = (await res.body()).length;
+  assert.ok(bytes > 44 + 24_000, `the preview carried only ${bytes} bytes`);
+}
+
 /** `text` spoken by espeak-ng as a WAV, followed by `silenceSecs` of silence (Chromium loops
  *  the fake microphone's file: the silence lets one turn finish before the question returns). */
 function speechWav(text, silenceSecs) {
@@ -1132,6 +1171,7 @@ const SCENARIOS = [
   ['revoke with confirmation', revokeApiKey],
   ['voice preview plays and saves', voicePreview],
   ['playground voice turn', playgroundVoiceTurn],
+  ['make a custom voice from a sample', customVoice],
   ['mobile menu', mobileMenu],
   ['mobile menu shows link names', mobileMenuLabels],
   ['no failed request or console error (favicon)', noConsoleErrors],

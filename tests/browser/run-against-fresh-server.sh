@@ -72,6 +72,13 @@ tts_speed_min = 1.0
 tts_speed_max = 2.0
 EOF
 fi
+# The voice lab, for the custom-voice scenario (a short search keeps the run quick).
+if [ -n "${LOCAL_VOICE_FIT_URL:-}" ] && [ -n "${LOCAL_TTS_URL:-}" ]; then
+  cat >>"$TMP/avb.toml" <<EOF
+voice_fit_url = "$LOCAL_VOICE_FIT_URL"
+voice_fit_budget_secs = 10
+EOF
+fi
 
 # The avb process sees none of the caller's AVB_* settings (AVB_BASE_URL is not a config key and
 # would be rejected; a database URL would point the throwaway server at a real database).
