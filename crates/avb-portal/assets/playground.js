@@ -160,6 +160,13 @@
             output: { format: { type: 'audio/pcm', rate: RATE } },
           },
         };
+        // A chosen persona supplies instructions, voice and speed; the fields override it.
+        const persona = $('persona') && $('persona').selectedOptions[0];
+        if (persona && persona.value) {
+          session.instructions = persona.dataset.instructions;
+          session.audio.output.voice = persona.dataset.voice;
+          session.audio.output.speed = Number(persona.dataset.speed);
+        }
         const voice = $('voice').value;
         if (voice) session.audio.output.voice = voice;
         const instructions = $('instructions').value.trim();

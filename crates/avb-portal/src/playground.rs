@@ -38,11 +38,24 @@ struct PlaygroundShowPage {
     default_voice: String,
     /// The tenant's persona instructions (the placeholder of the override field).
     default_instructions: String,
+    /// Published personas: their current version, offered as a whole (instructions, voice,
+    /// speed) for the session.
+    personas: Vec<PersonaChoice>,
     problem: Option<String>,
     /// The model named in the socket's URL.
     model: String,
     /// Whether the visitor may open the recorded sessions.
     can_view_sessions: bool,
+}
+
+/// A published persona the session may take its instructions, voice and speed from.
+struct PersonaChoice {
+    id: String,
+    name: String,
+    version: i32,
+    instructions: String,
+    voice: String,
+    speed: f64,
 }
 
 /// `GET /voice/playground` (requires `projects:view`; without `realtime:connect` the page
@@ -62,6 +75,7 @@ pub async fn show(
             voices: Vec::new(),
             default_voice: String::new(),
             default_instructions: String::new(),
+            personas: Vec::new(),
             problem: None,
             model: String::new(),
             can_view_sessions: false,
@@ -72,11 +86,38 @@ pub async fn show(
         limit: 200,
         after: None,
     };
-    let (catalogue, profile, listed) = tokio::try_join!(
+    let (mut catalogue, profile, listed, custom, all_personas) = tokio::try_join!(
         voices::catalogue(ctx, &v.scope),
         voice_profiles::get(ctx, &v.scope, None),
-        projects::list(ctx, &v.scope, None, request)
+        projects::list(ctx, &v.scope, None, request),
+        avb_core::services::custom_voices::ready(ctx, &v.scope),
+        avb_core::services::personas::all(ctx, &v.scope)
     )?;
+    let custom = custom.into_iter().map(|c| VoiceEntry {
+        id: c.id,
+        name: c.name,
+        language: String::new(),
+        accent: format!("Custom: {}", c.method_label),
+        gender: "unspecified".into(),
+    });
+    catalogue.voices.splice(0..0, custom);
+    let mut personas = Vec::new();
+    for p in all_personas
+        .into_iter()
+        .filter(|p| p.status == "published" && p.published_version.is_some())
+    {
+        let versions = avb_core::services::personas::versions(ctx, &v.scope, p.id).await?;
+        if let Some(current) = versions.into_iter().find(|v| v.current) {
+            personas.push(PersonaChoice {
+                id: p.id.to_string(),
+                name: p.name,
+                version: current.version,
+                instructions: current.instructions,
+                voice: current.voice,
+                speed: current.speed,
+            });
+        }
+    }
     let page = PlaygroundShowPage {
         chrome,
         can_talk,
@@ -88,6 +129,7 @@ pub async fn show(
         voices: catalogue.voices,
         default_voice: profile.voice.unwrap_or_default(),
         default_instructions: profile.instructions.unwrap_or_default(),
+        personas,
         problem: catalogue.problem,
         model: ctx.config.engines.llm_model.clone(),
         can_view_sessions: v.scope.has(Permission::SessionsView),

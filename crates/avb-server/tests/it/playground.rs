@@ -41,9 +41,40 @@ async fn scenario(db: Db) {
         .await;
     let pid = project["id"].as_str().unwrap().to_string();
 
+    // A published persona is offered with its published version; a draft is not.
+    let (_, ava) = app
+        .post(
+            "/api/v1/personas",
+            &token,
+            json!({"name": "Ava", "instructions": "You are Ava.", "voice": "af_heart", "speed": 1.2}),
+        )
+        .await;
+    let ava_id = ava["id"].as_str().unwrap().to_string();
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/personas/{ava_id}/publish"),
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK);
+    app.post(
+        "/api/v1/personas",
+        &token,
+        json!({"name": "Draft Dan", "voice": "am_onyx"}),
+    )
+    .await;
+
     let browser = Browser::new(&app);
     let cookie = browser.session(&owner).await;
     let html = browser.page("/voice/playground", &cookie).await;
+    assert!(
+        html.contains(&format!(
+            "<option value=\"{ava_id}\" data-instructions=\"You are Ava.\" data-voice=\"af_heart\" data-speed=\"1.2\">Ava · version 1</option>"
+        )),
+        "{html}"
+    );
+    assert!(!html.contains("Draft Dan"));
     for needle in [
         "Start talking",
         "id=\"transcript\"",
