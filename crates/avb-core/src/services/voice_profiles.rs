@@ -464,6 +464,12 @@ pub async fn put(
         super::voices::check_choice(ctx, tenant, voice, checked.fields.speed.unwrap_or(1.0))
             .await?;
     }
+    // A model the tenant did not have before must be one the engine serves.
+    if let Some(model) = checked.fields.stt_model.as_deref()
+        && get(ctx, scope, project).await?.stt_model.as_deref() != Some(model)
+    {
+        super::voice_console::check_stt_model(ctx, model).await?;
+    }
     if !allow_private
         && let Some(url) = checked.fields.llm_base_url.as_deref()
         && let Ok(url) = url::Url::parse(url)

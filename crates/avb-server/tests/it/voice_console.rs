@@ -522,6 +522,17 @@ async fn stt_models_settings_and_test_uploads() {
         (&p["stt_model"], &p["stt_language"], &p["stt_vad"]),
         (&json!("base"), &json!("en-US"), &json!(false))
     );
+    // The API checks a new model against the engine as the page does; nothing is half-saved.
+    let (s, body) = put_profile(
+        &app,
+        &owner,
+        json!({"stt_model": "large-v3", "voice": "af_heart"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "stt_model", "{body}");
+    let (_, p) = app.get("/api/v1/voice-profile", &owner).await;
+    assert_eq!(p["stt_model"], "base");
     let (s, html) = portal_upload(&app, &cookie, &csrf, wav(1.0), "hello wide word").await;
     assert_eq!(s, StatusCode::OK, "{html}");
     assert!(

@@ -227,6 +227,27 @@ pub struct SttSettings {
 
 /// Saves the tenant's STT settings (requires `settings:manage`); a model the engine does not
 /// serve is refused with the reason, and nothing is saved.
+/// Checks that the configured STT engine serves `model` (a model it cannot confirm, because it
+/// is down or not configured, is refused with the reason).
+pub async fn check_stt_model(ctx: &AppContext, model: &str) -> Result<(), ValidationError> {
+    let (engine, served) = served_stt_models(ctx).await;
+    if served.iter().any(|m| m == model) {
+        return Ok(());
+    }
+    let why = if engine.reachable {
+        format!(
+            "the speech-to-text engine does not serve {model} (it serves: {})",
+            served.join(", ")
+        )
+    } else {
+        format!(
+            "cannot be checked: {}",
+            engine.error.unwrap_or_else(|| "the engine is down".into())
+        )
+    };
+    Err(ValidationError::new("stt_model", why))
+}
+
 pub async fn save_stt(
     ctx: &AppContext,
     scope: &Scope,
@@ -240,25 +261,6 @@ pub async fn save_stt(
         .model
         .map(|m| m.trim().to_string())
         .filter(|m| !m.is_empty());
-    if let Some(m) = &model
-        && current.stt_model.as_ref() != Some(m)
-    {
-        let (engine, served) = served_stt_models(ctx).await;
-        if !served.contains(m) {
-            let why = if engine.reachable {
-                format!(
-                    "the speech-to-text engine does not serve {m} (it serves: {})",
-                    served.join(", ")
-                )
-            } else {
-                format!(
-                    "cannot be checked: {}",
-                    engine.error.unwrap_or_else(|| "the engine is down".into())
-                )
-            };
-            return Err(ValidationError::new("stt_model", why).into());
-        }
-    }
     let mut input = current.to_input();
     input.stt_model = model;
     input.stt_language = s.language;
