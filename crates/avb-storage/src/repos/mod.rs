@@ -6,11 +6,13 @@ pub mod audit;
 pub mod auth_sessions;
 pub mod custom_voices;
 pub mod invitations;
+pub mod invoices;
 pub mod leases;
 pub mod login_events;
 pub mod mail;
 pub mod memberships;
 pub mod personas;
+pub mod plans;
 pub mod portal_sessions;
 pub mod projects;
 pub mod realtime_records;
@@ -19,11 +21,14 @@ pub mod realtime_sessions;
 pub mod replicas;
 pub mod secrets;
 pub mod stt_tests;
+pub mod subscriptions;
 pub mod tenant_settings;
 pub mod tenants;
 pub mod tokens;
 pub mod usage;
 pub mod users;
+pub mod voice_profiles;
+pub mod webhooks;
 
 use crate::page::PageRequest;
 use sea_orm::sea_query::IntoCondition;
@@ -41,5 +46,3 @@ pub(crate) fn paginate<E: EntityTrait, C: ColumnTrait>(
     };
     q.order_by_desc(id).limit(page.limit + 1)
 }
-pub mod voice_profiles;
-pub mod webhooks;
