@@ -143,6 +143,8 @@ pub struct CustomVoiceView {
     pub best_stock_similarity: Option<f64>,
     /// Stock voices and their weights, for blends.
     pub blend: Vec<BlendPart>,
+    /// Set when no blend beat the closest single stock voice, which the voice then is.
+    pub single_stock_voice: bool,
     pub sample_seconds: f64,
     pub sample_level_dbfs: f64,
     pub sample_snr_db: f64,
@@ -179,6 +181,8 @@ impl CustomVoiceView {
             })
             .unwrap_or_default();
         blend.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        let single_stock_voice =
+            report.get("chosen").and_then(|c| c.as_str()) == Some("best_single");
         let method = m.method.parse::<VoiceMethod>().ok();
         Self {
             id: voice_id(m.id),
@@ -193,6 +197,7 @@ impl CustomVoiceView {
             best_stock_voice: m.best_stock_voice,
             best_stock_similarity: m.best_stock_similarity,
             blend,
+            single_stock_voice,
             sample_seconds: m.sample_seconds,
             sample_level_dbfs: m.sample_level_dbfs,
             sample_snr_db: m.sample_snr_db,
@@ -625,6 +630,7 @@ async fn run_one(ctx: &AppContext, tenant: TenantId, v: Model) -> CoreResult<()>
     match outcome {
         Outcome::Gone => {}
         Outcome::Made(made) => {
+            let made = prefer_the_closer(made);
             let report = serde_json::to_string(&made.details).unwrap_or_default();
             let m = repo::finish_ready(
                 &tx,
@@ -677,6 +683,28 @@ async fn run_one(ctx: &AppContext, tenant: TenantId, v: Model) -> CoreResult<()>
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// A blend that sounds less like the sample than the closest single stock voice (on the
+/// sentence the fit never saw) gives way to that voice; the report says so.
+fn prefer_the_closer(
+    mut made: avb_voice::custom_voice::MadeVoice,
+) -> avb_voice::custom_voice::MadeVoice {
+    if let (Some(blend), Some(single), Some(voice)) = (
+        made.similarity,
+        made.best_stock_similarity,
+        made.best_stock_voice.clone(),
+    ) && single > blend
+    {
+        made.engine_voice = voice.clone();
+        made.similarity = Some(single);
+        if let Some(d) = made.details.as_object_mut() {
+            d.insert("blend_similarity".into(), blend.into());
+            d.insert("chosen".into(), "best_single".into());
+            d.insert("weights".into(), serde_json::json!({ voice: 1.0 }));
+        }
+    }
+    made
 }
 
 /// Runs the maker, writing its progress as it comes (which also extends the lease, and stops
@@ -756,6 +784,26 @@ mod tests {
         assert_eq!(parse_voice_id("af_heart"), None);
         assert_eq!(parse_voice_id("cv_not-a-uuid"), None);
         assert!(is_custom("cv_x") && !is_custom("alloy"));
+    }
+
+    #[test]
+    fn a_blend_that_loses_to_a_single_voice_gives_way_to_it() {
+        use avb_voice::custom_voice::MadeVoice;
+        let made = |blend: f64| MadeVoice {
+            engine_voice: "am_michael(0.58)+am_liam(0.42)".into(),
+            similarity: Some(blend),
+            best_stock_voice: Some("am_michael".into()),
+            best_stock_similarity: Some(0.7235),
+            details: serde_json::json!({"weights": {"am_michael": 0.58, "am_liam": 0.42}}),
+        };
+        let lost = prefer_the_closer(made(0.7132));
+        assert_eq!(lost.engine_voice, "am_michael");
+        assert_eq!(lost.similarity, Some(0.7235));
+        assert_eq!(lost.details["chosen"], "best_single");
+        assert_eq!(lost.details["blend_similarity"], 0.7132);
+        let won = prefer_the_closer(made(0.9313));
+        assert_eq!(won.engine_voice, "am_michael(0.58)+am_liam(0.42)");
+        assert!(won.details.get("chosen").is_none());
     }
 
     #[test]
