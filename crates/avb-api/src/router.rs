@@ -2,8 +2,8 @@
 
 use crate::error::ApiError;
 use crate::handlers::{
-    admin_tenants, api_keys, audit, auth, custom_voices, health, me, members, personas, projects,
-    sessions, usage, voice_console, voice_profiles, voices, webhooks,
+    admin_tenants, api_keys, audit, auth, billing, custom_voices, health, me, members, personas,
+    projects, sessions, usage, voice_console, voice_profiles, voices, webhooks,
 };
 use avb_core::AppContext;
 use axum::Router;
@@ -109,6 +109,45 @@ pub fn router(ctx: AppContext) -> Router {
             "/api/v1/voices/preview",
             axum::routing::post(voices::preview),
         )
+        .route("/api/v1/billing", get(billing::overview))
+        .route("/api/v1/billing/plan", post(billing::change_plan))
+        .route(
+            "/api/v1/billing/pending-change",
+            axum::routing::delete(billing::cancel_pending),
+        )
+        .route("/api/v1/invoices", get(billing::list_invoices))
+        .route("/api/v1/invoices/{id}", get(billing::get_invoice))
+        .route("/api/v1/invoices/{id}/pdf", get(billing::invoice_pdf))
+        .route(
+            "/api/v1/admin/plans",
+            get(billing::list_plans).post(billing::create_plan),
+        )
+        .route(
+            "/api/v1/admin/plans/{id}",
+            get(billing::get_plan).put(billing::update_plan),
+        )
+        .route(
+            "/api/v1/admin/plans/{id}/deprecate",
+            post(billing::deprecate_plan),
+        )
+        .route(
+            "/api/v1/admin/plans/{id}/reactivate",
+            post(billing::reactivate_plan),
+        )
+        .route("/api/v1/admin/invoices", get(billing::admin_invoices))
+        .route(
+            "/api/v1/admin/invoices/{id}/void",
+            post(billing::void_invoice),
+        )
+        .route(
+            "/api/v1/admin/invoices/{id}/payment",
+            post(billing::record_payment),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/credits",
+            post(billing::grant_credit),
+        )
+        .route("/api/v1/admin/revenue", get(billing::revenue))
         .route(
             "/api/v1/custom-voices",
             get(custom_voices::list).post(custom_voices::create).layer(

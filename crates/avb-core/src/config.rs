@@ -33,7 +33,27 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     pub audit: AuditConfig,
     pub lago: LagoConfig,
+    pub billing: BillingConfig,
     pub jobs: JobsConfig,
+}
+
+/// `[billing]`: the local ledger's invoices.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingConfig {
+    /// Who issues the invoices (printed on them).
+    pub seller: String,
+    /// Seconds between checks for ended billing periods.
+    pub interval_secs: u64,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        Self {
+            seller: "AgentVoiceBox".into(),
+            interval_secs: 60,
+        }
+    }
 }
 
 /// `[jobs]`: periodic background jobs.

@@ -2,6 +2,7 @@
 //! crate decides whether a caller may do something (through the Rego policy).
 
 pub mod audit;
+pub mod billing_pdf;
 pub mod config;
 pub mod context;
 pub mod egress;

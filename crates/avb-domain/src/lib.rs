@@ -2,6 +2,7 @@
 //! This crate performs no I/O so it can be fuzzed and reused freely.
 
 pub mod ids;
+pub mod pricing;
 pub mod roles;
 pub mod statuses;
 pub mod values;

@@ -24,6 +24,7 @@ const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
     ("Projects", "/projects", "▤", Some(Permission::ProjectsView)),
     ("API keys", "/api-keys", "⚷", Some(Permission::ApiKeysView)),
     ("Usage", "/usage", "▥", Some(Permission::UsageView)),
+    ("Billing", "/billing", "¤", Some(Permission::BillingView)),
     // The "Voice agent" group (see GROUPS).
     ("Voice", "/voice", "♪", Some(Permission::ProjectsView)),
     (
@@ -80,6 +81,18 @@ const ADMIN_NAV: &[(&str, &str, &str, Option<Permission>)] = &[
         Some(Permission::PlatformTenants),
     ),
     (
+        "Billing",
+        "/admin/billing",
+        "¤",
+        Some(Permission::PlatformTenants),
+    ),
+    (
+        "Plans",
+        "/admin/plans",
+        "▦",
+        Some(Permission::PlatformTenants),
+    ),
+    (
         "Users",
         "/admin/users",
         "☺",
@@ -123,6 +136,19 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "invitation_revoked" => "Invitation revoked.",
         "settings_saved" => "Settings saved.",
         "voice_saved" => "Voice settings saved. New sessions use them now.",
+        "plan_created" => "Plan created. Tenants can choose it now.",
+        "plan_updated" => {
+            "Saved as a new version. New subscriptions get it; subscribers keep theirs."
+        }
+        "plan_deprecated" => "Plan deprecated. It is no longer offered; its subscribers keep it.",
+        "plan_reactivated" => "The plan is offered again.",
+        "invoice_payment" => "Payment status recorded.",
+        "invoice_voided" => "Invoice voided. The tenant was told by mail and webhook.",
+        "credit_granted" => "Credit granted. It is applied to the tenant's next invoices.",
+        "plan_upgraded" => "Plan upgraded. The prorated difference is on a new invoice below.",
+        "plan_scheduled" => "The plan change is scheduled for the end of this billing period.",
+        "plan_unchanged" => "You are already on this plan.",
+        "plan_change_cancelled" => "The scheduled plan change is cancelled.",
         "custom_voice_queued" => {
             "Sample accepted. The voice is being made; this page shows its progress."
         }

@@ -97,6 +97,8 @@ pub(crate) mod perm {
         TeamManage: false;
         SettingsManage: false;
         UsageView: false;
+        BillingView: false;
+        BillingManage: false;
         PlatformTenants: true;
         PlatformUsers: true;
         PlatformAudit: true;

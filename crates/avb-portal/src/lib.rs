@@ -19,6 +19,7 @@ mod account;
 mod admin;
 mod api_keys;
 mod assets;
+mod billing;
 mod chrome;
 mod csv;
 mod dashboard;
@@ -231,6 +232,16 @@ pub fn router(ctx: AppContext) -> Router {
             "/voice/custom/{id}/delete",
             axum::routing::post(voice_custom::delete),
         )
+        .route("/billing", get(billing::show))
+        .route(
+            "/billing/change",
+            get(billing::confirm).post(billing::change),
+        )
+        .route(
+            "/billing/cancel-change",
+            axum::routing::post(billing::cancel_change),
+        )
+        .route("/billing/invoices/{id}", get(billing::pdf))
         .route("/voice/llm", get(voice_llm::show).post(voice_llm::save))
         .route(
             "/voice/llm/key/remove",
@@ -243,6 +254,24 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/admin", get(admin::overview::page))
         .route("/admin/panel", get(admin::overview::refresh))
+        .route(
+            "/admin/plans",
+            get(admin::plans::list).post(admin::plans::create),
+        )
+        .route(
+            "/admin/plans/{id}",
+            get(admin::plans::detail).post(admin::plans::update),
+        )
+        .route(
+            "/admin/plans/{id}/{action}",
+            axum::routing::post(admin::plans::set_offered),
+        )
+        .route("/admin/billing", get(admin::billing::show))
+        .route("/admin/billing/export.csv", get(admin::billing::export))
+        .route(
+            "/admin/billing/invoices/{id}/{action}",
+            axum::routing::post(admin::billing::act),
+        )
         .route("/admin/tenants", get(admin::tenants::list))
         .route("/admin/tenants/table", get(admin::tenants::search))
         .route("/admin/tenants/{id}", get(admin::tenants::detail))

@@ -4,6 +4,7 @@ pub mod admin_tenants;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod custom_voices;
 pub mod health;
 pub mod me;

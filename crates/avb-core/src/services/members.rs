@@ -70,6 +70,7 @@ pub async fn invite(
             "only a tenant owner can invite an owner",
         )));
     }
+    let limit = seat_limit(ctx, tenant).await?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     if invitations::pending_for(&tx, email.as_str()).await? {
         return Err(CoreError::Conflict(format!(
@@ -82,8 +83,7 @@ pub async fn invite(
         return Err(CoreError::Conflict(format!("{email} is already a member")));
     }
     let tenant_row = tenants::get(&tx, tenant).await?;
-    let limit = ctx.config.team.limit_for(&tenant_row.plan);
-    if memberships::count(&tx).await? + invitations::count_pending(&tx).await? >= limit {
+    if seats_used(&tx).await? >= limit {
         return Err(CoreError::LimitReached(format!(
             "the {} plan allows {limit} members (pending invitations included); upgrade the plan to invite more",
             tenant_row.plan
@@ -335,11 +335,24 @@ pub async fn seats(ctx: &AppContext, scope: &Scope) -> CoreResult<(u64, u64)> {
     let tenant = tenant_of(scope, Permission::TeamView)?;
     ctx.policy
         .authorize(scope, Permission::TeamView, Some(tenant))?;
+    let limit = seat_limit(ctx, tenant).await?;
     let tx = ctx.store.tenant_tx(tenant, false).await?;
-    let used = memberships::count(&tx).await? + invitations::count_pending(&tx).await?;
-    let plan = tenants::get(&tx, tenant).await?.plan;
+    let used = seats_used(&tx).await?;
     tx.commit().await?;
-    Ok((used, ctx.config.team.limit_for(&plan)))
+    Ok((used, limit))
+}
+
+/// Seats taken: members plus pending invitations.
+pub async fn seats_used(tx: &avb_storage::TenantTx) -> CoreResult<u64> {
+    Ok(memberships::count(tx).await? + invitations::count_pending(tx).await?)
+}
+
+/// The seats the tenant's plan allows (`u64::MAX` when unlimited).
+async fn seat_limit(ctx: &AppContext, tenant: TenantId) -> CoreResult<u64> {
+    Ok(crate::services::subscriptions::limits(ctx, tenant)
+        .await?
+        .seats
+        .unwrap_or(u64::MAX))
 }
 
 /// Whether the actor may touch an owner's membership (owners and operators only).

@@ -27,6 +27,7 @@ pub const EVENTS: &[&str] = &[
     "session.closed",
     "api_key.revoked",
     "usage.threshold_reached",
+    "invoice.voided",
 ];
 
 /// The type of the event sent by "Send test event".

@@ -4,8 +4,10 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod billing;
 pub mod monitoring;
 pub mod overview;
+pub mod plans;
 pub mod tenants;
 pub mod users;
 

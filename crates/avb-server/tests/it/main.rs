@@ -3,6 +3,7 @@
 
 mod admin_portal;
 mod bad_input;
+mod billing;
 mod cli;
 mod custom_voices;
 mod identity;

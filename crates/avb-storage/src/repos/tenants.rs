@@ -79,6 +79,15 @@ pub async fn set_status(tx: &Tx, id: TenantId, status: &str) -> StorageResult<Mo
     Ok(am.update(tx.conn()).await?)
 }
 
+/// Records the code of the plan the tenant is on (its subscription's plan).
+pub async fn set_plan(tx: &Tx, id: TenantId, plan: &str) -> StorageResult<Model> {
+    let current = get(tx, id).await?;
+    let mut am: ActiveModel = current.into();
+    am.plan = Set(plan.to_string());
+    am.updated_at = Set(Utc::now());
+    Ok(am.update(tx.conn()).await?)
+}
+
 /// Number of tenants (platform view).
 pub async fn count(tx: &Tx) -> StorageResult<u64> {
     Ok(Entity::find().count(tx.conn()).await?)

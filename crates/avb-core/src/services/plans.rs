@@ -1,0 +1,304 @@
+//! Plans (A4): what tenants can subscribe to. Each plan has immutable versions; an edit adds a
+//! version that new subscriptions get, while existing subscriptions keep theirs. A deprecated
+//! plan is not offered to new subscriptions; its subscribers keep it. A fresh install gets one
+//! plan, `free`, made from the configuration (`[team] max_members`, `[realtime]` budgets), so
+//! nothing changes for it until an operator defines plans. Managing plans needs
+//! `platform:tenants`; every change is audited. Tenants read the plans on offer and their own.
+
+use crate::audit;
+use crate::context::AppContext;
+use crate::error::{CoreError, CoreResult};
+use crate::scope::Scope;
+use avb_domain::pricing::{Currency, Interval, PlanLimits, PlanTerms};
+use avb_domain::{Permission, ValidationError};
+use avb_storage::entities::plan::Model;
+use avb_storage::repos::{audit as audit_repo, plans};
+use avb_storage::store::Tx;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// The plan a fresh install starts with.
+pub const DEFAULT_PLAN: &str = "free";
+
+/// A plan as pages and the API show it: its current terms.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PlanView {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    /// `active` or `deprecated`.
+    pub status: String,
+    /// The version new subscriptions get.
+    pub version: i32,
+    #[schema(value_type = Object)]
+    pub terms: PlanTerms,
+    /// Tenants subscribed to it (any version); only for the SaaS admin.
+    pub subscribers: Option<u64>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One version of a plan.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PlanVersionView {
+    pub version: i32,
+    #[schema(value_type = Object)]
+    pub terms: PlanTerms,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Reads stored terms (written by this module, so a failure is a corrupt row).
+pub(crate) fn parse_terms(json: &str) -> CoreResult<PlanTerms> {
+    serde_json::from_str(json).map_err(|e| CoreError::Internal(format!("stored plan terms: {e}")))
+}
+
+/// The terms of `plan` at `version`.
+pub(crate) async fn terms_at(tx: &Tx, plan: Uuid, version: i32) -> CoreResult<PlanTerms> {
+    parse_terms(&plans::version(tx, plan, version).await?.terms)
+}
+
+async fn view(tx: &Tx, m: Model, subscribers: Option<u64>) -> CoreResult<PlanView> {
+    let terms = terms_at(tx, m.id, m.current_version).await?;
+    Ok(PlanView {
+        id: m.id,
+        code: m.code,
+        name: m.name,
+        status: m.status,
+        version: m.current_version,
+        terms,
+        subscribers,
+        updated_at: m.updated_at,
+    })
+}
+
+/// The plan made from the configuration for a fresh install: free, with today's limits.
+fn default_terms(ctx: &AppContext) -> PlanTerms {
+    let rt = &ctx.config.realtime;
+    PlanTerms {
+        name: "Free".into(),
+        code: DEFAULT_PLAN.into(),
+        description: "The plan of a fresh install, made from the server's configuration.".into(),
+        currency: Currency::parse("USD").expect("USD is a currency"),
+        interval: Interval::Monthly,
+        amount: Decimal::ZERO,
+        charges: Vec::new(),
+        features: vec!["Realtime voice sessions".into(), "Portal and API".into()],
+        limits: PlanLimits {
+            seats: Some(ctx.config.team.max_members),
+            concurrent_sessions: None,
+            requests_per_minute: Some(rt.requests_per_minute),
+            tokens_per_minute: Some(rt.tokens_per_minute),
+            monthly_audio_minutes: None,
+        },
+    }
+}
+
+/// Creates the default plan when no plan exists yet (idempotent; a concurrent creation wins).
+pub async fn ensure_default(ctx: &AppContext) -> CoreResult<()> {
+    let tx = ctx.store.platform_tx(true).await?;
+    if plans::count(&tx).await? > 0 {
+        return Ok(());
+    }
+    let terms = default_terms(ctx);
+    let json = serde_json::to_string(&terms).map_err(|e| CoreError::Internal(e.to_string()))?;
+    if plans::insert(&tx, &terms.code, &terms.name, &json, "system")
+        .await
+        .is_ok()
+    {
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Every plan with its subscriber count (requires `platform:tenants`).
+pub async fn list(ctx: &AppContext, scope: &Scope) -> CoreResult<Vec<PlanView>> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
+    ensure_default(ctx).await?;
+    let tx = ctx.store.platform_tx(false).await?;
+    let counts = plans::subscriber_counts(&tx).await?;
+    let mut out = Vec::new();
+    for m in plans::all(&tx).await? {
+        let n = counts.get(&m.id).copied().unwrap_or(0);
+        out.push(view(&tx, m, Some(n)).await?);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The plans offered to new subscriptions (any signed-in member may read them).
+pub async fn offered(ctx: &AppContext) -> CoreResult<Vec<PlanView>> {
+    ensure_default(ctx).await?;
+    let tx = ctx.store.platform_tx(false).await?;
+    let mut out = Vec::new();
+    for m in plans::all(&tx).await? {
+        if m.status == "active" {
+            out.push(view(&tx, m, None).await?);
+        }
+    }
+    tx.commit().await?;
+    out.sort_by_key(|p| p.terms.amount);
+    Ok(out)
+}
+
+/// One plan with its versions (requires `platform:tenants`).
+pub async fn get(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: Uuid,
+) -> CoreResult<(PlanView, Vec<PlanVersionView>)> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
+    let tx = ctx.store.platform_tx(false).await?;
+    let m = plans::get(&tx, id).await?;
+    let counts = plans::subscriber_counts(&tx).await?;
+    let versions = plans::versions(&tx, id)
+        .await?
+        .into_iter()
+        .map(|v| {
+            Ok(PlanVersionView {
+                version: v.version,
+                terms: parse_terms(&v.terms)?,
+                created_by: v.created_by,
+                created_at: v.created_at,
+            })
+        })
+        .collect::<CoreResult<Vec<_>>>()?;
+    let n = counts.get(&m.id).copied().unwrap_or(0);
+    let plan = view(&tx, m, Some(n)).await?;
+    tx.commit().await?;
+    Ok((plan, versions))
+}
+
+fn terms_json(terms: &PlanTerms) -> CoreResult<String> {
+    serde_json::to_string(terms).map_err(|e| CoreError::Internal(e.to_string()))
+}
+
+/// Creates a plan (requires `platform:tenants`; audited). The terms are validated first:
+/// nothing is stored when any field is wrong.
+pub async fn create(ctx: &AppContext, scope: &Scope, terms: PlanTerms) -> CoreResult<PlanView> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
+    terms.validate()?;
+    ensure_default(ctx).await?;
+    let tx = ctx.store.platform_tx(true).await?;
+    if plans::find_by_code(&tx, &terms.code).await?.is_some() {
+        return Err(ValidationError::new("code", "is already used by another plan").into());
+    }
+    let m = plans::insert(
+        &tx,
+        &terms.code,
+        &terms.name,
+        &terms_json(&terms)?,
+        &scope.actor().label(),
+    )
+    .await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            None,
+            "plan.create",
+            "plan",
+            m.id,
+            serde_json::json!({"code": terms.code, "name": terms.name, "amount": terms.amount.to_string(), "currency": terms.currency.code()}),
+        ),
+    )
+    .await?;
+    let v = view(&tx, m, Some(0)).await?;
+    tx.commit().await?;
+    crate::services::billing_provider::plan_saved(ctx, &v.terms).await;
+    Ok(v)
+}
+
+/// Saves new terms as the plan's next version (requires `platform:tenants`; audited). The
+/// code cannot change; existing subscriptions keep their version.
+pub async fn update(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: Uuid,
+    terms: PlanTerms,
+) -> CoreResult<PlanView> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
+    terms.validate()?;
+    let tx = ctx.store.platform_tx(true).await?;
+    let current = plans::get(&tx, id).await?;
+    if terms.code != current.code {
+        return Err(
+            ValidationError::new("code", "cannot change; create a new plan instead").into(),
+        );
+    }
+    let before = terms_at(&tx, id, current.current_version).await?;
+    if before.currency != terms.currency {
+        return Err(ValidationError::new(
+            "currency",
+            "cannot change; subscribers are billed in the plan's currency",
+        )
+        .into());
+    }
+    let m = plans::add_version(
+        &tx,
+        id,
+        &terms.name,
+        &terms_json(&terms)?,
+        &scope.actor().label(),
+    )
+    .await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            None,
+            "plan.update",
+            "plan",
+            id,
+            serde_json::json!({"code": m.code, "version": m.current_version, "amount": terms.amount.to_string()}),
+        ),
+    )
+    .await?;
+    let counts = plans::subscriber_counts(&tx).await?;
+    let n = counts.get(&id).copied().unwrap_or(0);
+    let v = view(&tx, m, Some(n)).await?;
+    tx.commit().await?;
+    crate::services::billing_provider::plan_saved(ctx, &v.terms).await;
+    Ok(v)
+}
+
+/// Deprecates (`false`) or offers again (`true`) a plan (requires `platform:tenants`; audited).
+/// Subscribers keep a deprecated plan.
+pub async fn set_offered(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: Uuid,
+    offered: bool,
+) -> CoreResult<PlanView> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
+    let tx = ctx.store.platform_tx(true).await?;
+    let status = if offered { "active" } else { "deprecated" };
+    let m = plans::set_status(&tx, id, status).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            None,
+            if offered {
+                "plan.reactivate"
+            } else {
+                "plan.deprecate"
+            },
+            "plan",
+            id,
+            serde_json::json!({"code": m.code}),
+        ),
+    )
+    .await?;
+    let counts = plans::subscriber_counts(&tx).await?;
+    let n = counts.get(&id).copied().unwrap_or(0);
+    let v = view(&tx, m, Some(n)).await?;
+    tx.commit().await?;
+    Ok(v)
+}
