@@ -581,3 +581,151 @@ async fn limits(db: Db) {
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
 }
+
+both_backends!(billing_pages_for_tenants_and_the_saas_admin, pages);
+async fn pages(db: Db) {
+    use avb_testkit::browser::{Browser, field};
+    let app = spawn_app(db).await;
+    let admin_email = app.create_user(None, "saas_admin", "root@pages.test").await;
+    let tenant = app.create_tenant("Paged Co").await;
+    let owner = app
+        .create_user(Some(tenant), "tenant_owner", "owner@paged.test")
+        .await;
+    let viewer = app
+        .create_user(Some(tenant), "viewer", "viewer@paged.test")
+        .await;
+    let browser = Browser::new(&app);
+    let acookie = browser.session(&admin_email).await;
+
+    // The admin makes a plan from the form; a bad fee is refused inline, nothing stored.
+    let html = browser.page("/admin/plans", &acookie).await;
+    assert!(html.contains("Free") && html.contains("New plan"), "{html}");
+    let csrf = field(&html, "csrf");
+    let form = |code: &'static str, fee: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("code", code.to_string()),
+            ("name", "Team".to_string()),
+            ("currency", "EUR".to_string()),
+            ("interval", "monthly".to_string()),
+            ("amount", fee.to_string()),
+            ("features", "Voice agents\nPriority support".to_string()),
+            ("seats", "5".to_string()),
+            ("monthly_audio_minutes", "2000".to_string()),
+            ("price_audio_minutes_input", "0.02".to_string()),
+        ]
+    };
+    let bad = form("team", "-5");
+    let pairs: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post("/admin/plans", &acookie, &pairs).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("amount: must not be negative"), "{text}");
+    let good = form("team", "49.90");
+    let pairs: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let to = browser.submit("/admin/plans", &acookie, &pairs).await;
+    assert!(to.contains("done=plan_created"), "{to}");
+    let html = browser.page(&to, &acookie).await;
+    assert!(
+        html.contains("EUR 49.90 / month") && html.contains("Version 1"),
+        "{html}"
+    );
+
+    // The tenant owner sees the plan on offer, confirms an upgrade, and gets the invoice.
+    let cookie = browser.session(&owner).await;
+    let html = browser.page("/billing", &cookie).await;
+    for needle in [
+        "Current plan: Free",
+        "Amount due so far",
+        "Team",
+        "EUR 49.90 / month",
+        "Upgrade…",
+        "No invoices yet",
+    ] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    let html = browser.page("/billing/change?plan=team", &cookie).await;
+    assert!(html.contains("applies at once"), "{html}");
+    let csrf = field(&html, "csrf");
+    let res = browser
+        .post(
+            "/billing/change",
+            &cookie,
+            &[("csrf", &csrf), ("plan", "team")],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "another currency is refused inline"
+    );
+    assert!(res.text().await.unwrap().contains("another currency"));
+    // A plan in the tenant's currency goes through.
+    let acsrf = field(&browser.page("/admin/plans", &acookie).await, "csrf");
+    let usd = [
+        ("csrf", acsrf.as_str()),
+        ("code", "growth"),
+        ("name", "Growth"),
+        ("currency", "USD"),
+        ("interval", "monthly"),
+        ("amount", "30"),
+        ("features", "Voice agents"),
+    ];
+    browser.submit("/admin/plans", &acookie, &usd).await;
+    let to = browser
+        .submit(
+            "/billing/change",
+            &cookie,
+            &[("csrf", &csrf), ("plan", "growth")],
+        )
+        .await;
+    assert_eq!(to, "/billing?done=plan_upgraded");
+    let html = browser.page(&to, &cookie).await;
+    assert!(
+        html.contains("Current plan: Growth") && html.contains("(upgrade)"),
+        "{html}"
+    );
+    let pdf_link = html
+        .split("href=\"/billing/invoices/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let res = browser
+        .get(&format!("/billing/invoices/{pdf_link}"), &cookie)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.bytes().await.unwrap().starts_with(b"%PDF"));
+
+    // A viewer cannot see billing.
+    let vcookie = browser.session(&viewer).await;
+    let res = browser.get("/billing", &vcookie).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // The admin's billing page: revenue, the invoice, and a void with a reason.
+    let html = browser.page("/admin/billing", &acookie).await;
+    assert!(html.contains("MRR") && html.contains("USD 30.00"), "{html}");
+    assert!(html.contains("AVB-"), "{html}");
+    let invoice_id = pdf_link.trim_end_matches(".pdf").to_string();
+    let acsrf = field(&html, "csrf");
+    let to = browser
+        .submit(
+            &format!("/admin/billing/invoices/{invoice_id}/void"),
+            &acookie,
+            &[("csrf", &acsrf), ("note", "Courtesy upgrade")],
+        )
+        .await;
+    assert_eq!(to, "/admin/billing?done=invoice_voided");
+    let html = browser.page("/admin/billing?status=voided", &acookie).await;
+    assert!(html.contains("Courtesy upgrade"), "{html}");
+    let csv = browser
+        .get("/admin/billing/export.csv?status=voided", &acookie)
+        .await;
+    let csv = csv.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    // Tenants cannot reach the admin pages.
+    let res = browser.get("/admin/billing", &cookie).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
