@@ -3,7 +3,7 @@
 use crate::GatewayState;
 use crate::session::{Session, SessionStart};
 use avb_core::identity::authenticate_bearer;
-use avb_core::services::{tenants, voice_profiles};
+use avb_core::services::voice_profiles;
 use avb_core::{CoreError, RequestMeta};
 use avb_domain::Permission;
 use avb_realtime::Dialect;
@@ -150,14 +150,16 @@ pub async fn upgrade(
         .engines
         .for_profile(&profile, &state.tenant_llms)
         .for_tenant(scope.tenant());
-    let plan = match tenants::current(&state.ctx, &scope).await {
-        Ok(t) => t.map(|t| t.plan),
-        Err(e) => {
-            tracing::warn!(error = %e, "tenant plan unavailable; default budget applies");
-            None
-        }
+    let budget = match scope.tenant() {
+        Some(t) => match avb_core::services::subscriptions::limits(&state.ctx, t).await {
+            Ok(limits) => crate::limits::budget_of(&limits),
+            Err(e) => {
+                tracing::warn!(error = %e, "tenant plan unavailable; default budget applies");
+                crate::limits::budget_for(&state.ctx.config.realtime, None)
+            }
+        },
+        None => crate::limits::budget_for(&state.ctx.config.realtime, None),
     };
-    let budget = crate::limits::budget_for(&state.ctx.config.realtime, plan.as_deref());
     let model = query
         .get("model")
         .cloned()

@@ -1,5 +1,5 @@
 //! Per-tenant realtime rate limits in fixed one-minute windows: responses per minute and LLM
-//! tokens per minute, from the tenant's plan (`[realtime.plans.<plan>]`, else the `[realtime]`
+//! tokens per minute, from the tenant's plan (its limits; the configuration's `[realtime]`
 //! defaults), reported to clients in `rate_limits.updated`. With Redis configured the counters
 //! live there (keys `avb:rl:<tenant>:<minute>:r|t`, windows aligned to the clock), so every
 //! replica draws from one budget; without it, or while Redis fails, each process counts alone.
@@ -189,6 +189,18 @@ impl RateLimits {
             w.tokens += tokens;
             Self::remaining(w)
         })
+    }
+}
+
+/// What "unlimited" reports to clients: a budget no minute can use up, small enough for every
+/// client's number type.
+const UNLIMITED: u64 = 1_000_000_000;
+
+/// The budget a plan's limits give.
+pub fn budget_of(limits: &avb_domain::pricing::PlanLimits) -> Budget {
+    Budget {
+        requests_per_minute: limits.requests_per_minute.unwrap_or(UNLIMITED),
+        tokens_per_minute: limits.tokens_per_minute.unwrap_or(UNLIMITED),
     }
 }
 

@@ -73,42 +73,65 @@ async fn view(tx: &Tx, m: Model, subscribers: Option<u64>) -> CoreResult<PlanVie
     })
 }
 
-/// The plan made from the configuration for a fresh install: free, with today's limits.
-fn default_terms(ctx: &AppContext) -> PlanTerms {
+/// A plan made from the configuration for a fresh install: free of charge, with the limits
+/// `[team]` and `[realtime]` give plan `code` (their per-plan tables, else their defaults).
+fn config_terms(ctx: &AppContext, code: &str) -> PlanTerms {
     let rt = &ctx.config.realtime;
+    let (rpm, tpm) = match rt.plans.get(code) {
+        Some(p) => (p.requests_per_minute, p.tokens_per_minute),
+        None => (rt.requests_per_minute, rt.tokens_per_minute),
+    };
+    let mut name: String = code.replace(['_', '-'], " ");
+    if let Some(first) = name.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
     PlanTerms {
-        name: "Free".into(),
-        code: DEFAULT_PLAN.into(),
-        description: "The plan of a fresh install, made from the server's configuration.".into(),
+        name,
+        code: code.into(),
+        description: "Made from the server's configuration at the first start.".into(),
         currency: Currency::parse("USD").expect("USD is a currency"),
         interval: Interval::Monthly,
         amount: Decimal::ZERO,
         charges: Vec::new(),
         features: vec!["Realtime voice sessions".into(), "Portal and API".into()],
         limits: PlanLimits {
-            seats: Some(ctx.config.team.max_members),
+            seats: Some(ctx.config.team.limit_for(code)),
             concurrent_sessions: None,
-            requests_per_minute: Some(rt.requests_per_minute),
-            tokens_per_minute: Some(rt.tokens_per_minute),
+            requests_per_minute: Some(rpm),
+            tokens_per_minute: Some(tpm),
             monthly_audio_minutes: None,
         },
     }
 }
 
-/// Creates the default plan when no plan exists yet (idempotent; a concurrent creation wins).
+/// Creates the plans of a fresh install when no plan exists yet: `free`, and one per plan the
+/// configuration names (`[team.plans]`, `[realtime.plans]`), so limits stay as configured
+/// (idempotent; a concurrent creation wins).
 pub async fn ensure_default(ctx: &AppContext) -> CoreResult<()> {
     let tx = ctx.store.platform_tx(true).await?;
     if plans::count(&tx).await? > 0 {
         return Ok(());
     }
-    let terms = default_terms(ctx);
-    let json = serde_json::to_string(&terms).map_err(|e| CoreError::Internal(e.to_string()))?;
-    if plans::insert(&tx, &terms.code, &terms.name, &json, "system")
-        .await
-        .is_ok()
-    {
-        tx.commit().await?;
+    let mut codes: std::collections::BTreeSet<String> =
+        ctx.config.team.plans.keys().cloned().collect();
+    codes.extend(ctx.config.realtime.plans.keys().cloned());
+    codes.insert(DEFAULT_PLAN.into());
+    for code in codes {
+        let terms = config_terms(ctx, &code);
+        if terms.validate().is_err() {
+            tracing::warn!(plan = %code, "a configured plan code is not a valid plan code; skipped");
+            continue;
+        }
+        let json = terms_json(&terms)?;
+        if plans::insert(&tx, &terms.code, &terms.name, &json, "system")
+            .await
+            .is_err()
+        {
+            // Another replica made them first.
+            return Ok(());
+        }
     }
+    tx.commit().await?;
     Ok(())
 }
 

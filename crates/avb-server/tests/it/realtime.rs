@@ -1200,17 +1200,37 @@ async fn rate_budgets_follow_the_tenants_plan() {
     // New tenants are on "free": its budget.
     let free_key = app.realtime_key(&["realtime"]).await;
     assert_eq!(limit_seen(free_key).await, (Some(2), Some(1000)));
-    // A plan without an entry gets the defaults.
-    let other_key = app.realtime_key(&["realtime"]).await;
-    let prefix = other_key.split('_').nth(2).unwrap().to_string();
-    let moved = app
-        .raw_sql(&format!(
-            "UPDATE tenants SET plan = 'scale' WHERE id = (SELECT tenant_id FROM api_keys WHERE prefix = '{prefix}')"
-        ))
+    // A tenant moved to a plan the operator made gets that plan's budget at once; a limit
+    // the plan leaves open is reported as a budget no minute can use up.
+    let terms = serde_json::from_value(json!({
+        "code": "scale", "name": "Scale", "currency": "USD", "interval": "monthly", "amount": "10",
+        "limits": {"seats": null, "concurrent_sessions": null, "requests_per_minute": 7,
+                   "tokens_per_minute": null, "monthly_audio_minutes": null}
+    }))
+    .unwrap();
+    avb_core::services::plans::create(&app.ctx, &avb_core::Scope::local_operator(None), terms)
         .await
         .unwrap();
-    assert_eq!(moved, 1);
-    assert_eq!(limit_seen(other_key).await, (Some(50), Some(1_000_000)));
+    let (_, owner) = app.tenant_with_owner("Scale Co").await;
+    let (_, key) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            json!({"name": "k", "scopes": ["realtime"]}),
+        )
+        .await;
+    let (s, moved) = app
+        .post(
+            "/api/v1/billing/plan",
+            &owner,
+            json!({"plan_code": "scale"}),
+        )
+        .await;
+    assert_eq!(moved["result"], "upgraded", "{s} {moved}");
+    assert_eq!(
+        limit_seen(key["secret"].as_str().unwrap().to_string()).await,
+        (Some(7), Some(1_000_000_000))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
