@@ -47,6 +47,10 @@ pub struct ActivityRow {
 /// The billing card.
 pub struct Billing {
     pub plan: String,
+    /// The plan's name, amount due so far and next billing date, from the billing provider.
+    pub plan_name: String,
+    pub amount_due: String,
+    pub next_billing: String,
     pub email: String,
     pub month: String,
     pub usage: UsageSummary,
@@ -111,15 +115,35 @@ async fn panel(state: &PortalState, v: &Visitor) -> Panel {
         match (
             tenants::current(ctx, scope).await,
             usage::totals(ctx, scope, month, now + Duration::seconds(1)).await,
+            avb_core::services::subscriptions::overview(ctx, scope).await,
         ) {
-            (Ok(Some(t)), Ok(totals)) => Some(Billing {
-                plan: t.plan,
-                email: t.billing_email,
-                month: month.format("%B %Y").to_string(),
-                usage: UsageSummary::from_totals(&totals),
-            }),
-            (Ok(None), _) => None,
-            (Err(e), _) | (_, Err(e)) => {
+            (Ok(Some(t)), Ok(totals), Ok(o)) => {
+                // At 80% of any limit: a warning with the way to more.
+                for l in o.limits.iter().filter(|l| l.warning) {
+                    warnings.push(Warning {
+                        severity: "warn",
+                        text: format!(
+                            "{}: {:.0} of {} used ({:.0}%). Upgrade the plan for more.",
+                            l.label,
+                            l.used,
+                            l.max.unwrap_or_default(),
+                            l.share.unwrap_or_default() * 100.0
+                        ),
+                        href: "/billing",
+                    });
+                }
+                Some(Billing {
+                    plan: t.plan,
+                    plan_name: o.plan_name,
+                    amount_due: o.amount_due,
+                    next_billing: o.next_billing_date.format("%Y-%m-%d").to_string(),
+                    email: t.billing_email,
+                    month: month.format("%B %Y").to_string(),
+                    usage: UsageSummary::from_totals(&totals),
+                })
+            }
+            (Ok(None), _, _) => None,
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 tracing::warn!(error = %e, "dashboard: billing unavailable");
                 failed.push("billing");
                 None

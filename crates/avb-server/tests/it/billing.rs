@@ -670,6 +670,7 @@ async fn pages(db: Db) {
         ("interval", "monthly"),
         ("amount", "30"),
         ("features", "Voice agents"),
+        ("seats", "2"),
     ];
     browser.submit("/admin/plans", &acookie, &usd).await;
     let to = browser
@@ -684,6 +685,15 @@ async fn pages(db: Db) {
     assert!(
         html.contains("Current plan: Growth") && html.contains("(upgrade)"),
         "{html}"
+    );
+    // Two members on two seats: warned here and on the dashboard, with the way to more.
+    assert!(html.contains("Seats: 2 of 2 used (100%)"), "{html}");
+    let dash = browser.page("/dashboard", &cookie).await;
+    assert!(
+        dash.contains("Seats: 2 of 2 used (100%). Upgrade the plan for more.")
+            && dash.contains("Amount due so far")
+            && dash.contains("Growth"),
+        "{dash}"
     );
     let pdf_link = html
         .split("href=\"/billing/invoices/")
