@@ -136,6 +136,7 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "invitation_revoked" => "Invitation revoked.",
         "settings_saved" => "Settings saved.",
         "voice_saved" => "Voice settings saved. New sessions use them now.",
+        "tenant_created" => "Tenant created. The owner was sent an invitation.",
         "plan_created" => "Plan created. Tenants can choose it now.",
         "plan_updated" => {
             "Saved as a new version. New subscriptions get it; subscribers keep theirs."

@@ -274,6 +274,10 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/admin/tenants", get(admin::tenants::list))
         .route("/admin/tenants/table", get(admin::tenants::search))
+        .route(
+            "/admin/tenants/new",
+            get(admin::onboarding::form).post(admin::onboarding::create),
+        )
         .route("/admin/tenants/{id}", get(admin::tenants::detail))
         .route(
             "/admin/tenants/{id}/impersonate",

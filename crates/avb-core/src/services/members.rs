@@ -70,6 +70,31 @@ pub async fn invite(
             "only a tenant owner can invite an owner",
         )));
     }
+    invite_in(ctx, scope, tenant, email, role).await
+}
+
+/// Invites the first owner of `tenant` (the SaaS admin's onboarding; requires
+/// `platform:tenants`). The invitation lands them in the tenant portal.
+pub async fn invite_owner(
+    ctx: &AppContext,
+    scope: &Scope,
+    tenant: TenantId,
+    email: &str,
+) -> CoreResult<Invitation> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
+    let email = Email::parse("owner_email", email)?;
+    invite_in(ctx, scope, tenant, email, Role::TenantOwner).await
+}
+
+/// Records and mails an invitation to `tenant` once the caller was authorised.
+async fn invite_in(
+    ctx: &AppContext,
+    scope: &Scope,
+    tenant: TenantId,
+    email: Email,
+    role: Role,
+) -> CoreResult<Invitation> {
     let limit = seat_limit(ctx, tenant).await?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     if invitations::pending_for(&tx, email.as_str()).await? {

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod audit;
 pub mod billing;
 pub mod monitoring;
+pub mod onboarding;
 pub mod overview;
 pub mod plans;
 pub mod tenants;

@@ -735,6 +735,57 @@ async fn pages(db: Db) {
         .await;
     let csv = csv.text().await.unwrap();
     assert_eq!(csv.lines().count(), 2, "{csv}");
+    // Onboarding: the admin creates a tenant on a plan and invites its owner.
+    let html = browser.page("/admin/tenants/new", &acookie).await;
+    let acsrf = field(&html, "csrf");
+    assert!(html.contains("Growth (growth)"), "{html}");
+    let mut form = vec![
+        ("csrf", acsrf.as_str()),
+        ("name", "Onboarded Co"),
+        ("billing_email", "billing@onboarded.test"),
+        ("plan", "growth"),
+        ("timezone", "Europe/Berlin"),
+        ("owner_email", "not an e-mail"),
+    ];
+    let res = browser.post("/admin/tenants/new", &acookie, &form).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("owner_email: must be an e-mail address")
+    );
+    form[5] = ("owner_email", "owner@onboarded.test");
+    let to = browser.submit("/admin/tenants/new", &acookie, &form).await;
+    assert!(to.ends_with("?done=tenant_created"), "{to}");
+    let new_tenant: avb_domain::TenantId = to
+        .trim_start_matches("/admin/tenants/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tx = app.ctx.store.tenant_tx(new_tenant, false).await.unwrap();
+    assert!(
+        avb_storage::repos::invitations::pending_for(&tx, "owner@onboarded.test")
+            .await
+            .unwrap()
+    );
+    let sub = avb_storage::repos::subscriptions::current(&tx)
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (_, detail) = app
+        .get("/api/v1/admin/plans", &app.login(&admin_email).await)
+        .await;
+    let growth = detail
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "growth")
+        .unwrap();
+    assert_eq!(sub.plan_id.to_string(), growth["id"].as_str().unwrap());
     // Tenants cannot reach the admin pages.
     let res = browser.get("/admin/billing", &cookie).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
