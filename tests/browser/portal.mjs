@@ -397,6 +397,47 @@ async function voicePreview(ctx) {
   assert.ok(await page.locator('input[type=radio][value="af_heart"]').isChecked());
 }
 
+/** Billing: the SaaS admin makes a plan on the plans page; the tenant owner upgrades to it from
+ *  the billing page after a confirmation, sees the prorated invoice and downloads its PDF; the
+ *  admin then finds the invoice on the billing page with revenue figures. */
+async function planUpgrade(ctx) {
+  const admin = await adminPage(ctx);
+  await admin.goto(url('/admin/plans'));
+  const code = `team${ctx.run}`.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 30);
+  await admin.locator('#p-code').fill(code);
+  await admin.locator('#p-name').fill(`Team ${ctx.run}`);
+  await admin.locator('#p-currency').selectOption('USD');
+  await admin.locator('#p-amount').fill('-3');
+  await submit(admin, 'form[action="/admin/plans"] button[type=submit]');
+  assert.match(await admin.locator('[role=alert]').first().innerText(), /amount: must not be negative/);
+  await admin.locator('#p-amount').fill('39');
+  await admin.locator('#p-features').fill('Voice agents\nPriority support');
+  await admin.locator('#p-seats').fill('10');
+  await submit(admin, 'form[action="/admin/plans"] button[type=submit]');
+  await expectToast(admin, 'Plan created. Tenants can choose it now.');
+
+  const page = await newPage(ctx);
+  await login(page);
+  await page.goto(url('/billing'));
+  const row = page.locator('tr', { hasText: `Team ${ctx.run}` });
+  await Promise.all([page.waitForNavigation(), row.getByRole('link', { name: 'Upgrade…' }).click()]);
+  assert.match(await page.locator('body').innerText(), /applies at once/);
+  await submit(page, 'form[action="/billing/change"] button[type=submit]');
+  await expectToast(page, 'Plan upgraded. The prorated difference is on a new invoice below.');
+  assert.match(await page.locator('#plan-h').innerText(), new RegExp(`Team ${ctx.run}`));
+  const invoice = page.locator('tr', { hasText: '(upgrade)' }).first();
+  assert.equal(await invoice.count(), 1, 'no prorated invoice listed');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    invoice.getByRole('link', { name: 'Download' }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^AVB-\d{4}-\d{6}\.pdf$/);
+
+  await admin.goto(url('/admin/billing'));
+  assert.match(await admin.locator('[data-mrr]').innerText(), /USD/);
+  assert.ok(await admin.locator('tr', { hasText: 'AVB-' }).count() > 0, 'the invoice is not listed');
+}
+
 /** Custom voices: upload an espeak-ng sample, follow the job's progress as the table polls
  *  itself, then hear the finished voice say typed text. Needs the voice lab and Kokoro
  *  (LOCAL_VOICE_FIT_URL, LOCAL_TTS_URL) and espeak-ng. */
@@ -749,6 +790,7 @@ async function screenshots(ctx) {
   const pages = {
     dashboard: '/dashboard', projects: '/projects', 'api-keys': '/api-keys', sessions: '/sessions',
     usage: '/usage', team: '/team', settings: '/settings', account: '/account', voice: '/voice',
+    billing: '/billing', 'custom-voices': '/voice/custom',
   };
   if (ctx.session) pages['session-detail'] = ctx.session.path;
   else console.log('# warning: no session detail screenshot ("end a live session" made no session)');
@@ -1144,7 +1186,8 @@ async function adminScreenshots(ctx) {
   const pages = {
     'admin-overview': '/admin', 'admin-tenants': '/admin/tenants', 'admin-users': '/admin/users',
     'admin-audit': '/admin/audit', 'admin-monitoring': '/admin/monitoring',
-    'admin-alerts': '/admin/monitoring/alerts',
+    'admin-alerts': '/admin/monitoring/alerts', 'admin-billing': '/admin/billing',
+    'admin-plans': '/admin/plans', 'admin-new-tenant': '/admin/tenants/new',
   };
   if (ctx.adminTenant) pages['admin-tenant'] = ctx.adminTenant;
   else console.log('# warning: no tenant detail screenshot ("admin suspend and reactivate" found no tenant)');
@@ -1172,6 +1215,7 @@ const SCENARIOS = [
   ['voice preview plays and saves', voicePreview],
   ['playground voice turn', playgroundVoiceTurn],
   ['make a custom voice from a sample', customVoice],
+  ['plan upgrade from the billing page', planUpgrade],
   ['mobile menu', mobileMenu],
   ['mobile menu shows link names', mobileMenuLabels],
   ['no failed request or console error (favicon)', noConsoleErrors],
