@@ -60,29 +60,46 @@ async fn panel(state: &PortalState, v: &Visitor) -> Result<Panel, PageError> {
     )
     .await
     .map_err(failed("overview"))?;
-    let (revenue, revenue_note) =
-        match avb_core::services::billing::revenue_this_month(&state.ctx).await {
-            Ok(None) => (
-                "—".to_string(),
-                "Billing (Lago) is not connected: no invoice data to total.".to_string(),
-            ),
-            Ok(Some(totals)) if totals.is_empty() => (
+    let (revenue, revenue_note) = match avb_core::services::billing::revenue_this_month(&state.ctx)
+        .await
+    {
+        // The local ledger: recurring revenue of active subscriptions.
+        Ok(None) => match avb_core::services::invoices::revenue(&state.ctx, &v.scope).await {
+            Ok(r) if r.mrr.is_empty() => (
                 "0".to_string(),
-                "No finalized invoices this month (Lago).".to_string(),
+                "No paid subscriptions yet (local billing).".to_string(),
             ),
-            Ok(Some(totals)) => (
-                totals
-                    .iter()
-                    .map(|(cur, cents)| format!("{:.2} {cur}", *cents as f64 / 100.0))
-                    .collect::<Vec<_>>()
-                    .join(" + "),
-                "Finalized invoices issued this month (Lago).".to_string(),
+            Ok(r) => (
+                format!("MRR {}", r.mrr.join(" + ")),
+                format!(
+                    "Monthly recurring revenue of {} active subscriptions; outstanding {} (local billing).",
+                    r.active_subscriptions,
+                    if r.outstanding.is_empty() {
+                        "0".to_string()
+                    } else {
+                        r.outstanding.join(" + ")
+                    }
+                ),
             ),
-            Err(e) => {
-                tracing::warn!(error = %e, "admin overview: revenue unavailable");
-                ("—".to_string(), format!("Unavailable: {e}"))
-            }
-        };
+            Err(e) => ("—".to_string(), format!("Unavailable: {e}")),
+        },
+        Ok(Some(totals)) if totals.is_empty() => (
+            "0".to_string(),
+            "No finalized invoices this month (Lago).".to_string(),
+        ),
+        Ok(Some(totals)) => (
+            totals
+                .iter()
+                .map(|(cur, cents)| format!("{:.2} {cur}", *cents as f64 / 100.0))
+                .collect::<Vec<_>>()
+                .join(" + "),
+            "Finalized invoices issued this month (Lago).".to_string(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "admin overview: revenue unavailable");
+            ("—".to_string(), format!("Unavailable: {e}"))
+        }
+    };
     Ok(Panel {
         revenue,
         revenue_note,

@@ -42,7 +42,9 @@ async fn saas_admin_tenants_suspension_and_read_only_impersonation() {
     ] {
         assert!(html.contains(&format!("href=\"{l}\"")), "{l}");
     }
-    assert!(html.contains("Billing (Lago) is not connected") && html.contains("every 30s"));
+    assert!(
+        html.contains("No paid subscriptions yet (local billing).") && html.contains("every 30s")
+    );
     let health = browser.page("/admin/monitoring/health", &admin).await;
     assert!(
         health.contains("Database") && health.contains("badge-active\">up"),
