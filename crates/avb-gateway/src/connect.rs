@@ -130,6 +130,18 @@ pub async fn upgrade(
             "This key lacks the realtime scope.",
         );
     }
+    // The plan's session limits: concurrent sessions and this period's audio minutes.
+    if let Some(tenant) = scope.tenant() {
+        match avb_core::services::subscriptions::admit_session(&state.ctx, tenant).await {
+            Ok(()) => {}
+            Err(CoreError::LimitReached(why)) => {
+                return refuse(StatusCode::TOO_MANY_REQUESTS, "plan_limit_reached", &why);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "plan limits unavailable; the session is admitted")
+            }
+        }
+    }
     // The tenant's (and the key's project's) voice profile: voice, models, persona, own LLM.
     let profile = match scope.tenant() {
         Some(tenant) => voice_profiles::resolve(&state.ctx, tenant, scope.actor().project()).await,

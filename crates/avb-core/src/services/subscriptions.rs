@@ -381,3 +381,41 @@ pub async fn cancel_pending(ctx: &AppContext, scope: &Scope) -> CoreResult<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Whether `tenant` may open one more realtime session under its plan: fewer live sessions
+/// than `concurrent_sessions`, and audio minutes of this period below `monthly_audio_minutes`.
+/// A refusal says which limit and what to do.
+pub async fn admit_session(ctx: &AppContext, tenant: TenantId) -> CoreResult<()> {
+    let s = ensure(ctx, tenant).await?;
+    let tx = ctx.store.tenant_tx(tenant, false).await?;
+    let terms = terms_of(&tx, &s).await?;
+    let l = &terms.limits;
+    if let Some(max) = l.concurrent_sessions {
+        let live = avb_storage::repos::realtime_sessions::active_ids(&tx)
+            .await?
+            .len() as u64;
+        if live >= max {
+            return Err(CoreError::LimitReached(format!(
+                "the {} plan allows {max} concurrent sessions and {live} are open; end one or upgrade the plan",
+                terms.name
+            )));
+        }
+    }
+    if let Some(max) = l.monthly_audio_minutes {
+        let used: f64 = avb_storage::repos::usage::totals(&tx, s.period_start, Utc::now())
+            .await?
+            .iter()
+            .filter(|(m, _)| m.starts_with("audio_minutes"))
+            .map(|(_, q)| *q)
+            .fold(0.0, |a, b| a + b);
+        if used >= max as f64 {
+            return Err(CoreError::LimitReached(format!(
+                "the {} plan's {max} audio minutes for this period are used up (until {}); upgrade the plan for more",
+                terms.name,
+                s.period_end.format("%Y-%m-%d")
+            )));
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -790,3 +790,79 @@ async fn pages(db: Db) {
     let res = browser.get("/admin/billing", &cookie).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_sessions_stop_at_the_plans_concurrency_and_monthly_minutes() {
+    let app = spawn_app(Db::Sqlite).await;
+    let admin = app
+        .login(
+            &app.create_user(None, "saas_admin", "root@minutes.test")
+                .await,
+        )
+        .await;
+    let mut p = plan("pilot", "9", json!([]), None);
+    p["limits"]["concurrent_sessions"] = json!(1);
+    p["limits"]["monthly_audio_minutes"] = json!(3);
+    let (s, b) = call(&app, Method::POST, "/api/v1/admin/plans", &admin, Some(p)).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (tenant, owner) = app.tenant_with_owner("Pilot Co").await;
+    call(
+        &app,
+        Method::POST,
+        "/api/v1/billing/plan",
+        &owner,
+        Some(json!({"plan_code": "pilot"})),
+    )
+    .await;
+    let (_, key) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            json!({"name": "k", "scopes": ["realtime"]}),
+        )
+        .await;
+    let auth = format!("Bearer {}", key["secret"].as_str().unwrap());
+    let first = avb_testkit::ws::connect(&app, &[("authorization", &auth)]).await;
+    assert!(first.is_ok(), "the first session is admitted");
+    let second = avb_testkit::ws::connect(&app, &[("authorization", &auth)]).await;
+    assert_eq!(
+        second.err(),
+        Some(429),
+        "one concurrent session on this plan"
+    );
+    drop(first);
+    // Once the first has ended, a new one is admitted until the period's minutes are used.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match avb_testkit::ws::connect(&app, &[("authorization", &auth)]).await {
+            Ok(_) => break,
+            Err(code) => {
+                assert_eq!(code, 429);
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the ended session never freed its slot"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    seed_usage(
+        &app,
+        tenant,
+        &[("audio_minutes_input", 2.0), ("audio_minutes_output", 1.5)],
+        Utc::now() - Duration::seconds(5),
+        "minutes",
+    )
+    .await;
+    let refused = avb_testkit::ws::connect(&app, &[("authorization", &auth)]).await;
+    assert_eq!(refused.err(), Some(429));
+    let why = avb_core::services::subscriptions::admit_session(&app.ctx, tenant)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        why.contains("3 audio minutes for this period are used up"),
+        "{why}"
+    );
+}
