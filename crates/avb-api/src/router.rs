@@ -148,6 +148,7 @@ pub fn router(ctx: AppContext) -> Router {
             post(billing::grant_credit),
         )
         .route("/api/v1/admin/revenue", get(billing::revenue))
+        .route("/api/v1/lago/webhooks", post(billing::lago_webhook))
         .route(
             "/api/v1/custom-voices",
             get(custom_voices::list).post(custom_voices::create).layer(

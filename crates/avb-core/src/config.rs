@@ -86,6 +86,11 @@ pub struct LagoConfig {
     pub subscription_prefix: String,
     /// Seconds between shipments.
     pub interval_secs: u64,
+    /// The organisation's HMAC signature token (Developers > Webhooks); webhooks to
+    /// `/api/v1/lago/webhooks` are refused without a valid `X-Lago-Signature`.
+    pub webhook_hmac_key: Option<Secret>,
+    /// Seconds between reconciliations of metrics, plans, customers and subscriptions.
+    pub sync_interval_secs: u64,
 }
 
 impl Default for LagoConfig {
@@ -95,6 +100,8 @@ impl Default for LagoConfig {
             api_key: None,
             subscription_prefix: "sub_".into(),
             interval_secs: 10,
+            webhook_hmac_key: None,
+            sync_interval_secs: 300,
         }
     }
 }

@@ -347,3 +347,32 @@ pub async fn revenue(
 ) -> ApiResult<axum::Json<Revenue>> {
     Ok(axum::Json(invoices::revenue(&state.ctx, &scope).await?))
 }
+
+/// `POST /api/v1/lago/webhooks`: Lago's webhooks (no bearer token: each one is verified by its
+/// HMAC signature and deduplicated on `X-Lago-Unique-Key`); invoices are mirrored.
+#[utoipa::path(post, path = "/api/v1/lago/webhooks", tag = "billing", request_body(content = Object, description = "Lago's webhook payload"),
+    responses((status = 200, description = "Applied, already seen, or not about invoices"),
+        (status = 401, body = crate::error::Problem, description = "Not configured, not HMAC, or a bad signature"),
+        (status = 422, body = crate::error::Problem, description = "No unique key, or not an invoice Lago would send")))]
+pub async fn lago_webhook(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    use avb_core::services::lago_webhooks::{self, Received};
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let r = lago_webhooks::receive(
+        &state.ctx,
+        h("x-lago-signature-algorithm"),
+        h("x-lago-signature"),
+        h("x-lago-unique-key"),
+        &body,
+    )
+    .await?;
+    let what = match r {
+        Received::Applied => "applied",
+        Received::Duplicate => "duplicate",
+        Received::Ignored => "ignored",
+    };
+    Ok(axum::Json(serde_json::json!({"result": what})))
+}

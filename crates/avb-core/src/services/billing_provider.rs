@@ -20,20 +20,23 @@ pub fn name(ctx: &AppContext) -> &'static str {
 /// A plan was created or got a new version.
 pub async fn plan_saved(ctx: &AppContext, terms: &PlanTerms) {
     if name(ctx) == "lago" {
-        tracing::debug!(plan = %terms.code, "plan saved; Lago is brought in step by the reconcile job");
+        tracing::debug!(plan = %terms.code, "plan saved; bringing Lago in step");
+        crate::services::lago_sync::nudge(ctx);
     }
 }
 
 /// A tenant got its first subscription.
 pub async fn tenant_subscribed(ctx: &AppContext, tenant: TenantId, terms: &PlanTerms) {
     if name(ctx) == "lago" {
-        tracing::debug!(%tenant, plan = %terms.code, "subscription made; Lago is brought in step by the reconcile job");
+        tracing::debug!(%tenant, plan = %terms.code, "subscription made; bringing Lago in step");
+        crate::services::lago_sync::nudge(ctx);
     }
 }
 
 /// A tenant's plan changed now (`now`) or at its period end.
 pub async fn plan_changed(ctx: &AppContext, tenant: TenantId, terms: &PlanTerms, now: bool) {
     if name(ctx) == "lago" {
-        tracing::debug!(%tenant, plan = %terms.code, now, "plan change; Lago is brought in step by the reconcile job");
+        tracing::debug!(%tenant, plan = %terms.code, now, "plan change; bringing Lago in step");
+        crate::services::lago_sync::nudge(ctx);
     }
 }

@@ -176,7 +176,9 @@ async fn close_period(ctx: &AppContext, s: Subscription) -> CoreResult<Option<Mo
     };
     let terms = subscriptions::terms_of(&tx, &s).await?;
     let mut made = None;
-    if !repo::exists_for_period(&tx, "period", s.period_start).await? {
+    // With Lago, Lago invoices (mirrored by its webhooks); the period still moves on here.
+    let local = crate::services::billing_provider::name(ctx) == "local";
+    if local && !repo::exists_for_period(&tx, "period", s.period_start).await? {
         let usage = subscriptions::period_usage(&tx, s.period_start, s.period_end).await?;
         let open: i64 = repo::open_credits(&tx, terms.currency.code())
             .await?

@@ -10,6 +10,8 @@ pub mod housekeeping;
 pub mod impersonation;
 pub mod invoices;
 pub mod key_cache;
+pub mod lago_sync;
+pub mod lago_webhooks;
 pub mod leases;
 pub mod live;
 pub mod liveness;

@@ -313,8 +313,12 @@ pub async fn change_plan(ctx: &AppContext, scope: &Scope, code: &str) -> CoreRes
             avb_domain::pricing::proration(&old, &new, s.period_start, s.period_end, now)?;
         subscriptions::switch_plan(&tx, target.id, target.current_version).await?;
         tenants::set_plan(&tx, tenant, &target.code).await?;
-        let invoice =
-            crate::services::invoices::issue_proration(&tx, &s, &old, &new, prorated, now).await?;
+        let invoice = if crate::services::billing_provider::name(ctx) == "local" {
+            crate::services::invoices::issue_proration(&tx, &s, &old, &new, prorated, now).await?
+        } else {
+            // Lago prorates the change itself and invoices it.
+            None
+        };
         ChangeOutcome {
             result: "upgraded".into(),
             invoice,

@@ -11,6 +11,7 @@ mod isolation;
 mod jobs;
 mod keycloak_admin;
 mod lago_billing;
+mod lago_sync;
 mod local_engines;
 mod oidc_login;
 mod one_app;

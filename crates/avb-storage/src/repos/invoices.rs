@@ -264,6 +264,14 @@ pub async fn next_number(tx: &Tx, name: &str) -> StorageResult<i64> {
     }
 }
 
+/// Whether a Lago webhook with this unique key was processed.
+pub async fn webhook_seen(tx: &PlatformTx, key: &str) -> StorageResult<bool> {
+    Ok(lago_webhook::Entity::find_by_id(key.to_string())
+        .one(tx.conn())
+        .await?
+        .is_some())
+}
+
 /// Records a Lago webhook's unique key; false when it was processed before.
 pub async fn first_webhook(tx: &PlatformTx, key: &str, kind: &str) -> StorageResult<bool> {
     if lago_webhook::Entity::find_by_id(key.to_string())

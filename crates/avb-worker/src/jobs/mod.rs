@@ -12,6 +12,7 @@ pub mod custom_voices;
 pub mod invoicing;
 pub mod key_usage;
 pub mod lago;
+pub mod lago_sync;
 pub mod liveness;
 pub mod mail;
 pub mod portal_sessions;
@@ -32,6 +33,7 @@ pub fn all(ctx: &AppContext) -> Vec<Periodic> {
         Some(alerts::job()),
         audit_retention::job(ctx),
         lago::job(ctx),
+        lago_sync::job(ctx),
         Some(invoicing::job(ctx)),
         Some(portal_sessions::job()),
         Some(webhooks::job(ctx)),
