@@ -148,6 +148,14 @@ pub fn router(ctx: AppContext) -> Router {
             post(billing::grant_credit),
         )
         .route("/api/v1/admin/revenue", get(billing::revenue))
+        .route(
+            "/api/v1/admin/invoices/{id}/retry-payment",
+            post(billing::retry_payment),
+        )
+        .route(
+            "/api/v1/billing/payment-portal",
+            get(billing::payment_portal),
+        )
         .route("/api/v1/lago/webhooks", post(billing::lago_webhook))
         .route(
             "/api/v1/custom-voices",

@@ -258,3 +258,13 @@ pub async fn pdf(
     )
         .into_response())
 }
+
+/// `GET /billing/payment-methods` (requires `billing:manage`): to Lago's hosted customer
+/// portal, where payment methods are managed (card details never reach this platform).
+pub async fn payment_methods(
+    State(state): State<PortalState>,
+    v: Require<perm::BillingManage>,
+) -> Result<Response, PageError> {
+    let url = subscriptions::payment_portal(&state.ctx, &v.scope).await?;
+    Ok(Redirect::to(&url).into_response())
+}

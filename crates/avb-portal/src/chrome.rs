@@ -144,6 +144,7 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "plan_deprecated" => "Plan deprecated. It is no longer offered; its subscribers keep it.",
         "plan_reactivated" => "The plan is offered again.",
         "invoice_payment" => "Payment status recorded.",
+        "payment_retried" => "Lago was asked to collect the payment again.",
         "invoice_voided" => "Invoice voided. The tenant was told by mail and webhook.",
         "credit_granted" => "Credit granted. It is applied to the tenant's next invoices.",
         "plan_upgraded" => "Plan upgraded. The prorated difference is on a new invoice below.",

@@ -242,6 +242,7 @@ pub fn router(ctx: AppContext) -> Router {
             axum::routing::post(billing::cancel_change),
         )
         .route("/billing/invoices/{id}", get(billing::pdf))
+        .route("/billing/payment-methods", get(billing::payment_methods))
         .route("/voice/llm", get(voice_llm::show).post(voice_llm::save))
         .route(
             "/voice/llm/key/remove",

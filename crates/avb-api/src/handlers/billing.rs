@@ -376,3 +376,37 @@ pub async fn lago_webhook(
     };
     Ok(axum::Json(serde_json::json!({"result": what})))
 }
+
+/// `POST /api/v1/admin/invoices/{id}/retry-payment` (requires `platform:tenants`): asks Lago
+/// to collect a Lago invoice's payment again.
+#[utoipa::path(post, path = "/api/v1/admin/invoices/{id}/retry-payment", tag = "admin", params(("id" = Uuid, Path)),
+    responses((status = 200, body = InvoiceView), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "A local invoice, void or paid")),
+    security(("bearer" = [])))]
+pub async fn retry_payment(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+    PathId(id): PathId<Uuid>,
+) -> ApiResult<axum::Json<InvoiceView>> {
+    Ok(axum::Json(
+        invoices::retry_payment(&state.ctx, &scope, id).await?,
+    ))
+}
+
+/// Where the tenant manages its payment methods.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct PortalUrl {
+    pub url: String,
+}
+
+/// `GET /api/v1/billing/payment-portal` (requires `billing:manage`): Lago's hosted customer
+/// portal for the tenant's payment methods (card details never reach this platform).
+#[utoipa::path(get, path = "/api/v1/billing/payment-portal", tag = "billing",
+    responses((status = 200, body = PortalUrl), (status = 409, body = crate::error::Problem, description = "Billing is not on Lago")),
+    security(("bearer" = [])))]
+pub async fn payment_portal(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+) -> ApiResult<axum::Json<PortalUrl>> {
+    let url = subscriptions::payment_portal(&state.ctx, &scope).await?;
+    Ok(axum::Json(PortalUrl { url }))
+}

@@ -479,6 +479,12 @@ pub async fn void(
             m.number
         )));
     }
+    // Lago's invoices are voided in Lago first (the source of truth); the mirror follows.
+    if m.provider == "lago"
+        && let Some(lago_id) = &m.external_id
+    {
+        crate::services::lago_sync::void_invoice(ctx, lago_id).await?;
+    }
     let tenant = TenantId(m.tenant_id);
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     let m = repo::void(&tx, m, reason).await?;
@@ -526,6 +532,45 @@ pub async fn void(
         .await?;
     tx.commit().await?;
     Ok(view)
+}
+
+/// Asks Lago to collect a Lago invoice's payment again (requires `platform:tenants`;
+/// audited). Local invoices are paid as agreed and recorded with [`set_payment`].
+pub async fn retry_payment(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<InvoiceView> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
+    let tx = ctx.store.platform_tx(false).await?;
+    let m = repo::get_any(&tx, id).await?;
+    tx.commit().await?;
+    let (Some(lago_id), "lago") = (m.external_id.clone(), m.provider.as_str()) else {
+        return Err(CoreError::Conflict(format!(
+            "{} is on the local ledger: record its payment instead",
+            m.number
+        )));
+    };
+    if m.status == "voided" || m.payment_status == "paid" {
+        return Err(CoreError::Conflict(format!(
+            "{} needs no payment",
+            m.number
+        )));
+    }
+    crate::services::lago_sync::retry_payment(ctx, &lago_id).await?;
+    let tenant = TenantId(m.tenant_id);
+    let tx = ctx.store.tenant_tx(tenant, true).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            Some(tenant),
+            "invoice.retry_payment",
+            "invoice",
+            id,
+            serde_json::json!({"number": m.number}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(InvoiceView::from_model(m))
 }
 
 /// Grants the tenant a credit (requires `platform:tenants`; audited); it is applied to its

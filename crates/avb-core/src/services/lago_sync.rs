@@ -348,3 +348,53 @@ mod tests {
         assert!(plan_body(&terms, &HashMap::new()).is_err());
     }
 }
+
+/// The URL of Lago's hosted customer portal for `tenant` (payment methods, invoices); card
+/// details go to the payment provider through it, never through us.
+pub async fn portal_url(ctx: &AppContext, tenant: TenantId) -> CoreResult<String> {
+    let lago = Lago::from_config(ctx)?
+        .ok_or_else(|| CoreError::Conflict("billing is not on Lago".into()))?;
+    let v = lago
+        .send(
+            reqwest::Method::GET,
+            &format!("/customers/{}/portal_url", tenant.as_uuid()),
+            None,
+        )
+        .await?
+        .ok_or_else(|| {
+            CoreError::Conflict("Lago does not know this customer yet; retry in a minute".into())
+        })?;
+    v["customer"]["portal_url"]
+        .as_str()
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .map(str::to_string)
+        .ok_or_else(|| CoreError::Internal("Lago returned no portal URL".into()))
+}
+
+/// Asks Lago to collect a failed or pending invoice's payment again.
+pub(crate) async fn retry_payment(ctx: &AppContext, lago_id: &str) -> CoreResult<()> {
+    let lago = Lago::from_config(ctx)?
+        .ok_or_else(|| CoreError::Conflict("billing is not on Lago".into()))?;
+    lago.send(
+        reqwest::Method::POST,
+        &format!("/invoices/{lago_id}/retry_payment"),
+        None,
+    )
+    .await?
+    .ok_or(CoreError::NotFound)?;
+    Ok(())
+}
+
+/// Voids an invoice in Lago (finalised and not paid, as Lago requires).
+pub(crate) async fn void_invoice(ctx: &AppContext, lago_id: &str) -> CoreResult<()> {
+    let lago = Lago::from_config(ctx)?
+        .ok_or_else(|| CoreError::Conflict("billing is not on Lago".into()))?;
+    lago.send(
+        reqwest::Method::POST,
+        &format!("/invoices/{lago_id}/void"),
+        None,
+    )
+    .await?
+    .ok_or(CoreError::NotFound)?;
+    Ok(())
+}

@@ -423,3 +423,12 @@ pub async fn admit_session(ctx: &AppContext, tenant: TenantId) -> CoreResult<()>
     tx.commit().await?;
     Ok(())
 }
+
+/// Lago's hosted portal where the tenant manages payment methods (requires `billing:manage`;
+/// only with Lago: the local ledger stores no payment methods).
+pub async fn payment_portal(ctx: &AppContext, scope: &Scope) -> CoreResult<String> {
+    let tenant = tenant_of(scope, Permission::BillingManage)?;
+    ctx.policy
+        .authorize(scope, Permission::BillingManage, Some(tenant))?;
+    crate::services::lago_sync::portal_url(ctx, tenant).await
+}

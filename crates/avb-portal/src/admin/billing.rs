@@ -252,6 +252,9 @@ pub async fn act(
         "void" => invoices::void(ctx, &v.scope, id, &f.note)
             .await
             .map(|_| "invoice_voided"),
+        "retry" => invoices::retry_payment(ctx, &v.scope, id)
+            .await
+            .map(|_| "payment_retried"),
         "credit" => {
             let inv = invoices::get(ctx, &v.scope, id).await?;
             match f.amount_minor.trim().parse::<i64>() {

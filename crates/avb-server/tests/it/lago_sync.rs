@@ -22,6 +22,9 @@ struct Lago {
     plans: HashMap<String, Value>,
     customers: HashMap<String, Value>,
     subscriptions: HashMap<String, Value>,
+    /// Invoices by lago_id: status and payment_status, as the tests seed them.
+    invoices: HashMap<String, Value>,
+    retries: Vec<String>,
     /// (method, path) of every accepted write.
     writes: Vec<(String, String)>,
 }
@@ -283,6 +286,41 @@ async fn lago() -> (String, S) {
                 }
             }),
         )
+        .route(
+            "/api/v1/customers/{id}/portal_url",
+            get(|axum::extract::State(s): axum::extract::State<S>, h: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>| async move {
+                if !authorized(&h) { return unauthorized(); }
+                if !s.lock().unwrap().customers.contains_key(&id) { return not_found("customer_not_found"); }
+                axum::Json(json!({"customer": {"portal_url": format!("https://lago.example/customer-portal/{id}")}})).into_response()
+            }),
+        )
+        .route(
+            "/api/v1/invoices/{id}/void",
+            post(|axum::extract::State(s): axum::extract::State<S>, h: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>| async move {
+                if !authorized(&h) { return unauthorized(); }
+                let mut st = s.lock().unwrap();
+                let Some(inv) = st.invoices.get_mut(&id) else { return not_found("invoice_not_found") };
+                // Lago: only finalized invoices that are not paid can be voided without a body.
+                if inv["status"] != "finalized" || inv["payment_status"] == "succeeded" {
+                    return (StatusCode::METHOD_NOT_ALLOWED, axum::Json(json!({"status": 405, "error": "Method Not Allowed", "code": "not_voidable"}))).into_response();
+                }
+                inv["status"] = json!("voided");
+                axum::Json(json!({"invoice": inv.clone()})).into_response()
+            }),
+        )
+        .route(
+            "/api/v1/invoices/{id}/retry_payment",
+            post(|axum::extract::State(s): axum::extract::State<S>, h: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>| async move {
+                if !authorized(&h) { return unauthorized(); }
+                let mut st = s.lock().unwrap();
+                let Some(inv) = st.invoices.get(&id).cloned() else { return not_found("invoice_not_found") };
+                if inv["payment_status"] == "succeeded" {
+                    return (StatusCode::METHOD_NOT_ALLOWED, axum::Json(json!({"status": 405, "error": "Method Not Allowed", "code": "invalid_status"}))).into_response();
+                }
+                st.retries.push(id);
+                axum::Json(json!({"invoice": inv})).into_response()
+            }),
+        )
         .with_state(s);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -421,6 +459,10 @@ async fn scenario(db: Db) {
         "lago_id": "inv_lago_1", "number": "LAGO-2026-001", "status": "finalized", "payment_status": "pending",
         "currency": "USD", "total_amount_cents": 5000, "issuing_date": "2026-11-26",
         "customer": {"external_id": tenant.as_uuid().to_string()}}});
+    lago.lock().unwrap().invoices.insert(
+        "inv_lago_1".into(),
+        json!({"status": "finalized", "payment_status": "pending"}),
+    );
     let (s, b) = webhook(&app, &invoice, "uk-1", None).await;
     assert_eq!(
         (s, b["result"].as_str()),
@@ -449,6 +491,23 @@ async fn scenario(db: Db) {
     assert_eq!(s, StatusCode::OK);
     let (_, list) = app.get("/api/v1/invoices", &owner).await;
     assert_eq!(list["data"][0]["payment_status"], "failed", "{list}");
+    // The admin asks Lago to collect again; the tenant manages cards in Lago's portal.
+    let id = list["data"][0]["id"].as_str().unwrap().to_string();
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/admin/invoices/{id}/retry-payment"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(lago.lock().unwrap().retries, vec!["inv_lago_1".to_string()]);
+    let (s, b) = app.get("/api/v1/billing/payment-portal", &owner).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["url"],
+        format!("https://lago.example/customer-portal/{}", tenant.as_uuid())
+    );
     // A forged or unsigned webhook is refused, and changes nothing.
     let mut paid = invoice.clone();
     paid["invoice"]["payment_status"] = json!("succeeded");
@@ -466,4 +525,36 @@ async fn scenario(db: Db) {
     assert_eq!(s, StatusCode::OK);
     let (_, list) = app.get("/api/v1/invoices", &owner).await;
     assert_eq!(list["data"][0]["payment_status"], "paid");
+    // Voiding a Lago invoice voids it in Lago first; the mirror follows.
+    lago.lock().unwrap().invoices.insert(
+        "inv_lago_2".into(),
+        json!({"status": "finalized", "payment_status": "pending"}),
+    );
+    let mut second = invoice.clone();
+    second["invoice"]["lago_id"] = json!("inv_lago_2");
+    second["invoice"]["number"] = json!("LAGO-2026-002");
+    webhook(&app, &second, "uk-5", None).await;
+    let (_, list) = app.get("/api/v1/invoices", &owner).await;
+    let id = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["number"] == "LAGO-2026-002")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/admin/invoices/{id}/void"),
+            &admin,
+            json!({"reason": "Issued by mistake"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["status"], "voided");
+    assert_eq!(
+        lago.lock().unwrap().invoices["inv_lago_2"]["status"],
+        "voided"
+    );
 }
