@@ -313,42 +313,6 @@ pub fn nudge(ctx: &AppContext) {
     });
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plans_become_lagos_body_with_metric_ids_and_cents() {
-        let terms: PlanTerms = serde_json::from_value(json!({
-            "code": "pro", "name": "Pro", "currency": "EUR", "interval": "yearly", "amount": "199.5",
-            "charges": [
-                {"metric": "api_requests", "charge_model": "package", "amount": "1", "package_size": 1000, "free_units": 100},
-                {"metric": "llm_tokens_output", "charge_model": "graduated", "graduated_ranges": [
-                    {"from_value": 0, "to_value": 10, "per_unit_amount": "0", "flat_amount": "0"},
-                    {"from_value": 11, "to_value": null, "per_unit_amount": "0.5", "flat_amount": "2"}]}]
-        }))
-        .unwrap();
-        let ids: HashMap<String, String> = [
-            ("api_requests".to_string(), "bm_1".to_string()),
-            ("llm_tokens_output".to_string(), "bm_2".to_string()),
-        ]
-        .into();
-        let b = plan_body(&terms, &ids).unwrap();
-        assert_eq!(b["amount_cents"], 19950);
-        assert_eq!(b["amount_currency"], "EUR");
-        assert_eq!(b["interval"], "yearly");
-        assert_eq!(b["charges"][0]["billable_metric_id"], "bm_1");
-        assert_eq!(b["charges"][0]["properties"]["package_size"], 1000);
-        assert_eq!(b["charges"][1]["charge_model"], "graduated");
-        assert_eq!(
-            b["charges"][1]["properties"]["graduated_ranges"][1]["to_value"],
-            Value::Null
-        );
-        assert!(plan_body(&terms, &HashMap::new()).is_err());
-    }
-}
-
 /// The URL of Lago's hosted customer portal for `tenant` (payment methods, invoices); card
 /// details go to the payment provider through it, never through us.
 pub async fn portal_url(ctx: &AppContext, tenant: TenantId) -> CoreResult<String> {
@@ -397,4 +361,40 @@ pub(crate) async fn void_invoice(ctx: &AppContext, lago_id: &str) -> CoreResult<
     .await?
     .ok_or(CoreError::NotFound)?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_become_lagos_body_with_metric_ids_and_cents() {
+        let terms: PlanTerms = serde_json::from_value(json!({
+            "code": "pro", "name": "Pro", "currency": "EUR", "interval": "yearly", "amount": "199.5",
+            "charges": [
+                {"metric": "api_requests", "charge_model": "package", "amount": "1", "package_size": 1000, "free_units": 100},
+                {"metric": "llm_tokens_output", "charge_model": "graduated", "graduated_ranges": [
+                    {"from_value": 0, "to_value": 10, "per_unit_amount": "0", "flat_amount": "0"},
+                    {"from_value": 11, "to_value": null, "per_unit_amount": "0.5", "flat_amount": "2"}]}]
+        }))
+        .unwrap();
+        let ids: HashMap<String, String> = [
+            ("api_requests".to_string(), "bm_1".to_string()),
+            ("llm_tokens_output".to_string(), "bm_2".to_string()),
+        ]
+        .into();
+        let b = plan_body(&terms, &ids).unwrap();
+        assert_eq!(b["amount_cents"], 19950);
+        assert_eq!(b["amount_currency"], "EUR");
+        assert_eq!(b["interval"], "yearly");
+        assert_eq!(b["charges"][0]["billable_metric_id"], "bm_1");
+        assert_eq!(b["charges"][0]["properties"]["package_size"], 1000);
+        assert_eq!(b["charges"][1]["charge_model"], "graduated");
+        assert_eq!(
+            b["charges"][1]["properties"]["graduated_ranges"][1]["to_value"],
+            Value::Null
+        );
+        assert!(plan_body(&terms, &HashMap::new()).is_err());
+    }
 }
