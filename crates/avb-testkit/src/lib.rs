@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod clone_api;
+pub mod lago;
 pub mod speech;
 pub mod ws;
 use avb_core::config::Config;

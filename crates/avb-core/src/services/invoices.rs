@@ -592,6 +592,11 @@ pub async fn grant_credit(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ValidationError::new("reason", "is required (at most 500 characters)").into());
     }
+    if crate::services::billing_provider::name(ctx) == "lago" {
+        return Err(CoreError::Conflict(
+            "billing is on Lago: credit the invoice with a credit note in Lago, whose webhook updates it here".into(),
+        ));
+    }
     let s = subscriptions::ensure(ctx, tenant).await?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     let currency = subscriptions::terms_of(&tx, &s).await?.currency;

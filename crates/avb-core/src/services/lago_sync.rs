@@ -239,64 +239,87 @@ pub async fn reconcile(ctx: &AppContext) -> CoreResult<SyncReport> {
     }
     let subs = sub_repo::all_active(&tx).await?;
     tx.commit().await?;
-    for s in subs {
-        let tenant = TenantId(s.tenant_id);
-        let tx = ctx.store.tenant_tx(tenant, false).await?;
-        let t = tenants::get(&tx, tenant).await?;
-        let terms = crate::services::subscriptions::terms_of(&tx, &s).await?;
-        tx.commit().await?;
-        let customer = json!({"customer": {
-            "external_id": tenant.as_uuid().to_string(),
-            "name": t.name,
-            "email": t.billing_email,
-            "currency": terms.currency.code(),
-            "timezone": t.timezone,
-        }});
-        lago.send(reqwest::Method::POST, "/customers", Some(&customer))
-            .await?;
+    // Tenants in parallel, a few at a time: a slow Lago costs round trips, not their sum.
+    use futures::StreamExt;
+    let results: Vec<CoreResult<bool>> = futures::stream::iter(subs)
+        .map(|s| sync_tenant(ctx, &lago, s, &codes))
+        .buffer_unordered(TENANTS_AT_ONCE)
+        .collect()
+        .await;
+    for r in results {
         report.customers += 1;
-        let Some(code) = codes.get(&s.plan_id) else {
-            continue;
-        };
-        let external = subscription_id(ctx, tenant);
-        let current = lago
-            .send(
-                reqwest::Method::GET,
-                &format!("/subscriptions/{external}"),
-                None,
-            )
-            .await?;
-        let on_plan = current
-            .as_ref()
-            .and_then(|v| v["subscription"]["plan_code"].as_str())
-            .map(str::to_string);
-        // A scheduled downgrade shows as `next_plan_code` on Lago's side: already in step.
-        let next = current
-            .as_ref()
-            .and_then(|v| v["subscription"]["next_plan_code"].as_str())
-            .map(str::to_string);
-        let want = s
-            .pending_plan_id
-            .and_then(|p| codes.get(&p).cloned())
-            .unwrap_or_else(|| code.clone());
-        if on_plan.as_deref() == Some(code.as_str())
-            && (s.pending_plan_id.is_none() || next.as_deref() == Some(want.as_str()))
-        {
-            continue;
+        if r? {
+            report.subscriptions_changed += 1;
         }
-        // Create, or change plan (an upgrade applies now, a downgrade at the period end).
-        let body = json!({"subscription": {
-            "external_customer_id": tenant.as_uuid().to_string(),
-            "plan_code": want,
-            "external_id": external,
-            "name": format!("{} ({})", t.name, want),
-            "billing_time": "calendar",
-        }});
-        lago.send(reqwest::Method::POST, "/subscriptions", Some(&body))
-            .await?;
-        report.subscriptions_changed += 1;
     }
     Ok(report)
+}
+
+/// Tenants synced at once.
+const TENANTS_AT_ONCE: usize = 8;
+
+/// Upserts one tenant's customer and puts its subscription on its plan (a scheduled
+/// downgrade as Lago's next plan); true when the subscription was created or changed.
+async fn sync_tenant(
+    ctx: &AppContext,
+    lago: &Lago,
+    s: avb_storage::entities::subscription::Model,
+    codes: &HashMap<uuid::Uuid, String>,
+) -> CoreResult<bool> {
+    let tenant = TenantId(s.tenant_id);
+    let tx = ctx.store.tenant_tx(tenant, false).await?;
+    let t = tenants::get(&tx, tenant).await?;
+    let terms = crate::services::subscriptions::terms_of(&tx, &s).await?;
+    tx.commit().await?;
+    let customer = json!({"customer": {
+        "external_id": tenant.as_uuid().to_string(),
+        "name": t.name,
+        "email": t.billing_email,
+        "currency": terms.currency.code(),
+        "timezone": t.timezone,
+    }});
+    lago.send(reqwest::Method::POST, "/customers", Some(&customer))
+        .await?;
+    let Some(code) = codes.get(&s.plan_id) else {
+        return Ok(false);
+    };
+    let external = subscription_id(ctx, tenant);
+    let current = lago
+        .send(
+            reqwest::Method::GET,
+            &format!("/subscriptions/{external}"),
+            None,
+        )
+        .await?;
+    let on_plan = current
+        .as_ref()
+        .and_then(|v| v["subscription"]["plan_code"].as_str())
+        .map(str::to_string);
+    // A scheduled downgrade shows as `next_plan_code` on Lago's side: already in step.
+    let next = current
+        .as_ref()
+        .and_then(|v| v["subscription"]["next_plan_code"].as_str())
+        .map(str::to_string);
+    let want = s
+        .pending_plan_id
+        .and_then(|p| codes.get(&p).cloned())
+        .unwrap_or_else(|| code.clone());
+    if on_plan.as_deref() == Some(code.as_str())
+        && (s.pending_plan_id.is_none() || next.as_deref() == Some(want.as_str()))
+    {
+        return Ok(false);
+    }
+    // Create, or change plan (an upgrade applies now, a downgrade at the period end).
+    let body = json!({"subscription": {
+        "external_customer_id": tenant.as_uuid().to_string(),
+        "plan_code": want,
+        "external_id": external,
+        "name": format!("{} ({})", t.name, want),
+        "billing_time": "calendar",
+    }});
+    lago.send(reqwest::Method::POST, "/subscriptions", Some(&body))
+        .await?;
+    Ok(true)
 }
 
 /// Runs a reconciliation in the background after a change (the periodic job repairs a
