@@ -177,7 +177,7 @@ impl Modify for ProblemResponses {
         avb_core::services::subscriptions::PlanOption, avb_core::services::subscriptions::PendingChange,
         avb_core::services::subscriptions::ChangeOutcome, avb_core::services::invoices::InvoiceView,
         avb_core::services::invoices::Revenue, avb_core::services::plans::PlanView,
-        avb_core::services::plans::PlanVersionView,
+        avb_core::services::plans::PlanVersionView, avb_core::services::plans::SubscriberView,
         custom_voices::CreateForm, custom_voices::RenameRequest, custom_voices::MethodsResponse,
         avb_core::services::custom_voices::CustomVoiceView, avb_core::services::custom_voices::BlendPart,
         avb_core::services::custom_voices::MethodView,

@@ -127,6 +127,8 @@ pub async fn invoice_pdf(
 pub struct PlanDetail {
     pub plan: PlanView,
     pub versions: Vec<PlanVersionView>,
+    /// Tenants on it (at most 200) with their usage this period.
+    pub subscribers: Vec<avb_core::services::plans::SubscriberView>,
 }
 
 /// `GET /api/v1/admin/plans` (requires `platform:tenants`): every plan with its subscribers.
@@ -162,7 +164,12 @@ pub async fn get_plan(
     PathId(id): PathId<Uuid>,
 ) -> ApiResult<axum::Json<PlanDetail>> {
     let (plan, versions) = plans::get(&state.ctx, &scope, id).await?;
-    Ok(axum::Json(PlanDetail { plan, versions }))
+    let subscribers = plans::subscribers(&state.ctx, &scope, id).await?;
+    Ok(axum::Json(PlanDetail {
+        plan,
+        versions,
+        subscribers,
+    }))
 }
 
 /// `PUT /api/v1/admin/plans/{id}` (requires `platform:tenants`): new terms as the next

@@ -325,3 +325,50 @@ pub async fn set_offered(
     tx.commit().await?;
     Ok(v)
 }
+
+/// A tenant on a plan, with its usage this period.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SubscriberView {
+    pub tenant_id: Uuid,
+    pub tenant_name: String,
+    /// The plan version it is on.
+    pub version: i32,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    /// Usage this period by metric.
+    pub usage: std::collections::BTreeMap<String, f64>,
+}
+
+/// Most subscribers listed.
+pub const MAX_SUBSCRIBERS_LISTED: u64 = 200;
+
+/// The tenants on a plan with their usage this period (requires `platform:tenants`).
+pub async fn subscribers(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: Uuid,
+) -> CoreResult<Vec<SubscriberView>> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
+    let tx = ctx.store.platform_tx(false).await?;
+    plans::get(&tx, id).await?;
+    let subs = avb_storage::repos::subscriptions::of_plan(&tx, id, MAX_SUBSCRIBERS_LISTED).await?;
+    tx.commit().await?;
+    let mut out = Vec::with_capacity(subs.len());
+    for s in subs {
+        let tenant = avb_domain::TenantId(s.tenant_id);
+        let tx = ctx.store.tenant_tx(tenant, false).await?;
+        let name = avb_storage::repos::tenants::get(&tx, tenant).await?.name;
+        let usage = avb_storage::repos::usage::totals(&tx, s.period_start, Utc::now()).await?;
+        tx.commit().await?;
+        out.push(SubscriberView {
+            tenant_id: s.tenant_id,
+            tenant_name: name,
+            version: s.plan_version,
+            period_start: s.period_start,
+            period_end: s.period_end,
+            usage,
+        });
+    }
+    Ok(out)
+}

@@ -192,6 +192,7 @@ struct DetailPage {
     chrome: Chrome,
     row: PlanRow,
     versions: Vec<(PlanVersionView, String)>,
+    subscribers: Vec<plans::SubscriberView>,
     form: PlanForm,
     metrics: &'static [&'static str],
     currencies: Vec<&'static str>,
@@ -304,6 +305,7 @@ async fn detail_page(
     let (p, versions) = plans::get(&state.ctx, &v.scope, id)
         .await
         .map_err(PageError::or_not_found("plan"))?;
+    let subscribers = plans::subscribers(&state.ctx, &v.scope, id).await?;
     let form = form.unwrap_or_else(|| PlanForm::from_terms(&p.terms));
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -323,6 +325,7 @@ async fn detail_page(
             price: price(&p.terms),
             p,
         },
+        subscribers,
         form,
         metrics: METRICS,
         currencies: currencies(),

@@ -520,6 +520,18 @@ async fn limits(db: Db) {
         b["detail"].as_str().unwrap().contains("allows 2 members"),
         "{b}"
     );
+    // The plan lists its subscriber with this period's usage.
+    let (_, detail) = app
+        .get(
+            &format!("/api/v1/admin/plans/{}", tiny["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        detail["subscribers"][0]["tenant_name"], "Limited Co",
+        "{detail}"
+    );
+    assert_eq!(detail["subscribers"][0]["version"], 1);
     // An edit is a new version for new subscriptions; the tenant keeps version 1.
     let id = tiny["id"].as_str().unwrap();
     let (s, v2) = call(

@@ -98,3 +98,15 @@ pub async fn all_active(tx: &PlatformTx) -> StorageResult<Vec<Model>> {
         .all(tx.conn())
         .await?)
 }
+
+/// Active subscriptions to `plan` across tenants, oldest first (platform transaction).
+pub async fn of_plan(tx: &PlatformTx, plan: Uuid, limit: u64) -> StorageResult<Vec<Model>> {
+    use sea_orm::QuerySelect;
+    Ok(Entity::find()
+        .filter(Column::Status.eq("active"))
+        .filter(Column::PlanId.eq(plan))
+        .order_by_asc(Column::CreatedAt)
+        .limit(limit)
+        .all(tx.conn())
+        .await?)
+}
