@@ -421,6 +421,8 @@ struct SessionsDetailPage {
     can_end: bool,
     /// The persona it started with: (id, published version).
     persona: Option<(String, i32)>,
+    /// Its usage at the plan's prices, for those who may see amounts.
+    cost: Option<String>,
 }
 
 /// The badge alone, polled by the detail page of a live session.
@@ -452,6 +454,13 @@ pub async fn detail(
         .map_err(PageError::or_not_found("session"))?;
     let names = Names::load(&state, &v).await;
     let can_end = s.is_active() && v.scope.has(Permission::SessionsManage);
+    let cost = if v.scope.has(Permission::BillingView) {
+        avb_core::services::subscriptions::session_cost(&state.ctx, &v.scope, id.as_uuid())
+            .await
+            .ok()
+    } else {
+        None
+    };
     let page = SessionsDetailPage {
         chrome: v.chrome("/sessions", Some(q.done.as_str())),
         realtime_id: s.realtime_id.clone(),
@@ -477,6 +486,7 @@ pub async fn detail(
             .persona_id
             .zip(s.persona_version)
             .map(|(p, n)| (p.to_string(), n)),
+        cost,
         s: row(s, &names),
     };
     Ok(render(&page, StatusCode::OK))

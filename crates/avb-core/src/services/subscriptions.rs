@@ -432,3 +432,37 @@ pub async fn payment_portal(ctx: &AppContext, scope: &Scope) -> CoreResult<Strin
         .authorize(scope, Permission::BillingManage, Some(tenant))?;
     crate::services::lago_sync::portal_url(ctx, tenant).await
 }
+
+/// What one realtime session's usage costs at the tenant's current plan prices (usage charges
+/// only; the fee is per period), formatted; requires `billing:view`.
+pub async fn session_cost(
+    ctx: &AppContext,
+    scope: &Scope,
+    session: uuid::Uuid,
+) -> CoreResult<String> {
+    let tenant = tenant_of(scope, Permission::BillingView)?;
+    ctx.policy
+        .authorize(scope, Permission::BillingView, Some(tenant))?;
+    let s = ensure(ctx, tenant).await?;
+    let tx = ctx.store.tenant_tx(tenant, false).await?;
+    let terms = terms_of(&tx, &s).await?;
+    let used = avb_storage::repos::usage::session_totals(&tx, session).await?;
+    tx.commit().await?;
+    let mut total = rust_decimal::Decimal::ZERO;
+    for c in &terms.charges {
+        let metric = if c.metric == "api_requests" {
+            "requests"
+        } else {
+            c.metric.as_str()
+        };
+        let q = used.get(metric).copied().unwrap_or(0.0);
+        let q = rust_decimal::Decimal::from_f64_retain(q)
+            .unwrap_or_default()
+            .round_dp(6);
+        total += avb_domain::pricing::charge_amount(&c.model, q);
+    }
+    Ok(crate::services::invoices::money(
+        avb_domain::pricing::round_to_minor(total, &terms.currency),
+        &terms.currency,
+    ))
+}

@@ -469,6 +469,34 @@ async fn scenario(db: Db) {
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (_, list) = app.get("/api/v1/invoices", &other).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
+    // One session's usage at the plan's prices (charges only): 10 min x 0.05 = 0.50.
+    let session = uuid::Uuid::now_v7();
+    {
+        let tx = app.ctx.store.tenant_tx(tenant, true).await.unwrap();
+        append(
+            &tx,
+            &[UsageEntry {
+                project: None,
+                api_key: None,
+                session: Some(session),
+                metric: "audio_minutes_input".into(),
+                quantity: 10.0,
+                idempotency_key: "session-cost".into(),
+                occurred_at: Utc::now(),
+            }],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let cost = avb_core::services::subscriptions::session_cost(
+        &app.ctx,
+        &avb_core::Scope::local_operator(Some(tenant)),
+        session,
+    )
+    .await
+    .unwrap();
+    assert_eq!(cost, "USD 0.50");
 }
 
 both_backends!(plan_limits_are_enforced_and_edits_keep_subscribers, limits);

@@ -145,6 +145,24 @@ pub async fn by_tenant(
         .collect())
 }
 
+/// Totals per metric of one realtime session of the transaction's tenant.
+pub async fn session_totals(tx: &TenantTx, session: Uuid) -> StorageResult<BTreeMap<String, f64>> {
+    let rows: Vec<(String, Option<f64>)> = Entity::find()
+        .select_only()
+        .column(Column::Metric)
+        .column_as(Expr::col(Column::Quantity).sum(), "total")
+        .filter(Column::TenantId.eq(tx.tenant_id().as_uuid()))
+        .filter(Column::SessionId.eq(session))
+        .group_by(Column::Metric)
+        .into_tuple()
+        .all(tx.conn())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(m, t)| (m, t.unwrap_or(0.0)))
+        .collect())
+}
+
 pub use crate::entities::usage_event::Model as UsageRow;
 
 /// Rows not yet accepted by billing, oldest first, across tenants (platform transaction).
