@@ -329,6 +329,9 @@ pub struct RealtimeConfig {
     /// Seconds without a heartbeat after which a replica is taken for dead and any live replica
     /// closes its sessions with reason `lost` (replicas beat every quarter of this).
     pub lost_after_secs: u64,
+    /// Seconds between checks of a live session's plan allowance (the period's audio minutes);
+    /// a session that used it up ends.
+    pub allowance_check_secs: u64,
 }
 
 /// A plan's realtime budget per minute.
@@ -350,6 +353,7 @@ impl Default for RealtimeConfig {
             tokens_per_minute: 1_000_000,
             plans: Default::default(),
             lost_after_secs: 60,
+            allowance_check_secs: 15,
         }
     }
 }

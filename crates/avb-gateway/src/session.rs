@@ -25,6 +25,35 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+/// A tenant's last allowance check: when, and why its sessions must end (if they must).
+type AllowanceChecks =
+    std::collections::HashMap<avb_domain::TenantId, (std::time::Instant, Option<String>)>;
+
+/// The last allowance check per tenant in this process, shared by its sessions so that many
+/// sessions of one tenant cost one check per interval.
+static ALLOWANCE: std::sync::LazyLock<std::sync::Mutex<AllowanceChecks>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Why `tenant`'s sessions must end now (the plan's minutes are used up), checked at most once
+/// per `realtime.allowance_check_secs` per tenant.
+async fn allowance_spent(
+    ctx: &avb_core::AppContext,
+    tenant: avb_domain::TenantId,
+) -> avb_core::CoreResult<Option<String>> {
+    if let Some((at, why)) = ALLOWANCE.lock().expect("allowance lock").get(&tenant)
+        && at.elapsed() < Duration::from_secs(ctx.config.realtime.allowance_check_secs.max(1))
+    {
+        return Ok(why.clone());
+    }
+    let why = avb_core::services::subscriptions::live_allowance_spent(ctx, tenant).await?;
+    let mut cache = ALLOWANCE.lock().expect("allowance lock");
+    if cache.len() > 10_000 {
+        cache.clear();
+    }
+    cache.insert(tenant, (std::time::Instant::now(), why.clone()));
+    Ok(why)
+}
+
 /// What the writer task sends.
 pub(crate) enum Outgoing {
     Event(Value),
@@ -315,6 +344,13 @@ impl Session {
         let expiry = tokio::time::sleep(max);
         tokio::pin!(expiry);
         let mut reason = "client disconnected".to_string();
+        // The plan's audio minutes are checked while the session runs: a session that uses up
+        // the period's allowance ends like an expired one, saying why.
+        let mut allowance = tokio::time::interval(Duration::from_secs(
+            self.state.ctx.config.realtime.allowance_check_secs.max(1),
+        ));
+        allowance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        allowance.tick().await;
         loop {
             tokio::select! {
                 msg = stream.next() => match msg {
@@ -331,6 +367,19 @@ impl Session {
                     let _ = tx.send(Outgoing::Close(1000, "session closed".into())).await;
                     reason = "closed by request".into();
                     break;
+                }
+                _ = allowance.tick() => {
+                    let Some(tenant) = self.scope.tenant() else { continue };
+                    match allowance_spent(&self.state.ctx, tenant).await {
+                        Ok(Some(why)) => {
+                            reason = "plan limit reached".into();
+                            emitter.error(&ProtocolError::new(ErrorCode::SessionExpired, format!("The session ended: {why}."))).await;
+                            let _ = tx.send(Outgoing::Close(1000, "plan limit reached".into())).await;
+                            break;
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(error = %e, "plan allowance unavailable; the session goes on"),
+                    }
                 }
                 _ = &mut expiry => {
                     reason = "maximum duration reached".into();

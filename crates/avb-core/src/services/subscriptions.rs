@@ -405,23 +405,49 @@ pub async fn admit_session(ctx: &AppContext, tenant: TenantId) -> CoreResult<()>
             )));
         }
     }
-    if let Some(max) = l.monthly_audio_minutes {
-        let used: f64 = avb_storage::repos::usage::totals(&tx, s.period_start, Utc::now())
-            .await?
-            .iter()
-            .filter(|(m, _)| m.starts_with("audio_minutes"))
-            .map(|(_, q)| *q)
-            .fold(0.0, |a, b| a + b);
-        if used >= max as f64 {
-            return Err(CoreError::LimitReached(format!(
-                "the {} plan's {max} audio minutes for this period are used up (until {}); upgrade the plan for more",
-                terms.name,
-                s.period_end.format("%Y-%m-%d")
-            )));
-        }
+    if let Some(why) = minutes_used_up(&tx, &s, &terms).await? {
+        return Err(CoreError::LimitReached(why));
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Why the period's audio minutes are used up, if they are.
+async fn minutes_used_up(
+    tx: &TenantTx,
+    s: &Model,
+    terms: &PlanTerms,
+) -> CoreResult<Option<String>> {
+    let Some(max) = terms.limits.monthly_audio_minutes else {
+        return Ok(None);
+    };
+    let used: f64 = avb_storage::repos::usage::totals(tx, s.period_start, Utc::now())
+        .await?
+        .iter()
+        .filter(|(m, _)| m.starts_with("audio_minutes"))
+        .map(|(_, q)| *q)
+        .fold(0.0, |a, b| a + b);
+    Ok((used >= max as f64).then(|| {
+        format!(
+            "the {} plan's {max} audio minutes for this period are used up (until {}); upgrade the plan for more",
+            terms.name,
+            s.period_end.format("%Y-%m-%d")
+        )
+    }))
+}
+
+/// For a live session: why it must end now because the plan's minutes for this period are
+/// used up, if they are (checked every few seconds by the gateway).
+pub async fn live_allowance_spent(
+    ctx: &AppContext,
+    tenant: TenantId,
+) -> CoreResult<Option<String>> {
+    let s = ensure(ctx, tenant).await?;
+    let tx = ctx.store.tenant_tx(tenant, false).await?;
+    let terms = terms_of(&tx, &s).await?;
+    let why = minutes_used_up(&tx, &s, &terms).await?;
+    tx.commit().await?;
+    Ok(why)
 }
 
 /// Lago's hosted portal where the tenant manages payment methods (requires `billing:manage`;

@@ -833,7 +833,8 @@ async fn pages(db: Db) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realtime_sessions_stop_at_the_plans_concurrency_and_monthly_minutes() {
-    let app = spawn_app(Db::Sqlite).await;
+    let app =
+        avb_testkit::spawn_app_with(Db::Sqlite, |c| c.realtime.allowance_check_secs = 1).await;
     let admin = app
         .login(
             &app.create_user(None, "saas_admin", "root@minutes.test")
@@ -873,9 +874,9 @@ async fn realtime_sessions_stop_at_the_plans_concurrency_and_monthly_minutes() {
     drop(first);
     // Once the first has ended, a new one is admitted until the period's minutes are used.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let mut live = loop {
         match avb_testkit::ws::connect(&app, &[("authorization", &auth)]).await {
-            Ok(_) => break,
+            Ok((ws, _)) => break ws,
             Err(code) => {
                 assert_eq!(code, 429);
                 assert!(
@@ -885,8 +886,7 @@ async fn realtime_sessions_stop_at_the_plans_concurrency_and_monthly_minutes() {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         }
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
     seed_usage(
         &app,
         tenant,
@@ -895,6 +895,21 @@ async fn realtime_sessions_stop_at_the_plans_concurrency_and_monthly_minutes() {
         "minutes",
     )
     .await;
+    // The live session ends, saying why, once its next allowance check sees the minutes gone.
+    let ended = loop {
+        let e = avb_testkit::ws::recv_within(&mut live, std::time::Duration::from_secs(10)).await;
+        if e["type"] == "error" || e["type"] == "__close" {
+            break e;
+        }
+    };
+    assert_eq!(ended["error"]["code"], "session_expired", "{ended}");
+    assert!(
+        ended["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("audio minutes for this period are used up"),
+        "{ended}"
+    );
     let refused = avb_testkit::ws::connect(&app, &[("authorization", &auth)]).await;
     assert_eq!(refused.err(), Some(429));
     let why = avb_core::services::subscriptions::admit_session(&app.ctx, tenant)
