@@ -131,14 +131,15 @@ pub async fn upgrade(
         );
     }
     // The plan's session limits: concurrent sessions and this period's audio minutes.
+    let mut plan_limits = None;
     if let Some(tenant) = scope.tenant() {
         match avb_core::services::subscriptions::admit_session(&state.ctx, tenant).await {
-            Ok(()) => {}
+            Ok(limits) => plan_limits = Some(limits),
             Err(CoreError::LimitReached(why)) => {
                 return refuse(StatusCode::TOO_MANY_REQUESTS, "plan_limit_reached", &why);
             }
             Err(e) => {
-                tracing::warn!(error = %e, "plan limits unavailable; the session is admitted")
+                tracing::warn!(error = %e, "plan limits unavailable; the session is admitted with the default budget")
             }
         }
     }
@@ -162,14 +163,9 @@ pub async fn upgrade(
         .engines
         .for_profile(&profile, &state.tenant_llms)
         .for_tenant(scope.tenant());
-    let budget = match scope.tenant() {
-        Some(t) => match avb_core::services::subscriptions::limits(&state.ctx, t).await {
-            Ok(limits) => crate::limits::budget_of(&limits),
-            Err(e) => {
-                tracing::warn!(error = %e, "tenant plan unavailable; default budget applies");
-                crate::limits::budget_for(&state.ctx.config.realtime, None)
-            }
-        },
+    // The plan's budget, read once with the admission check.
+    let budget = match &plan_limits {
+        Some(limits) => crate::limits::budget_of(limits),
         None => crate::limits::budget_for(&state.ctx.config.realtime, None),
     };
     let model = query

@@ -69,7 +69,8 @@ pub struct BillingQuery {
     done: String,
 }
 
-fn price(terms: &avb_domain::pricing::PlanTerms) -> String {
+/// A plan's fee per interval, e.g. `USD 39.00 / month`.
+pub(crate) fn price(terms: &avb_domain::pricing::PlanTerms) -> String {
     let interval = match terms.interval {
         avb_domain::pricing::Interval::Monthly => "month",
         avb_domain::pricing::Interval::Yearly => "year",

@@ -93,13 +93,7 @@ pub async fn show(
         avb_core::services::custom_voices::ready(ctx, &v.scope),
         avb_core::services::personas::all(ctx, &v.scope)
     )?;
-    let custom = custom.into_iter().map(|c| VoiceEntry {
-        id: c.id,
-        name: c.name,
-        language: String::new(),
-        accent: format!("Custom: {}", c.method_label),
-        gender: "unspecified".into(),
-    });
+    let custom = custom.iter().map(|c| c.catalogue_entry());
     catalogue.voices.splice(0..0, custom);
     let mut personas = Vec::new();
     for p in all_personas

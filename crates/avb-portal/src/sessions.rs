@@ -125,8 +125,8 @@ impl FilterQuery {
     }
 }
 
-/// Percent-encodes a query value (filters hold dates, uuids and fixed words).
-fn urlencode(v: &str) -> String {
+/// Percent-encodes a query value (filters hold dates, uuids and fixed words; free text too).
+pub(crate) fn urlencode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),

@@ -116,13 +116,7 @@ async fn page(
         avb_core::services::custom_voices::ready(ctx, &v.scope)
     )?;
     // The tenant's ready custom voices come first, said for what they are.
-    let custom = custom.into_iter().map(|c| VoiceEntry {
-        id: c.id,
-        name: c.name,
-        language: String::new(),
-        accent: format!("Custom: {}", c.method_label),
-        gender: "unspecified".into(),
-    });
+    let custom = custom.iter().map(|c| c.catalogue_entry());
     catalogue.voices.splice(0..0, custom);
     let (project_row, action, inherited, edit_permission) = match project {
         Some(id) => {

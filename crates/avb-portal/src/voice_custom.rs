@@ -274,7 +274,7 @@ async fn detail_page(
         format!(
             "/voice/preview?voice={}&text={}",
             voice.id,
-            urlencoding(&text)
+            crate::sessions::urlencode(&text)
         )
     });
     let (name, error, status) = match refused {
@@ -293,18 +293,6 @@ async fn detail_page(
         error,
     };
     Ok(render(&page, status))
-}
-
-/// Percent-encodes a query value.
-fn urlencoding(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `GET /voice/custom/{id}` (requires `projects:view`): the voice, its job, and a preview of

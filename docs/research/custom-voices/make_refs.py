@@ -3,7 +3,7 @@ T="/root/.cache/avb-engines/tts-fastkokoro-0.7.0_kokoro-int8-0.1.0_voices-1.2.1"
 os.environ.update(FASTKOKORO_MODEL_PATH=T+"/kokoro-v1.0.int8.onnx", FASTKOKORO_VOICES_PATH=T+"/voices-v1.0.npz",
   FASTKOKORO_CACHE_DIR=T+"/cache", HF_HUB_OFFLINE="1", FASTKOKORO_WARMUP="0")
 import numpy as np
-sys.path.insert(0,"docs/research/custom-voices")
+sys.path[:0]=["docs/research/custom-voices","scripts/engines"]
 import speaker_embed as se
 from fastkokoro.engine import FastKokoro
 eng=FastKokoro(); V=np.load(T+"/voices-v1.0.npz")

@@ -1,7 +1,7 @@
 import os, sys
 T="/root/.cache/avb-engines/tts-fastkokoro-0.7.0_kokoro-int8-0.1.0_voices-1.2.1"
 os.environ.update(FASTKOKORO_MODEL_PATH=T+"/kokoro-v1.0.int8.onnx", FASTKOKORO_VOICES_PATH=T+"/voices-v1.0.npz", FASTKOKORO_CACHE_DIR=T+"/cache", HF_HUB_OFFLINE="1", FASTKOKORO_WARMUP="0")
-sys.path[:0]=["docs/research/custom-voices","docs/research/custom-voices/deps"]
+sys.path[:0]=["docs/research/custom-voices","scripts/engines","docs/research/custom-voices/deps"]
 import numpy as np, speaker_embed as se, voice_blend as vb
 from fastkokoro.engine import FastKokoro
 eng=FastKokoro(); V=np.load(T+"/voices-v1.0.npz"); enc=se.SpeakerEncoder()

@@ -4,7 +4,7 @@ try:
     import scipy.ndimage.morphology
 except Exception:
     m=types.ModuleType('scipy.ndimage.morphology'); import scipy.ndimage as nd; m.binary_dilation=nd.binary_dilation; sys.modules['scipy.ndimage.morphology']=m
-sys.path[:0]=['docs/research/custom-voices/deps','docs/research/custom-voices']
+sys.path[:0]=['docs/research/custom-voices/deps','docs/research/custom-voices','scripts/engines']
 import faulthandler; faulthandler.dump_traceback_later(90, exit=True)
 import torch, librosa; torch.set_num_threads(1)
 from resemblyzer import VoiceEncoder, audio

@@ -24,6 +24,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+# The numpy Resemblyzer port is the product's (scripts/engines/speaker_embed.py).
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "scripts", "engines"))
 if os.path.isdir(os.path.join(HERE, "deps")):
     sys.path.insert(0, os.path.join(HERE, "deps"))
 

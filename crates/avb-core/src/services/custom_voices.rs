@@ -211,6 +211,17 @@ impl CustomVoiceView {
         }
     }
 
+    /// The voice as a catalogue entry (pickers list it with the engine's voices).
+    pub fn catalogue_entry(&self) -> crate::services::voices::VoiceEntry {
+        crate::services::voices::VoiceEntry {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            language: String::new(),
+            accent: format!("Custom: {}", self.method_label),
+            gender: "unspecified".into(),
+        }
+    }
+
     /// Whether sessions can use it.
     pub fn is_ready(&self) -> bool {
         self.status == CustomVoiceStatus::Ready.as_str()

@@ -388,8 +388,8 @@ pub async fn cancel_pending(ctx: &AppContext, scope: &Scope) -> CoreResult<()> {
 
 /// Whether `tenant` may open one more realtime session under its plan: fewer live sessions
 /// than `concurrent_sessions`, and audio minutes of this period below `monthly_audio_minutes`.
-/// A refusal says which limit and what to do.
-pub async fn admit_session(ctx: &AppContext, tenant: TenantId) -> CoreResult<()> {
+/// A refusal says which limit and what to do; an admission returns the plan's limits.
+pub async fn admit_session(ctx: &AppContext, tenant: TenantId) -> CoreResult<PlanLimits> {
     let s = ensure(ctx, tenant).await?;
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let terms = terms_of(&tx, &s).await?;
@@ -409,7 +409,7 @@ pub async fn admit_session(ctx: &AppContext, tenant: TenantId) -> CoreResult<()>
         return Err(CoreError::LimitReached(why));
     }
     tx.commit().await?;
-    Ok(())
+    Ok(terms.limits)
 }
 
 /// Why the period's audio minutes are used up, if they are.

@@ -71,20 +71,11 @@ impl ListQuery {
             ("to", &self.to),
         ] {
             if !v.is_empty() {
-                parts.push(format!("{k}={}", urlencode(v)));
+                parts.push(format!("{k}={}", crate::sessions::urlencode(v)));
             }
         }
         parts.join("&")
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Template)]

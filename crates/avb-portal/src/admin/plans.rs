@@ -206,18 +206,6 @@ pub struct DoneQuery {
     done: String,
 }
 
-fn price(t: &PlanTerms) -> String {
-    let minor = avb_domain::pricing::round_to_minor(t.amount, &t.currency);
-    let per = match t.interval {
-        avb_domain::pricing::Interval::Monthly => "month",
-        avb_domain::pricing::Interval::Yearly => "year",
-    };
-    format!(
-        "{} / {per}",
-        avb_core::services::invoices::money(minor, &t.currency)
-    )
-}
-
 fn currencies() -> Vec<&'static str> {
     avb_domain::pricing::Currency::all()
         .iter()
@@ -237,7 +225,7 @@ async fn list_page(
         .await?
         .into_iter()
         .map(|p| PlanRow {
-            price: price(&p.terms),
+            price: crate::billing::price(&p.terms),
             p,
         })
         .collect();
@@ -317,12 +305,12 @@ async fn detail_page(
         versions: versions
             .into_iter()
             .map(|ver| {
-                let p = price(&ver.terms);
+                let p = crate::billing::price(&ver.terms);
                 (ver, p)
             })
             .collect(),
         row: PlanRow {
-            price: price(&p.terms),
+            price: crate::billing::price(&p.terms),
             p,
         },
         subscribers,
