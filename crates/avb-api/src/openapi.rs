@@ -152,7 +152,7 @@ impl Modify for ProblemResponses {
         billing::get_invoice, billing::invoice_pdf, billing::list_plans, billing::create_plan,
         billing::get_plan, billing::update_plan, billing::deprecate_plan, billing::reactivate_plan,
         billing::admin_invoices, billing::void_invoice, billing::record_payment, billing::grant_credit,
-        billing::revenue, billing::lago_webhook, billing::retry_payment, billing::payment_portal,
+        billing::revenue, billing::lago_webhook, billing::stripe_webhook, billing::retry_payment, billing::payment_portal,
         custom_voices::list, custom_voices::methods, custom_voices::create, custom_voices::get,
         custom_voices::rename, custom_voices::delete, custom_voices::set_default,
         personas::list, personas::create, personas::get, personas::update, personas::delete,

@@ -157,6 +157,7 @@ pub fn router(ctx: AppContext) -> Router {
             get(billing::payment_portal),
         )
         .route("/api/v1/lago/webhooks", post(billing::lago_webhook))
+        .route("/api/v1/stripe/webhooks", post(billing::stripe_webhook))
         .route(
             "/api/v1/custom-voices",
             get(custom_voices::list).post(custom_voices::create).layer(

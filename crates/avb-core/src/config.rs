@@ -34,7 +34,39 @@ pub struct Config {
     pub audit: AuditConfig,
     pub lago: LagoConfig,
     pub billing: BillingConfig,
+    pub stripe: StripeConfig,
     pub jobs: JobsConfig,
+}
+
+/// `[stripe]`: card payments straight through Stripe on the local ledger (when Lago is not
+/// used). Cards are entered in Stripe Elements, loaded from Stripe's origin, and never reach
+/// this platform; finalised invoices are charged off-session to the saved card.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StripeConfig {
+    /// Secret API key (`sk_...`); with `publishable_key` it turns Stripe payments on.
+    pub secret_key: Option<Secret>,
+    /// Publishable key (`pk_...`) for Stripe.js in the browser.
+    pub publishable_key: Option<String>,
+    /// Signing secret of the webhook endpoint (`whsec_...`); events to
+    /// `/api/v1/stripe/webhooks` are refused without a valid `Stripe-Signature`.
+    pub webhook_secret: Option<Secret>,
+    /// Stripe's API origin.
+    pub api_url: String,
+    /// Where Stripe.js is loaded from; its origin is the only one the payment page's CSP adds.
+    pub js_url: String,
+}
+
+impl Default for StripeConfig {
+    fn default() -> Self {
+        Self {
+            secret_key: None,
+            publishable_key: None,
+            webhook_secret: None,
+            api_url: "https://api.stripe.com".into(),
+            js_url: "https://js.stripe.com/v3/".into(),
+        }
+    }
 }
 
 /// `[billing]`: the local ledger's invoices.
@@ -91,6 +123,14 @@ pub struct LagoConfig {
     pub webhook_hmac_key: Option<Secret>,
     /// Seconds between reconciliations of metrics, plans, customers and subscriptions.
     pub sync_interval_secs: u64,
+    /// Lago's RSA public key (PEM) for JWT-signed webhooks; unset, it is fetched once from
+    /// Lago's `GET /webhooks/public_key`.
+    pub webhook_public_key: Option<String>,
+    /// The payment provider linked to customers in Lago (`stripe`, `adyen` or `gocardless`);
+    /// with it, tenants add payment methods through Lago's checkout URL.
+    pub payment_provider: Option<String>,
+    /// The code of that provider's connection in Lago.
+    pub payment_provider_code: Option<String>,
 }
 
 impl Default for LagoConfig {
@@ -102,6 +142,9 @@ impl Default for LagoConfig {
             interval_secs: 10,
             webhook_hmac_key: None,
             sync_interval_secs: 300,
+            webhook_public_key: None,
+            payment_provider: None,
+            payment_provider_code: None,
         }
     }
 }
@@ -701,6 +744,23 @@ impl Config {
         if self.engines.clone_url.is_some() && self.engines.clone_api_key.is_none() {
             return Err(ConfigError(
                 "engines.clone_url needs engines.clone_api_key".into(),
+            ));
+        }
+        if self.stripe.secret_key.is_some() != self.stripe.publishable_key.is_some() {
+            return Err(ConfigError(
+                "stripe.secret_key and stripe.publishable_key must be set together".into(),
+            ));
+        }
+        if self.stripe.secret_key.is_some() && self.lago.api_url.is_some() {
+            return Err(ConfigError(
+                "billing is either on Lago (with lago.payment_provider) or on Stripe directly: set [lago] or [stripe], not both".into(),
+            ));
+        }
+        if let Some(p) = &self.lago.payment_provider
+            && !["stripe", "adyen", "gocardless"].contains(&p.as_str())
+        {
+            return Err(ConfigError(
+                "lago.payment_provider must be stripe, adyen or gocardless".into(),
             ));
         }
         if self.server.body_limit_bytes < 1024 {

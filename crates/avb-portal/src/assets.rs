@@ -47,6 +47,12 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../assets/playground-worklet.js"),
     },
     Asset {
+        stem: "stripe-setup",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/stripe-setup.js"),
+    },
+    Asset {
         stem: "favicon",
         ext: "svg",
         content_type: "image/svg+xml",
@@ -92,6 +98,11 @@ pub fn script_url() -> String {
 /// The playground page's script (only that page references it).
 pub fn playground_url() -> String {
     url_of("playground")
+}
+
+/// The payment page's script (mounts Stripe Elements and confirms the SetupIntent).
+pub fn stripe_setup_url() -> String {
+    url_of("stripe-setup")
 }
 
 /// The playground's audio worklet (loaded by the playground script with `addModule`).

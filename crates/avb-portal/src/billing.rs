@@ -11,6 +11,7 @@ use crate::extract::{CsrfForm, CsrfOnly, Require, Visitor, has_csrf, perm};
 use askama::Template;
 use avb_core::CoreError;
 use avb_core::services::invoices::{self, InvoiceView};
+use avb_core::services::stripe;
 use avb_core::services::subscriptions::{self, BillingOverview, PlanOption};
 use avb_domain::Permission;
 use axum::extract::{Path, Query, State};
@@ -47,6 +48,8 @@ struct BillingPage {
     invoices: Vec<InvoiceRow>,
     next: Option<String>,
     error: Option<String>,
+    /// Lago links customers to a payment provider, so a checkout link can be offered.
+    lago_checkout: bool,
 }
 
 #[derive(Template)]
@@ -124,6 +127,7 @@ async fn page(
         })
         .collect();
     let page = BillingPage {
+        lago_checkout: state.ctx.config.lago.payment_provider.is_some(),
         chrome: v.chrome("/billing", Some(&q.done)),
         can_manage: v.scope.has(Permission::BillingManage),
         price: price(&b.terms),
@@ -260,12 +264,116 @@ pub async fn pdf(
         .into_response())
 }
 
-/// `GET /billing/payment-methods` (requires `billing:manage`): to Lago's hosted customer
-/// portal, where payment methods are managed (card details never reach this platform).
+#[derive(Template)]
+#[template(path = "billing/payment_methods.html")]
+struct PaymentMethodsPage {
+    chrome: Chrome,
+    setup: stripe::PaymentSetup,
+    return_url: &'static str,
+    error: Option<String>,
+}
+
+/// `?setup_intent=&redirect_status=` (Stripe's return after confirming a card) and `?done=`.
+#[derive(Debug, Default, Deserialize)]
+pub struct PaymentMethodsQuery {
+    #[serde(default)]
+    setup_intent: String,
+    #[serde(default)]
+    redirect_status: String,
+    #[serde(default)]
+    done: String,
+}
+
+/// `GET /billing/payment-methods` (requires `billing:manage`). With Lago: to Lago's hosted
+/// customer portal. With Stripe: the saved cards and Stripe Elements to add one (the only page
+/// whose CSP admits Stripe's origins); Stripe returns here with the SetupIntent, which is
+/// checked and its card made the default. Card details never reach this platform.
 pub async fn payment_methods(
     State(state): State<PortalState>,
     v: Require<perm::BillingManage>,
+    Query(q): Query<PaymentMethodsQuery>,
 ) -> Result<Response, PageError> {
-    let url = subscriptions::payment_portal(&state.ctx, &v.scope).await?;
+    let ctx = &state.ctx;
+    match avb_core::services::billing_provider::payments(ctx) {
+        "lago" => {
+            let url = subscriptions::payment_portal(ctx, &v.scope).await?;
+            Ok(Redirect::to(&url).into_response())
+        }
+        "stripe" => {
+            let mut error = None;
+            if q.redirect_status == "failed" {
+                error = Some("Stripe could not confirm the card; nothing was saved.".to_string());
+            } else if !q.setup_intent.is_empty() {
+                match stripe::card_added(ctx, &v.scope, &q.setup_intent).await {
+                    Ok(_) => {
+                        return Ok(
+                            Redirect::to("/billing/payment-methods?done=card_saved").into_response()
+                        );
+                    }
+                    Err(CoreError::Conflict(m)) => error = Some(m),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let setup = stripe::setup(ctx, &v.scope).await?;
+            let done = (!q.done.is_empty()).then_some(q.done.as_str());
+            let page = PaymentMethodsPage {
+                chrome: v.chrome("/billing", done),
+                setup,
+                return_url: "/billing/payment-methods",
+                error,
+            };
+            let mut res = render(&page, StatusCode::OK);
+            if let Ok(csp) = header::HeaderValue::from_str(&stripe_csp(ctx)) {
+                res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+            }
+            Ok(res)
+        }
+        _ => Err(CoreError::Conflict(
+            "payments on this platform are recorded by the operator; there are no payment methods to manage".into(),
+        )
+        .into()),
+    }
+}
+
+/// The portal's strict CSP plus Stripe's origins, for the payment page only: Stripe.js and its
+/// frames from the script origin, its API calls to the API origin.
+fn stripe_csp(ctx: &avb_core::AppContext) -> String {
+    let js = stripe::js_origin(ctx).unwrap_or_default();
+    let api = reqwest_origin(&ctx.config.stripe.api_url);
+    format!(
+        "default-src 'self'; script-src 'self' {js}; frame-src {js} https://hooks.stripe.com; \
+         connect-src 'self' {api}; style-src 'self'; img-src 'self' data:; \
+         frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    )
+}
+
+fn reqwest_origin(url: &str) -> String {
+    url.parse::<axum::http::Uri>()
+        .ok()
+        .and_then(|u| Some(format!("{}://{}", u.scheme_str()?, u.authority()?)))
+        .unwrap_or_default()
+}
+
+/// `GET /billing/payment-methods/checkout` (requires `billing:manage`; Lago with a payment
+/// provider): to the provider's checkout page, where a payment method is added.
+pub async fn payment_checkout(
+    State(state): State<PortalState>,
+    v: Require<perm::BillingManage>,
+) -> Result<Response, PageError> {
+    let tenant = v.scope.tenant().ok_or(PageError::NotFound("tenant"))?;
+    let url = avb_core::services::lago_sync::checkout_url(&state.ctx, tenant).await?;
     Ok(Redirect::to(&url).into_response())
+}
+
+/// `POST /billing/payment-methods/{id}/remove` (requires `billing:manage`): removes a saved
+/// Stripe card.
+pub async fn remove_card(
+    State(state): State<PortalState>,
+    Path(id): Path<String>,
+    CsrfForm(v, _): CsrfForm<CsrfOnly>,
+) -> Result<Response, PageError> {
+    stripe::remove_card(&state.ctx, &v.scope, &id)
+        .await
+        .map_err(PageError::or_not_found("card"))?;
+    Ok(Redirect::to("/billing/payment-methods?done=card_removed").into_response())
 }

@@ -243,6 +243,14 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/billing/invoices/{id}", get(billing::pdf))
         .route("/billing/payment-methods", get(billing::payment_methods))
+        .route(
+            "/billing/payment-methods/checkout",
+            get(billing::payment_checkout),
+        )
+        .route(
+            "/billing/payment-methods/{id}/remove",
+            axum::routing::post(billing::remove_card),
+        )
         .route("/voice/llm", get(voice_llm::show).post(voice_llm::save))
         .route(
             "/voice/llm/key/remove",
@@ -269,6 +277,10 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/admin/billing", get(admin::billing::show))
         .route("/admin/billing/export.csv", get(admin::billing::export))
+        .route(
+            "/admin/billing/payments.csv",
+            get(admin::billing::export_payments),
+        )
         .route(
             "/admin/billing/invoices/{id}/{action}",
             axum::routing::post(admin::billing::act),

@@ -3,9 +3,11 @@
 //! for the documented required fields and enums (an unknown `charge_model`, a charge on an
 //! unknown metric, overlapping graduated ranges, a subscription for an unknown customer or
 //! plan: refused as Lago refuses them). Upgrades apply at once and downgrades wait as
-//! `next_plan_code`; voids and payment retries follow Lago's rules. An optional delay per
-//! request stands for a slow Lago.
-#![allow(clippy::unwrap_used)]
+//! `next_plan_code`; voids, payment retries and credit notes follow Lago's rules; checkout links
+//! need a customer linked to a payment provider; JWT webhooks are signed with a test RSA key
+//! whose public half `GET /webhooks/public_key` serves. An optional delay per request stands
+//! for a slow Lago.
+#![allow(clippy::unwrap_used, clippy::result_large_err)]
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,12 +29,105 @@ pub struct Lago {
     /// Invoices by lago_id: status and payment_status, as the tests seed them.
     pub invoices: HashMap<String, Value>,
     pub retries: Vec<String>,
+    /// Credit notes made, as Lago returned them.
+    pub credit_notes: Vec<Value>,
     /// (method, path) of every accepted write.
     pub writes: Vec<(String, String)>,
 }
 
 /// The stand-in's shared state.
 pub type S = Arc<Mutex<Lago>>;
+
+/// The RSA key pair the stand-in signs JWT webhooks with (made for the tests with openssl).
+const WEBHOOK_PRIVATE_PEM: &str = include_str!("lago_keys/webhook_private.pem");
+/// Its public half, served base64-encoded by `GET /webhooks/public_key` as Lago does.
+pub const WEBHOOK_PUBLIC_PEM: &str = include_str!("lago_keys/webhook_public.pem");
+
+/// A JWT-signed webhook signature as Lago makes it: RS256 over `{data: <raw body>, iss: <Lago's
+/// API URL>}`, no expiry.
+pub fn jwt_signature(issuer: &str, body: &[u8]) -> String {
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(WEBHOOK_PRIVATE_PEM.as_bytes()).unwrap();
+    let claims = json!({"data": String::from_utf8_lossy(body), "iss": issuer});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .unwrap()
+}
+
+/// The fees of a seeded invoice: its own `fees`, else one subscription fee of its total.
+fn fees_of(id: &str, inv: &Value) -> Vec<Value> {
+    inv["fees"].as_array().cloned().unwrap_or_else(|| {
+        vec![json!({"lago_id": format!("fee_{id}"), "amount_cents": inv["total_amount_cents"].as_i64().unwrap_or(0)})]
+    })
+}
+
+/// What earlier credit notes took from a fee.
+fn credited(st: &Lago, fee_id: &Value) -> i64 {
+    st.credit_notes
+        .iter()
+        .flat_map(|c| c["items"].as_array().cloned().unwrap_or_default())
+        .filter(|i| &i["fee_id"] == fee_id)
+        .map(|i| i["amount_cents"].as_i64().unwrap_or(0))
+        .sum()
+}
+
+/// `POST /credit_notes` as Lago validates it: a known invoice that is finalized, a documented
+/// reason, items naming the invoice's fees with positive amounts none above what the fee has
+/// left, and credit plus refund equal to the items' sum.
+fn credit_note_errors(st: &Lago, cn: &Value) -> Result<(), Response> {
+    const REASONS: &[&str] = &[
+        "duplicated_charge",
+        "product_unsatisfactory",
+        "order_change",
+        "order_cancellation",
+        "fraudulent_charge",
+        "other",
+    ];
+    let Some(invoice_id) = cn["invoice_id"].as_str() else {
+        return Err(unprocessable(json!({"invoice_id": ["value_is_mandatory"]})));
+    };
+    let Some(inv) = st.invoices.get(invoice_id) else {
+        return Err(not_found("invoice_not_found"));
+    };
+    if inv["status"] != "finalized" {
+        return Err(unprocessable(json!({"invoice": ["invalid_status"]})));
+    }
+    if let Some(r) = cn.get("reason")
+        && !r.as_str().is_some_and(|r| REASONS.contains(&r))
+    {
+        return Err(unprocessable(json!({"reason": ["value_is_invalid"]})));
+    }
+    let Some(items) = cn["items"].as_array().filter(|i| !i.is_empty()) else {
+        return Err(unprocessable(json!({"items": ["value_is_mandatory"]})));
+    };
+    let fees = fees_of(invoice_id, inv);
+    let mut sum = 0;
+    for item in items {
+        let (Some(fee_id), Some(amount)) = (item["fee_id"].as_str(), item["amount_cents"].as_i64())
+        else {
+            return Err(unprocessable(json!({"items": ["value_is_mandatory"]})));
+        };
+        let Some(fee) = fees.iter().find(|f| f["lago_id"] == fee_id) else {
+            return Err(not_found("fee_not_found"));
+        };
+        if amount <= 0
+            || amount > fee["amount_cents"].as_i64().unwrap_or(0) - credited(st, &json!(fee_id))
+        {
+            return Err(unprocessable(
+                json!({"amount_cents": ["higher_than_remaining_fee_amount"]}),
+            ));
+        }
+        sum += amount;
+    }
+    let credit = cn["credit_amount_cents"].as_i64().unwrap_or(0);
+    let refund = cn["refund_amount_cents"].as_i64().unwrap_or(0);
+    if credit < 0 || refund < 0 || credit + refund != sum {
+        return Err(unprocessable(json!({"base": ["invalid_amount"]})));
+    }
+    Ok(())
+}
 
 fn unprocessable(details: Value) -> Response {
     (
@@ -296,6 +391,61 @@ pub async fn spawn_lago(delay: std::time::Duration) -> (String, S) {
                 if !authorized(&h) { return unauthorized(); }
                 if !s.lock().unwrap().customers.contains_key(&id) { return not_found("customer_not_found"); }
                 axum::Json(json!({"customer": {"portal_url": format!("https://lago.example/customer-portal/{id}")}})).into_response()
+            }),
+        )
+        .route(
+            "/api/v1/webhooks/public_key",
+            get(|h: HeaderMap| async move {
+                use base64::Engine;
+                if !authorized(&h) { return unauthorized(); }
+                base64::engine::general_purpose::STANDARD.encode(WEBHOOK_PUBLIC_PEM).into_response()
+            }),
+        )
+        .route(
+            "/api/v1/customers/{id}/checkout_url",
+            post(|axum::extract::State(s): axum::extract::State<S>, h: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>| async move {
+                if !authorized(&h) { return unauthorized(); }
+                let st = s.lock().unwrap();
+                let Some(c) = st.customers.get(&id) else { return not_found("customer_not_found") };
+                let Some(provider) = c["billing_configuration"]["payment_provider"].as_str() else {
+                    return unprocessable(json!({"base": ["no_linked_payment_provider"]}));
+                };
+                axum::Json(json!({"customer": {"external_customer_id": id, "payment_provider": provider,
+                    "checkout_url": format!("https://checkout.{provider}.example/setup/{id}")}})).into_response()
+            }),
+        )
+        .route(
+            "/api/v1/invoices/{id}",
+            get(|axum::extract::State(s): axum::extract::State<S>, h: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>| async move {
+                if !authorized(&h) { return unauthorized(); }
+                let st = s.lock().unwrap();
+                let Some(inv) = st.invoices.get(&id) else { return not_found("invoice_not_found") };
+                let mut inv = inv.clone();
+                inv["lago_id"] = json!(id);
+                // Each fee with what is left to credit on it, as Lago's fee model computes it.
+                let fees: Vec<Value> = fees_of(&id, &inv).into_iter().map(|mut f| {
+                    let fee_id = f["lago_id"].clone();
+                    f["creditable_amount_cents"] = json!(f["amount_cents"].as_i64().unwrap_or(0) - credited(&st, &fee_id));
+                    f
+                }).collect();
+                inv["fees"] = json!(fees);
+                axum::Json(json!({"invoice": inv})).into_response()
+            }),
+        )
+        .route(
+            "/api/v1/credit_notes",
+            post(|axum::extract::State(s): axum::extract::State<S>, h: HeaderMap, axum::Json(b): axum::Json<Value>| async move {
+                if !authorized(&h) { return unauthorized(); }
+                let mut st = s.lock().unwrap();
+                let cn = &b["credit_note"];
+                if let Err(r) = credit_note_errors(&st, cn) { return r; }
+                let mut saved = cn.clone();
+                saved["lago_id"] = json!(uuid::Uuid::now_v7().to_string());
+                saved["credit_status"] = json!("available");
+                saved["balance_amount_cents"] = cn["credit_amount_cents"].clone();
+                st.credit_notes.push(saved.clone());
+                st.writes.push(("POST".into(), "/credit_notes".into()));
+                axum::Json(json!({"credit_note": saved})).into_response()
             }),
         )
         .route(

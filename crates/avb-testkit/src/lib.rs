@@ -6,6 +6,7 @@ pub mod browser;
 pub mod clone_api;
 pub mod lago;
 pub mod speech;
+pub mod stripe;
 pub mod ws;
 use avb_core::config::Config;
 use avb_core::services::{tenants, users};

@@ -356,10 +356,10 @@ pub async fn revenue(
 }
 
 /// `POST /api/v1/lago/webhooks`: Lago's webhooks (no bearer token: each one is verified by its
-/// HMAC signature and deduplicated on `X-Lago-Unique-Key`); invoices are mirrored.
+/// HMAC or JWT signature and deduplicated on `X-Lago-Unique-Key`); invoices are mirrored.
 #[utoipa::path(post, path = "/api/v1/lago/webhooks", tag = "billing", request_body(content = Object, description = "Lago's webhook payload"),
     responses((status = 200, description = "Applied, already seen, or not about invoices"),
-        (status = 401, body = crate::error::Problem, description = "Not configured, not HMAC, or a bad signature"),
+        (status = 401, body = crate::error::Problem, description = "Not configured, neither HMAC nor JWT, or a bad signature"),
         (status = 422, body = crate::error::Problem, description = "No unique key, or not an invoice Lago would send")))]
 pub async fn lago_webhook(
     State(state): State<AppState>,
@@ -384,10 +384,33 @@ pub async fn lago_webhook(
     Ok(axum::Json(serde_json::json!({"result": what})))
 }
 
-/// `POST /api/v1/admin/invoices/{id}/retry-payment` (requires `platform:tenants`): asks Lago
-/// to collect a Lago invoice's payment again.
+/// `POST /api/v1/stripe/webhooks`: Stripe's events (no bearer token: each one is verified by
+/// its `Stripe-Signature` and deduplicated on the event id); payment outcomes update invoices.
+#[utoipa::path(post, path = "/api/v1/stripe/webhooks", tag = "billing", request_body(content = Object, description = "A Stripe event"),
+    responses((status = 200, description = "Applied, already seen, or not about invoice payments"),
+        (status = 401, body = crate::error::Problem, description = "Not configured or a bad or stale signature"),
+        (status = 422, body = crate::error::Problem, description = "Not a Stripe event")))]
+pub async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    use avb_core::services::stripe::{self, Received};
+    let sig = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    let what = match stripe::receive(&state.ctx, sig, &body).await? {
+        Received::Applied => "applied",
+        Received::Duplicate => "duplicate",
+        Received::Ignored => "ignored",
+    };
+    Ok(axum::Json(serde_json::json!({"result": what})))
+}
+
+/// `POST /api/v1/admin/invoices/{id}/retry-payment` (requires `platform:tenants`): collects the
+/// payment again, through Lago or by charging the tenant's saved Stripe card.
 #[utoipa::path(post, path = "/api/v1/admin/invoices/{id}/retry-payment", tag = "admin", params(("id" = Uuid, Path)),
-    responses((status = 200, body = InvoiceView), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "A local invoice, void or paid")),
+    responses((status = 200, body = InvoiceView), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "No provider can collect it (a local invoice without a saved card), void or paid")),
     security(("bearer" = [])))]
 pub async fn retry_payment(
     State(state): State<AppState>,

@@ -17,6 +17,18 @@ pub fn name(ctx: &AppContext) -> &'static str {
     }
 }
 
+/// How payment methods are managed: `lago` (through Lago's checkout link and portal),
+/// `stripe` (Stripe Elements, with `[stripe]` keys) or `manual` (the operator records payments).
+pub fn payments(ctx: &AppContext) -> &'static str {
+    if name(ctx) == "lago" {
+        "lago"
+    } else if crate::services::stripe::enabled(ctx) {
+        "stripe"
+    } else {
+        "manual"
+    }
+}
+
 /// A plan was created or got a new version.
 pub async fn plan_saved(ctx: &AppContext, terms: &PlanTerms) {
     if name(ctx) == "lago" {

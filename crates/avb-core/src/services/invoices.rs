@@ -270,8 +270,15 @@ pub async fn close_due_periods(ctx: &AppContext, now: DateTime<Utc>) -> CoreResu
             break;
         }
         for s in due {
-            if close_period(ctx, s).await?.is_some() {
+            if let Some(inv) = close_period(ctx, s).await? {
                 made += 1;
+                // A saved card pays at once; a failure is recorded on the invoice.
+                if let Err(e) =
+                    crate::services::stripe::charge_invoice(ctx, TenantId(inv.tenant_id), inv.id, 0)
+                        .await
+                {
+                    tracing::warn!(invoice = %inv.number, error = %e, "charging the card failed");
+                }
             }
         }
     }
@@ -430,13 +437,18 @@ pub async fn set_payment(
     if note.chars().count() > 500 {
         return Err(ValidationError::new("note", "must be at most 500 characters").into());
     }
-    let tx = ctx.store.platform_tx(true).await?;
-    let m = repo::get_any(&tx, id).await?;
+    let tx = ctx.store.platform_tx(false).await?;
+    let tenant = TenantId(repo::get_any(&tx, id).await?.tenant_id);
+    tx.commit().await?;
+    let tx = ctx.store.tenant_tx(tenant, true).await?;
+    let m = repo::get(&tx, id).await?;
     if m.status == "voided" {
         return Err(CoreError::Conflict(format!("{} is void", m.number)));
     }
-    let tenant = TenantId(m.tenant_id);
     let m = repo::set_payment(&tx, m, status, note).await?;
+    if status != "pending" {
+        crate::services::payments::record(&tx, &m, "manual", None, note).await?;
+    }
     audit_repo::append(
         &tx,
         audit::entry(
@@ -534,28 +546,49 @@ pub async fn void(
     Ok(view)
 }
 
-/// Asks Lago to collect a Lago invoice's payment again (requires `platform:tenants`;
-/// audited). Local invoices are paid as agreed and recorded with [`set_payment`].
+/// Collects an invoice's payment again (requires `platform:tenants`; audited): Lago's invoices
+/// through Lago, local ones by charging the tenant's saved card when Stripe is configured.
+/// Otherwise local invoices are paid as agreed and recorded with [`set_payment`].
 pub async fn retry_payment(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<InvoiceView> {
     ctx.policy
         .authorize(scope, Permission::PlatformTenants, None)?;
     let tx = ctx.store.platform_tx(false).await?;
     let m = repo::get_any(&tx, id).await?;
     tx.commit().await?;
-    let (Some(lago_id), "lago") = (m.external_id.clone(), m.provider.as_str()) else {
-        return Err(CoreError::Conflict(format!(
-            "{} is on the local ledger: record its payment instead",
-            m.number
-        )));
-    };
     if m.status == "voided" || m.payment_status == "paid" {
         return Err(CoreError::Conflict(format!(
             "{} needs no payment",
             m.number
         )));
     }
-    crate::services::lago_sync::retry_payment(ctx, &lago_id).await?;
     let tenant = TenantId(m.tenant_id);
+    match (m.external_id.clone(), m.provider.as_str()) {
+        (Some(lago_id), "lago") => {
+            crate::services::lago_sync::retry_payment(ctx, &lago_id).await?;
+        }
+        _ if crate::services::stripe::enabled(ctx) => {
+            let tx = ctx.store.tenant_tx(tenant, false).await?;
+            let attempt = avb_storage::repos::payments::for_invoice(&tx, id)
+                .await?
+                .len();
+            tx.commit().await?;
+            let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
+            if crate::services::stripe::charge_invoice(ctx, tenant, id, attempt)
+                .await?
+                .is_none()
+            {
+                return Err(CoreError::Conflict(
+                    "the tenant has no card saved with Stripe to charge".into(),
+                ));
+            }
+        }
+        _ => {
+            return Err(CoreError::Conflict(format!(
+                "{} is on the local ledger: record its payment instead",
+                m.number
+            )));
+        }
+    }
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     audit_repo::append(
         &tx,
@@ -569,6 +602,7 @@ pub async fn retry_payment(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreRes
         ),
     )
     .await?;
+    let m = repo::get(&tx, id).await?;
     tx.commit().await?;
     Ok(InvoiceView::from_model(m))
 }
@@ -593,9 +627,7 @@ pub async fn grant_credit(
         return Err(ValidationError::new("reason", "is required (at most 500 characters)").into());
     }
     if crate::services::billing_provider::name(ctx) == "lago" {
-        return Err(CoreError::Conflict(
-            "billing is on Lago: credit the invoice with a credit note in Lago, whose webhook updates it here".into(),
-        ));
+        return lago_credit_note(ctx, scope, tenant, amount_minor, reason, invoice).await;
     }
     let s = subscriptions::ensure(ctx, tenant).await?;
     let tx = ctx.store.tenant_tx(tenant, true).await?;
@@ -635,6 +667,65 @@ pub async fn grant_credit(
     .await?;
     tx.commit().await?;
     Ok(c.remaining_minor)
+}
+
+/// With Lago, a credit is a Lago credit note on one of the tenant's Lago invoices (Lago puts it
+/// on the customer's balance for the next invoices); audited here.
+async fn lago_credit_note(
+    ctx: &AppContext,
+    scope: &Scope,
+    tenant: TenantId,
+    amount_minor: i64,
+    reason: &str,
+    invoice: Option<Uuid>,
+) -> CoreResult<i64> {
+    let Some(id) = invoice else {
+        return Err(ValidationError::new(
+            "invoice",
+            "is required: with Lago a credit is a credit note on one of the tenant's Lago invoices",
+        )
+        .into());
+    };
+    let tx = ctx.store.tenant_tx(tenant, false).await?;
+    let inv = repo::get(&tx, id).await?;
+    tx.commit().await?;
+    let (Some(lago_id), "lago") = (inv.external_id.clone(), inv.provider.as_str()) else {
+        return Err(CoreError::Conflict(format!(
+            "{} is not a Lago invoice",
+            inv.number
+        )));
+    };
+    let currency = Currency::parse(&inv.currency)
+        .map_err(|_| CoreError::Internal(format!("{} has an unknown currency", inv.number)))?;
+    if amount_minor > inv.total_minor {
+        return Err(ValidationError::new(
+            "amount_minor",
+            format!(
+                "must not exceed the invoice's total ({})",
+                money(inv.total_minor, &currency)
+            ),
+        )
+        .into());
+    }
+    if inv.status == "voided" {
+        return Err(CoreError::Conflict(format!("{} is void", inv.number)));
+    }
+    let note = crate::services::lago_sync::credit_note(ctx, &lago_id, amount_minor, reason).await?;
+    let tx = ctx.store.tenant_tx(tenant, true).await?;
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            scope,
+            Some(tenant),
+            "credit.grant",
+            "invoice",
+            id,
+            serde_json::json!({"amount": money(amount_minor, &currency), "reason": reason, "invoice": inv.number, "lago_credit_note": note}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(amount_minor)
 }
 
 /// Revenue figures for the SaaS admin.

@@ -73,6 +73,19 @@ impl Lago {
             return Ok(None);
         }
         let text = res.text().await.unwrap_or_default();
+        // Lago refusing a request for a reason of its own (not voidable, an amount above what
+        // is left) is a conflict the caller can read, not a failure of ours.
+        if status == reqwest::StatusCode::UNPROCESSABLE_ENTITY
+            || status == reqwest::StatusCode::METHOD_NOT_ALLOWED
+        {
+            let why: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let detail = if why["error_details"].is_null() {
+                why["code"].to_string()
+            } else {
+                why["error_details"].to_string()
+            };
+            return Err(CoreError::Conflict(format!("Lago refused it: {detail}")));
+        }
         if !status.is_success() {
             return Err(CoreError::Internal(format!(
                 "Lago answered {status} to {method} {path}: {text}"
@@ -145,7 +158,7 @@ impl Lago {
         body: &Value,
     ) -> CoreResult<Option<Value>> {
         match self.send(reqwest::Method::POST, create, Some(body)).await {
-            Err(CoreError::Internal(m)) if m.contains("value_already_exist") => {
+            Err(CoreError::Conflict(m)) if m.contains("value_already_exist") => {
                 self.send(reqwest::Method::PUT, update, Some(body)).await
             }
             other => other,
@@ -271,13 +284,21 @@ async fn sync_tenant(
     let t = tenants::get(&tx, tenant).await?;
     let terms = crate::services::subscriptions::terms_of(&tx, &s).await?;
     tx.commit().await?;
-    let customer = json!({"customer": {
+    let mut customer = json!({"customer": {
         "external_id": tenant.as_uuid().to_string(),
         "name": t.name,
         "email": t.billing_email,
         "currency": terms.currency.code(),
         "timezone": t.timezone,
     }});
+    if let Some(provider) = &ctx.config.lago.payment_provider {
+        // Lago makes the customer at the provider and collects invoices through it.
+        customer["customer"]["billing_configuration"] = json!({
+            "payment_provider": provider,
+            "payment_provider_code": ctx.config.lago.payment_provider_code,
+            "sync_with_provider": true,
+        });
+    }
     lago.send(reqwest::Method::POST, "/customers", Some(&customer))
         .await?;
     let Some(code) = codes.get(&s.plan_id) else {
@@ -356,6 +377,146 @@ pub async fn portal_url(ctx: &AppContext, tenant: TenantId) -> CoreResult<String
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
         .map(str::to_string)
         .ok_or_else(|| CoreError::Internal("Lago returned no portal URL".into()))
+}
+
+/// A fresh checkout link of the payment provider Lago linked to `tenant`'s customer, where a
+/// payment method is added (card details go to the provider, never through us).
+pub async fn checkout_url(ctx: &AppContext, tenant: TenantId) -> CoreResult<String> {
+    let lago = Lago::from_config(ctx)?
+        .ok_or_else(|| CoreError::Conflict("billing is not on Lago".into()))?;
+    if ctx.config.lago.payment_provider.is_none() {
+        return Err(CoreError::Conflict(
+            "no payment provider is linked in Lago (lago.payment_provider)".into(),
+        ));
+    }
+    let v = lago
+        .send(
+            reqwest::Method::POST,
+            &format!("/customers/{}/checkout_url", tenant.as_uuid()),
+            None,
+        )
+        .await?
+        .ok_or_else(|| {
+            CoreError::Conflict("Lago does not know this customer yet; retry in a minute".into())
+        })?;
+    v["customer"]["checkout_url"]
+        .as_str()
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .map(str::to_string)
+        .ok_or_else(|| CoreError::Internal("Lago returned no checkout URL".into()))
+}
+
+/// Issues a Lago credit note of `amount_cents` on a Lago invoice, credited to the customer's
+/// balance (Lago applies it to the next invoices). Lago wants the amount per fee, so it is
+/// spread over the invoice's fees in order; Lago refuses more than an invoice's fees allow.
+pub(crate) async fn credit_note(
+    ctx: &AppContext,
+    lago_id: &str,
+    amount_cents: i64,
+    description: &str,
+) -> CoreResult<String> {
+    let lago = Lago::from_config(ctx)?
+        .ok_or_else(|| CoreError::Conflict("billing is not on Lago".into()))?;
+    let invoice = lago
+        .send(reqwest::Method::GET, &format!("/invoices/{lago_id}"), None)
+        .await?
+        .ok_or(CoreError::NotFound)?;
+    let fees = invoice["invoice"]["fees"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let items = spread_over_fees(&fees, amount_cents);
+    if items.is_empty() {
+        return Err(CoreError::Conflict(
+            "the Lago invoice has no fees to credit".into(),
+        ));
+    }
+    let body = json!({"credit_note": {
+        "invoice_id": lago_id,
+        "reason": "other",
+        "description": description,
+        "credit_amount_cents": amount_cents,
+        "refund_amount_cents": 0,
+        "items": items,
+    }});
+    let v = lago
+        .send(reqwest::Method::POST, "/credit_notes", Some(&body))
+        .await?
+        .ok_or(CoreError::NotFound)?;
+    Ok(v["credit_note"]["lago_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Credit-note items taking `amount` from the fees in order, each up to what the fee can still
+/// be credited (Lago's `creditable_amount_cents`: its amount less earlier credit notes; the
+/// fee's `amount_cents` when absent); what the fees cannot hold lands on the last one (for Lago
+/// to refuse).
+fn spread_over_fees(fees: &[Value], amount: i64) -> Vec<Value> {
+    let mut left = amount;
+    let mut items = Vec::new();
+    for (i, fee) in fees.iter().enumerate() {
+        let cents = fee["creditable_amount_cents"]
+            .as_i64()
+            .or_else(|| fee["amount_cents"].as_i64());
+        let (Some(id), Some(cents)) = (fee["lago_id"].as_str(), cents) else {
+            continue;
+        };
+        let take = if i + 1 == fees.len() {
+            left
+        } else {
+            left.min(cents)
+        };
+        if take > 0 {
+            items.push(json!({"fee_id": id, "amount_cents": take}));
+            left -= take;
+        }
+    }
+    items
+}
+
+/// Lago's RSA public key (PEM) for JWT-signed webhooks: the configured one, or fetched from
+/// `GET /webhooks/public_key` (the base64 of the PEM) and kept per Lago for the process.
+pub(crate) async fn webhook_public_key(ctx: &AppContext) -> CoreResult<String> {
+    use base64::Engine;
+    static FETCHED: std::sync::LazyLock<std::sync::Mutex<HashMap<String, String>>> =
+        std::sync::LazyLock::new(Default::default);
+    if let Some(pem) = &ctx.config.lago.webhook_public_key {
+        return Ok(pem.clone());
+    }
+    let lago = Lago::from_config(ctx)?.ok_or(CoreError::Unauthorized(
+        "JWT-signed Lago webhooks need [lago] api_url and api_key, or lago.webhook_public_key",
+    ))?;
+    if let Some(pem) = FETCHED.lock().ok().and_then(|m| m.get(&lago.base).cloned()) {
+        return Ok(pem);
+    }
+    let res = lago
+        .http
+        .get(format!("{}/webhooks/public_key", lago.base))
+        .bearer_auth(&lago.key)
+        .send()
+        .await
+        .map_err(|e| CoreError::Unavailable(format!("Lago could not be reached: {e}")))?;
+    if !res.status().is_success() {
+        return Err(CoreError::Unavailable(format!(
+            "Lago answered {} for its webhook public key",
+            res.status()
+        )));
+    }
+    let text = res.text().await.unwrap_or_default();
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(text.trim().trim_matches('"'))
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|p| p.contains("PUBLIC KEY"))
+        .ok_or_else(|| {
+            CoreError::Internal("Lago's webhook public key is not a base64 PEM".into())
+        })?;
+    if let Ok(mut m) = FETCHED.lock() {
+        m.insert(lago.base.clone(), pem.clone());
+    }
+    Ok(pem)
 }
 
 /// Asks Lago to collect a failed or pending invoice's payment again.

@@ -1,5 +1,6 @@
-//! Lago's webhooks (spec/integrations.md A.9): HMAC-verified (`X-Lago-Signature` = base64 of
-//! HMAC-SHA256 of the raw body with the organisation's HMAC key, compared in constant time),
+//! Lago's webhooks (spec/integrations.md A.9): verified as HMAC (`X-Lago-Signature` = base64 of
+//! HMAC-SHA256 of the raw body with the organisation's HMAC key, compared in constant time) or
+//! as JWT (RS256 with Lago's public key, `iss` = Lago's API URL, `data` = the raw body),
 //! deduplicated on `X-Lago-Unique-Key` (a retried webhook changes nothing twice), and applied
 //! to our mirror of Lago's invoices: created, payment status, failures, voids. Lago is the
 //! source of truth for amounts and payment status; pages read the mirror, never Lago.
@@ -32,6 +33,25 @@ pub fn verify(key: &str, body: &[u8], signature: &str) -> bool {
     ring::hmac::verify(&k, body, &sig).is_ok()
 }
 
+/// Whether `token` is Lago's RS256 JWT of `body`: signed by the key in `public_pem`, issued
+/// by `issuer` (Lago's API URL; unchecked when empty) and carrying the raw body as `data`.
+pub fn verify_jwt(public_pem: &str, issuer: &str, body: &[u8], token: &str) -> bool {
+    let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_pem(public_pem.as_bytes()) else {
+        return false;
+    };
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    // Lago's webhook JWTs carry no expiry; `data` is compared with the body instead.
+    v.validate_exp = false;
+    v.required_spec_claims.clear();
+    if !issuer.is_empty() {
+        v.set_issuer(&[issuer.trim_end_matches('/'), issuer]);
+    }
+    let Ok(t) = jsonwebtoken::decode::<Value>(token.trim(), &key, &v) else {
+        return false;
+    };
+    t.claims["data"].as_str().map(str::as_bytes) == Some(body)
+}
+
 /// Lago's signature of `body` under `key` (for the tests' webhook sender).
 pub fn sign(key: &str, body: &[u8]) -> String {
     let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
@@ -46,20 +66,33 @@ pub async fn receive(
     unique_key: Option<&str>,
     body: &[u8],
 ) -> CoreResult<Received> {
-    let Some(key) = &ctx.config.lago.webhook_hmac_key else {
-        return Err(CoreError::Unauthorized(
-            "Lago webhooks are not configured (lago.webhook_hmac_key)",
-        ));
-    };
-    if algorithm.map(str::to_ascii_lowercase).as_deref() != Some("hmac") {
-        return Err(CoreError::Unauthorized(
-            "only HMAC-signed Lago webhooks are accepted (X-Lago-Signature-Algorithm: hmac)",
-        ));
-    }
-    if !signature.is_some_and(|s| verify(key.expose(), body, s)) {
-        return Err(CoreError::Unauthorized(
-            "the X-Lago-Signature does not match",
-        ));
+    match algorithm.map(str::to_ascii_lowercase).as_deref() {
+        Some("hmac") => {
+            let Some(key) = &ctx.config.lago.webhook_hmac_key else {
+                return Err(CoreError::Unauthorized(
+                    "HMAC-signed Lago webhooks are not configured (lago.webhook_hmac_key)",
+                ));
+            };
+            if !signature.is_some_and(|s| verify(key.expose(), body, s)) {
+                return Err(CoreError::Unauthorized(
+                    "the X-Lago-Signature does not match",
+                ));
+            }
+        }
+        Some("jwt") => {
+            let pem = crate::services::lago_sync::webhook_public_key(ctx).await?;
+            let issuer = ctx.config.lago.api_url.as_deref().unwrap_or_default();
+            if !signature.is_some_and(|s| verify_jwt(&pem, issuer, body, s)) {
+                return Err(CoreError::Unauthorized(
+                    "the X-Lago-Signature JWT does not verify against Lago's public key",
+                ));
+            }
+        }
+        _ => {
+            return Err(CoreError::Unauthorized(
+                "X-Lago-Signature-Algorithm must be hmac or jwt",
+            ));
+        }
     }
     let unique = unique_key
         .filter(|k| !k.is_empty() && k.len() <= 200)
@@ -180,7 +213,10 @@ async fn apply_invoice(ctx: &AppContext, kind: &str, inv: &Value) -> CoreResult<
         } else {
             String::new()
         };
-        repo::set_payment(&tx, m, payment, &note).await?;
+        let m = repo::set_payment(&tx, m, payment, &note).await?;
+        if payment != "pending" {
+            crate::services::payments::record(&tx, &m, "lago", Some(lago_id), &note).await?;
+        }
     }
     tx.commit().await?;
     Ok(())

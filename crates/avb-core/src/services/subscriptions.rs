@@ -135,6 +135,10 @@ pub struct PendingChange {
 pub struct BillingOverview {
     /// `local` or `lago`.
     pub provider: String,
+    /// How payment methods are managed: `lago` (Lago's checkout link and portal), `stripe`
+    /// (Stripe Elements on this platform's payment page) or `manual` (the operator records
+    /// payments).
+    pub payments: String,
     pub plan_code: String,
     pub plan_name: String,
     pub plan_version: i32,
@@ -252,6 +256,7 @@ pub async fn overview(ctx: &AppContext, scope: &Scope) -> CoreResult<BillingOver
         .collect();
     Ok(BillingOverview {
         provider: crate::services::billing_provider::name(ctx).into(),
+        payments: crate::services::billing_provider::payments(ctx).into(),
         plan_code: plan.code,
         plan_name: terms.name.clone(),
         plan_version: s.plan_version,
@@ -356,6 +361,15 @@ pub async fn change_plan(ctx: &AppContext, scope: &Scope, code: &str) -> CoreRes
         outcome.result == "upgraded",
     )
     .await;
+    let mut outcome = outcome;
+    if let Some(inv) = &mut outcome.invoice {
+        // A saved card pays the prorated difference at once; the upgrade stands either way.
+        match crate::services::stripe::charge_invoice(ctx, tenant, inv.id, 0).await {
+            Ok(Some(status)) => inv.payment_status = status,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(invoice = %inv.number, error = %e, "charging the card failed"),
+        }
+    }
     Ok(outcome)
 }
 

@@ -59,7 +59,24 @@ pub fn parse_timezone(raw: &str) -> Result<String, ValidationError> {
     }
 }
 
-/// Creates a tenant (platform permission).
+/// Refuses a plan code that is not a plan on offer (unknown or deprecated), naming those that are.
+async fn require_offered_plan(ctx: &AppContext, code: &str) -> CoreResult<()> {
+    let offered = crate::services::plans::offered(ctx).await?;
+    if offered.iter().any(|p| p.terms.code == code) {
+        return Ok(());
+    }
+    let codes: Vec<&str> = offered.iter().map(|p| p.terms.code.as_str()).collect();
+    Err(ValidationError::new(
+        "plan",
+        format!(
+            "'{code}' is not a plan on offer; choose one of: {}",
+            codes.join(", ")
+        ),
+    )
+    .into())
+}
+
+/// Creates a tenant (platform permission) on a plan on offer.
 pub async fn create(ctx: &AppContext, scope: &Scope, input: NewTenantInput) -> CoreResult<Tenant> {
     ctx.policy
         .authorize(scope, Permission::PlatformTenants, None)?;
@@ -67,6 +84,7 @@ pub async fn create(ctx: &AppContext, scope: &Scope, input: NewTenantInput) -> C
     let email = Email::parse("billing_email", &input.billing_email)?;
     let plan = parse_plan(input.plan.as_deref().unwrap_or("free"))?;
     let timezone = parse_timezone(input.timezone.as_deref().unwrap_or("UTC"))?;
+    require_offered_plan(ctx, &plan).await?;
     let id = TenantId::new();
     let tx = ctx.store.platform_tx(true).await?;
     let t = tenants::insert(

@@ -159,6 +159,48 @@ pub async fn show(
     page(&state, &v, q, None).await
 }
 
+/// `GET /admin/billing/payments.csv?from=&to=`: every payment attempt (manual, Lago or Stripe)
+/// made in the period, across tenants, with its outcome and the provider's error.
+pub async fn export_payments(
+    State(state): State<PortalState>,
+    v: Require<perm::PlatformTenants>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let f = q.filter().map_err(PageError::Invalid)?;
+    let rows = avb_core::services::payments::list_all(&state.ctx, &v.scope, f.from, f.to).await?;
+    let mut out = String::from(
+        "created_at,tenant_id,invoice_id,provider,status,currency,amount_minor,reference,error\n",
+    );
+    for p in rows
+        .iter()
+        .filter(|p| f.tenant_id.is_none_or(|t| t == p.tenant_id))
+    {
+        let fields = [
+            p.created_at.to_rfc3339(),
+            p.tenant_id.to_string(),
+            p.invoice_id.to_string(),
+            p.provider.clone(),
+            p.status.clone(),
+            p.currency.clone(),
+            p.amount_minor.to_string(),
+            p.reference.clone().unwrap_or_default(),
+            p.error.clone(),
+        ];
+        crate::csv::row(&mut out, &fields);
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"payments.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response())
+}
+
 /// `GET /admin/billing/export.csv`: the filtered invoices as CSV (every page).
 pub async fn export(
     State(state): State<PortalState>,

@@ -115,12 +115,24 @@ fn operator_commands_then_serve_and_use_the_key() {
             "--email",
             "billing@cli.io",
             "--plan",
-            "pro",
+            "free",
         ],
         None,
     );
     let tid = tenant["id"].as_str().unwrap().to_string();
-    assert_eq!(tenant["plan"], "pro");
+    assert_eq!(tenant["plan"], "free");
+    let unknown_plan = env.run(
+        &[
+            "admin", "tenant", "create", "--name", "Y", "--email", "y@cli.io", "--plan", "pro",
+        ],
+        None,
+    );
+    assert!(!unknown_plan.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown_plan.stderr).contains("'pro' is not a plan on offer"),
+        "{}",
+        String::from_utf8_lossy(&unknown_plan.stderr)
+    );
     let bad = env.run(
         &[
             "admin", "tenant", "create", "--name", "X", "--email", "nope",

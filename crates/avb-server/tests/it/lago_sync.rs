@@ -242,3 +242,148 @@ async fn scenario(db: Db) {
         "voided"
     );
 }
+
+both_backends!(
+    lago_jwt_webhooks_checkout_links_and_credit_notes,
+    jwt_checkout_credit
+);
+async fn jwt_checkout_credit(db: Db) {
+    use avb_testkit::browser::Browser;
+    let (url, lago) = spawn_lago(std::time::Duration::ZERO).await;
+    let issuer = url.clone();
+    let app = spawn_app_with(db, move |c| {
+        c.lago.api_url = Some(url);
+        c.lago.api_key = Some(avb_core::Secret::new(KEY));
+        c.lago.payment_provider = Some("stripe".into());
+        c.lago.payment_provider_code = Some("stripe_eu".into());
+    })
+    .await;
+    let admin_email = app.create_user(None, "saas_admin", "root@jwt.test").await;
+    let admin = app.login(&admin_email).await;
+    let tenant = app.create_tenant("Jwt Co").await;
+    let owner_email = app
+        .create_user(Some(tenant), "tenant_owner", "owner@jwt.test")
+        .await;
+    let owner = app.login(&owner_email).await;
+    let (_, b) = app.get("/api/v1/billing", &owner).await;
+    assert_eq!(b["payments"], "lago", "{b}");
+    avb_core::services::lago_sync::reconcile(&app.ctx)
+        .await
+        .unwrap();
+    // The customer is linked to the payment provider; the tenant gets a checkout link for it.
+    let tid = tenant.as_uuid().to_string();
+    assert_eq!(
+        lago.lock().unwrap().customers[&tid]["billing_configuration"],
+        json!({"payment_provider": "stripe", "payment_provider_code": "stripe_eu", "sync_with_provider": true})
+    );
+    let browser = Browser::new(&app);
+    let cookie = browser.session(&owner_email).await;
+    let html = browser.page("/billing", &cookie).await;
+    assert!(
+        html.contains("href=\"/billing/payment-methods/checkout\""),
+        "{html}"
+    );
+    let res = browser
+        .get("/billing/payment-methods/checkout", &cookie)
+        .await;
+    assert_eq!(
+        res.headers()["location"],
+        format!("https://checkout.stripe.example/setup/{tid}").as_str()
+    );
+
+    // A JWT-signed webhook verifies against the key Lago serves; a forged one does not.
+    lago.lock().unwrap().invoices.insert(
+        "inv_jwt_1".into(),
+        json!({"status": "finalized", "payment_status": "pending", "total_amount_cents": 5000,
+            "fees": [{"lago_id": "fee_sub", "amount_cents": 3000}, {"lago_id": "fee_usage", "amount_cents": 2000}]}),
+    );
+    let body = json!({"webhook_type": "invoice.created", "object_type": "invoice", "invoice": {
+        "lago_id": "inv_jwt_1", "number": "LAGO-JWT-1", "status": "finalized", "payment_status": "pending",
+        "currency": "USD", "total_amount_cents": 5000, "issuing_date": "2026-11-26",
+        "customer": {"external_id": tid}}});
+    let raw = serde_json::to_vec(&body).unwrap();
+    let send = |sig: String, key: &'static str, raw: Vec<u8>| {
+        let base = app.base.clone();
+        async move {
+            let res = reqwest::Client::new()
+                .post(format!("{base}/api/v1/lago/webhooks"))
+                .header("content-type", "application/json")
+                .header("x-lago-signature", sig)
+                .header("x-lago-signature-algorithm", "jwt")
+                .header("x-lago-unique-key", key)
+                .body(raw)
+                .send()
+                .await
+                .unwrap();
+            (
+                res.status(),
+                res.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let other_issuer = avb_testkit::lago::jwt_signature("https://elsewhere.example", &raw);
+    let (s, _) = send(other_issuer, "jwt-0", raw.clone()).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let mut tampered = body.clone();
+    tampered["invoice"]["total_amount_cents"] = json!(1);
+    let (s, _) = send(
+        avb_testkit::lago::jwt_signature(&issuer, &raw),
+        "jwt-1",
+        serde_json::to_vec(&tampered).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "the JWT's data must be the body"
+    );
+    let (_, list) = app.get("/api/v1/invoices", &owner).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 0, "{list}");
+    let (s, b) = send(
+        avb_testkit::lago::jwt_signature(&issuer, &raw),
+        "jwt-2",
+        raw.clone(),
+    )
+    .await;
+    assert_eq!((s, b["result"].as_str()), (StatusCode::OK, Some("applied")));
+    let (_, list) = app.get("/api/v1/invoices", &owner).await;
+    let invoice_id = list["data"][0]["id"].as_str().unwrap().to_string();
+
+    // A credit is a Lago credit note spread over the invoice's fees; more than is left is refused.
+    let credit = |amount: i64, invoice: Option<&str>| json!({"amount_minor": amount, "reason": "Outage on 24 November", "invoice_id": invoice});
+    let path = format!("/api/v1/admin/tenants/{tid}/credits");
+    let (s, b) = app.post(&path, &admin, credit(500, None)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, b) = app
+        .post(&path, &admin, credit(3500, Some(&invoice_id)))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    {
+        let st = lago.lock().unwrap();
+        assert_eq!(st.credit_notes.len(), 1);
+        assert_eq!(
+            st.credit_notes[0]["items"],
+            json!([{"fee_id": "fee_sub", "amount_cents": 3000}, {"fee_id": "fee_usage", "amount_cents": 500}])
+        );
+        assert_eq!(st.credit_notes[0]["credit_amount_cents"], 3500);
+    }
+    let (s, b) = app
+        .post(&path, &admin, credit(2000, Some(&invoice_id)))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "only 1500 is left on the fees: {b}"
+    );
+    assert!(b.to_string().contains("Lago refused it"), "{b}");
+    assert_eq!(lago.lock().unwrap().credit_notes.len(), 1);
+    let (s, _) = app
+        .post(&path, &admin, credit(1500, Some(&invoice_id)))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "the 1500 left is on the usage fee");
+    let st = lago.lock().unwrap();
+    assert_eq!(
+        st.credit_notes[1]["items"],
+        json!([{"fee_id": "fee_usage", "amount_cents": 1500}])
+    );
+}

@@ -24,6 +24,7 @@ mod prometheus_monitoring;
 mod rate_limits;
 mod realtime;
 mod story;
+mod stripe_payments;
 mod support;
 mod team_api;
 mod voice_console;

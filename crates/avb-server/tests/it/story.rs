@@ -64,12 +64,26 @@ async fn story(db: Db) {
     let app = spawn_app(db).await;
     let admin = setup_admin(&app).await;
 
-    // SaaS admin creates a tenant through the API.
-    let (s, tenant) = app
+    // SaaS admin creates a tenant through the API, on a plan on offer.
+    let (s, refused) = app
         .post(
             "/api/v1/admin/tenants",
             &admin,
             json!({"name": "Acme Voice", "billing_email": "Billing@Acme.io", "plan": "pro"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("'pro' is not a plan on offer; choose one of: free"),
+        "{refused}"
+    );
+    let (s, tenant) = app
+        .post(
+            "/api/v1/admin/tenants",
+            &admin,
+            json!({"name": "Acme Voice", "billing_email": "Billing@Acme.io", "plan": "free"}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{tenant}");

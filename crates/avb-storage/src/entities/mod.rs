@@ -20,6 +20,8 @@ pub mod login_event;
 pub mod mail;
 pub mod membership;
 pub mod one_time_token;
+pub mod payment;
+pub mod payment_account;
 pub mod persona;
 pub mod persona_default;
 pub mod persona_version;

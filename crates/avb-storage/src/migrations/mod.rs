@@ -22,6 +22,7 @@ mod m20261127_000015_leader_leases;
 mod m20261128_000200_personas;
 mod m20261129_000400_custom_voices;
 mod m20261130_000500_billing;
+mod m20261201_000600_payments;
 
 /// PostgreSQL only: row-level security on a tenant-owned table (ENABLE + FORCE and the policy
 /// that admits the transaction's tenant, or a platform transaction).
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000300_stt_settings::Migration),
             Box::new(m20261129_000400_custom_voices::Migration),
             Box::new(m20261130_000500_billing::Migration),
+            Box::new(m20261201_000600_payments::Migration),
         ]
     }
 }
