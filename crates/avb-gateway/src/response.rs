@@ -186,6 +186,54 @@ impl ResponseJob {
     }
 }
 
+/// A chat model that answers with fixed words: the platform's own notices (a session ending
+/// for its plan's limit) are spoken through the same response path as any answer.
+struct Scripted(String);
+
+#[async_trait::async_trait]
+impl ChatModel for Scripted {
+    async fn stream(
+        &self,
+        _req: ChatRequest,
+    ) -> Result<avb_voice::ChatStream, avb_voice::EngineError> {
+        let deltas = vec![
+            Ok(LlmDelta::Text(self.0.clone())),
+            Ok(LlmDelta::Usage {
+                input_tokens: 0,
+                output_tokens: 0,
+            }),
+        ];
+        Ok(futures::stream::iter(deltas).boxed())
+    }
+}
+
+impl ResponseJob {
+    /// A response that says `text` (spoken when the session speaks and a voice is configured,
+    /// else as text); no model is asked.
+    pub fn notice(cfg: &SessionConfig, engines: &Engines, dialect: Dialect, text: &str) -> Self {
+        let audio = !cfg.text_only && engines.tts.is_some();
+        Self {
+            timing: Timing::default(),
+            id: new_id("resp"),
+            partial: Arc::new(Mutex::new(Partial::default())),
+            llm: Some(Arc::new(Scripted(text.to_string()))),
+            request: ChatRequest {
+                model: "notice".into(),
+                messages: Vec::new(),
+                temperature: None,
+                max_tokens: None,
+                tools: Vec::new(),
+            },
+            audio,
+            dialect,
+            tts: engines.tts.clone(),
+            voice: engines.tts_voice(&cfg.voice),
+            speed: cfg.speed,
+            output_format: cfg.output_format,
+        }
+    }
+}
+
 fn response_object(
     id: &str,
     status: &str,

@@ -373,6 +373,7 @@ impl Session {
                     match allowance_spent(&self.state.ctx, tenant).await {
                         Ok(Some(why)) => {
                             reason = "plan limit reached".into();
+                            self.say_goodbye(&emitter, &mut done_rx, &format!("This session is ending: {why}.")).await;
                             emitter.error(&ProtocolError::new(ErrorCode::SessionExpired, format!("The session ended: {why}."))).await;
                             let _ = tx.send(Outgoing::Close(1000, "plan limit reached".into())).await;
                             break;
@@ -617,6 +618,32 @@ impl Session {
             .and_then(|mut e| e.task.take());
         self.transcribe(out, &item_id, &audio, early).await;
         Ok(())
+    }
+
+    /// Before the server ends the session: lets an active response finish (cancelling it
+    /// after 10 s), then says `notice` as a response of its own, so a caller hears why the
+    /// line goes quiet. The notice is neither metered nor kept in the conversation.
+    async fn say_goodbye(
+        &mut self,
+        out: &Emitter,
+        done_rx: &mut mpsc::Receiver<Finished>,
+        notice: &str,
+    ) {
+        if self.active.is_some() {
+            match tokio::time::timeout(Duration::from_secs(10), done_rx.recv()).await {
+                Ok(Some(finished)) => self.finish(finished).await,
+                _ => self.cancel(out, "client_cancelled").await,
+            }
+        }
+        let job = ResponseJob::notice(&self.config, &self.engines, self.dialect, notice);
+        let (tx, mut rx) = mpsc::channel(1);
+        let spoken =
+            tokio::time::timeout(Duration::from_secs(15), response::run(job, out.clone(), tx))
+                .await;
+        if spoken.is_err() {
+            tracing::warn!("the closing notice took too long; the session ends without it");
+        }
+        rx.close();
     }
 
     /// Starts a response unless one is active.

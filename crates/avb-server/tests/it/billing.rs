@@ -895,13 +895,29 @@ async fn realtime_sessions_stop_at_the_plans_concurrency_and_monthly_minutes() {
         "minutes",
     )
     .await;
-    // The live session ends, saying why, once its next allowance check sees the minutes gone.
+    // The live session ends, saying why, once its next allowance check sees the minutes gone:
+    // first as a response of its own (spoken when the session speaks), then as the error.
+    let mut before = Vec::new();
     let ended = loop {
         let e = avb_testkit::ws::recv_within(&mut live, std::time::Duration::from_secs(10)).await;
-        if e["type"] == "error" || e["type"] == "__close" {
+        if (e["type"] == "error" && e["error"]["code"] == "session_expired")
+            || e["type"] == "__close"
+        {
             break e;
         }
+        before.push(e);
     };
+    let notice = before
+        .iter()
+        .find(|e| e["type"] == "response.done")
+        .unwrap_or_else(|| panic!("no closing notice before the end: {before:?}"));
+    assert_eq!(notice["response"]["status"], "completed", "{notice}");
+    assert!(
+        notice.to_string().contains(
+            "This session is ending: the Plan pilot plan's 3 audio minutes for this period are used up"
+        ),
+        "{notice}"
+    );
     assert_eq!(ended["error"]["code"], "session_expired", "{ended}");
     assert!(
         ended["error"]["message"]
