@@ -8,17 +8,22 @@
 #                               # when missing) + a venv with ovos-core 2.1.1, padatious, adapt,
 #                               # padacioso, the curated offline skills and NLTK with an offline
 #                               # WordNet; ~2 min the first time, instant afterwards
-#   scripts/ovos.sh up          # installs if missing, writes mycroft.conf, starts ovos-core in the
-#                               # background (log and pid in the cache's run/ folder) and waits
-#                               # (OVOS_UP_TIMEOUT, 180 s) until it answers mycroft.skills.is_ready
-#                               # on the bus; first start ~1 min (padatious training), then ~15 s
+#   scripts/ovos.sh up          # installs if missing, writes mycroft.conf, starts ovos-core and the
+#                               # wake-word sidecar in the background (logs and pids in the cache's
+#                               # run/ folder) and waits (OVOS_UP_TIMEOUT, 180 s) until ovos-core
+#                               # answers mycroft.skills.is_ready on the bus and the sidecar its
+#                               # /health; first start ~1 min (padatious training), then ~15-20 s
 #   scripts/ovos.sh down        # stops what `up` started (SIGTERM, then KILL after 10 s)
-#   scripts/ovos.sh status      # says whether ovos-core runs and whether a bus listens
+#   scripts/ovos.sh status      # says whether ovos-core and the sidecar run and a bus listens
+#   scripts/ovos.sh wakeword [PORT]  # the wake-word sidecar in the foreground (default 8085,
+#                               # OVOS_WAKEWORD_PORT for `up`): openWakeWord built-in words and
+#                               # PocketSphinx custom phrases (scripts/engines/wakeword_server.py)
 #   scripts/ovos.sh bus         # the stock Python ovos-messagebus in the foreground, a dev aid
 #                               # until the platform serves its own bus (OVOS_BUS_NODELAY=1 sets
 #                               # TCP_NODELAY, avoiding the stock bus's ~44 ms Nagle delay)
 #
-#   Smoke test (with a bus and `up`):  "$(scripts/ovos.sh python)" scripts/ovos/smoke.py
+#   Smoke tests (with a bus and `up`):  "$(scripts/ovos.sh python)" scripts/ovos/smoke.py
+#                                       "$(scripts/ovos.sh python)" scripts/ovos/wakeword_smoke.py
 #   (`scripts/ovos.sh python` prints the venv's python; `scripts/ovos.sh env` prints the exports
 #   that point a shell at the same cache: XDG dirs and NLTK_DATA.)
 #
@@ -52,6 +57,8 @@ PINS=(
   ovos-skill-spelling==0.2.6
   ovos-skill-wordnet==0.2.6
   nltk==3.10.4
+  pyopen-wakeword==1.1.0
+  pocketsphinx==5.1.1
 )
 DEBS=(swig libfann-dev wordnet-base wordnet-sense-index)
 # WordNet 3.0 from Debian, packed as NLTK's corpus (bump when the packing changes).
@@ -68,6 +75,7 @@ RUN_DIR="$CACHE/run"
 CONF="$XDG/config/mycroft/mycroft.conf"
 BUS_HOST="${OVOS_BUS_HOST:-127.0.0.1}"
 BUS_PORT="${OVOS_BUS_PORT:-8181}"
+WAKEWORD_PORT="${OVOS_WAKEWORD_PORT:-8085}"
 
 ovos_env() {
   export XDG_CONFIG_HOME="$XDG/config" XDG_DATA_HOME="$XDG/data" XDG_CACHE_HOME="$XDG/cache"
@@ -83,6 +91,7 @@ ensure_debs() {
   done
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   command -v g++ >/dev/null 2>&1 || missing+=(g++)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
   python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' \
     || missing+=(python3-dev)
   if [ ${#missing[@]} -gt 0 ]; then
@@ -169,6 +178,7 @@ ovos_up() {
     echo $! >"$RUN_DIR/ovos-core.pid"
     echo "ovos-core: starting (pid $!, log $RUN_DIR/ovos-core.log)" >&2
   fi
+  start_wakeword
   ovos_env
   if ! "$PY" "$HERE/ovos/ovosctl.py" wait-ready "$(cat "$RUN_DIR/ovos-core.pid")" \
       "${OVOS_UP_TIMEOUT:-180}"; then
@@ -176,6 +186,31 @@ ovos_up() {
     tail -20 "$RUN_DIR/ovos-core.log" >&2 || true
     exit 1
   fi
+  wait_wakeword
+}
+
+start_wakeword() {
+  if listening 127.0.0.1 "$WAKEWORD_PORT"; then
+    echo "wakeword: already listening on $WAKEWORD_PORT" >&2
+    return
+  fi
+  setsid nohup "$PY" "$HERE/engines/wakeword_server.py" 127.0.0.1 "$WAKEWORD_PORT" \
+    >"$RUN_DIR/wakeword.log" 2>&1 < /dev/null &
+  echo $! >"$RUN_DIR/wakeword.pid"
+  echo "wakeword: starting on $WAKEWORD_PORT (log $RUN_DIR/wakeword.log)" >&2
+}
+
+wait_wakeword() {
+  for _ in $(seq 1 120); do
+    if curl -sf -o /dev/null "http://127.0.0.1:$WAKEWORD_PORT/health" 2>/dev/null; then
+      echo "wakeword: ready on $WAKEWORD_PORT" >&2
+      return
+    fi
+    sleep 0.5
+  done
+  echo "wakeword: did not become ready; last log lines:" >&2
+  tail -20 "$RUN_DIR/wakeword.log" >&2 || true
+  exit 1
 }
 
 stop_pidfile() {
@@ -199,6 +234,7 @@ stop_pidfile() {
 
 ovos_down() {
   stop_pidfile ovos-core
+  stop_pidfile wakeword
 }
 
 ovos_status() {
@@ -209,6 +245,13 @@ ovos_status() {
     echo "ovos-core: not running"
     rc=3
   fi
+  if pid_alive "$RUN_DIR/wakeword.pid"; then
+    echo "wakeword: running (pid $(cat "$RUN_DIR/wakeword.pid"), port $WAKEWORD_PORT)"
+  elif listening 127.0.0.1 "$WAKEWORD_PORT"; then
+    echo "wakeword: something else listens on $WAKEWORD_PORT"
+  else
+    echo "wakeword: not running"
+  fi
   if listening "$BUS_HOST" "$BUS_PORT"; then
     echo "bus: listening on $BUS_HOST:$BUS_PORT"
   else
@@ -216,6 +259,11 @@ ovos_status() {
   fi
   [ -f "$DIR/installed" ] && echo "installed: $DIR" || echo "installed: no ($DIR)"
   return "$rc"
+}
+
+ovos_wakeword() {
+  install_ovos >&2
+  exec "$PY" "$HERE/engines/wakeword_server.py" 127.0.0.1 "${1:-8085}"
 }
 
 ovos_bus() {
@@ -230,11 +278,12 @@ case "${1:-}" in
   down) ovos_down ;;
   status) ovos_status ;;
   bus) ovos_bus ;;
+  wakeword) ovos_wakeword "${2:-8085}" ;;
   python) echo "$PY" ;;
   env)
     ovos_env
     printf 'export %s=%q\n' XDG_CONFIG_HOME "$XDG_CONFIG_HOME" XDG_DATA_HOME "$XDG_DATA_HOME" \
       XDG_CACHE_HOME "$XDG_CACHE_HOME" XDG_STATE_HOME "$XDG_STATE_HOME" NLTK_DATA "$NLTK_DATA"
     ;;
-  *) echo "usage: $0 install | up | down | status | bus | python | env" >&2; exit 2 ;;
+  *) echo "usage: $0 install | up | down | status | bus | wakeword [PORT] | python | env" >&2; exit 2 ;;
 esac
