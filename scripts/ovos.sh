@@ -12,7 +12,8 @@
 #                               # wake-word sidecar in the background (logs and pids in the cache's
 #                               # run/ folder) and waits (OVOS_UP_TIMEOUT, 180 s) until ovos-core
 #                               # answers mycroft.skills.is_ready on the bus and the sidecar its
-#                               # /health; first start ~1 min (padatious training), then ~15-20 s
+#                               # /health, and until padatious has trained (utterances block until
+#                               # then); first start ~70-80 s (training), a restart ~15-20 s
 #   scripts/ovos.sh down        # stops what `up` started (SIGTERM, then KILL after 10 s)
 #   scripts/ovos.sh status      # says whether ovos-core and the sidecar run and a bus listens
 #   scripts/ovos.sh wakeword [PORT]  # the wake-word sidecar in the foreground (default 8085,
@@ -165,11 +166,11 @@ pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 ovos_up() {
   install_ovos >&2
-  write_conf
   mkdir -p "$RUN_DIR"
   if pid_alive "$RUN_DIR/ovos-core.pid"; then
     echo "ovos-core: already running (pid $(cat "$RUN_DIR/ovos-core.pid"))" >&2
   else
+    write_conf  # not while it runs: ovos-core reloads mycroft.conf when the file changes
     listening "$BUS_HOST" "$BUS_PORT" \
       || echo "ovos-core: nothing listens on $BUS_HOST:$BUS_PORT yet; it connects once a bus does" >&2
     ovos_env

@@ -6,7 +6,15 @@
                                                  OVOS_BUS_NODELAY=1 sets TCP_NODELAY per client
     ovosctl.py wait-ready PID TIMEOUT_S          waits until ovos-core answers
                                                  mycroft.skills.is_ready (or broadcasts
-                                                 mycroft.skills.initialized); plays the PHAL role
+                                                 mycroft.skills.initialized) and then until
+                                                 padatious has finished training (it asks
+                                                 mycroft.skills.train, answered with
+                                                 mycroft.skills.trained once any training under
+                                                 way is done: ovos-core itself stops waiting
+                                                 after 60 s, and utterances block until then;
+                                                 asked again until the answer is immediate, so
+                                                 skills loaded late are trained too);
+                                                 plays the PHAL role
                                                  meanwhile: answers ovos.PHAL.internet_check and
                                                  announces the network, so network skills load
                                                  (OVOS_ANNOUNCE_NETWORK=0 turns that off)
@@ -74,6 +82,7 @@ def cmd_wait_ready(pid: int, timeout_s: float) -> int:
     deadline = start + timeout_s
     ws = None
     last_ask = 0.0
+    ready_at = None  # set once ovos-core reports ready; then we wait for training
     while time.monotonic() < deadline:
         if not alive(pid):
             print(f"ovos-core (pid {pid}) exited before it was ready", file=sys.stderr)
@@ -89,8 +98,9 @@ def cmd_wait_ready(pid: int, timeout_s: float) -> int:
                 continue
         now = time.monotonic()
         try:
-            if now - last_ask >= 1.0:
-                send(ws, "mycroft.skills.is_ready")
+            if now - last_ask >= (1.0 if ready_at is None else 30.0):
+                # after ready: ask for training (a no-op when nothing is new), rarely repeated
+                send(ws, "mycroft.skills.is_ready" if ready_at is None else "mycroft.skills.train")
                 last_ask = now
             raw = ws.recv()
         except websocket.WebSocketTimeoutException:
@@ -110,15 +120,27 @@ def cmd_wait_ready(pid: int, timeout_s: float) -> int:
             ctx = dict(msg.get("context") or {})
             send(ws, "ovos.PHAL.internet_check.response",
                  {"internet_connected": True, "network_connected": True}, ctx)
-        elif ((msg_type == "mycroft.skills.is_ready.response" and data.get("status") is True)
-              or msg_type == "mycroft.skills.initialized"):
+        elif ready_at is None and (
+                (msg_type == "mycroft.skills.is_ready.response" and data.get("status") is True)
+                or msg_type == "mycroft.skills.initialized"):
+            ready_at = time.monotonic()
             if announce:
                 send(ws, "mycroft.network.connected")
                 send(ws, "mycroft.internet.connected")
-            print(f"ovos-core ready after {time.monotonic() - start:.1f} s", file=sys.stderr)
+            send(ws, "mycroft.skills.train")
+            last_ask = ready_at
+        elif ready_at is not None and msg_type == "mycroft.skills.trained":
+            now = time.monotonic()
+            if now - last_ask > 1.0:  # it was training: ask again until nothing is pending
+                send(ws, "mycroft.skills.train")
+                last_ask = now
+                continue
+            print(f"ovos-core ready after {ready_at - start:.1f} s, intents trained after "
+                  f"{now - start:.1f} s", file=sys.stderr)
             ws.close()
             return 0
-    print(f"ovos-core not ready after {timeout_s:.0f} s", file=sys.stderr)
+    what = "ready" if ready_at is None else "done training intents"
+    print(f"ovos-core not {what} after {timeout_s:.0f} s", file=sys.stderr)
     return 1
 
 
