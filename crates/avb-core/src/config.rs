@@ -35,7 +35,52 @@ pub struct Config {
     pub lago: LagoConfig,
     pub billing: BillingConfig,
     pub stripe: StripeConfig,
+    pub ovos: OvosConfig,
     pub jobs: JobsConfig,
+}
+
+/// `[ovos]`: the OVOS messagebus the platform serves for ovos-core and its skills.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OvosConfig {
+    /// Serve the bus (`avb serve` starts it on `bus_listen`).
+    pub enabled: bool,
+    /// Where the bus listens (loopback by default: OVOS components run beside the platform).
+    pub bus_listen: String,
+    /// The WebSocket path (OVOS's `websocket.route`).
+    pub bus_route: String,
+    /// Client id -> token; clients connect with `?client_id=<id>&token=<token>`, others are
+    /// refused. ovos-core's route becomes `/core?client_id=ovos-core&token=...`.
+    pub bus_tokens: std::collections::BTreeMap<String, Secret>,
+    /// Largest frame accepted (bytes); a larger one disconnects its sender.
+    pub max_frame_bytes: usize,
+    /// Frames waiting for one client before it is dropped as a slow consumer.
+    pub queue_depth: usize,
+    /// Frames one client may send per second before it is dropped as a flood.
+    pub max_messages_per_sec: u32,
+    /// Seconds between latency probes through the bus.
+    pub probe_interval_secs: u64,
+    /// Probe p99 (ms) above which the bus counts as unhealthy.
+    pub probe_alert_ms: f64,
+    /// The client id ovos-core connects with (its absence is an alert).
+    pub core_client_id: String,
+}
+
+impl Default for OvosConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            bus_listen: "127.0.0.1:8181".into(),
+            bus_route: "/core".into(),
+            bus_tokens: Default::default(),
+            max_frame_bytes: 1 << 20,
+            queue_depth: 1024,
+            max_messages_per_sec: 2000,
+            probe_interval_secs: 5,
+            probe_alert_ms: 50.0,
+            core_client_id: "ovos-core".into(),
+        }
+    }
 }
 
 /// `[stripe]`: card payments straight through Stripe on the local ledger (when Lago is not
@@ -761,6 +806,29 @@ impl Config {
         {
             return Err(ConfigError(
                 "lago.payment_provider must be stripe, adyen or gocardless".into(),
+            ));
+        }
+        if !self.ovos.bus_route.starts_with('/') || self.ovos.bus_route.contains('?') {
+            return Err(ConfigError(
+                "ovos.bus_route must be a path such as /core".into(),
+            ));
+        }
+        if let Some((id, _)) = self
+            .ovos
+            .bus_tokens
+            .iter()
+            .find(|(_, t)| t.expose().len() < 16)
+        {
+            return Err(ConfigError(format!(
+                "ovos.bus_tokens.{id} must be at least 16 characters"
+            )));
+        }
+        if self.ovos.queue_depth == 0
+            || self.ovos.max_messages_per_sec == 0
+            || self.ovos.max_frame_bytes < 1024
+        {
+            return Err(ConfigError(
+                "ovos.queue_depth and max_messages_per_sec must be at least 1, max_frame_bytes at least 1024".into(),
             ));
         }
         if self.server.body_limit_bytes < 1024 {

@@ -57,6 +57,10 @@ pub struct AppContext {
     pub monitor: Arc<crate::monitoring::Monitor>,
     /// The TTS engine as the voice studio uses it (catalogue, previews).
     pub voice: Arc<crate::services::voices::VoiceStudio>,
+    /// The OVOS messagebus, when `[ovos] enabled` (`avb serve` puts it on its listener).
+    pub ovos_bus: Option<avb_ovos::Bus>,
+    /// The token this process's bus probe connects with (made at start, never configured).
+    pub ovos_probe_token: Arc<str>,
 }
 
 impl AppContext {
@@ -133,7 +137,29 @@ impl AppContext {
         ));
         let mailer = Mailer::new(&config.smtp)?;
         let config_engines = config.engines.clone();
+        let ovos_probe_token: Arc<str> = {
+            use rand::Rng;
+            let bytes: [u8; 24] = rand::thread_rng().r#gen();
+            hex::encode(bytes).into()
+        };
+        let ovos_bus = config.ovos.enabled.then(|| {
+            let mut tokens: std::collections::HashMap<String, String> = config
+                .ovos
+                .bus_tokens
+                .iter()
+                .map(|(id, t)| (id.clone(), t.expose().to_string()))
+                .collect();
+            tokens.insert("avb-probe".into(), ovos_probe_token.to_string());
+            avb_ovos::Bus::new(avb_ovos::BusSettings {
+                tokens,
+                max_frame_bytes: config.ovos.max_frame_bytes,
+                queue_depth: config.ovos.queue_depth,
+                max_messages_per_sec: config.ovos.max_messages_per_sec,
+            })
+        });
         Ok(Self {
+            ovos_bus,
+            ovos_probe_token,
             store,
             config: Arc::new(config),
             policy: Arc::new(policy),

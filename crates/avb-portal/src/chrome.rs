@@ -110,6 +110,12 @@ const ADMIN_NAV: &[(&str, &str, &str, Option<Permission>)] = &[
         "♥",
         Some(Permission::PlatformTenants),
     ),
+    (
+        "OVOS bus",
+        "/admin/ovos",
+        "⇄",
+        Some(Permission::PlatformTenants),
+    ),
     ("Account", "/account", "◉", None),
 ];
 
@@ -145,6 +151,7 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "plan_reactivated" => "The plan is offered again.",
         "invoice_payment" => "Payment status recorded.",
         "payment_retried" => "A new payment attempt was made; its outcome shows on the invoice.",
+        "bus_restarted" => "The bus was restarted; clients reconnect by themselves.",
         "card_saved" => "Card saved; invoices are charged to it.",
         "card_removed" => "Card removed.",
         "invoice_voided" => "Invoice voided. The tenant was told by mail and webhook.",

@@ -324,6 +324,11 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/admin/audit/{id}", get(admin::audit::entry))
         .route("/admin/monitoring", get(admin::monitoring::page))
+        .route("/admin/ovos", get(admin::ovos::show))
+        .route(
+            "/admin/ovos/restart",
+            axum::routing::post(admin::ovos::restart),
+        )
         .route("/admin/monitoring/logs", get(admin::monitoring::logs))
         .route(
             "/admin/monitoring/alerts",

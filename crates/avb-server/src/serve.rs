@@ -100,6 +100,7 @@ pub async fn run(
         ctx.store.backend()
     );
     println!("Prometheus metrics on http://{metrics_addr}/metrics");
+    let ovos_task = start_ovos_bus(&ctx, &stop_rx).await?;
     if let Some(token) = avb_core::identity::local::setup_token_if_needed(&ctx).await? {
         println!("No administrator exists yet. Create one (link valid 24 h, usable once):");
         println!("  {}/setup?token={token}", ctx.config.public_url());
@@ -161,8 +162,51 @@ pub async fn run(
         let _ = w.await;
     }
     let _ = metrics_task.await;
+    if let Some(t) = ovos_task {
+        let _ = t.await;
+    }
     println!("AgentVoiceBox stopped");
     Ok(())
+}
+
+/// With `[ovos] enabled`: the OVOS messagebus on its own listener, its latency probe, and the
+/// audit of client departures; all stop with the server.
+async fn start_ovos_bus(
+    ctx: &AppContext,
+    stop_rx: &watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(bus) = ctx.ovos_bus.clone() else {
+        return Ok(None);
+    };
+    let cfg = &ctx.config.ovos;
+    let listener = TcpListener::bind(&cfg.bus_listen)
+        .await
+        .with_context(|| format!("binding the OVOS bus listener {}", cfg.bus_listen))?;
+    let addr = listener.local_addr()?;
+    println!("OVOS messagebus on ws://{addr}{}", cfg.bus_route);
+    let mut stop = stop_rx.clone();
+    let route = cfg.bus_route.clone();
+    let server = tokio::spawn({
+        let bus = bus.clone();
+        async move {
+            let shutdown = async move {
+                let _ = stop.changed().await;
+            };
+            if let Err(e) = avb_ovos::serve(bus, listener, &route, shutdown).await {
+                tracing::error!(error = %e, "the OVOS bus stopped");
+            }
+        }
+    });
+    tokio::spawn(avb_ovos::run_probe(
+        bus,
+        addr.to_string(),
+        cfg.bus_route.clone(),
+        ctx.ovos_probe_token.to_string(),
+        std::time::Duration::from_secs(cfg.probe_interval_secs.max(1)),
+        stop_rx.clone(),
+    ));
+    tokio::spawn(avb_core::services::ovos::audit_departures(ctx.clone()));
+    Ok(Some(server))
 }
 
 /// `avb serve --role worker`: consumes engine jobs from the Redis stream until SIGINT/SIGTERM,

@@ -16,6 +16,7 @@ pub mod leases;
 pub mod live;
 pub mod liveness;
 pub mod members;
+pub mod ovos;
 pub mod payments;
 pub mod personas;
 pub mod plans;

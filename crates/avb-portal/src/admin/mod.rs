@@ -8,6 +8,7 @@ pub mod billing;
 pub mod monitoring;
 pub mod onboarding;
 pub mod overview;
+pub mod ovos;
 pub mod plans;
 pub mod tenants;
 pub mod users;

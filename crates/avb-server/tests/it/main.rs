@@ -15,6 +15,7 @@ mod lago_sync;
 mod local_engines;
 mod oidc_login;
 mod one_app;
+mod ovos_bus;
 mod personas;
 mod playground;
 mod portal;

@@ -1,0 +1,266 @@
+//! The OVOS messagebus the platform serves (`avb_ovos`), over real WebSockets: OVOS's wire
+//! format (the `connected` hello, every frame relayed to every client, the sender included), a
+//! token per client, per-client records, and bad clients dropped while the others go on:
+//! invalid JSON, oversized frames, floods and slow consumers; a graceful restart keeps the
+//! records and audits the departures; the admin page shows health and alerts.
+#![allow(clippy::unwrap_used)]
+
+use avb_testkit::{Db, spawn_app_with};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const CORE_TOKEN: &str = "core-token-0123456789";
+const SKILLS_TOKEN: &str = "skills-token-0123456789";
+
+async fn connect(addr: &str, client: &str, token: &str) -> Result<Ws, u16> {
+    let url = format!("ws://{addr}/core?client_id={client}&token={token}");
+    match tokio_tungstenite::connect_async(url).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The next text frame as JSON, or `{"close": code}` when the bus closed the connection.
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame within 5 s")
+        {
+            Some(Ok(Message::Text(t))) => return serde_json::from_str(t.as_str()).unwrap(),
+            Some(Ok(Message::Close(c))) => {
+                return json!({"close": c.map(|c| u16::from(c.code)), "reason": ""});
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return json!({"close": null}),
+        }
+    }
+}
+
+/// Reads until the bus closes the connection; the close code.
+async fn closed(ws: &mut Ws) -> Option<u64> {
+    loop {
+        let v = next(ws).await;
+        if v.get("close").is_some() {
+            return v["close"].as_u64();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bus_relays_ovos_messages_and_drops_bad_clients_only() {
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.ovos.enabled = true;
+        c.ovos
+            .bus_tokens
+            .insert("ovos-core".into(), avb_core::Secret::new(CORE_TOKEN));
+        c.ovos
+            .bus_tokens
+            .insert("skills-b".into(), avb_core::Secret::new(SKILLS_TOKEN));
+        c.ovos.queue_depth = 256;
+        c.ovos.max_messages_per_sec = 200;
+        c.ovos.max_frame_bytes = 4096;
+    })
+    .await;
+    let bus = app.ctx.ovos_bus.clone().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(avb_ovos::serve(
+        bus.clone(),
+        listener,
+        "/core",
+        std::future::pending(),
+    ));
+    tokio::spawn(avb_core::services::ovos::audit_departures(app.ctx.clone()));
+
+    // Unknown clients and wrong tokens are refused at the handshake.
+    assert_eq!(
+        connect(&addr, "ovos-core", "wrong-token-0123456789")
+            .await
+            .err(),
+        Some(401)
+    );
+    assert_eq!(
+        connect(&addr, "intruder", CORE_TOKEN).await.err(),
+        Some(401)
+    );
+    let no_path = tokio_tungstenite::connect_async(format!("ws://{addr}/elsewhere")).await;
+    assert!(no_path.is_err());
+
+    // OVOS's hello, then every frame to every client, the sender included, verbatim.
+    let mut core = connect(&addr, "ovos-core", CORE_TOKEN).await.unwrap();
+    let mut skills = connect(&addr, "skills-b", SKILLS_TOKEN).await.unwrap();
+    for ws in [&mut core, &mut skills] {
+        assert_eq!(
+            next(ws).await,
+            json!({"type": "connected", "data": {}, "context": {"session": {"session_id": "default"}}})
+        );
+    }
+    let utterance = r#"{"type":"recognizer_loop:utterance","data":{"utterances":["what time is it"],"lang":"en-US"},"context":{"session":{"session_id":"t1:s1"}}}"#;
+    core.send(Message::text(utterance)).await.unwrap();
+    for ws in [&mut core, &mut skills] {
+        assert_eq!(next(ws).await["data"]["utterances"][0], "what time is it");
+    }
+    let status = bus.snapshot();
+    let core_view = status
+        .clients
+        .iter()
+        .find(|c| c.client_id == "ovos-core")
+        .unwrap();
+    assert_eq!((core_view.messages_in, core_view.messages_out), (1, 1));
+    assert_eq!(core_view.bytes_in, utterance.len() as u64);
+    assert!(bus.is_connected("skills-b"));
+
+    // Invalid JSON drops its sender (1007); the other client goes on.
+    skills
+        .send(Message::text("this is not json"))
+        .await
+        .unwrap();
+    assert_eq!(closed(&mut skills).await, Some(1007));
+    core.send(Message::text(r#"{"type":"still.here"}"#))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut core).await["type"], "still.here");
+
+    // An oversized frame drops its sender.
+    let mut big = connect(&addr, "skills-b", SKILLS_TOKEN).await.unwrap();
+    next(&mut big).await;
+    let payload = format!(r#"{{"type":"big","data":{{"x":"{}"}}}}"#, "a".repeat(5000));
+    let _ = big.send(Message::text(payload)).await;
+    assert!(matches!(closed(&mut big).await, Some(1009) | None));
+
+    // A flood (more than 200 a second) drops its sender.
+    let mut flood = connect(&addr, "skills-b", SKILLS_TOKEN).await.unwrap();
+    next(&mut flood).await;
+    for i in 0..400 {
+        if flood
+            .send(Message::text(format!(
+                r#"{{"type":"flood","data":{{"i":{i}}}}}"#
+            )))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    assert_eq!(closed(&mut flood).await, Some(1008));
+
+    // A client that never reads is dropped as a slow consumer once its socket buffers and then
+    // its queue (256 frames) are full; the reading client keeps everything.
+    let mut slow = {
+        // A small receive buffer, so that the bus's side fills quickly.
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        let tcp = sock.connect(addr.parse().unwrap()).await.unwrap();
+        let url = format!("ws://{addr}/core?client_id=skills-b&token={SKILLS_TOKEN}");
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+            .await
+            .unwrap()
+            .0
+    };
+    let frame = avb_ovos::Frame::parse(&format!(
+        r#"{{"type":"burst","data":{{"pad":"{}"}}}}"#,
+        "b".repeat(16_000)
+    ))
+    .unwrap();
+    let reader = tokio::spawn(async move {
+        let mut n = 0;
+        while n < 2000 {
+            match tokio::time::timeout(Duration::from_secs(5), core.next())
+                .await
+                .unwrap()
+            {
+                Some(Ok(Message::Text(t))) if t.as_str().starts_with(r#"{"type":"burst""#) => {
+                    n += 1
+                }
+                Some(Ok(Message::Text(_) | Message::Ping(_) | Message::Pong(_))) => {}
+                other => panic!("the reading client was dropped after {n}: {other:?}"),
+            }
+        }
+        core
+    });
+    // Paced so that a client that reads keeps up (four frames a millisecond).
+    for i in 0..2000 {
+        bus.publish(&frame);
+        if i % 4 == 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let mut core = reader.await.unwrap();
+    let status = bus.snapshot();
+    let gone: Vec<&str> = status
+        .recent_disconnects
+        .iter()
+        .filter_map(|c| c.reason.as_deref())
+        .collect();
+    assert!(
+        gone.iter().any(|r| r.starts_with("slow consumer")),
+        "{gone:?}"
+    );
+    assert!(
+        gone.iter()
+            .any(|r| r.starts_with("invalid frame: not JSON")),
+        "{gone:?}"
+    );
+    assert!(gone.iter().any(|r| r.starts_with("flood")), "{gone:?}");
+    assert_eq!(closed(&mut slow).await.unwrap_or(1008), 1008);
+
+    // A restart tells the clients, closes them (1012), and keeps the records.
+    let admin = app.create_user(None, "saas_admin", "root@bus.test").await;
+    let browser = avb_testkit::browser::Browser::new(&app);
+    let cookie = browser.session(&admin).await;
+    let html = browser.page("/admin/ovos", &cookie).await;
+    assert!(
+        html.contains("OVOS messagebus") && html.contains("ovos-core (ovos-core)"),
+        "{html}"
+    );
+    assert!(html.contains("slow consumer"), "{html}");
+    let csrf = avb_testkit::browser::field(&html, "csrf");
+    let to = browser
+        .submit("/admin/ovos/restart", &cookie, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(to, "/admin/ovos?done=bus_restarted");
+    // (The page asked ovos-core whether its skills are ready: that question is on the bus too.)
+    loop {
+        let v = next(&mut core).await;
+        if v["type"] == "avb.bus.restarting" {
+            break;
+        }
+        assert_eq!(v["type"], "mycroft.skills.is_ready", "{v}");
+    }
+    assert_eq!(closed(&mut core).await, Some(1012));
+    let status = bus.snapshot();
+    assert_eq!((status.restarts, status.clients.len()), (1, 0));
+    assert!(status.messages_total >= 3);
+    // ovos-core gone: the page says so; departures are in the audit log.
+    let html = browser.page("/admin/ovos", &cookie).await;
+    assert!(html.contains("ovos-core is not connected"), "{html}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let csv = browser
+            .page(
+                "/admin/audit/export?action=ovos.bus.disconnect&format=csv",
+                &cookie,
+            )
+            .await;
+        let rows = csv
+            .lines()
+            .filter(|l| l.contains("ovos.bus.disconnect"))
+            .count();
+        if rows >= 5 {
+            assert!(
+                csv.contains("slow consumer") && csv.contains("bus restart"),
+                "{csv}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{csv}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
