@@ -31,6 +31,7 @@
 # Bus settings (env): OVOS_BUS_HOST (127.0.0.1), OVOS_BUS_PORT (8181), OVOS_BUS_ROUTE (/core; may
 # carry a query string such as /core?client_id=ovos-core&token=XYZ), OVOS_BUS_TOKEN (adds
 # client_id=ovos-core&token=... to the route). Cache: OVOS_CACHE (~/.cache/avb-ovos).
+# OVOS_NO_WAKEWORD=1: `up` leaves the wake-word sidecar alone (the ovos-core test needs only core).
 set -euo pipefail
 CACHE="${OVOS_CACHE:-$HOME/.cache/avb-ovos}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -179,7 +180,7 @@ ovos_up() {
     echo $! >"$RUN_DIR/ovos-core.pid"
     echo "ovos-core: starting (pid $!, log $RUN_DIR/ovos-core.log)" >&2
   fi
-  start_wakeword
+  [ "${OVOS_NO_WAKEWORD:-}" = 1 ] || start_wakeword
   ovos_env
   if ! "$PY" "$HERE/ovos/ovosctl.py" wait-ready "$(cat "$RUN_DIR/ovos-core.pid")" \
       "${OVOS_UP_TIMEOUT:-180}"; then
@@ -187,7 +188,7 @@ ovos_up() {
     tail -20 "$RUN_DIR/ovos-core.log" >&2 || true
     exit 1
   fi
-  wait_wakeword
+  [ "${OVOS_NO_WAKEWORD:-}" = 1 ] || wait_wakeword
 }
 
 start_wakeword() {

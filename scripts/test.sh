@@ -47,6 +47,16 @@ if [ "${SKIP_LOCAL_ENGINES:-}" != 1 ]; then
   fi
 fi
 
+# ovos-core with the curated offline skills (cached in ~/.cache/avb-ovos, ~2 min the first time);
+# the OVOS test starts it against the platform's bus. SKIP_OVOS=1 skips it.
+if [ "${SKIP_OVOS:-}" != 1 ]; then
+  if scripts/ovos.sh install >/dev/null; then
+    export AVB_TEST_OVOS=1
+  else
+    echo "WARNING: ovos-core did not install (see above); the OVOS test will not run it." >&2
+  fi
+fi
+
 PG="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 drop_test_databases() {
   psql "$PG/postgres" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'avb_t_%'" 2>/dev/null |

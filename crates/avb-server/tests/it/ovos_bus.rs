@@ -264,3 +264,146 @@ async fn the_bus_relays_ovos_messages_and_drops_bad_clients_only() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The real ovos-core (`scripts/ovos.sh`, installed by the test command) on the platform's bus:
+/// it connects with its token, answers a spoken turn's utterance with the matched intent and a
+/// `speak`, honours a session's blacklisted skill (per-tenant controls), and leaves at `down`.
+/// Runs when `AVB_TEST_OVOS=1` (set by scripts/test.sh after installing ovos-core).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_ovos_core_answers_on_the_platforms_bus() {
+    if std::env::var("AVB_TEST_OVOS").as_deref() != Ok("1") {
+        eprintln!("AVB_TEST_OVOS is not 1: ovos-core is not exercised in this run");
+        return;
+    }
+    const TOKEN: &str = "ovos-test-token-0123456789";
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.ovos.enabled = true;
+        for id in ["ovos-core", "avb-ovosctl"] {
+            c.ovos
+                .bus_tokens
+                .insert(id.into(), avb_core::Secret::new(TOKEN));
+        }
+    })
+    .await;
+    let bus = app.ctx.ovos_bus.clone().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(avb_ovos::serve(
+        bus.clone(),
+        listener,
+        "/core",
+        std::future::pending(),
+    ));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("scripts/ovos.sh");
+    let ovos = |cmd: &'static str| {
+        let script = script.clone();
+        tokio::process::Command::new("bash")
+            .arg(script)
+            .arg(cmd)
+            .env("OVOS_BUS_PORT", port.to_string())
+            .env("OVOS_BUS_TOKEN", TOKEN)
+            .env("OVOS_NO_WAKEWORD", "1")
+            .output()
+    };
+    let up = ovos("up").await.unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    assert!(bus.is_connected("ovos-core"));
+
+    let mut gateway = bus.attach("avb-gateway");
+    // One turn, as the gateway sends it; the reply's intent and words (the gateway plays the
+    // audio service: it answers `speak` with audio_output_start/end).
+    async fn turn(
+        gateway: &mut avb_ovos::Attached,
+        session: Value,
+        text: &str,
+    ) -> (String, String) {
+        let sid = session["session_id"].clone();
+        let msg = json!({"type": "recognizer_loop:utterance", "data": {"utterances": [text], "lang": "en-US"},
+            "context": {"session": session, "source": "avb-gateway", "destination": ["skills"]}});
+        gateway.send(&msg.to_string()).unwrap();
+        let mut intent = String::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let frame = tokio::time::timeout_at(deadline, gateway.recv())
+                .await
+                .expect("a reply within 20 s")
+                .unwrap();
+            let v: Value = serde_json::from_str(&frame).unwrap();
+            if v["context"]["session"]["session_id"] != sid {
+                continue;
+            }
+            let kind = v["type"].as_str().unwrap_or_default().to_string();
+            if kind.contains(".openvoiceos:") {
+                intent = kind;
+            } else if kind == "speak" {
+                for t in [
+                    "recognizer_loop:audio_output_start",
+                    "recognizer_loop:audio_output_end",
+                ] {
+                    gateway
+                        .send(&json!({"type": t, "data": {}, "context": v["context"]}).to_string())
+                        .unwrap();
+                }
+                return (
+                    intent,
+                    v["data"]["utterance"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            } else if kind == "complete_intent_failure" || kind == "ovos.utterance.handled" {
+                return (intent, String::new());
+            }
+        }
+    }
+    let (intent, said) = turn(
+        &mut gateway,
+        json!({"session_id": "tenantA:s1:r0", "lang": "en-US"}),
+        "what time is it",
+    )
+    .await;
+    assert_eq!(
+        intent,
+        "ovos-skill-date-time.openvoiceos:what.time.is.it.intent"
+    );
+    assert!(!said.is_empty());
+    let (intent, said) = turn(
+        &mut gateway,
+        json!({"session_id": "tenantA:s1:r1", "lang": "en-US"}),
+        "say the quick brown fox",
+    )
+    .await;
+    assert_eq!(
+        (intent.as_str(), said.as_str()),
+        (
+            "ovos-skill-parrot.openvoiceos:speak.intent",
+            "the quick brown fox"
+        )
+    );
+    // Another tenant's session with the skill disabled: not matched there.
+    let blocked = json!({"session_id": "tenantB:s1:r0", "lang": "en-US",
+        "blacklisted_skills": ["ovos-skill-parrot.openvoiceos"], "pipeline": ["padatious_high", "adapt_high"]});
+    let (intent, _) = turn(&mut gateway, blocked, "say the quick brown fox").await;
+    assert_ne!(intent, "ovos-skill-parrot.openvoiceos:speak.intent");
+    drop(gateway);
+
+    let down = ovos("down").await.unwrap();
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while bus.is_connected("ovos-core") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ovos-core did not leave the bus"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
