@@ -51,7 +51,8 @@ fi
 # the OVOS test starts it against the platform's bus. SKIP_OVOS=1 skips it.
 if [ "${SKIP_OVOS:-}" != 1 ]; then
   if scripts/ovos.sh install >/dev/null; then
-    export AVB_TEST_OVOS=1
+    # (Not AVB_*: every AVB_ variable is read as configuration.)
+    export TEST_OVOS=1
   else
     echo "WARNING: ovos-core did not install (see above); the OVOS test will not run it." >&2
   fi

@@ -10,8 +10,10 @@ mod bus;
 mod frame;
 mod probe;
 mod server;
+mod turn;
 
 pub use bus::{Attached, Bus, BusEvent, BusSettings, BusStatus, ClientView};
 pub use frame::{Frame, message};
 pub use probe::run_probe;
 pub use server::serve;
+pub use turn::{TurnOutcome, TurnRequest, ask, intent_of};
