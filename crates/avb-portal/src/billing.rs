@@ -238,7 +238,8 @@ pub async fn cancel_change(
     Ok(Redirect::to("/billing?done=plan_change_cancelled").into_response())
 }
 
-/// `GET /billing/invoices/{id}.pdf` (requires `billing:view`): the invoice as a PDF.
+/// `GET /billing/invoices/{id}.pdf` (requires `billing:view`): the invoice as a PDF: Lago's own
+/// for a Lago invoice (a redirect to its file), else rendered here.
 pub async fn pdf(
     State(state): State<PortalState>,
     v: Require<perm::BillingView>,
@@ -248,6 +249,12 @@ pub async fn pdf(
         .trim_end_matches(".pdf")
         .parse()
         .map_err(|_| PageError::NotFound("invoice"))?;
+    if let Some(url) = invoices::provider_pdf_url(&state.ctx, &v.scope, id)
+        .await
+        .map_err(PageError::or_not_found("invoice"))?
+    {
+        return Ok(Redirect::to(&url).into_response());
+    }
     let (name, bytes) = invoices::pdf(&state.ctx, &v.scope, id)
         .await
         .map_err(PageError::or_not_found("invoice"))?;

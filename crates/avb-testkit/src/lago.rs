@@ -433,6 +433,19 @@ pub async fn spawn_lago(delay: std::time::Duration) -> (String, S) {
             }),
         )
         .route(
+            "/api/v1/invoices/{id}/download",
+            post(|axum::extract::State(s): axum::extract::State<S>, h: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>| async move {
+                if !authorized(&h) { return unauthorized(); }
+                let st = s.lock().unwrap();
+                let Some(inv) = st.invoices.get(&id) else { return not_found("invoice_not_found") };
+                // Lago renders the PDF asynchronously: `file_url` is empty until it is ready.
+                let mut inv = inv.clone();
+                inv["lago_id"] = json!(id);
+                if inv["file_url"].is_null() { inv["file_url"] = json!(""); }
+                axum::Json(json!({"invoice": inv})).into_response()
+            }),
+        )
+        .route(
             "/api/v1/credit_notes",
             post(|axum::extract::State(s): axum::extract::State<S>, h: HeaderMap, axum::Json(b): axum::Json<Value>| async move {
                 if !authorized(&h) { return unauthorized(); }

@@ -329,6 +329,27 @@ async fn get_model(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<Mode
     Ok(m)
 }
 
+/// Where Lago keeps its own PDF of a Lago invoice (requires `billing:view` for the tenant's own
+/// invoices, as [`pdf`]); `None` for local invoices, while Lago still generates it, or when
+/// Lago cannot be reached (the caller then renders the mirror with [`pdf`]).
+pub async fn provider_pdf_url(
+    ctx: &AppContext,
+    scope: &Scope,
+    id: Uuid,
+) -> CoreResult<Option<String>> {
+    let m = get_model(ctx, scope, id).await?;
+    let (Some(lago_id), "lago") = (m.external_id.as_deref(), m.provider.as_str()) else {
+        return Ok(None);
+    };
+    match crate::services::lago_sync::invoice_file_url(ctx, lago_id).await {
+        Ok(url) => Ok(url),
+        Err(e) => {
+            tracing::warn!(invoice = %m.number, error = %e, "Lago's PDF is unavailable; rendering the mirror");
+            Ok(None)
+        }
+    }
+}
+
 /// The invoice as a PDF (file name, bytes), rendered by the server.
 pub async fn pdf(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<(String, Vec<u8>)> {
     let m = get_model(ctx, scope, id).await?;

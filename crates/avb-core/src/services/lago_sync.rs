@@ -519,6 +519,28 @@ pub(crate) async fn webhook_public_key(ctx: &AppContext) -> CoreResult<String> {
     Ok(pem)
 }
 
+/// The URL of Lago's own PDF of an invoice (`POST /invoices/{id}/download`); `None` while Lago
+/// still generates it.
+pub(crate) async fn invoice_file_url(
+    ctx: &AppContext,
+    lago_id: &str,
+) -> CoreResult<Option<String>> {
+    let lago = Lago::from_config(ctx)?
+        .ok_or_else(|| CoreError::Conflict("billing is not on Lago".into()))?;
+    let v = lago
+        .send(
+            reqwest::Method::POST,
+            &format!("/invoices/{lago_id}/download"),
+            None,
+        )
+        .await?
+        .ok_or(CoreError::NotFound)?;
+    Ok(v["invoice"]["file_url"]
+        .as_str()
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .map(str::to_string))
+}
+
 /// Asks Lago to collect a failed or pending invoice's payment again.
 pub(crate) async fn retry_payment(ctx: &AppContext, lago_id: &str) -> CoreResult<()> {
     let lago = Lago::from_config(ctx)?

@@ -348,6 +348,20 @@ async fn jwt_checkout_credit(db: Db) {
     assert_eq!((s, b["result"].as_str()), (StatusCode::OK, Some("applied")));
     let (_, list) = app.get("/api/v1/invoices", &owner).await;
     let invoice_id = list["data"][0]["id"].as_str().unwrap().to_string();
+    // Its PDF: rendered here while Lago still generates its own, then Lago's file.
+    let res = browser
+        .get(&format!("/billing/invoices/{invoice_id}.pdf"), &cookie)
+        .await;
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    lago.lock().unwrap().invoices.get_mut("inv_jwt_1").unwrap()["file_url"] =
+        json!("https://lago.example/invoices/inv_jwt_1.pdf");
+    let res = browser
+        .get(&format!("/billing/invoices/{invoice_id}.pdf"), &cookie)
+        .await;
+    assert_eq!(
+        res.headers()["location"],
+        "https://lago.example/invoices/inv_jwt_1.pdf"
+    );
 
     // A credit is a Lago credit note spread over the invoice's fees; more than is left is refused.
     let credit = |amount: i64, invoice: Option<&str>| json!({"amount_minor": amount, "reason": "Outage on 24 November", "invoice_id": invoice});
