@@ -1181,6 +1181,28 @@ async function adminAlertRule(ctx) {
   ctx.alertRule = rule;
 }
 
+async function adminOvosBus(ctx) {
+  // The bus runs (the fresh server enables [ovos]) with its own probe as the only client;
+  // ovos-core is not started here, so the page raises that alert.
+  const page = await adminPage(ctx);
+  await page.goto(url('/admin/ovos'));
+  const alerts = await page.locator('#alerts-h + ul').innerText()
+    .catch(() => { throw new Error('/admin/ovos shows no alerts although ovos-core is not connected'); });
+  assert.match(alerts, /ovos-core is not connected/, `the alerts are ${JSON.stringify(alerts)}`);
+  const clients = page.locator('section[aria-labelledby=clients-h] tbody tr');
+  await page.waitForFunction(() => document.body.innerText.includes('avb-probe'), null, { timeout: 15000 })
+    .catch(() => { throw new Error('the bus probe (avb-probe) is not among the clients'); });
+  assert.ok(await clients.count() >= 1, 'no client row on /admin/ovos');
+  // Restart, after the confirmation the form asks for.
+  let question = null;
+  page.once('dialog', (d) => { question = d.message(); d.accept(); });
+  await submit(page, 'form[action="/admin/ovos/restart"] button[type=submit]');
+  assert.ok(question && question.includes('Restart the OVOS bus'), `restarting asked ${JSON.stringify(question)}`);
+  await expectToast(page, 'The bus was restarted; clients reconnect by themselves.');
+  assert.match(await page.locator('section[aria-labelledby=gone-h]').innerText(), /bus restart/,
+    'the probe closed by the restart is not among the recent disconnects');
+}
+
 async function adminScreenshots(ctx) {
   const page = await adminPage(ctx);
   const pages = {
@@ -1188,6 +1210,7 @@ async function adminScreenshots(ctx) {
     'admin-audit': '/admin/audit', 'admin-monitoring': '/admin/monitoring',
     'admin-alerts': '/admin/monitoring/alerts', 'admin-billing': '/admin/billing',
     'admin-plans': '/admin/plans', 'admin-new-tenant': '/admin/tenants/new',
+    'admin-ovos': '/admin/ovos',
   };
   if (ctx.adminTenant) pages['admin-tenant'] = ctx.adminTenant;
   else console.log('# warning: no tenant detail screenshot ("admin suspend and reactivate" found no tenant)');
@@ -1229,6 +1252,7 @@ const SCENARIOS = [
   ['admin suspend and reactivate', adminSuspendReactivate],
   ['admin impersonation is read-only', adminImpersonation],
   ['alert rule and incident page', adminAlertRule],
+  ['OVOS bus page and restart', adminOvosBus],
   ['admin screenshots', adminScreenshots],
 ];
 

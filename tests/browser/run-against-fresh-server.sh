@@ -43,6 +43,12 @@ level = "warn"
 login_attempts_per_ip_per_minute = 1000
 login_attempts_per_network_per_minute = 1000
 
+# The OVOS bus (no ovos-core here): its page, probe and restart scenario.
+[ovos]
+enabled = true
+bus_listen = "127.0.0.1:0"
+probe_interval_secs = 1
+
 # A service that is down, for the alert-rule scenario: an identity provider whose discovery
 # document nothing serves (port 9). Only the health probe reads it (the portal signs in locally).
 [keycloak]

@@ -152,6 +152,8 @@ struct Inner {
     began: Instant,
     started_at: DateTime<Utc>,
     restarts: AtomicU64,
+    /// Where the listener is bound, once it is.
+    address: Mutex<Option<String>>,
 }
 
 /// The messagebus; cheap to clone.
@@ -179,12 +181,24 @@ impl Bus {
                 began: Instant::now(),
                 started_at: Utc::now(),
                 restarts: AtomicU64::new(0),
+                address: Mutex::new(None),
             }),
         }
     }
 
     pub fn settings(&self) -> &BusSettings {
         &self.inner.settings
+    }
+
+    /// Where the listener is bound (`host:port`), once [`crate::serve`] runs.
+    pub fn address(&self) -> Option<String> {
+        self.inner.address.lock().ok().and_then(|a| a.clone())
+    }
+
+    pub(crate) fn set_address(&self, address: String) {
+        if let Ok(mut a) = self.inner.address.lock() {
+            *a = Some(address);
+        }
     }
 
     /// Whether `token` is the one configured for `client_id` (compared in constant time).

@@ -21,6 +21,9 @@ pub async fn serve(
     route: &str,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        bus.set_address(addr.to_string());
+    }
     let app = axum::Router::new()
         .route(route, axum::routing::get(upgrade))
         .with_state(bus);

@@ -72,7 +72,7 @@ pub async fn status(ctx: &AppContext, scope: &Scope) -> CoreResult<OvosStatus> {
     }
     Ok(OvosStatus {
         enabled: true,
-        listen: cfg.bus_listen.clone(),
+        listen: bus.address().unwrap_or_else(|| cfg.bus_listen.clone()),
         route: cfg.bus_route.clone(),
         core_client_id: cfg.core_client_id.clone(),
         core_connected,
