@@ -655,16 +655,7 @@ pub async fn grant_credit(
     let currency = subscriptions::terms_of(&tx, &s).await?.currency;
     if let Some(id) = invoice {
         let inv = repo::get(&tx, id).await?;
-        if amount_minor > inv.total_minor {
-            return Err(ValidationError::new(
-                "amount_minor",
-                format!(
-                    "must not exceed the invoice's total ({})",
-                    money(inv.total_minor, &currency)
-                ),
-            )
-            .into());
-        }
+        credit_within_total(amount_minor, &inv, &currency)?;
     }
     let c = repo::insert_credit(
         &tx,
@@ -688,6 +679,21 @@ pub async fn grant_credit(
     .await?;
     tx.commit().await?;
     Ok(c.remaining_minor)
+}
+
+/// A credit given with an invoice may not exceed that invoice's total.
+fn credit_within_total(amount_minor: i64, inv: &Model, currency: &Currency) -> CoreResult<()> {
+    if amount_minor > inv.total_minor {
+        return Err(ValidationError::new(
+            "amount_minor",
+            format!(
+                "must not exceed the invoice's total ({})",
+                money(inv.total_minor, currency)
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// With Lago, a credit is a Lago credit note on one of the tenant's Lago invoices (Lago puts it
@@ -718,16 +724,7 @@ async fn lago_credit_note(
     };
     let currency = Currency::parse(&inv.currency)
         .map_err(|_| CoreError::Internal(format!("{} has an unknown currency", inv.number)))?;
-    if amount_minor > inv.total_minor {
-        return Err(ValidationError::new(
-            "amount_minor",
-            format!(
-                "must not exceed the invoice's total ({})",
-                money(inv.total_minor, &currency)
-            ),
-        )
-        .into());
-    }
+    credit_within_total(amount_minor, &inv, &currency)?;
     if inv.status == "voided" {
         return Err(CoreError::Conflict(format!("{} is void", inv.number)));
     }
