@@ -159,6 +159,7 @@ impl Modify for ProblemResponses {
         personas::publish, personas::archive, personas::versions, personas::rollback,
         personas::get_default, personas::put_default, personas::test,
         voice_console::stt_models, voice_console::stt_test, voice_console::llm_models, voice_console::llm_test,
+        ovos::get_settings, ovos::put_settings, ovos::list_skills, ovos::test_skill, ovos::summary, ovos::events,
         admin_tenants::list, admin_tenants::create, admin_tenants::get, admin_tenants::suspend, admin_tenants::reactivate,
     ),
     components(schemas(
@@ -193,6 +194,11 @@ impl Modify for ProblemResponses {
         avb_core::services::voice_console::LlmModels, avb_core::services::voice_console::LlmTestResult,
         members::RoleRequest, webhooks::WebhookDto, webhooks::NewWebhookRequest,
         webhooks::CreatedWebhookDto, webhooks::TestSendDto, webhooks::DeliveryDto,
+        ovos::SkillTestRequest, avb_core::services::skills::TenantOvos,
+        avb_core::services::skills::SkillsView, avb_core::services::skills::SkillRow,
+        avb_core::services::skills::SkillTest, avb_core::services::intents::IntentSummary,
+        avb_core::services::intents::IntentStat, avb_core::services::intents::DayStat,
+        avb_core::services::intents::IntentEventView,
     )),
     modifiers(&BearerAuth, &ProblemResponses),
 )]

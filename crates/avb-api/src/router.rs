@@ -2,8 +2,8 @@
 
 use crate::error::ApiError;
 use crate::handlers::{
-    admin_tenants, api_keys, audit, auth, billing, custom_voices, health, me, members, personas,
-    projects, sessions, usage, voice_console, voice_profiles, voices, webhooks,
+    admin_tenants, api_keys, audit, auth, billing, custom_voices, health, me, members, ovos,
+    personas, projects, sessions, usage, voice_console, voice_profiles, voices, webhooks,
 };
 use avb_core::AppContext;
 use axum::Router;
@@ -186,6 +186,14 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/api/v1/voice/llm-models", get(voice_console::llm_models))
         .route("/api/v1/voice/llm-test", post(voice_console::llm_test))
+        .route(
+            "/api/v1/ovos/settings",
+            get(ovos::get_settings).put(ovos::put_settings),
+        )
+        .route("/api/v1/ovos/skills", get(ovos::list_skills))
+        .route("/api/v1/ovos/skills/test", post(ovos::test_skill))
+        .route("/api/v1/intents/summary", get(ovos::summary))
+        .route("/api/v1/intents/events", get(ovos::events))
         .route(
             "/api/v1/api-keys",
             get(api_keys::list).post(api_keys::create),

@@ -64,6 +64,9 @@ pub struct OvosConfig {
     pub probe_alert_ms: f64,
     /// The client id ovos-core connects with (its absence is an alert).
     pub core_client_id: String,
+    /// How long a voice turn waits for ovos-core (intent, skill words) before the LLM answers
+    /// it instead; the miss is recorded against the Skill stage.
+    pub turn_deadline_ms: u64,
 }
 
 impl Default for OvosConfig {
@@ -79,6 +82,7 @@ impl Default for OvosConfig {
             probe_interval_secs: 5,
             probe_alert_ms: 50.0,
             core_client_id: "ovos-core".into(),
+            turn_deadline_ms: 2500,
         }
     }
 }
@@ -826,9 +830,10 @@ impl Config {
         if self.ovos.queue_depth == 0
             || self.ovos.max_messages_per_sec == 0
             || self.ovos.max_frame_bytes < 1024
+            || !(50..=30_000).contains(&self.ovos.turn_deadline_ms)
         {
             return Err(ConfigError(
-                "ovos.queue_depth and max_messages_per_sec must be at least 1, max_frame_bytes at least 1024".into(),
+                "ovos.queue_depth and max_messages_per_sec must be at least 1, max_frame_bytes at least 1024, turn_deadline_ms 50..30000".into(),
             ));
         }
         if self.server.body_limit_bytes < 1024 {

@@ -10,6 +10,7 @@ mod records;
 mod response;
 mod secrets;
 mod session;
+mod skills;
 pub mod work;
 
 pub use engines::{Engines, TenantLlms};

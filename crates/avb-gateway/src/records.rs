@@ -44,6 +44,8 @@ pub(crate) enum RecordOp {
         fact: String,
         quantities: Vec<(&'static str, f64)>,
     },
+    /// How a user turn was answered (intent analytics).
+    Intent(avb_core::services::intents::NewIntentEvent),
 }
 
 impl RecordOp {
@@ -52,6 +54,7 @@ impl RecordOp {
             RecordOp::Item { .. } => "item",
             RecordOp::Turn { .. } => "turn",
             RecordOp::Usage { .. } => "usage",
+            RecordOp::Intent(_) => "intent",
         }
     }
 }
@@ -116,6 +119,9 @@ async fn write(
             status,
             times,
         } => sessions::record_turn(ctx, tenant, record, response_id, *status, times).await,
+        RecordOp::Intent(event) => {
+            avb_core::services::intents::record(ctx, tenant, Some(record), event.clone()).await
+        }
         RecordOp::Usage { fact, quantities } => {
             usage::record(ctx, scope, Some(record), fact, quantities).await
         }

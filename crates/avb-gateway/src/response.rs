@@ -30,6 +30,8 @@ pub(crate) struct Finished {
     pub status: avb_domain::TurnStatus,
     /// The turn's timing waterfall.
     pub times: avb_core::services::sessions::TurnTimes,
+    /// How the user's turn was answered, when the response answered one (intent analytics).
+    pub intent: Option<avb_core::services::intents::NewIntentEvent>,
 }
 
 /// Output produced so far, kept so that a cancelled response leaves what was said.
@@ -66,6 +68,12 @@ pub(crate) struct ResponseJob {
     voice: String,
     speed: f64,
     output_format: AudioFormat,
+    /// The user's words this response answers, when it answers a user turn.
+    pub utterance: Option<String>,
+    /// ovos-core, asked before the LLM when the tenant turned OVOS on.
+    pub skills: Option<crate::skills::SkillAsk>,
+    /// The words are fixed (a notice or a skill's answer): no LLM timing is recorded.
+    scripted: bool,
 }
 
 fn tool_for_chat(t: &Value) -> Value {
@@ -182,6 +190,9 @@ impl ResponseJob {
             voice: engines.tts_voice(&cfg.voice),
             speed: cfg.speed,
             output_format: cfg.output_format,
+            utterance: None,
+            skills: None,
+            scripted: false,
         })
     }
 }
@@ -230,6 +241,9 @@ impl ResponseJob {
             voice: engines.tts_voice(&cfg.voice),
             speed: cfg.speed,
             output_format: cfg.output_format,
+            utterance: None,
+            skills: None,
+            scripted: true,
         }
     }
 }
@@ -264,7 +278,7 @@ fn message_item(id: &str, text: &str, audio: bool, status: &'static str) -> Item
 }
 
 /// Streams one response and reports the finished items.
-pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finished>) {
+pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<Finished>) {
     let id = job.id.clone();
     out.emit(
         ServerEvent::ResponseCreated,
@@ -277,6 +291,16 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
             json!({"rate_limits": limits}),
         )
         .await;
+    }
+    let mut intent = job.utterance.as_deref().map(crate::skills::persona_event);
+    if let Some(ask) = job.skills.take() {
+        let answer = crate::skills::ask(ask, &job.timing.tenant).await;
+        if let Some(words) = answer.words {
+            job.llm = Some(Arc::new(Scripted(words)));
+            job.request.model = "ovos".into();
+            job.scripted = true;
+        }
+        intent = Some(answer.event);
     }
     let mut tokens = (0, 0);
     let mut status = avb_domain::TurnStatus::Completed;
@@ -292,6 +316,12 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
         }
         Err(e) => {
             status = avb_domain::TurnStatus::Failed;
+            if let Some(event) = intent.as_mut().filter(|e| e.outcome == "persona") {
+                event.outcome = avb_core::services::intents::Outcome::Failure
+                    .as_str()
+                    .into();
+                event.error = format!("the LLM failed: {e}");
+            }
             crate::metrics::stage_failed("llm", &job.timing.tenant);
             out.error(&ProtocolError::new(ErrorCode::EngineUnavailable, e.clone()))
                 .await;
@@ -304,6 +334,14 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
             Vec::new()
         }
     };
+    if let Some(event) = intent.as_mut().filter(|e| e.outcome == "persona") {
+        let first_token = job
+            .partial
+            .lock()
+            .ok()
+            .and_then(|p| p.times.llm_first_token_ms);
+        event.latency_ms += first_token.unwrap_or(0);
+    }
     let audio_ms = job.partial.lock().map(|p| p.audio_ms).unwrap_or(0);
     let _ = done
         .send(Finished {
@@ -317,6 +355,7 @@ pub(crate) async fn run(job: ResponseJob, out: Emitter, done: mpsc::Sender<Finis
                 .lock()
                 .map(|p| p.times.clone())
                 .unwrap_or_default(),
+            intent,
         })
         .await;
 }
@@ -479,9 +518,13 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
     while let Some(delta) = deltas.next().await {
         if first_token {
             first_token = false;
-            crate::metrics::stage("llm_first_token", &job.timing.tenant, started.elapsed());
+            if !job.scripted {
+                crate::metrics::stage("llm_first_token", &job.timing.tenant, started.elapsed());
+            }
             if let Ok(mut p) = job.partial.lock() {
-                p.times.llm_first_token_ms = Some(started.elapsed().as_millis() as i64);
+                if !job.scripted {
+                    p.times.llm_first_token_ms = Some(started.elapsed().as_millis() as i64);
+                }
                 p.times.stt_ms = job.timing.stt_ms;
             }
         }

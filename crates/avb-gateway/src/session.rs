@@ -121,6 +121,8 @@ pub struct Session {
     early_stt: Option<EarlyStt>,
     /// The persona (id, published version) the profile resolved, recorded with the session.
     persona: Option<(uuid::Uuid, i32)>,
+    /// The tenant's OVOS settings when its turns go through ovos-core first.
+    ovos: Option<avb_core::services::skills::TenantOvos>,
 }
 
 /// A speculative transcription of the input buffer's first `audio_len` bytes.
@@ -257,6 +259,7 @@ impl Session {
             budget: start.budget,
             early_stt: None,
             persona: start.profile.persona,
+            ovos: start.profile.ovos.clone(),
         }
     }
 
@@ -688,6 +691,21 @@ impl Session {
                     ),
                 )
             })?;
+        job.utterance = self.user_turn(overrides);
+        if let (Some(settings), Some(utterance)) = (&self.ovos, &job.utterance) {
+            let session = self
+                .record
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| job.id.clone());
+            job.skills = crate::skills::SkillAsk::new(
+                &self.state.ctx,
+                settings,
+                &tenant,
+                &session,
+                self.responses,
+                utterance,
+            );
+        }
         job.timing = response::Timing {
             tenant,
             turn_ended: self.turn_ended.take(),
@@ -704,6 +722,27 @@ impl Session {
             partial,
         });
         Ok(())
+    }
+
+    /// The user's words a response answers: the last item's text when it is a user message
+    /// and the response is the conversation's own (no out-of-band instructions or input).
+    fn user_turn(&self, overrides: Option<&Value>) -> Option<String> {
+        if overrides.is_some_and(|o| {
+            ["instructions", "input", "tools", "conversation"]
+                .iter()
+                .any(|k| !o[*k].is_null())
+        }) {
+            return None;
+        }
+        let ItemKind::Message {
+            role: Role::User,
+            content,
+        } = &self.items.last()?.kind
+        else {
+            return None;
+        };
+        let text: Vec<&str> = content.iter().filter_map(ContentPart::text).collect();
+        Some(text.join(" ").trim().to_string()).filter(|t| !t.is_empty())
     }
 
     /// Stops the active response; what was said stays as an incomplete item.
@@ -828,6 +867,9 @@ impl Session {
                 fact: f.response_id.clone(),
                 quantities: quantities.to_vec(),
             });
+        }
+        if let (Some(r), Some(intent)) = (&self.recorder, f.intent.clone()) {
+            r.send(RecordOp::Intent(intent));
         }
         if let Some(r) = &self.recorder {
             r.send(RecordOp::Turn {

@@ -16,4 +16,4 @@ pub use bus::{Attached, Bus, BusEvent, BusSettings, BusStatus, ClientView};
 pub use frame::{Frame, message};
 pub use probe::run_probe;
 pub use server::serve;
-pub use turn::{TurnOutcome, TurnRequest, ask, intent_of};
+pub use turn::{TurnOutcome, TurnRequest, ask, intent_of, request};

@@ -145,6 +145,38 @@ pub async fn ask(client: &mut Attached, req: &TurnRequest, deadline: Duration) -
     }
 }
 
+/// Sends `kind` with `data` from `source` and returns the data of the first `reply` message
+/// before `timeout` (ovos-core's admin requests carry no id: one request at a time per client).
+pub async fn request(
+    client: &mut Attached,
+    kind: &str,
+    data: Value,
+    source: &str,
+    reply: &str,
+    timeout: Duration,
+) -> Option<Value> {
+    let ask = crate::frame::message(
+        kind,
+        data,
+        json!({"source": source, "destination": ["skills"]}),
+    );
+    client.send(&ask).ok()?;
+    tokio::time::timeout(timeout, async {
+        while let Some(frame) = client.recv().await {
+            let Ok(mut v) = serde_json::from_str::<Value>(&frame) else {
+                continue;
+            };
+            if v["type"] == reply {
+                return Some(v["data"].take());
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 fn skill_of(intent: &str) -> String {
     intent
         .strip_prefix("fallback:")

@@ -206,6 +206,7 @@ async fn start_ovos_bus(
         stop_rx.clone(),
     ));
     tokio::spawn(avb_core::services::ovos::audit_departures(ctx.clone()));
+    tokio::spawn(avb_core::services::ovos::play_network_role(ctx.clone()));
     Ok(Some(server))
 }
 

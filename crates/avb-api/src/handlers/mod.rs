@@ -9,6 +9,7 @@ pub mod custom_voices;
 pub mod health;
 pub mod me;
 pub mod members;
+pub mod ovos;
 pub mod personas;
 pub mod projects;
 pub mod sessions;

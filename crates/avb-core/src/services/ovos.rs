@@ -86,24 +86,16 @@ pub async fn status(ctx: &AppContext, scope: &Scope) -> CoreResult<OvosStatus> {
 /// Asks ovos-core `mycroft.skills.is_ready` over the bus (one second at most).
 async fn skills_ready(bus: &avb_ovos::Bus) -> Option<bool> {
     let mut me = bus.attach("avb-admin");
-    let ask = avb_ovos::message(
+    avb_ovos::request(
+        &mut me,
         "mycroft.skills.is_ready",
         serde_json::json!({}),
-        serde_json::json!({"source": "avb-admin", "destination": ["skills"]}),
-    );
-    me.send(&ask).ok()?;
-    tokio::time::timeout(Duration::from_secs(1), async {
-        while let Some(frame) = me.recv().await {
-            let v: serde_json::Value = serde_json::from_str(&frame).unwrap_or_default();
-            if v["type"] == "mycroft.skills.is_ready.response" {
-                return v["data"]["status"].as_bool();
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
+        "avb-admin",
+        "mycroft.skills.is_ready.response",
+        Duration::from_secs(1),
+    )
+    .await?["status"]
+        .as_bool()
 }
 
 /// Restarts the bus gracefully (requires `platform:tenants`; audited): clients are told, then
@@ -158,7 +150,8 @@ pub async fn audit_departures(ctx: AppContext) {
         else {
             continue;
         };
-        if client_id == "avb-admin" {
+        // The platform's own in-process clients (admin questions, voice turns) come and go.
+        if peer == "in-process" {
             continue;
         }
         let entry = avb_storage::repos::audit::NewAudit {
@@ -183,6 +176,54 @@ pub async fn audit_departures(ctx: AppContext) {
         .await;
         if let Err(e) = written {
             tracing::warn!(error = %e, "could not audit an OVOS bus disconnect");
+        }
+    }
+}
+
+/// Plays OVOS's PHAL network role (spec/ovos.md 3.2): skills that need the network load only
+/// once `mycroft.network.connected` / `mycroft.internet.connected` were said, and ovos-core
+/// waits for an answer to `ovos.PHAL.internet_check` at start. Says both whenever ovos-core
+/// connects or reports its skills initialised, and answers every internet check.
+pub async fn play_network_role(ctx: AppContext) {
+    let Some(bus) = ctx.ovos_bus.clone() else {
+        return;
+    };
+    let core = ctx.config.ovos.core_client_id.clone();
+    let mut me = bus.attach("avb-network");
+    let mut events = bus.events();
+    let announce = |me: &avb_ovos::Attached| {
+        for kind in ["mycroft.network.connected", "mycroft.internet.connected"] {
+            let _ = me.send(&avb_ovos::message(
+                kind,
+                serde_json::json!({}),
+                serde_json::json!({"source": "avb-network"}),
+            ));
+        }
+    };
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(BusEvent::Connected { client_id, .. }) if client_id == core => announce(&me),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                _ => {}
+            },
+            frame = me.recv() => {
+                let Some(frame) = frame else { return };
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&frame) else {
+                    continue;
+                };
+                match v["type"].as_str() {
+                    Some("mycroft.skills.initialized") => announce(&me),
+                    Some("ovos.PHAL.internet_check") => {
+                        let _ = me.send(&avb_ovos::message(
+                            "ovos.PHAL.internet_check.response",
+                            serde_json::json!({"internet_connected": true, "network_connected": true}),
+                            v["context"].clone(),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
         }
     }
 }

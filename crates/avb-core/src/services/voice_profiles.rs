@@ -162,6 +162,8 @@ pub struct ResolvedProfile {
     pub persona: Option<(uuid::Uuid, i32)>,
     /// The tenant's ready custom voices: voice name (`cv_...`) -> what the engine is sent.
     pub custom_voices: std::collections::BTreeMap<String, String>,
+    /// The tenant's OVOS settings when its turns go through ovos-core first.
+    pub ovos: Option<crate::services::skills::TenantOvos>,
 }
 
 fn text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ValidationError> {
@@ -574,6 +576,7 @@ pub async fn resolve(
     };
     let persona = crate::services::personas::effective(&tx, project).await?;
     let custom_voices = crate::services::custom_voices::engine_voices(&tx).await?;
+    let ovos = crate::services::skills::for_session(&tx).await?;
     tx.commit().await?;
     let pick = |f: fn(&Model) -> Option<String>| {
         over.as_ref()
@@ -635,6 +638,7 @@ pub async fn resolve(
         }),
         persona: persona.map(|p| (p.id, p.version)),
         custom_voices,
+        ovos,
     })
 }
 

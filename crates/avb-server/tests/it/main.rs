@@ -16,6 +16,7 @@ mod local_engines;
 mod oidc_login;
 mod one_app;
 mod ovos_bus;
+mod ovos_skills;
 mod personas;
 mod playground;
 mod portal;

@@ -11,6 +11,7 @@ pub mod leases;
 pub mod login_events;
 pub mod mail;
 pub mod memberships;
+pub mod ovos;
 pub mod payments;
 pub mod personas;
 pub mod plans;

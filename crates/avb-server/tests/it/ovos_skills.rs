@@ -1,0 +1,254 @@
+//! OVOS in the voice path and for the tenant: a tenant with OVOS on gets a skill's answer
+//! instead of the LLM's; no match, a skill error or silence past the deadline go to the LLM and
+//! failures are recorded against the Skill stage; a tenant with OVOS off keeps today's path and
+//! ovos-core never sees its words; every answered turn is an intent event in the analytics.
+//! The ovos-core here is an in-process client on the platform's bus that answers like the real
+//! one (spec/ovos.md 3.1); the real ovos-core runs in `ovos_bus::the_real_ovos_core_...`.
+#![allow(clippy::unwrap_used)]
+
+use avb_testkit::ws::{open_session, recv, send, until};
+use avb_testkit::{Db, spawn_app_with};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+/// A stand-in ovos-core on `bus`: "what time is it" matches the date-time skill, "break it"
+/// makes the skill fail, "say nothing" is never answered, anything else is a complete failure.
+/// Returns every utterance it saw, with its session.
+fn fake_core(bus: &avb_ovos::Bus) -> Arc<Mutex<Vec<(String, Value)>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut core = bus.attach("ovos-core");
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Some(frame) = core.recv().await {
+            let v: Value = serde_json::from_str(&frame).unwrap();
+            if v["type"] != "recognizer_loop:utterance" {
+                continue;
+            }
+            let text = v["data"]["utterances"][0].as_str().unwrap().to_string();
+            let session = v["context"]["session"].clone();
+            log.lock().unwrap().push((text.clone(), session.clone()));
+            let ctx =
+                json!({"session": session, "source": ["skills"], "destination": "avb-gateway"});
+            let say = |kind: &str, data: Value| avb_ovos::message(kind, data, ctx.clone());
+            let frames = match text.as_str() {
+                "what time is it" => vec![
+                    say(
+                        "ovos-skill-date-time.openvoiceos:what.time.is.it.intent",
+                        json!({"utterance": text}),
+                    ),
+                    say("speak", json!({"utterance": "It is half past six."})),
+                    say("ovos.utterance.handled", json!({})),
+                ],
+                "break it" => vec![
+                    say("ovos-skill-parrot.openvoiceos:speak.intent", json!({})),
+                    say(
+                        "mycroft.skill.handler.error",
+                        json!({"exception": "KeyError: 'sentence'"}),
+                    ),
+                ],
+                "say nothing" => vec![],
+                _ => vec![
+                    say("complete_intent_failure", json!({})),
+                    say("ovos.utterance.handled", json!({})),
+                ],
+            };
+            for f in frames {
+                core.send(&f).unwrap();
+            }
+        }
+    });
+    seen
+}
+
+async fn ask(ws: &mut avb_testkit::ws::Ws, text: &str) -> Value {
+    send(ws, json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})).await;
+    assert_eq!(recv(ws).await["type"], "conversation.item.added");
+    assert_eq!(recv(ws).await["type"], "conversation.item.done");
+    send(ws, json!({"type": "response.create"})).await;
+    let events = until(ws, "response.done").await;
+    events.last().unwrap()["response"].clone()
+}
+
+fn said(response: &Value) -> &str {
+    response["output"][0]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skills_answer_first_and_the_llm_takes_the_rest() {
+    let metrics = crate::support::prometheus();
+    let llm = crate::realtime::llm_double().await;
+    let app = spawn_app_with(Db::Sqlite, move |c| {
+        c.engines.llm_url = Some(llm);
+        c.ovos.enabled = true;
+        c.ovos.turn_deadline_ms = 400;
+    })
+    .await;
+    let bus = app.ctx.ovos_bus.clone().unwrap();
+    let seen = fake_core(&bus);
+
+    // Two tenants: A turns OVOS on and one skill off, B leaves it off.
+    let (_, owner_a) = app.tenant_with_owner("Skills A").await;
+    let (s, settings) = app.get("/api/v1/ovos/settings", &owner_a).await;
+    assert_eq!(s, 200);
+    assert_eq!(settings["enabled"], false);
+    let (s, bad) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/ovos/settings",
+            Some(&owner_a),
+            Some(json!({"enabled": true, "lang": "english", "fallback_skills": false, "disabled_skills": []})),
+        )
+        .await;
+    assert_eq!(s, 422, "{bad}");
+    assert_eq!(bad["errors"][0]["field"], "lang");
+    let (s, saved) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/ovos/settings",
+            Some(&owner_a),
+            Some(
+                json!({"enabled": true, "lang": "en-US", "fallback_skills": false,
+                        "disabled_skills": ["ovos-skill-hello-world.openvoiceos"]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{saved}");
+    let (_, key_a) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner_a,
+            json!({"name": "rt", "scopes": ["realtime"]}),
+        )
+        .await;
+    let mut ws = open_session(&app, key_a["secret"].as_str().unwrap()).await;
+    send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
+    assert_eq!(recv(&mut ws).await["type"], "session.updated");
+
+    // Matched: the skill's words are the answer; the LLM is not asked (no tokens).
+    let r = ask(&mut ws, "what time is it").await;
+    assert_eq!(
+        (r["status"].as_str(), said(&r)),
+        (Some("completed"), "It is half past six.")
+    );
+    assert_eq!(r["usage"]["total_tokens"], 0);
+    // Unmatched: the persona's LLM answers.
+    let r = ask(&mut ws, "tell me something").await;
+    assert_eq!(said(&r), "Hello world.");
+    // The skill fails, or ovos-core stays silent past the deadline: the LLM answers anyway.
+    let r = ask(&mut ws, "break it").await;
+    assert_eq!(said(&r), "Hello world.");
+    let r = ask(&mut ws, "say nothing").await;
+    assert_eq!(said(&r), "Hello world.");
+    drop(ws);
+
+    // ovos-core saw A's turns with A's session: its pipeline without fallback stages and the
+    // skill A turned off blacklisted.
+    let turns = seen.lock().unwrap().clone();
+    assert_eq!(turns.len(), 4, "{turns:?}");
+    let (_, session) = &turns[0];
+    assert_eq!(session["lang"], "en-US");
+    assert_eq!(
+        session["blacklisted_skills"],
+        json!(["ovos-skill-hello-world.openvoiceos"])
+    );
+    assert!(
+        !session["pipeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().starts_with("fallback")),
+        "{session}"
+    );
+    assert_ne!(
+        turns[0].1["session_id"], turns[1].1["session_id"],
+        "a fresh session per turn"
+    );
+
+    // B (OVOS off): the LLM answers and ovos-core never hears it.
+    let key_b = app.realtime_key(&["realtime"]).await;
+    let mut ws = open_session(&app, &key_b).await;
+    send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
+    recv(&mut ws).await;
+    let r = ask(&mut ws, "what time is it").await;
+    assert_eq!(said(&r), "Hello world.");
+    drop(ws);
+    assert_eq!(seen.lock().unwrap().len(), 4);
+
+    // A's intent analytics: one event per turn (written by the session's background writer).
+    let mut events = Value::Null;
+    for _ in 0..50 {
+        let (s, body) = app.get("/api/v1/intents/events", &owner_a).await;
+        assert_eq!(s, 200);
+        if body["data"].as_array().unwrap().len() == 4 {
+            events = body;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let rows = events["data"].as_array().expect("four events");
+    let by_utterance = |u: &str| rows.iter().find(|e| e["utterance"] == u).unwrap().clone();
+    let matched = by_utterance("what time is it");
+    assert_eq!(matched["outcome"], "intent");
+    assert_eq!(
+        matched["intent"],
+        "ovos-skill-date-time.openvoiceos:what.time.is.it.intent"
+    );
+    assert_eq!(matched["skill"], "ovos-skill-date-time.openvoiceos");
+    assert_eq!(by_utterance("tell me something")["outcome"], "persona");
+    let broken = by_utterance("break it");
+    assert_eq!(broken["outcome"], "failure");
+    assert!(
+        broken["error"].as_str().unwrap().contains("KeyError"),
+        "{broken}"
+    );
+    let silent = by_utterance("say nothing");
+    assert_eq!(silent["outcome"], "failure");
+    assert!(
+        silent["error"].as_str().unwrap().contains("400 ms"),
+        "{silent}"
+    );
+    assert!(silent["latency_ms"].as_i64().unwrap() >= 400);
+
+    let (s, summary) = app.get("/api/v1/intents/summary", &owner_a).await;
+    assert_eq!(s, 200, "{summary}");
+    assert_eq!(summary["total"], 4);
+    assert_eq!(
+        summary["by_outcome"],
+        json!({"failure": 2, "intent": 1, "persona": 1})
+    );
+    assert_eq!(summary["unrecognised"].as_array().unwrap().len(), 1);
+    let (s, bad) = app
+        .get("/api/v1/intents/events?outcome=maybe", &owner_a)
+        .await;
+    assert_eq!(
+        (s.as_u16(), bad["errors"][0]["field"].as_str()),
+        (400, Some("outcome"))
+    );
+    let (_, failures) = app
+        .get("/api/v1/intents/events?outcome=failure&limit=1", &owner_a)
+        .await;
+    assert_eq!(failures["data"].as_array().unwrap().len(), 1);
+    assert_eq!(failures["has_more"], true);
+
+    // Another tenant sees none of A's events.
+    let (_, owner_c) = app.tenant_with_owner("Skills C").await;
+    let (_, other) = app.get("/api/v1/intents/summary", &owner_c).await;
+    assert_eq!(other["total"], 0);
+
+    // Skill stage failures are Prometheus series.
+    let metrics = metrics.render();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("avb_realtime_stage_errors_total")
+                && l.contains("stage=\"skill\"")),
+        "no skill stage errors in /metrics"
+    );
+    // The settings change was audited.
+    let (_, audit) = app
+        .get("/api/v1/audit?action=ovos.settings.update", &owner_a)
+        .await;
+    assert_eq!(audit["data"].as_array().unwrap().len(), 1);
+}

@@ -1,0 +1,76 @@
+//! OVOS per tenant (O2, O5): whether a tenant's voice turns go through ovos-core first, with
+//! which language, whether OVOS fallback skills may answer, and which skills the tenant turned
+//! off (applied through the turn's session blacklist, never globally); and one intent event per
+//! answered turn for the intent analytics.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("ovos_tenant_settings")
+                .col(uuid("tenant_id").primary_key())
+                .col(boolean("enabled"))
+                .col(string("lang"))
+                .col(boolean("fallback_skills"))
+                // A JSON array of skill ids.
+                .col(text("disabled_skills"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("ovos_tenant_settings", "tenant_id")
+                        .to("tenants", "id"),
+                )
+                .to_owned(),
+        )
+        .await?;
+        super::tenant_rls(m, "ovos_tenant_settings").await?;
+
+        m.create_table(
+            Table::create()
+                .table("intent_events")
+                .col(pk_uuid("id"))
+                .col(uuid("tenant_id"))
+                .col(uuid_null("session_id"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(text("utterance"))
+                // intent | fallback | persona | failure
+                .col(string("outcome"))
+                .col(string_null("intent"))
+                .col(string_null("skill"))
+                .col(double_null("confidence"))
+                .col(big_integer("latency_ms"))
+                .col(text("error"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("intent_events", "tenant_id")
+                        .to("tenants", "id"),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("intent_events_tenant_created")
+                .table("intent_events")
+                .col("tenant_id")
+                .col("created_at")
+                .to_owned(),
+        )
+        .await?;
+        super::tenant_rls(m, "intent_events").await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in ["intent_events", "ovos_tenant_settings"] {
+            m.drop_table(Table::drop().table(t).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
