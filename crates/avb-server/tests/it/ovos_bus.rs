@@ -277,7 +277,9 @@ async fn the_real_ovos_core_answers_on_the_platforms_bus() {
         return;
     }
     const TOKEN: &str = "ovos-test-token-0123456789";
+    let llm = crate::realtime::llm_double().await;
     let app = spawn_app_with(Db::Sqlite, |c| {
+        c.engines.llm_url = Some(llm);
         c.ovos.enabled = true;
         for id in ["ovos-core", "avb-ovosctl"] {
             c.ovos
@@ -400,6 +402,91 @@ async fn the_real_ovos_core_answers_on_the_platforms_bus() {
     .await;
     assert_eq!(out, avb_ovos::TurnOutcome::Unmatched);
     drop(gateway);
+
+    // Through the product: a tenant turns OVOS on; its skills page lists what ovos-core loaded,
+    // the test box answers, and a Realtime turn is answered by the skill, not the LLM.
+    let (_, owner) = app.tenant_with_owner("OVOS tenant").await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/ovos/settings",
+            Some(&owner),
+            Some(
+                serde_json::json!({"enabled": true, "lang": "en-US", "fallback_skills": false,
+                "disabled_skills": ["ovos-skill-hello-world.openvoiceos"]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, skills) = app.get("/api/v1/ovos/skills", &owner).await;
+    assert_eq!(s, 200, "{skills}");
+    assert_eq!(skills["core_connected"], true, "{skills}");
+    let row = |id: &str| {
+        skills["skills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["skill_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not listed: {skills}"))
+    };
+    let date_time = row("ovos-skill-date-time.openvoiceos");
+    assert_eq!(date_time["loaded"], true);
+    assert_eq!(date_time["version"], "1.1.5");
+    assert!(
+        date_time["intents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "what.time.is.it.intent"),
+        "{date_time}"
+    );
+    assert_eq!(
+        row("ovos-skill-hello-world.openvoiceos")["enabled_for_tenant"],
+        false
+    );
+    let (s, tried) = app
+        .post(
+            "/api/v1/ovos/skills/test",
+            &owner,
+            serde_json::json!({"utterance": "say the quick brown fox"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{tried}");
+    assert_eq!(
+        (tried["outcome"].as_str(), tried["answer"].as_str()),
+        (Some("intent"), Some("the quick brown fox"))
+    );
+    let (_, tried) = app
+        .post(
+            "/api/v1/ovos/skills/test",
+            &owner,
+            serde_json::json!({"utterance": "hello world"}),
+        )
+        .await;
+    assert_eq!(
+        tried["outcome"], "unmatched",
+        "turned off for this tenant: {tried}"
+    );
+    let (_, key) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            serde_json::json!({"name": "rt", "scopes": ["realtime"]}),
+        )
+        .await;
+    let mut ws = avb_testkit::ws::open_session(&app, key["secret"].as_str().unwrap()).await;
+    avb_testkit::ws::send(&mut ws, serde_json::json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
+    avb_testkit::ws::recv(&mut ws).await;
+    avb_testkit::ws::send(&mut ws, serde_json::json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "say the quick brown fox"}]}})).await;
+    avb_testkit::ws::send(&mut ws, serde_json::json!({"type": "response.create"})).await;
+    let events = avb_testkit::ws::until(&mut ws, "response.done").await;
+    let done = &events.last().unwrap()["response"];
+    assert_eq!(
+        done["output"][0]["content"][0]["text"], "the quick brown fox",
+        "{done}"
+    );
+    drop(ws);
 
     let down = ovos("down").await.unwrap();
     assert!(
