@@ -57,6 +57,18 @@ const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
         "♫",
         Some(Permission::ProjectsView),
     ),
+    (
+        "Skills",
+        "/voice/skills",
+        "⚡",
+        Some(Permission::ProjectsView),
+    ),
+    (
+        "Intents",
+        "/voice/intents",
+        "◎",
+        Some(Permission::UsageView),
+    ),
     ("Team", "/team", "☺", Some(Permission::TeamView)),
     (
         "Settings",
@@ -142,6 +154,9 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "invitation_revoked" => "Invitation revoked.",
         "settings_saved" => "Settings saved.",
         "voice_saved" => "Voice settings saved. New sessions use them now.",
+        "ovos_saved" => "Skill settings saved. New sessions use them.",
+        "skill_enabled" => "Skill turned on for your team.",
+        "skill_disabled" => "Skill turned off for your team.",
         "tenant_created" => "Tenant created. The owner was sent an invitation.",
         "plan_created" => "Plan created. Tenants can choose it now.",
         "plan_updated" => {

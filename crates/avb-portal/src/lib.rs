@@ -26,6 +26,7 @@ mod dashboard;
 mod error;
 mod extract;
 mod headers;
+mod intents;
 mod login;
 mod no_route;
 mod oidc;
@@ -37,6 +38,7 @@ pub mod session;
 mod sessions;
 mod settings;
 mod setup;
+mod skills;
 mod team;
 mod usage;
 mod visitor;
@@ -203,6 +205,12 @@ pub fn router(ctx: AppContext) -> Router {
             "/settings/webhooks/{id}/delete",
             axum::routing::post(settings::delete),
         )
+        .route("/voice/skills", get(skills::show))
+        .route("/voice/skills/settings", axum::routing::post(skills::save))
+        .route("/voice/skills/toggle", axum::routing::post(skills::toggle))
+        .route("/voice/skills/test", axum::routing::post(skills::test))
+        .route("/voice/intents", get(intents::show))
+        .route("/voice/intents/export.csv", get(intents::export))
         .route("/voice/stt", get(voice_stt::show).post(voice_stt::save))
         .route(
             "/voice/stt/test",

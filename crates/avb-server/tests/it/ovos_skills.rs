@@ -252,3 +252,250 @@ async fn skills_answer_first_and_the_llm_takes_the_rest() {
         .await;
     assert_eq!(audit["data"].as_array().unwrap().len(), 1);
 }
+
+/// The tenant's Skills and Intents pages: settings saved with inline errors, a skill turned off
+/// for the tenant only (and on again), the test box through the stand-in ovos-core, a member's
+/// read-only view; the analytics page with its outcomes, top intents, unrecognised utterances,
+/// date range and CSV export.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skills_and_intents_pages() {
+    use avb_testkit::browser::{Browser, field};
+    let llm = crate::realtime::llm_double().await;
+    let app = spawn_app_with(Db::Sqlite, move |c| {
+        c.engines.llm_url = Some(llm);
+        c.ovos.enabled = true;
+        c.ovos.turn_deadline_ms = 400;
+    })
+    .await;
+    let bus = app.ctx.ovos_bus.clone().unwrap();
+    let browser = Browser::new(&app);
+    let tenant = app.create_tenant("Pages").await;
+    let owner = app
+        .create_user(Some(tenant), "tenant_owner", "owner@pages.test")
+        .await;
+    let member = app
+        .create_user(Some(tenant), "developer", "member@pages.test")
+        .await;
+    let cookie = browser.session(&owner).await;
+
+    // ovos-core absent: the page says so and lists the catalogue.
+    let html = browser.page("/voice/skills", &cookie).await;
+    assert!(html.contains("ovos-core is not connected"), "{html}");
+    assert!(
+        html.contains("Date and time") && html.contains("Not loaded"),
+        "{html}"
+    );
+    let csrf = field(&html, "csrf");
+    let res = browser
+        .post(
+            "/voice/skills/test",
+            &cookie,
+            &[("csrf", &csrf), ("utterance", "what time is it")],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("ovos-core is not connected")
+    );
+
+    // Bad language: said inline, nothing saved.
+    let res = browser
+        .post(
+            "/voice/skills/settings",
+            &cookie,
+            &[("csrf", &csrf), ("enabled", "1"), ("lang", "English!")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("lang: must be a language tag")
+    );
+    let to = browser
+        .submit(
+            "/voice/skills/settings",
+            &cookie,
+            &[("csrf", &csrf), ("enabled", "1"), ("lang", "en-GB")],
+        )
+        .await;
+    assert_eq!(to, "/voice/skills?done=ovos_saved");
+
+    // With ovos-core (the stand-in answering skillmanager.list and the manifests too).
+    let mut core = bus.attach("ovos-core");
+    tokio::spawn(async move {
+        while let Some(frame) = core.recv().await {
+            let v: Value = serde_json::from_str(&frame).unwrap();
+            let ctx = json!({"session": v["context"]["session"].clone()});
+            let reply = |kind: &str, data: Value| avb_ovos::message(kind, data, ctx.clone());
+            let frames = match v["type"].as_str().unwrap() {
+                "skillmanager.list" => vec![reply(
+                    "mycroft.skills.list",
+                    json!({
+                    "ovos-skill-date-time.openvoiceos": {"active": true, "id": "ovos-skill-date-time.openvoiceos"},
+                    "ovos-skill-parrot.openvoiceos": {"active": true, "id": "ovos-skill-parrot.openvoiceos"},
+                    "local-skill.someone": {"active": true, "id": "local-skill.someone"}}),
+                )],
+                "intent.service.padatious.manifest.get" => vec![reply(
+                    "intent.service.padatious.manifest",
+                    json!({"intents": ["ovos-skill-date-time.openvoiceos:what.time.is.it.intent", "ovos-skill-parrot.openvoiceos:speak.intent"]}),
+                )],
+                "intent.service.adapt.manifest.get" => vec![reply(
+                    "intent.service.adapt.manifest",
+                    json!({"intents": []}),
+                )],
+                "recognizer_loop:utterance" => {
+                    let blocked = v["context"]["session"]["blacklisted_skills"].to_string();
+                    if blocked.contains("date-time") {
+                        vec![
+                            reply("complete_intent_failure", json!({})),
+                            reply("ovos.utterance.handled", json!({})),
+                        ]
+                    } else {
+                        vec![
+                            reply(
+                                "ovos-skill-date-time.openvoiceos:what.time.is.it.intent",
+                                json!({}),
+                            ),
+                            reply("speak", json!({"utterance": "It is noon."})),
+                            reply("ovos.utterance.handled", json!({})),
+                        ]
+                    }
+                }
+                _ => vec![],
+            };
+            for f in frames {
+                core.send(&f).unwrap();
+            }
+        }
+    });
+    let html = browser.page("/voice/skills", &cookie).await;
+    assert!(!html.contains("ovos-core is not connected"), "{html}");
+    assert!(html.contains("what.time.is.it.intent"), "{html}");
+    assert!(
+        html.contains("local-skill.someone"),
+        "an unknown skill is listed by id: {html}"
+    );
+    assert!(html.contains("value=\"en-GB\""));
+    let res = browser
+        .post(
+            "/voice/skills/test",
+            &cookie,
+            &[("csrf", &csrf), ("utterance", "what time is it")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("Matched an intent") && body.contains("It is noon."),
+        "{body}"
+    );
+    // Off for this tenant: the test box no longer matches it.
+    let to = browser
+        .submit(
+            "/voice/skills/toggle",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("skill", "ovos-skill-date-time.openvoiceos"),
+                ("turn", "off"),
+            ],
+        )
+        .await;
+    assert_eq!(to, "/voice/skills?done=skill_disabled");
+    let body = browser
+        .post(
+            "/voice/skills/test",
+            &cookie,
+            &[("csrf", &csrf), ("utterance", "what time is it")],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Nothing matched"), "{body}");
+    assert!(body.contains("Off for you"), "{body}");
+
+    // A member sees the skills read-only and cannot change them.
+    let member_cookie = browser.session(&member).await;
+    let html = browser.page("/voice/skills", &member_cookie).await;
+    assert!(html.contains("needs the settings permission"), "{html}");
+    assert!(!html.contains("action=\"/voice/skills/toggle\""));
+    let res = browser
+        .post(
+            "/voice/skills/toggle",
+            &member_cookie,
+            &[
+                ("csrf", &field(&html, "csrf")),
+                ("skill", "ovos-skill-parrot.openvoiceos"),
+                ("turn", "off"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+
+    // Intent analytics: empty first, then one recorded turn of each kind.
+    let html = browser.page("/voice/intents", &cookie).await;
+    assert!(html.contains("No turns in this range"), "{html}");
+    let t = avb_core::services::intents::record;
+    for (utterance, outcome, intent) in [
+        (
+            "what time is it",
+            "intent",
+            Some("ovos-skill-date-time.openvoiceos:what.time.is.it.intent"),
+        ),
+        (
+            "what time is it now",
+            "intent",
+            Some("ovos-skill-date-time.openvoiceos:what.time.is.it.intent"),
+        ),
+        ("=cmd|' /C calc'!A0", "persona", None),
+    ] {
+        t(
+            &app.ctx,
+            tenant,
+            None,
+            avb_core::services::intents::NewIntentEvent {
+                session_id: None,
+                utterance: utterance.into(),
+                outcome: outcome.into(),
+                intent: intent.map(str::to_string),
+                skill: intent.map(|_| "ovos-skill-date-time.openvoiceos".to_string()),
+                confidence: None,
+                latency_ms: 30,
+                error: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let html = browser.page("/voice/intents", &cookie).await;
+    assert!(html.contains("id=\"intents-total\">3<"), "{html}");
+    assert!(html.contains("what.time.is.it.intent"), "{html}");
+    assert!(html.contains("class=\"chart-data\""), "{html}");
+    assert!(
+        html.contains("=cmd|"),
+        "the unrecognised utterance is listed: {html}"
+    );
+    let html = browser
+        .page("/voice/intents?from=2020-01-01&to=2020-01-31", &cookie)
+        .await;
+    assert!(html.contains("No turns in this range"), "{html}");
+    let html = browser.page("/voice/intents?from=yesterday", &cookie).await;
+    assert!(html.contains("From must be a date"), "{html}");
+    let csv = browser
+        .get("/voice/intents/export.csv", &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(
+        csv.contains("\"'=cmd|"),
+        "formula cells are neutralised: {csv}"
+    );
+}
