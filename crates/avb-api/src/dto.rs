@@ -577,6 +577,8 @@ pub struct TurnDto {
     pub first_audio_ms: Option<i64>,
     /// End of the user's turn to the first audio delta.
     pub voice_to_voice_ms: Option<i64>,
+    /// OVOS intent and skill, asked before the LLM (tenants with skills on).
+    pub skill_ms: Option<i64>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -294,7 +294,11 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
     }
     let mut intent = job.utterance.as_deref().map(crate::skills::persona_event);
     if let Some(ask) = job.skills.take() {
+        let asked = std::time::Instant::now();
         let answer = crate::skills::ask(ask, &job.timing.tenant).await;
+        if let Ok(mut p) = job.partial.lock() {
+            p.times.skill_ms = Some(asked.elapsed().as_millis() as i64);
+        }
         if let Some(words) = answer.words {
             job.llm = Some(Arc::new(Scripted(words)));
             job.request.model = "ovos".into();

@@ -53,6 +53,24 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../assets/stripe-setup.js"),
     },
     Asset {
+        stem: "uplot",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/uplot-1.6.32.min.js"),
+    },
+    Asset {
+        stem: "uplot",
+        ext: "css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../assets/uplot-1.6.32.min.css"),
+    },
+    Asset {
+        stem: "charts",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/charts.js"),
+    },
+    Asset {
         stem: "favicon",
         ext: "svg",
         content_type: "image/svg+xml",
@@ -72,10 +90,15 @@ static NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
 });
 
 fn url_of(stem: &str) -> String {
+    url_of_ext(stem, "")
+}
+
+/// The URL of the asset `stem` with extension `ext` (any extension when empty).
+fn url_of_ext(stem: &str, ext: &str) -> String {
     ASSETS
         .iter()
         .zip(NAMES.iter())
-        .find(|(a, _)| a.stem == stem)
+        .find(|(a, _)| a.stem == stem && (ext.is_empty() || a.ext == ext))
         .map(|(_, name)| format!("/assets/{name}"))
         .unwrap_or_default()
 }
@@ -108,6 +131,21 @@ pub fn stripe_setup_url() -> String {
 /// The playground's audio worklet (loaded by the playground script with `addModule`).
 pub fn playground_worklet_url() -> String {
     url_of("playground-worklet")
+}
+
+/// uPlot's script (pages with time-series charts).
+pub fn uplot_url() -> String {
+    url_of_ext("uplot", "js")
+}
+
+/// uPlot's stylesheet.
+pub fn uplot_css_url() -> String {
+    url_of_ext("uplot", "css")
+}
+
+/// The chart script that draws `<figure class="chart">` data islands with uPlot.
+pub fn charts_url() -> String {
+    url_of_ext("charts", "js")
 }
 
 /// The favicon's URL (linked from every page, so browsers never ask for `/favicon.ico`).

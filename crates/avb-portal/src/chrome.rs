@@ -123,6 +123,12 @@ const ADMIN_NAV: &[(&str, &str, &str, Option<Permission>)] = &[
         Some(Permission::PlatformTenants),
     ),
     (
+        "Voice pipeline",
+        "/admin/pipeline",
+        "⇶",
+        Some(Permission::PlatformTenants),
+    ),
+    (
         "OVOS bus",
         "/admin/ovos",
         "⇄",

@@ -332,6 +332,7 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/admin/audit/{id}", get(admin::audit::entry))
         .route("/admin/monitoring", get(admin::monitoring::page))
+        .route("/admin/pipeline", get(admin::pipeline::show))
         .route("/admin/ovos", get(admin::ovos::show))
         .route(
             "/admin/ovos/restart",

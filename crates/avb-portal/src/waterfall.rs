@@ -35,6 +35,7 @@ pub struct Waterfall {
 pub fn waterfall(t: &TurnRecord) -> Waterfall {
     let stages = [
         ("Speech to text", t.stt_ms),
+        ("Intent + skill", t.skill_ms),
         ("LLM first token", t.llm_first_token_ms),
         ("TTS first byte", t.tts_first_byte_ms),
         ("First audio out", t.first_audio_ms),

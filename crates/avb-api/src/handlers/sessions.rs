@@ -91,6 +91,7 @@ pub async fn get(
                 tts_first_byte_ms: t.tts_first_byte_ms,
                 first_audio_ms: t.first_audio_ms,
                 voice_to_voice_ms: t.voice_to_voice_ms,
+                skill_ms: t.skill_ms,
                 created_at: t.created_at,
             })
             .collect(),

@@ -37,7 +37,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (
         "stage_p99_ms",
-        "p99 of a voice pipeline stage in ms since the last check (target: stt, llm_first_token, tts_first_byte, first_audio, voice_to_voice or *)",
+        "p99 of a voice pipeline stage in ms since the last check (target: stt, skill, llm_first_token, tts_first_byte, first_audio, voice_to_voice or *)",
     ),
 ];
 

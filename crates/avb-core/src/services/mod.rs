@@ -20,6 +20,7 @@ pub mod members;
 pub mod ovos;
 pub mod payments;
 pub mod personas;
+pub mod pipeline;
 pub mod plans;
 pub mod platform;
 pub mod portal_sessions;

@@ -101,6 +101,8 @@ pub struct TurnRecord {
     pub tts_first_byte_ms: Option<i64>,
     pub first_audio_ms: Option<i64>,
     pub voice_to_voice_ms: Option<i64>,
+    /// ovos-core asked before the LLM (tenants with skills on).
+    pub skill_ms: Option<i64>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -117,6 +119,7 @@ impl From<realtime_turn::Model> for TurnRecord {
             tts_first_byte_ms: m.tts_first_byte_ms,
             first_audio_ms: m.first_audio_ms,
             voice_to_voice_ms: m.voice_to_voice_ms,
+            skill_ms: m.skill_ms,
             created_at: m.created_at,
         }
     }

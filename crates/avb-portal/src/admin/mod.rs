@@ -9,6 +9,7 @@ pub mod monitoring;
 pub mod onboarding;
 pub mod overview;
 pub mod ovos;
+pub mod pipeline;
 pub mod plans;
 pub mod tenants;
 pub mod users;

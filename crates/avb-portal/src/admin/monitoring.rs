@@ -84,6 +84,8 @@ pub struct LatencyRow {
 #[derive(Template)]
 #[template(path = "admin/monitoring/show.html")]
 struct AdminMonitoringPage {
+    /// Charts of the recorded turns: title, unit, data island.
+    charts: Vec<(String, String, String)>,
     chrome: Chrome,
     health: Health,
     queue: Option<String>,
@@ -231,6 +233,51 @@ pub async fn page(
         )),
         Some(Err(e)) => Some(format!("unavailable: {e}")),
     };
+    // The last 24 hours of recorded turns, charted (the pipeline page has the detail).
+    let day = avb_core::services::pipeline::view(
+        &state.ctx,
+        &v.scope,
+        avb_core::services::pipeline::Window::Day,
+        "voice_to_voice",
+    )
+    .await
+    .map_err(failed("monitoring"))?;
+    let s = &day.series;
+    let charts = (day.turns > 0).then(|| {
+        [
+            (
+                "Turns per minute, last 24 hours",
+                "/min",
+                super::pipeline::chart_json(
+                    &s.x,
+                    &[(
+                        "Turns/min",
+                        s.throughput.iter().copied().map(Some).collect(),
+                    )],
+                ),
+            ),
+            (
+                "Failed turns, last 24 hours",
+                "%",
+                super::pipeline::chart_json(&s.x, &[("Failed %", s.error_rate.clone())]),
+            ),
+            (
+                "Voice to voice, last 24 hours",
+                "ms",
+                super::pipeline::chart_json(
+                    &s.x,
+                    &[
+                        ("p50", s.p50.clone()),
+                        ("p95", s.p95.clone()),
+                        ("p99", s.p99.clone()),
+                    ],
+                ),
+            ),
+        ]
+        .into_iter()
+        .map(|(t, u, j)| (t.to_string(), u.to_string(), j))
+        .collect()
+    });
     Ok(render(
         &AdminMonitoringPage {
             chrome: v.chrome("/admin/monitoring", None),
@@ -242,6 +289,7 @@ pub async fn page(
             routes: routes(&samples, minutes),
             stages: stages(&samples, &names, minutes),
             failures: failures(&samples, &names),
+            charts: charts.unwrap_or_default(),
         },
         StatusCode::OK,
     ))

@@ -246,6 +246,57 @@ async fn skills_answer_first_and_the_llm_takes_the_rest() {
                 && l.contains("stage=\"skill\"")),
         "no skill stage errors in /metrics"
     );
+    // The admin's voice pipeline: the skill stage failed twice (its causes listed) and is over
+    // the p99 threshold set as an alert rule; both tenants, charts and waterfalls are there.
+    avb_core::services::alerts::create_rule(
+        &app.ctx,
+        &avb_core::Scope::local_operator(None),
+        avb_core::services::alerts::RuleInput {
+            name: "Skill stage slow".into(),
+            metric: "stage_p99_ms".into(),
+            target: "skill".into(),
+            threshold: "5".into(),
+            for_secs: "0".into(),
+            channel: "email".into(),
+            destination: "ops@skills.test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let admin = app
+        .create_user(None, "saas_admin", "root@skills.test")
+        .await;
+    let browser = avb_testkit::browser::Browser::new(&app);
+    let cookie = browser.session(&admin).await;
+    let html = browser
+        .page("/admin/pipeline?window=1h&stage=skill", &cookie)
+        .await;
+    assert!(html.contains("5 turns in the last hour"), "{html}");
+    let skill_box = html
+        .split("data-stage=\"skill\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</li>").next())
+        .unwrap();
+    assert!(skill_box.contains("2 failed"), "{skill_box}");
+    assert!(skill_box.contains("alert at p99 &gt; 5 ms"), "{skill_box}");
+    assert!(html.contains("class=\"stage stage-unhealthy\" data-stage=\"skill\""));
+    assert!(
+        html.contains("KeyError"),
+        "the skill error is in the breakdown"
+    );
+    assert!(html.contains("did not answer within 400 ms"));
+    assert!(
+        html.contains("Skills A") && html.contains("RT "),
+        "both tenants: {html}"
+    );
+    assert_eq!(html.matches("class=\"chart-data\"").count(), 3);
+    assert!(
+        html.contains(">Intent + skill</text>"),
+        "a waterfall with the skill stage: {html}"
+    );
+    let html = browser.page("/admin/monitoring", &cookie).await;
+    assert!(html.contains("Voice to voice, last 24 hours"), "{html}");
+
     // The settings change was audited.
     let (_, audit) = app
         .get("/api/v1/audit?action=ovos.settings.update", &owner_a)

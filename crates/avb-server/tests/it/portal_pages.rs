@@ -98,6 +98,7 @@ async fn sessions_list_filters_detail_end_and_export() {
         tts_first_byte_ms: Some(610),
         first_audio_ms: Some(640),
         voice_to_voice_ms: Some(950),
+        skill_ms: None,
     };
     sessions::record_turn(
         &app.ctx,

@@ -15,6 +15,8 @@ pub struct Model {
     pub tts_first_byte_ms: Option<i64>,
     pub first_audio_ms: Option<i64>,
     pub voice_to_voice_ms: Option<i64>,
+    /// ovos-core asked (intent and skill words) before the LLM.
+    pub skill_ms: Option<i64>,
     pub created_at: DateTimeUtc,
 }
 

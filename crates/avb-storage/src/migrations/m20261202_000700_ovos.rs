@@ -1,7 +1,7 @@
 //! OVOS per tenant (O2, O5): whether a tenant's voice turns go through ovos-core first, with
 //! which language, whether OVOS fallback skills may answer, and which skills the tenant turned
-//! off (applied through the turn's session blacklist, never globally); and one intent event per
-//! answered turn for the intent analytics.
+//! off (applied through the turn's session blacklist, never globally); one intent event per
+//! answered turn for the intent analytics; and the Skill stage's time on each turn record.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -64,10 +64,26 @@ impl MigrationTrait for Migration {
         )
         .await?;
         super::tenant_rls(m, "intent_events").await?;
+
+        // The Intent + Skill stage of a turn, for the pipeline view and the waterfall.
+        m.alter_table(
+            Table::alter()
+                .table("realtime_turns")
+                .add_column(big_integer_null("skill_ms"))
+                .to_owned(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("realtime_turns")
+                .drop_column("skill_ms")
+                .to_owned(),
+        )
+        .await?;
         for t in ["intent_events", "ovos_tenant_settings"] {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
         }

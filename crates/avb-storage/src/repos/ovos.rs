@@ -140,3 +140,19 @@ pub async fn events_for_summary(
         .all(tx.conn())
         .await?)
 }
+
+/// Every tenant's intent events in `[from, to)`, newest first, at most `cap` (platform
+/// transaction: the pipeline view).
+pub async fn events_between(
+    tx: &crate::store::PlatformTx,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    cap: u64,
+) -> StorageResult<Vec<IntentEvent>> {
+    Ok(intent_event::Entity::find()
+        .filter(in_range(Some(from), Some(to), None))
+        .order_by_desc(intent_event::Column::Id)
+        .limit(cap)
+        .all(tx.conn())
+        .await?)
+}

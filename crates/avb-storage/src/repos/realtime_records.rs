@@ -45,6 +45,7 @@ pub struct TurnTimes {
     pub tts_first_byte_ms: Option<i64>,
     pub first_audio_ms: Option<i64>,
     pub voice_to_voice_ms: Option<i64>,
+    pub skill_ms: Option<i64>,
 }
 
 /// Stores one turn's timing.
@@ -67,6 +68,7 @@ pub async fn insert_turn(
         tts_first_byte_ms: Set(t.tts_first_byte_ms),
         first_audio_ms: Set(t.first_audio_ms),
         voice_to_voice_ms: Set(t.voice_to_voice_ms),
+        skill_ms: Set(t.skill_ms),
         created_at: Set(Utc::now()),
     }
     .insert(tx.conn())
@@ -95,4 +97,21 @@ pub async fn for_session(
         .all(tx.conn())
         .await?;
     Ok((items, turns))
+}
+
+/// Every tenant's turns recorded in `[from, to)`, newest first, at most `cap` (platform
+/// transaction: the pipeline view).
+pub async fn turns_between(
+    tx: &crate::store::PlatformTx,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+    cap: u64,
+) -> StorageResult<Vec<realtime_turn::Model>> {
+    Ok(realtime_turn::Entity::find()
+        .filter(realtime_turn::Column::CreatedAt.gte(from))
+        .filter(realtime_turn::Column::CreatedAt.lt(to))
+        .order_by_desc(realtime_turn::Column::Id)
+        .limit(cap)
+        .all(tx.conn())
+        .await?)
 }

@@ -111,3 +111,17 @@ pub async fn set_profile(
     am.updated_at = Set(chrono::Utc::now());
     Ok(am.update(tx.conn()).await?)
 }
+
+/// The names of the tenants `ids` (those that exist).
+pub async fn names(
+    tx: &Tx,
+    ids: &[uuid::Uuid],
+) -> StorageResult<std::collections::HashMap<uuid::Uuid, String>> {
+    Ok(Entity::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect())
+}
