@@ -1203,6 +1203,73 @@ async function adminOvosBus(ctx) {
     'the probe closed by the restart is not among the recent disconnects');
 }
 
+/**
+ * One text turn through the gateway (an ek_ secret from the playground, a WebSocket from the
+ * page), then the charts: the admin's voice pipeline and monitoring pages and the tenant's
+ * intents page draw uPlot canvases from their data islands, under the strict CSP, without
+ * console errors; the tenant's Skills page shows the catalogue and its test box.
+ */
+async function pipelineCharts(ctx) {
+  const page = await newPage(ctx);
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  await login(page);
+  await page.goto(url('/voice/playground'));
+  const outcome = await page.evaluate(async () => {
+    const form = document.querySelector('form[data-secret-url]');
+    const body = new URLSearchParams({ csrf: form.elements.csrf.value, project: '' });
+    const res = await fetch(form.dataset.secretUrl, { method: 'POST', body, headers: { Accept: 'application/json' } });
+    const secret = (await res.json()).value;
+    const u = new URL('/v1/realtime', location.href);
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(u, ['realtime', `openai-insecure-api-key.${secret}`]);
+    return await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve('timeout'), 30000);
+      ws.onopen = () => {
+        ws.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', output_modalities: ['text'] } }));
+        ws.send(JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'what time is it' }] } }));
+        ws.send(JSON.stringify({ type: 'response.create' }));
+      };
+      ws.onmessage = (m) => {
+        const e = JSON.parse(m.data);
+        if (e.type === 'response.done') { clearTimeout(timer); ws.close(); resolve(e.response.status); }
+      };
+    });
+  });
+  assert.ok(['completed', 'failed'].includes(outcome), `the text turn ended ${outcome}`);
+  // The session's writer records the turn in the background.
+  const drawn = async (p, path, min) => {
+    for (let i = 0; i < 20; i++) {
+      await p.goto(url(path));
+      if (await p.locator('figure.chart canvas').count() >= min) return;
+      await p.waitForTimeout(250);
+    }
+    throw new Error(`${path} drew fewer than ${min} chart canvases`);
+  };
+  await drawn(page, '/voice/intents', 1);
+  assert.equal(await page.locator('figure.chart .chart-table-hidden').count(), 1, 'the table fallback is not hidden');
+  assert.match(await page.locator('#top-intents').innerText(), /Language model|Failed \(no intent\)/);
+  await page.goto(url('/voice/skills'));
+  assert.match(await page.locator('#skills-h + .table-wrap').innerText(), /Date and time/);
+  const admin = await adminPage(ctx);
+  const adminProblems = [];
+  admin.on('console', (m) => { if (m.type() === 'error') adminProblems.push(`console: ${m.text()}`); });
+  await drawn(admin, '/admin/pipeline?window=1h', 3);
+  assert.equal(await admin.locator('ol.pipeline li.stage').count(), 5, 'five stages in the diagram');
+  const legend = await admin.locator('figure.chart .u-legend').first().innerText();
+  assert.match(legend, /Turns per minute/, `the throughput legend reads ${JSON.stringify(legend)}`);
+  await drawn(admin, '/admin/monitoring', 3);
+  for (const width of WIDTHS) {
+    await admin.setViewportSize({ width, height: 900 });
+    await admin.goto(url('/admin/pipeline?window=1h'));
+    await shot(admin, `admin-pipeline-${width}`);
+    await layoutWarnings(admin, '/admin/pipeline', width);
+  }
+  const all = problems.concat(adminProblems);
+  assert.deepEqual(all, [], `console errors: ${all.join('; ')}`);
+}
+
 async function adminScreenshots(ctx) {
   const page = await adminPage(ctx);
   const pages = {
@@ -1253,6 +1320,7 @@ const SCENARIOS = [
   ['admin impersonation is read-only', adminImpersonation],
   ['alert rule and incident page', adminAlertRule],
   ['OVOS bus page and restart', adminOvosBus],
+  ['pipeline and intents charts', pipelineCharts],
   ['admin screenshots', adminScreenshots],
 ];
 

@@ -44,12 +44,14 @@
     };
     const opts = Object.assign(size(), {
       cursor: fig.dataset.sync ? { sync: { key: fig.dataset.sync } } : {},
-      axes: [{}, { label: unit, values: (u, ticks) => ticks.map((t) => format(t, unit)) }],
+      axes: [{}, { size: 64, values: (u, ticks) => ticks.map((t) => format(t, unit)) }],
+      scales: unit === "%" ? { y: { range: [0, 100] } } : {},
       series: [{}].concat(data.series.map((s, i) => ({
         label: s.label,
         stroke: palette[i % palette.length],
         width: 2,
         spanGaps: false,
+        points: { show: true, size: 5 },
         value: (u, v) => format(v, unit),
       }))),
     });

@@ -278,12 +278,10 @@ fn assemble(
         if let Some(v) = t.voice_to_voice_ms {
             e.2.push(v);
         }
+        e.3 += u64::from(t.skill_ms.is_some());
     }
     for ev in &events {
         let e = per.entry(ev.tenant_id).or_default();
-        if ev.outcome != "persona" {
-            e.3 += 1;
-        }
         if ev.outcome == "failure" && !ev.error.starts_with("the LLM failed") {
             e.4 += 1;
         }
