@@ -36,7 +36,42 @@ pub struct Config {
     pub billing: BillingConfig,
     pub stripe: StripeConfig,
     pub ovos: OvosConfig,
+    pub solvers: SolversConfig,
     pub jobs: JobsConfig,
+}
+
+/// `[solvers]`: the knowledge sources a persona may consult before the LLM. WordNet reads the
+/// Debian data files; the web solvers are off until their base URL is set (the public services
+/// are `https://en.wikipedia.org`, `https://api.duckduckgo.com` and
+/// `https://api.wolframalpha.com`; a proxy or mirror works as well).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SolversConfig {
+    /// WordNet 3.0's data directory (Debian `wordnet-base`); WordNet is off without its files.
+    pub wordnet_dir: String,
+    /// Wikipedia's base URL (REST summaries under `/api/rest_v1/page/summary/`).
+    pub wikipedia_url: Option<String>,
+    /// DuckDuckGo's Instant Answer API base URL.
+    pub duckduckgo_url: Option<String>,
+    /// Wolfram Alpha's API base URL (the Spoken Results API under `/v1/spoken`).
+    pub wolfram_url: Option<String>,
+    /// Wolfram Alpha AppID (required with `wolfram_url`).
+    pub wolfram_appid: Option<Secret>,
+    /// How long one solver may take before the next (or the LLM) is asked.
+    pub timeout_ms: u64,
+}
+
+impl Default for SolversConfig {
+    fn default() -> Self {
+        Self {
+            wordnet_dir: "/usr/share/wordnet".into(),
+            wikipedia_url: None,
+            duckduckgo_url: None,
+            wolfram_url: None,
+            wolfram_appid: None,
+            timeout_ms: 2000,
+        }
+    }
 }
 
 /// `[ovos]`: the OVOS messagebus the platform serves for ovos-core and its skills.

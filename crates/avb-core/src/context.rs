@@ -61,6 +61,8 @@ pub struct AppContext {
     pub ovos_bus: Option<avb_ovos::Bus>,
     /// The token this process's bus probe connects with (made at start, never configured).
     pub ovos_probe_token: Arc<str>,
+    /// The knowledge solvers `[solvers]` configures (a persona picks and orders them).
+    pub solvers: avb_voice::solvers::Solvers,
 }
 
 impl AppContext {
@@ -157,9 +159,11 @@ impl AppContext {
                 max_messages_per_sec: config.ovos.max_messages_per_sec,
             })
         });
+        let solvers = crate::services::solvers::build(&config.solvers);
         Ok(Self {
             ovos_bus,
             ovos_probe_token,
+            solvers,
             store,
             config: Arc::new(config),
             policy: Arc::new(policy),

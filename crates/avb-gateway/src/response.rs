@@ -72,6 +72,9 @@ pub(crate) struct ResponseJob {
     pub utterance: Option<String>,
     /// ovos-core, asked before the LLM when the tenant turned OVOS on.
     pub skills: Option<crate::skills::SkillAsk>,
+    /// The persona's solvers (all configured ones, its order, the language), asked after the
+    /// skills and before the LLM.
+    pub solvers: Option<(avb_voice::solvers::Solvers, Vec<String>, String)>,
     /// The words are fixed (a notice or a skill's answer): no LLM timing is recorded.
     scripted: bool,
 }
@@ -192,6 +195,7 @@ impl ResponseJob {
             output_format: cfg.output_format,
             utterance: None,
             skills: None,
+            solvers: None,
             scripted: false,
         })
     }
@@ -243,6 +247,7 @@ impl ResponseJob {
             output_format: cfg.output_format,
             utterance: None,
             skills: None,
+            solvers: None,
             scripted: true,
         }
     }
@@ -305,6 +310,32 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
             job.scripted = true;
         }
         intent = Some(answer.event);
+    }
+    if let (Some((solvers, order, lang)), Some(utterance)) =
+        (job.solvers.take(), job.utterance.clone())
+        && !job.scripted
+    {
+        let asked = std::time::Instant::now();
+        let outcome = solvers.ask(&order, &utterance, &lang).await;
+        let ms = asked.elapsed().as_millis() as i64;
+        match outcome {
+            avb_voice::solvers::SolverOutcome::Answered { solver, text } => {
+                job.llm = Some(Arc::new(Scripted(text)));
+                job.request.model = format!("solver:{solver}");
+                job.scripted = true;
+                intent = Some(crate::skills::solver_event(&utterance, &solver, ms));
+            }
+            avb_voice::solvers::SolverOutcome::Passed { errors } => {
+                for (solver, error) in errors {
+                    tracing::warn!(
+                        solver,
+                        error,
+                        "a knowledge solver failed; the next source answers"
+                    );
+                    crate::metrics::stage_failed("solver", &job.timing.tenant);
+                }
+            }
+        }
     }
     let mut tokens = (0, 0);
     let mut status = avb_domain::TurnStatus::Completed;

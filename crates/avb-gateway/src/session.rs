@@ -123,6 +123,8 @@ pub struct Session {
     persona: Option<(uuid::Uuid, i32)>,
     /// The tenant's OVOS settings when its turns go through ovos-core first.
     ovos: Option<avb_core::services::skills::TenantOvos>,
+    /// The persona's knowledge solvers, asked in order before the LLM.
+    solvers: Vec<String>,
 }
 
 /// A speculative transcription of the input buffer's first `audio_len` bytes.
@@ -260,6 +262,7 @@ impl Session {
             early_stt: None,
             persona: start.profile.persona,
             ovos: start.profile.ovos.clone(),
+            solvers: start.profile.solvers.clone(),
         }
     }
 
@@ -705,6 +708,16 @@ impl Session {
                 self.responses,
                 utterance,
             );
+        }
+        if job.utterance.is_some() && !self.solvers.is_empty() {
+            job.solvers = Some((
+                self.state.ctx.solvers.clone(),
+                self.solvers.clone(),
+                self.ovos
+                    .as_ref()
+                    .map(|o| o.lang.clone())
+                    .unwrap_or_else(|| "en".into()),
+            ));
         }
         job.timing = response::Timing {
             tenant,

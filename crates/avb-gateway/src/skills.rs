@@ -61,6 +61,15 @@ pub(crate) fn persona_event(utterance: &str) -> NewIntentEvent {
     event(utterance, Outcome::Persona)
 }
 
+/// The event of a turn a persona's knowledge solver answered in `ms`.
+pub(crate) fn solver_event(utterance: &str, solver: &str, ms: i64) -> NewIntentEvent {
+    let mut e = event(utterance, Outcome::Solver);
+    e.intent = Some(format!("solver:{solver}"));
+    e.skill = Some(solver.to_string());
+    e.latency_ms = ms;
+    e
+}
+
 /// Whether `skill`'s answer is "I did not understand" rather than an answer.
 fn says_unknown(skill: &str) -> bool {
     skill == "ovos-skill-fallback-unknown.openvoiceos"

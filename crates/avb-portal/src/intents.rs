@@ -108,7 +108,7 @@ pub async fn show(
     let range = q.range();
     let (from, to) = range.bounds();
     let summary = intents::summary(&state.ctx, &v.scope, from, to).await?;
-    let outcomes = ["intent", "fallback", "persona", "failure"]
+    let outcomes = ["intent", "fallback", "solver", "persona", "failure"]
         .into_iter()
         .map(|o| (o, summary.by_outcome.get(o).copied().unwrap_or(0)))
         .collect();

@@ -46,6 +46,8 @@ pub struct SolverRow {
     pub name: &'static str,
     pub label: &'static str,
     pub enabled: bool,
+    /// Configured on this platform (`[solvers]`); an unconfigured one is skipped at run time.
+    pub available: bool,
     pub first: bool,
     pub last: bool,
 }
@@ -258,6 +260,7 @@ impl PersonaForm {
 }
 
 fn form_page(
+    ctx: &avb_core::AppContext,
     v: &Visitor,
     id: Option<Uuid>,
     f: &PersonaForm,
@@ -287,6 +290,7 @@ fn form_page(
                 name,
                 label: label(name),
                 enabled: f.enabled(name),
+                available: ctx.solvers.has(name),
                 first: i == 0,
                 last: i + 1 == n,
             })
@@ -297,13 +301,19 @@ fn form_page(
 }
 
 /// `GET /voice/personas/new` (requires `settings:manage`).
-pub async fn new_form(v: Require<perm::SettingsManage>) -> Result<Response, PageError> {
+pub async fn new_form(
+    State(state): State<PortalState>,
+    v: Require<perm::SettingsManage>,
+) -> Result<Response, PageError> {
     let f = PersonaForm {
         speed: "1.0".into(),
         language: "en".into(),
         ..PersonaForm::default()
     };
-    Ok(render(&form_page(&v, None, &f, None), StatusCode::OK))
+    Ok(render(
+        &form_page(&state.ctx, &v, None, &f, None),
+        StatusCode::OK,
+    ))
 }
 
 /// `GET /voice/personas/{id}/edit` (requires `settings:manage`).
@@ -342,7 +352,10 @@ pub async fn edit_form(
             _ => {}
         }
     }
-    Ok(render(&form_page(&v, Some(id), &f, None), StatusCode::OK))
+    Ok(render(
+        &form_page(&state.ctx, &v, Some(id), &f, None),
+        StatusCode::OK,
+    ))
 }
 
 async fn save(
@@ -353,13 +366,16 @@ async fn save(
 ) -> Result<Response, PageError> {
     if form.move_.is_some() {
         form.apply_move();
-        return Ok(render(&form_page(v, id, &form, None), StatusCode::OK));
+        return Ok(render(
+            &form_page(&state.ctx, v, id, &form, None),
+            StatusCode::OK,
+        ));
     }
     let input = match form.input() {
         Ok(i) => i,
         Err(e) => {
             return Ok(render(
-                &form_page(v, id, &form, Some(e)),
+                &form_page(&state.ctx, v, id, &form, Some(e)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             ));
         }
@@ -380,12 +396,18 @@ async fn save(
         Err(CoreError::Validation(e)) => {
             let err = (e.field.clone(), format!("{}: {}", e.field, e.message));
             Ok(render(
-                &form_page(v, id, &form, Some(err)),
+                &form_page(&state.ctx, v, id, &form, Some(err)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             ))
         }
         Err(CoreError::Conflict(m)) => Ok(render(
-            &form_page(v, id, &form, Some(("name".into(), format!("name: {m}")))),
+            &form_page(
+                &state.ctx,
+                v,
+                id,
+                &form,
+                Some(("name".into(), format!("name: {m}"))),
+            ),
             StatusCode::CONFLICT,
         )),
         Err(e) => Err(e.into()),

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod clone_api;
 pub mod lago;
+pub mod solvers;
 pub mod speech;
 pub mod stripe;
 pub mod ws;

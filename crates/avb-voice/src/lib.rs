@@ -8,6 +8,7 @@ pub mod llm;
 pub mod models;
 pub mod resilience;
 pub mod sample_check;
+pub mod solvers;
 pub mod sse;
 pub mod stretch;
 pub mod stt;

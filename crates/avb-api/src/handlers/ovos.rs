@@ -77,7 +77,7 @@ pub struct IntentQuery {
     pub from: Option<String>,
     /// RFC 3339 upper bound (exclusive).
     pub to: Option<String>,
-    /// `intent`, `fallback`, `persona` or `failure` (events only).
+    /// `intent`, `fallback`, `solver`, `persona` or `failure` (events only).
     pub outcome: Option<String>,
     pub limit: Option<u64>,
     pub cursor: Option<String>,
@@ -116,7 +116,10 @@ pub async fn events(
     let outcome = match q.outcome.as_deref().filter(|o| !o.is_empty()) {
         None => None,
         Some(o) => Some(Outcome::parse(o).ok_or_else(|| {
-            ApiError::field("outcome", "must be intent, fallback, persona or failure")
+            ApiError::field(
+                "outcome",
+                "must be intent, fallback, solver, persona or failure",
+            )
         })?),
     };
     let page = intents::events(

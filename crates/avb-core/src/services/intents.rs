@@ -23,7 +23,9 @@ pub enum Outcome {
     Intent,
     /// An OVOS fallback skill answered.
     Fallback,
-    /// Nothing in OVOS matched (or OVOS is off): the persona's LLM answered.
+    /// A persona's knowledge solver (WordNet, Wikipedia, ...) answered.
+    Solver,
+    /// Nothing in OVOS or the solvers answered (or neither is used): the persona's LLM did.
     Persona,
     /// The skill or the LLM failed, or did not answer in time.
     Failure,
@@ -34,6 +36,7 @@ impl Outcome {
         match self {
             Outcome::Intent => "intent",
             Outcome::Fallback => "fallback",
+            Outcome::Solver => "solver",
             Outcome::Persona => "persona",
             Outcome::Failure => "failure",
         }
@@ -44,6 +47,7 @@ impl Outcome {
         [
             Outcome::Intent,
             Outcome::Fallback,
+            Outcome::Solver,
             Outcome::Persona,
             Outcome::Failure,
         ]
@@ -75,7 +79,7 @@ pub struct IntentEventView {
     pub session_id: Option<uuid::Uuid>,
     pub created_at: DateTime<Utc>,
     pub utterance: String,
-    /// `intent`, `fallback`, `persona` or `failure`.
+    /// `intent`, `fallback`, `solver`, `persona` or `failure`.
     pub outcome: String,
     pub intent: Option<String>,
     pub skill: Option<String>,
@@ -227,7 +231,7 @@ pub fn summarise(rows: Vec<ovos_repo::IntentEvent>) -> IntentSummary {
         });
         d.total += 1;
         match e.outcome.as_str() {
-            "intent" | "fallback" => d.recognised += 1,
+            "intent" | "fallback" | "solver" => d.recognised += 1,
             "failure" => d.failures += 1,
             _ => {}
         }

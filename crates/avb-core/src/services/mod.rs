@@ -29,6 +29,7 @@ pub mod realtime;
 pub mod revocation;
 pub mod sessions;
 pub mod skills;
+pub mod solvers;
 pub mod stripe;
 pub mod subscriptions;
 pub mod tenants;

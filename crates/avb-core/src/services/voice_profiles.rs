@@ -164,6 +164,8 @@ pub struct ResolvedProfile {
     pub custom_voices: std::collections::BTreeMap<String, String>,
     /// The tenant's OVOS settings when its turns go through ovos-core first.
     pub ovos: Option<crate::services::skills::TenantOvos>,
+    /// The persona's knowledge solvers, in the order they are asked before the LLM.
+    pub solvers: Vec<String>,
 }
 
 fn text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ValidationError> {
@@ -636,6 +638,10 @@ pub async fn resolve(
                 .map(|p| p.instructions.clone())
                 .filter(|i| !i.is_empty())
         }),
+        solvers: persona
+            .as_ref()
+            .map(|p| p.solvers.clone())
+            .unwrap_or_default(),
         persona: persona.map(|p| (p.id, p.version)),
         custom_voices,
         ovos,

@@ -25,6 +25,7 @@ mod portal_pages;
 mod prometheus_monitoring;
 mod rate_limits;
 mod realtime;
+mod solvers;
 mod story;
 mod stripe_payments;
 mod support;
