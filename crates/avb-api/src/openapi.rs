@@ -160,6 +160,8 @@ impl Modify for ProblemResponses {
         personas::get_default, personas::put_default, personas::test,
         voice_console::stt_models, voice_console::stt_test, voice_console::llm_models, voice_console::llm_test,
         ovos::get_settings, ovos::put_settings, ovos::list_skills, ovos::test_skill, ovos::summary, ovos::events,
+        wake_words::list, wake_words::create, wake_words::update, wake_words::delete,
+        wake_words::validate, wake_words::analytics,
         admin_tenants::list, admin_tenants::create, admin_tenants::get, admin_tenants::suspend, admin_tenants::reactivate,
     ),
     components(schemas(
@@ -199,6 +201,11 @@ impl Modify for ProblemResponses {
         avb_core::services::skills::SkillTest, avb_core::services::intents::IntentSummary,
         avb_core::services::intents::IntentStat, avb_core::services::intents::DayStat,
         avb_core::services::intents::IntentEventView,
+        wake_words::NewWakeWord, wake_words::WakeWordChange,
+        avb_core::services::wake_words::WakeWords, avb_core::services::wake_words::WakeWordView,
+        avb_core::services::wake_words::Validation, avb_core::services::wake_words::SynthRates,
+        avb_core::services::wake_words::WakeAnalytics, avb_core::services::wake_words::WakeDay,
+        avb_core::services::wake_words::WakeEventView,
     )),
     modifiers(&BearerAuth, &ProblemResponses),
 )]

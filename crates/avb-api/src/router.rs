@@ -3,7 +3,8 @@
 use crate::error::ApiError;
 use crate::handlers::{
     admin_tenants, api_keys, audit, auth, billing, custom_voices, health, me, members, ovos,
-    personas, projects, sessions, usage, voice_console, voice_profiles, voices, webhooks,
+    personas, projects, sessions, usage, voice_console, voice_profiles, voices, wake_words,
+    webhooks,
 };
 use avb_core::AppContext;
 use axum::Router;
@@ -194,6 +195,16 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/api/v1/ovos/skills/test", post(ovos::test_skill))
         .route("/api/v1/intents/summary", get(ovos::summary))
         .route("/api/v1/intents/events", get(ovos::events))
+        .route(
+            "/api/v1/wake-words",
+            get(wake_words::list).post(wake_words::create),
+        )
+        .route("/api/v1/wake-words/validate", post(wake_words::validate))
+        .route("/api/v1/wake-words/analytics", get(wake_words::analytics))
+        .route(
+            "/api/v1/wake-words/{id}",
+            axum::routing::patch(wake_words::update).delete(wake_words::delete),
+        )
         .route(
             "/api/v1/api-keys",
             get(api_keys::list).post(api_keys::create),

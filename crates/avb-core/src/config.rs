@@ -102,6 +102,12 @@ pub struct OvosConfig {
     /// How long a voice turn waits for ovos-core (intent, skill words) before the LLM answers
     /// it instead; the miss is recorded against the Skill stage.
     pub turn_deadline_ms: u64,
+    /// The wake-word sidecar (`scripts/ovos.sh wakeword`), e.g. `http://127.0.0.1:8085`;
+    /// unset: wake words cannot be checked, tested or detected.
+    pub wakeword_url: Option<String>,
+    /// A command `avb serve` runs and keeps running (restarted with backoff when it exits),
+    /// e.g. `["scripts/ovos.sh", "wakeword", "8085"]`; empty: the sidecar is run elsewhere.
+    pub wakeword_command: Vec<String>,
 }
 
 impl Default for OvosConfig {
@@ -118,6 +124,8 @@ impl Default for OvosConfig {
             probe_alert_ms: 50.0,
             core_client_id: "ovos-core".into(),
             turn_deadline_ms: 2500,
+            wakeword_url: None,
+            wakeword_command: Vec::new(),
         }
     }
 }

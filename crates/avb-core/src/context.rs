@@ -63,6 +63,8 @@ pub struct AppContext {
     pub ovos_probe_token: Arc<str>,
     /// The knowledge solvers `[solvers]` configures (a persona picks and orders them).
     pub solvers: avb_voice::solvers::Solvers,
+    /// The wake-word sidecar, when `[ovos] wakeword_url` is set.
+    pub wakeword: Option<avb_voice::wakeword::WakeWordClient>,
 }
 
 impl AppContext {
@@ -160,10 +162,18 @@ impl AppContext {
             })
         });
         let solvers = crate::services::solvers::build(&config.solvers);
+        let wakeword = config.ovos.wakeword_url.as_deref().and_then(|u| {
+            avb_voice::wakeword::WakeWordClient::new(u, std::time::Duration::from_secs(30))
+                .map_err(
+                    |e| tracing::error!(error = %e, "the wake-word sidecar client was not set up"),
+                )
+                .ok()
+        });
         Ok(Self {
             ovos_bus,
             ovos_probe_token,
             solvers,
+            wakeword,
             store,
             config: Arc::new(config),
             policy: Arc::new(policy),

@@ -125,6 +125,9 @@ pub struct Session {
     ovos: Option<avb_core::services::skills::TenantOvos>,
     /// The persona's knowledge solvers, asked in order before the LLM.
     solvers: Vec<String>,
+    /// The tenant's enabled wake words when the session started: while there are any, each
+    /// voice turn is scored (for the words as they are then) in the background.
+    wake_words: Vec<avb_core::services::wake_words::WakeWord>,
 }
 
 /// A speculative transcription of the input buffer's first `audio_len` bytes.
@@ -263,6 +266,7 @@ impl Session {
             persona: start.profile.persona,
             ovos: start.profile.ovos.clone(),
             solvers: start.profile.solvers.clone(),
+            wake_words: start.profile.wake_words.clone(),
         }
     }
 
@@ -623,7 +627,45 @@ impl Session {
             .filter(|e| e.audio_len <= audio.len())
             .and_then(|mut e| e.task.take());
         self.transcribe(out, &item_id, &audio, early).await;
+        self.score_wake_words(&item_id, &audio);
         Ok(())
+    }
+
+    /// Scores a committed turn for the tenant's wake words in the background (detections and
+    /// missed activations feed the wake-word analytics; the turn never waits for it).
+    fn score_wake_words(&self, item_id: &str, audio: &[u8]) {
+        let Some(tenant) = self.scope.tenant() else {
+            return;
+        };
+        if self.wake_words.is_empty() {
+            return;
+        }
+        let transcript = self
+            .items
+            .iter()
+            .find(|i| i.id == item_id)
+            .and_then(|i| match &i.kind {
+                ItemKind::Message { content, .. } => content.first().and_then(ContentPart::text),
+                _ => None,
+            })
+            .unwrap_or_default()
+            .to_string();
+        let (samples, rate) = crate::audio::decode_input(self.config.input_format, audio);
+        let (ctx, record) = (self.state.ctx.clone(), self.record);
+        tokio::spawn(async move {
+            let scored = avb_core::services::wake_words::record_turn(
+                &ctx,
+                tenant,
+                record,
+                &samples,
+                rate,
+                &transcript,
+            )
+            .await;
+            if let Err(e) = scored {
+                tracing::warn!(error = %e, "a turn could not be scored for wake words");
+            }
+        });
     }
 
     /// Before the server ends the session: lets an active response finish (cancelling it

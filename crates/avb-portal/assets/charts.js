@@ -61,7 +61,10 @@
       legend: { show: true },
       scales: {
         // One point: ±12 h around it (uPlot's own widening assumes milliseconds).
-        x: { time: true, range: (u, lo, hi) => (u.data[0].length === 1 ? [lo - 43200, lo + 43200] : [lo, hi]) },
+        // data-x="seconds": x is seconds into a recording, not a date.
+        x: fig.dataset.x === "seconds"
+          ? { time: false }
+          : { time: true, range: (u, lo, hi) => (u.data[0].length === 1 ? [lo - 43200, lo + 43200] : [lo, hi]) },
         // From 0 when every value is ≥ 0 (latency, rates, counts), padded above.
         y: { range: { min: { pad: 0.1, soft: 0, mode: 1 }, max: { pad: 0.1, soft: 0, mode: 3 } } },
       },

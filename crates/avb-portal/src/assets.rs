@@ -71,6 +71,12 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../assets/charts.js"),
     },
     Asset {
+        stem: "wakeword-test",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/wakeword-test.js"),
+    },
+    Asset {
         stem: "favicon",
         ext: "svg",
         content_type: "image/svg+xml",
@@ -146,6 +152,11 @@ pub fn uplot_css_url() -> String {
 /// The chart script that draws `<figure class="chart">` data islands with uPlot.
 pub fn charts_url() -> String {
     url_of_ext("charts", "js")
+}
+
+/// The wake-word page's recording test.
+pub fn wakeword_test_url() -> String {
+    url_of("wakeword-test")
 }
 
 /// The favicon's URL (linked from every page, so browsers never ask for `/favicon.ico`).

@@ -46,6 +46,7 @@ mod voice;
 mod voice_custom;
 mod voice_llm;
 mod voice_stt;
+mod wake_words;
 mod waterfall;
 
 use avb_core::AppContext;
@@ -209,6 +210,31 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/voice/skills/settings", axum::routing::post(skills::save))
         .route("/voice/skills/toggle", axum::routing::post(skills::toggle))
         .route("/voice/skills/test", axum::routing::post(skills::test))
+        .route(
+            "/voice/wake-words",
+            get(wake_words::show).post(wake_words::add),
+        )
+        .route(
+            "/voice/wake-words/validate",
+            axum::routing::post(wake_words::validate),
+        )
+        .route(
+            "/voice/wake-words/test",
+            axum::routing::post(wake_words::test)
+                .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024)),
+        )
+        .route(
+            "/voice/wake-words/{id}",
+            axum::routing::post(wake_words::change),
+        )
+        .route(
+            "/voice/wake-words/{id}/delete",
+            axum::routing::post(wake_words::delete),
+        )
+        .route(
+            "/voice/wake-words/events/{id}/mark",
+            axum::routing::post(wake_words::mark),
+        )
         .route("/voice/intents", get(intents::show))
         .route("/voice/intents/export.csv", get(intents::export))
         .route("/voice/stt", get(voice_stt::show).post(voice_stt::save))

@@ -3,6 +3,7 @@
 mod admin;
 mod cli;
 mod serve;
+mod supervise;
 mod telemetry;
 mod tls;
 

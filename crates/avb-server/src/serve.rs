@@ -101,6 +101,13 @@ pub async fn run(
     );
     println!("Prometheus metrics on http://{metrics_addr}/metrics");
     let ovos_task = start_ovos_bus(&ctx, &stop_rx).await?;
+    if !ctx.config.ovos.wakeword_command.is_empty() {
+        tokio::spawn(crate::supervise::supervise(
+            "wakeword",
+            ctx.config.ovos.wakeword_command.clone(),
+            stop_rx.clone(),
+        ));
+    }
     if let Some(token) = avb_core::identity::local::setup_token_if_needed(&ctx).await? {
         println!("No administrator exists yet. Create one (link valid 24 h, usable once):");
         println!("  {}/setup?token={token}", ctx.config.public_url());

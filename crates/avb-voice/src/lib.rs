@@ -14,6 +14,7 @@ pub mod stretch;
 pub mod stt;
 pub mod tts;
 pub mod vad;
+pub mod wakeword;
 
 pub use custom_voice::{
     FitProgress, MadeVoice, RemoteCloneMaker, RemoteCloneSpeech, StockBlendMaker, VoiceMaker,

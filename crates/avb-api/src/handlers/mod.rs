@@ -17,4 +17,5 @@ pub mod usage;
 pub mod voice_console;
 pub mod voice_profiles;
 pub mod voices;
+pub mod wake_words;
 pub mod webhooks;

@@ -38,6 +38,7 @@ pub mod users;
 pub mod voice_console;
 pub mod voice_profiles;
 pub mod voices;
+pub mod wake_words;
 pub mod webhooks;
 
 use avb_domain::ValidationError;

@@ -166,6 +166,8 @@ pub struct ResolvedProfile {
     pub ovos: Option<crate::services::skills::TenantOvos>,
     /// The persona's knowledge solvers, in the order they are asked before the LLM.
     pub solvers: Vec<String>,
+    /// The tenant's enabled wake words (each voice turn is scored for them in the background).
+    pub wake_words: Vec<avb_storage::repos::wake_words::WakeWord>,
 }
 
 fn text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ValidationError> {
@@ -579,6 +581,15 @@ pub async fn resolve(
     let persona = crate::services::personas::effective(&tx, project).await?;
     let custom_voices = crate::services::custom_voices::engine_voices(&tx).await?;
     let ovos = crate::services::skills::for_session(&tx).await?;
+    let wake_words = if ctx.wakeword.is_some() {
+        avb_storage::repos::wake_words::list(&tx)
+            .await?
+            .into_iter()
+            .filter(|w| w.enabled)
+            .collect()
+    } else {
+        Vec::new()
+    };
     tx.commit().await?;
     let pick = |f: fn(&Model) -> Option<String>| {
         over.as_ref()
@@ -645,6 +656,7 @@ pub async fn resolve(
         persona: persona.map(|p| (p.id, p.version)),
         custom_voices,
         ovos,
+        wake_words,
     })
 }
 

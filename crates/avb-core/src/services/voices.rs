@@ -135,6 +135,11 @@ impl VoiceStudio {
         }
     }
 
+    /// The configured TTS engine, if any (wake-word validation synthesises with it).
+    pub fn engine(&self) -> Option<Arc<dyn TextToSpeech>> {
+        self.tts.clone()
+    }
+
     /// The engine's voice names (cached for a minute), or why they are unknown.
     async fn engine_voices(&self) -> Result<Vec<String>, String> {
         let Some(tts) = &self.tts else {

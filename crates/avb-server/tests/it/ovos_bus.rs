@@ -149,7 +149,9 @@ async fn the_bus_relays_ovos_messages_and_drops_bad_clients_only() {
             break;
         }
     }
-    assert_eq!(closed(&mut flood).await, Some(1008));
+    // 1008, or a reset when the close frame lost the race with our sends; the reason the bus
+    // recorded ("flood") is checked below either way.
+    assert!(matches!(closed(&mut flood).await, Some(1008) | None));
 
     // A client that never reads is dropped as a slow consumer once its socket buffers and then
     // its queue (256 frames) are full; the reading client keeps everything.

@@ -44,6 +44,8 @@ pub mod tenant_settings;
 pub mod usage_event;
 pub mod user;
 pub mod voice_profile;
+pub mod wake_word;
+pub mod wake_word_event;
 pub mod webhook_attempt;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;

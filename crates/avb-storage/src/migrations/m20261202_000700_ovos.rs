@@ -65,6 +65,63 @@ impl MigrationTrait for Migration {
         .await?;
         super::tenant_rls(m, "intent_events").await?;
 
+        // Wake words (O4): a tenant's phrases and what detection saw in its sessions.
+        m.create_table(
+            Table::create()
+                .table("wake_words")
+                .col(pk_uuid("id"))
+                .col(uuid("tenant_id"))
+                .col(string("phrase"))
+                // openwakeword (built-in model) | pocketsphinx (custom phrase, experimental)
+                .col(string("engine"))
+                .col(double("sensitivity"))
+                .col(boolean("enabled"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("wake_words", "tenant_id")
+                        .to("tenants", "id"),
+                )
+                .to_owned(),
+        )
+        .await?;
+        super::tenant_rls(m, "wake_words").await?;
+        m.create_table(
+            Table::create()
+                .table("wake_word_events")
+                .col(pk_uuid("id"))
+                .col(uuid("tenant_id"))
+                .col(uuid_null("session_id"))
+                .col(uuid_null("wake_word_id"))
+                .col(string("phrase"))
+                // detection | missed
+                .col(string("kind"))
+                .col(double("score"))
+                // The words after it, as transcribed ("" when nothing followed).
+                .col(text("utterance"))
+                // "" | false_positive | correct | missed
+                .col(string("marked"))
+                .col(timestamp_with_time_zone("created_at"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("wake_word_events", "tenant_id")
+                        .to("tenants", "id"),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("wake_word_events_tenant_created")
+                .table("wake_word_events")
+                .col("tenant_id")
+                .col("created_at")
+                .to_owned(),
+        )
+        .await?;
+        super::tenant_rls(m, "wake_word_events").await?;
+
         // The Intent + Skill stage of a turn, for the pipeline view and the waterfall.
         m.alter_table(
             Table::alter()
@@ -84,7 +141,12 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        for t in ["intent_events", "ovos_tenant_settings"] {
+        for t in [
+            "wake_word_events",
+            "wake_words",
+            "intent_events",
+            "ovos_tenant_settings",
+        ] {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
         }
         Ok(())

@@ -30,6 +30,7 @@ pub mod tokens;
 pub mod usage;
 pub mod users;
 pub mod voice_profiles;
+pub mod wake_words;
 pub mod webhooks;
 
 use crate::page::PageRequest;
