@@ -15,6 +15,8 @@
 #                               # /health, and until padatious has trained (utterances block until
 #                               # then); first start ~70-80 s (training), a restart ~15-20 s
 #   scripts/ovos.sh down        # stops what `up` started (SIGTERM, then KILL after 10 s)
+#   scripts/ovos.sh core        # ovos-core in the foreground (what `avb serve` runs and restarts
+#                               # with [ovos] core_command = ["scripts/ovos.sh", "core"])
 #   scripts/ovos.sh status      # says whether ovos-core and the sidecar run and a bus listens
 #   scripts/ovos.sh wakeword [PORT]  # the wake-word sidecar in the foreground (default 8085,
 #                               # OVOS_WAKEWORD_PORT for `up`): openWakeWord built-in words and
@@ -191,6 +193,15 @@ ovos_up() {
   [ "${OVOS_NO_WAKEWORD:-}" = 1 ] || wait_wakeword
 }
 
+# ovos-core in the foreground (for a supervisor such as `avb serve` with [ovos] core_command):
+# installs if missing, writes mycroft.conf for OVOS_BUS_HOST/PORT/TOKEN, then becomes ovos-core.
+ovos_core() {
+  install_ovos >&2
+  write_conf
+  ovos_env
+  exec "$VENV/bin/ovos-core"
+}
+
 start_wakeword() {
   if listening 127.0.0.1 "$WAKEWORD_PORT"; then
     echo "wakeword: already listening on $WAKEWORD_PORT" >&2
@@ -277,6 +288,7 @@ ovos_bus() {
 case "${1:-}" in
   install) install_ovos ;;
   up) ovos_up ;;
+  core) ovos_core ;;
   down) ovos_down ;;
   status) ovos_status ;;
   bus) ovos_bus ;;

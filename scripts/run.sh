@@ -5,6 +5,9 @@
 #   2. builds and runs `avb serve` pointed at them (extra arguments go to `avb serve`).
 # RUN_WITHOUT_ENGINES=1 skips the engines (the platform still starts; voice stages then answer
 # engine_unavailable). Settings already in the environment win over the engines' defaults.
+# RUN_WITH_OVOS=1 also turns OVOS on ([ovos] enabled, core_command, wakeword_url and
+# wakeword_command), so `avb serve` serves the bus and supervises ovos-core and the wake-word
+# sidecar.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${RUN_WITHOUT_ENGINES:-}" != 1 ]; then
@@ -15,5 +18,14 @@ if [ "${RUN_WITHOUT_ENGINES:-}" != 1 ]; then
     # Keep an operator's own engine settings.
     if [ -z "${!name:-}" ]; then eval "$line"; fi
   done <<<"$engine_env"
+fi
+if [ "${RUN_WITH_OVOS:-}" = 1 ]; then
+  # OVOS too: the platform serves the bus and runs (and restarts) ovos-core and the wake-word
+  # sidecar itself; the first start installs them (~2 min) and trains padatious (~70 s).
+  scripts/ovos.sh install >/dev/null
+  export AVB_OVOS__ENABLED="${AVB_OVOS__ENABLED:-true}"
+  export AVB_OVOS__CORE_COMMAND="${AVB_OVOS__CORE_COMMAND:-[\"scripts/ovos.sh\", \"core\"]}"
+  export AVB_OVOS__WAKEWORD_URL="${AVB_OVOS__WAKEWORD_URL:-http://127.0.0.1:8085}"
+  export AVB_OVOS__WAKEWORD_COMMAND="${AVB_OVOS__WAKEWORD_COMMAND:-[\"scripts/ovos.sh\", \"wakeword\", \"8085\"]}"
 fi
 exec cargo run --release --bin avb -- serve "$@"

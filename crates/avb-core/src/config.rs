@@ -108,6 +108,11 @@ pub struct OvosConfig {
     /// A command `avb serve` runs and keeps running (restarted with backoff when it exits),
     /// e.g. `["scripts/ovos.sh", "wakeword", "8085"]`; empty: the sidecar is run elsewhere.
     pub wakeword_command: Vec<String>,
+    /// A command that runs ovos-core in the foreground, which `avb serve` starts once the bus
+    /// listens and restarts when it exits (e.g. `["scripts/ovos.sh", "core"]`); it gets
+    /// `OVOS_BUS_HOST`, `OVOS_BUS_PORT` and `OVOS_BUS_TOKEN` (a token made at start unless
+    /// `bus_tokens` has one for `core_client_id`). Empty: ovos-core is run elsewhere.
+    pub core_command: Vec<String>,
 }
 
 impl Default for OvosConfig {
@@ -126,6 +131,7 @@ impl Default for OvosConfig {
             turn_deadline_ms: 2500,
             wakeword_url: None,
             wakeword_command: Vec::new(),
+            core_command: Vec::new(),
         }
     }
 }

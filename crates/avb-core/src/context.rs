@@ -61,6 +61,9 @@ pub struct AppContext {
     pub ovos_bus: Option<avb_ovos::Bus>,
     /// The token this process's bus probe connects with (made at start, never configured).
     pub ovos_probe_token: Arc<str>,
+    /// The token the supervised ovos-core connects with (`[ovos] core_command`), unless
+    /// `bus_tokens` names one for it.
+    pub ovos_core_token: Arc<str>,
     /// The knowledge solvers `[solvers]` configures (a persona picks and orders them).
     pub solvers: avb_voice::solvers::Solvers,
     /// The wake-word sidecar, when `[ovos] wakeword_url` is set.
@@ -146,6 +149,11 @@ impl AppContext {
             let bytes: [u8; 24] = rand::thread_rng().r#gen();
             hex::encode(bytes).into()
         };
+        let ovos_core_token: Arc<str> = {
+            use rand::Rng;
+            let bytes: [u8; 24] = rand::thread_rng().r#gen();
+            hex::encode(bytes).into()
+        };
         let ovos_bus = config.ovos.enabled.then(|| {
             let mut tokens: std::collections::HashMap<String, String> = config
                 .ovos
@@ -154,6 +162,11 @@ impl AppContext {
                 .map(|(id, t)| (id.clone(), t.expose().to_string()))
                 .collect();
             tokens.insert("avb-probe".into(), ovos_probe_token.to_string());
+            if !config.ovos.core_command.is_empty() {
+                tokens
+                    .entry(config.ovos.core_client_id.clone())
+                    .or_insert_with(|| ovos_core_token.to_string());
+            }
             avb_ovos::Bus::new(avb_ovos::BusSettings {
                 tokens,
                 max_frame_bytes: config.ovos.max_frame_bytes,
@@ -172,6 +185,7 @@ impl AppContext {
         Ok(Self {
             ovos_bus,
             ovos_probe_token,
+            ovos_core_token,
             solvers,
             wakeword,
             store,

@@ -105,6 +105,7 @@ pub async fn run(
         tokio::spawn(crate::supervise::supervise(
             "wakeword",
             ctx.config.ovos.wakeword_command.clone(),
+            Vec::new(),
             stop_rx.clone(),
         ));
     }
@@ -214,6 +215,24 @@ async fn start_ovos_bus(
     ));
     tokio::spawn(avb_core::services::ovos::audit_departures(ctx.clone()));
     tokio::spawn(avb_core::services::ovos::play_network_role(ctx.clone()));
+    if !cfg.core_command.is_empty() {
+        let token = cfg
+            .bus_tokens
+            .get(&cfg.core_client_id)
+            .map(|t| t.expose().to_string())
+            .unwrap_or_else(|| ctx.ovos_core_token.to_string());
+        let env = vec![
+            ("OVOS_BUS_HOST".to_string(), addr.ip().to_string()),
+            ("OVOS_BUS_PORT".to_string(), addr.port().to_string()),
+            ("OVOS_BUS_TOKEN".to_string(), token),
+        ];
+        tokio::spawn(crate::supervise::supervise(
+            "ovos-core",
+            cfg.core_command.clone(),
+            env,
+            stop_rx.clone(),
+        ));
+    }
     Ok(Some(server))
 }
 

@@ -1,4 +1,5 @@
-//! Keeps a sidecar process running (the wake-word sidecar of `[ovos] wakeword_command`): it is
+//! Keeps a sidecar process running (ovos-core and the wake-word sidecar of `[ovos]
+//! core_command` and `wakeword_command`): it is
 //! started with `avb serve`, restarted with backoff (1 s doubling to 30 s, reset after a minute
 //! up) whenever it exits, and stopped when the server stops.
 
@@ -6,7 +7,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Runs `command` until `stop` turns true, restarting it whenever it exits.
-pub async fn supervise(name: &'static str, command: Vec<String>, mut stop: watch::Receiver<bool>) {
+pub async fn supervise(
+    name: &'static str,
+    command: Vec<String>,
+    env: Vec<(String, String)>,
+    mut stop: watch::Receiver<bool>,
+) {
     let Some((program, args)) = command.split_first() else {
         return;
     };
@@ -15,6 +21,7 @@ pub async fn supervise(name: &'static str, command: Vec<String>, mut stop: watch
         let started = Instant::now();
         let child = tokio::process::Command::new(program)
             .args(args)
+            .envs(env.iter().cloned())
             .kill_on_drop(true)
             .spawn();
         let mut child = match child {
