@@ -64,6 +64,11 @@ PINS=(
   pyopen-wakeword==1.1.0
   pocketsphinx==5.1.1
 )
+# Skills the SaaS admin may install later from the portal (ovos.pip.install): their wheels are
+# downloaded here at install time, and ovos-core's pip installs from that folder only
+# (PIP_NO_INDEX), so an install from the catalogue needs no network. Their dependencies are
+# already in the venv (checked with `pip install --dry-run`).
+CATALOGUE_EXTRA=(ovos-skill-randomness==1.1.0)
 DEBS=(swig libfann-dev wordnet-base wordnet-sense-index)
 # WordNet 3.0 from Debian, packed as NLTK's corpus (bump when the packing changes).
 WORDNET_PACK=wn3.0-1
@@ -73,6 +78,7 @@ VENV="$DIR/venv"
 PY="$VENV/bin/python"
 NLTK_DIR="$DIR/nltk_data"
 CONSTRAINTS="$DIR/constraints.txt"
+WHEELS="$CACHE/wheels-$(printf '%s\n' "${CATALOGUE_EXTRA[@]}" | sha1sum | cut -c1-10)"
 # XDG dirs are shared by all versions, so the padatious intent cache and skill settings persist.
 XDG="$CACHE/xdg"
 RUN_DIR="$CACHE/run"
@@ -82,6 +88,7 @@ BUS_PORT="${OVOS_BUS_PORT:-8181}"
 WAKEWORD_PORT="${OVOS_WAKEWORD_PORT:-8085}"
 
 ovos_env() {
+  export PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS"
   export XDG_CONFIG_HOME="$XDG/config" XDG_DATA_HOME="$XDG/data" XDG_CACHE_HOME="$XDG/cache"
   export XDG_STATE_HOME="$XDG/state" NLTK_DATA="$NLTK_DIR"
   export PYTHONPATH="$HERE/ovos${PYTHONPATH:+:$PYTHONPATH}"
@@ -140,8 +147,18 @@ PY
   rm -rf "$tmp"
 }
 
+# The catalogue's installable wheels, once per pinned list.
+download_catalogue() {
+  [ -f "$WHEELS/complete" ] && return
+  mkdir -p "$WHEELS"
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --dest "$WHEELS" \
+    "${CATALOGUE_EXTRA[@]}"
+  touch "$WHEELS/complete"
+}
+
 install_ovos() {
   if [ -f "$DIR/installed" ] && [ -x "$PY" ]; then
+    download_catalogue
     echo "ovos already installed in $DIR"
     return
   fi
@@ -154,6 +171,7 @@ install_ovos() {
   NLTK_DATA="$NLTK_DIR" "$PY" -c 'from nltk.corpus import wordnet as wn; assert wn.synsets("computer")' \
     || { echo "the offline WordNet corpus does not load" >&2; exit 1; }
   : > "$CONSTRAINTS"  # skills.installer: a local empty constraints file, nothing fetched
+  download_catalogue
   touch "$DIR/installed"
   echo "ovos installed in $DIR"
 }

@@ -58,7 +58,12 @@ pub fn intent_of(kind: &str) -> Option<String> {
         .then(|| kind.to_string())
 }
 
-/// Sends the turn and follows its session's replies until handled or `deadline`.
+/// After a skill's last `speak`, how long more words may take before the turn counts as
+/// answered (its handler may still run: skills that speak with `wait=True`).
+const SPEAK_GAP: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Sends the turn and follows its session's replies until handled (or its words are out and
+/// the skill went quiet), or `deadline`.
 pub async fn ask(client: &mut Attached, req: &TurnRequest, deadline: Duration) -> TurnOutcome {
     let mut session = json!({"session_id": req.session_id, "lang": req.lang,
         "blacklisted_skills": req.blacklisted_skills, "blacklisted_intents": req.blacklisted_intents});
@@ -77,9 +82,26 @@ pub async fn ask(client: &mut Attached, req: &TurnRequest, deadline: Duration) -
     let mut said = Vec::new();
     let mut first_speak_ms = 0;
     let end = tokio::time::Instant::now() + deadline;
+    let mut last_speak: Option<tokio::time::Instant> = None;
     loop {
-        let Ok(Some(frame)) = tokio::time::timeout_at(end, client.recv()).await else {
-            return TurnOutcome::TimedOut { intent };
+        // Once the skill has spoken, a pause of SPEAK_GAP ends the turn: skills that speak with
+        // `wait=True` may hold their handler long after their words are out.
+        let until = last_speak.map_or(end, |t| (t + SPEAK_GAP).min(end));
+        let frame = match tokio::time::timeout_at(until, client.recv()).await {
+            Ok(Some(frame)) => frame,
+            Err(_) if last_speak.is_some() => {
+                return match intent {
+                    Some(i) => TurnOutcome::Answered {
+                        skill: skill_of(&i),
+                        intent: i,
+                        said,
+                        confidence,
+                        first_speak_ms,
+                    },
+                    None => TurnOutcome::TimedOut { intent: None },
+                };
+            }
+            _ => return TurnOutcome::TimedOut { intent },
         };
         let Ok(v) = serde_json::from_str::<Value>(&frame) else {
             continue;
@@ -98,6 +120,7 @@ pub async fn ask(client: &mut Attached, req: &TurnRequest, deadline: Duration) -
         }
         match kind {
             "speak" => {
+                last_speak = Some(tokio::time::Instant::now());
                 if said.is_empty() {
                     first_speak_ms = started.elapsed().as_millis() as u64;
                 }

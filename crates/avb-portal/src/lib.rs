@@ -364,6 +364,10 @@ pub fn router(ctx: AppContext) -> Router {
             "/admin/ovos/restart",
             axum::routing::post(admin::ovos::restart),
         )
+        .route(
+            "/admin/ovos/skills/install",
+            axum::routing::post(admin::ovos::install),
+        )
         .route("/admin/monitoring/logs", get(admin::monitoring::logs))
         .route(
             "/admin/monitoring/alerts",

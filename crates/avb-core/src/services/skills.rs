@@ -27,6 +27,9 @@ pub struct CatalogueSkill {
     pub samples: &'static [&'static str],
     /// A fallback skill answers what nothing else matched.
     pub fallback: bool,
+    /// Installed with ovos-core by `scripts/ovos.sh`; otherwise the SaaS admin installs it from
+    /// the portal (its wheel is in the install cache).
+    pub preinstalled: bool,
 }
 
 /// The skills the platform installs (versions as pinned in `scripts/ovos.sh`).
@@ -43,6 +46,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
             "what is the date today",
         ],
         fallback: false,
+        preinstalled: true,
     },
     CatalogueSkill {
         package: "ovos-skill-hello-world",
@@ -52,6 +56,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         description: "Answers greetings; the OVOS example skill.",
         samples: &["hello world", "how are you"],
         fallback: false,
+        preinstalled: true,
     },
     CatalogueSkill {
         package: "ovos-skill-parrot",
@@ -61,6 +66,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         description: "Repeats what it is asked to say.",
         samples: &["say the quick brown fox", "repeat after me hello"],
         fallback: false,
+        preinstalled: true,
     },
     CatalogueSkill {
         package: "ovos-skill-count",
@@ -70,6 +76,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         description: "Counts up to a number.",
         samples: &["count to 5"],
         fallback: false,
+        preinstalled: true,
     },
     CatalogueSkill {
         package: "ovos-skill-spelling",
@@ -79,6 +86,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         description: "Spells a word letter by letter.",
         samples: &["spell cat", "how do you spell house"],
         fallback: false,
+        preinstalled: true,
     },
     CatalogueSkill {
         package: "ovos-skill-wordnet",
@@ -88,6 +96,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         description: "Defines words from the offline WordNet 3.0 dictionary.",
         samples: &["what is the definition of computer"],
         fallback: false,
+        preinstalled: true,
     },
     CatalogueSkill {
         package: "ovos-skill-fallback-unknown",
@@ -97,6 +106,17 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         description: "Says it did not understand when nothing matched; only used when fallback skills are on.",
         samples: &[],
         fallback: true,
+        preinstalled: true,
+    },
+    CatalogueSkill {
+        package: "ovos-skill-randomness",
+        version: "1.1.0",
+        skill_id: "skill-ovos-randomness.openvoiceos",
+        name: "Randomness",
+        description: "Flips coins, rolls dice and picks random numbers.",
+        samples: &["flip a coin", "roll a die"],
+        fallback: false,
+        preinstalled: false,
     },
 ];
 
@@ -520,4 +540,172 @@ pub async fn test_utterance(
         }
     }
     Ok(t)
+}
+
+/// Where an install from the catalogue stands.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub enum InstallState {
+    /// `ovos.pip.install` sent; pip runs.
+    Installing,
+    /// Installed; waiting for ovos-core to load it (its next scan, up to about 30 s).
+    Loading,
+    /// Loaded: its intents answer.
+    Done,
+    Failed(String),
+}
+
+/// The installs of this process (they are global to ovos-core, so this is shared by all).
+fn installs() -> &'static std::sync::Mutex<std::collections::BTreeMap<String, InstallState>> {
+    static INSTALLS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::BTreeMap<String, InstallState>>,
+    > = std::sync::OnceLock::new();
+    INSTALLS.get_or_init(Default::default)
+}
+
+/// The state of each install started here, by package.
+pub fn install_states() -> std::collections::BTreeMap<String, InstallState> {
+    installs().lock().map(|m| m.clone()).unwrap_or_default()
+}
+
+fn set_state(package: &str, state: InstallState) {
+    if let Ok(mut m) = installs().lock() {
+        m.insert(package.to_string(), state);
+    }
+}
+
+/// Installs `package` from the catalogue into ovos-core (requires `platform:tenants`;
+/// audited): `ovos.pip.install` of the pinned version, then waits in the background until
+/// ovos-core lists the skill; [`install_states`] shows the progress.
+pub async fn install(ctx: &AppContext, scope: &Scope, package: &str) -> CoreResult<()> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
+    let skill = CATALOGUE
+        .iter()
+        .find(|c| c.package == package)
+        .copied()
+        .ok_or_else(|| ValidationError::new("package", "is not in the catalogue"))?;
+    let bus = core_bus(ctx).map_err(CoreError::Conflict)?.clone();
+    if matches!(
+        install_states().get(package),
+        Some(InstallState::Installing | InstallState::Loading)
+    ) {
+        return Err(CoreError::Conflict(format!("{package} is being installed")));
+    }
+    let tx = ctx.store.platform_tx(true).await?;
+    audit_repo::append(
+        &tx,
+        crate::audit::entry(
+            scope,
+            None,
+            "ovos.skill.install",
+            "ovos_skill",
+            skill.skill_id,
+            json!({"package": skill.package, "version": skill.version}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    set_state(package, InstallState::Installing);
+    tokio::spawn(async move {
+        let outcome = run_install(&bus, skill).await;
+        if let Err(e) = &outcome {
+            tracing::error!(package = skill.package, error = %e, "skill install failed");
+        }
+        set_state(
+            skill.package,
+            outcome.map_or_else(InstallState::Failed, |_| InstallState::Done),
+        );
+    });
+    Ok(())
+}
+
+async fn run_install(bus: &avb_ovos::Bus, skill: CatalogueSkill) -> Result<(), String> {
+    let mut me = bus.attach("avb-installer");
+    let pinned = format!("{}=={}", skill.package, skill.version);
+    me.send(&avb_ovos::message(
+        "ovos.pip.install",
+        json!({"packages": [pinned]}),
+        json!({"source": "avb-installer", "destination": ["skills"]}),
+    ))
+    .map_err(|e| e.to_string())?;
+    let answer = tokio::time::timeout(Duration::from_secs(180), async {
+        while let Some(frame) = me.recv().await {
+            let v: serde_json::Value = serde_json::from_str(&frame).unwrap_or_default();
+            match v["type"].as_str() {
+                Some("ovos.pip.install.complete") => return Ok(()),
+                Some("ovos.pip.install.failed") => {
+                    return Err(v["data"]["error"]
+                        .as_str()
+                        .unwrap_or("pip failed")
+                        .to_string());
+                }
+                _ => {}
+            }
+        }
+        Err("the bus closed".to_string())
+    })
+    .await
+    .map_err(|_| "pip did not finish within 3 minutes".to_string())?;
+    answer?;
+    set_state(skill.package, InstallState::Loading);
+    // Skills whose runtime needs the network load only once it was announced.
+    for kind in ["mycroft.network.connected", "mycroft.internet.connected"] {
+        let _ = me.send(&avb_ovos::message(
+            kind,
+            json!({}),
+            json!({"source": "avb-installer"}),
+        ));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while tokio::time::Instant::now() < deadline {
+        if let Some((skills, _)) = loaded(bus).await
+            && skills.iter().any(|(id, _)| id == skill.skill_id)
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    Err("installed, but ovos-core did not load the skill within 2 minutes".into())
+}
+
+/// One catalogue skill as the SaaS admin sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CatalogueRow {
+    pub skill: CatalogueSkill,
+    /// ovos-core has it loaded.
+    pub loaded: bool,
+    /// An install started from this server, if any.
+    pub state: Option<InstallState>,
+}
+
+/// The catalogue with what ovos-core has loaded (requires `platform:tenants`); the problem
+/// when ovos-core cannot be asked.
+pub async fn catalogue(
+    ctx: &AppContext,
+    scope: &Scope,
+) -> CoreResult<(Option<String>, Vec<CatalogueRow>)> {
+    ctx.policy
+        .authorize(scope, Permission::PlatformTenants, None)?;
+    let live = match core_bus(ctx) {
+        Ok(bus) => loaded(bus)
+            .await
+            .ok_or_else(|| "ovos-core did not answer skillmanager.list".to_string()),
+        Err(e) => Err(e),
+    };
+    let states = install_states();
+    let (problem, ids) = match live {
+        Ok((skills, _)) => (None, skills.into_iter().map(|(id, _)| id).collect()),
+        Err(e) => (Some(e), Vec::new()),
+    };
+    Ok((
+        problem,
+        CATALOGUE
+            .iter()
+            .map(|c| CatalogueRow {
+                skill: *c,
+                loaded: ids.iter().any(|id| id == c.skill_id),
+                state: states.get(c.package).cloned(),
+            })
+            .collect(),
+    ))
 }

@@ -228,13 +228,17 @@ async fn the_bus_relays_ovos_messages_and_drops_bad_clients_only() {
         .submit("/admin/ovos/restart", &cookie, &[("csrf", &csrf)])
         .await;
     assert_eq!(to, "/admin/ovos?done=bus_restarted");
-    // (The page asked ovos-core whether its skills are ready: that question is on the bus too.)
+    // (The page asked ovos-core whether its skills are ready and which are loaded: those
+    // questions are on the bus too.)
     loop {
         let v = next(&mut core).await;
         if v["type"] == "avb.bus.restarting" {
             break;
         }
-        assert_eq!(v["type"], "mycroft.skills.is_ready", "{v}");
+        assert!(
+            ["mycroft.skills.is_ready", "skillmanager.list"].contains(&v["type"].as_str().unwrap()),
+            "{v}"
+        );
     }
     assert_eq!(closed(&mut core).await, Some(1012));
     let status = bus.snapshot();
@@ -311,6 +315,36 @@ async fn the_real_ovos_core_answers_on_the_platforms_bus() {
             .env("OVOS_NO_WAKEWORD", "1")
             .output()
     };
+    // Whatever happens below, ovos-core does not outlive the test (it would hold the next
+    // run's `up` on this run's bus port).
+    // The catalogue skill this test installs is removed again, so every run installs it.
+    struct Down(std::path::PathBuf);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("bash")
+                .arg(&self.0)
+                .arg("down")
+                .output();
+            let python = std::process::Command::new("bash")
+                .arg(&self.0)
+                .arg("python")
+                .output();
+            if let Ok(p) = python {
+                let py = String::from_utf8_lossy(&p.stdout).trim().to_string();
+                let _ = std::process::Command::new(py)
+                    .args([
+                        "-m",
+                        "pip",
+                        "uninstall",
+                        "-y",
+                        "-q",
+                        "ovos-skill-randomness",
+                    ])
+                    .output();
+            }
+        }
+    }
+    let _down = Down(script.clone());
     let up = ovos("up").await.unwrap();
     assert!(
         up.status.success(),
@@ -489,6 +523,52 @@ async fn the_real_ovos_core_answers_on_the_platforms_bus() {
         "{done}"
     );
     drop(ws);
+
+    // The SaaS admin installs a catalogue skill (from the cached wheel, no network); ovos-core
+    // loads it and a tenant's utterance reaches it.
+    let admin = avb_core::Scope::local_operator(None);
+    avb_core::services::skills::install(&app.ctx, &admin, "ovos-skill-randomness")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let state = avb_core::services::skills::install_states()
+            .get("ovos-skill-randomness")
+            .cloned();
+        match state {
+            Some(avb_core::services::skills::InstallState::Done) => break,
+            Some(avb_core::services::skills::InstallState::Failed(why)) => panic!("{why}"),
+            _ => {}
+        }
+        assert!(started.elapsed() < Duration::from_secs(240), "{state:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!("catalogue install to loaded: {:?}", started.elapsed());
+    let (rows_problem, rows) = avb_core::services::skills::catalogue(&app.ctx, &admin)
+        .await
+        .unwrap();
+    assert_eq!(rows_problem, None);
+    assert!(
+        rows.iter()
+            .any(|r| r.skill.package == "ovos-skill-randomness" && r.loaded)
+    );
+    let mut tried = Value::Null;
+    for _ in 0..30 {
+        let (_, t) = app
+            .post(
+                "/api/v1/ovos/skills/test",
+                &owner,
+                serde_json::json!({"utterance": "flip a coin"}),
+            )
+            .await;
+        if t["skill"] == "skill-ovos-randomness.openvoiceos" {
+            tried = t;
+            break;
+        }
+        // Its intents train after it loads.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    assert_eq!(tried["outcome"], "intent", "{tried}");
 
     let down = ovos("down").await.unwrap();
     assert!(
