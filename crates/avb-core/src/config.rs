@@ -113,6 +113,10 @@ pub struct OvosConfig {
     /// `OVOS_BUS_HOST`, `OVOS_BUS_PORT` and `OVOS_BUS_TOKEN` (a token made at start unless
     /// `bus_tokens` has one for `core_client_id`). Empty: ovos-core is run elsewhere.
     pub core_command: Vec<String>,
+    /// An external OVOS messagebus to relay to instead of serving one (e.g.
+    /// `ws://127.0.0.1:8181/core`, with `?client_id=&token=` when it needs them): the platform's
+    /// clients then talk to the OVOS install already there; `bus_listen` is not bound.
+    pub bus_url: Option<String>,
 }
 
 impl Default for OvosConfig {
@@ -132,6 +136,7 @@ impl Default for OvosConfig {
             wakeword_url: None,
             wakeword_command: Vec::new(),
             core_command: Vec::new(),
+            bus_url: None,
         }
     }
 }

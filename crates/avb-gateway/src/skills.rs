@@ -90,7 +90,7 @@ pub(crate) async fn ask(ask: SkillAsk, tenant: &str) -> SkillAnswer {
             event: e,
         }
     };
-    if !ask.bus.is_connected(&ask.core_client_id) {
+    if ask.bus.bridged_to().is_none() && !ask.bus.is_connected(&ask.core_client_id) {
         return failed("ovos-core is not connected to the bus".into(), None);
     }
     let mut client = ask.bus.attach("avb-gateway");

@@ -154,6 +154,8 @@ struct Inner {
     restarts: AtomicU64,
     /// Where the listener is bound, once it is.
     address: Mutex<Option<String>>,
+    /// The external bus this one is bridged to (`[ovos] bus_url`, credentials removed).
+    bridged_to: Mutex<Option<String>>,
 }
 
 /// The messagebus; cheap to clone.
@@ -182,6 +184,7 @@ impl Bus {
                 started_at: Utc::now(),
                 restarts: AtomicU64::new(0),
                 address: Mutex::new(None),
+                bridged_to: Mutex::new(None),
             }),
         }
     }
@@ -404,6 +407,15 @@ impl Bus {
     }
 
     /// Whether a client with this id is connected.
+    /// The external bus this one relays to and from, if any (credentials removed).
+    pub fn bridged_to(&self) -> Option<String> {
+        self.inner.bridged_to.lock().expect("bus bridge").clone()
+    }
+
+    pub(crate) fn set_bridged_to(&self, url: Option<String>) {
+        *self.inner.bridged_to.lock().expect("bus bridge") = url;
+    }
+
     pub fn is_connected(&self, client_id: &str) -> bool {
         self.inner
             .clients

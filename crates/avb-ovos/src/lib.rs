@@ -6,12 +6,14 @@
 //! frames checked to be OVOS messages, TCP_NODELAY (the stock bus pays ~44 ms per hop to Nagle),
 //! a latency probe, Prometheus series, and a graceful restart that keeps its records.
 
+mod bridge;
 mod bus;
 mod frame;
 mod probe;
 mod server;
 mod turn;
 
+pub use bridge::{bridge, display_url as bridge_display_url};
 pub use bus::{Attached, Bus, BusEvent, BusSettings, BusStatus, ClientView};
 pub use frame::{Frame, message};
 pub use probe::run_probe;

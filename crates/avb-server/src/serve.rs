@@ -187,6 +187,16 @@ async fn start_ovos_bus(
         return Ok(None);
     };
     let cfg = &ctx.config.ovos;
+    if let Some(url) = &cfg.bus_url {
+        println!(
+            "OVOS messagebus relayed to {}",
+            avb_ovos::bridge_display_url(url)
+        );
+        tokio::spawn(avb_ovos::bridge(bus.clone(), url.clone(), stop_rx.clone()));
+        tokio::spawn(avb_core::services::ovos::audit_departures(ctx.clone()));
+        tokio::spawn(avb_core::services::ovos::play_network_role(ctx.clone()));
+        return Ok(None);
+    }
     let listener = TcpListener::bind(&cfg.bus_listen)
         .await
         .with_context(|| format!("binding the OVOS bus listener {}", cfg.bus_listen))?;

@@ -47,14 +47,22 @@ pub async fn status(ctx: &AppContext, scope: &Scope) -> CoreResult<OvosStatus> {
         });
     };
     let snapshot = bus.snapshot();
-    let core_connected = bus.is_connected(&cfg.core_client_id);
-    let skills_ready = if core_connected {
-        skills_ready(bus).await
+    let bridged = bus.bridged_to();
+    // Relayed to an external bus, ovos-core is not our client: its answer is the sign of life.
+    let (core_connected, skills_ready) = if bridged.is_some() {
+        let ready = skills_ready(bus).await;
+        (ready.is_some(), ready)
+    } else if bus.is_connected(&cfg.core_client_id) {
+        (true, skills_ready(bus).await)
     } else {
-        None
+        (false, None)
     };
     let mut alerts = Vec::new();
-    if !core_connected {
+    if !core_connected && let Some(b) = &bridged {
+        alerts.push(format!(
+            "ovos-core does not answer on the external bus {b}: skills do not answer"
+        ));
+    } else if !core_connected {
         alerts.push(format!(
             "ovos-core is not connected (no client '{}'): skills do not answer",
             cfg.core_client_id
@@ -72,7 +80,11 @@ pub async fn status(ctx: &AppContext, scope: &Scope) -> CoreResult<OvosStatus> {
     }
     Ok(OvosStatus {
         enabled: true,
-        listen: bus.address().unwrap_or_else(|| cfg.bus_listen.clone()),
+        listen: bridged
+            .clone()
+            .map(|b| format!("relayed to {b}"))
+            .or_else(|| bus.address())
+            .unwrap_or_else(|| cfg.bus_listen.clone()),
         route: cfg.bus_route.clone(),
         core_client_id: cfg.core_client_id.clone(),
         core_connected,

@@ -390,7 +390,7 @@ fn core_bus(ctx: &AppContext) -> Result<&avb_ovos::Bus, String> {
         .ovos_bus
         .as_ref()
         .ok_or("the OVOS bus is not enabled on this platform ([ovos] enabled)")?;
-    if !bus.is_connected(&ctx.config.ovos.core_client_id) {
+    if bus.bridged_to().is_none() && !bus.is_connected(&ctx.config.ovos.core_client_id) {
         return Err("ovos-core is not connected to the bus".into());
     }
     Ok(bus)

@@ -585,3 +585,117 @@ async fn the_real_ovos_core_answers_on_the_platforms_bus() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `[ovos] bus_url`: the platform's bus relayed to an external one (here another instance of
+/// the bus, which echoes to senders as the stock one does): a frame from an external client
+/// reaches the in-process clients once, theirs reach the external clients once, nothing loops,
+/// and the admin status says where the bus is relayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_bus_carries_frames_both_ways_once() {
+    const TOKEN: &str = "external-token-0123456789";
+    let external = avb_ovos::Bus::new(avb_ovos::BusSettings {
+        tokens: [
+            ("avb".to_string(), TOKEN.to_string()),
+            ("skills".to_string(), TOKEN.to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        max_frame_bytes: 1 << 20,
+        queue_depth: 256,
+        max_messages_per_sec: 2000,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(avb_ovos::serve(
+        external.clone(),
+        listener,
+        "/core",
+        std::future::pending(),
+    ));
+    let url = format!("ws://{addr}/core?client_id=avb&token={TOKEN}");
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.ovos.enabled = true;
+        c.ovos.bus_url = Some(url.clone());
+    })
+    .await;
+    let bus = app.ctx.ovos_bus.clone().unwrap();
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(avb_ovos::bridge(bus.clone(), url.clone(), stop_rx));
+    let mut skills = connect(&addr, "skills", TOKEN).await.unwrap();
+    next(&mut skills).await; // connected
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !external.is_connected("avb") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay did not connect"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut local = bus.attach("avb-gateway");
+
+    // External -> local, once.
+    skills
+        .send(Message::text(
+            r#"{"type":"ext.hello","data":{"n":1},"context":{}}"#,
+        ))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), local.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got.contains("ext.hello"), "{got}");
+    // Local -> external, once (the external client also sees its own echo first).
+    local
+        .send(r#"{"type":"local.hello","data":{},"context":{}}"#)
+        .unwrap();
+    let mut seen = Vec::new();
+    while let Ok(Some(Ok(Message::Text(t)))) =
+        tokio::time::timeout(Duration::from_millis(700), skills.next()).await
+    {
+        seen.push(t.to_string());
+    }
+    assert_eq!(
+        seen.iter().filter(|t| t.contains("ext.hello")).count(),
+        1,
+        "the sender's own echo only: {seen:?}"
+    );
+    assert_eq!(
+        seen.iter().filter(|t| t.contains("local.hello")).count(),
+        1,
+        "{seen:?}"
+    );
+    let mut again = Vec::new();
+    while let Ok(Some(f)) = tokio::time::timeout(Duration::from_millis(500), local.recv()).await {
+        again.push(f.to_string());
+    }
+    assert_eq!(
+        again.iter().filter(|t| t.contains("ext.hello")).count(),
+        0,
+        "no loop back: {again:?}"
+    );
+    assert_eq!(
+        again.iter().filter(|t| t.contains("local.hello")).count(),
+        1,
+        "the local sender's own echo only: {again:?}"
+    );
+    // Bounded traffic: nothing circles between the buses.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        external.snapshot().messages_total <= 4,
+        "{}",
+        external.snapshot().messages_total
+    );
+    let status = avb_core::services::ovos::status(&app.ctx, &avb_core::Scope::local_operator(None))
+        .await
+        .unwrap();
+    assert_eq!(status.listen, format!("relayed to ws://{addr}/core"));
+    assert!(
+        status
+            .alerts
+            .iter()
+            .any(|a| a.contains("does not answer on the external bus")),
+        "{:?}",
+        status.alerts
+    );
+}
