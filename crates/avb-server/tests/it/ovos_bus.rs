@@ -284,8 +284,14 @@ async fn the_real_ovos_core_answers_on_the_platforms_bus() {
     }
     const TOKEN: &str = "ovos-test-token-0123456789";
     let llm = crate::realtime::llm_double().await;
+    let engines = avb_testkit::speech::LocalEngines::from_env();
+    let local = engines.clone();
     let app = spawn_app_with(Db::Sqlite, |c| {
-        c.engines.llm_url = Some(llm);
+        match &local {
+            // With the local engines, voice turns are timed below.
+            Some(e) => e.configure(c),
+            None => c.engines.llm_url = Some(llm),
+        }
         c.ovos.enabled = true;
         for id in ["ovos-core", "avb-ovosctl"] {
             c.ovos
@@ -523,6 +529,9 @@ async fn the_real_ovos_core_answers_on_the_platforms_bus() {
         "{done}"
     );
     drop(ws);
+    if engines.is_some() {
+        voice_to_voice(&app, key["secret"].as_str().unwrap()).await;
+    }
 
     // The SaaS admin installs a catalogue skill (from the cached wheel, no network); ovos-core
     // loads it and a tenant's utterance reaches it.
@@ -698,4 +707,53 @@ async fn a_relayed_bus_carries_frames_both_ways_once() {
         "{:?}",
         status.alerts
     );
+}
+
+/// Voice turns on the local engines (espeak speech in, server VAD with a 550 ms silence window,
+/// Kokoro out) for a tenant with skills on: `speech_stopped` -> first audio delta for turns a
+/// skill answers and turns the LLM answers. Printed as figures, not asserted (timing).
+async fn voice_to_voice(app: &avb_testkit::TestApp, key: &str) {
+    let mut ws = avb_testkit::ws::open_session(app, key).await;
+    avb_testkit::ws::send(&mut ws, serde_json::json!({"type": "session.update", "session": {
+        "type": "realtime", "max_output_tokens": 60,
+        "audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 550}}}
+    }}))
+    .await;
+    avb_testkit::ws::recv(&mut ws).await;
+    let mut figures: Vec<(&str, u128, String)> = Vec::new();
+    for (kind, text) in [
+        ("skill", "what time is it"),
+        ("llm", "tell me about the ocean"),
+        ("skill", "what day is it"),
+        ("llm", "tell me about the moon"),
+        ("skill", "what time is it"),
+        ("llm", "tell me about the sun"),
+    ] {
+        let mut audio = vec![0i16; 6_000];
+        audio.extend(avb_testkit::speech::espeak(text).unwrap());
+        audio.extend(vec![0i16; 24_000]);
+        avb_testkit::ws::stream_audio(&mut ws, &audio).await;
+        let mut stopped = None;
+        let mut first_audio = None;
+        let mut transcript = String::new();
+        loop {
+            let e = avb_testkit::ws::recv_within(&mut ws, Duration::from_secs(60)).await;
+            match e["type"].as_str().unwrap_or_default() {
+                "input_audio_buffer.speech_stopped" => stopped = Some(std::time::Instant::now()),
+                "response.output_audio.delta" if first_audio.is_none() => {
+                    first_audio = stopped.map(|s| s.elapsed().as_millis());
+                }
+                "response.output_audio_transcript.done" => {
+                    transcript = e["transcript"].as_str().unwrap_or_default().to_string();
+                }
+                "response.done" => break,
+                "__close" => panic!("closed: {e}"),
+                _ => {}
+            }
+        }
+        figures.push((kind, first_audio.unwrap_or(0), transcript));
+    }
+    for (kind, ms, said) in &figures {
+        eprintln!("voice to voice ({kind}): speech_stopped -> first audio {ms} ms: {said:?}");
+    }
 }
