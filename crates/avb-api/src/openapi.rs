@@ -162,6 +162,7 @@ impl Modify for ProblemResponses {
         ovos::get_settings, ovos::put_settings, ovos::list_skills, ovos::test_skill, ovos::summary, ovos::events,
         wake_words::list, wake_words::create, wake_words::update, wake_words::delete,
         wake_words::validate, wake_words::analytics,
+        personas::solvers,
         admin_tenants::list, admin_tenants::create, admin_tenants::get, admin_tenants::suspend, admin_tenants::reactivate,
     ),
     components(schemas(
@@ -206,6 +207,7 @@ impl Modify for ProblemResponses {
         avb_core::services::wake_words::Validation, avb_core::services::wake_words::SynthRates,
         avb_core::services::wake_words::WakeAnalytics, avb_core::services::wake_words::WakeDay,
         avb_core::services::wake_words::WakeEventView,
+        avb_core::services::solvers::SolverState,
     )),
     modifiers(&BearerAuth, &ProblemResponses),
 )]

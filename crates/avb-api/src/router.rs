@@ -195,6 +195,7 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/api/v1/ovos/skills/test", post(ovos::test_skill))
         .route("/api/v1/intents/summary", get(ovos::summary))
         .route("/api/v1/intents/events", get(ovos::events))
+        .route("/api/v1/solvers", get(personas::solvers))
         .route(
             "/api/v1/wake-words",
             get(wake_words::list).post(wake_words::create),

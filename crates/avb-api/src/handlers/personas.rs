@@ -226,3 +226,16 @@ pub async fn test(
         Err(f) => Err(engine_error(f)),
     }
 }
+
+/// `GET /api/v1/solvers` (requires `projects:view`): each knowledge solver a persona may list,
+/// and whether this platform can ask it now (configured and reachable) or why not.
+#[utoipa::path(get, path = "/api/v1/solvers", tag = "personas",
+    responses((status = 200, body = Vec<avb_core::services::solvers::SolverState>)), security(("bearer" = [])))]
+pub async fn solvers(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+) -> ApiResult<axum::Json<Vec<avb_core::services::solvers::SolverState>>> {
+    Ok(axum::Json(
+        avb_core::services::solvers::states(&state.ctx, &scope).await?,
+    ))
+}

@@ -148,7 +148,6 @@ fn normalise(phrase: &str) -> Result<String, ValidationError> {
 }
 
 async fn audit(
-    ctx: &AppContext,
     tx: &avb_storage::TenantTx,
     scope: &Scope,
     tenant: TenantId,
@@ -156,7 +155,6 @@ async fn audit(
     id: Uuid,
     summary: serde_json::Value,
 ) -> CoreResult<()> {
-    let _ = ctx;
     audit_repo::append(
         tx,
         crate::audit::entry(scope, Some(tenant), action, "wake_word", id, summary),
@@ -204,7 +202,6 @@ pub async fn create(
     }
     let w = repo::insert(&tx, &phrase, engine, sensitivity).await?;
     audit(
-        ctx,
         &tx,
         scope,
         tenant,
@@ -235,7 +232,6 @@ pub async fn update(
     let enabled = enabled.unwrap_or(before.enabled);
     let w = repo::update(&tx, id, sensitivity, enabled).await?;
     audit(
-        ctx,
         &tx,
         scope,
         tenant,
@@ -258,7 +254,6 @@ pub async fn delete(ctx: &AppContext, scope: &Scope, id: Uuid) -> CoreResult<()>
     let w = repo::get(&tx, id).await?;
     repo::delete(&tx, id).await?;
     audit(
-        ctx,
         &tx,
         scope,
         tenant,
@@ -693,7 +688,6 @@ pub async fn mark(ctx: &AppContext, scope: &Scope, id: Uuid, marked: &str) -> Co
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     repo::mark_event(&tx, id, marked).await?;
     audit(
-        ctx,
         &tx,
         scope,
         tenant,

@@ -132,6 +132,26 @@ async fn a_personas_solvers_answer_before_the_llm() {
     assert!(html.contains("data-unavailable=\"duckduckgo\""), "{html}");
     assert!(!html.contains("data-unavailable=\"wikipedia\""), "{html}");
 
+    // The API says which solvers can be asked, and why not.
+    let (s, states) = app.get("/api/v1/solvers", &owner).await;
+    assert_eq!(s, 200, "{states}");
+    let state = |n: &str| {
+        states
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == n)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(state("wikipedia")["available"], true, "{states}");
+    assert_eq!(state("wolfram_alpha")["available"], true, "{states}");
+    assert_eq!(state("duckduckgo")["available"], false);
+    assert_eq!(
+        state("duckduckgo")["reason"],
+        "not configured on this platform"
+    );
+
     // DuckDuckGo's client against its stand-in; Wolfram with a wrong AppID is an error.
     let ddg = avb_voice::solvers::DuckDuckGo::new(&web, Duration::from_secs(2)).unwrap();
     let got = ddg

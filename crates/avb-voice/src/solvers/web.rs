@@ -132,8 +132,15 @@ impl Solver for Wikipedia {
 
     async fn check(&self) -> Result<(), String> {
         let url = format!("{}/api/rest_v1/page/summary/Wikipedia", self.base);
+        // Any answer of the API (a page, a redirect, "not found") shows it is there.
         match self.http.get(&url).send().await {
-            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r)
+                if r.status().is_success()
+                    || r.status().is_redirection()
+                    || r.status().as_u16() == 404 =>
+            {
+                Ok(())
+            }
             Ok(r) => Err(format!("answered HTTP {}", r.status().as_u16())),
             Err(e) => Err(format!("not reachable: {e}")),
         }
@@ -243,7 +250,8 @@ impl Solver for WolframAlpha {
             .send()
             .await
         {
-            Ok(r) if r.status().is_success() => Ok(()),
+            // 501 is the API's "no spoken answer": it was reached and took the AppID.
+            Ok(r) if r.status().is_success() || r.status().as_u16() == 501 => Ok(()),
             Ok(r) if r.status().as_u16() == 403 => Err("the AppID was refused (HTTP 403)".into()),
             Ok(r) => Err(format!("answered HTTP {}", r.status().as_u16())),
             Err(e) => Err(format!("not reachable: {e}")),
