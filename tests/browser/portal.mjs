@@ -790,7 +790,8 @@ async function screenshots(ctx) {
   const pages = {
     dashboard: '/dashboard', projects: '/projects', 'api-keys': '/api-keys', sessions: '/sessions',
     usage: '/usage', team: '/team', settings: '/settings', account: '/account', voice: '/voice',
-    billing: '/billing', 'custom-voices': '/voice/custom',
+    billing: '/billing', 'custom-voices': '/voice/custom', skills: '/voice/skills',
+    intents: '/voice/intents', 'wake-words': '/voice/wake-words',
   };
   if (ctx.session) pages['session-detail'] = ctx.session.path;
   else console.log('# warning: no session detail screenshot ("end a live session" made no session)');

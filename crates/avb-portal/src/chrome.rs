@@ -69,6 +69,12 @@ const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
         "◎",
         Some(Permission::UsageView),
     ),
+    (
+        "Wake words",
+        "/voice/wake-words",
+        "◌",
+        Some(Permission::ProjectsView),
+    ),
     ("Team", "/team", "☺", Some(Permission::TeamView)),
     (
         "Settings",

@@ -446,6 +446,7 @@ pub async fn skills(ctx: &AppContext, scope: &Scope) -> CoreResult<SkillsView> {
             Some(why),
             CATALOGUE
                 .iter()
+                .filter(|c| c.preinstalled)
                 .map(|c| row(c.skill_id, false, Vec::new()))
                 .collect(),
         ),
