@@ -1271,6 +1271,59 @@ async function pipelineCharts(ctx) {
   assert.deepEqual(all, [], `console errors: ${all.join('; ')}`);
 }
 
+/** The wake-word page's microphone test: Chromium's fake microphone says "hey jarvis"; the
+ *  page records it, the server's sidecar scores it, and the score is drawn over time with its
+ *  maximum. Needs the sidecar (TEST_OVOS=1, which the fresh server then runs) and espeak-ng. */
+async function wakeWordMicrophone(ctx) {
+  if (process.env.TEST_OVOS !== '1') throw new Skip('TEST_OVOS is not 1 (no wake-word sidecar)');
+  let wav;
+  try {
+    wav = speechWav('hey jarvis', 3);
+  } catch (e) {
+    throw new Skip(`espeak-ng could not make the phrase: ${e.message}`);
+  }
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}`],
+    headless: process.env.HEADED !== '1',
+  });
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
+    page.setDefaultTimeout(TIMEOUT_MS);
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await login(page);
+    // The sidecar loads its models after the server starts.
+    for (let i = 0; i < 120; i++) {
+      await page.goto(url('/voice/wake-words'));
+      if (await page.locator('#sidecar-problem').count() === 0) break;
+      await page.waitForTimeout(500);
+    }
+    assert.equal(await page.locator('#sidecar-problem').count(), 0, 'the wake-word sidecar never answered');
+    if (await page.locator('#wake-words tr[data-phrase="hey jarvis"]').count() === 0) {
+      await page.fill('#phrase', 'hey jarvis');
+      await submit(page, 'form[action="/voice/wake-words"] button[type=submit]');
+      await expectToast(page, 'Wake word added. It listens from the next voice turn.');
+    }
+    await page.locator('#wake-test [data-act=start]').click();
+    await page.waitForTimeout(4500);
+    await page.locator('#wake-test [data-act=stop]').click();
+    await page.waitForFunction(() => /Scored/.test(document.getElementById('wake-test-status').textContent),
+      null, { timeout: 60_000 }).catch(async () => {
+      throw new Error(`no score: ${await page.locator('#wake-test-status').innerText()}`);
+    });
+    await page.locator('#wake-test-result figure.chart canvas').first().waitFor();
+    const caption = await page.locator('#wake-test-result figcaption').first().innerText();
+    const max = Number((caption.match(/max ([0-9.]+)/) || [])[1]);
+    assert.ok(max > 0.5, `"hey jarvis" scored only ${caption}`);
+    console.log(`# wake-word test: ${caption}`);
+    assert.deepEqual(problems, [], problems.join('; '));
+  } finally {
+    await browser.close();
+  }
+}
+
 async function adminScreenshots(ctx) {
   const page = await adminPage(ctx);
   const pages = {
@@ -1322,6 +1375,7 @@ const SCENARIOS = [
   ['alert rule and incident page', adminAlertRule],
   ['OVOS bus page and restart', adminOvosBus],
   ['pipeline and intents charts', pipelineCharts],
+  ['wake word microphone test', wakeWordMicrophone],
   ['admin screenshots', adminScreenshots],
 ];
 

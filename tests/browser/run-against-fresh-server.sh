@@ -48,6 +48,16 @@ login_attempts_per_network_per_minute = 1000
 enabled = true
 bus_listen = "127.0.0.1:0"
 probe_interval_secs = 1
+EOF
+# The wake-word sidecar, when scripts/test.sh installed OVOS (TEST_OVOS=1): the server runs it.
+if [ "${TEST_OVOS:-}" = 1 ]; then
+  ww_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  cat >>"$TMP/avb.toml" <<EOF
+wakeword_url = "http://127.0.0.1:$ww_port"
+wakeword_command = ["scripts/ovos.sh", "wakeword", "$ww_port"]
+EOF
+fi
+cat >>"$TMP/avb.toml" <<EOF
 
 # A service that is down, for the alert-rule scenario: an identity provider whose discovery
 # document nothing serves (port 9). Only the health probe reads it (the portal signs in locally).
