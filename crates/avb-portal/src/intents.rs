@@ -83,20 +83,16 @@ struct IntentsPage {
 
 /// The trend as the chart script reads it: days as unix seconds, three series.
 fn trend(summary: &IntentSummary) -> String {
-    let x: Vec<i64> = summary
-        .days
-        .iter()
-        .filter_map(|d| d.day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()))
-        .collect();
-    let series = |label: &str, f: fn(&intents::DayStat) -> u64| serde_json::json!({"label": label, "values": summary.days.iter().map(f).collect::<Vec<_>>()});
-    serde_json::json!({"x": x, "series": [
-        series("Turns", |d| d.total),
-        series("Recognised", |d| d.recognised),
-        series("Failures", |d| d.failures),
-    ]})
-    .to_string()
-    // A `</script>` inside the data island would end it early.
-    .replace("</", "<\\/")
+    let series =
+        |f: fn(&intents::DayStat) -> u64| summary.days.iter().map(|d| Some(f(d) as f64)).collect();
+    crate::charts::chart_json(
+        &crate::charts::day_starts(summary.days.iter().map(|d| d.day)),
+        &[
+            ("Turns", series(|d| d.total)),
+            ("Recognised", series(|d| d.recognised)),
+            ("Failures", series(|d| d.failures)),
+        ],
+    )
 }
 
 /// `GET /voice/intents`.

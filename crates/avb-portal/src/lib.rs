@@ -20,6 +20,7 @@ mod admin;
 mod api_keys;
 mod assets;
 mod billing;
+mod charts;
 mod chrome;
 mod csv;
 mod dashboard;

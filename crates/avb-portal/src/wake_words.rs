@@ -73,11 +73,7 @@ async fn page(
             recent: Vec::new(),
         }
     };
-    let x: Vec<i64> = analytics
-        .days
-        .iter()
-        .filter_map(|d| d.day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()))
-        .collect();
+    let x = crate::charts::day_starts(analytics.days.iter().map(|d| d.day));
     let series = |f: fn(&wake_words::WakeDay) -> u64| {
         analytics
             .days
@@ -85,7 +81,7 @@ async fn page(
             .map(|d| Some(f(d) as f64))
             .collect::<Vec<_>>()
     };
-    let trend_json = crate::admin::pipeline::chart_json(
+    let trend_json = crate::charts::chart_json(
         &x,
         &[
             ("Detections", series(|d| d.detections)),

@@ -248,7 +248,7 @@ pub async fn page(
             (
                 "Turns per minute, last 24 hours",
                 "/min",
-                super::pipeline::chart_json(
+                crate::charts::chart_json(
                     &s.x,
                     &[(
                         "Turns/min",
@@ -259,12 +259,12 @@ pub async fn page(
             (
                 "Failed turns, last 24 hours",
                 "%",
-                super::pipeline::chart_json(&s.x, &[("Failed %", s.error_rate.clone())]),
+                crate::charts::chart_json(&s.x, &[("Failed %", s.error_rate.clone())]),
             ),
             (
                 "Voice to voice, last 24 hours",
                 "ms",
-                super::pipeline::chart_json(
+                crate::charts::chart_json(
                     &s.x,
                     &[
                         ("p50", s.p50.clone()),

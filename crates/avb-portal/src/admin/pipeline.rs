@@ -15,7 +15,6 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::json;
 
 /// `?window=1h|24h|7d&stage=<stage>`.
 #[derive(Debug, Default, Deserialize)]
@@ -40,24 +39,17 @@ struct PipelinePage {
     recent: Vec<(String, Waterfall)>,
 }
 
-/// A chart's data island (see `assets/charts.js`); `</` escaped so it cannot end the script.
-pub(crate) fn chart_json(x: &[i64], series: &[(&str, Vec<Option<f64>>)]) -> String {
-    json!({"x": x, "series": series.iter().map(|(label, values)| json!({"label": label, "values": values})).collect::<Vec<_>>()})
-        .to_string()
-        .replace("</", "<\\/")
-}
-
 fn charts(s: &Series) -> (String, String, String) {
     (
-        chart_json(
+        crate::charts::chart_json(
             &s.x,
             &[(
                 "Turns per minute",
                 s.throughput.iter().copied().map(Some).collect(),
             )],
         ),
-        chart_json(&s.x, &[("Failed turns %", s.error_rate.clone())]),
-        chart_json(
+        crate::charts::chart_json(&s.x, &[("Failed turns %", s.error_rate.clone())]),
+        crate::charts::chart_json(
             &s.x,
             &[
                 ("p50", s.p50.clone()),
