@@ -64,6 +64,11 @@ impl Relayed {
     }
 }
 
+/// Whether `frame` is a bus's `connected` hello.
+fn is_hello(frame: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(frame).is_ok_and(|v| v["type"] == "connected")
+}
+
 /// `url` without its query (where tokens ride), for display.
 pub fn display_url(url: &str) -> String {
     url.split('?').next().unwrap_or(url).to_string()
@@ -120,7 +125,8 @@ async fn relay(
                     Some(Ok(_)) => continue,
                     Some(Err(e)) => return Err(e.to_string()),
                 };
-                if outgoing.is_echo(&text) {
+                // The external bus's hello is for the relay itself, not for our clients.
+                if outgoing.is_echo(&text) || is_hello(&text) {
                     continue;
                 }
                 // Not an OVOS message (the stock bus relays anything): not for our clients.

@@ -865,6 +865,12 @@ async fn realtime_sessions_stop_at_the_plans_concurrency_and_monthly_minutes() {
     let auth = format!("Bearer {}", key["secret"].as_str().unwrap());
     let first = avb_testkit::ws::connect(&app, &[("authorization", &auth)]).await;
     assert!(first.is_ok(), "the first session is admitted");
+    // Its record is open once `session.created` arrives (the handshake answers before that).
+    let mut first = first.unwrap().0;
+    assert_eq!(
+        avb_testkit::ws::recv(&mut first).await["type"],
+        "session.created"
+    );
     let second = avb_testkit::ws::connect(&app, &[("authorization", &auth)]).await;
     assert_eq!(
         second.err(),
