@@ -312,10 +312,11 @@ case "${1:-}" in
   bus) ovos_bus ;;
   wakeword) ovos_wakeword "${2:-8085}" ;;
   python) echo "$PY" ;;
+  site) "$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" ;;
   env)
     ovos_env
     printf 'export %s=%q\n' XDG_CONFIG_HOME "$XDG_CONFIG_HOME" XDG_DATA_HOME "$XDG_DATA_HOME" \
       XDG_CACHE_HOME "$XDG_CACHE_HOME" XDG_STATE_HOME "$XDG_STATE_HOME" NLTK_DATA "$NLTK_DATA"
     ;;
-  *) echo "usage: $0 install | up | down | status | bus | wakeword [PORT] | python | env" >&2; exit 2 ;;
+  *) echo "usage: $0 install | up | down | status | bus | wakeword [PORT] | python | site | env" >&2; exit 2 ;;
 esac

@@ -24,6 +24,7 @@ if [ "${RUN_WITH_OVOS:-}" = 1 ]; then
   # sidecar itself; the first start installs them (~2 min) and trains padatious (~70 s).
   scripts/ovos.sh install >/dev/null
   export AVB_OVOS__ENABLED="${AVB_OVOS__ENABLED:-true}"
+  export AVB_OVOS__SKILLS_DIR="${AVB_OVOS__SKILLS_DIR:-$(scripts/ovos.sh site)}"
   export AVB_OVOS__CORE_COMMAND="${AVB_OVOS__CORE_COMMAND:-[\"scripts/ovos.sh\", \"core\"]}"
   export AVB_OVOS__WAKEWORD_URL="${AVB_OVOS__WAKEWORD_URL:-http://127.0.0.1:8085}"
   export AVB_OVOS__WAKEWORD_COMMAND="${AVB_OVOS__WAKEWORD_COMMAND:-[\"scripts/ovos.sh\", \"wakeword\", \"8085\"]}"

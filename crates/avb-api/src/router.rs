@@ -193,6 +193,10 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/api/v1/ovos/skills", get(ovos::list_skills))
         .route("/api/v1/ovos/skills/test", post(ovos::test_skill))
+        .route(
+            "/api/v1/ovos/skills/{skill_id}/settings",
+            get(ovos::get_skill_settings).put(ovos::put_skill_settings),
+        )
         .route("/api/v1/intents/summary", get(ovos::summary))
         .route("/api/v1/intents/events", get(ovos::events))
         .route("/api/v1/solvers", get(personas::solvers))

@@ -117,6 +117,9 @@ pub struct OvosConfig {
     /// `ws://127.0.0.1:8181/core`, with `?client_id=&token=` when it needs them): the platform's
     /// clients then talk to the OVOS install already there; `bus_listen` is not bound.
     pub bus_url: Option<String>,
+    /// Where ovos-core's skill packages are (its venv's site-packages, `scripts/ovos.sh site`):
+    /// the skills' `settingsmeta.json` there makes their settings forms; unset: no forms.
+    pub skills_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for OvosConfig {
@@ -137,6 +140,7 @@ impl Default for OvosConfig {
             wakeword_command: Vec::new(),
             core_command: Vec::new(),
             bus_url: None,
+            skills_dir: None,
         }
     }
 }

@@ -111,6 +111,8 @@ pub struct Session {
     record: Option<avb_domain::SessionId>,
     /// How long the last transcription took.
     last_stt_ms: Option<i64>,
+    /// Why the last transcription failed (recorded with the turn that answers it).
+    last_stt_error: Option<String>,
     /// Writes the session's records in the background.
     recorder: Option<Recorder>,
     /// The engines and model choices of this session (the tenant's profile applied).
@@ -259,6 +261,7 @@ impl Session {
             turn_ended: None,
             record: None,
             last_stt_ms: None,
+            last_stt_error: None,
             recorder: None,
             engines: start.engines,
             budget: start.budget,
@@ -503,6 +506,7 @@ impl Session {
             .unwrap_or_default();
         crate::metrics::stage("stt", &tenant, started.elapsed());
         self.last_stt_ms = Some(started.elapsed().as_millis() as i64);
+        self.last_stt_error = result.as_ref().err().map(|e| e.to_string());
         match result {
             Ok(t) => {
                 self.persist_item_text(item_id, "message", "user", &t.text);
@@ -760,6 +764,9 @@ impl Session {
                     .map(|o| o.lang.clone())
                     .unwrap_or_else(|| "en".into()),
             ));
+        }
+        if let Ok(mut p) = job.partial.lock() {
+            p.times.stt_error = self.last_stt_error.take();
         }
         job.timing = response::Timing {
             tenant,

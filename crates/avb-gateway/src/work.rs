@@ -38,6 +38,14 @@ pub fn transcribe_job(tenant: Option<TenantId>, wav: Vec<u8>, opts: TranscribeOp
 fn into_transcript(outcome: JobOutcome) -> Result<Transcript, EngineError> {
     match outcome {
         JobOutcome::Transcript { text } => Ok(Transcript { text }),
+        JobOutcome::Failed {
+            message,
+            rejected: true,
+            ..
+        } => Err(EngineError::Rejected {
+            stage: "stt",
+            message,
+        }),
         JobOutcome::Failed { message, .. } => Err(EngineError::Failed {
             stage: "stt",
             message,
@@ -84,7 +92,7 @@ impl WorkQueue for InProcessQueue {
             Ok(t) => JobOutcome::Transcript { text: t.text },
             Err(e) => JobOutcome::Failed {
                 stage: "stt".into(),
-                message: e.to_string(),
+                message: e.detail(),
                 rejected: matches!(e, EngineError::Rejected { .. }),
             },
         })

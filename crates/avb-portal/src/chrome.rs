@@ -167,6 +167,7 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "settings_saved" => "Settings saved.",
         "voice_saved" => "Voice settings saved. New sessions use them now.",
         "ovos_saved" => "Skill settings saved. New sessions use them.",
+        "skill_settings_saved" => "Settings saved and applied to ovos-core.",
         "skill_installing" => "Installing the skill; its progress shows below.",
         "wake_word_added" => "Wake word added. It listens from the next voice turn.",
         "wake_word_saved" => "Wake word saved. The change applies from the next voice turn.",

@@ -39,6 +39,7 @@ pub mod session;
 mod sessions;
 mod settings;
 mod setup;
+mod skill_settings;
 mod skills;
 mod team;
 mod usage;
@@ -212,6 +213,10 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/voice/skills/toggle", axum::routing::post(skills::toggle))
         .route("/voice/skills/test", axum::routing::post(skills::test))
         .route(
+            "/voice/skills/{skill_id}/settings",
+            get(skill_settings::tenant_show).post(skill_settings::tenant_save),
+        )
+        .route(
             "/voice/wake-words",
             get(wake_words::show).post(wake_words::add),
         )
@@ -368,6 +373,10 @@ pub fn router(ctx: AppContext) -> Router {
         .route(
             "/admin/ovos/skills/install",
             axum::routing::post(admin::ovos::install),
+        )
+        .route(
+            "/admin/ovos/skills/{skill_id}/settings",
+            get(skill_settings::admin_show).post(skill_settings::admin_save),
         )
         .route("/admin/monitoring/logs", get(admin::monitoring::logs))
         .route(

@@ -35,6 +35,17 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// What went wrong, without the "<stage> engine failed:" the display adds (for carrying
+    /// the error to another process, which wraps it again).
+    pub fn detail(&self) -> String {
+        match self {
+            EngineError::Failed { message, .. } | EngineError::Rejected { message, .. } => {
+                message.clone()
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// Whether another attempt may succeed.
     pub fn retryable(&self) -> bool {
         matches!(self, EngineError::Failed { .. } | EngineError::Timeout(_))

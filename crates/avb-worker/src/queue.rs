@@ -63,7 +63,7 @@ pub async fn execute(job: Job, engines: &WorkerEngines) -> JobOutcome {
                     Ok(t) => JobOutcome::Transcript { text: t.text },
                     Err(e) => JobOutcome::Failed {
                         stage: "stt".into(),
-                        message: e.to_string(),
+                        message: e.detail(),
                         rejected: matches!(e, EngineError::Rejected { .. }),
                     },
                 }

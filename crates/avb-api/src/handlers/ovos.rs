@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Query};
 use crate::router::AppState;
 use avb_core::services::intents::{self, IntentEventView, IntentSummary, Outcome};
+use avb_core::services::skill_settings::{self, SkillSettings};
 use avb_core::services::skills::{self, SkillTest, SkillsView, TenantOvos};
 use axum::extract::State;
 use serde::Deserialize;
@@ -132,4 +133,39 @@ pub async fn events(
     )
     .await?;
     Ok(axum::Json(ListResponse::from_page(page, |e| e)))
+}
+
+/// `GET /api/v1/ovos/skills/{skill_id}/settings`: the skill's settings form (from its
+/// `settingsmeta.json`) and the values in force. SaaS admins may read any catalogue skill's;
+/// tenants (`projects:view`) only a per-tenant-safe skill's.
+#[utoipa::path(get, path = "/api/v1/ovos/skills/{skill_id}/settings", tag = "ovos",
+    params(("skill_id" = String, Path, description = "A catalogue skill's id")),
+    responses((status = 200, body = SkillSettings), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+pub async fn get_skill_settings(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+    axum::extract::Path(skill_id): axum::extract::Path<String>,
+) -> ApiResult<axum::Json<SkillSettings>> {
+    Ok(axum::Json(
+        skill_settings::get(&state.ctx, &scope, &skill_id).await?,
+    ))
+}
+
+/// `PUT /api/v1/ovos/skills/{skill_id}/settings`: changes some of the skill's settings (a
+/// JSON object of field -> value), applies them to ovos-core (409 when it is not connected
+/// or does not confirm; nothing is kept then) and audits the change. SaaS admins: any
+/// catalogue skill; tenants (`settings:manage`): per-tenant-safe skills only.
+#[utoipa::path(put, path = "/api/v1/ovos/skills/{skill_id}/settings", tag = "ovos",
+    params(("skill_id" = String, Path, description = "A catalogue skill's id")),
+    request_body(content = Object, description = "Field name -> value"),
+    responses((status = 200, body = SkillSettings), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+pub async fn put_skill_settings(
+    State(state): State<AppState>,
+    Auth(scope): Auth,
+    axum::extract::Path(skill_id): axum::extract::Path<String>,
+    Json(input): Json<serde_json::Map<String, serde_json::Value>>,
+) -> ApiResult<axum::Json<SkillSettings>> {
+    Ok(axum::Json(
+        skill_settings::save(&state.ctx, &scope, &skill_id, input).await?,
+    ))
 }

@@ -28,6 +28,7 @@ pub mod projects;
 pub mod realtime;
 pub mod revocation;
 pub mod sessions;
+pub mod skill_settings;
 pub mod skills;
 pub mod solvers;
 pub mod stripe;

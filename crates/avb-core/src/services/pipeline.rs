@@ -222,6 +222,16 @@ fn assemble(
         let mut errors: BTreeMap<String, u64> = BTreeMap::new();
         let mut attempts = ms.len() as u64;
         match *key {
+            "stt" => {
+                for e in turns.iter().filter_map(|t| t.stt_error.as_deref()) {
+                    let cause: String = e.chars().take(80).collect();
+                    *errors.entry(cause).or_default() += 1;
+                }
+                attempts = turns
+                    .iter()
+                    .filter(|t| t.stt_ms.is_some() || t.stt_error.is_some())
+                    .count() as u64;
+            }
             "skill" => {
                 for e in events
                     .iter()

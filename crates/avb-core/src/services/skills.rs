@@ -30,6 +30,9 @@ pub struct CatalogueSkill {
     /// Installed with ovos-core by `scripts/ovos.sh`; otherwise the SaaS admin installs it from
     /// the portal (its wheel is in the install cache).
     pub preinstalled: bool,
+    /// Tenant admins may change its settings: they change nothing another tenant hears
+    /// (ovos-core keeps one settings file per skill for the whole platform).
+    pub tenant_configurable: bool,
 }
 
 /// The skills the platform installs (versions as pinned in `scripts/ovos.sh`).
@@ -47,6 +50,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         ],
         fallback: false,
         preinstalled: true,
+        tenant_configurable: true,
     },
     CatalogueSkill {
         package: "ovos-skill-hello-world",
@@ -57,6 +61,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         samples: &["hello world", "how are you"],
         fallback: false,
         preinstalled: true,
+        tenant_configurable: false,
     },
     CatalogueSkill {
         package: "ovos-skill-parrot",
@@ -67,6 +72,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         samples: &["say the quick brown fox", "repeat after me hello"],
         fallback: false,
         preinstalled: true,
+        tenant_configurable: false,
     },
     CatalogueSkill {
         package: "ovos-skill-count",
@@ -77,6 +83,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         samples: &["count to 5"],
         fallback: false,
         preinstalled: true,
+        tenant_configurable: false,
     },
     CatalogueSkill {
         package: "ovos-skill-spelling",
@@ -87,6 +94,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         samples: &["spell cat", "how do you spell house"],
         fallback: false,
         preinstalled: true,
+        tenant_configurable: false,
     },
     CatalogueSkill {
         package: "ovos-skill-wordnet",
@@ -97,6 +105,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         samples: &["what is the definition of computer"],
         fallback: false,
         preinstalled: true,
+        tenant_configurable: false,
     },
     CatalogueSkill {
         package: "ovos-skill-fallback-unknown",
@@ -107,6 +116,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         samples: &[],
         fallback: true,
         preinstalled: true,
+        tenant_configurable: false,
     },
     CatalogueSkill {
         package: "ovos-skill-randomness",
@@ -117,6 +127,7 @@ pub const CATALOGUE: &[CatalogueSkill] = &[
         samples: &["flip a coin", "roll a die"],
         fallback: false,
         preinstalled: false,
+        tenant_configurable: false,
     },
 ];
 
@@ -310,6 +321,8 @@ pub struct SkillRow {
     /// Not turned off by this tenant.
     pub enabled_for_tenant: bool,
     pub fallback: bool,
+    /// Tenant admins may change its settings (per-tenant safe).
+    pub tenant_configurable: bool,
     /// Its intents as ovos-core registered them.
     pub intents: Vec<String>,
     pub samples: Vec<String>,
@@ -385,7 +398,7 @@ async fn loaded(bus: &avb_ovos::Bus) -> Option<(Vec<(String, bool)>, Vec<String>
     Some((skills, intents))
 }
 
-fn core_bus(ctx: &AppContext) -> Result<&avb_ovos::Bus, String> {
+pub(crate) fn core_bus(ctx: &AppContext) -> Result<&avb_ovos::Bus, String> {
     let bus = ctx
         .ovos_bus
         .as_ref()
@@ -419,6 +432,7 @@ pub async fn skills(ctx: &AppContext, scope: &Scope) -> CoreResult<SkillsView> {
             loaded,
             enabled_for_tenant: enabled(id),
             fallback: known.is_some_and(|c| c.fallback) || id.contains("fallback"),
+            tenant_configurable: known.is_some_and(|c| c.tenant_configurable),
             intents,
             samples: known
                 .map(|c| c.samples.iter().map(|s| s.to_string()).collect())

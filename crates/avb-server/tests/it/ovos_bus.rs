@@ -286,7 +286,14 @@ async fn the_real_ovos_core_answers_on_the_platforms_bus() {
     let llm = crate::realtime::llm_double().await;
     let engines = avb_testkit::speech::LocalEngines::from_env();
     let local = engines.clone();
+    let site = std::process::Command::new("bash")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ovos.sh"))
+        .arg("site")
+        .output()
+        .unwrap();
+    let skills_dir = std::path::PathBuf::from(String::from_utf8_lossy(&site.stdout).trim());
     let app = spawn_app_with(Db::Sqlite, |c| {
+        c.ovos.skills_dir = Some(skills_dir);
         match &local {
             // With the local engines, voice turns are timed below.
             Some(e) => e.configure(c),
@@ -578,6 +585,32 @@ async fn the_real_ovos_core_answers_on_the_platforms_bus() {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     assert_eq!(tried["outcome"], "intent", "{tried}");
+
+    // A tenant changes date-time's display setting (read from the installed package's
+    // settingsmeta.json); the real skill stores it and ovos-core confirms; then back.
+    let path = "/api/v1/ovos/skills/ovos-skill-date-time.openvoiceos/settings";
+    let (status, form) = app.get(path, &owner).await;
+    assert_eq!(status, 200, "{form}");
+    assert_eq!(
+        form["sections"][0]["fields"][0]["name"], "show_time",
+        "{form}"
+    );
+    for show in [true, false] {
+        let started = std::time::Instant::now();
+        let (status, body) = app
+            .call(
+                reqwest::Method::PUT,
+                path,
+                Some(&owner),
+                Some(serde_json::json!({"show_time": show})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        eprintln!(
+            "skill settings applied and confirmed in {:?}",
+            started.elapsed()
+        );
+    }
 
     let down = ovos("down").await.unwrap();
     assert!(

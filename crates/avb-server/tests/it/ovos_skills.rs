@@ -759,3 +759,301 @@ async fn wake_words_with_the_real_sidecar() {
     );
     assert_eq!(events["detections"], 1);
 }
+
+/// Skill settings from `settingsmeta.json`: the form from the package's metadata; values
+/// checked against it; applied to ovos-core, which must confirm (409 and nothing kept when it
+/// is absent); audited. Tenants may change only a per-tenant-safe skill's settings (date-time's
+/// display setting), the SaaS admin any skill's, from the API and the portal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skill_settings_from_their_metadata() {
+    use avb_testkit::browser::{Browser, field};
+    use reqwest::Method;
+    let dir = std::env::temp_dir().join(format!("avb-skills-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(dir.join("ovos_skill_date_time")).unwrap();
+    std::fs::create_dir_all(dir.join("ovos_skill_parrot")).unwrap();
+    // As the date-time package ships it, and a parrot with a choice and a number.
+    std::fs::write(
+        dir.join("ovos_skill_date_time/settingsmeta.json"),
+        r#"{"skillMetadata": {"sections": [{"name": "Display", "fields": [
+            {"name": "show_time", "type": "checkbox", "label": "Show digital clock when idle", "value": "false"}]}]}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ovos_skill_parrot/settingsmeta.json"),
+        r#"{"skillMetadata": {"sections": [{"name": "Voice", "fields": [
+            {"name": "mode", "type": "select", "label": "Mode", "value": "echo", "options": "Echo|echo;Whisper|whisper"},
+            {"name": "repeats", "type": "number", "label": "Repeats", "value": "1"}]}]}}"#,
+    )
+    .unwrap();
+    let skills_dir = dir.clone();
+    let app = spawn_app_with(Db::Sqlite, move |c| {
+        c.ovos.enabled = true;
+        c.ovos.skills_dir = Some(skills_dir);
+    })
+    .await;
+    let bus = app.ctx.ovos_bus.clone().unwrap();
+    let (_, owner) = app.tenant_with_owner("Settings").await;
+    let date_time = "/api/v1/ovos/skills/ovos-skill-date-time.openvoiceos/settings";
+    let parrot = "/api/v1/ovos/skills/ovos-skill-parrot.openvoiceos/settings";
+    let put = |path: &'static str, token: String, body: Value| {
+        let app = &app;
+        async move { app.call(Method::PUT, path, Some(&token), Some(body)).await }
+    };
+
+    // The form, with the skill's default.
+    let (status, form) = app.get(date_time, &owner).await;
+    assert_eq!(status, 200, "{form}");
+    assert_eq!(form["sections"][0]["fields"][0]["kind"], "checkbox");
+    assert_eq!(form["values"]["show_time"], false);
+    assert_eq!(form["tenant_configurable"], true);
+
+    // ovos-core absent: refused, nothing kept.
+    let (status, body) = put(date_time, owner.clone(), json!({"show_time": true})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("not connected"),
+        "{body}"
+    );
+    assert_eq!(
+        app.get(date_time, &owner).await.1["values"]["show_time"],
+        false
+    );
+
+    // A stand-in ovos-core that confirms settings as the real one does (the skill writes its
+    // settings.json; the skill manager's file watcher announces it).
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let log = seen.clone();
+    let mut core = bus.attach("ovos-core");
+    tokio::spawn(async move {
+        while let Some(frame) = core.recv().await {
+            let v: Value = serde_json::from_str(&frame).unwrap();
+            if v["type"] != "mycroft.skills.settings.changed" {
+                continue;
+            }
+            log.lock().unwrap().push(v["data"].clone());
+            for id in v["data"].as_object().unwrap().keys() {
+                let done = avb_ovos::message(
+                    "ovos.skills.settings_changed",
+                    json!({"skill_id": id}),
+                    json!({}),
+                );
+                core.send(&done).unwrap();
+            }
+        }
+    });
+
+    // Bad values are refused before anything reaches ovos-core.
+    let (status, body) = put(date_time, owner.clone(), json!({"show_time": "yes"})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = put(date_time, owner.clone(), json!({"rm": true})).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(seen.lock().unwrap().is_empty());
+
+    // The tenant changes the per-tenant-safe skill: applied, kept, audited.
+    let (status, body) = put(date_time, owner.clone(), json!({"show_time": true})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        seen.lock().unwrap().last().unwrap(),
+        &json!({"ovos-skill-date-time.openvoiceos": {"show_time": true}})
+    );
+    assert_eq!(
+        app.get(date_time, &owner).await.1["values"]["show_time"],
+        true
+    );
+    let (_, audit) = app
+        .get("/api/v1/audit?action=ovos.skill.settings.update", &owner)
+        .await;
+    assert_eq!(audit["data"].as_array().unwrap().len(), 1, "{audit}");
+
+    // Not the others' (their settings are everyone's), and not what is not in the catalogue.
+    let (status, _) = app.get(parrot, &owner).await;
+    assert_eq!(status, 403);
+    let (status, _) = put(parrot, owner.clone(), json!({"repeats": 2})).await;
+    assert_eq!(status, 403);
+    let (status, _) = app
+        .get("/api/v1/ovos/skills/evil.skill/settings", &owner)
+        .await;
+    assert_eq!(status, 404);
+
+    // A member sees the safe skill's settings and cannot change them.
+    let tenant = app.create_tenant("Settings members").await;
+    let member = app
+        .create_user(Some(tenant), "developer", "member@settings.test")
+        .await;
+    let member = app.login(&member).await;
+    assert_eq!(app.get(date_time, &member).await.0, 200);
+    assert_eq!(
+        put(date_time, member, json!({"show_time": false})).await.0,
+        403
+    );
+
+    // The SaaS admin changes any skill's, here through the portal form.
+    let admin = app
+        .create_user(None, "saas_admin", "root@settings.test")
+        .await;
+    let browser = Browser::new(&app);
+    let cookie = browser.session(&admin).await;
+    let html = browser
+        .page(
+            "/admin/ovos/skills/ovos-skill-parrot.openvoiceos/settings",
+            &cookie,
+        )
+        .await;
+    assert!(
+        html.contains("<option value=\"whisper\">Whisper</option>"),
+        "{html}"
+    );
+    let csrf = field(&html, "csrf");
+    let path = "/admin/ovos/skills/ovos-skill-parrot.openvoiceos/settings";
+    let res = browser
+        .post(
+            path,
+            &cookie,
+            &[("csrf", &csrf), ("mode", "shout"), ("repeats", "2")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("mode: must be one of echo, whisper")
+    );
+    let res = browser
+        .post(
+            path,
+            &cookie,
+            &[("csrf", &csrf), ("mode", "whisper"), ("repeats", "many")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Repeats: must be a number")
+    );
+    let to = browser
+        .submit(
+            path,
+            &cookie,
+            &[("csrf", &csrf), ("mode", "whisper"), ("repeats", "2")],
+        )
+        .await;
+    assert_eq!(to, format!("{path}?done=skill_settings_saved"));
+    assert_eq!(
+        seen.lock().unwrap().last().unwrap(),
+        &json!({"ovos-skill-parrot.openvoiceos": {"mode": "whisper", "repeats": 2.0}})
+    );
+    let html = browser.page(path, &cookie).await;
+    assert!(
+        html.contains("<option value=\"whisper\" selected>"),
+        "{html}"
+    );
+
+    // The tenant's page links the safe skill's form; its checkbox shows the value in force.
+    let owner_email = "owner2@settings.test";
+    let t2 = app.create_tenant("Settings portal").await;
+    app.create_user(Some(t2), "tenant_owner", owner_email).await;
+    let tc = browser.session(owner_email).await;
+    let html = browser
+        .page(
+            "/voice/skills/ovos-skill-date-time.openvoiceos/settings",
+            &tc,
+        )
+        .await;
+    assert!(
+        html.contains("name=\"show_time\" value=\"1\" checked"),
+        "{html}"
+    );
+    let to = browser
+        .submit(
+            "/voice/skills/ovos-skill-date-time.openvoiceos/settings",
+            &tc,
+            &[("csrf", &field(&html, "csrf"))],
+        )
+        .await;
+    assert!(to.ends_with("?done=skill_settings_saved"), "{to}");
+    assert_eq!(
+        seen.lock().unwrap().last().unwrap(),
+        &json!({"ovos-skill-date-time.openvoiceos": {"show_time": false}}),
+        "an unticked box is false"
+    );
+    let res = browser
+        .get("/voice/skills/ovos-skill-parrot.openvoiceos/settings", &tc)
+        .await;
+    assert_eq!(res.status(), 403);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A turn whose speech could not be transcribed: the client gets the transcription failure,
+/// the turn is still answered, and the admin's pipeline page shows the STT stage failed with
+/// the engine's error in its breakdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_stt_failure_shows_on_the_pipeline_page() {
+    let llm = crate::realtime::llm_double().await;
+    // Nothing listens here: every transcription fails to connect.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stt = format!("http://{}/v1", probe.local_addr().unwrap());
+    drop(probe);
+    let app = spawn_app_with(Db::Sqlite, move |c| {
+        c.engines.llm_url = Some(llm);
+        c.engines.stt_url = Some(stt);
+    })
+    .await;
+    let key = app.realtime_key(&["realtime"]).await;
+    let mut ws = open_session(&app, &key).await;
+    send(
+        &mut ws,
+        json!({"type": "session.update", "session": {"type": "realtime",
+        "audio": {"input": {"transcription": {"model": "tiny.en"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 300}}}}}),
+    )
+    .await;
+    recv(&mut ws).await;
+    let mut audio = avb_voice::vad::synthetic_voice(600, 24_000);
+    audio.extend(vec![0i16; 24_000]);
+    avb_testkit::ws::stream_audio(&mut ws, &audio).await;
+    let events = until(&mut ws, "response.done").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "conversation.item.input_audio_transcription.failed"),
+        "{events:?}"
+    );
+    drop(ws);
+
+    let admin = app.create_user(None, "saas_admin", "root@stt.test").await;
+    let browser = avb_testkit::browser::Browser::new(&app);
+    let cookie = browser.session(&admin).await;
+    let mut html = String::new();
+    // The turn is recorded when the session's recorder flushes it.
+    for _ in 0..50 {
+        html = browser
+            .page("/admin/pipeline?window=1h&stage=stt", &cookie)
+            .await;
+        if html.contains("1 turn in the last hour") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let stt_box = html
+        .split("data-stage=\"stt\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</li>").next())
+        .unwrap();
+    assert!(stt_box.contains("1 failed"), "{stt_box}");
+    assert!(
+        html.contains("class=\"stage stage-unhealthy\" data-stage=\"stt\""),
+        "{html}"
+    );
+    let breakdown = html
+        .split("data-stage-errors=\"stt\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</details>").next())
+        .unwrap();
+    assert!(
+        breakdown.contains("<li>stt engine failed: error sending request"),
+        "the engine's error, said once: {breakdown}"
+    );
+}

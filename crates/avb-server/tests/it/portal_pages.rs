@@ -99,6 +99,7 @@ async fn sessions_list_filters_detail_end_and_export() {
         first_audio_ms: Some(640),
         voice_to_voice_ms: Some(950),
         skill_ms: None,
+        stt_error: None,
     };
     sessions::record_turn(
         &app.ctx,

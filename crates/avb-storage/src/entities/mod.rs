@@ -21,6 +21,7 @@ pub mod login_event;
 pub mod mail;
 pub mod membership;
 pub mod one_time_token;
+pub mod ovos_skill_setting;
 pub mod ovos_tenant_setting;
 pub mod payment;
 pub mod payment_account;

@@ -17,6 +17,8 @@ pub struct Model {
     pub voice_to_voice_ms: Option<i64>,
     /// ovos-core asked (intent and skill words) before the LLM.
     pub skill_ms: Option<i64>,
+    /// Why the user's speech could not be transcribed, when it could not.
+    pub stt_error: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

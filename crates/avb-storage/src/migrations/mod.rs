@@ -24,6 +24,7 @@ mod m20261129_000400_custom_voices;
 mod m20261130_000500_billing;
 mod m20261201_000600_payments;
 mod m20261202_000700_ovos;
+mod m20261203_000800_skill_settings;
 
 /// PostgreSQL only: row-level security on a tenant-owned table (ENABLE + FORCE and the policy
 /// that admits the transaction's tenant, or a platform transaction).
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000500_billing::Migration),
             Box::new(m20261201_000600_payments::Migration),
             Box::new(m20261202_000700_ovos::Migration),
+            Box::new(m20261203_000800_skill_settings::Migration),
         ]
     }
 }

@@ -156,3 +156,39 @@ pub async fn events_between(
         .all(tx.conn())
         .await?)
 }
+
+/// The platform's values for a skill's settings (a JSON object), if any were saved.
+pub async fn skill_settings(
+    tx: &crate::store::Tx,
+    skill_id: &str,
+) -> StorageResult<Option<String>> {
+    use crate::entities::ovos_skill_setting::Entity as Settings;
+    Ok(Settings::find_by_id(skill_id.to_string())
+        .one(tx.conn())
+        .await?
+        .map(|m| m.settings))
+}
+
+/// Saves the platform's values for a skill's settings (`settings` is a JSON object).
+pub async fn put_skill_settings(
+    tx: &crate::store::PlatformTx,
+    skill_id: &str,
+    settings: &str,
+    updated_by: &str,
+) -> StorageResult<()> {
+    use crate::entities::ovos_skill_setting::{ActiveModel, Column, Entity as Settings};
+    Settings::insert(ActiveModel {
+        skill_id: Set(skill_id.to_string()),
+        settings: Set(settings.to_string()),
+        updated_at: Set(Utc::now()),
+        updated_by: Set(updated_by.to_string()),
+    })
+    .on_conflict(
+        OnConflict::column(Column::SkillId)
+            .update_columns([Column::Settings, Column::UpdatedAt, Column::UpdatedBy])
+            .to_owned(),
+    )
+    .exec(tx.conn())
+    .await?;
+    Ok(())
+}

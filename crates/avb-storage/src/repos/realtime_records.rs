@@ -46,6 +46,8 @@ pub struct TurnTimes {
     pub first_audio_ms: Option<i64>,
     pub voice_to_voice_ms: Option<i64>,
     pub skill_ms: Option<i64>,
+    /// Why the turn's speech could not be transcribed.
+    pub stt_error: Option<String>,
 }
 
 /// Stores one turn's timing.
@@ -69,6 +71,7 @@ pub async fn insert_turn(
         first_audio_ms: Set(t.first_audio_ms),
         voice_to_voice_ms: Set(t.voice_to_voice_ms),
         skill_ms: Set(t.skill_ms),
+        stt_error: Set(t.stt_error.clone()),
         created_at: Set(Utc::now()),
     }
     .insert(tx.conn())

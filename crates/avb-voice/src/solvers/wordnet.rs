@@ -37,12 +37,8 @@ impl WordNet {
             return Ok(None);
         }
         for pos in POS {
-            let index = std::fs::File::open(self.dir.join(format!("index.{pos}")))?;
-            let Some(line) = std::io::BufReader::new(index)
-                .lines()
-                .map_while(Result::ok)
-                .find(|l| l.split(' ').next() == Some(lemma.as_str()))
-            else {
+            let mut index = std::fs::File::open(self.dir.join(format!("index.{pos}")))?;
+            let Some(line) = find_line(&mut index, &lemma)? else {
                 continue;
             };
             // lemma pos synset_cnt p_cnt [ptr_symbol...] sense_cnt tagsense_cnt offset...
@@ -67,6 +63,41 @@ impl WordNet {
         }
         Ok(None)
     }
+}
+
+/// The line of a sorted index file whose first field is `key`, by binary search over byte
+/// offsets (the files are sorted bytewise; their licence header lines begin with spaces and
+/// so sort first): about 17 reads of `index.noun` instead of scanning its 15 MB.
+fn find_line(file: &mut std::fs::File, key: &str) -> std::io::Result<Option<String>> {
+    let (mut lo, mut hi) = (0u64, file.metadata()?.len());
+    let mut reader = std::io::BufReader::with_capacity(512, file);
+    let mut line = Vec::new();
+    // Invariant: the wanted line, if any, starts in [lo, hi).
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        reader.seek(SeekFrom::Start(mid.saturating_sub(1)))?;
+        // The first line starting at or after `mid`.
+        let mut start = mid;
+        if mid > 0 {
+            line.clear();
+            start = mid - 1 + reader.read_until(b'\n', &mut line)? as u64;
+        }
+        if start >= hi {
+            hi = mid;
+            continue;
+        }
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)? as u64;
+        let field = line.split(|b| *b == b' ').next().unwrap_or_default();
+        match field.cmp(key.as_bytes()) {
+            std::cmp::Ordering::Equal => {
+                return Ok(Some(String::from_utf8_lossy(&line).trim_end().to_string()));
+            }
+            std::cmp::Ordering::Less => lo = start + n.max(1),
+            std::cmp::Ordering::Greater => hi = start,
+        }
+    }
+    Ok(None)
 }
 
 #[async_trait::async_trait]
@@ -115,5 +146,34 @@ mod tests {
         assert!(d.contains("machine for performing calculations"), "{d}");
         assert!(wn.define("ice cream").unwrap().is_some());
         assert_eq!(wn.define("blorpfizzle").unwrap(), None);
+        // The first and last lemmas of the index, and one from each part of speech's file.
+        assert!(wn.define("'hood").unwrap().is_some());
+        assert!(wn.define("zyrian").unwrap().is_some());
+        assert!(wn.define("quickly").unwrap().is_some(), "an adverb");
+        assert_eq!(wn.define("").unwrap(), None);
+    }
+
+    /// Every lemma of every index file is found by the binary search (and nothing between).
+    #[test]
+    fn binary_search_finds_every_lemma() {
+        let dir = std::path::Path::new("/usr/share/wordnet");
+        if !dir.join("index.adv").is_file() {
+            eprintln!("no WordNet here (wordnet-base): not checked");
+            return;
+        }
+        for pos in ["adv", "verb"] {
+            let text = std::fs::read_to_string(dir.join(format!("index.{pos}"))).unwrap();
+            let mut f = std::fs::File::open(dir.join(format!("index.{pos}"))).unwrap();
+            for l in text.lines().filter(|l| !l.starts_with("  ")) {
+                let key = l.split(' ').next().unwrap();
+                assert_eq!(
+                    find_line(&mut f, key).unwrap().as_deref(),
+                    Some(l.trim_end()),
+                    "{key}"
+                );
+                let between = format!("{key}~");
+                assert_eq!(find_line(&mut f, &between).unwrap(), None);
+            }
+        }
     }
 }
