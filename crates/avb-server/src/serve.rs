@@ -195,6 +195,7 @@ async fn start_ovos_bus(
         tokio::spawn(avb_ovos::bridge(bus.clone(), url.clone(), stop_rx.clone()));
         tokio::spawn(avb_core::services::ovos::audit_departures(ctx.clone()));
         tokio::spawn(avb_core::services::ovos::play_network_role(ctx.clone()));
+        tokio::spawn(avb_core::services::skills::watch_registrations(bus.clone()));
         return Ok(None);
     }
     let listener = TcpListener::bind(&cfg.bus_listen)
@@ -215,6 +216,7 @@ async fn start_ovos_bus(
             }
         }
     });
+    tokio::spawn(avb_core::services::skills::watch_registrations(bus.clone()));
     tokio::spawn(avb_ovos::run_probe(
         bus,
         addr.to_string(),

@@ -409,6 +409,69 @@ pub(crate) fn core_bus(ctx: &AppContext) -> Result<&avb_ovos::Bus, String> {
     Ok(bus)
 }
 
+/// Sample utterances ovos-core registered, by intent (`padatious:register_intent`, sent when a
+/// skill loads; the latest registration wins).
+fn registrations() -> &'static std::sync::Mutex<std::collections::BTreeMap<String, Vec<String>>> {
+    static REGISTERED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::BTreeMap<String, Vec<String>>>,
+    > = std::sync::OnceLock::new();
+    REGISTERED.get_or_init(Default::default)
+}
+
+/// How many of an intent's registered samples are kept (they are the expanded templates,
+/// often hundreds).
+const SAMPLES_KEPT: usize = 3;
+
+/// Listens on `bus` for the intents skills register and keeps a few of their sample
+/// utterances for the skills page; runs until the bus goes away. Start it before ovos-core,
+/// which registers its skills' intents as it loads them.
+pub async fn watch_registrations(bus: avb_ovos::Bus) {
+    let mut me = bus.attach("avb-intent-samples");
+    while let Some(frame) = me.recv().await {
+        if !frame.contains("padatious:register_intent") {
+            continue;
+        }
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&frame) else {
+            continue;
+        };
+        if v["type"] != "padatious:register_intent" {
+            continue;
+        }
+        let (Some(name), Some(samples)) =
+            (v["data"]["name"].as_str(), v["data"]["samples"].as_array())
+        else {
+            continue;
+        };
+        let mut kept: Vec<String> = Vec::new();
+        // Templates with slots ("{location}") are not things to say as they are.
+        for s in samples
+            .iter()
+            .filter_map(|s| s.as_str())
+            .filter(|s| !s.contains('{'))
+        {
+            let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+            if !s.is_empty() && s.len() <= 120 && !kept.contains(&s) {
+                kept.push(s);
+            }
+            if kept.len() == SAMPLES_KEPT {
+                break;
+            }
+        }
+        if let Ok(mut m) = registrations().lock() {
+            m.insert(name.to_string(), kept);
+        }
+    }
+}
+
+/// The samples ovos-core registered for `intent` (`<skill_id>:<name>`), if seen.
+pub fn registered_samples(intent: &str) -> Vec<String> {
+    registrations()
+        .lock()
+        .ok()
+        .and_then(|m| m.get(intent).cloned())
+        .unwrap_or_default()
+}
+
 /// The skills for the caller's tenant (requires `projects:view`).
 pub async fn skills(ctx: &AppContext, scope: &Scope) -> CoreResult<SkillsView> {
     let settings = settings(ctx, scope).await?;
@@ -433,10 +496,22 @@ pub async fn skills(ctx: &AppContext, scope: &Scope) -> CoreResult<SkillsView> {
             enabled_for_tenant: enabled(id),
             fallback: known.is_some_and(|c| c.fallback) || id.contains("fallback"),
             tenant_configurable: known.is_some_and(|c| c.tenant_configurable),
+            samples: {
+                // What the skill registered (one per intent), else the catalogue's examples.
+                let registered: Vec<String> = intents
+                    .iter()
+                    .flat_map(|i| registered_samples(&format!("{id}:{i}")).into_iter().take(1))
+                    .take(6)
+                    .collect();
+                if registered.is_empty() {
+                    known
+                        .map(|c| c.samples.iter().map(|s| s.to_string()).collect())
+                        .unwrap_or_default()
+                } else {
+                    registered
+                }
+            },
             intents,
-            samples: known
-                .map(|c| c.samples.iter().map(|s| s.to_string()).collect())
-                .unwrap_or_default(),
         }
     };
     let (core_connected, unavailable, mut skills) = match live {

@@ -308,6 +308,7 @@ async fn the_real_ovos_core_answers_on_the_platforms_bus() {
     })
     .await;
     let bus = app.ctx.ovos_bus.clone().unwrap();
+    tokio::spawn(avb_core::services::skills::watch_registrations(bus.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(avb_ovos::serve(
@@ -585,6 +586,38 @@ async fn the_real_ovos_core_answers_on_the_platforms_bus() {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     assert_eq!(tried["outcome"], "intent", "{tried}");
+
+    // The samples the skills registered as they loaded are the skills page's examples.
+    let registered = avb_core::services::skills::registered_samples(
+        "ovos-skill-date-time.openvoiceos:what.time.is.it.intent",
+    );
+    assert!(
+        !registered.is_empty(),
+        "date-time registered its intent's samples"
+    );
+    let (_, skills) = app.get("/api/v1/ovos/skills", &owner).await;
+    let row = skills["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["skill_id"] == "ovos-skill-date-time.openvoiceos")
+        .unwrap()
+        .clone();
+    let first_intent = format!(
+        "ovos-skill-date-time.openvoiceos:{}",
+        row["intents"][0].as_str().unwrap()
+    );
+    assert_eq!(
+        row["samples"][0].as_str(),
+        avb_core::services::skills::registered_samples(&first_intent)
+            .first()
+            .map(String::as_str),
+        "{row}"
+    );
+    eprintln!(
+        "date-time samples from its registration: {}",
+        row["samples"]
+    );
 
     // A tenant changes date-time's display setting (read from the installed package's
     // settingsmeta.json); the real skill stores it and ovos-core confirms; then back.
