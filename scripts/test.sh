@@ -58,6 +58,15 @@ if [ "${SKIP_OVOS:-}" != 1 ]; then
   fi
 fi
 
+# Apache Kafka (one KRaft node) for the platform-events test, from Maven Central (cached in
+# ~/.cache/avb-kafka, about 1 min the first time, 4 s to start). SKIP_KAFKA=1 skips it.
+stop_kafka=""
+if [ "${SKIP_KAFKA:-}" != 1 ]; then
+  scripts/kafka.sh status >/dev/null 2>&1 || stop_kafka=1
+  scripts/kafka.sh up >/dev/null
+  export TEST_KAFKA_BROKERS=127.0.0.1:9092
+fi
+
 PG="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 drop_test_databases() {
   psql "$PG/postgres" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'avb_t_%'" 2>/dev/null |
@@ -66,6 +75,7 @@ drop_test_databases() {
 cleanup() {
   drop_test_databases
   if [ -n "$stop_engines" ]; then scripts/engines.sh down 2>/dev/null || true; fi
+  if [ -n "$stop_kafka" ]; then scripts/kafka.sh down 2>/dev/null || true; fi
 }
 drop_test_databases
 trap cleanup EXIT

@@ -38,6 +38,41 @@ pub struct Config {
     pub ovos: OvosConfig,
     pub solvers: SolversConfig,
     pub jobs: JobsConfig,
+    pub kafka: KafkaConfig,
+}
+
+/// `[kafka]`: platform events (session started/closed, usage, API keys, tenants, members,
+/// invoices) published from the transactional outbox to one topic, keyed by tenant, with
+/// `tenant_id` in the payload and a header; at least once, with an event id to deduplicate.
+/// No brokers (the default): no Kafka; the outbox only keeps a day of events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap brokers, e.g. `["127.0.0.1:9092"]`.
+    pub brokers: Vec<String>,
+    /// The topic (created with `partitions` partitions when missing).
+    pub topic: String,
+    pub partitions: i32,
+    /// Milliseconds between outbox scans.
+    pub publish_every_ms: u64,
+    /// Events per scan.
+    pub batch: u64,
+    /// Milliseconds a broker round trip may take before the scan gives up (the events stay
+    /// in the outbox for the next one).
+    pub timeout_ms: u64,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: Vec::new(),
+            topic: "avb.events".into(),
+            partitions: 3,
+            publish_every_ms: 500,
+            batch: 500,
+            timeout_ms: 5000,
+        }
+    }
 }
 
 /// `[solvers]`: the knowledge sources a persona may consult before the LLM. WordNet reads the
@@ -892,6 +927,23 @@ impl Config {
         {
             return Err(ConfigError(
                 "ovos.queue_depth and max_messages_per_sec must be at least 1, max_frame_bytes at least 1024, turn_deadline_ms 50..30000".into(),
+            ));
+        }
+        let topic_ok = !self.kafka.topic.is_empty()
+            && self.kafka.topic.len() <= 249
+            && self
+                .kafka
+                .topic
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !topic_ok
+            || !(1..=1000).contains(&self.kafka.partitions)
+            || self.kafka.batch == 0
+            || self.kafka.publish_every_ms == 0
+            || self.kafka.timeout_ms < 100
+        {
+            return Err(ConfigError(
+                "kafka.topic must be 1-249 of letters, digits, '.', '_', '-'; partitions 1..1000; batch and publish_every_ms at least 1; timeout_ms at least 100".into(),
             ));
         }
         if self.server.body_limit_bytes < 1024 {

@@ -59,6 +59,8 @@ pub struct AppContext {
     pub voice: Arc<crate::services::voices::VoiceStudio>,
     /// The OVOS messagebus, when `[ovos] enabled` (`avb serve` puts it on its listener).
     pub ovos_bus: Option<avb_ovos::Bus>,
+    /// The Kafka producer of platform events (`[kafka] brokers`); `None`: no Kafka.
+    pub kafka: Option<Arc<crate::services::events::Publisher>>,
     /// The token this process's bus probe connects with (made at start, never configured).
     pub ovos_probe_token: Arc<str>,
     /// The token the supervised ovos-core connects with (`[ovos] core_command`), unless
@@ -182,8 +184,10 @@ impl AppContext {
                 )
                 .ok()
         });
+        let kafka = crate::services::events::Publisher::new(&config.kafka);
         Ok(Self {
             ovos_bus,
+            kafka,
             ovos_probe_token,
             ovos_core_token,
             solvers,

@@ -124,6 +124,30 @@ pub async fn probe_all(ctx: &AppContext) -> Vec<Probe> {
             detail: res.err().unwrap_or(issuer),
         });
     }
+    if let Some(kafka) = &ctx.kafka {
+        let round_trip = kafka.probe().await;
+        let lag = crate::services::events::lag(ctx).await;
+        let backlog = match &lag {
+            Ok(l) => match l.oldest {
+                Some(t) => format!(
+                    "outbox: {} waiting, oldest {} s",
+                    l.waiting,
+                    (chrono::Utc::now() - t).num_seconds().max(0)
+                ),
+                None => "outbox: nothing waiting".into(),
+            },
+            Err(e) => format!("outbox: {e}"),
+        };
+        out.push(Probe {
+            service: "Kafka".into(),
+            status: ProbeStatus::from_ok(round_trip.is_ok()),
+            latency_ms: round_trip.as_ref().ok().map(|d| d.as_secs_f64() * 1000.0),
+            detail: match round_trip {
+                Ok(_) => format!("topic {} · {backlog}", ctx.config.kafka.topic),
+                Err(e) => format!("{e} · {backlog}"),
+            },
+        });
+    }
     out.push(Probe {
         service: "Gateway".into(),
         status: ProbeStatus::Up,

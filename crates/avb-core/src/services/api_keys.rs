@@ -119,10 +119,13 @@ pub async fn create(ctx: &AppContext, scope: &Scope, input: NewKeyInput) -> Core
             "api_key.create",
             "api_key",
             created.key.id,
-            summary,
+            summary.clone(),
         ),
     )
     .await?;
+    let mut event = summary;
+    event["id"] = serde_json::json!(created.key.id);
+    crate::services::events::record(&tx, "api_key.created", event).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -254,10 +257,13 @@ pub async fn rotate(ctx: &AppContext, scope: &Scope, id: ApiKeyId) -> CoreResult
             "api_key.rotate",
             "api_key",
             id,
-            summary,
+            summary.clone(),
         ),
     )
     .await?;
+    let mut event = summary;
+    event["id"] = serde_json::json!(id);
+    crate::services::events::record(&tx, "api_key.rotated", event).await?;
     tx.commit().await?;
     ctx.revocations
         .revoke_keys(tenant, std::slice::from_ref(&old.prefix))

@@ -347,10 +347,11 @@ pub async fn accept_as(
             "invitation.accept",
             "invitation",
             inv_id,
-            summary,
+            summary.clone(),
         ),
     )
     .await?;
+    crate::services::events::record(&tx, "member.added", summary).await?;
     tx.commit().await?;
     Ok((uid, tenant))
 }
@@ -436,6 +437,12 @@ pub async fn change_role(
         ),
     )
     .await?;
+    crate::services::events::record(
+        &tx,
+        "member.role_changed",
+        serde_json::json!({"user_id": user, "from": from, "to": role.as_str()}),
+    )
+    .await?;
     tx.commit().await?;
     // Cached sessions of the member pick up the new role now, not after the cache expires.
     ctx.revocations
@@ -477,6 +484,12 @@ pub async fn remove(ctx: &AppContext, scope: &Scope, user: UserId) -> CoreResult
             removed.id,
             serde_json::json!({"user_id": user, "role": removed.role}),
         ),
+    )
+    .await?;
+    crate::services::events::record(
+        &tx,
+        "member.removed",
+        serde_json::json!({"user_id": user, "role": removed.role}),
     )
     .await?;
     tx.commit().await?;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod billing;
 pub mod billing_provider;
 pub mod custom_voices;
+pub mod events;
 pub mod housekeeping;
 pub mod impersonation;
 pub mod intents;

@@ -58,6 +58,12 @@ pub async fn open_with_persona(
         },
     )
     .await?;
+    crate::services::events::record(
+        &tx,
+        "session.started",
+        serde_json::json!({"session_id": id, "realtime_id": realtime_id, "model": model, "dialect": dialect, "api_key_id": api_key, "replica": &ctx.replica_id}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
 }

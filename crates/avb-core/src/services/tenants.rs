@@ -223,9 +223,14 @@ async fn set_status(
     let summary = serde_json::json!({"keys_changed": keys.len(), "reason": reason});
     audit_repo::append(
         &tx,
-        audit::entry(scope, Some(id), action, "tenant", id, summary),
+        audit::entry(scope, Some(id), action, "tenant", id, summary.clone()),
     )
     .await?;
+    let event = match status {
+        TenantStatus::Suspended => "tenant.suspended",
+        TenantStatus::Active => "tenant.reactivated",
+    };
+    crate::services::events::record(&tx, event, summary).await?;
     tx.commit().await?;
     let prefixes: Vec<String> = keys.into_iter().map(|k| k.prefix).collect();
     let mut items: Vec<Revocation> = prefixes.into_iter().map(Revocation::KeyPrefix).collect();

@@ -56,6 +56,16 @@ pub async fn record(
     }
     let tx = ctx.store.tenant_tx(tenant, true).await?;
     repo::append(&tx, &entries).await?;
+    let recorded: serde_json::Map<String, serde_json::Value> = entries
+        .iter()
+        .map(|e| (e.metric.clone(), serde_json::json!(e.quantity)))
+        .collect();
+    crate::services::events::record(
+        &tx,
+        "usage.recorded",
+        serde_json::json!({"fact": fact, "session_id": session, "api_key_id": api_key, "quantities": recorded}),
+    )
+    .await?;
     let requests: f64 = entries
         .iter()
         .filter(|e| e.metric == "requests")

@@ -262,8 +262,10 @@ fn envelope(event_type: &str, data: &serde_json::Value) -> String {
 }
 
 /// Queues `event_type` for every enabled endpoint of the transaction's tenant subscribed to it,
-/// inside the caller's transaction (so the event exists exactly when the change commits).
+/// inside the caller's transaction (so the event exists exactly when the change commits); it is
+/// a platform event for Kafka too.
 pub async fn emit(tx: &TenantTx, event_type: &str, data: serde_json::Value) -> CoreResult<usize> {
+    crate::services::events::record(tx, event_type, data.clone()).await?;
     let endpoints = repo::list_endpoints(tx).await?;
     let body = envelope(event_type, &data);
     let mut queued = 0;

@@ -9,6 +9,7 @@ mod custom_voices;
 mod identity;
 mod isolation;
 mod jobs;
+mod kafka;
 mod keycloak_admin;
 mod lago_billing;
 mod lago_sync;

@@ -10,6 +10,7 @@ pub mod billing_counter;
 pub mod credit;
 pub mod custom_voice;
 pub mod custom_voice_sample;
+pub mod event_outbox;
 pub mod incident;
 pub mod incident_event;
 pub mod intent_event;

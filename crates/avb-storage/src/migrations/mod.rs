@@ -25,6 +25,7 @@ mod m20261130_000500_billing;
 mod m20261201_000600_payments;
 mod m20261202_000700_ovos;
 mod m20261203_000800_skill_settings;
+mod m20261204_000900_event_outbox;
 
 /// PostgreSQL only: row-level security on a tenant-owned table (ENABLE + FORCE and the policy
 /// that admits the transaction's tenant, or a platform transaction).
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000600_payments::Migration),
             Box::new(m20261202_000700_ovos::Migration),
             Box::new(m20261203_000800_skill_settings::Migration),
+            Box::new(m20261204_000900_event_outbox::Migration),
         ]
     }
 }

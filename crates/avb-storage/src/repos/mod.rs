@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth_sessions;
 pub mod custom_voices;
+pub mod events;
 pub mod invitations;
 pub mod invoices;
 pub mod leases;

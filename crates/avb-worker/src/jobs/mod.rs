@@ -4,11 +4,12 @@
 //! each replica owns what they do (its key usage, its heartbeat, its revocation listener) or
 //! their work is leased row by row (mail, webhooks, custom voices) or idempotent (session purge, the sweep of
 //! lost sessions, which any live replica may do; closing is one conditional write per replica).
-//! Invoicing ended billing periods is cluster-wide too.
+//! Invoicing ended billing periods and publishing platform events to Kafka are cluster-wide too.
 
 pub mod alerts;
 pub mod audit_retention;
 pub mod custom_voices;
+pub mod events;
 pub mod invoicing;
 pub mod key_usage;
 pub mod lago;
@@ -37,6 +38,7 @@ pub fn all(ctx: &AppContext) -> Vec<Periodic> {
         Some(invoicing::job(ctx)),
         Some(portal_sessions::job()),
         Some(webhooks::job(ctx)),
+        Some(events::job(ctx)),
         custom_voices::job(ctx),
         revocations::job(ctx),
     ]
