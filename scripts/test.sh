@@ -67,6 +67,16 @@ if [ "${SKIP_KAFKA:-}" != 1 ]; then
   export TEST_KAFKA_BROKERS=127.0.0.1:9092
 fi
 
+# Keycloak 26 (dev mode, realms imported from scripts/keycloak/) for the identity tests, from
+# Maven Central (cached in ~/.cache/avb-keycloak, about 1 min the first time, ~20-30 s to start).
+# SKIP_KEYCLOAK=1 skips it.
+stop_keycloak=""
+if [ "${SKIP_KEYCLOAK:-}" != 1 ]; then
+  scripts/keycloak.sh status >/dev/null 2>&1 || stop_keycloak=1
+  scripts/keycloak.sh up >/dev/null
+  export TEST_KEYCLOAK_URL=http://127.0.0.1:8180
+fi
+
 PG="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 drop_test_databases() {
   psql "$PG/postgres" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'avb_t_%'" 2>/dev/null |
@@ -76,6 +86,7 @@ cleanup() {
   drop_test_databases
   if [ -n "$stop_engines" ]; then scripts/engines.sh down 2>/dev/null || true; fi
   if [ -n "$stop_kafka" ]; then scripts/kafka.sh down 2>/dev/null || true; fi
+  if [ -n "$stop_keycloak" ]; then scripts/keycloak.sh down 2>/dev/null || true; fi
 }
 drop_test_databases
 trap cleanup EXIT

@@ -428,7 +428,7 @@ async fn revocation_reaches_other_replicas_through_redis() {
 }
 
 /// A minimal SMTP server: accepts one session and returns the DATA it received.
-async fn smtp_sink() -> (u16, tokio::sync::oneshot::Receiver<String>) {
+pub(crate) async fn smtp_sink() -> (u16, tokio::sync::oneshot::Receiver<String>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

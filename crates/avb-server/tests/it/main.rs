@@ -11,6 +11,7 @@ mod isolation;
 mod jobs;
 mod kafka;
 mod keycloak_admin;
+mod keycloak_real;
 mod lago_billing;
 mod lago_sync;
 mod local_engines;

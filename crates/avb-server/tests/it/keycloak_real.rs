@@ -1,0 +1,333 @@
+//! The platform against a real Keycloak (`scripts/keycloak.sh up`, which the test command runs;
+//! `TEST_KEYCLOAK_URL` names it), realms imported from `scripts/keycloak/`: a user signs in with
+//! Keycloak and the API takes the token with the role and tenant from its claims; tokens of
+//! another realm, for another audience, expired, or signed by an unknown key answer 401; the
+//! SaaS admin lists, inspects (login history from Keycloak's events), disables, enables and
+//! sends a password reset (Keycloak's own e-mail, read from a local SMTP catcher) through the
+//! Admin REST API. The stand-in in `keycloak_admin.rs` still pins the exact requests.
+#![allow(clippy::unwrap_used)]
+
+use avb_core::{PageRequest, Scope};
+use avb_domain::{TenantId, UserId};
+use avb_testkit::{Db, TestApp, spawn_app_with};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn keycloak() -> Option<String> {
+    std::env::var("TEST_KEYCLOAK_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(|u| u.trim_end_matches('/').to_string())
+}
+
+/// A token from `realm`'s token endpoint (`form` is the grant).
+async fn token(kc: &str, realm: &str, form: &[(&str, &str)]) -> Result<String, Value> {
+    let res = reqwest::Client::new()
+        .post(format!("{kc}/realms/{realm}/protocol/openid-connect/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let ok = res.status().is_success();
+    let body: Value = res.json().await.unwrap();
+    if ok {
+        Ok(body["access_token"].as_str().unwrap().to_string())
+    } else {
+        Err(body)
+    }
+}
+
+async fn admin_token(kc: &str) -> String {
+    token(
+        kc,
+        "avb",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "avb-admin"),
+            ("client_secret", "avb-admin-secret"),
+        ],
+    )
+    .await
+    .unwrap()
+}
+
+async fn password_grant(
+    kc: &str,
+    client: &str,
+    user: &str,
+    password: &str,
+) -> Result<String, Value> {
+    let mut form = vec![
+        ("grant_type", "password"),
+        ("client_id", client),
+        ("username", user),
+        ("password", password),
+        ("scope", "openid"),
+    ];
+    if client == "avb-portal" {
+        form.push(("client_secret", "avb-portal-secret"));
+    }
+    token(kc, "avb", &form).await
+}
+
+/// Creates a user in the `avb` realm with a password, realm roles and a tenant; returns its id.
+async fn create_user(kc: &str, username: &str, roles: &[&str], tenant: Option<TenantId>) -> UserId {
+    let admin = admin_token(kc).await;
+    let http = reqwest::Client::new();
+    let mut user = json!({
+        "username": username, "email": format!("{username}@acme.test"),
+        "firstName": "Test", "lastName": username, "enabled": true, "emailVerified": true,
+        "credentials": [{"type": "password", "value": "Kc-Password-42", "temporary": false}],
+    });
+    if let Some(t) = tenant {
+        user["attributes"] = json!({"tenant_id": [t.to_string()]});
+    }
+    let res = http
+        .post(format!("{kc}/admin/realms/avb/users"))
+        .bearer_auth(&admin)
+        .json(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let id = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut reps = Vec::new();
+    for r in roles {
+        let rep: Value = http
+            .get(format!("{kc}/admin/realms/avb/roles/{r}"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        reps.push(rep);
+    }
+    let res = http
+        .post(format!(
+            "{kc}/admin/realms/avb/users/{id}/role-mappings/realm"
+        ))
+        .bearer_auth(&admin)
+        .json(&reps)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    UserId(id.parse().unwrap())
+}
+
+async fn app_on(kc: &str) -> TestApp {
+    let issuer = format!("{kc}/realms/avb");
+    spawn_app_with(Db::Sqlite, move |c| {
+        c.identity.provider = avb_core::config::IdentityProvider::Keycloak;
+        c.keycloak.issuer = Some(issuer);
+        c.keycloak.admin_client_id = Some("avb-admin".into());
+        c.keycloak.admin_client_secret = Some(avb_core::Secret::new("avb-admin-secret"));
+    })
+    .await
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_keycloak_tokens_are_taken_with_their_claims_and_bad_ones_refused() {
+    let Some(kc) = keycloak() else {
+        eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
+        return;
+    };
+    let app = app_on(&kc).await;
+    let tenant = app.create_tenant("Keycloak Acme").await;
+    let ada = unique("ada");
+    create_user(&kc, &ada, &["tenant_admin"], Some(tenant)).await;
+
+    // Sign-in round trip: Keycloak's password grant, then the API with its token.
+    let mut timings = Vec::new();
+    let mut token = String::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        token = password_grant(&kc, "avb-portal", &ada, "Kc-Password-42")
+            .await
+            .unwrap();
+        let (status, me) = app.get("/api/v1/me", &token).await;
+        timings.push(started.elapsed());
+        assert_eq!(status, 200, "{me}");
+        assert_eq!(me["tenant"]["id"], tenant.to_string(), "{me}");
+        assert_eq!(me["role"], "tenant_admin", "{me}");
+    }
+    timings.sort();
+    eprintln!(
+        "Keycloak sign-in (password grant + first API call): median {:?}, max {:?}",
+        timings[2], timings[4]
+    );
+    let (status, projects) = app.get("/api/v1/projects", &token).await;
+    assert_eq!(status, 200, "{projects}");
+
+    // Another realm's token (signed by its keys, issued by it): refused.
+    let other = token_for_elsewhere(&kc).await;
+    assert_eq!(app.get("/api/v1/me", &other).await.0, 401);
+    // A token of this realm not meant for the API (no avb-api audience): refused.
+    let no_aud = password_grant(&kc, "avb-no-audience", &ada, "Kc-Password-42")
+        .await
+        .unwrap();
+    assert_eq!(app.get("/api/v1/me", &no_aud).await.0, 401);
+    // Signed by a key the realm does not publish (same header and claims): refused.
+    let forged = resign(&token);
+    assert_eq!(app.get("/api/v1/me", &forged).await.0, 401);
+    // Expired (this client's tokens live 2 s; the verifier allows 5 s of clock skew).
+    let short = password_grant(&kc, "avb-short-lived", &ada, "Kc-Password-42")
+        .await
+        .unwrap();
+    assert_eq!(app.get("/api/v1/me", &short).await.0, 200);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(app.get("/api/v1/me", &short).await.0, 401);
+
+    // A user with no tenant and no platform role has nothing to see here.
+    let drifter = unique("drifter");
+    create_user(&kc, &drifter, &["developer"], None).await;
+    let t = password_grant(&kc, "avb-portal", &drifter, "Kc-Password-42")
+        .await
+        .unwrap();
+    assert_eq!(app.get("/api/v1/me", &t).await.0, 401);
+}
+
+async fn token_for_elsewhere(kc: &str) -> String {
+    token(
+        kc,
+        "elsewhere",
+        &[
+            ("grant_type", "password"),
+            ("client_id", "avb-portal"),
+            ("username", "mallory"),
+            ("password", "Mallory-Password-42"),
+        ],
+    )
+    .await
+    .unwrap()
+}
+
+/// `token` with its signature replaced by one from a fresh key under the same `kid`.
+fn resign(token: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = token.split('.');
+    let header: Value =
+        serde_json::from_slice(&b64.decode(parts.next().unwrap()).unwrap()).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&b64.decode(parts.next().unwrap()).unwrap()).unwrap();
+    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let der = p256::pkcs8::EncodePrivateKey::to_pkcs8_der(&secret).unwrap();
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    h.kid = header["kid"].as_str().map(str::to_string);
+    jsonwebtoken::encode(
+        &h,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ec_der(der.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_saas_admin_administers_real_keycloak_users() {
+    let Some(kc) = keycloak() else {
+        eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
+        return;
+    };
+    let app = app_on(&kc).await;
+    let tenant = app.create_tenant("Keycloak Admin Acme").await;
+    let op = Scope::local_operator(None);
+    let grace = unique("grace");
+    let id = create_user(&kc, &grace, &["developer", "tenant_owner"], Some(tenant)).await;
+    // One failed and one good sign-in, for the history.
+    assert!(
+        password_grant(&kc, "avb-portal", &grace, "wrong-password")
+            .await
+            .is_err()
+    );
+    let token = password_grant(&kc, "avb-portal", &grace, "Kc-Password-42")
+        .await
+        .unwrap();
+    assert_eq!(app.get("/api/v1/me", &token).await.0, 200);
+
+    // Found by search, with its tenant and strongest role.
+    let found = avb_core::services::platform::users(
+        &app.ctx,
+        &op,
+        Some(&grace),
+        PageRequest {
+            limit: 25,
+            after: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.items.len(), 1);
+    assert_eq!(found.items[0].user.id, id);
+    assert_eq!(found.items[0].memberships[0].0, tenant);
+    assert_eq!(found.items[0].memberships[0].2, "tenant_owner");
+
+    // Detail with the login history from Keycloak's events (saved by the realm).
+    let (view, logins) = avb_core::services::platform::user(&app.ctx, &op, id)
+        .await
+        .unwrap();
+    assert_eq!(view.user.email, format!("{grace}@acme.test"));
+    assert!(logins.iter().any(|l| l.success), "{logins:?}");
+    assert!(
+        logins
+            .iter()
+            .any(|l| !l.success && l.reason == "invalid_user_credentials"),
+        "{logins:?}"
+    );
+
+    // Disabled: Keycloak refuses to sign them in, and their live token stops working here.
+    let u = avb_core::services::platform::set_user_enabled(&app.ctx, &op, id, false)
+        .await
+        .unwrap();
+    assert_eq!(u.status.as_str(), "disabled");
+    let refused = password_grant(&kc, "avb-portal", &grace, "Kc-Password-42")
+        .await
+        .unwrap_err();
+    assert_eq!(refused["error"], "invalid_grant", "{refused}");
+    assert_eq!(app.get("/api/v1/me", &token).await.0, 401);
+    avb_core::services::platform::set_user_enabled(&app.ctx, &op, id, true)
+        .await
+        .unwrap();
+    password_grant(&kc, "avb-portal", &grace, "Kc-Password-42")
+        .await
+        .unwrap();
+
+    // Password reset: Keycloak mails its own link, here to a local SMTP catcher.
+    let (port, mail) = crate::identity::smtp_sink().await;
+    let admin = admin_token(&kc).await;
+    let res = reqwest::Client::new()
+        .put(format!("{kc}/admin/realms/avb"))
+        .bearer_auth(&admin)
+        .json(&json!({"smtpServer": {"host": "127.0.0.1", "port": port.to_string(), "from": "sso@avb.test", "fromDisplayName": "AgentVoiceBox", "auth": "false", "ssl": "false", "starttls": "false"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    avb_core::services::platform::send_password_reset(&app.ctx, &op, id)
+        .await
+        .unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(20), mail)
+        .await
+        .expect("Keycloak sent no mail")
+        .unwrap();
+    assert!(message.contains(&format!("{grace}@acme.test")), "{message}");
+    assert!(
+        message.contains("login-actions/action-token") || message.contains("action-token"),
+        "Keycloak's action link: {message}"
+    );
+}
