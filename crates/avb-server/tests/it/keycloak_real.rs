@@ -331,3 +331,128 @@ async fn the_saas_admin_administers_real_keycloak_users() {
         "Keycloak's action link: {message}"
     );
 }
+
+/// Keycloak's login form's action (its HTML escapes `&`).
+fn form_action(html: &str) -> String {
+    html.split("action=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+}
+
+/// Portal single sign-on through the real Keycloak: authorization code + PKCE at Keycloak's
+/// own login page, back to the portal signed in; a wrong password stays at Keycloak; logout
+/// goes through Keycloak's end-session endpoint back to the portal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_sign_in_through_the_real_keycloak() {
+    use crate::oidc_login::{Agent, location};
+    use reqwest::StatusCode;
+    let Some(kc) = keycloak() else {
+        eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
+        return;
+    };
+    let issuer = format!("{kc}/realms/avb");
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.oidc.issuer = Some(issuer.clone());
+        c.oidc.client_id = "avb-portal".into();
+        c.oidc.client_secret = Some(avb_core::Secret::new("avb-portal-secret"));
+    })
+    .await;
+    let tenant = app.create_tenant("SSO Keycloak Co").await;
+    let lin = unique("lin");
+    create_user(&kc, &lin, &["tenant_admin"], Some(tenant)).await;
+    app.create_user(Some(tenant), "tenant_admin", &format!("{lin}@acme.test"))
+        .await;
+
+    let mut browser = Agent::new();
+    let mut idp = Agent::new();
+    let started = Instant::now();
+    let res = browser.get(&format!("{}/auth/oidc/start", app.base)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let authorize = location(&res, &app.base);
+    assert!(
+        authorize.starts_with(&format!("{issuer}/protocol/openid-connect/auth")),
+        "{authorize}"
+    );
+    assert!(authorize.contains("code_challenge_method=S256"));
+
+    // Keycloak's login page; a wrong password stays there.
+    let page = idp.get(&authorize).await.text().await.unwrap();
+    let res = idp
+        .post(
+            &form_action(&page),
+            &[("username", &lin), ("password", "wrong")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Invalid username or password"), "{page}");
+    let res = idp
+        .post(
+            &form_action(&page),
+            &[("username", &lin), ("password", "Kc-Password-42")],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FOUND,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let back = location(&res, &kc);
+    assert!(
+        back.starts_with(&format!("{}/auth/oidc/callback?", app.base)),
+        "{back}"
+    );
+    let res = browser.get(&back).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/dashboard");
+    eprintln!(
+        "portal sign-in through Keycloak (start, login page, two posts, callback): {:?}",
+        started.elapsed()
+    );
+    let html = browser
+        .get(&format!("{}/dashboard", app.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("{lin}@acme.test")) && html.contains("SSO Keycloak Co"),
+        "{html}"
+    );
+
+    // Logout: the portal session ends and the browser goes to Keycloak's end-session endpoint.
+    let html = browser
+        .get(&format!("{}/account", app.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = avb_testkit::browser::field(&html, "csrf");
+    let res = browser
+        .post(&format!("{}/logout", app.base), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let end = location(&res, &app.base);
+    assert!(
+        end.starts_with(&format!("{issuer}/protocol/openid-connect/logout")),
+        "{end}"
+    );
+    let res = idp.get(&end).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FOUND,
+        "{}",
+        res.text().await.unwrap()
+    );
+    assert_eq!(
+        location(&res, &kc),
+        format!("{}/login?signed_out=1", app.base)
+    );
+    let res = browser.get(&format!("{}/dashboard", app.base)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed out here");
+}

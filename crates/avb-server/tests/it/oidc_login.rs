@@ -64,13 +64,13 @@ async fn start_provider(port: u16, app_base: &str) -> tokio::process::Child {
 }
 
 /// A cookie-keeping client for one origin at a time, following nothing by itself.
-struct Agent {
+pub(crate) struct Agent {
     http: reqwest::Client,
-    jar: BTreeMap<String, String>,
+    pub(crate) jar: BTreeMap<String, String>,
 }
 
 impl Agent {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -103,7 +103,7 @@ impl Agent {
         }
     }
 
-    async fn get(&mut self, url: &str) -> reqwest::Response {
+    pub(crate) async fn get(&mut self, url: &str) -> reqwest::Response {
         let res = self
             .http
             .get(url)
@@ -115,7 +115,7 @@ impl Agent {
         res
     }
 
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let res = self
             .http
             .post(url)
@@ -129,7 +129,7 @@ impl Agent {
     }
 }
 
-fn location(res: &reqwest::Response, base: &str) -> String {
+pub(crate) fn location(res: &reqwest::Response, base: &str) -> String {
     let l = res.headers()["location"].to_str().unwrap().to_string();
     if l.starts_with('/') {
         format!("{base}{l}")
