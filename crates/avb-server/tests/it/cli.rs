@@ -5,24 +5,24 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 
-struct Env {
-    dir: std::path::PathBuf,
+pub(crate) struct Env {
+    pub(crate) dir: std::path::PathBuf,
 }
 
 impl Env {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("avb-cli-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         Self { dir }
     }
 
-    fn cmd(&self) -> Command {
+    pub(crate) fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_avb"));
         c.current_dir(&self.dir).env("AVB_LOG__LEVEL", "warn");
         c
     }
 
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+    pub(crate) fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut child = self
             .cmd()
             .args(args)
@@ -431,12 +431,12 @@ fn worker_role_consumes_the_redis_queue_and_stops_on_sigterm() {
 }
 
 /// Borrowed (name, value) pairs.
-fn pairs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+pub(crate) fn pairs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     v.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 /// Starts `avb serve` on free ports with `vars`; returns the child and its base URL.
-fn serve(env: &Env, vars: &[(&str, &str)]) -> (std::process::Child, String) {
+pub(crate) fn serve(env: &Env, vars: &[(&str, &str)]) -> (std::process::Child, String) {
     let mut cmd = env.cmd();
     cmd.args(["serve"])
         .env("AVB_SERVER__LISTEN", "127.0.0.1:0")
@@ -504,7 +504,7 @@ fn tenant_key(env: &Env, vars: &[(&str, &str)]) -> String {
 }
 
 /// Opens a realtime session on `base` and returns the socket once it is created.
-async fn open_realtime(
+pub(crate) async fn open_realtime(
     base: &str,
     key: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {

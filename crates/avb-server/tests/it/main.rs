@@ -27,6 +27,7 @@ mod portal_pages;
 mod prometheus_monitoring;
 mod rate_limits;
 mod realtime;
+mod scale_out;
 mod solvers;
 mod story;
 mod stripe_payments;
