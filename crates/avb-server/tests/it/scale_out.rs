@@ -24,7 +24,7 @@ fn free_port() -> u16 {
 
 /// A Redis server of this test's own on `port` (no persistence).
 fn start_redis(port: u16) -> Child {
-    let child = Command::new("redis-server")
+    let mut child = Command::new("redis-server")
         .args([
             "--port",
             &port.to_string(),
@@ -49,6 +49,8 @@ fn start_redis(port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("redis-server did not start on {port}");
 }
 
