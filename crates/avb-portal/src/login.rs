@@ -89,6 +89,14 @@ pub async fn login_form(
     if visitor(&state, &headers, peer).await.is_ok() {
         return Redirect::to("/dashboard").into_response();
     }
+    // Keycloak signs people in (D1.1): straight there, except right after signing out (the
+    // page says so and offers to sign in again).
+    if state.ctx.config.identity.provider == avb_core::config::IdentityProvider::Keycloak
+        && state.ctx.oidc.is_some()
+        && q.signed_out.is_none()
+    {
+        return Redirect::to("/auth/oidc/start").into_response();
+    }
     login_page_with(
         &state,
         "",

@@ -134,6 +134,43 @@ pub async fn callback(
             );
         }
     };
+    // Under `identity.provider = "keycloak"` Keycloak's access token decides the tenant, role
+    // and platform-admin flag; the local copy follows it before the session opens.
+    if state.ctx.config.identity.provider == avb_core::config::IdentityProvider::Keycloak
+        && let Some(kc) = &state.ctx.keycloak
+    {
+        let claims = match kc.verify(&tokens.access_token).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "oidc: Keycloak's access token was not accepted");
+                return refuse(
+                    "Keycloak's token was not accepted here; ask an administrator to check the client's audience and tenant mappers.",
+                    StatusCode::UNAUTHORIZED,
+                );
+            }
+        };
+        let name = identity.name.clone().unwrap_or_default();
+        match avb_core::identity::keycloak_sync::sync(
+            &state.ctx,
+            &claims,
+            &name,
+            &meta(&state, &headers, peer),
+        )
+        .await
+        {
+            Ok(synced) => {
+                tracing::info!(subject = %claims.subject, ?synced, "keycloak sign-in synced")
+            }
+            Err(CoreError::Unauthorized(m)) => return refuse(m, StatusCode::FORBIDDEN),
+            Err(e) => {
+                tracing::error!(error = %e, "oidc: syncing the Keycloak user failed");
+                return refuse(
+                    "Signing in is unavailable right now. Please retry in a moment.",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                );
+            }
+        }
+    }
     match local::login_federated(&state.ctx, &identity.email, &meta(&state, &headers, peer)).await {
         Ok(pair) => {
             let idp = IdpTokens {

@@ -5,6 +5,7 @@ pub mod authenticate;
 pub mod jwks;
 pub mod keycloak;
 pub mod keycloak_admin;
+pub mod keycloak_sync;
 pub mod local;
 pub mod oidc;
 pub mod password;

@@ -456,3 +456,176 @@ async fn portal_sign_in_through_the_real_keycloak() {
     let res = browser.get(&format!("{}/dashboard", app.base)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed out here");
 }
+
+/// Signs `user` in to the portal through Keycloak; returns the signed-in browser.
+async fn sso_sign_in(app: &TestApp, kc: &str, user: &str) -> crate::oidc_login::Agent {
+    use crate::oidc_login::{Agent, location};
+    let mut browser = Agent::new();
+    let mut idp = Agent::new();
+    let res = browser.get(&format!("{}/auth/oidc/start", app.base)).await;
+    let authorize = location(&res, &app.base);
+    let page = idp.get(&authorize).await.text().await.unwrap();
+    let res = idp
+        .post(
+            &form_action(&page),
+            &[("username", user), ("password", "Kc-Password-42")],
+        )
+        .await;
+    assert_eq!(res.status(), 302, "{}", res.text().await.unwrap());
+    let back = location(&res, kc);
+    let res = browser.get(&back).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "/dashboard",
+        "{:?}",
+        res.headers()
+    );
+    browser
+}
+
+async fn memberships_of(app: &TestApp, user: UserId) -> Vec<(TenantId, String)> {
+    let tx = app.ctx.store.platform_tx(false).await.unwrap();
+    let ms = avb_storage::repos::memberships::for_user(&tx, user)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    ms.into_iter()
+        .map(|m| (TenantId(m.tenant_id), m.role))
+        .collect()
+}
+
+/// Under `identity.provider = "keycloak"`, `/login` goes straight to Keycloak, and Keycloak's
+/// claims decide a portal user's tenant and role: a Keycloak user with no account here is
+/// provisioned at first sign-in (with Keycloak's id); after their tenant and role change in
+/// Keycloak, the next sign-in moves them, audited, with the member events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keycloak_decides_tenant_and_role_at_portal_sign_in() {
+    let Some(kc) = keycloak() else {
+        eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
+        return;
+    };
+    let issuer = format!("{kc}/realms/avb");
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.identity.provider = avb_core::config::IdentityProvider::Keycloak;
+        c.keycloak.issuer = Some(issuer.clone());
+        c.oidc.issuer = Some(issuer.clone());
+        c.oidc.client_id = "avb-portal".into();
+        c.oidc.client_secret = Some(avb_core::Secret::new("avb-portal-secret"));
+    })
+    .await;
+    let first = app.create_tenant("Keycloak First").await;
+    let second = app.create_tenant("Keycloak Second").await;
+    let kim = unique("kim");
+    let id = create_user(&kc, &kim, &["developer"], Some(first)).await;
+
+    // /login goes to Keycloak; after signing out it shows the page instead.
+    let res = crate::oidc_login::Agent::new()
+        .get(&format!("{}/login", app.base))
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/auth/oidc/start");
+    let res = crate::oidc_login::Agent::new()
+        .get(&format!("{}/login?signed_out=1", app.base))
+        .await;
+    assert_eq!(res.status(), 200);
+
+    // First sign-in: provisioned from the claims.
+    let mut browser = sso_sign_in(&app, &kc, &kim).await;
+    assert_eq!(
+        memberships_of(&app, id).await,
+        vec![(first, "developer".to_string())]
+    );
+    let html = browser
+        .get(&format!("{}/dashboard", app.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Keycloak First"), "{html}");
+
+    // Keycloak moves them to the second tenant as tenant_admin.
+    let admin = admin_token(&kc).await;
+    let http = reqwest::Client::new();
+    let mut user: Value = http
+        .get(format!("{kc}/admin/realms/avb/users/{id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    user["attributes"]["tenant_id"] = json!([second.to_string()]);
+    let res = http
+        .put(format!("{kc}/admin/realms/avb/users/{id}"))
+        .bearer_auth(&admin)
+        .json(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+    for (method, role) in [
+        (reqwest::Method::DELETE, "developer"),
+        (reqwest::Method::POST, "tenant_admin"),
+    ] {
+        let rep: Value = http
+            .get(format!("{kc}/admin/realms/avb/roles/{role}"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let res = http
+            .request(
+                method,
+                format!("{kc}/admin/realms/avb/users/{id}/role-mappings/realm"),
+            )
+            .bearer_auth(&admin)
+            .json(&json!([rep]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    }
+    let mut browser = sso_sign_in(&app, &kc, &kim).await;
+    assert_eq!(
+        memberships_of(&app, id).await,
+        vec![(second, "tenant_admin".to_string())]
+    );
+    let html = browser
+        .get(&format!("{}/dashboard", app.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Keycloak Second"), "{html}");
+    let op = Scope::local_operator(None);
+    let audit = avb_core::services::audit::platform_list(
+        &app.ctx,
+        &op,
+        None,
+        &avb_core::services::audit::AuditFilter::default(),
+        PageRequest {
+            limit: 100,
+            after: None,
+        },
+    )
+    .await
+    .unwrap();
+    let actions: Vec<&str> = audit.items.iter().map(|e| e.action.as_str()).collect();
+    assert!(
+        actions.contains(&"identity.keycloak.provision"),
+        "{actions:?}"
+    );
+    assert!(
+        actions
+            .iter()
+            .filter(|a| **a == "member.keycloak_sync")
+            .count()
+            >= 3,
+        "{actions:?}"
+    );
+}

@@ -164,6 +164,14 @@ pub async fn set_status(tx: &Tx, id: UserId, status: &str) -> StorageResult<Mode
     Ok(am.update(tx.conn()).await?)
 }
 
+/// Sets whether a user is a SaaS (platform) admin.
+pub async fn set_saas_admin(tx: &Tx, id: UserId, saas_admin: bool) -> StorageResult<Model> {
+    let mut am: ActiveModel = get(tx, id).await?.into();
+    am.is_saas_admin = Set(saas_admin);
+    am.updated_at = Set(Utc::now());
+    Ok(am.update(tx.conn()).await?)
+}
+
 /// Records that a TOTP code of time step `step` was used; false when that step (or a later one)
 /// was already used, i.e. the code is a replay. Atomic: of two concurrent uses one wins.
 pub async fn use_totp_step(tx: &Tx, id: UserId, step: i64) -> StorageResult<bool> {
