@@ -406,6 +406,120 @@ impl AdminClient {
         .map(drop)
     }
 
+    /// `GET /users?email=&exact=true`: the user with this e-mail, if any.
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<KeycloakUser>> {
+        let found: Vec<KeycloakUser> = self
+            .get_json(
+                "user by e-mail",
+                "/users",
+                &[
+                    ("email", email.to_string()),
+                    ("exact", "true".to_string()),
+                    ("briefRepresentation", "false".to_string()),
+                ],
+            )
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// Makes Keycloak say the user belongs to `tenant` with `role` (the platform's tenant
+    /// roles), or to no tenant: the `attribute` holding the tenant id is set or removed (the
+    /// full representation is read and written back, so nothing else changes), and the realm
+    /// role mappings keep at most that one tenant role (`DELETE`/`POST
+    /// /users/{id}/role-mappings/realm`).
+    pub async fn set_tenant_role(
+        &self,
+        id: Uuid,
+        attribute: &str,
+        tenant: Option<TenantId>,
+        role: Option<&str>,
+    ) -> Result<()> {
+        let path = format!("/users/{id}");
+        let mut user: serde_json::Value = self.get_json("user", &path, &[]).await?;
+        let attrs = user["attributes"].as_object().cloned().unwrap_or_default();
+        let mut attrs = attrs;
+        match tenant {
+            Some(t) => {
+                attrs.insert(attribute.to_string(), serde_json::json!([t.to_string()]));
+            }
+            None => {
+                attrs.remove(attribute);
+            }
+        }
+        user["attributes"] = serde_json::Value::Object(attrs);
+        self.send("user update", Method::PUT, &path, &[], Some(&user))
+            .await?;
+        let mappings = format!("/users/{id}/role-mappings/realm");
+        let current: Vec<serde_json::Value> =
+            self.get_json("realm role mappings", &mappings, &[]).await?;
+        let tenant_roles: Vec<&str> = Role::TENANT_ROLES.iter().map(|r| r.as_str()).collect();
+        let drop: Vec<serde_json::Value> = current
+            .iter()
+            .filter(|r| {
+                r["name"]
+                    .as_str()
+                    .is_some_and(|n| tenant_roles.contains(&n) && Some(n) != role)
+            })
+            .cloned()
+            .collect();
+        if !drop.is_empty() {
+            self.send(
+                "realm role mappings",
+                Method::DELETE,
+                &mappings,
+                &[],
+                Some(&serde_json::Value::Array(drop)),
+            )
+            .await?;
+        }
+        if let Some(r) = role
+            && !current.iter().any(|m| m["name"] == r)
+        {
+            let rep: serde_json::Value = self
+                .get_json("realm role", &format!("/roles/{r}"), &[])
+                .await?;
+            self.send(
+                "realm role mappings",
+                Method::POST,
+                &mappings,
+                &[],
+                Some(&serde_json::json!([rep])),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// `PUT /users/{id}` with the first and last name changed (the full representation is read
+    /// and written back).
+    pub async fn set_names(&self, id: Uuid, first: &str, last: &str) -> Result<()> {
+        let path = format!("/users/{id}");
+        let mut user: serde_json::Value = self.get_json("user", &path, &[]).await?;
+        user["firstName"] = serde_json::json!(first);
+        user["lastName"] = serde_json::json!(last);
+        self.send("user update", Method::PUT, &path, &[], Some(&user))
+            .await
+            .map(drop)
+    }
+
+    /// Adds a required action (e.g. `CONFIGURE_TOTP`) that Keycloak asks the user to complete
+    /// at their next sign-in.
+    pub async fn require_action(&self, id: Uuid, action: &str) -> Result<()> {
+        let path = format!("/users/{id}");
+        let mut user: serde_json::Value = self.get_json("user", &path, &[]).await?;
+        let mut actions: Vec<serde_json::Value> = user["requiredActions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !actions.iter().any(|a| a == action) {
+            actions.push(serde_json::json!(action));
+        }
+        user["requiredActions"] = serde_json::Value::Array(actions);
+        self.send("user update", Method::PUT, &path, &[], Some(&user))
+            .await
+            .map(drop)
+    }
+
     /// `POST /users/{id}/logout`: ends every Keycloak session of the user (their refresh
     /// tokens stop working; access tokens already issued live until they expire).
     pub async fn logout(&self, id: Uuid) -> Result<()> {

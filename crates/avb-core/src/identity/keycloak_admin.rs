@@ -9,7 +9,7 @@
 use crate::config::KeycloakConfig;
 use crate::error::{CoreError, CoreResult};
 use crate::views::{LoginEvent, User, UserView};
-use avb_domain::{Role, UserId, UserStatus};
+use avb_domain::{Role, TenantId, UserId, UserStatus};
 use avb_keycloak::AdminClient;
 use avb_storage::repos::tenants;
 use avb_storage::store::Tx;
@@ -184,6 +184,35 @@ impl KeycloakAdmin {
 
     /// `POST /users/{id}/logout`: ends every Keycloak session of the user.
     pub async fn logout(&self, id: Uuid) -> CoreResult<()> {
+        Ok(self.client.logout(id).await?)
+    }
+
+    /// The Keycloak id of the platform user `local` with `email`: the same id when the user was
+    /// provisioned from Keycloak, else found by e-mail.
+    pub async fn id_of(&self, local: Uuid, email: &str) -> CoreResult<Option<Uuid>> {
+        match self.client.get_user(local).await {
+            Ok(_) => return Ok(Some(local)),
+            Err(avb_keycloak::Error::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(self
+            .client
+            .find_by_email(email)
+            .await?
+            .and_then(|u| u.id.parse().ok()))
+    }
+
+    /// Writes the user's tenant and tenant role to Keycloak (`None`: no tenant) and ends their
+    /// Keycloak sessions, so their next token carries the change.
+    pub async fn set_tenant_role(
+        &self,
+        id: Uuid,
+        tenant: Option<TenantId>,
+        role: Option<&str>,
+    ) -> CoreResult<()> {
+        self.client
+            .set_tenant_role(id, &self.tenant_attribute, tenant, role)
+            .await?;
         Ok(self.client.logout(id).await?)
     }
 

@@ -423,8 +423,10 @@ pub async fn change_role(
         ));
     }
     let from = current.role.clone();
-    let membership = memberships::set_role(&tx, user, role.as_str()).await?;
     let u = users::get(&tx, user).await?;
+    // Keycloak first when it is the source of truth (B7.3): if it refuses, nothing changes.
+    write_to_keycloak(ctx, user, &u.email, Some(tenant), Some(role.as_str())).await?;
+    let membership = memberships::set_role(&tx, user, role.as_str()).await?;
     audit_repo::append(
         &tx,
         audit::entry(
@@ -472,6 +474,9 @@ pub async fn remove(ctx: &AppContext, scope: &Scope, user: UserId) -> CoreResult
             "user",
             "only a tenant owner can remove an owner",
         )));
+    }
+    if let Ok(u) = users::get(&tx, user).await {
+        write_to_keycloak(ctx, user, &u.email, None, None).await?;
     }
     let removed = memberships::remove(&tx, user).await?;
     audit_repo::append(
@@ -545,4 +550,26 @@ pub async fn revoke_invitation(
     .await?;
     tx.commit().await?;
     Ok(inv.into())
+}
+
+/// Under `identity.provider = "keycloak"` with the admin client configured, a member's tenant
+/// and role live in Keycloak: writes them there (no tenant: removed) and ends the user's
+/// Keycloak sessions. A user Keycloak does not know is left alone (a local account).
+async fn write_to_keycloak(
+    ctx: &AppContext,
+    user: UserId,
+    email: &str,
+    tenant: Option<avb_domain::TenantId>,
+    role: Option<&str>,
+) -> CoreResult<()> {
+    if ctx.config.identity.provider != crate::config::IdentityProvider::Keycloak {
+        return Ok(());
+    }
+    let Some(kc) = &ctx.keycloak_admin else {
+        return Ok(());
+    };
+    match kc.id_of(user.as_uuid(), email).await? {
+        Some(id) => kc.set_tenant_role(id, tenant, role).await,
+        None => Ok(()),
+    }
 }

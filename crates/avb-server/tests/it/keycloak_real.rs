@@ -629,3 +629,146 @@ async fn keycloak_decides_tenant_and_role_at_portal_sign_in() {
         "{actions:?}"
     );
 }
+
+async fn realm_roles_of(kc: &str, id: UserId) -> Vec<String> {
+    let admin = admin_token(kc).await;
+    let roles: Vec<Value> = reqwest::Client::new()
+        .get(format!(
+            "{kc}/admin/realms/avb/users/{id}/role-mappings/realm"
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut names: Vec<String> = roles
+        .iter()
+        .filter_map(|r| r["name"].as_str().map(str::to_string))
+        .filter(|n| {
+            [
+                "tenant_owner",
+                "tenant_admin",
+                "developer",
+                "viewer",
+                "billing_admin",
+            ]
+            .contains(&n.as_str())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// With Keycloak the source of truth, a role change and a removal made in the platform are
+/// written to Keycloak (role mappings, the tenant attribute) and end the member's Keycloak
+/// sessions (their refresh token stops working) before the local copy changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_changes_and_removals_are_written_to_keycloak() {
+    let Some(kc) = keycloak() else {
+        eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
+        return;
+    };
+    let issuer = format!("{kc}/realms/avb");
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.identity.provider = avb_core::config::IdentityProvider::Keycloak;
+        c.keycloak.issuer = Some(issuer.clone());
+        c.keycloak.admin_client_id = Some("avb-admin".into());
+        c.keycloak.admin_client_secret = Some(avb_core::Secret::new("avb-admin-secret"));
+        c.oidc.issuer = Some(issuer.clone());
+        c.oidc.client_id = "avb-portal".into();
+        c.oidc.client_secret = Some(avb_core::Secret::new("avb-portal-secret"));
+    })
+    .await;
+    let tenant = app.create_tenant("Keycloak Team").await;
+    let olga = unique("olga");
+    let max = unique("max");
+    create_user(&kc, &olga, &["tenant_owner"], Some(tenant)).await;
+    let max_id = create_user(&kc, &max, &["developer"], Some(tenant)).await;
+    // Both have signed in to the portal once (their local copies exist).
+    sso_sign_in(&app, &kc, &olga).await;
+    sso_sign_in(&app, &kc, &max).await;
+    let owner = password_grant(&kc, "avb-portal", &olga, "Kc-Password-42")
+        .await
+        .unwrap();
+    let refresh = {
+        let res: Value = reqwest::Client::new()
+            .post(format!("{issuer}/protocol/openid-connect/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", "avb-portal"),
+                ("client_secret", "avb-portal-secret"),
+                ("username", max.as_str()),
+                ("password", "Kc-Password-42"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        res["refresh_token"].as_str().unwrap().to_string()
+    };
+
+    let (status, body) = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/members/{max_id}"),
+            Some(&owner),
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        realm_roles_of(&kc, max_id).await,
+        vec!["viewer".to_string()]
+    );
+    let refreshed = token(
+        &kc,
+        "avb",
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "avb-portal"),
+            ("client_secret", "avb-portal-secret"),
+            ("refresh_token", refresh.as_str()),
+        ],
+    )
+    .await;
+    assert!(refreshed.is_err(), "Max's Keycloak sessions were ended");
+    // His next token says viewer, so the API agrees.
+    let t = password_grant(&kc, "avb-portal", &max, "Kc-Password-42")
+        .await
+        .unwrap();
+    let (_, me) = app.get("/api/v1/me", &t).await;
+    assert_eq!(me["role"], "viewer", "{me}");
+
+    let (status, body) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/members/{max_id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert!(realm_roles_of(&kc, max_id).await.is_empty());
+    let user: Value = reqwest::Client::new()
+        .get(format!("{kc}/admin/realms/avb/users/{max_id}"))
+        .bearer_auth(admin_token(&kc).await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(user["attributes"]["tenant_id"].is_null(), "{user}");
+    let t = password_grant(&kc, "avb-portal", &max, "Kc-Password-42")
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get("/api/v1/me", &t).await.0,
+        401,
+        "no tenant, no role: nothing here"
+    );
+}
