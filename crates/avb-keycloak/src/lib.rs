@@ -490,6 +490,64 @@ impl AdminClient {
         Ok(())
     }
 
+    /// Whether `username` (or e-mail) signs in with `password` through `client_id`'s direct
+    /// grant: a token request at the realm's token endpoint (the token is thrown away).
+    /// `Ok(false)` when Keycloak says the credentials are wrong.
+    pub async fn check_password(
+        &self,
+        client_id: &str,
+        client_secret: Option<&str>,
+        username: &str,
+        password: &str,
+    ) -> Result<bool> {
+        let url = format!(
+            "{}/realms/{}/protocol/openid-connect/token",
+            self.base, self.realm
+        );
+        let mut form = vec![
+            ("grant_type", "password"),
+            ("client_id", client_id),
+            ("username", username),
+            ("password", password),
+        ];
+        if let Some(s) = client_secret {
+            form.push(("client_secret", s));
+        }
+        let res = self
+            .http
+            .post(&url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| unreachable_err("password check", e))?;
+        if res.status() == StatusCode::UNAUTHORIZED || res.status() == StatusCode::BAD_REQUEST {
+            let body: serde_json::Value = res.json().await.unwrap_or_default();
+            if body["error"] == "invalid_grant" {
+                return Ok(false);
+            }
+            return Err(Error::Status {
+                what: "password check".into(),
+                status: StatusCode::BAD_REQUEST,
+                body: body.to_string(),
+            });
+        }
+        check("password check", res).await.map(|_| true)
+    }
+
+    /// `PUT /users/{id}/reset-password`: sets a permanent password (Keycloak applies the
+    /// realm's password policy and answers 400 with why when it refuses).
+    pub async fn reset_password(&self, id: Uuid, password: &str) -> Result<()> {
+        self.send(
+            "password reset",
+            Method::PUT,
+            &format!("/users/{id}/reset-password"),
+            &[],
+            Some(&serde_json::json!({"type": "password", "value": password, "temporary": false})),
+        )
+        .await
+        .map(drop)
+    }
+
     /// `PUT /users/{id}` with the first and last name changed (the full representation is read
     /// and written back).
     pub async fn set_names(&self, id: Uuid, first: &str, last: &str) -> Result<()> {

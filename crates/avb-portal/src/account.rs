@@ -268,6 +268,12 @@ pub async fn totp_form(
     State(state): State<PortalState>,
     v: Visitor,
 ) -> Result<Response, PageError> {
+    if keycloak_holds_accounts(&state) {
+        let page = KeycloakTotpPage {
+            chrome: v.chrome("/account", None),
+        };
+        return Ok(render(&page, StatusCode::OK));
+    }
     let on = totp_on(&state, &v).await?;
     match local::totp_begin(&v.scope) {
         Ok((secret, _)) => Ok(totp_page(
@@ -279,6 +285,28 @@ pub async fn totp_form(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Keycloak holds the portal's accounts (its admin client is configured).
+fn keycloak_holds_accounts(state: &PortalState) -> bool {
+    state.ctx.config.identity.provider == avb_core::config::IdentityProvider::Keycloak
+        && state.ctx.keycloak_admin.is_some()
+}
+
+#[derive(Template)]
+#[template(path = "account/totp_keycloak.html")]
+struct KeycloakTotpPage {
+    chrome: Chrome,
+}
+
+/// `POST /account/totp/keycloak` (requires signing in): Keycloak's `CONFIGURE_TOTP` required
+/// action, completed at the next sign-in (audited).
+pub async fn totp_keycloak(
+    State(state): State<PortalState>,
+    CsrfForm(v, _): CsrfForm<crate::extract::CsrfOnly>,
+) -> Result<Response, PageError> {
+    avb_core::identity::keycloak_account::require_totp(&state.ctx, &v.scope).await?;
+    Ok(Redirect::to("/account?done=totp_keycloak").into_response())
 }
 
 /// The TOTP confirmation form.

@@ -167,6 +167,7 @@ fn toast_message(code: &str) -> Option<&'static str> {
         "settings_saved" => "Settings saved.",
         "voice_saved" => "Voice settings saved. New sessions use them now.",
         "ovos_saved" => "Skill settings saved. New sessions use them.",
+        "totp_keycloak" => "Keycloak will ask you to set up an authenticator at your next sign-in.",
         "skill_settings_saved" => "Settings saved and applied to ovos-core.",
         "skill_installing" => "Installing the skill; its progress shows below.",
         "wake_word_added" => "Wake word added. It listens from the next voice turn.",

@@ -182,6 +182,10 @@ pub fn router(ctx: AppContext) -> Router {
             get(account::totp_form).post(account::totp_enable),
         )
         .route(
+            "/account/totp/keycloak",
+            axum::routing::post(account::totp_keycloak),
+        )
+        .route(
             "/account/totp/disable",
             axum::routing::post(account::totp_disable),
         )

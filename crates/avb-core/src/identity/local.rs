@@ -526,14 +526,30 @@ pub async fn change_password(
         .ok_or(CoreError::Unauthorized("only local users have passwords"))?;
     let tx = ctx.store.platform_tx(true).await?;
     let user = users::get(&tx, uid).await?;
-    if !password::verify(current.to_string(), user.password_hash.clone()).await {
-        return Err(CoreError::Validation(ValidationError::new(
-            "current_password",
-            "is not correct",
-        )));
+    if let Some((kc, id)) =
+        crate::identity::keycloak_account::account(ctx, uid, &user.email).await?
+    {
+        // Keycloak holds the password (C2.3): it checks the current one and sets the new one
+        // under its own policy.
+        crate::identity::keycloak_account::change_password(
+            ctx,
+            kc,
+            id,
+            &user.email,
+            current,
+            new_password,
+        )
+        .await?;
+    } else {
+        if !password::verify(current.to_string(), user.password_hash.clone()).await {
+            return Err(CoreError::Validation(ValidationError::new(
+                "current_password",
+                "is not correct",
+            )));
+        }
+        check_password_policy(new_password, Some(&user.email))?;
+        users::set_password(&tx, uid, password::hash(new_password.to_string()).await?).await?;
     }
-    check_password_policy(new_password, Some(&user.email))?;
-    users::set_password(&tx, uid, password::hash(new_password.to_string()).await?).await?;
     let ended = match scope.session() {
         Some(sid) => auth_sessions::revoke_others(&tx, uid, sid).await?,
         None => {
@@ -810,7 +826,14 @@ pub async fn rename(ctx: &AppContext, scope: &Scope, name: &str) -> CoreResult<(
         .ok_or(CoreError::Unauthorized("only local users have a profile"))?;
     let name = avb_domain::Name::parse("name", name)?;
     let tx = ctx.store.platform_tx(true).await?;
-    users::set_name(&tx, uid, name.as_str()).await?;
+    let user = users::set_name(&tx, uid, name.as_str()).await?;
+    // Keycloak's copy first when it holds the profile (C2.2); a refusal rolls this back.
+    if let Some((kc, id)) =
+        crate::identity::keycloak_account::account(ctx, uid, &user.email).await?
+    {
+        let (first, last) = name.as_str().split_once(' ').unwrap_or((name.as_str(), ""));
+        kc.client().set_names(id, first, last).await?;
+    }
     audit_repo::append(
         &tx,
         audit::entry(

@@ -4,6 +4,7 @@
 pub mod authenticate;
 pub mod jwks;
 pub mod keycloak;
+pub mod keycloak_account;
 pub mod keycloak_admin;
 pub mod keycloak_sync;
 pub mod local;

@@ -772,3 +772,127 @@ async fn role_changes_and_removals_are_written_to_keycloak() {
         "no tenant, no role: nothing here"
     );
 }
+
+/// A portal user's own account when Keycloak holds it: the name is written to Keycloak, the
+/// password is checked and changed in Keycloak (a wrong current one changes nothing; the new
+/// one signs in at Keycloak), and two-factor sign-in becomes Keycloak's CONFIGURE_TOTP
+/// required action.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_changes_go_to_keycloak() {
+    let Some(kc) = keycloak() else {
+        eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
+        return;
+    };
+    let issuer = format!("{kc}/realms/avb");
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.identity.provider = avb_core::config::IdentityProvider::Keycloak;
+        c.keycloak.issuer = Some(issuer.clone());
+        c.keycloak.admin_client_id = Some("avb-admin".into());
+        c.keycloak.admin_client_secret = Some(avb_core::Secret::new("avb-admin-secret"));
+        c.oidc.issuer = Some(issuer.clone());
+        c.oidc.client_id = "avb-portal".into();
+        c.oidc.client_secret = Some(avb_core::Secret::new("avb-portal-secret"));
+    })
+    .await;
+    let tenant = app.create_tenant("Keycloak Accounts").await;
+    let pat = unique("pat");
+    let id = create_user(&kc, &pat, &["developer"], Some(tenant)).await;
+    let mut browser = sso_sign_in(&app, &kc, &pat).await;
+    let html = browser
+        .get(&format!("{}/account", app.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = avb_testkit::browser::field(&html, "csrf");
+    let kc_user = |kc: String| async move {
+        let admin = admin_token(&kc).await;
+        reqwest::Client::new()
+            .get(format!("{kc}/admin/realms/avb/users/{id}"))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+
+    // Name.
+    let res = browser
+        .post(
+            &format!("{}/account/profile", app.base),
+            &[("csrf", &csrf), ("name", "Pat Keycloakson")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let u = kc_user(kc.clone()).await;
+    assert_eq!(
+        (u["firstName"].as_str(), u["lastName"].as_str()),
+        (Some("Pat"), Some("Keycloakson")),
+        "{u}"
+    );
+
+    // Password: a wrong current one is refused inline and changes nothing.
+    let res = browser
+        .post(
+            &format!("{}/account/password", app.base),
+            &[
+                ("csrf", &csrf),
+                ("current", "not-it"),
+                ("new", "Kc-Password-43!"),
+                ("confirm", "Kc-Password-43!"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("is not correct"));
+    password_grant(&kc, "avb-portal", &pat, "Kc-Password-42")
+        .await
+        .unwrap();
+    let res = browser
+        .post(
+            &format!("{}/account/password", app.base),
+            &[
+                ("csrf", &csrf),
+                ("current", "Kc-Password-42"),
+                ("new", "Kc-Password-43!"),
+                ("confirm", "Kc-Password-43!"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert!(
+        password_grant(&kc, "avb-portal", &pat, "Kc-Password-42")
+            .await
+            .is_err()
+    );
+    password_grant(&kc, "avb-portal", &pat, "Kc-Password-43!")
+        .await
+        .unwrap();
+
+    // Two-factor sign-in: Keycloak's required action.
+    let page = browser
+        .get(&format!("{}/account/totp", app.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Set up at my next sign-in"), "{page}");
+    let res = browser
+        .post(
+            &format!("{}/account/totp/keycloak", app.base),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let u = kc_user(kc.clone()).await;
+    assert!(
+        u["requiredActions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "CONFIGURE_TOTP"),
+        "{u}"
+    );
+}
