@@ -83,6 +83,10 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/auth/oidc/start", get(oidc::start))
         .route("/auth/oidc/callback", get(oidc::callback))
+        .route(
+            "/auth/oidc/backchannel-logout",
+            axum::routing::post(oidc::backchannel_logout),
+        )
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard/panel", get(dashboard::refresh))
         .route("/dashboard/status", get(dashboard::status))

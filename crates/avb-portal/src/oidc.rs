@@ -208,3 +208,51 @@ pub async fn callback(
         }
     }
 }
+
+/// The provider's back-channel logout request (a form with `logout_token`).
+#[derive(Debug, Deserialize)]
+pub struct LogoutToken {
+    #[serde(default)]
+    logout_token: String,
+}
+
+/// `POST /auth/oidc/backchannel-logout` (public; OpenID Connect Back-Channel Logout): the
+/// provider's signed logout token ends the user's portal sessions. 400 for a token that does not
+/// verify; `Cache-Control: no-store` as the specification asks.
+pub async fn backchannel_logout(
+    State(state): State<PortalState>,
+    axum::extract::Form(f): axum::extract::Form<LogoutToken>,
+) -> Response {
+    let no_store = |status: StatusCode, body: &'static str| {
+        let mut res = (status, body).into_response();
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+        res
+    };
+    let Some(oidc) = state.ctx.oidc.clone() else {
+        return no_store(StatusCode::NOT_FOUND, "Single sign-on is not configured.");
+    };
+    let (sub, _sid) = match oidc.verify_logout_token(&f.logout_token).await {
+        Ok(claims) => claims,
+        Err(e) => {
+            tracing::warn!(error = %e, "oidc: back-channel logout token refused");
+            return no_store(StatusCode::BAD_REQUEST, "invalid_request");
+        }
+    };
+    let Some(sub) = sub else {
+        // Sessions are not tracked by the provider's session id here: nothing to end.
+        return no_store(StatusCode::OK, "");
+    };
+    match avb_core::identity::keycloak_sync::provider_logout(&state.ctx, &sub).await {
+        Ok(n) => {
+            tracing::info!(subject = %sub, sessions_ended = n, "oidc: back-channel logout");
+            no_store(StatusCode::OK, "")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "oidc: back-channel logout failed");
+            no_store(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        }
+    }
+}

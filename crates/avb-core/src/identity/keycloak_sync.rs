@@ -195,3 +195,53 @@ pub async fn sync(
     }
     Ok(out)
 }
+
+/// The identity provider said (back-channel logout) that `subject` signed out: every portal
+/// session of the local user with that id ends here and on every replica (audited). Returns
+/// how many ended; a subject this platform does not know ends nothing.
+pub async fn provider_logout(ctx: &AppContext, subject: &str) -> CoreResult<u64> {
+    let Ok(id) = subject.parse::<uuid::Uuid>() else {
+        return Ok(0);
+    };
+    let uid = UserId(id);
+    let tx = ctx.store.platform_tx(true).await?;
+    let Ok(user) = users::get(&tx, uid).await else {
+        return Ok(0);
+    };
+    let ended = avb_storage::repos::auth_sessions::revoke_all_for_user(&tx, uid).await?;
+    let scope = Scope::new(
+        Actor::External {
+            subject: subject.to_string(),
+            email: user.email.clone(),
+        },
+        None,
+        None,
+        false,
+        None,
+        RequestMeta {
+            ip: "identity provider".into(),
+            user_agent: "back-channel logout".into(),
+            request_id: String::new(),
+        },
+    );
+    audit_repo::append(
+        &tx,
+        audit::entry(
+            &scope,
+            None,
+            "user.provider_logout",
+            "user",
+            uid,
+            serde_json::json!({"sessions_ended": ended}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    ctx.revocations
+        .revoke(
+            None,
+            vec![crate::services::revocation::Revocation::User(uid)],
+        )
+        .await;
+    Ok(ended)
+}

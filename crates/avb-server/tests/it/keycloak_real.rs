@@ -896,3 +896,130 @@ async fn account_changes_go_to_keycloak() {
         "{u}"
     );
 }
+
+/// Back-channel logout: when Keycloak ends a user's session (here an administrator's logout),
+/// it posts a signed logout token to the portal, which ends the user's portal sessions; a
+/// forged token is refused with 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keycloak_back_channel_logout_ends_portal_sessions() {
+    let Some(kc) = keycloak() else {
+        eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
+        return;
+    };
+    let issuer = format!("{kc}/realms/avb");
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.identity.provider = avb_core::config::IdentityProvider::Keycloak;
+        c.keycloak.issuer = Some(issuer.clone());
+        c.oidc.issuer = Some(issuer.clone());
+        c.oidc.client_id = "avb-portal-bcl".into();
+        // Online sessions only: Keycloak's logouts (and so its back-channel calls) concern
+        // them, not offline ones.
+        c.oidc.scopes = "openid email profile".into();
+        c.oidc.client_secret = Some(avb_core::Secret::new("avb-portal-bcl-secret"));
+    })
+    .await;
+    // This test's own client learns where to send logouts (the bootstrap administrator of
+    // `scripts/keycloak.sh` changes clients; the platform's service account cannot).
+    let admin = token(
+        &kc,
+        "master",
+        &[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", "admin"),
+            ("password", "avb-keycloak-admin"),
+        ],
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let clients: Vec<Value> = http
+        .get(format!(
+            "{kc}/admin/realms/avb/clients?clientId=avb-portal-bcl"
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut client = clients[0].clone();
+    client["frontchannelLogout"] = json!(false);
+    client["attributes"]["backchannel.logout.url"] =
+        json!(format!("{}/auth/oidc/backchannel-logout", app.base));
+    let res = http
+        .put(format!(
+            "{kc}/admin/realms/avb/clients/{}",
+            client["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&admin)
+        .json(&client)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+
+    let tenant = app.create_tenant("Keycloak Logout").await;
+    let lou = unique("lou");
+    let id = create_user(&kc, &lou, &["viewer"], Some(tenant)).await;
+    let mut browser = sso_sign_in(&app, &kc, &lou).await;
+    assert_eq!(
+        browser
+            .get(&format!("{}/dashboard", app.base))
+            .await
+            .status(),
+        200
+    );
+
+    // A forged token: refused.
+    let res = http
+        .post(format!("{}/auth/oidc/backchannel-logout", app.base))
+        .form(&[(
+            "logout_token",
+            resign(
+                &password_grant(&kc, "avb-portal", &lou, "Kc-Password-42")
+                    .await
+                    .unwrap(),
+            ),
+        )])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        browser
+            .get(&format!("{}/dashboard", app.base))
+            .await
+            .status(),
+        200
+    );
+
+    // Keycloak ends the user's sessions: it tells the portal, which signs them out.
+    let started = Instant::now();
+    let res = http
+        .post(format!("{kc}/admin/realms/avb/users/{id}/logout"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    loop {
+        let status = browser
+            .get(&format!("{}/dashboard", app.base))
+            .await
+            .status();
+        if status == 303 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still signed in: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "back-channel logout: portal session ended {:?} after Keycloak's logout",
+        started.elapsed()
+    );
+}
