@@ -117,6 +117,15 @@ pub async fn my_logins(
         "only local users have a login history",
     ))?;
     let tx = ctx.store.platform_tx(false).await?;
+    let user = avb_storage::repos::users::get(&tx, id).await?;
+    // Keycloak signs the user in (C2.5): its events are the history (newest first, one page).
+    if let Some((kc, kid)) =
+        crate::identity::keycloak_account::account(ctx, id, &user.email).await?
+    {
+        tx.commit().await?;
+        let items = kc.login_history(kid, page.limit.clamp(1, 100)).await?;
+        return Ok(Page { items, next: None });
+    }
     let p = login_events::list_for_user(&tx, id, page).await?;
     tx.commit().await?;
     Ok(p.map(LoginEvent::from))

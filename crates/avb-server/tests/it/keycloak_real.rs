@@ -871,6 +871,18 @@ async fn account_changes_go_to_keycloak() {
         .await
         .unwrap();
 
+    // The sign-in history is Keycloak's: the refused check of the wrong password shows.
+    let html = browser
+        .get(&format!("{}/account", app.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("refused (invalid_user_credentials)"),
+        "Keycloak's events on the account page: {html}"
+    );
+
     // Two-factor sign-in: Keycloak's required action.
     let page = browser
         .get(&format!("{}/account/totp", app.base))
