@@ -157,6 +157,9 @@ fn three_replicas_behave_as_one_platform() {
     let redis_port = free_port();
     let mut redis = start_redis(redis_port);
     let env = Env::new();
+    let _broker = crate::kafka::BROKER
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let kafka = std::env::var("TEST_KAFKA_BROKERS")
         .ok()
         .filter(|b| !b.is_empty());
