@@ -548,6 +548,110 @@ impl AdminClient {
         .map(drop)
     }
 
+    /// Sends an admin request with a form body (the organization invitation endpoints take
+    /// forms); retries once on 401 like [`Self::send`].
+    async fn send_form(&self, what: &str, path: &str, form: &[(&str, &str)]) -> Result<()> {
+        let url = self.admin_url(path);
+        let mut retried = false;
+        loop {
+            let token = self.token().await?;
+            let res = self
+                .http
+                .post(&url)
+                .bearer_auth(&token)
+                .form(form)
+                .send()
+                .await
+                .map_err(|e| unreachable_err(what, e))?;
+            if res.status() == StatusCode::UNAUTHORIZED && !retried {
+                retried = true;
+                *self.token.lock().await = None;
+                continue;
+            }
+            return check(what, res).await.map(drop);
+        }
+    }
+
+    /// The id of the organization whose alias is `alias` (the platform uses the tenant id),
+    /// created as `name` when the realm has none (`GET|POST /organizations`).
+    pub async fn organization(&self, alias: &str, name: &str) -> Result<String> {
+        // The name carries the alias's last 12 characters: searchable, and unique per tenant.
+        let tag: String = alias
+            .chars()
+            .rev()
+            .take(12)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let find = || async {
+            let found: Vec<serde_json::Value> = self
+                .get_json(
+                    "organizations",
+                    "/organizations",
+                    &[("search", tag.clone()), ("max", "50".to_string())],
+                )
+                .await?;
+            Ok::<_, Error>(
+                found
+                    .into_iter()
+                    .find(|o| o["alias"] == alias)
+                    .and_then(|o| o["id"].as_str().map(str::to_string)),
+            )
+        };
+        if let Some(id) = find().await? {
+            return Ok(id);
+        }
+        let body = serde_json::json!({
+            "name": format!("{name} · {tag}"),
+            "alias": alias,
+            "enabled": true,
+            "description": name,
+        });
+        match self
+            .send(
+                "organization",
+                Method::POST,
+                "/organizations",
+                &[],
+                Some(&body),
+            )
+            .await
+        {
+            // Created, or created meanwhile by another replica.
+            Ok(_)
+            | Err(Error::Status {
+                status: StatusCode::CONFLICT,
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+        find().await?.ok_or(Error::NotFound)
+    }
+
+    /// Invites `email` to the organization: Keycloak mails its invitation link, to register
+    /// (`invite-user`) or, for a user the realm already has, to join (`invite-existing-user`).
+    pub async fn invite_to_organization(&self, org: &str, email: &str) -> Result<()> {
+        match self.find_by_email(email).await? {
+            Some(u) => {
+                self.send_form(
+                    "organization invitation",
+                    &format!("/organizations/{org}/members/invite-existing-user"),
+                    &[("id", u.id.as_str())],
+                )
+                .await
+            }
+            None => {
+                self.send_form(
+                    "organization invitation",
+                    &format!("/organizations/{org}/members/invite-user"),
+                    &[("email", email)],
+                )
+                .await
+            }
+        }
+    }
+
     /// `PUT /users/{id}` with the first and last name changed (the full representation is read
     /// and written back).
     pub async fn set_names(&self, id: Uuid, first: &str, last: &str) -> Result<()> {

@@ -202,6 +202,30 @@ impl KeycloakAdmin {
             .and_then(|u| u.id.parse().ok()))
     }
 
+    /// Invites `email` to the tenant's Keycloak organization (created on first use, alias the
+    /// tenant id): Keycloak sends its own invitation e-mail (B7.2).
+    pub async fn invite(&self, tenant: TenantId, tenant_name: &str, email: &str) -> CoreResult<()> {
+        let org = self
+            .client
+            .organization(&tenant.to_string(), tenant_name)
+            .await?;
+        Ok(self.client.invite_to_organization(&org, email).await?)
+    }
+
+    /// Writes the user's tenant and tenant role to Keycloak without ending their sessions
+    /// (an invitation taken up at sign-in: the next token carries them).
+    pub async fn grant_tenant_role(
+        &self,
+        id: Uuid,
+        tenant: TenantId,
+        role: &str,
+    ) -> CoreResult<()> {
+        Ok(self
+            .client
+            .set_tenant_role(id, &self.tenant_attribute, Some(tenant), Some(role))
+            .await?)
+    }
+
     /// Writes the user's tenant and tenant role to Keycloak (`None`: no tenant) and ends their
     /// Keycloak sessions, so their next token carries the change.
     pub async fn set_tenant_role(

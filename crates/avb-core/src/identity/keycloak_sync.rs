@@ -49,10 +49,24 @@ pub async fn sync(
         None => None,
     };
     // The tenant named must exist (a token can name any id).
-    let wanted = match (tenant, role) {
+    let mut wanted = match (tenant, role) {
         (Some(t), Some(r)) => Some((t, r)),
         _ => None,
     };
+    // Keycloak names no tenant yet: an invitation waiting for this e-mail (sent through
+    // Keycloak's organization invitation) is taken up now, with the role it carries.
+    let mut invited = None;
+    if wanted.is_none() {
+        let tx = ctx.store.platform_tx(false).await?;
+        let pending = avb_storage::repos::invitations::pending_by_email(&tx, &email).await?;
+        tx.commit().await?;
+        if let Some(inv) = pending
+            && let Ok(r) = crate::services::members::parse_tenant_role(&inv.role)
+        {
+            wanted = Some((TenantId(inv.tenant_id), r));
+            invited = Some(inv);
+        }
+    }
     let scope = Scope::new(
         Actor::External {
             subject: id.subject.clone(),
@@ -64,6 +78,7 @@ pub async fn sync(
         None,
         meta.clone(),
     );
+    let from_invitation = invited.is_some();
     let mut out = Synced::default();
     let tx = ctx.store.platform_tx(true).await?;
     if let Some((t, _)) = wanted {
@@ -160,6 +175,9 @@ pub async fn sync(
                 out.joined = Some((t, r.as_str().to_string()));
             }
         }
+        if let Some(inv) = invited.take() {
+            avb_storage::repos::invitations::mark_accepted(&tx, inv).await?;
+        }
         if out.role_changed.is_some() || out.joined.is_some() {
             let summary =
                 serde_json::json!({"user_id": uid, "role": r.as_str(), "source": "keycloak"});
@@ -183,6 +201,14 @@ pub async fn sync(
             crate::services::events::record(&tx, kind, summary).await?;
         }
         tx.commit().await?;
+        // Keycloak learns the tenant and role too, so the user's next token carries them.
+        if from_invitation
+            && out.joined.is_some()
+            && let Some(kc) = &ctx.keycloak_admin
+            && let Ok(kid) = id.subject.parse::<uuid::Uuid>()
+        {
+            kc.grant_tenant_role(kid, t, r.as_str()).await?;
+        }
     }
     if !out.left.is_empty() || out.role_changed.is_some() || out.saas_admin_changed {
         // Sessions that cached the old roles pick up the new ones now.

@@ -124,6 +124,15 @@ async fn invite_in(
         Utc::now() + Duration::days(INVITATION_DAYS),
     )
     .await?;
+    // Keycloak holds the accounts: it sends its own organization invitation (B7.2); the role
+    // waits here and is granted when the invitee first signs in.
+    let via_keycloak = match (&ctx.keycloak_admin, ctx.config.identity.provider) {
+        (Some(kc), crate::config::IdentityProvider::Keycloak) => {
+            kc.invite(tenant, &tenant_row.name, email.as_str()).await?;
+            true
+        }
+        _ => false,
+    };
     let link = format!(
         "{}/invitations/accept?token={token}",
         ctx.config.public_url()
@@ -134,15 +143,17 @@ async fn invite_in(
         tenant_row.name,
         role.as_str()
     );
-    ctx.mailer
-        .queue(
-            &tx,
-            email.as_str(),
-            &format!("Join {} on AgentVoiceBox", tenant_row.name),
-            &body,
-        )
-        .await?;
-    let summary = serde_json::json!({"email": email.as_str(), "role": role.as_str()});
+    if !via_keycloak {
+        ctx.mailer
+            .queue(
+                &tx,
+                email.as_str(),
+                &format!("Join {} on AgentVoiceBox", tenant_row.name),
+                &body,
+            )
+            .await?;
+    }
+    let summary = serde_json::json!({"email": email.as_str(), "role": role.as_str(), "via_keycloak": via_keycloak});
     audit_repo::append(
         &tx,
         audit::entry(

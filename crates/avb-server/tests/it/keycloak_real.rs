@@ -13,6 +13,23 @@ use avb_testkit::{Db, TestApp, spawn_app_with};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
+/// The realm has one SMTP setting: tests that point it at their own catcher take turns.
+static REALM_SMTP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Points the realm's mail at a fresh local catcher; returns what it receives first.
+async fn realm_mail(kc: &str) -> tokio::sync::oneshot::Receiver<String> {
+    let (port, mail) = crate::identity::smtp_sink().await;
+    let res = reqwest::Client::new()
+        .put(format!("{kc}/admin/realms/avb"))
+        .bearer_auth(admin_token(kc).await)
+        .json(&json!({"smtpServer": {"host": "127.0.0.1", "port": port.to_string(), "from": "sso@avb.test", "fromDisplayName": "AgentVoiceBox", "auth": "false", "ssl": "false", "starttls": "false"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    mail
+}
+
 fn keycloak() -> Option<String> {
     std::env::var("TEST_KEYCLOAK_URL")
         .ok()
@@ -308,16 +325,8 @@ async fn the_saas_admin_administers_real_keycloak_users() {
         .unwrap();
 
     // Password reset: Keycloak mails its own link, here to a local SMTP catcher.
-    let (port, mail) = crate::identity::smtp_sink().await;
-    let admin = admin_token(&kc).await;
-    let res = reqwest::Client::new()
-        .put(format!("{kc}/admin/realms/avb"))
-        .bearer_auth(&admin)
-        .json(&json!({"smtpServer": {"host": "127.0.0.1", "port": port.to_string(), "from": "sso@avb.test", "fromDisplayName": "AgentVoiceBox", "auth": "false", "ssl": "false", "starttls": "false"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    let _smtp = REALM_SMTP.lock().await;
+    let mail = realm_mail(&kc).await;
     avb_core::services::platform::send_password_reset(&app.ctx, &op, id)
         .await
         .unwrap();
@@ -330,6 +339,39 @@ async fn the_saas_admin_administers_real_keycloak_users() {
         message.contains("login-actions/action-token") || message.contains("action-token"),
         "Keycloak's action link: {message}"
     );
+}
+
+/// Signs in on Keycloak's login page: one form, or two once the realm has organizations (then
+/// Keycloak asks for the username first). `Ok` with where Keycloak sends the browser, `Err`
+/// with the page it showed instead (e.g. "Invalid username or password").
+async fn kc_login(
+    idp: &mut crate::oidc_login::Agent,
+    kc: &str,
+    page: &str,
+    user: &str,
+    password: &str,
+) -> Result<String, String> {
+    let mut page = page.to_string();
+    for _ in 0..2 {
+        let res = idp
+            .post(
+                &form_action(&page),
+                &[("username", user), ("password", password)],
+            )
+            .await;
+        if res.status() == reqwest::StatusCode::FOUND {
+            return Ok(crate::oidc_login::location(&res, kc));
+        }
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        page = res.text().await.unwrap();
+        if page.contains("Invalid username or password")
+            || page.contains("Invalid password")
+            || !page.contains("name=\"password\"")
+        {
+            break;
+        }
+    }
+    Err(page)
 }
 
 /// Keycloak's login form's action (its HTML escapes `&`).
@@ -381,28 +423,18 @@ async fn portal_sign_in_through_the_real_keycloak() {
 
     // Keycloak's login page; a wrong password stays there.
     let page = idp.get(&authorize).await.text().await.unwrap();
-    let res = idp
-        .post(
-            &form_action(&page),
-            &[("username", &lin), ("password", "wrong")],
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let page = res.text().await.unwrap();
-    assert!(page.contains("Invalid username or password"), "{page}");
-    let res = idp
-        .post(
-            &form_action(&page),
-            &[("username", &lin), ("password", "Kc-Password-42")],
-        )
-        .await;
-    assert_eq!(
-        res.status(),
-        StatusCode::FOUND,
-        "{}",
-        res.text().await.unwrap()
+    let page = kc_login(&mut idp, &kc, &page, &lin, "wrong")
+        .await
+        .unwrap_err();
+    // (Once the realm has organizations, Keycloak asks for the username first and says
+    // "Invalid password." on the second page.)
+    assert!(
+        page.contains("Invalid username or password") || page.contains("Invalid password"),
+        "{page}"
     );
-    let back = location(&res, &kc);
+    let back = kc_login(&mut idp, &kc, &page, &lin, "Kc-Password-42")
+        .await
+        .unwrap();
     assert!(
         back.starts_with(&format!("{}/auth/oidc/callback?", app.base)),
         "{back}"
@@ -465,14 +497,9 @@ async fn sso_sign_in(app: &TestApp, kc: &str, user: &str) -> crate::oidc_login::
     let res = browser.get(&format!("{}/auth/oidc/start", app.base)).await;
     let authorize = location(&res, &app.base);
     let page = idp.get(&authorize).await.text().await.unwrap();
-    let res = idp
-        .post(
-            &form_action(&page),
-            &[("username", user), ("password", "Kc-Password-42")],
-        )
-        .await;
-    assert_eq!(res.status(), 302, "{}", res.text().await.unwrap());
-    let back = location(&res, kc);
+    let back = kc_login(&mut idp, kc, &page, user, "Kc-Password-42")
+        .await
+        .unwrap();
     let res = browser.get(&back).await;
     assert_eq!(res.status(), 303);
     assert_eq!(
@@ -1034,4 +1061,110 @@ async fn keycloak_back_channel_logout_ends_portal_sessions() {
         "back-channel logout: portal session ended {:?} after Keycloak's logout",
         started.elapsed()
     );
+}
+
+/// Invitations when Keycloak holds the accounts (B7.2): the tenant's Keycloak organization is
+/// created on first use and Keycloak mails its own invitation (to register, or for a user it
+/// already has, to join); the role waits here and is granted when the invitee first signs in to
+/// the portal, written to Keycloak too, and the invitation is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_go_through_keycloak_organizations() {
+    let Some(kc) = keycloak() else {
+        eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
+        return;
+    };
+    let issuer = format!("{kc}/realms/avb");
+    let app = spawn_app_with(Db::Sqlite, |c| {
+        c.identity.provider = avb_core::config::IdentityProvider::Keycloak;
+        c.keycloak.issuer = Some(issuer.clone());
+        c.keycloak.admin_client_id = Some("avb-admin".into());
+        c.keycloak.admin_client_secret = Some(avb_core::Secret::new("avb-admin-secret"));
+        c.oidc.issuer = Some(issuer.clone());
+        c.oidc.client_id = "avb-portal".into();
+        c.oidc.client_secret = Some(avb_core::Secret::new("avb-portal-secret"));
+    })
+    .await;
+    let tenant = app.create_tenant("Keycloak Invites").await;
+    let ivy = unique("ivy");
+    create_user(&kc, &ivy, &["tenant_owner"], Some(tenant)).await;
+    let owner = password_grant(&kc, "avb-portal", &ivy, "Kc-Password-42")
+        .await
+        .unwrap();
+    let ned = unique("ned");
+    let ned_id = create_user(&kc, &ned, &[], None).await;
+    let _smtp = REALM_SMTP.lock().await;
+
+    // A user Keycloak already has: invited to join the organization.
+    let mail = realm_mail(&kc).await;
+    let (status, inv) = app
+        .post(
+            "/api/v1/invitations",
+            &owner,
+            json!({"email": format!("{ned}@acme.test"), "role": "developer"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{inv}");
+    let message = tokio::time::timeout(Duration::from_secs(20), mail)
+        .await
+        .expect("Keycloak sent no invitation")
+        .unwrap();
+    assert!(message.contains(&format!("{ned}@acme.test")), "{message}");
+    assert!(message.to_lowercase().contains("organization"), "{message}");
+    let admin = admin_token(&kc).await;
+    let orgs: Vec<Value> = reqwest::Client::new()
+        .get(format!("{kc}/admin/realms/avb/organizations?max=100"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        orgs.iter().any(|o| o["alias"] == tenant.to_string()),
+        "the tenant's organization: {orgs:?}"
+    );
+
+    // A new person: Keycloak's invitation to register.
+    let mail = realm_mail(&kc).await;
+    let newcomer = format!("{}@acme.test", unique("new"));
+    let (status, body) = app
+        .post(
+            "/api/v1/invitations",
+            &owner,
+            json!({"email": newcomer, "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let message = tokio::time::timeout(Duration::from_secs(20), mail)
+        .await
+        .expect("Keycloak sent no invitation")
+        .unwrap();
+    assert!(message.contains(&newcomer), "{message}");
+
+    // Ned signs in: the invited role is his, here and in Keycloak.
+    sso_sign_in(&app, &kc, &ned).await;
+    assert_eq!(
+        memberships_of(&app, ned_id).await,
+        vec![(tenant, "developer".to_string())]
+    );
+    assert_eq!(
+        realm_roles_of(&kc, ned_id).await,
+        vec!["developer".to_string()]
+    );
+    let (_, list) = app.get("/api/v1/invitations?status=accepted", &owner).await;
+    assert!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["email"] == format!("{ned}@acme.test")),
+        "{list}"
+    );
+    // His next token carries the tenant, so the API agrees.
+    let t = password_grant(&kc, "avb-portal", &ned, "Kc-Password-42")
+        .await
+        .unwrap();
+    let (_, me) = app.get("/api/v1/me", &t).await;
+    assert_eq!(me["role"], "developer", "{me}");
 }

@@ -54,7 +54,8 @@ async fn start_provider(port: u16, app_base: &str) -> tokio::process::Child {
         .spawn()
         .expect("node");
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+    // Generous: node starting while the whole suite loads two cores.
+    let ready = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
         .await
         .expect("provider ready in time")
         .unwrap()

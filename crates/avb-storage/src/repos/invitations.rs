@@ -8,7 +8,7 @@ use crate::store::{TenantTx, Tx};
 use avb_domain::InvitationStatus;
 use avb_domain::{InvitationId, UserId};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 /// Creates a pending invitation in the transaction's tenant.
 pub async fn insert(
@@ -61,6 +61,19 @@ pub async fn pending_for(tx: &TenantTx, email: &str) -> StorageResult<bool> {
         .one(tx.conn())
         .await?
         .is_some())
+}
+
+/// The newest pending, unexpired invitation for `email` in any tenant (a platform
+/// transaction; a tenant transaction sees only its own).
+pub async fn pending_by_email(tx: &Tx, email: &str) -> StorageResult<Option<Model>> {
+    let mut q = Entity::find()
+        .filter(Column::Email.eq(email))
+        .filter(Column::Status.eq(InvitationStatus::Pending.as_str()))
+        .filter(Column::ExpiresAt.gt(Utc::now()));
+    if let Some(t) = tx.tenant() {
+        q = q.filter(Column::TenantId.eq(t.as_uuid()));
+    }
+    Ok(q.order_by_desc(Column::CreatedAt).one(tx.conn()).await?)
 }
 
 /// Finds an invitation by token hash (within the tenant of a tenant transaction).
