@@ -7,8 +7,50 @@ import asyncio
 import base64
 import json
 import sys
+import typing
 
 from openai import AsyncOpenAI
+from openai.types.beta.realtime import RealtimeServerEvent as BetaServerEvent
+from openai.types.realtime import RealtimeServerEvent as GaServerEvent
+from pydantic import TypeAdapter
+
+# Every server event is also checked against the SDK's own models (its parser alone is lenient).
+GA_EVENTS = TypeAdapter(GaServerEvent)
+BETA_EVENTS = TypeAdapter(BetaServerEvent)
+
+
+def why(adapter: TypeAdapter, kind: str, raw: bytes):
+    """The validation errors of the union member for `kind` (the union's own are too many);
+    None when the only one is the model id (see below)."""
+    union = GaServerEvent if adapter is GA_EVENTS else BetaServerEvent
+    for model in typing.get_args(typing.get_args(union)[0]) or typing.get_args(union):
+        field = getattr(model, "model_fields", {}).get("type")
+        if field is not None and typing.get_args(field.annotation) == (kind,):
+            try:
+                model.model_validate_json(raw)
+            except Exception as e:  # noqa: BLE001
+                errors = [x for x in e.errors() if x["loc"] != ("session", "model")]
+                if not errors:
+                    # The beta models list OpenAI's own model names; a self-hosted platform's
+                    # model ids are its own. Nothing else is wrong with the event.
+                    return None
+                return "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in errors[:5])
+            return "valid alone, refused by the union"
+    return "no event of this type in the SDK"
+
+
+async def events(conn, adapter: TypeAdapter, invalid: list):
+    """The connection's events, each validated against `adapter` first (failures collected)."""
+    while True:
+        raw = await conn.recv_bytes()
+        try:
+            adapter.validate_json(raw)
+        except Exception:  # noqa: BLE001 - any validation failure is reported
+            kind = json.loads(raw).get("type")
+            error = why(adapter, kind, raw)
+            if error is not None:
+                invalid.append({"type": kind, "error": error})
+        yield conn.parse_event(raw)
 
 
 async def ga(base: str, key: str) -> dict:
@@ -24,7 +66,8 @@ async def ga(base: str, key: str) -> dict:
         await conn.response.create()
         text = ""
         status = None
-        async for event in conn:
+        invalid = []
+        async for event in events(conn, GA_EVENTS, invalid):
             seen.append(event.type)
             if event.type == "response.output_text.delta":
                 text += event.delta
@@ -32,7 +75,7 @@ async def ga(base: str, key: str) -> dict:
                 status = event.response.status
                 break
         return {"session_type": created.session.type, "events": seen, "text": text, "status": status,
-                "typed_delta": any(t == "response.output_text.delta" for t in seen)}
+                "typed_delta": any(t == "response.output_text.delta" for t in seen), "invalid": invalid}
 
 
 async def beta(base: str, key: str) -> dict:
@@ -48,14 +91,15 @@ async def beta(base: str, key: str) -> dict:
         await conn.response.create()
         text = ""
         status = None
-        async for event in conn:
+        invalid = []
+        async for event in events(conn, BETA_EVENTS, invalid):
             seen.append(event.type)
             if event.type == "response.text.delta":
                 text += event.delta
             if event.type == "response.done":
                 status = event.response.status
                 break
-        return {"events": seen, "text": text, "status": status}
+        return {"events": seen, "text": text, "status": status, "invalid": invalid}
 
 
 async def secret(base: str, key: str) -> dict:
@@ -95,7 +139,8 @@ async def audio(base: str, key: str, pcm_path: str) -> dict:
         stream = silence[:12_000] + pcm + silence * 2
         for i in range(0, len(stream), 4_800):
             await conn.input_audio_buffer.append(audio=base64.b64encode(stream[i:i + 4_800]).decode())
-        async for event in conn:
+        invalid = []
+        async for event in events(conn, GA_EVENTS, invalid):
             seen.append(event.type)
             if event.type == "conversation.item.input_audio_transcription.completed":
                 heard = event.transcript
@@ -105,7 +150,7 @@ async def audio(base: str, key: str, pcm_path: str) -> dict:
                 answer_audio += len(base64.b64decode(event.delta))
             elif event.type == "response.done":
                 return {"heard": heard, "said": said, "audio_bytes": answer_audio,
-                        "status": event.response.status, "events": seen}
+                        "status": event.response.status, "events": seen, "invalid": invalid}
     return {"events": seen}
 
 

@@ -705,10 +705,12 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
         };
         out.emit(done_kind, done_fields).await;
         let item = message_item(&item_id, &text, job.audio, "completed");
+        // Content-part events name the part `text`/`audio` in both dialects (the SDKs' models
+        // say so; only items' content says `output_text`/`output_audio` in GA).
         let part = match &item.kind {
             ItemKind::Message { content, .. } => content
                 .first()
-                .map(|c| c.render(job.dialect))
+                .map(|c| c.render(Dialect::Beta))
                 .unwrap_or(Value::Null),
             _ => Value::Null,
         };

@@ -209,6 +209,13 @@ async fn official_python_sdk_audio_turn_on_local_engines() {
         "heard {heard:?}"
     );
     assert_eq!(result["status"], "completed", "{result}");
+    // Every event of a voice turn (VAD, transcription, audio deltas, content parts) as the
+    // SDK's own GA models describe it.
+    assert_eq!(
+        result["invalid"],
+        json!([]),
+        "events the SDK's models refuse"
+    );
     assert!(!result["said"].as_str().unwrap_or_default().is_empty());
     assert!(
         result["audio_bytes"].as_u64().unwrap_or(0) > 24_000,

@@ -450,7 +450,17 @@ async fn official_python_sdk_text_turns_in_both_dialects() {
     assert_eq!(ga["status"], "completed");
     assert_eq!(ga["text"], "Hello world.");
     assert_eq!(ga["typed_delta"], true);
+    assert_eq!(
+        ga["invalid"],
+        json!([]),
+        "GA events the SDK's models refuse"
+    );
     let beta = python_sdk(&app, &key, "beta").await;
+    assert_eq!(
+        beta["invalid"],
+        json!([]),
+        "beta events the SDK's models refuse"
+    );
     assert_eq!(beta["status"], "completed", "{beta}");
     assert_eq!(beta["text"], "Hello world.");
     assert!(
