@@ -21,8 +21,9 @@ export KC_BOOTSTRAP_ADMIN_PASSWORD="${KEYCLOAK_ADMIN_PASSWORD:-avb-keycloak-admi
 
 install_keycloak() {
   if [ -x "$DIR/bin/kc.sh" ]; then return 0; fi
-  if ! command -v java >/dev/null || ! command -v mvn >/dev/null || ! command -v unzip >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven unzip >/dev/null
+  if ! command -v java >/dev/null || ! command -v mvn >/dev/null || ! command -v unzip >/dev/null \
+    || ! command -v curl >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven unzip curl >/dev/null
   fi
   echo "fetching Keycloak $VERSION from Maven Central into $DIR" >&2
   local tmp; tmp="$(mktemp -d)"

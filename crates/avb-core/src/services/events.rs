@@ -82,6 +82,8 @@ pub fn partition_of(key: &[u8], partitions: usize) -> usize {
 pub struct Publisher {
     cfg: KafkaConfig,
     conn: tokio::sync::Mutex<Option<Connected>>,
+    /// When published rows were last pruned (at most once a minute, not every scan).
+    pruned: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 struct Connected {
@@ -96,8 +98,21 @@ impl Publisher {
             Arc::new(Self {
                 cfg: cfg.clone(),
                 conn: tokio::sync::Mutex::new(None),
+                pruned: std::sync::Mutex::new(None),
             })
         })
+    }
+
+    /// Whether pruning is due (once a minute); marks it done.
+    fn prune_now(&self) -> bool {
+        let Ok(mut last) = self.pruned.lock() else {
+            return false;
+        };
+        let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+        if due {
+            *last = Some(std::time::Instant::now());
+        }
+        due
     }
 
     fn timeout(&self) -> Duration {
@@ -284,6 +299,11 @@ pub async fn publish_due(ctx: &AppContext) -> CoreResult<usize> {
     let tx = ctx.store.platform_tx(false).await?;
     let due = repo::due(&tx, ctx.config.kafka.batch).await?;
     tx.commit().await?;
+    let prune = publisher.prune_now();
+    if due.is_empty() && !prune {
+        // The common scan: nothing waits, nothing to write.
+        return Ok(0);
+    }
     let (published, error) = if due.is_empty() {
         (Vec::new(), None)
     } else {
@@ -291,7 +311,9 @@ pub async fn publish_due(ctx: &AppContext) -> CoreResult<usize> {
     };
     let tx = ctx.store.platform_tx(true).await?;
     repo::mark_published(&tx, &published, Utc::now()).await?;
-    repo::prune(&tx, now - KEEP_PUBLISHED, None).await?;
+    if prune {
+        repo::prune(&tx, now - KEEP_PUBLISHED, None).await?;
+    }
     tx.commit().await?;
     match error {
         Some(e) => Err(CoreError::EngineFailed(format!(

@@ -140,13 +140,23 @@ async fn create_user(kc: &str, username: &str, roles: &[&str], tenant: Option<Te
     UserId(id.parse().unwrap())
 }
 
-async fn app_on(kc: &str) -> TestApp {
+/// An app with `identity.provider = "keycloak"` on the `avb` realm (the API takes its tokens);
+/// `sso`: the portal signs in through the realm's `avb-portal` client; `admin`: the platform's
+/// service account writes to Keycloak.
+async fn keycloak_app(kc: &str, sso: bool, admin: bool) -> TestApp {
     let issuer = format!("{kc}/realms/avb");
     spawn_app_with(Db::Sqlite, move |c| {
         c.identity.provider = avb_core::config::IdentityProvider::Keycloak;
-        c.keycloak.issuer = Some(issuer);
-        c.keycloak.admin_client_id = Some("avb-admin".into());
-        c.keycloak.admin_client_secret = Some(avb_core::Secret::new("avb-admin-secret"));
+        c.keycloak.issuer = Some(issuer.clone());
+        if admin {
+            c.keycloak.admin_client_id = Some("avb-admin".into());
+            c.keycloak.admin_client_secret = Some(avb_core::Secret::new("avb-admin-secret"));
+        }
+        if sso {
+            c.oidc.issuer = Some(issuer);
+            c.oidc.client_id = "avb-portal".into();
+            c.oidc.client_secret = Some(avb_core::Secret::new("avb-portal-secret"));
+        }
     })
     .await
 }
@@ -164,7 +174,7 @@ async fn real_keycloak_tokens_are_taken_with_their_claims_and_bad_ones_refused()
         eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
         return;
     };
-    let app = app_on(&kc).await;
+    let app = keycloak_app(&kc, false, true).await;
     let tenant = app.create_tenant("Keycloak Acme").await;
     let ada = unique("ada");
     create_user(&kc, &ada, &["tenant_admin"], Some(tenant)).await;
@@ -261,7 +271,7 @@ async fn the_saas_admin_administers_real_keycloak_users() {
         eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
         return;
     };
-    let app = app_on(&kc).await;
+    let app = keycloak_app(&kc, false, true).await;
     let tenant = app.create_tenant("Keycloak Admin Acme").await;
     let op = Scope::local_operator(None);
     let grace = unique("grace");
@@ -532,15 +542,7 @@ async fn keycloak_decides_tenant_and_role_at_portal_sign_in() {
         eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
         return;
     };
-    let issuer = format!("{kc}/realms/avb");
-    let app = spawn_app_with(Db::Sqlite, |c| {
-        c.identity.provider = avb_core::config::IdentityProvider::Keycloak;
-        c.keycloak.issuer = Some(issuer.clone());
-        c.oidc.issuer = Some(issuer.clone());
-        c.oidc.client_id = "avb-portal".into();
-        c.oidc.client_secret = Some(avb_core::Secret::new("avb-portal-secret"));
-    })
-    .await;
+    let app = keycloak_app(&kc, true, false).await;
     let first = app.create_tenant("Keycloak First").await;
     let second = app.create_tenant("Keycloak Second").await;
     let kim = unique("kim");
@@ -697,17 +699,7 @@ async fn role_changes_and_removals_are_written_to_keycloak() {
         eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
         return;
     };
-    let issuer = format!("{kc}/realms/avb");
-    let app = spawn_app_with(Db::Sqlite, |c| {
-        c.identity.provider = avb_core::config::IdentityProvider::Keycloak;
-        c.keycloak.issuer = Some(issuer.clone());
-        c.keycloak.admin_client_id = Some("avb-admin".into());
-        c.keycloak.admin_client_secret = Some(avb_core::Secret::new("avb-admin-secret"));
-        c.oidc.issuer = Some(issuer.clone());
-        c.oidc.client_id = "avb-portal".into();
-        c.oidc.client_secret = Some(avb_core::Secret::new("avb-portal-secret"));
-    })
-    .await;
+    let app = keycloak_app(&kc, true, true).await;
     let tenant = app.create_tenant("Keycloak Team").await;
     let olga = unique("olga");
     let max = unique("max");
@@ -721,7 +713,7 @@ async fn role_changes_and_removals_are_written_to_keycloak() {
         .unwrap();
     let refresh = {
         let res: Value = reqwest::Client::new()
-            .post(format!("{issuer}/protocol/openid-connect/token"))
+            .post(format!("{kc}/realms/avb/protocol/openid-connect/token"))
             .form(&[
                 ("grant_type", "password"),
                 ("client_id", "avb-portal"),
@@ -810,17 +802,7 @@ async fn account_changes_go_to_keycloak() {
         eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
         return;
     };
-    let issuer = format!("{kc}/realms/avb");
-    let app = spawn_app_with(Db::Sqlite, |c| {
-        c.identity.provider = avb_core::config::IdentityProvider::Keycloak;
-        c.keycloak.issuer = Some(issuer.clone());
-        c.keycloak.admin_client_id = Some("avb-admin".into());
-        c.keycloak.admin_client_secret = Some(avb_core::Secret::new("avb-admin-secret"));
-        c.oidc.issuer = Some(issuer.clone());
-        c.oidc.client_id = "avb-portal".into();
-        c.oidc.client_secret = Some(avb_core::Secret::new("avb-portal-secret"));
-    })
-    .await;
+    let app = keycloak_app(&kc, true, true).await;
     let tenant = app.create_tenant("Keycloak Accounts").await;
     let pat = unique("pat");
     let id = create_user(&kc, &pat, &["developer"], Some(tenant)).await;
@@ -1073,17 +1055,7 @@ async fn invitations_go_through_keycloak_organizations() {
         eprintln!("TEST_KEYCLOAK_URL is not set: Keycloak is not exercised in this run");
         return;
     };
-    let issuer = format!("{kc}/realms/avb");
-    let app = spawn_app_with(Db::Sqlite, |c| {
-        c.identity.provider = avb_core::config::IdentityProvider::Keycloak;
-        c.keycloak.issuer = Some(issuer.clone());
-        c.keycloak.admin_client_id = Some("avb-admin".into());
-        c.keycloak.admin_client_secret = Some(avb_core::Secret::new("avb-admin-secret"));
-        c.oidc.issuer = Some(issuer.clone());
-        c.oidc.client_id = "avb-portal".into();
-        c.oidc.client_secret = Some(avb_core::Secret::new("avb-portal-secret"));
-    })
-    .await;
+    let app = keycloak_app(&kc, true, true).await;
     let tenant = app.create_tenant("Keycloak Invites").await;
     let ivy = unique("ivy");
     create_user(&kc, &ivy, &["tenant_owner"], Some(tenant)).await;
