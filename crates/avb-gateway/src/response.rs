@@ -339,15 +339,17 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
     }
     let mut tokens = (0, 0);
     let mut status = avb_domain::TurnStatus::Completed;
-    let items = match stream(&job, &out).await {
+    // `response.done` goes out only after the session has the answer's items (below): a
+    // client acting on it at once must find them in the conversation.
+    let (items, response_done) = match stream(&job, &out).await {
         Ok((items, usage)) => {
             tokens = (
                 usage["input_tokens"].as_u64().unwrap_or(0),
                 usage["output_tokens"].as_u64().unwrap_or(0),
             );
             let rendered: Vec<Value> = items.iter().map(|i| i.render(job.dialect)).collect();
-            out.emit(ServerEvent::ResponseDone, json!({"response": response_object(&id, "completed", rendered, Value::Null, usage)})).await;
-            items
+            let done = json!({"response": response_object(&id, "completed", rendered, Value::Null, usage)});
+            (items, done)
         }
         Err(e) => {
             status = avb_domain::TurnStatus::Failed;
@@ -361,12 +363,9 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
             out.error(&ProtocolError::new(ErrorCode::EngineUnavailable, e.clone()))
                 .await;
             let details = json!({"type": "failed", "error": {"type": "server_error", "code": "engine_unavailable", "message": e}});
-            out.emit(
-                ServerEvent::ResponseDone,
-                json!({"response": response_object(&id, "failed", vec![], details, Value::Null)}),
-            )
-            .await;
-            Vec::new()
+            let done =
+                json!({"response": response_object(&id, "failed", vec![], details, Value::Null)});
+            (Vec::new(), done)
         }
     };
     if let Some(event) = intent.as_mut().filter(|e| e.outcome == "persona") {
@@ -393,6 +392,7 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
             intent,
         })
         .await;
+    out.emit(ServerEvent::ResponseDone, response_done).await;
 }
 
 /// Closes a cancelled response: what was said so far stays, marked incomplete.

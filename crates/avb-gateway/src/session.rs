@@ -366,6 +366,9 @@ impl Session {
         allowance.tick().await;
         loop {
             tokio::select! {
+                // A finished response is taken in before the client's next event.
+                biased;
+                Some(finished) = done_rx.recv() => self.finish(finished).await,
                 msg = stream.next() => match msg {
                     Some(Ok(Message::Text(text))) => self.handle(&emitter, &done_tx, text.as_str()).await,
                     Some(Ok(Message::Binary(_))) => {
@@ -374,7 +377,6 @@ impl Session {
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 },
-                Some(finished) = done_rx.recv() => self.finish(finished).await,
                 _ = live.closed.notified() => {
                     emitter.error(&ProtocolError::new(ErrorCode::SessionClosed, "The session was closed by the server.")).await;
                     let _ = tx.send(Outgoing::Close(1000, "session closed".into())).await;
