@@ -407,6 +407,10 @@ pub async fn admit_session(ctx: &AppContext, tenant: TenantId) -> CoreResult<Pla
     let s = ensure(ctx, tenant).await?;
     let tx = ctx.store.tenant_tx(tenant, false).await?;
     let terms = terms_of(&tx, &s).await?;
+    // Used-up minutes first: that reason holds until the period ends, whatever else closes.
+    if let Some(why) = minutes_used_up(&tx, &s, &terms).await? {
+        return Err(CoreError::LimitReached(why));
+    }
     let l = &terms.limits;
     if let Some(max) = l.concurrent_sessions {
         let live = avb_storage::repos::realtime_sessions::active_ids(&tx)
@@ -418,9 +422,6 @@ pub async fn admit_session(ctx: &AppContext, tenant: TenantId) -> CoreResult<Pla
                 terms.name
             )));
         }
-    }
-    if let Some(why) = minutes_used_up(&tx, &s, &terms).await? {
-        return Err(CoreError::LimitReached(why));
     }
     tx.commit().await?;
     Ok(terms.limits)
