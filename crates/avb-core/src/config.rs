@@ -517,6 +517,10 @@ pub struct RealtimeConfig {
     /// Seconds between checks of a live session's plan allowance (the period's audio minutes);
     /// a session that used it up ends.
     pub allowance_check_secs: u64,
+    /// Answer a voice turn speculatively while the VAD waits out its final silence (the
+    /// answer's events are held until the turn ends and dropped if speech resumes): faster
+    /// replies for some engine work wasted on pauses inside a sentence.
+    pub speculative_responses: bool,
 }
 
 /// A plan's realtime budget per minute.
@@ -539,6 +543,7 @@ impl Default for RealtimeConfig {
             plans: Default::default(),
             lost_after_secs: 60,
             allowance_check_secs: 15,
+            speculative_responses: true,
         }
     }
 }

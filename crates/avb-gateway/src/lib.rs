@@ -3,6 +3,7 @@
 
 mod audio;
 mod connect;
+mod emitter;
 mod engines;
 pub mod limits;
 mod metrics;
@@ -11,6 +12,7 @@ mod response;
 mod secrets;
 mod session;
 mod skills;
+mod speculation;
 pub mod work;
 
 pub use engines::{Engines, TenantLlms};

@@ -376,6 +376,8 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
             .and_then(|p| p.times.llm_first_token_ms);
         event.latency_ms += first_token.unwrap_or(0);
     }
+    // A speculative response reports to the session only once its turn is committed.
+    out.released().await;
     let audio_ms = job.partial.lock().map(|p| p.audio_ms).unwrap_or(0);
     let _ = done
         .send(Finished {
@@ -478,13 +480,15 @@ async fn speak_sentences(
             carry.drain(..whole);
             if sent == 0 {
                 crate::metrics::stage("first_audio", &target.tenant, target.started.elapsed());
-                if let Some(t) = target.turn_ended {
+                // A speculative response's turn ends when its events are released; audio made
+                // before that is timed by the session when it releases them.
+                let turn_ended = target.turn_ended.or_else(|| target.out.released_at());
+                if let Some(t) = turn_ended {
                     crate::metrics::stage("voice_to_voice", &target.tenant, t.elapsed());
                 }
                 if let Ok(mut p) = target.partial.lock() {
                     p.times.first_audio_ms = Some(target.started.elapsed().as_millis() as i64);
-                    p.times.voice_to_voice_ms =
-                        target.turn_ended.map(|t| t.elapsed().as_millis() as i64);
+                    p.times.voice_to_voice_ms = turn_ended.map(|t| t.elapsed().as_millis() as i64);
                 }
             }
             sent += samples.len() as u64;

@@ -12,9 +12,8 @@ use avb_realtime::{
     AudioFormat, ClientEvent, ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role,
     ServerEvent, SessionConfig, TurnDetection, parse_client_event,
 };
-use avb_voice::stt::Transcript;
+use avb_voice::TranscribeOptions;
 use avb_voice::vad::{TurnDetector, TurnEvent};
-use avb_voice::{EngineError, TranscribeOptions};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use base64::Engine as _;
 use futures::{SinkExt, StreamExt};
@@ -54,36 +53,7 @@ async fn allowance_spent(
     Ok(why)
 }
 
-/// What the writer task sends.
-pub(crate) enum Outgoing {
-    Event(Value),
-    Close(u16, String),
-}
-
-/// Sends server events to the client.
-#[derive(Clone)]
-pub(crate) struct Emitter {
-    tx: mpsc::Sender<Outgoing>,
-    dialect: Dialect,
-}
-
-impl Emitter {
-    /// Sends `kind` with `fields` (skipped when the dialect has no such event).
-    pub(crate) async fn emit(&self, kind: ServerEvent, fields: Value) {
-        if let Some(event) = kind.build(self.dialect, fields) {
-            let _ = self.tx.send(Outgoing::Event(event)).await;
-        }
-    }
-
-    /// Sends an `error` event.
-    pub(crate) async fn error(&self, e: &ProtocolError) {
-        let _ = self.tx.send(Outgoing::Event(e.to_event())).await;
-    }
-
-    pub(crate) fn dialect(&self) -> Dialect {
-        self.dialect
-    }
-}
+pub(crate) use crate::emitter::{Emitter, Outgoing};
 
 struct Active {
     id: String,
@@ -121,6 +91,8 @@ pub struct Session {
     budget: Budget,
     /// A transcription started while the VAD waits out a turn's final silence.
     early_stt: Option<EarlyStt>,
+    /// The answer to that transcription, started before the turn ends, its events held.
+    speculation: Option<Speculation>,
     /// The persona (id, published version) the profile resolved, recorded with the session.
     persona: Option<(uuid::Uuid, i32)>,
     /// The tenant's OVOS settings when its turns go through ovos-core first.
@@ -132,25 +104,27 @@ pub struct Session {
     wake_words: Vec<avb_core::services::wake_words::WakeWord>,
 }
 
-/// A speculative transcription of the input buffer's first `audio_len` bytes.
-struct EarlyStt {
-    audio_len: usize,
-    task: Option<JoinHandle<Result<Transcript, EngineError>>>,
-}
+use crate::speculation::{EarlyStt, Speculation, early_stt_after_ms};
 
-impl Drop for EarlyStt {
-    /// An unused speculation stops (its HTTP request is dropped).
-    fn drop(&mut self) {
-        if let Some(t) = &self.task {
-            t.abort();
-        }
+/// The user's words a response answers: the last item's text when it is a user message
+/// and the response is the conversation's own (no out-of-band instructions or input).
+fn user_turn(items: &[Item], overrides: Option<&Value>) -> Option<String> {
+    if overrides.is_some_and(|o| {
+        ["instructions", "input", "tools", "conversation"]
+            .iter()
+            .any(|k| !o[*k].is_null())
+    }) {
+        return None;
     }
-}
-
-/// Part of the silence that ends a turn after which transcription starts early (speech that
-/// resumes cancels it): half, and at least 120 ms.
-fn early_stt_after_ms(silence_ms: u64) -> u64 {
-    (silence_ms / 2).max(120)
+    let ItemKind::Message {
+        role: Role::User,
+        content,
+    } = &items.last()?.kind
+    else {
+        return None;
+    };
+    let text: Vec<&str> = content.iter().filter_map(ContentPart::text).collect();
+    Some(text.join(" ").trim().to_string()).filter(|t| !t.is_empty())
 }
 
 /// What the handshake resolved for a new session: the tenant's voice profile, the engines it
@@ -266,6 +240,7 @@ impl Session {
             engines: start.engines,
             budget: start.budget,
             early_stt: None,
+            speculation: None,
             persona: start.profile.persona,
             ovos: start.profile.ovos.clone(),
             solvers: start.profile.solvers.clone(),
@@ -296,10 +271,7 @@ impl Session {
                 }
             }
         });
-        let emitter = Emitter {
-            tx: tx.clone(),
-            dialect: self.dialect,
-        };
+        let emitter = Emitter::new(tx.clone(), self.dialect);
         let (done_tx, mut done_rx) = mpsc::channel::<Finished>(8);
         let dialect_name = if self.dialect == Dialect::Beta {
             "beta"
@@ -409,6 +381,7 @@ impl Session {
         if let Some(a) = self.active.take() {
             a.handle.abort();
         }
+        self.speculation = None;
         drop(emitter);
         drop(tx);
         let _ = writer.await;
@@ -453,12 +426,16 @@ impl Session {
     }
 
     /// Starts transcribing `audio` in the background (speculatively, before the turn ends).
-    fn spawn_stt(&self, audio: &[u8]) -> Option<JoinHandle<Result<Transcript, EngineError>>> {
+    fn spawn_stt(&self, audio: &[u8]) -> Option<JoinHandle<crate::speculation::Transcribed>> {
         let stt = self.engines.stt.clone()?;
         let (samples, rate) = crate::audio::decode_input(self.config.input_format, audio);
         let wav = avb_voice::audio::wav(&samples, rate);
         let opts = self.stt_options();
-        Some(tokio::spawn(async move { stt.transcribe(wav, opts).await }))
+        Some(tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let result = stt.transcribe(wav, opts).await;
+            (result, started.elapsed())
+        }))
     }
 
     /// Speech to text for a committed user item; fills its transcript, and reports it when the
@@ -469,7 +446,7 @@ impl Session {
         out: &Emitter,
         item_id: &str,
         audio: &[u8],
-        early: Option<JoinHandle<Result<Transcript, EngineError>>>,
+        early: Option<EarlyStt>,
     ) {
         let report = self.config.transcription.is_some();
         let failed = |message: String| {
@@ -488,17 +465,15 @@ impl Session {
         };
         let (samples, rate) = crate::audio::decode_input(self.config.input_format, audio);
         let seconds = samples.len() as f64 / rate as f64;
-        let started = std::time::Instant::now();
-        let result = match early {
-            Some(task) => task.await.unwrap_or_else(|e| {
-                Err(EngineError::Failed {
-                    stage: "stt",
-                    message: e.to_string(),
-                })
-            }),
+        // The engine's own time (an early transcription ran partly or wholly before the commit).
+        let (result, took) = match early {
+            Some(early) => early.result().await,
             None => {
-                stt.transcribe(avb_voice::audio::wav(&samples, rate), self.stt_options())
-                    .await
+                let started = std::time::Instant::now();
+                let result = stt
+                    .transcribe(avb_voice::audio::wav(&samples, rate), self.stt_options())
+                    .await;
+                (result, started.elapsed())
             }
         };
         let tenant = self
@@ -506,8 +481,8 @@ impl Session {
             .tenant()
             .map(|t| t.to_string())
             .unwrap_or_default();
-        crate::metrics::stage("stt", &tenant, started.elapsed());
-        self.last_stt_ms = Some(started.elapsed().as_millis() as i64);
+        crate::metrics::stage("stt", &tenant, took);
+        self.last_stt_ms = Some(took.as_millis() as i64);
         self.last_stt_error = result.as_ref().err().map(|e| e.to_string());
         match result {
             Ok(t) => {
@@ -627,11 +602,7 @@ impl Session {
             });
         }
         // Use the early transcription when it covered this speech: only silence came after it.
-        let early = self
-            .early_stt
-            .take()
-            .filter(|e| e.audio_len <= audio.len())
-            .and_then(|mut e| e.task.take());
+        let early = self.early_stt.take().filter(|e| e.audio_len <= audio.len());
         self.transcribe(out, &item_id, &audio, early).await;
         self.score_wake_words(&item_id, &audio);
         Ok(())
@@ -716,20 +687,34 @@ impl Session {
                 ),
             ));
         }
-        let mut job = ResponseJob::new(
-            &self.config,
-            &self.items,
-            overrides,
-            &self.engines,
-            self.dialect,
-        )?;
+        let mut job = self.prepare_job(&self.items, overrides)?;
+        let remaining = self.admit_response().await?;
+        if let Ok(mut p) = job.partial.lock() {
+            p.times.stt_error = self.last_stt_error.take();
+        }
+        job.timing.turn_ended = self.turn_ended.take();
+        job.timing.stt_ms = self.last_stt_ms.take();
+        job.timing.rate_limits = Some(rate_limits_json(&remaining));
+        self.responses += 1;
+        let id = job.id.clone();
+        let partial = job.partial.clone();
+        let handle = tokio::spawn(response::run(job, out.clone(), done.clone()));
+        self.active = Some(Active {
+            id,
+            handle,
+            partial,
+        });
+        Ok(())
+    }
+
+    /// The tenant's rate budget admits one more response (it is counted).
+    async fn admit_response(&self) -> Result<crate::limits::Remaining, ProtocolError> {
         let tenant = self
             .scope
             .tenant()
             .map(|t| t.to_string())
             .unwrap_or_default();
-        let remaining = self
-            .state
+        self.state
             .limits
             .try_start(&tenant, self.budget)
             .await
@@ -741,8 +726,24 @@ impl Session {
                         r.reset_seconds.ceil()
                     ),
                 )
-            })?;
-        job.utterance = self.user_turn(overrides);
+            })
+    }
+
+    /// A response to the conversation `items` (skills and solvers asked first when the last
+    /// item is the user's turn), not yet started.
+    fn prepare_job(
+        &self,
+        items: &[Item],
+        overrides: Option<&Value>,
+    ) -> Result<ResponseJob, ProtocolError> {
+        let mut job =
+            ResponseJob::new(&self.config, items, overrides, &self.engines, self.dialect)?;
+        let tenant = self
+            .scope
+            .tenant()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        job.utterance = user_turn(items, overrides);
         if let (Some(settings), Some(utterance)) = (&self.ovos, &job.utterance) {
             let session = self
                 .record
@@ -767,19 +768,90 @@ impl Session {
                     .unwrap_or_else(|| "en".into()),
             ));
         }
-        if let Ok(mut p) = job.partial.lock() {
-            p.times.stt_error = self.last_stt_error.take();
+        job.timing.tenant = tenant;
+        Ok(job)
+    }
+
+    /// While the VAD waits out the silence after speech: once the early transcription has
+    /// words, the answer to them starts with its events held (see [`crate::speculation`]).
+    /// Not when a response runs, when the turn would not be answered at once, or when the
+    /// tenant's skills answer first (a skill may act on the words: set a timer, say).
+    fn speculate(&mut self, out: &Emitter, done: &mpsc::Sender<Finished>) {
+        if !self.state.ctx.config.realtime.speculative_responses
+            || self.speculation.is_some()
+            || self.active.is_some()
+            || self.ovos.is_some()
+        {
+            return;
         }
-        job.timing = response::Timing {
-            tenant,
-            turn_ended: self.turn_ended.take(),
-            stt_ms: self.last_stt_ms.take(),
-            rate_limits: Some(rate_limits_json(&remaining)),
+        if !self.creates_responses() {
+            return;
+        }
+        let Some(item_id) = self.turn_item.clone() else {
+            return;
         };
+        let Some((words, took)) = self.early_stt.as_mut().and_then(EarlyStt::words) else {
+            return;
+        };
+        let mut items = self.items.clone();
+        items.push(Item {
+            id: item_id.clone(),
+            kind: ItemKind::Message {
+                role: Role::User,
+                content: vec![ContentPart::InputAudio {
+                    transcript: Some(words),
+                }],
+            },
+            status: "completed",
+        });
+        let Ok(mut job) = self.prepare_job(&items, None) else {
+            return;
+        };
+        job.timing.stt_ms = Some(took.as_millis() as i64);
+        let held = out.held();
+        let (id, partial) = (job.id.clone(), job.partial.clone());
+        let handle = tokio::spawn(response::run(job, held.clone(), done.clone()));
+        self.speculation = Some(Speculation::new(item_id, id, held, partial, handle));
+    }
+
+    /// The turn the speculation answered is committed (`item_id`): what it held goes out and
+    /// it becomes the active response. `Err` (the rate budget is spent) drops it.
+    async fn adopt_speculation(&mut self, speculation: Speculation) -> Result<(), ProtocolError> {
+        let remaining = match self.admit_response().await {
+            Ok(r) => r,
+            Err(e) => {
+                drop(speculation);
+                return Err(e);
+            }
+        };
+        let turn_ended = self.turn_ended.take();
+        self.last_stt_ms = None;
+        let stt_error = self.last_stt_error.take();
+        let limits = ServerEvent::RateLimitsUpdated.build(
+            self.dialect,
+            json!({"rate_limits": rate_limits_json(&remaining)}),
+        );
+        speculation.out.release(limits).await;
+        if let Ok(mut p) = speculation.partial.lock() {
+            p.times.stt_error = stt_error;
+            // Audio made before the turn ended reached the client just now.
+            if p.times.first_audio_ms.is_some()
+                && p.times.voice_to_voice_ms.is_none()
+                && let Some(t) = turn_ended
+            {
+                p.times.voice_to_voice_ms = Some(t.elapsed().as_millis() as i64);
+                let tenant = self
+                    .scope
+                    .tenant()
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
+                crate::metrics::stage("voice_to_voice", &tenant, t.elapsed());
+            }
+        }
+        crate::speculation::outcome("used");
         self.responses += 1;
-        let id = job.id.clone();
-        let partial = job.partial.clone();
-        let handle = tokio::spawn(response::run(job, out.clone(), done.clone()));
+        let (id, partial) = (speculation.response_id.clone(), speculation.partial.clone());
+        let handle = speculation.into_handle();
         self.active = Some(Active {
             id,
             handle,
@@ -788,25 +860,18 @@ impl Session {
         Ok(())
     }
 
-    /// The user's words a response answers: the last item's text when it is a user message
-    /// and the response is the conversation's own (no out-of-band instructions or input).
-    fn user_turn(&self, overrides: Option<&Value>) -> Option<String> {
-        if overrides.is_some_and(|o| {
-            ["instructions", "input", "tools", "conversation"]
-                .iter()
-                .any(|k| !o[*k].is_null())
-        }) {
-            return None;
-        }
-        let ItemKind::Message {
-            role: Role::User,
-            content,
-        } = &self.items.last()?.kind
-        else {
-            return None;
-        };
-        let text: Vec<&str> = content.iter().filter_map(ContentPart::text).collect();
-        Some(text.join(" ").trim().to_string()).filter(|t| !t.is_empty())
+    /// Whether the session's turn detection answers each turn by itself.
+    fn creates_responses(&self) -> bool {
+        matches!(
+            &self.config.turn_detection,
+            Some(TurnDetection::ServerVad {
+                create_response: true,
+                ..
+            }) | Some(TurnDetection::SemanticVad {
+                create_response: true,
+                ..
+            })
+        )
     }
 
     /// Stops the active response; what was said stays as an incomplete item.
@@ -855,17 +920,16 @@ impl Session {
             (vad.speaking(), vad.silent_ms(), vad.silence_duration_ms());
         if speaking && silent == 0 {
             self.early_stt = None;
+            self.speculation = None;
         } else if speaking
             && silent >= early_stt_after_ms(silence)
             && silent < silence
             && self.early_stt.is_none()
             && let Some(task) = self.spawn_stt(&self.audio)
         {
-            self.early_stt = Some(EarlyStt {
-                audio_len: self.audio.len(),
-                task: Some(task),
-            });
+            self.early_stt = Some(EarlyStt::running(self.audio.len(), task));
         }
+        let pausing = speaking && silent > 0 && silent < silence;
         let (create, interrupt) = match &self.config.turn_detection {
             Some(TurnDetection::ServerVad {
                 create_response,
@@ -903,12 +967,21 @@ impl Session {
                         json!({"audio_end_ms": audio_end_ms, "item_id": item_id}),
                     )
                     .await;
+                    let speculation = self
+                        .speculation
+                        .take()
+                        .filter(|s| s.item_id == item_id && create && self.active.is_none());
                     self.commit(out, Some(item_id)).await?;
-                    if create && self.active.is_none() {
+                    if let Some(speculation) = speculation {
+                        self.adopt_speculation(speculation).await?;
+                    } else if create && self.active.is_none() {
                         self.start_response(out, done, None).await?;
                     }
                 }
             }
+        }
+        if pausing {
+            self.speculate(out, done);
         }
         Ok(())
     }
@@ -1010,6 +1083,14 @@ impl Session {
         done: &mpsc::Sender<Finished>,
         event: ClientEvent,
     ) -> Result<(), ProtocolError> {
+        // Anything but more audio may change what the answer would be: a speculation stops.
+        if !matches!(
+            event,
+            ClientEvent::InputAudioBufferAppend { .. }
+                | ClientEvent::ConversationItemRetrieve { .. }
+        ) {
+            self.speculation = None;
+        }
         match event {
             ClientEvent::SessionUpdate { session } => {
                 self.config.apply_update(self.dialect, &session)?;

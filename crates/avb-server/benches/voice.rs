@@ -13,6 +13,10 @@
 //! `speech_stopped` (server VAD), transcription done, first transcript delta (LLM first token)
 //! and the first `response.output_audio.delta` (voice to voice). Engines: faster-whisper tiny.en,
 //! SmolLM2-135M on llama.cpp, Kokoro-82M int8 or Piper, at `LOCAL_*_URL` or engines.sh's ports.
+//!
+//! Every question is asked twice, alternately: of a platform that answers speculatively during
+//! the final silence (`realtime.speculative_responses`, the default) and of one that does not;
+//! both are reported, with how many speculations were used and wasted.
 #![allow(clippy::unwrap_used)]
 
 use avb_testkit::speech::{LocalEngines, espeak};
@@ -62,15 +66,26 @@ async fn main() {
         .collect();
     let turns: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(12);
     let silence_ms: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(300);
-    let engines = engines();
-    let app = spawn_app_with(Db::Sqlite, move |c| engines.configure(c)).await;
-    let key = app.realtime_key(&["realtime"]).await;
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .unwrap();
+    let mut apps = Vec::new();
+    for speculate in [true, false] {
+        let engines = engines();
+        let app = spawn_app_with(Db::Sqlite, move |c| {
+            engines.configure(c);
+            c.realtime.speculative_responses = speculate;
+        })
+        .await;
+        let key = app.realtime_key(&["realtime"]).await;
+        apps.push((app, key, Vec::new()));
+    }
     let speech: Vec<Vec<i16>> = QUESTIONS.iter().map(|q| espeak(q).unwrap()).collect();
 
-    let mut results = Vec::new();
     // One warm-up turn (model loading, caches) that is not counted.
-    for i in 0..=turns {
-        let mut ws = open_session(&app, &key).await;
+    for n in 0..=(turns * 2 + 1) {
+        let (i, (app, key, results)) = (n / 2, &mut apps[n % 2]);
+        let mut ws = open_session(app, key).await;
         send(
             &mut ws,
             json!({"type": "session.update", "session": {"type": "realtime",
@@ -144,13 +159,32 @@ async fn main() {
         }
         sender.abort();
         if i > 0 {
-            println!("turn {i}: {turn:?}");
+            let mode = if n % 2 == 0 { "speculative" } else { "plain" };
+            println!("turn {i} ({mode}): {turn:?}");
             results.push(turn);
         }
     }
+    for (speculate, (_, _, results)) in [true, false].into_iter().zip(&apps) {
+        report(results, turns, silence_ms, speculate);
+    }
+    let rendered = prometheus.render();
+    for line in rendered
+        .lines()
+        .filter(|l| l.starts_with("avb_realtime_speculations_total"))
+    {
+        println!("  {line}");
+    }
+}
+
+fn report(results: &[Turn], turns: usize, silence_ms: u64, speculate: bool) {
     let col = |f: fn(&Turn) -> f64| results.iter().map(f).collect::<Vec<_>>();
+    let mode = if speculate {
+        "speculative answers"
+    } else {
+        "no speculation"
+    };
     println!(
-        "\n{turns} turns, server VAD silence {silence_ms} ms, times from the end of speech (ms):"
+        "\n{mode}: {turns} turns, server VAD silence {silence_ms} ms, times from the end of speech (ms):"
     );
     for (name, mut v) in [
         ("speech_stopped (VAD)", col(|t| t.speech_stopped)),

@@ -29,6 +29,7 @@ mod rate_limits;
 mod realtime;
 mod scale_out;
 mod solvers;
+mod speculation;
 mod story;
 mod stripe_payments;
 mod support;

@@ -1,0 +1,129 @@
+//! Where a session's server events go: straight to the client's writer, or held back (a
+//! speculative response, run before its turn is committed) until the session releases them.
+
+use avb_realtime::{Dialect, ProtocolError, ServerEvent};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{Mutex, mpsc, watch};
+
+/// What the writer task sends.
+pub(crate) enum Outgoing {
+    Event(Value),
+    Close(u16, String),
+}
+
+/// Events held for a speculative response.
+#[derive(Default)]
+struct Held {
+    events: Vec<Outgoing>,
+    released: bool,
+    /// Sent right after the first event once released (`rate_limits.updated` follows
+    /// `response.created`), when nothing was held yet.
+    after_first: Option<Outgoing>,
+}
+
+/// The gate of a held emitter, shared by its clones.
+struct Hold {
+    held: Mutex<Held>,
+    /// When the events were released (the turn was committed).
+    released_at: watch::Sender<Option<Instant>>,
+}
+
+/// Sends server events to the client.
+#[derive(Clone)]
+pub(crate) struct Emitter {
+    tx: mpsc::Sender<Outgoing>,
+    dialect: Dialect,
+    hold: Option<Arc<Hold>>,
+}
+
+impl Emitter {
+    pub(crate) fn new(tx: mpsc::Sender<Outgoing>, dialect: Dialect) -> Self {
+        Self {
+            tx,
+            dialect,
+            hold: None,
+        }
+    }
+
+    /// An emitter to the same client that keeps its events until [`Emitter::release`].
+    pub(crate) fn held(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            dialect: self.dialect,
+            hold: Some(Arc::new(Hold {
+                held: Mutex::new(Held::default()),
+                released_at: watch::channel(None).0,
+            })),
+        }
+    }
+
+    /// Sends `kind` with `fields` (skipped when the dialect has no such event).
+    pub(crate) async fn emit(&self, kind: ServerEvent, fields: Value) {
+        if let Some(event) = kind.build(self.dialect, fields) {
+            self.send(Outgoing::Event(event)).await;
+        }
+    }
+
+    /// Sends an `error` event.
+    pub(crate) async fn error(&self, e: &ProtocolError) {
+        self.send(Outgoing::Event(e.to_event())).await;
+    }
+
+    pub(crate) fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    async fn send(&self, out: Outgoing) {
+        let Some(hold) = &self.hold else {
+            let _ = self.tx.send(out).await;
+            return;
+        };
+        let mut held = hold.held.lock().await;
+        if !held.released {
+            held.events.push(out);
+            return;
+        }
+        let next = held.after_first.take();
+        drop(held);
+        let _ = self.tx.send(out).await;
+        if let Some(next) = next {
+            let _ = self.tx.send(next).await;
+        }
+    }
+
+    /// Sends what was held, in order, with `after_first` right after the first event, and from
+    /// now on sends at once. Returns how many events were held.
+    pub(crate) async fn release(&self, after_first: Option<Value>) -> usize {
+        let Some(hold) = &self.hold else { return 0 };
+        let mut held = hold.held.lock().await;
+        let mut events = std::mem::take(&mut held.events);
+        let count = events.len();
+        match after_first.map(Outgoing::Event) {
+            Some(e) if events.is_empty() => held.after_first = Some(e),
+            Some(e) => events.insert(1, e),
+            None => {}
+        }
+        hold.released_at.send_replace(Some(Instant::now()));
+        // The lock is kept while flushing, so that nothing overtakes the held events.
+        for e in events {
+            let _ = self.tx.send(e).await;
+        }
+        held.released = true;
+        count
+    }
+
+    /// When a held emitter was released (`None` while held); an ordinary emitter never was.
+    pub(crate) fn released_at(&self) -> Option<Instant> {
+        self.hold.as_ref().and_then(|h| *h.released_at.borrow())
+    }
+
+    /// Waits until a held emitter is released (at once for an ordinary one).
+    pub(crate) async fn released(&self) {
+        if let Some(hold) = &self.hold {
+            let mut rx = hold.released_at.subscribe();
+            let _ = rx.wait_for(Option::is_some).await;
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Speculation while the VAD waits out the silence that ends a turn: the user's speech is
+//! transcribed early, and once the words are known the answer starts too, its events held
+//! back. When the turn ends they go out at once; when speech resumes all of it is dropped and
+//! the client never sees any of it (and nothing is metered).
+
+use crate::emitter::Emitter;
+use crate::response::Partial;
+use avb_voice::EngineError;
+use avb_voice::stt::Transcript;
+use futures::FutureExt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// A transcription and how long the engine took.
+pub(crate) type Transcribed = (Result<Transcript, EngineError>, Duration);
+
+/// A speculative transcription of the input buffer's first `audio_len` bytes.
+pub(crate) struct EarlyStt {
+    pub audio_len: usize,
+    state: EarlyState,
+}
+
+enum EarlyState {
+    Running(JoinHandle<Transcribed>),
+    Done(Transcribed),
+    Taken,
+}
+
+impl EarlyStt {
+    pub(crate) fn running(audio_len: usize, task: JoinHandle<Transcribed>) -> Self {
+        Self {
+            audio_len,
+            state: EarlyState::Running(task),
+        }
+    }
+
+    /// The words, once the transcription has finished with some.
+    pub(crate) fn words(&mut self) -> Option<(String, Duration)> {
+        if let EarlyState::Running(task) = &mut self.state {
+            if !task.is_finished() {
+                return None;
+            }
+            let done = task.now_or_never()?.unwrap_or_else(|e| {
+                let failed = EngineError::Failed {
+                    stage: "stt",
+                    message: e.to_string(),
+                };
+                (Err(failed), Duration::ZERO)
+            });
+            self.state = EarlyState::Done(done);
+        }
+        match &self.state {
+            EarlyState::Done((Ok(t), took)) if !t.text.trim().is_empty() => {
+                Some((t.text.clone(), *took))
+            }
+            _ => None,
+        }
+    }
+
+    /// The transcription (waiting for it if it still runs).
+    pub(crate) async fn result(mut self) -> Transcribed {
+        match std::mem::replace(&mut self.state, EarlyState::Taken) {
+            EarlyState::Running(task) => task.await.unwrap_or_else(|e| {
+                let failed = EngineError::Failed {
+                    stage: "stt",
+                    message: e.to_string(),
+                };
+                (Err(failed), Duration::ZERO)
+            }),
+            EarlyState::Done(done) => done,
+            EarlyState::Taken => (
+                Err(EngineError::Failed {
+                    stage: "stt",
+                    message: "the transcription was already used".into(),
+                }),
+                Duration::ZERO,
+            ),
+        }
+    }
+}
+
+impl Drop for EarlyStt {
+    /// An unused transcription stops (its HTTP request is dropped).
+    fn drop(&mut self) {
+        if let EarlyState::Running(t) = &self.state {
+            t.abort();
+        }
+    }
+}
+
+/// How far into the silence that ends a turn the early transcription starts (speech that
+/// resumes cancels it): a fifth of the window, between 60 and 200 ms. Earlier costs more
+/// wasted work on pauses inside a sentence; later leaves less of the window to overlap.
+pub(crate) fn early_stt_after_ms(silence_ms: u64) -> u64 {
+    (silence_ms / 5).clamp(60, 200)
+}
+
+/// A response started before its turn was committed, its events held.
+pub(crate) struct Speculation {
+    /// The user item the turn will commit.
+    pub item_id: String,
+    pub response_id: String,
+    pub out: Emitter,
+    pub partial: Arc<Mutex<Partial>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Speculation {
+    pub(crate) fn new(
+        item_id: String,
+        response_id: String,
+        out: Emitter,
+        partial: Arc<Mutex<Partial>>,
+        handle: JoinHandle<()>,
+    ) -> Self {
+        Self {
+            item_id,
+            response_id,
+            out,
+            partial,
+            handle: Some(handle),
+        }
+    }
+
+    /// The running task, for the session to own once the turn is committed.
+    pub(crate) fn into_handle(mut self) -> JoinHandle<()> {
+        self.handle.take().expect("a speculation owns its task")
+    }
+}
+
+impl Drop for Speculation {
+    /// A speculation that was not used stops, and is counted as wasted.
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.abort();
+            outcome("wasted");
+        }
+    }
+}
+
+/// Counts speculations by outcome (`used`, `wasted`):
+/// `avb_realtime_speculations_total{outcome}`.
+pub(crate) fn outcome(outcome: &'static str) {
+    metrics::counter!("avb_realtime_speculations_total", "outcome" => outcome).increment(1);
+}
