@@ -189,6 +189,15 @@ pub async fn upgrade(
                 engines,
                 budget,
             };
-            Session::new(state, scope, dialect, model, stored, start).run(socket)
+            // Every log line of the session names its tenant and (once recorded) its id.
+            let span = tracing::info_span!(
+                "realtime",
+                tenant = %scope.tenant().map(|t| t.to_string()).unwrap_or_default(),
+                session = tracing::field::Empty
+            );
+            tracing::Instrument::instrument(
+                Session::new(state, scope, dialect, model, stored, start).run(socket),
+                span,
+            )
         })
 }

@@ -3,8 +3,10 @@
 
 mod audio;
 mod connect;
+mod conversation;
 mod emitter;
 mod engines;
+mod input;
 pub mod limits;
 mod metrics;
 mod records;

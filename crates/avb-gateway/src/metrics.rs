@@ -12,8 +12,10 @@ pub fn stage(stage: &'static str, tenant: &str, elapsed: Duration) {
         .record(elapsed.as_secs_f64());
 }
 
-/// Counts one failure of a stage (`stt`, `llm`, `tts`) for a tenant.
-pub fn stage_failed(stage: &'static str, tenant: &str) {
+/// Counts one failure of a stage (`stt`, `llm`, `tts`, `skill`, `solver`) for a tenant, and logs
+/// it (the session's span adds the tenant and session ids).
+pub fn stage_failed(stage: &'static str, tenant: &str, error: &dyn std::fmt::Display) {
+    tracing::warn!(stage, %error, "a realtime stage failed");
     metrics::counter!("avb_realtime_stage_errors_total", "stage" => stage, "tenant" => tenant.to_string())
         .increment(1);
 }

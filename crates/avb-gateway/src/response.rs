@@ -327,12 +327,8 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
             }
             avb_voice::solvers::SolverOutcome::Passed { errors } => {
                 for (solver, error) in errors {
-                    tracing::warn!(
-                        solver,
-                        error,
-                        "a knowledge solver failed; the next source answers"
-                    );
-                    crate::metrics::stage_failed("solver", &job.timing.tenant);
+                    let error = format!("{solver}: {error}; the next source answers");
+                    crate::metrics::stage_failed("solver", &job.timing.tenant, &error);
                 }
             }
         }
@@ -359,7 +355,7 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
                     .into();
                 event.error = format!("the LLM failed: {e}");
             }
-            crate::metrics::stage_failed("llm", &job.timing.tenant);
+            crate::metrics::stage_failed("llm", &job.timing.tenant, &e);
             out.error(&ProtocolError::new(ErrorCode::EngineUnavailable, e.clone()))
                 .await;
             let details = json!({"type": "failed", "error": {"type": "server_error", "code": "engine_unavailable", "message": e}});
@@ -521,6 +517,32 @@ struct ToolCall {
     output_index: usize,
 }
 
+/// A retry of a stream that broke before its first delta: nothing of it reached the client.
+const STREAM_RETRIES: usize = 1;
+
+/// The model's stream with its first delta read; a stream that fails before any delta (the
+/// body could not be decoded, the connection dropped) is asked again, once.
+async fn first_delta(
+    llm: &Arc<dyn ChatModel>,
+    request: &ChatRequest,
+) -> Result<futures::stream::Peekable<avb_voice::ChatStream>, String> {
+    let mut attempt = 0;
+    loop {
+        let mut deltas = llm
+            .stream(request.clone())
+            .await
+            .map_err(|e| e.to_string())?
+            .peekable();
+        match std::pin::Pin::new(&mut deltas).peek().await {
+            Some(Err(e)) if attempt < STREAM_RETRIES => {
+                tracing::warn!(error = %e, "the LLM stream broke before its first delta; asking again");
+                attempt += 1;
+            }
+            _ => return Ok(deltas),
+        }
+    }
+}
+
 async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), String> {
     let llm = job
         .llm
@@ -528,10 +550,7 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
         .ok_or_else(|| "no LLM engine is configured (engines.llm_url)".to_string())?;
     let started = std::time::Instant::now();
     let mut first_token = true;
-    let mut deltas = llm
-        .stream(job.request.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut deltas = first_delta(llm, &job.request).await?;
     let rid = job.id.as_str();
     let mut message: Option<(String, String, usize)> = None;
     let mut calls: BTreeMap<u32, ToolCall> = BTreeMap::new();
@@ -610,7 +629,9 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
                         let (tx, rx) = mpsc::channel::<String>(32);
                         speech = Some((
                             tx,
-                            AbortOnDrop(tokio::spawn(speak_sentences(tts, target, rx))),
+                            AbortOnDrop(tokio::spawn(tracing::Instrument::in_current_span(
+                                speak_sentences(tts, target, rx),
+                            ))),
                         ));
                     }
                     message = Some((item_id, String::new(), next_output));
@@ -690,7 +711,7 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
             .map_err(|e| e.to_string())
             .and_then(|r| r);
         if let Err(e) = result {
-            crate::metrics::stage_failed("tts", &job.timing.tenant);
+            crate::metrics::stage_failed("tts", &job.timing.tenant, &e);
             out.error(&ProtocolError::new(
                 ErrorCode::EngineUnavailable,
                 format!("text to speech: {e}"),

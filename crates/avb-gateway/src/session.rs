@@ -18,11 +18,11 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use base64::Engine as _;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 /// A tenant's last allowance check: when, and why its sessions must end (if they must).
 type AllowanceChecks =
@@ -67,14 +67,13 @@ pub struct Session {
     scope: Scope,
     dialect: Dialect,
     config: SessionConfig,
-    items: Vec<Item>,
-    audio: Vec<u8>,
+    conversation: Conversation,
+    /// The input audio buffer, decoded.
+    input: InputBuffer,
     active: Option<Active>,
     responses: i32,
     vad: Option<TurnDetector>,
     turn_item: Option<String>,
-    /// Milliseconds of speech sent per assistant item (what truncation may keep).
-    audio_ms: HashMap<String, u64>,
     /// When the user's last turn ended (for voice-to-voice timing).
     turn_ended: Option<std::time::Instant>,
     /// The stored session record.
@@ -104,6 +103,8 @@ pub struct Session {
     wake_words: Vec<avb_core::services::wake_words::WakeWord>,
 }
 
+use crate::conversation::Conversation;
+use crate::input::InputBuffer;
 use crate::speculation::{EarlyStt, Speculation, early_stt_after_ms};
 
 /// The user's words a response answers: the last item's text when it is a user message
@@ -192,11 +193,6 @@ fn apply_profile(config: &mut SessionConfig, profile: &ResolvedProfile) {
     }
 }
 
-/// Input audio below this length cannot be committed (OpenAI's rule).
-const MIN_COMMIT_MS: u64 = 100;
-/// Largest input buffer kept (15 minutes of 24 kHz PCM16).
-const MAX_BUFFER_BYTES: usize = 15 * 60 * 48_000;
-
 impl Session {
     /// A new session for an authenticated caller. It starts from the tenant's voice `profile`,
     /// then `stored` (the session configuration carried by an ephemeral client secret); the
@@ -220,18 +216,18 @@ impl Session {
             }
         }
         let vad = turn_detector(&config);
+        let input_format = config.input_format;
         Self {
             state,
             scope,
             dialect,
             config,
-            items: Vec::new(),
-            audio: Vec::new(),
+            conversation: Conversation::default(),
+            input: InputBuffer::new(input_format),
             active: None,
             responses: 0,
             vad,
             turn_item: None,
-            audio_ms: HashMap::new(),
             turn_ended: None,
             record: None,
             last_stt_ms: None,
@@ -307,6 +303,7 @@ impl Session {
             }
         };
         self.record = Some(record);
+        tracing::Span::current().record("session", tracing::field::display(record));
         let (recorder, writer_task) =
             Recorder::start(self.state.ctx.clone(), self.scope.clone(), record);
         self.recorder = Some(recorder);
@@ -426,16 +423,18 @@ impl Session {
     }
 
     /// Starts transcribing `audio` in the background (speculatively, before the turn ends).
-    fn spawn_stt(&self, audio: &[u8]) -> Option<JoinHandle<crate::speculation::Transcribed>> {
+    fn spawn_stt(&self) -> Option<JoinHandle<crate::speculation::Transcribed>> {
         let stt = self.engines.stt.clone()?;
-        let (samples, rate) = crate::audio::decode_input(self.config.input_format, audio);
-        let wav = avb_voice::audio::wav(&samples, rate);
+        let wav = avb_voice::audio::wav(self.input.samples(), self.input.rate());
         let opts = self.stt_options();
-        Some(tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            let result = stt.transcribe(wav, opts).await;
-            (result, started.elapsed())
-        }))
+        Some(tokio::spawn(
+            async move {
+                let started = std::time::Instant::now();
+                let result = stt.transcribe(wav, opts).await;
+                (result, started.elapsed())
+            }
+            .in_current_span(),
+        ))
     }
 
     /// Speech to text for a committed user item; fills its transcript, and reports it when the
@@ -445,7 +444,7 @@ impl Session {
         &mut self,
         out: &Emitter,
         item_id: &str,
-        audio: &[u8],
+        samples: &[i16],
         early: Option<EarlyStt>,
     ) {
         let report = self.config.transcription.is_some();
@@ -463,7 +462,7 @@ impl Session {
             }
             return;
         };
-        let (samples, rate) = crate::audio::decode_input(self.config.input_format, audio);
+        let rate = self.input.rate();
         let seconds = samples.len() as f64 / rate as f64;
         // The engine's own time (an early transcription ran partly or wholly before the commit).
         let (result, took) = match early {
@@ -471,7 +470,7 @@ impl Session {
             None => {
                 let started = std::time::Instant::now();
                 let result = stt
-                    .transcribe(avb_voice::audio::wav(&samples, rate), self.stt_options())
+                    .transcribe(avb_voice::audio::wav(samples, rate), self.stt_options())
                     .await;
                 (result, started.elapsed())
             }
@@ -487,16 +486,7 @@ impl Session {
         match result {
             Ok(t) => {
                 self.persist_item_text(item_id, "message", "user", &t.text);
-                if let Some(ItemKind::Message { content, .. }) = self
-                    .items
-                    .iter_mut()
-                    .find(|i| i.id == item_id)
-                    .map(|i| &mut i.kind)
-                {
-                    content[0] = ContentPart::InputAudio {
-                        transcript: Some(t.text.clone()),
-                    };
-                }
+                self.conversation.transcribed(item_id, &t.text);
                 if report {
                     let usage = json!({"type": "duration", "seconds": seconds});
                     out.emit(ServerEvent::InputTranscriptionCompleted, json!({"item_id": item_id, "content_index": 0, "transcript": t.text, "usage": usage})).await;
@@ -508,7 +498,7 @@ impl Session {
                     .tenant()
                     .map(|t| t.to_string())
                     .unwrap_or_default();
-                crate::metrics::stage_failed("stt", &tenant);
+                crate::metrics::stage_failed("stt", &tenant, &e);
                 if report {
                     out.emit(ServerEvent::InputTranscriptionFailed, failed(e.to_string()))
                         .await;
@@ -563,18 +553,8 @@ impl Session {
         out: &Emitter,
         item_id: Option<String>,
     ) -> Result<(), ProtocolError> {
-        let ms =
-            self.audio.len() as u64 * 1000 / self.config.input_format.bytes_per_second() as u64;
-        if ms < MIN_COMMIT_MS {
-            return Err(ProtocolError::new(
-                ErrorCode::InputAudioBufferCommitEmpty,
-                format!(
-                    "Expected at least 100ms of audio, but buffer only has {ms:.2}ms of audio."
-                ),
-            ));
-        }
+        let audio = self.input.take()?;
         self.turn_ended = Some(std::time::Instant::now());
-        let audio = std::mem::take(&mut self.audio);
         let mut item = Item::new(
             ItemKind::Message {
                 role: Role::User,
@@ -585,7 +565,7 @@ impl Session {
         if let Some(id) = item_id {
             item.id = id;
         }
-        let previous = self.items.last().map(|i| i.id.clone());
+        let previous = self.conversation.last_id();
         out.emit(
             ServerEvent::BufferCommitted,
             json!({"item_id": item.id, "previous_item_id": previous}),
@@ -593,8 +573,7 @@ impl Session {
         .await;
         let item_id = item.id.clone();
         self.add_item(out, item, None).await?;
-        let minutes =
-            audio.len() as f64 / self.config.input_format.bytes_per_second() as f64 / 60.0;
+        let minutes = audio.len() as f64 / self.input.rate() as f64 / 60.0;
         if let Some(r) = &self.recorder {
             r.send(RecordOp::Usage {
                 fact: item_id.clone(),
@@ -610,7 +589,7 @@ impl Session {
 
     /// Scores a committed turn for the tenant's wake words in the background (detections and
     /// missed activations feed the wake-word analytics; the turn never waits for it).
-    fn score_wake_words(&self, item_id: &str, audio: &[u8]) {
+    fn score_wake_words(&self, item_id: &str, audio: &[i16]) {
         let Some(tenant) = self.scope.tenant() else {
             return;
         };
@@ -618,7 +597,8 @@ impl Session {
             return;
         }
         let transcript = self
-            .items
+            .conversation
+            .items()
             .iter()
             .find(|i| i.id == item_id)
             .and_then(|i| match &i.kind {
@@ -627,7 +607,7 @@ impl Session {
             })
             .unwrap_or_default()
             .to_string();
-        let (samples, rate) = crate::audio::decode_input(self.config.input_format, audio);
+        let (samples, rate) = (audio.to_vec(), self.input.rate());
         let (ctx, record) = (self.state.ctx.clone(), self.record);
         tokio::spawn(async move {
             let scored = avb_core::services::wake_words::record_turn(
@@ -687,7 +667,7 @@ impl Session {
                 ),
             ));
         }
-        let mut job = self.prepare_job(&self.items, overrides)?;
+        let mut job = self.prepare_job(self.conversation.items(), overrides)?;
         let remaining = self.admit_response().await?;
         if let Ok(mut p) = job.partial.lock() {
             p.times.stt_error = self.last_stt_error.take();
@@ -698,7 +678,7 @@ impl Session {
         self.responses += 1;
         let id = job.id.clone();
         let partial = job.partial.clone();
-        let handle = tokio::spawn(response::run(job, out.clone(), done.clone()));
+        let handle = tokio::spawn(response::run(job, out.clone(), done.clone()).in_current_span());
         self.active = Some(Active {
             id,
             handle,
@@ -793,7 +773,7 @@ impl Session {
         let Some((words, took)) = self.early_stt.as_mut().and_then(EarlyStt::words) else {
             return;
         };
-        let mut items = self.items.clone();
+        let mut items = self.conversation.items().to_vec();
         items.push(Item {
             id: item_id.clone(),
             kind: ItemKind::Message {
@@ -810,7 +790,7 @@ impl Session {
         job.timing.stt_ms = Some(took.as_millis() as i64);
         let held = out.held();
         let (id, partial) = (job.id.clone(), job.partial.clone());
-        let handle = tokio::spawn(response::run(job, held.clone(), done.clone()));
+        let handle = tokio::spawn(response::run(job, held.clone(), done.clone()).in_current_span());
         self.speculation = Some(Speculation::new(item_id, id, held, partial, handle));
     }
 
@@ -884,9 +864,6 @@ impl Session {
                 .lock()
                 .map(|p| (p.audio_ms, p.times.clone()))
                 .unwrap_or_default();
-            if let Some(first) = items.first() {
-                self.audio_ms.insert(first.id.clone(), heard);
-            }
             for item in &items {
                 self.persist_item(item);
             }
@@ -897,7 +874,7 @@ impl Session {
                     times,
                 });
             }
-            self.items.extend(items);
+            self.conversation.answer(items, heard);
         }
     }
 
@@ -907,13 +884,12 @@ impl Session {
         &mut self,
         out: &Emitter,
         done: &mpsc::Sender<Finished>,
-        bytes: &[u8],
+        from: usize,
     ) -> Result<(), ProtocolError> {
         let Some(vad) = self.vad.as_mut() else {
             return Ok(());
         };
-        let (samples, _) = crate::audio::decode_input(self.config.input_format, bytes);
-        let events = vad.push(&samples);
+        let events = vad.push(&self.input.samples()[from..]);
         // Speculative transcription: start once the pause is long enough, drop it when speech
         // resumes (a new pause starts a new one).
         let (speaking, silent, silence) =
@@ -925,9 +901,9 @@ impl Session {
             && silent >= early_stt_after_ms(silence)
             && silent < silence
             && self.early_stt.is_none()
-            && let Some(task) = self.spawn_stt(&self.audio)
+            && let Some(task) = self.spawn_stt()
         {
-            self.early_stt = Some(EarlyStt::running(self.audio.len(), task));
+            self.early_stt = Some(EarlyStt::running(self.input.samples().len(), task));
         }
         let pausing = speaking && silent > 0 && silent < silence;
         let (create, interrupt) = match &self.config.turn_detection {
@@ -1017,13 +993,10 @@ impl Session {
         }
         if self.active.as_ref().is_some_and(|a| a.id == f.response_id) {
             self.active = None;
-            if let Some(first) = f.items.first() {
-                self.audio_ms.insert(first.id.clone(), f.audio_ms);
-            }
             for item in &f.items {
                 self.persist_item(item);
             }
-            self.items.extend(f.items);
+            self.conversation.answer(f.items, f.audio_ms);
         }
     }
 
@@ -1037,33 +1010,14 @@ impl Session {
         }
     }
 
-    fn find(&self, id: &str) -> Result<usize, ProtocolError> {
-        self.items.iter().position(|i| i.id == id).ok_or_else(|| {
-            ProtocolError::new(
-                ErrorCode::ItemNotFound,
-                format!("Item with item_id not found: {id}"),
-            )
-            .param("item_id")
-        })
-    }
-
     async fn add_item(
         &mut self,
         out: &Emitter,
         item: Item,
         previous: Option<String>,
     ) -> Result<(), ProtocolError> {
-        let index = match previous.as_deref() {
-            None => self.items.len(),
-            Some("root") => 0,
-            Some(p) => self.find(p)? + 1,
-        };
-        let previous_id = index
-            .checked_sub(1)
-            .and_then(|i| self.items.get(i))
-            .map(|i| i.id.clone());
         let rendered = item.render(out.dialect());
-        self.items.insert(index, item);
+        let previous_id = self.conversation.insert(item, previous.as_deref())?;
         out.emit(
             ServerEvent::ItemAdded,
             json!({"previous_item_id": previous_id, "item": rendered}),
@@ -1095,6 +1049,10 @@ impl Session {
             ClientEvent::SessionUpdate { session } => {
                 self.config.apply_update(self.dialect, &session)?;
                 self.vad = turn_detector(&self.config);
+                // Audio buffered in another format cannot be read in the new one.
+                if self.input.format() != self.config.input_format {
+                    self.input = InputBuffer::new(self.config.input_format);
+                }
                 self.early_stt = None;
                 out.emit(
                     ServerEvent::SessionUpdated,
@@ -1112,17 +1070,11 @@ impl Session {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(audio.as_bytes())
                     .map_err(|_| ProtocolError::invalid("audio", "is not valid base64"))?;
-                if self.audio.len() + bytes.len() > MAX_BUFFER_BYTES {
-                    return Err(ProtocolError::invalid(
-                        "audio",
-                        "the input audio buffer is full; commit or clear it",
-                    ));
-                }
-                self.audio.extend_from_slice(&bytes);
-                self.detect_turns(out, done, &bytes).await?;
+                let from = self.input.append(&bytes)?;
+                self.detect_turns(out, done, from).await?;
             }
             ClientEvent::InputAudioBufferClear => {
-                self.audio.clear();
+                self.input.clear();
                 self.vad = turn_detector(&self.config);
                 self.early_stt = None;
                 self.turn_item = None;
@@ -1134,7 +1086,7 @@ impl Session {
                 previous_item_id,
             } => {
                 let item = Item::from_client(&item)?;
-                if self.items.iter().any(|i| i.id == item.id) {
+                if self.conversation.contains(&item.id) {
                     return Err(ProtocolError::invalid(
                         "item.id",
                         "an item with this id already exists",
@@ -1144,16 +1096,16 @@ impl Session {
                 self.add_item(out, item, previous_item_id).await?;
             }
             ClientEvent::ConversationItemRetrieve { item_id } => {
-                let i = self.find(&item_id)?;
+                let i = self.conversation.find(&item_id)?;
                 out.emit(
                     ServerEvent::ItemRetrieved,
-                    json!({"item": self.items[i].render(self.dialect)}),
+                    json!({"item": self.conversation.get(i).render(self.dialect)}),
                 )
                 .await;
             }
             ClientEvent::ConversationItemDelete { item_id } => {
-                let i = self.find(&item_id)?;
-                self.items.remove(i);
+                let i = self.conversation.find(&item_id)?;
+                self.conversation.remove(i);
                 out.emit(ServerEvent::ItemDeleted, json!({"item_id": item_id}))
                     .await;
             }
@@ -1162,48 +1114,8 @@ impl Session {
                 content_index,
                 audio_end_ms,
             } => {
-                let i = self.find(&item_id)?;
-                let ItemKind::Message {
-                    role: Role::Assistant,
-                    content,
-                } = &mut self.items[i].kind
-                else {
-                    return Err(ProtocolError::invalid(
-                        "item_id",
-                        "only assistant messages can be truncated",
-                    ));
-                };
-                let Some(part) = content.get_mut(content_index as usize) else {
-                    return Err(ProtocolError::invalid(
-                        "content_index",
-                        "no such content part",
-                    ));
-                };
-                let ContentPart::Audio { transcript } = part else {
-                    return Err(ProtocolError::invalid(
-                        "content_index",
-                        "only audio parts can be truncated",
-                    ));
-                };
-                let duration = self.audio_ms.get(&item_id).copied().unwrap_or(0);
-                if audio_end_ms as u64 > duration {
-                    return Err(ProtocolError::invalid(
-                        "audio_end_ms",
-                        format!("is longer than the item's audio ({duration} ms)"),
-                    ));
-                }
-                // Keep the words that were heard, in proportion to the audio played.
-                let total = transcript.chars().count();
-                let keep = (total as u64 * audio_end_ms as u64)
-                    .checked_div(duration)
-                    .unwrap_or(0) as usize;
-                let mut heard: String = transcript.chars().take(keep).collect();
-                let cut_mid_word = keep < total;
-                if let Some(space) = heard.rfind(' ').filter(|_| cut_mid_word) {
-                    heard.truncate(space);
-                }
-                *transcript = heard;
-                self.audio_ms.insert(item_id.clone(), audio_end_ms as u64);
+                self.conversation
+                    .truncate(&item_id, content_index, audio_end_ms)?;
                 out.emit(ServerEvent::ItemTruncated, json!({"item_id": item_id, "content_index": content_index, "audio_end_ms": audio_end_ms})).await;
             }
             ClientEvent::ResponseCreate { response } => {

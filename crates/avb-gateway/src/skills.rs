@@ -80,7 +80,7 @@ pub(crate) async fn ask(ask: SkillAsk, tenant: &str) -> SkillAnswer {
     let utterance = ask.request.utterance.clone();
     let started = Instant::now();
     let failed = |error: String, intent: Option<String>| {
-        crate::metrics::stage_failed("skill", tenant);
+        crate::metrics::stage_failed("skill", tenant, &error);
         let mut e = event(&utterance, Outcome::Failure);
         e.intent = intent;
         e.error = error;

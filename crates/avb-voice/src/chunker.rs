@@ -18,6 +18,15 @@ const FIRST_CLAUSE_CHARS: usize = 16;
 const CLAUSE_CHARS: usize = 60;
 /// Longest piece without any boundary; it is cut at the last space.
 const MAX_CHARS: usize = 160;
+/// Longest first piece: a first sentence longer than this is cut between phrases (before a
+/// word like "and", "of", "is"), or else at a space, since speech cannot start before the
+/// whole first piece is synthesised.
+const FIRST_PIECE_CHARS: usize = 40;
+/// Words that open a phrase: a cut before one keeps the prosody of both halves.
+const PHRASE_OPENERS: &[&str] = &[
+    "and", "but", "or", "because", "so", "which", "that", "who", "when", "where", "while", "with",
+    "from", "of", "in", "on", "at", "for", "to", "by", "is", "are", "was", "were", "as",
+];
 
 fn followed_by_space(buf: &str, end: usize) -> bool {
     buf[end..].chars().next().is_some_and(char::is_whitespace)
@@ -50,8 +59,10 @@ impl SentenceChunker {
                 && long_enough(end, MIN_CHARS))
             .then_some(end)
         });
-        if sentence.is_some() {
-            return sentence;
+        let first = self.released == 0;
+        let fits = |end: usize| !first || buf[..end].chars().count() <= FIRST_PIECE_CHARS;
+        if let Some(end) = sentence.filter(|&e| fits(e)) {
+            return Some(end);
         }
         let clause_min = if self.released == 0 {
             FIRST_CLAUSE_CHARS
@@ -65,8 +76,29 @@ impl SentenceChunker {
                 && long_enough(end, clause_min))
             .then_some(end)
         });
-        if clause.is_some() {
-            return clause;
+        if let Some(end) = clause.filter(|&e| fits(e)) {
+            return Some(end);
+        }
+        if first && buf.chars().count() > FIRST_PIECE_CHARS {
+            let limit = buf
+                .char_indices()
+                .nth(FIRST_PIECE_CHARS)
+                .map_or(buf.len(), |(i, _)| i);
+            let spaces: Vec<usize> = buf[..limit]
+                .char_indices()
+                .filter(|(i, c)| c.is_whitespace() && long_enough(*i, MIN_CHARS))
+                .map(|(i, _)| i)
+                .collect();
+            let before_opener = spaces.iter().rev().copied().find(|&i| {
+                let next = buf[i..].split_whitespace().next().unwrap_or("");
+                PHRASE_OPENERS.contains(&next.to_lowercase().as_str())
+            });
+            if let Some(cut) = before_opener.or(spaces.last().copied()) {
+                return Some(cut);
+            }
+        }
+        if let Some(end) = sentence.or(clause) {
+            return Some(end);
         }
         if buf.chars().count() > MAX_CHARS {
             // The last space inside the limit (never in the middle of a word).
@@ -126,9 +158,29 @@ mod tests {
             "later clauses wait until they are long"
         );
         let mut c = super::SentenceChunker::default();
-        let run_on = "word ".repeat(40);
+        let got = c.push("Bees make honey from the nectar of the flowers they visit every day. ");
+        assert_eq!(
+            got,
+            vec![
+                "Bees make honey from the nectar",
+                "of the flowers they visit every day."
+            ],
+            "a long first sentence is cut before a phrase"
+        );
+        let mut c = super::SentenceChunker::default();
+        assert_eq!(
+            c.push("The capital of France is Paris. "),
+            vec!["The capital of France is Paris."],
+            "a short one goes whole"
+        );
+        let mut c = super::SentenceChunker::default();
+        let run_on = "word ".repeat(60);
         let got = c.push(&run_on);
-        assert_eq!(got.len(), 1);
-        assert!(got[0].chars().count() <= 160 && got[0].ends_with("word"));
+        assert_eq!(got.len(), 2);
+        assert!(got[0].chars().count() <= 40, "{got:?}");
+        assert!(
+            got.iter()
+                .all(|p| p.chars().count() <= 160 && p.ends_with("word"))
+        );
     }
 }

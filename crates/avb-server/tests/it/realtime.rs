@@ -986,10 +986,12 @@ async fn transient_engine_failures_are_retried() {
     use std::sync::atomic::{AtomicU32, Ordering};
     let calls = std::sync::Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
+    let broke = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let router = axum::Router::new().route(
         "/v1/chat/completions",
         axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
             let n = counter.fetch_add(1, Ordering::SeqCst);
+            let broke = broke.clone();
             async move {
                 let last = body["messages"]
                     .as_array()
@@ -999,6 +1001,17 @@ async fn transient_engine_failures_are_retried() {
                     .to_string();
                 if last.contains("refuse") {
                     return (axum::http::StatusCode::BAD_REQUEST, "bad request").into_response();
+                }
+                // The first "break" answer is a body that breaks before its first event.
+                if last.contains("break") && !broke.swap(true, Ordering::SeqCst) {
+                    let broken = futures::stream::iter([Err::<String, _>(std::io::Error::other(
+                        "connection lost",
+                    ))]);
+                    return (
+                        [("content-type", "text/event-stream")],
+                        axum::body::Body::from_stream(broken),
+                    )
+                        .into_response();
                 }
                 if n == 0 {
                     return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "warming up")
@@ -1035,6 +1048,23 @@ async fn transient_engine_failures_are_retried() {
     let events = until(&mut ws, "response.done").await;
     assert_eq!(events.last().unwrap()["response"]["status"], "failed");
     assert_eq!(calls.load(Ordering::SeqCst), 3, "a refusal is not retried");
+
+    // A stream that breaks before its first delta (nothing reached the client) is asked again.
+    send(&mut ws, json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "please break"}]}})).await;
+    until(&mut ws, "conversation.item.done").await;
+    send(&mut ws, json!({"type": "response.create"})).await;
+    let events = until(&mut ws, "response.done").await;
+    assert_eq!(
+        events.last().unwrap()["response"]["status"],
+        "completed",
+        "{events:?}"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        5,
+        "the broken stream was asked again"
+    );
+    assert!(!types(&events).contains(&"error"), "{events:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
