@@ -44,16 +44,16 @@ fn now_us() -> u64 {
         .as_micros() as u64
 }
 
-/// The numbers after `tag` in `text` (`"stt 1 2"` -> `[1, 2]`).
+/// The two numbers after `tag` in the stamp word of `text` (`"stt:1:2:llm:3:4 ..."`, one
+/// word at the start, so that no chunking splits it): `stamps(text, "llm")` -> `[3, 4]`.
 fn stamps(text: &str, tag: &str) -> Vec<u64> {
-    let words: Vec<&str> = text
-        .split(|c: char| c.is_whitespace() || c == '.')
-        .collect();
-    words
+    let word = text.split_whitespace().next().unwrap_or("");
+    let parts: Vec<&str> = word.split(':').collect();
+    parts
         .iter()
-        .position(|w| *w == tag)
+        .position(|p| *p == tag)
         .map(|i| {
-            words[i + 1..]
+            parts[i + 1..]
                 .iter()
                 .take(2)
                 .filter_map(|w| w.parse().ok())
@@ -67,7 +67,7 @@ async fn engines() -> String {
     async fn stt() -> axum::Json<Value> {
         let start = now_us();
         tokio::time::sleep(Duration::from_millis(STT_MS)).await;
-        axum::Json(json!({"text": format!("what is the weather like stt {start} {}", now_us())}))
+        axum::Json(json!({"text": format!("stt:{start}:{} what is the weather like", now_us())}))
     }
     async fn chat(axum::Json(body): axum::Json<Value>) -> axum::response::Response {
         let start = now_us();
@@ -91,7 +91,10 @@ async fn engines() -> String {
                     0 => {
                         tokio::time::sleep(Duration::from_millis(LLM_FIRST_MS)).await;
                         let (a, b) = (stt.first().unwrap_or(&0), stt.get(1).unwrap_or(&0));
-                        chunk(format!("It is sunny stt {a} {b} llm {start} {}.", now_us()))
+                        chunk(format!(
+                            "stt:{a}:{b}:llm:{start}:{} is sunny today.",
+                            now_us()
+                        ))
                     }
                     1 => chunk(" Enjoy the afternoon outside.".into()),
                     _ => "data: [DONE]\n\n".to_string(),

@@ -149,10 +149,12 @@ async fn main() {
                 "response.output_audio_transcript.delta" if turn.first_token == 0.0 => {
                     turn.first_token = since(now)
                 }
-                "response.output_audio.delta" => {
+                "response.output_audio.delta" if turn.first_audio == 0.0 => {
                     turn.first_audio = since(now);
-                    break;
                 }
+                // The answer plays out before the next turn, so that no engine still works on
+                // this one then.
+                "response.done" => break,
                 "error" => panic!("turn failed: {ev}"),
                 _ => {}
             }
