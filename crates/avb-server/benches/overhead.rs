@@ -402,4 +402,5 @@ fn main() {
         audio_sessions(&ws_url, key, &sizes).await;
     });
     let _ = child.kill();
+    let _ = child.wait();
 }
