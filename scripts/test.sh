@@ -9,7 +9,8 @@ python3 -m pip install -q --disable-pip-version-check -r tests/sdk/requirements.
 if ! command -v node >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 fi
-if [ ! -f tests/sdk/js/node_modules/openai/package.json ]; then
+if [ ! -f tests/sdk/js/node_modules/openai/package.json ] \
+  || [ ! -f tests/sdk/js/node_modules/typescript/package.json ]; then
   (cd tests/sdk/js && npm ci --no-audit --no-fund --silent)
 fi
 # The portal's own scripts must at least parse (a broken one breaks every page's behaviour).

@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! scripts/engines.sh up
-//! cargo bench -p avb-server --bench voice -- [turns=12] [silence_ms=300]
+//! cargo bench -p avb-server --bench voice -- [turns=12] [silence_ms=300] [sessions=1]
 //! # Piper instead of Kokoro:
 //! scripts/engines.sh down; ENGINE_TTS=piper scripts/engines.sh up
 //! LOCAL_TTS_ENGINE=piper cargo bench -p avb-server --bench voice
@@ -16,13 +16,16 @@
 //!
 //! Every question is asked twice, alternately: of a platform that answers speculatively during
 //! the final silence (`realtime.speculative_responses`, the default) and of one that does not;
-//! both are reported, with how many speculations were used and wasted.
+//! both are reported, with how many speculations were used and wasted. With `sessions` > 1,
+//! each turn is that many sessions talking at once. The per-stage times the platform exports
+//! (`avb_realtime_stage_seconds`: STT, LLM first token, TTS first byte) are printed per mode.
 #![allow(clippy::unwrap_used)]
 
 use avb_testkit::speech::{LocalEngines, espeak};
 use avb_testkit::ws::{open_session, pcm_b64, send};
-use avb_testkit::{Db, spawn_app_with};
+use avb_testkit::{Db, TestApp, spawn_app_with};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const QUESTIONS: &[&str] = &[
@@ -58,6 +61,86 @@ fn engines() -> LocalEngines {
     })
 }
 
+/// One turn of one session: streams the question in real time, reads until `response.done`.
+async fn one_turn(app: Arc<TestApp>, key: String, speech: Arc<Vec<i16>>, silence_ms: u64) -> Turn {
+    let mut ws = open_session(&app, &key).await;
+    send(
+        &mut ws,
+        json!({"type": "session.update", "session": {"type": "realtime",
+        "instructions": "You are a helpful voice assistant. Answer in one short sentence.",
+        "max_output_tokens": 60,
+        "audio": {"input": {"transcription": {"model": "tiny.en"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": silence_ms}}}}}),
+    )
+    .await;
+    let mut audio = vec![0i16; 4_800];
+    audio.extend(speech.iter());
+    let speech_frames = audio.len().div_ceil(480);
+    audio.extend(vec![0i16; 24 * 1500]);
+    // Frames go out in real time from a task while this loop reads the events.
+    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<Instant>();
+    let (mut sink, mut stream) = futures::StreamExt::split(ws);
+    let sender = tokio::spawn(async move {
+        use futures::SinkExt;
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let mut ended = Some(ended_tx);
+        for (n, frame) in audio.chunks(480).enumerate() {
+            tick.tick().await;
+            let ev = json!({"type": "input_audio_buffer.append", "audio": pcm_b64(frame)});
+            let msg = tokio_tungstenite::tungstenite::Message::Text(ev.to_string().into());
+            if sink.send(msg).await.is_err() {
+                return;
+            }
+            if n + 1 == speech_frames
+                && let Some(tx) = ended.take()
+            {
+                let _ = tx.send(Instant::now());
+            }
+        }
+    });
+    let ended = ended_rx.await.unwrap();
+    let since = |t: Instant| t.saturating_duration_since(ended).as_secs_f64() * 1000.0;
+    let mut turn = Turn::default();
+    loop {
+        let ev = {
+            let next = tokio::time::timeout(
+                Duration::from_secs(60),
+                futures::StreamExt::next(&mut stream),
+            )
+            .await
+            .expect("an event in time")
+            .expect("open")
+            .unwrap();
+            match next {
+                tokio_tungstenite::tungstenite::Message::Text(t) => {
+                    serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap()
+                }
+                _ => continue,
+            }
+        };
+        let now = Instant::now();
+        match ev["type"].as_str().unwrap_or("") {
+            "input_audio_buffer.speech_stopped" => turn.speech_stopped = since(now),
+            "conversation.item.input_audio_transcription.completed" => {
+                turn.transcribed = since(now)
+            }
+            "response.output_audio_transcript.delta" if turn.first_token == 0.0 => {
+                turn.first_token = since(now)
+            }
+            "response.output_audio.delta" if turn.first_audio == 0.0 => {
+                turn.first_audio = since(now);
+            }
+            // The answer plays out before the next turn, so that no engine still works on
+            // this one then.
+            "response.done" => break,
+            "error" => panic!("turn failed: {ev}"),
+            _ => {}
+        }
+    }
+    sender.abort();
+    turn
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args()
@@ -66,6 +149,7 @@ async fn main() {
         .collect();
     let turns: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(12);
     let silence_ms: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(300);
+    let sessions: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1);
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .unwrap();
@@ -77,99 +161,55 @@ async fn main() {
             c.realtime.speculative_responses = speculate;
         })
         .await;
-        let key = app.realtime_key(&["realtime"]).await;
-        apps.push((app, key, Vec::new()));
+        let (tenant, owner) = app.tenant_with_owner(&format!("Voice {speculate}")).await;
+        let (_, key) = app
+            .post(
+                "/api/v1/api-keys",
+                &owner,
+                json!({"name": "bench", "scopes": ["realtime"]}),
+            )
+            .await;
+        let key = key["secret"].as_str().unwrap().to_string();
+        apps.push((Arc::new(app), key, tenant.to_string(), Vec::new()));
     }
-    let speech: Vec<Vec<i16>> = QUESTIONS.iter().map(|q| espeak(q).unwrap()).collect();
+    let speech: Vec<Arc<Vec<i16>>> = QUESTIONS
+        .iter()
+        .map(|q| Arc::new(espeak(q).unwrap()))
+        .collect();
 
-    // One warm-up turn (model loading, caches) that is not counted.
+    // One warm-up round (model loading, caches) that is not counted.
     for n in 0..=(turns * 2 + 1) {
-        let (i, (app, key, results)) = (n / 2, &mut apps[n % 2]);
-        let mut ws = open_session(app, key).await;
-        send(
-            &mut ws,
-            json!({"type": "session.update", "session": {"type": "realtime",
-            "instructions": "You are a helpful voice assistant. Answer in one short sentence.",
-            "max_output_tokens": 60,
-            "audio": {"input": {"transcription": {"model": "tiny.en"},
-                "turn_detection": {"type": "server_vad", "silence_duration_ms": silence_ms}}}}}),
-        )
-        .await;
-        let mut audio = vec![0i16; 4_800];
-        audio.extend(&speech[i % speech.len()]);
-        let speech_frames = audio.len().div_ceil(480);
-        audio.extend(vec![0i16; 24 * 1500]);
-        // Frames go out in real time from a task while this loop reads the events.
-        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<Instant>();
-        let (mut sink, mut stream) = futures::StreamExt::split(ws);
-        let sender = tokio::spawn(async move {
-            use futures::SinkExt;
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
-            let mut ended = Some(ended_tx);
-            for (n, frame) in audio.chunks(480).enumerate() {
-                tick.tick().await;
-                let ev = json!({"type": "input_audio_buffer.append", "audio": pcm_b64(frame)});
-                let msg = tokio_tungstenite::tungstenite::Message::Text(ev.to_string().into());
-                if sink.send(msg).await.is_err() {
-                    return;
-                }
-                if n + 1 == speech_frames
-                    && let Some(tx) = ended.take()
-                {
-                    let _ = tx.send(Instant::now());
-                }
-            }
-        });
-        let ended = ended_rx.await.unwrap();
-        let since = |t: Instant| t.saturating_duration_since(ended).as_secs_f64() * 1000.0;
-        let mut turn = Turn::default();
-        loop {
-            let ev = {
-                let next = tokio::time::timeout(
-                    Duration::from_secs(60),
-                    futures::StreamExt::next(&mut stream),
-                )
-                .await
-                .expect("an event in time")
-                .expect("open")
-                .unwrap();
-                match next {
-                    tokio_tungstenite::tungstenite::Message::Text(t) => {
-                        serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap()
-                    }
-                    _ => continue,
-                }
-            };
-            let now = Instant::now();
-            match ev["type"].as_str().unwrap_or("") {
-                "input_audio_buffer.speech_stopped" => turn.speech_stopped = since(now),
-                "conversation.item.input_audio_transcription.completed" => {
-                    turn.transcribed = since(now)
-                }
-                "response.output_audio_transcript.delta" if turn.first_token == 0.0 => {
-                    turn.first_token = since(now)
-                }
-                "response.output_audio.delta" if turn.first_audio == 0.0 => {
-                    turn.first_audio = since(now);
-                }
-                // The answer plays out before the next turn, so that no engine still works on
-                // this one then.
-                "response.done" => break,
-                "error" => panic!("turn failed: {ev}"),
-                _ => {}
+        let (i, (app, key, _, results)) = (n / 2, &mut apps[n % 2]);
+        let round: Vec<_> = (0..sessions)
+            .map(|s| {
+                let question = speech[(i + s) % speech.len()].clone();
+                tokio::spawn(one_turn(app.clone(), key.clone(), question, silence_ms))
+            })
+            .collect();
+        for t in round {
+            let turn = t.await.unwrap();
+            if i > 0 {
+                let mode = if n % 2 == 0 { "speculative" } else { "plain" };
+                println!("turn {i} ({mode}): {turn:?}");
+                results.push(turn);
             }
         }
-        sender.abort();
-        if i > 0 {
-            let mode = if n % 2 == 0 { "speculative" } else { "plain" };
-            println!("turn {i} ({mode}): {turn:?}");
-            results.push(turn);
-        }
-    }
-    for (speculate, (_, _, results)) in [true, false].into_iter().zip(&apps) {
-        report(results, turns, silence_ms, speculate);
     }
     let rendered = prometheus.render();
+    for (speculate, (_, _, tenant, results)) in [true, false].into_iter().zip(&apps) {
+        report(results, turns, silence_ms, sessions, speculate);
+        // The platform's own stage summaries for this mode's tenant.
+        for line in rendered.lines().filter(|l| {
+            l.starts_with("avb_realtime_stage_seconds{")
+                && l.contains(&format!("tenant=\"{tenant}\""))
+                && (l.contains("quantile=\"0.5\"") || l.contains("quantile=\"0.99\""))
+                && ["stt", "llm_first_token", "tts_first_byte"]
+                    .iter()
+                    .any(|s| l.contains(&format!("stage=\"{s}\"")))
+        }) {
+            println!("  {}", line.replace(&format!(",tenant=\"{tenant}\""), ""));
+        }
+    }
     for line in rendered
         .lines()
         .filter(|l| l.starts_with("avb_realtime_speculations_total"))
@@ -178,7 +218,7 @@ async fn main() {
     }
 }
 
-fn report(results: &[Turn], turns: usize, silence_ms: u64, speculate: bool) {
+fn report(results: &[Turn], turns: usize, silence_ms: u64, sessions: usize, speculate: bool) {
     let col = |f: fn(&Turn) -> f64| results.iter().map(f).collect::<Vec<_>>();
     let mode = if speculate {
         "speculative answers"
@@ -186,7 +226,7 @@ fn report(results: &[Turn], turns: usize, silence_ms: u64, speculate: bool) {
         "no speculation"
     };
     println!(
-        "\n{mode}: {turns} turns, server VAD silence {silence_ms} ms, times from the end of speech (ms):"
+        "\n{mode}: {turns} rounds of {sessions} concurrent session(s), server VAD silence {silence_ms} ms, times from the end of speech (ms):"
     );
     for (name, mut v) in [
         ("speech_stopped (VAD)", col(|t| t.speech_stopped)),

@@ -594,9 +594,14 @@ async fn official_js_sdk_over_wss() {
     );
     let base = format!("https://{addr}");
     let ca_path = ca.clone();
+    let events = std::env::temp_dir().join(format!(
+        "avb-js-events-{}.json",
+        uuid::Uuid::now_v7().simple()
+    ));
+    let events_path = events.to_string_lossy().to_string();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("node")
-            .args([script, &base, &key])
+            .args([script, &base, &key, &events_path])
             .env("NODE_EXTRA_CA_CERTS", &ca_path)
             .output()
     })
@@ -616,6 +621,25 @@ async fn official_js_sdk_over_wss() {
         (Some("completed"), Some("Hello world."))
     );
     assert_eq!(r["events"][0], "session.created");
+    // Every event the server sent, checked against the package's own TypeScript types.
+    let checker = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/sdk/js/check_types.mjs"
+    );
+    let checked = std::process::Command::new("node")
+        .arg(checker)
+        .arg(&events)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&events);
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let checked: Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert!(checked["checked"].as_u64().unwrap() >= 10, "{checked}");
+    assert_eq!(checked["errors"], json!([]), "{checked:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
