@@ -100,13 +100,21 @@ async fn app(log: Log, tts_chunks: usize, tts_gap_ms: u64, speculate: bool) -> T
 
 /// A session with input transcription and server VAD ending turns after 500 ms of silence.
 async fn session(app: &TestApp) -> (Ws, String) {
+    session_with(
+        app,
+        json!({"type": "server_vad", "silence_duration_ms": 500}),
+    )
+    .await
+}
+
+async fn session_with(app: &TestApp, turn_detection: Value) -> (Ws, String) {
     let key = app.realtime_key(&["realtime", "sessions"]).await;
     let mut ws = open_session(app, &key).await;
     send(
         &mut ws,
         json!({"type": "session.update", "session": {"type": "realtime",
         "audio": {"input": {"transcription": {"model": "tiny.en"},
-            "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}}}}),
+            "turn_detection": turn_detection}}}}),
     )
     .await;
     let updated = next(&mut ws, Duration::from_secs(10)).await.unwrap();
@@ -361,4 +369,32 @@ async fn barge_in_during_released_speculative_audio_cancels_it() {
     send(&mut ws, json!({"type": "conversation.item.truncate", "item_id": item, "content_index": 0, "audio_end_ms": 100})).await;
     let mut rest = Vec::new();
     read_until(&mut ws, "conversation.item.truncated", &mut rest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_vad_turns_are_answered_speculatively_too() {
+    let log = Log::default();
+    let app = app(log.clone(), 2, 0, true).await;
+    // Eagerness "high" ends a turn after 300 ms of silence.
+    let (mut ws, _) =
+        session_with(&app, json!({"type": "semantic_vad", "eagerness": "high"})).await;
+    let mut events = Vec::new();
+    let mut audio = silence(300);
+    audio.extend(voice(900));
+    audio.extend(silence(800));
+    talk(&mut ws, &audio, &mut events).await;
+    read_until(&mut ws, "response.done", &mut events).await;
+    let stopped = events
+        .iter()
+        .find(|(_, e)| e["type"] == "input_audio_buffer.speech_stopped")
+        .unwrap()
+        .0;
+    let asked = log.lock().unwrap().llm.clone();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].0 + Duration::from_millis(100) < stopped,
+        "the LLM was asked while the semantic VAD waited out its 300 ms"
+    );
+    let done = &events.last().unwrap().1["response"];
+    assert_eq!(done["status"], "completed", "{done}");
 }
