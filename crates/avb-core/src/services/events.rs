@@ -304,12 +304,28 @@ pub async fn publish_due(ctx: &AppContext) -> CoreResult<usize> {
         // The common scan: nothing waits, nothing to write.
         return Ok(0);
     }
+    // On PostgreSQL (where replicas share the outbox) the rows are claimed in the transaction
+    // that marks them, so a replica that also believes it leads cannot publish them twice.
+    // SQLite keeps its single writer lock only for the marking.
+    let postgres = ctx.store.backend() == avb_storage::Backend::Postgres;
+    let claimed = if postgres {
+        Some(ctx.store.platform_tx(true).await?)
+    } else {
+        None
+    };
+    let due = match &claimed {
+        Some(tx) => repo::claim_due(tx, ctx.config.kafka.batch).await?,
+        None => due,
+    };
     let (published, error) = if due.is_empty() {
         (Vec::new(), None)
     } else {
         publisher.publish(&due).await
     };
-    let tx = ctx.store.platform_tx(true).await?;
+    let tx = match claimed {
+        Some(tx) => tx,
+        None => ctx.store.platform_tx(true).await?,
+    };
     repo::mark_published(&tx, &published, Utc::now()).await?;
     if prune {
         repo::prune(&tx, now - KEEP_PUBLISHED, None).await?;

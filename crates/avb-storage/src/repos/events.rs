@@ -43,6 +43,24 @@ pub async fn due(tx: &PlatformTx, limit: u64) -> StorageResult<Vec<Model>> {
         .await?)
 }
 
+/// Like [`due`], but the rows are claimed for `tx`: on PostgreSQL they stay locked until it
+/// ends (`FOR UPDATE SKIP LOCKED`), so a second publisher (a replica that also believes it
+/// leads, while leadership moves) skips them instead of publishing them again. SQLite has one
+/// writer and one process.
+pub async fn claim_due(tx: &PlatformTx, limit: u64) -> StorageResult<Vec<Model>> {
+    let mut query = Entity::find()
+        .filter(Column::PublishedAt.is_null())
+        .order_by_asc(Column::Id)
+        .limit(limit);
+    if tx.backend() == crate::store::Backend::Postgres {
+        query = query.lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        );
+    }
+    Ok(query.all(tx.conn()).await?)
+}
+
 /// Marks events published.
 pub async fn mark_published(tx: &PlatformTx, ids: &[Uuid], at: DateTime<Utc>) -> StorageResult<()> {
     for chunk in ids.chunks(500) {
