@@ -5,7 +5,7 @@
 //! holds; suspending the tenant on A ends its sessions on B and C; the cluster-wide jobs have one
 //! leader, another replica takes over within the lease when it is killed, and the survivors
 //! close the killed replica's session; with Redis restarted revocations flow again; with Kafka
-//! each platform event is published once although three replicas run.
+//! every platform event arrives, none twice but what the killed leader had in flight.
 #![allow(clippy::unwrap_used)]
 
 use crate::cli::{Env, open_realtime, pairs, serve};
@@ -441,6 +441,7 @@ fn three_replicas_behave_as_one_platform() {
         // The leader holds a live session when it is killed.
         let _doomed_ws = open_realtime(&bases[li], &key).await;
         let killed = Instant::now();
+        let killed_at = chrono::Utc::now();
         replicas[li].0.kill().unwrap();
         replicas[li].0.wait().unwrap();
         let took_over = loop {
@@ -565,17 +566,47 @@ fn three_replicas_behave_as_one_platform() {
             }
             let total = ids.len();
             ids.sort();
+            let repeated: Vec<String> = ids
+                .windows(2)
+                .filter(|w| w[0] == w[1])
+                .map(|w| w[0].clone())
+                .collect();
             ids.dedup();
             eprintln!(
                 "Kafka: {total} platform events from three replicas, {} distinct",
                 ids.len()
             );
             assert!(total >= 20, "{total}");
-            assert_eq!(
-                ids.len(),
-                total,
-                "no event published twice by competing replicas"
-            );
+            // Nothing lost: every event of the outbox reached Kafka.
+            let outbox = psql(&db_url, "SELECT id FROM event_outbox ORDER BY id");
+            let missing: Vec<&String> = outbox.iter().filter(|id| !ids.contains(id)).collect();
+            assert!(missing.is_empty(), "not in Kafka: {missing:?}");
+            // At least once: competing publishers never repeat an event (the rows are claimed),
+            // but the leader killed above may have published a batch it had not yet marked,
+            // which its successor publishes again. Only events written before the kill repeat.
+            if !repeated.is_empty() {
+                let list = repeated
+                    .iter()
+                    .map(|id| format!("'{id}'"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let later = psql(
+                    &db_url,
+                    &format!(
+                        "SELECT count(*) FROM event_outbox WHERE id IN ({list}) AND created_at > '{}'",
+                        killed_at.to_rfc3339()
+                    ),
+                );
+                assert_eq!(
+                    later,
+                    ["0"],
+                    "events written after the kill were published twice: {repeated:?}"
+                );
+                eprintln!(
+                    "Kafka: {} event(s) published again after the leader was killed mid-publish",
+                    repeated.len()
+                );
+            }
         }
     });
     for (mut child, _) in replicas {
