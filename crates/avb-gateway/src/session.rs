@@ -475,11 +475,7 @@ impl Session {
                 (result, started.elapsed())
             }
         };
-        let tenant = self
-            .scope
-            .tenant()
-            .map(|t| t.to_string())
-            .unwrap_or_default();
+        let tenant = self.tenant_label();
         crate::metrics::stage("stt", &tenant, took);
         self.last_stt_ms = Some(took.as_millis() as i64);
         self.last_stt_error = result.as_ref().err().map(|e| e.to_string());
@@ -493,11 +489,6 @@ impl Session {
                 }
             }
             Err(e) => {
-                let tenant = self
-                    .scope
-                    .tenant()
-                    .map(|t| t.to_string())
-                    .unwrap_or_default();
                 crate::metrics::stage_failed("stt", &tenant, &e);
                 if report {
                     out.emit(ServerEvent::InputTranscriptionFailed, failed(e.to_string()))
@@ -687,13 +678,17 @@ impl Session {
         Ok(())
     }
 
-    /// The tenant's rate budget admits one more response (it is counted).
-    async fn admit_response(&self) -> Result<crate::limits::Remaining, ProtocolError> {
-        let tenant = self
-            .scope
+    /// The tenant id as metrics and rate limits label it (empty for the local operator).
+    fn tenant_label(&self) -> String {
+        self.scope
             .tenant()
             .map(|t| t.to_string())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// The tenant's rate budget admits one more response (it is counted).
+    async fn admit_response(&self) -> Result<crate::limits::Remaining, ProtocolError> {
+        let tenant = self.tenant_label();
         self.state
             .limits
             .try_start(&tenant, self.budget)
@@ -718,11 +713,7 @@ impl Session {
     ) -> Result<ResponseJob, ProtocolError> {
         let mut job =
             ResponseJob::new(&self.config, items, overrides, &self.engines, self.dialect)?;
-        let tenant = self
-            .scope
-            .tenant()
-            .map(|t| t.to_string())
-            .unwrap_or_default();
+        let tenant = self.tenant_label();
         job.utterance = user_turn(items, overrides);
         if let (Some(settings), Some(utterance)) = (&self.ovos, &job.utterance) {
             let session = self
@@ -820,11 +811,7 @@ impl Session {
                 && let Some(t) = turn_ended
             {
                 p.times.voice_to_voice_ms = Some(t.elapsed().as_millis() as i64);
-                let tenant = self
-                    .scope
-                    .tenant()
-                    .map(|t| t.to_string())
-                    .unwrap_or_default();
+                let tenant = self.tenant_label();
                 crate::metrics::stage("voice_to_voice", &tenant, t.elapsed());
             }
         }

@@ -41,13 +41,7 @@ impl EarlyStt {
             if !task.is_finished() {
                 return None;
             }
-            let done = task.now_or_never()?.unwrap_or_else(|e| {
-                let failed = EngineError::Failed {
-                    stage: "stt",
-                    message: e.to_string(),
-                };
-                (Err(failed), Duration::ZERO)
-            });
+            let done = joined(task.now_or_never()?);
             self.state = EarlyState::Done(done);
         }
         match &self.state {
@@ -61,13 +55,7 @@ impl EarlyStt {
     /// The transcription (waiting for it if it still runs).
     pub(crate) async fn result(mut self) -> Transcribed {
         match std::mem::replace(&mut self.state, EarlyState::Taken) {
-            EarlyState::Running(task) => task.await.unwrap_or_else(|e| {
-                let failed = EngineError::Failed {
-                    stage: "stt",
-                    message: e.to_string(),
-                };
-                (Err(failed), Duration::ZERO)
-            }),
+            EarlyState::Running(task) => joined(task.await),
             EarlyState::Done(done) => done,
             EarlyState::Taken => (
                 Err(EngineError::Failed {
@@ -78,6 +66,17 @@ impl EarlyStt {
             ),
         }
     }
+}
+
+/// A finished transcription task's result (a task that panicked or was aborted failed).
+fn joined(r: Result<Transcribed, tokio::task::JoinError>) -> Transcribed {
+    r.unwrap_or_else(|e| {
+        let failed = EngineError::Failed {
+            stage: "stt",
+            message: e.to_string(),
+        };
+        (Err(failed), Duration::ZERO)
+    })
 }
 
 impl Drop for EarlyStt {
