@@ -151,43 +151,60 @@ fn parse_typed(ty: &str, obj: &Map<String, Value>) -> Result<ClientEvent, Protoc
     })
 }
 
-/// Server events whose names differ between dialects, plus those with one name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServerEvent {
-    SessionCreated,
-    SessionUpdated,
-    TranscriptionSessionUpdated,
-    ConversationCreated,
-    /// beta `conversation.item.created`, GA `conversation.item.added`.
-    ItemAdded,
-    /// GA only: `conversation.item.done`.
-    ItemDone,
-    ItemRetrieved,
-    ItemDeleted,
-    ItemTruncated,
-    InputTranscriptionDelta,
-    InputTranscriptionCompleted,
-    InputTranscriptionFailed,
-    BufferCommitted,
-    BufferCleared,
-    SpeechStarted,
-    SpeechStopped,
-    OutputAudioBufferCleared,
-    RateLimitsUpdated,
-    ResponseCreated,
-    ResponseDone,
-    OutputItemAdded,
-    OutputItemDone,
-    ContentPartAdded,
-    ContentPartDone,
-    TextDelta,
-    TextDone,
-    AudioDelta,
-    AudioDone,
-    AudioTranscriptDelta,
-    AudioTranscriptDone,
-    FunctionCallArgumentsDelta,
-    FunctionCallArgumentsDone,
+/// Declares the server event names and `ALL`, the list of every one of them.
+macro_rules! server_events {
+    ($(#[$doc:meta])* pub enum $name:ident { $($(#[$vdoc:meta])* $variant:ident,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)*
+        }
+
+        impl $name {
+            /// Every server event.
+            pub const ALL: &[$name] = &[$($name::$variant,)*];
+        }
+    };
+}
+
+server_events! {
+    /// Server events whose names differ between dialects, plus those with one name.
+    pub enum ServerEvent {
+        SessionCreated,
+        SessionUpdated,
+        TranscriptionSessionUpdated,
+        ConversationCreated,
+        /// beta `conversation.item.created`, GA `conversation.item.added`.
+        ItemAdded,
+        /// GA only: `conversation.item.done`.
+        ItemDone,
+        ItemRetrieved,
+        ItemDeleted,
+        ItemTruncated,
+        InputTranscriptionDelta,
+        InputTranscriptionCompleted,
+        InputTranscriptionFailed,
+        BufferCommitted,
+        BufferCleared,
+        SpeechStarted,
+        SpeechStopped,
+        OutputAudioBufferCleared,
+        RateLimitsUpdated,
+        ResponseCreated,
+        ResponseDone,
+        OutputItemAdded,
+        OutputItemDone,
+        ContentPartAdded,
+        ContentPartDone,
+        TextDelta,
+        TextDone,
+        AudioDelta,
+        AudioDone,
+        AudioTranscriptDelta,
+        AudioTranscriptDone,
+        FunctionCallArgumentsDelta,
+        FunctionCallArgumentsDone,
+    }
 }
 
 impl ServerEvent {
