@@ -2,6 +2,7 @@
 when asked) and prints one JSON summary line. Usage:
     python_realtime.py BASE_URL API_KEY [ga|beta|secret|beta-tls]
     python_realtime.py BASE_URL API_KEY audio PCM_FILE   (pcm16 24 kHz mono speech)
+    python_realtime.py validate ga|beta EVENTS_JSON      (a JSON array of server events)
 """
 import asyncio
 import base64
@@ -154,7 +155,27 @@ async def audio(base: str, key: str, pcm_path: str) -> dict:
     return {"events": seen}
 
 
+def validate(dialect: str, path: str) -> dict:
+    """Validates every event of a JSON array against the dialect's server event union."""
+    adapter = {"ga": GA_EVENTS, "beta": BETA_EVENTS}[dialect]
+    with open(path, "rb") as f:
+        events = json.load(f)
+    invalid = []
+    for event in events:
+        raw = json.dumps(event).encode()
+        try:
+            adapter.validate_json(raw)
+        except Exception:  # noqa: BLE001 - any validation failure is reported
+            error = why(adapter, event.get("type"), raw)
+            if error is not None:
+                invalid.append({"type": event.get("type"), "error": error})
+    return {"checked": len(events), "invalid": invalid}
+
+
 def main() -> None:
+    if sys.argv[1] == "validate":
+        print(json.dumps(validate(sys.argv[2], sys.argv[3])))
+        return
     base, key = sys.argv[1], sys.argv[2]
     mode = sys.argv[3] if len(sys.argv) > 3 else "ga"
     if mode == "audio":
