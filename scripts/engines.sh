@@ -26,6 +26,9 @@
 #                                      # the AVB_ENGINES__* settings that point `avb serve` at them;
 #                                      # ENGINE_TTS=piper uses Piper instead of Kokoro
 #   scripts/engines.sh down            # stops the engines `up` started
+#   scripts/engines.sh install speech  # a recording of real human speech for the voice bench:
+#                                      # whisper.cpp's jfk.wav (11 s, 16 kHz), from the pinned
+#                                      # pywhispercpp sdist on PyPI; prints the file's path
 set -euo pipefail
 CACHE="${ENGINES_CACHE:-$HOME/.cache/avb-engines}"
 # Debian packages the installs need on a fresh machine (installed once, only when missing).
@@ -286,6 +289,25 @@ engines_down() {
   done
 }
 
+SPEECH_VERSION="pywhispercpp-1.5.1"
+SPEECH_SHA256="5df897e5dd9d9f16804fc937bd85b9f5880a0b29a55f8843585e0e03d76195e5"
+# Real speech with natural pauses (the voice bench's `--wav`), not a synthetic voice.
+install_speech() {
+  local dir="$CACHE/speech-$SPEECH_VERSION" url
+  if [ ! -f "$dir/jfk.wav" ]; then
+    mkdir -p "$dir"
+    url=$(curl -fsS -H 'Accept: text/html' https://pypi.org/simple/pywhispercpp/ \
+      | grep -o "https://[^\"#]*/$SPEECH_VERSION.tar.gz" | head -1)
+    [ -n "$url" ] || { echo "$SPEECH_VERSION.tar.gz is not on PyPI's index" >&2; exit 1; }
+    curl -fsS -o "$dir/sdist.tar.gz" "$url"
+    echo "$SPEECH_SHA256  $dir/sdist.tar.gz" | sha256sum -c --quiet
+    tar -xzf "$dir/sdist.tar.gz" -C "$dir" --strip-components=3 \
+      "$SPEECH_VERSION/whisper.cpp/samples/jfk.wav"
+    rm -f "$dir/sdist.tar.gz"
+  fi
+  echo "$dir/jfk.wav"
+}
+
 case "${1:-}" in install|up) ensure_debs ;; esac
 
 case "${1:-} ${2:-}" in
@@ -301,6 +323,7 @@ case "${1:-} ${2:-}" in
   "install tts") install_tts ;;
   "run tts") run_tts "${3:-8083}" ;;
   "install voicelab") install_voicelab ;;
+  "install speech") install_speech ;;
   "run voicelab") run_voicelab "${3:-8084}" ;;
-  *) echo "usage: $0 install stt|tts|piper|voicelab|llm|all | run stt|tts|piper|voicelab|llm [PORT] | up | down"  >&2; exit 2 ;;
+  *) echo "usage: $0 install stt|tts|piper|voicelab|llm|speech|all | run stt|tts|piper|voicelab|llm [PORT] | up | down"  >&2; exit 2 ;;
 esac

@@ -54,6 +54,7 @@ impl EarlyStt {
 
     /// The transcription (waiting for it if it still runs).
     pub(crate) async fn result(mut self) -> Transcribed {
+        early_outcome("used");
         match std::mem::replace(&mut self.state, EarlyState::Taken) {
             EarlyState::Running(task) => joined(task.await),
             EarlyState::Done(done) => done,
@@ -80,12 +81,24 @@ fn joined(r: Result<Transcribed, tokio::task::JoinError>) -> Transcribed {
 }
 
 impl Drop for EarlyStt {
-    /// An unused transcription stops (its HTTP request is dropped).
+    /// An unused transcription stops (its HTTP request is dropped), and is counted as wasted.
     fn drop(&mut self) {
-        if let EarlyState::Running(t) = &self.state {
-            t.abort();
+        match &self.state {
+            EarlyState::Running(t) => {
+                t.abort();
+                early_outcome("wasted");
+            }
+            EarlyState::Done(_) => early_outcome("wasted"),
+            EarlyState::Taken => {}
         }
     }
+}
+
+/// Counts early transcriptions by outcome (`used`: the turn ended on the speech it heard;
+/// `wasted`: speech resumed, or the session moved on):
+/// `avb_realtime_early_transcriptions_total{outcome}`.
+fn early_outcome(outcome: &'static str) {
+    metrics::counter!("avb_realtime_early_transcriptions_total", "outcome" => outcome).increment(1);
 }
 
 /// How far into the silence that ends a turn the early transcription starts (speech that

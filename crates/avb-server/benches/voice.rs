@@ -19,6 +19,16 @@
 //! both are reported, with how many speculations were used and wasted. With `sessions` > 1,
 //! each turn is that many sessions talking at once. The per-stage times the platform exports
 //! (`avb_realtime_stage_seconds`: STT, LLM first token, TTS first byte) are printed per mode.
+//!
+//! Real speech instead of espeak-ng (how often speculation is wasted on a human's pauses):
+//!
+//! ```sh
+//! cargo bench -p avb-server --bench voice -- --wav=$(scripts/engines.sh install speech) [runs=3] [silence_ms=550]
+//! ```
+//!
+//! Each run streams the recording once per mode in real time (one session, then 2 s of
+//! silence) and reports every turn the VAD ended (`speech_stopped` -> first audio delta) and
+//! the counts of early transcriptions and speculative answers, used and wasted.
 #![allow(clippy::unwrap_used)]
 
 use avb_testkit::speech::{LocalEngines, espeak};
@@ -141,8 +151,159 @@ async fn one_turn(app: Arc<TestApp>, key: String, speech: Arc<Vec<i16>>, silence
     turn
 }
 
+/// What one recording streamed through one session did: each ended turn's
+/// `speech_stopped` -> first audio delta (ms; `None` when no audio came before the next turn).
+async fn one_recording(
+    app: Arc<TestApp>,
+    key: String,
+    speech: Arc<Vec<i16>>,
+    silence_ms: u64,
+) -> Vec<Option<f64>> {
+    let mut ws = open_session(&app, &key).await;
+    send(
+        &mut ws,
+        json!({"type": "session.update", "session": {"type": "realtime",
+        "instructions": "You are a helpful voice assistant. Answer in one short sentence.",
+        "max_output_tokens": 60,
+        "audio": {"input": {"transcription": {"model": "tiny.en"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": silence_ms}}}}}),
+    )
+    .await;
+    let mut audio = vec![0i16; 4_800];
+    audio.extend(speech.iter());
+    audio.extend(vec![0i16; 24 * 2000]);
+    let (mut sink, mut stream) = futures::StreamExt::split(ws);
+    let sender = tokio::spawn(async move {
+        use futures::SinkExt;
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for frame in audio.chunks(480) {
+            tick.tick().await;
+            let ev = json!({"type": "input_audio_buffer.append", "audio": pcm_b64(frame)});
+            let msg = tokio_tungstenite::tungstenite::Message::Text(ev.to_string().into());
+            if sink.send(msg).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut turns: Vec<Option<f64>> = Vec::new();
+    let mut stopped: Option<Instant> = None;
+    let mut responding = 0usize;
+    loop {
+        let next = tokio::time::timeout(
+            Duration::from_secs(60),
+            futures::StreamExt::next(&mut stream),
+        )
+        .await
+        .expect("an event in time")
+        .expect("open")
+        .unwrap();
+        let ev = match next {
+            tokio_tungstenite::tungstenite::Message::Text(t) => {
+                serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap()
+            }
+            _ => continue,
+        };
+        match ev["type"].as_str().unwrap_or("") {
+            "input_audio_buffer.speech_stopped" => {
+                stopped = Some(Instant::now());
+                turns.push(None);
+            }
+            "response.created" => responding += 1,
+            "response.output_audio.delta" => {
+                if let (Some(t), Some(last)) = (stopped.take(), turns.last_mut()) {
+                    *last = Some(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            "response.done" => {
+                responding -= 1;
+                if responding == 0 && sender.is_finished() {
+                    break;
+                }
+            }
+            "error" => panic!("the recording's turn failed: {ev}"),
+            _ => {}
+        }
+    }
+    turns
+}
+
+/// The `--wav` mode: the recording, `runs` times per mode.
+async fn recording_bench(wav: &str, runs: usize, silence_ms: u64) {
+    let bytes = std::fs::read(wav).unwrap_or_else(|e| panic!("{wav}: {e}"));
+    let (rate, samples) = avb_testkit::speech::parse_wav(&bytes).unwrap();
+    let speech = Arc::new(avb_voice::audio::resample(&samples, rate, 24_000));
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .unwrap();
+    println!(
+        "{wav}: {:.1} s of speech, server VAD silence {silence_ms} ms, {runs} run(s) per mode",
+        speech.len() as f64 / 24_000.0
+    );
+    for speculate in [true, false] {
+        let (app, key, _) = bench_app(speculate).await;
+        let app = Arc::new(app);
+        let mut latencies = Vec::new();
+        let (mut turns, mut silent) = (0, 0);
+        // One warm-up run that is not counted.
+        for run in 0..=runs {
+            let result = one_recording(app.clone(), key.clone(), speech.clone(), silence_ms).await;
+            if run == 0 {
+                continue;
+            }
+            println!("run {run} (speculative {speculate}): {result:?}");
+            turns += result.len();
+            silent += result.iter().filter(|t| t.is_none()).count();
+            latencies.extend(result.into_iter().flatten());
+        }
+        if !latencies.is_empty() {
+            println!(
+                "speculative {speculate}: {turns} turns ended by the VAD ({silent} without audio before the next); speech_stopped -> first audio p50 {:.0} ms, p95 {:.0} ms",
+                pct(&mut latencies, 0.5),
+                pct(&mut latencies, 0.95)
+            );
+        }
+    }
+    for line in prometheus.render().lines().filter(|l| {
+        l.starts_with("avb_realtime_speculations_total")
+            || l.starts_with("avb_realtime_early_transcriptions_total")
+    }) {
+        println!("  {line}");
+    }
+    println!("  (counts include the warm-up runs; the plain platform speculates nothing)");
+}
+
+/// A platform on the local engines, with speculation on or off, and a Realtime key of a new
+/// tenant: (app, key, tenant).
+async fn bench_app(speculate: bool) -> (TestApp, String, String) {
+    let engines = engines();
+    let app = spawn_app_with(Db::Sqlite, move |c| {
+        engines.configure(c);
+        c.realtime.speculative_responses = speculate;
+    })
+    .await;
+    let (tenant, owner) = app.tenant_with_owner(&format!("Voice {speculate}")).await;
+    let (_, key) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            json!({"name": "bench", "scopes": ["realtime"]}),
+        )
+        .await;
+    let key = key["secret"].as_str().unwrap().to_string();
+    (app, key, tenant.to_string())
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if let Some(wav) = std::env::args().find_map(|a| a.strip_prefix("--wav=").map(str::to_string)) {
+        let args: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| !a.starts_with("--"))
+            .collect();
+        let runs = args.first().and_then(|a| a.parse().ok()).unwrap_or(3);
+        let silence_ms = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(550);
+        return recording_bench(&wav, runs, silence_ms).await;
+    }
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -155,22 +316,8 @@ async fn main() {
         .unwrap();
     let mut apps = Vec::new();
     for speculate in [true, false] {
-        let engines = engines();
-        let app = spawn_app_with(Db::Sqlite, move |c| {
-            engines.configure(c);
-            c.realtime.speculative_responses = speculate;
-        })
-        .await;
-        let (tenant, owner) = app.tenant_with_owner(&format!("Voice {speculate}")).await;
-        let (_, key) = app
-            .post(
-                "/api/v1/api-keys",
-                &owner,
-                json!({"name": "bench", "scopes": ["realtime"]}),
-            )
-            .await;
-        let key = key["secret"].as_str().unwrap().to_string();
-        apps.push((Arc::new(app), key, tenant.to_string(), Vec::new()));
+        let (app, key, tenant) = bench_app(speculate).await;
+        apps.push((Arc::new(app), key, tenant, Vec::new()));
     }
     let speech: Vec<Arc<Vec<i16>>> = QUESTIONS
         .iter()
