@@ -59,9 +59,9 @@ impl Emitter {
         }
     }
 
-    /// Sends `kind` with `fields` (skipped when the dialect has no such event).
-    pub(crate) async fn emit(&self, kind: ServerEvent, fields: Value) {
-        if let Some(event) = kind.build(self.dialect, fields) {
+    /// Sends `event` in the session's dialect (skipped when the dialect has no such event).
+    pub(crate) async fn emit(&self, event: ServerEvent) {
+        if let Some(event) = event.render(self.dialect) {
             self.send(Outgoing::Event(event)).await;
         }
     }
@@ -69,10 +69,6 @@ impl Emitter {
     /// Sends an `error` event.
     pub(crate) async fn error(&self, e: &ProtocolError) {
         self.send(Outgoing::Event(e.to_event())).await;
-    }
-
-    pub(crate) fn dialect(&self) -> Dialect {
-        self.dialect
     }
 
     async fn send(&self, out: Outgoing) {
@@ -95,12 +91,15 @@ impl Emitter {
 
     /// Sends what was held, in order, with `after_first` right after the first event, and from
     /// now on sends at once. Returns how many events were held.
-    pub(crate) async fn release(&self, after_first: Option<Value>) -> usize {
+    pub(crate) async fn release(&self, after_first: Option<ServerEvent>) -> usize {
         let Some(hold) = &self.hold else { return 0 };
         let mut held = hold.held.lock().await;
         let mut events = std::mem::take(&mut held.events);
         let count = events.len();
-        match after_first.map(Outgoing::Event) {
+        match after_first
+            .and_then(|e| e.render(self.dialect))
+            .map(Outgoing::Event)
+        {
             Some(e) if events.is_empty() => held.after_first = Some(e),
             Some(e) => events.insert(1, e),
             None => {}

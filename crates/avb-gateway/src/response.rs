@@ -5,6 +5,7 @@ use crate::engines::Engines;
 use crate::session::Emitter;
 use avb_realtime::AudioFormat;
 use avb_realtime::ids::new_id;
+use avb_realtime::server_events::{CancelReason, PartRef, RateLimit, Response, Usage};
 use avb_realtime::{
     ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role, ServerEvent,
     SessionConfig,
@@ -24,7 +25,7 @@ pub(crate) struct Finished {
     pub items: Vec<Item>,
     /// Milliseconds of speech sent for the assistant message, if any.
     pub audio_ms: u64,
-    /// LLM tokens in and out.
+    /// LLM tokens in and out (as the engine reported them, else counted: see [`stream`]).
     pub tokens: (u64, u64),
     /// `completed` or `failed`.
     pub status: avb_domain::TurnStatus,
@@ -40,6 +41,8 @@ pub(crate) struct Partial {
     message: Option<(String, String, bool)>,
     /// Milliseconds of speech sent for the message so far.
     pub audio_ms: u64,
+    /// LLM tokens used so far.
+    pub usage: Usage,
     /// The turn's timing waterfall so far.
     pub times: avb_core::services::sessions::TurnTimes,
 }
@@ -52,7 +55,7 @@ pub(crate) struct Timing {
     /// How long the last transcription took.
     pub stt_ms: Option<i64>,
     /// The tenant's budget left, announced after `response.created`.
-    pub rate_limits: Option<Value>,
+    pub rate_limits: Option<Vec<RateLimit>>,
 }
 
 /// A response about to run.
@@ -63,7 +66,6 @@ pub(crate) struct ResponseJob {
     llm: Option<Arc<dyn ChatModel>>,
     request: ChatRequest,
     audio: bool,
-    dialect: Dialect,
     tts: Option<Arc<dyn TextToSpeech>>,
     voice: String,
     speed: f64,
@@ -188,7 +190,6 @@ impl ResponseJob {
                 tools,
             },
             audio,
-            dialect,
             tts: engines.tts.clone(),
             voice: engines.tts_voice(&cfg.voice),
             speed: cfg.speed,
@@ -225,7 +226,7 @@ impl ChatModel for Scripted {
 impl ResponseJob {
     /// A response that says `text` (spoken when the session speaks and a voice is configured,
     /// else as text); no model is asked.
-    pub fn notice(cfg: &SessionConfig, engines: &Engines, dialect: Dialect, text: &str) -> Self {
+    pub fn notice(cfg: &SessionConfig, engines: &Engines, text: &str) -> Self {
         let audio = !cfg.text_only && engines.tts.is_some();
         Self {
             timing: Timing::default(),
@@ -240,7 +241,6 @@ impl ResponseJob {
                 tools: Vec::new(),
             },
             audio,
-            dialect,
             tts: engines.tts.clone(),
             voice: engines.tts_voice(&cfg.voice),
             speed: cfg.speed,
@@ -253,30 +253,23 @@ impl ResponseJob {
     }
 }
 
-fn response_object(
-    id: &str,
-    status: &str,
-    output: Vec<Value>,
-    details: Value,
-    usage: Value,
-) -> Value {
-    json!({"id": id, "object": "realtime.response", "status": status, "status_details": details,
-           "output": output, "usage": usage, "metadata": null, "conversation_id": null})
-}
-
-fn message_item(id: &str, text: &str, audio: bool, status: &'static str) -> Item {
-    let part = if audio {
+/// The part of an assistant message: its transcript when spoken, else its text.
+fn message_part(text: &str, audio: bool) -> ContentPart {
+    if audio {
         ContentPart::Audio {
             transcript: text.to_string(),
         }
     } else {
         ContentPart::Text(text.to_string())
-    };
+    }
+}
+
+fn message_item(id: &str, text: &str, audio: bool, status: &'static str) -> Item {
     Item {
         id: id.to_string(),
         kind: ItemKind::Message {
             role: Role::Assistant,
-            content: vec![part],
+            content: vec![message_part(text, audio)],
         },
         status,
     }
@@ -285,17 +278,13 @@ fn message_item(id: &str, text: &str, audio: bool, status: &'static str) -> Item
 /// Streams one response and reports the finished items.
 pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<Finished>) {
     let id = job.id.clone();
-    out.emit(
-        ServerEvent::ResponseCreated,
-        json!({"response": response_object(&id, "in_progress", vec![], Value::Null, Value::Null)}),
-    )
+    out.emit(ServerEvent::ResponseCreated {
+        response: Response::in_progress(&id),
+    })
     .await;
-    if let Some(limits) = job.timing.rate_limits.clone() {
-        out.emit(
-            ServerEvent::RateLimitsUpdated,
-            json!({"rate_limits": limits}),
-        )
-        .await;
+    if let Some(rate_limits) = job.timing.rate_limits.clone() {
+        out.emit(ServerEvent::RateLimitsUpdated { rate_limits })
+            .await;
     }
     let mut intent = job.utterance.as_deref().map(crate::skills::persona_event);
     if let Some(ask) = job.skills.take() {
@@ -339,12 +328,8 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
     // client acting on it at once must find them in the conversation.
     let (items, response_done) = match stream(&job, &out).await {
         Ok((items, usage)) => {
-            tokens = (
-                usage["input_tokens"].as_u64().unwrap_or(0),
-                usage["output_tokens"].as_u64().unwrap_or(0),
-            );
-            let rendered: Vec<Value> = items.iter().map(|i| i.render(job.dialect)).collect();
-            let done = json!({"response": response_object(&id, "completed", rendered, Value::Null, usage)});
+            tokens = (usage.input_tokens, usage.output_tokens);
+            let done = Response::completed(&id, items.clone(), usage);
             (items, done)
         }
         Err(e) => {
@@ -358,10 +343,8 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
             crate::metrics::stage_failed("llm", &job.timing.tenant, &e);
             out.error(&ProtocolError::new(ErrorCode::EngineUnavailable, e.clone()))
                 .await;
-            let details = json!({"type": "failed", "error": {"type": "server_error", "code": "engine_unavailable", "message": e}});
-            let done =
-                json!({"response": response_object(&id, "failed", vec![], details, Value::Null)});
-            (Vec::new(), done)
+            let error = ProtocolError::new(ErrorCode::EngineUnavailable, e);
+            (Vec::new(), Response::failed(&id, error))
         }
     };
     if let Some(event) = intent.as_mut().filter(|e| e.outcome == "persona") {
@@ -390,27 +373,30 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
             intent,
         })
         .await;
-    out.emit(ServerEvent::ResponseDone, response_done).await;
+    out.emit(ServerEvent::ResponseDone {
+        response: response_done,
+    })
+    .await;
 }
 
 /// Closes a cancelled response: what was said so far stays, marked incomplete.
 pub(crate) async fn cancelled(
     id: &str,
     partial: &Arc<Mutex<Partial>>,
-    reason: &str,
+    reason: CancelReason,
     out: &Emitter,
 ) -> Vec<Item> {
-    let message = partial.lock().ok().and_then(|p| p.message.clone());
+    let (message, usage) = partial
+        .lock()
+        .map(|p| (p.message.clone(), p.usage))
+        .unwrap_or_default();
     let items: Vec<Item> = message
         .into_iter()
         .map(|(item_id, text, audio)| message_item(&item_id, &text, audio, "incomplete"))
         .collect();
-    let rendered: Vec<Value> = items.iter().map(|i| i.render(out.dialect())).collect();
-    let details = json!({"type": "cancelled", "reason": reason});
-    out.emit(
-        ServerEvent::ResponseDone,
-        json!({"response": response_object(id, "cancelled", rendered, details, Value::Null)}),
-    )
+    out.emit(ServerEvent::ResponseDone {
+        response: Response::cancelled(id, reason, items.clone(), usage),
+    })
     .await;
     items
 }
@@ -428,9 +414,8 @@ impl<T> Drop for AbortOnDrop<T> {
 #[derive(Clone)]
 struct SpeechTarget {
     out: Emitter,
-    response_id: String,
-    item_id: String,
-    output_index: usize,
+    /// The audio part of the message.
+    at: PartRef,
     format: AudioFormat,
     voice: String,
     speed: f64,
@@ -495,11 +480,10 @@ async fn speak_sentences(
             let delta = base64::engine::general_purpose::STANDARD.encode(bytes);
             target
                 .out
-                .emit(
-                    ServerEvent::AudioDelta,
-                    json!({"response_id": target.response_id, "item_id": target.item_id,
-                    "output_index": target.output_index, "content_index": 0, "delta": delta}),
-                )
+                .emit(ServerEvent::AudioDelta {
+                    at: target.at.clone(),
+                    delta,
+                })
                 .await;
         }
     }
@@ -514,7 +498,7 @@ struct ToolCall {
     call_id: String,
     name: String,
     arguments: String,
-    output_index: usize,
+    output_index: u32,
 }
 
 /// A retry of a stream that broke before its first delta: nothing of it reached the client.
@@ -543,7 +527,30 @@ async fn first_delta(
     }
 }
 
-async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), String> {
+/// An estimate of the prompt's tokens for an engine that reports none: a token per four
+/// characters of the messages' text, rounded up.
+fn estimated_input_tokens(messages: &[ChatMessage]) -> u64 {
+    let chars: usize = messages
+        .iter()
+        .map(|m| {
+            let arguments = m
+                .tool_calls
+                .iter()
+                .flat_map(|c| c.as_array().into_iter().flatten())
+                .filter_map(|c| c.pointer("/function/arguments").and_then(Value::as_str));
+            m.content.as_deref().map_or(0, |t| t.chars().count())
+                + arguments.map(|a| a.chars().count()).sum::<usize>()
+        })
+        .sum();
+    chars.div_ceil(4) as u64
+}
+
+/// Streams the model's answer as Realtime events; returns the finished items and the tokens
+/// used. Those are what the engine reported; an engine that reports none (llama-cpp-python
+/// does not, even when asked) is counted: a token per streamed text or tool-call delta
+/// (OpenAI-compatible streaming servers send one token per chunk) and the prompt estimated by
+/// [`estimated_input_tokens`]. Fixed words (`scripted`) used no model: no tokens.
+async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Usage), String> {
     let llm = job
         .llm
         .as_ref()
@@ -552,10 +559,18 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
     let mut first_token = true;
     let mut deltas = first_delta(llm, &job.request).await?;
     let rid = job.id.as_str();
-    let mut message: Option<(String, String, usize)> = None;
+    let mut message: Option<(PartRef, String)> = None;
     let mut calls: BTreeMap<u32, ToolCall> = BTreeMap::new();
-    let mut next_output = 0usize;
-    let mut usage = Value::Null;
+    let mut next_output = 0u32;
+    let mut reported: Option<Usage> = None;
+    let mut counted = Usage {
+        input_tokens: if job.scripted {
+            0
+        } else {
+            estimated_input_tokens(&job.request.messages)
+        },
+        output_tokens: 0,
+    };
     let mut speech: Option<Speech> = None;
     let mut chunker = SentenceChunker::default();
     if job.audio && job.tts.is_none() {
@@ -565,14 +580,6 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
         );
         out.error(&warn).await;
     }
-    let (delta_kind, done_kind) = if job.audio {
-        (
-            ServerEvent::AudioTranscriptDelta,
-            ServerEvent::AudioTranscriptDone,
-        )
-    } else {
-        (ServerEvent::TextDelta, ServerEvent::TextDone)
-    };
     while let Some(delta) = deltas.next().await {
         if first_token {
             first_token = false;
@@ -586,38 +593,60 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
                 p.times.stt_ms = job.timing.stt_ms;
             }
         }
-        match delta.map_err(|e| e.to_string())? {
+        let delta = delta.map_err(|e| e.to_string())?;
+        if !job.scripted {
+            match &delta {
+                LlmDelta::Text(_) | LlmDelta::ToolCall { .. } => counted.output_tokens += 1,
+                LlmDelta::Usage {
+                    input_tokens,
+                    output_tokens,
+                } => {
+                    reported = Some(Usage {
+                        input_tokens: *input_tokens,
+                        output_tokens: *output_tokens,
+                    })
+                }
+            }
+            if let Ok(mut p) = job_partial(job) {
+                p.usage = reported.unwrap_or(counted);
+            }
+        }
+        match delta {
             LlmDelta::Text(t) => {
                 if message.is_none() {
-                    let item_id = new_id("item");
-                    let item = Item {
-                        id: item_id.clone(),
-                        kind: ItemKind::Message {
+                    let item = Item::new(
+                        ItemKind::Message {
                             role: Role::Assistant,
                             content: vec![],
                         },
-                        status: "in_progress",
+                        "in_progress",
+                    );
+                    let at = PartRef {
+                        response_id: rid.to_string(),
+                        item_id: item.id.clone(),
+                        output_index: next_output,
+                        content_index: 0,
                     };
-                    let rendered = item.render(job.dialect);
-                    out.emit(
-                        ServerEvent::OutputItemAdded,
-                        json!({"response_id": rid, "output_index": next_output, "item": rendered}),
-                    )
+                    out.emit(ServerEvent::OutputItemAdded {
+                        response_id: rid.to_string(),
+                        output_index: next_output,
+                        item: item.clone(),
+                    })
                     .await;
-                    out.emit(ServerEvent::ItemAdded, json!({"item": rendered}))
-                        .await;
-                    let part = if job.audio {
-                        json!({"type": "audio", "transcript": ""})
-                    } else {
-                        json!({"type": "text", "text": ""})
-                    };
-                    out.emit(ServerEvent::ContentPartAdded, json!({"response_id": rid, "item_id": item_id, "output_index": next_output, "content_index": 0, "part": part})).await;
+                    out.emit(ServerEvent::ItemAdded {
+                        previous_item_id: None,
+                        item,
+                    })
+                    .await;
+                    out.emit(ServerEvent::ContentPartAdded {
+                        at: at.clone(),
+                        part: message_part("", job.audio),
+                    })
+                    .await;
                     if let (true, Some(tts)) = (job.audio, job.tts.clone()) {
                         let target = SpeechTarget {
                             out: out.clone(),
-                            response_id: rid.to_string(),
-                            item_id: item_id.clone(),
-                            output_index: next_output,
+                            at: at.clone(),
                             format: job.output_format,
                             voice: job.voice.clone(),
                             speed: job.speed,
@@ -634,7 +663,7 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
                             ))),
                         ));
                     }
-                    message = Some((item_id, String::new(), next_output));
+                    message = Some((at, String::new()));
                     next_output += 1;
                 }
                 if let Some((tx, _)) = &speech {
@@ -642,12 +671,18 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
                         let _ = tx.send(sentence).await;
                     }
                 }
-                if let Some((item_id, text, index)) = message.as_mut() {
+                if let Some((at, text)) = message.as_mut() {
                     text.push_str(&t);
                     if let Ok(mut p) = job_partial(job) {
-                        p.message = Some((item_id.clone(), text.clone(), job.audio));
+                        p.message = Some((at.item_id.clone(), text.clone(), job.audio));
                     }
-                    out.emit(delta_kind, json!({"response_id": rid, "item_id": item_id, "output_index": index, "content_index": 0, "delta": t})).await;
+                    let at = at.clone();
+                    out.emit(if job.audio {
+                        ServerEvent::AudioTranscriptDelta { at, delta: t }
+                    } else {
+                        ServerEvent::TextDelta { at, delta: t }
+                    })
+                    .await;
                 }
             }
             LlmDelta::ToolCall {
@@ -665,7 +700,7 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
                         output_index: next_output,
                     };
                     next_output += 1;
-                    let item = Item::new(
+                    let mut item = Item::new(
                         ItemKind::FunctionCall {
                             name: call.name.clone(),
                             call_id: call.call_id.clone(),
@@ -673,11 +708,18 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
                         },
                         "in_progress",
                     );
-                    let mut rendered = item.render(job.dialect);
-                    rendered["id"] = json!(call.item_id);
-                    out.emit(ServerEvent::OutputItemAdded, json!({"response_id": rid, "output_index": call.output_index, "item": rendered})).await;
-                    out.emit(ServerEvent::ItemAdded, json!({"item": rendered}))
-                        .await;
+                    item.id = call.item_id.clone();
+                    out.emit(ServerEvent::OutputItemAdded {
+                        response_id: rid.to_string(),
+                        output_index: call.output_index,
+                        item: item.clone(),
+                    })
+                    .await;
+                    out.emit(ServerEvent::ItemAdded {
+                        previous_item_id: None,
+                        item,
+                    })
+                    .await;
                     slot.insert(call);
                 }
                 if let Some(call) = calls.get_mut(&index) {
@@ -686,18 +728,18 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
                     }
                     if !arguments.is_empty() {
                         call.arguments.push_str(&arguments);
-                        out.emit(ServerEvent::FunctionCallArgumentsDelta, json!({"response_id": rid, "item_id": call.item_id, "output_index": call.output_index, "call_id": call.call_id, "delta": arguments})).await;
+                        out.emit(ServerEvent::FunctionCallArgumentsDelta {
+                            response_id: rid.to_string(),
+                            item_id: call.item_id.clone(),
+                            output_index: call.output_index,
+                            call_id: call.call_id.clone(),
+                            delta: arguments,
+                        })
+                        .await;
                     }
                 }
             }
-            LlmDelta::Usage {
-                input_tokens,
-                output_tokens,
-            } => {
-                usage = json!({"total_tokens": input_tokens + output_tokens, "input_tokens": input_tokens, "output_tokens": output_tokens,
-                               "input_token_details": {"text_tokens": input_tokens, "audio_tokens": 0, "cached_tokens": 0},
-                               "output_token_details": {"text_tokens": output_tokens, "audio_tokens": 0}});
-            }
+            LlmDelta::Usage { .. } => {}
         }
     }
     let mut items = Vec::new();
@@ -718,40 +760,60 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
             ))
             .await;
         }
-        if let Some((item_id, _, index)) = &message {
-            out.emit(ServerEvent::AudioDone, json!({"response_id": rid, "item_id": item_id, "output_index": index, "content_index": 0})).await;
+        if let Some((at, _)) = &message {
+            out.emit(ServerEvent::AudioDone { at: at.clone() }).await;
         }
     }
-    if let Some((item_id, text, index)) = message {
-        let done_fields = if job.audio {
-            json!({"response_id": rid, "item_id": item_id, "output_index": index, "content_index": 0, "transcript": text})
+    if let Some((at, text)) = message {
+        let part = message_part(&text, job.audio);
+        out.emit(if job.audio {
+            ServerEvent::AudioTranscriptDone {
+                at: at.clone(),
+                transcript: text,
+            }
         } else {
-            json!({"response_id": rid, "item_id": item_id, "output_index": index, "content_index": 0, "text": text})
-        };
-        out.emit(done_kind, done_fields).await;
-        let item = message_item(&item_id, &text, job.audio, "completed");
-        // Content-part events name the part `text`/`audio` in both dialects (the SDKs' models
-        // say so; only items' content says `output_text`/`output_audio` in GA).
-        let part = match &item.kind {
-            ItemKind::Message { content, .. } => content
-                .first()
-                .map(|c| c.render(Dialect::Beta))
-                .unwrap_or(Value::Null),
-            _ => Value::Null,
-        };
-        out.emit(ServerEvent::ContentPartDone, json!({"response_id": rid, "item_id": item_id, "output_index": index, "content_index": 0, "part": part})).await;
-        let rendered = item.render(job.dialect);
-        out.emit(
-            ServerEvent::OutputItemDone,
-            json!({"response_id": rid, "output_index": index, "item": rendered}),
-        )
+            ServerEvent::TextDone {
+                at: at.clone(),
+                text,
+            }
+        })
         .await;
-        out.emit(ServerEvent::ItemDone, json!({"item": rendered}))
-            .await;
+        out.emit(ServerEvent::ContentPartDone {
+            at: at.clone(),
+            part: part.clone(),
+        })
+        .await;
+        let item = Item {
+            id: at.item_id,
+            kind: ItemKind::Message {
+                role: Role::Assistant,
+                content: vec![part],
+            },
+            status: "completed",
+        };
+        out.emit(ServerEvent::OutputItemDone {
+            response_id: rid.to_string(),
+            output_index: at.output_index,
+            item: item.clone(),
+        })
+        .await;
+        out.emit(ServerEvent::ItemDone {
+            previous_item_id: None,
+            item: item.clone(),
+        })
+        .await;
         items.push(item);
     }
     for call in calls.into_values() {
-        out.emit(ServerEvent::FunctionCallArgumentsDone, json!({"response_id": rid, "item_id": call.item_id, "output_index": call.output_index, "call_id": call.call_id, "name": call.name, "arguments": call.arguments})).await;
+        out.emit(ServerEvent::FunctionCallArgumentsDone {
+            response_id: rid.to_string(),
+            item_id: call.item_id.clone(),
+            output_index: call.output_index,
+            call_id: call.call_id.clone(),
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+        })
+        .await;
         let mut item = Item::new(
             ItemKind::FunctionCall {
                 name: call.name,
@@ -761,16 +823,24 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Value), 
             "completed",
         );
         item.id = call.item_id;
-        let rendered = item.render(job.dialect);
-        out.emit(
-            ServerEvent::OutputItemDone,
-            json!({"response_id": rid, "output_index": call.output_index, "item": rendered}),
-        )
+        out.emit(ServerEvent::OutputItemDone {
+            response_id: rid.to_string(),
+            output_index: call.output_index,
+            item: item.clone(),
+        })
         .await;
-        out.emit(ServerEvent::ItemDone, json!({"item": rendered}))
-            .await;
+        out.emit(ServerEvent::ItemDone {
+            previous_item_id: None,
+            item: item.clone(),
+        })
+        .await;
         items.push(item);
     }
+    let usage = if job.scripted {
+        Usage::default()
+    } else {
+        reported.unwrap_or(counted)
+    };
     Ok((items, usage))
 }
 

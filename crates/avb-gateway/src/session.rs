@@ -8,6 +8,7 @@ use crate::response::{self, Finished, Partial, ResponseJob};
 use avb_core::Scope;
 use avb_core::services::sessions;
 use avb_core::services::voice_profiles::ResolvedProfile;
+use avb_realtime::server_events::{CancelReason, RateLimit, RateLimitName, TranscriptionUsage};
 use avb_realtime::{
     AudioFormat, ClientEvent, ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role,
     ServerEvent, SessionConfig, TurnDetection, parse_client_event,
@@ -17,7 +18,7 @@ use avb_voice::vad::{TurnDetector, TurnEvent};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use base64::Engine as _;
 use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -136,12 +137,22 @@ pub struct SessionStart<'a> {
     pub budget: Budget,
 }
 
-/// The `rate_limits` array of `rate_limits.updated`.
-fn rate_limits_json(r: &crate::limits::Remaining) -> Value {
-    json!([
-        {"name": "requests", "limit": r.requests_limit, "remaining": r.requests, "reset_seconds": r.reset_seconds},
-        {"name": "tokens", "limit": r.tokens_limit, "remaining": r.tokens, "reset_seconds": r.reset_seconds},
-    ])
+/// The `rate_limits` of `rate_limits.updated`.
+fn rate_limits(r: &crate::limits::Remaining) -> Vec<RateLimit> {
+    vec![
+        RateLimit {
+            name: RateLimitName::Requests,
+            limit: r.requests_limit,
+            remaining: r.requests,
+            reset_seconds: r.reset_seconds,
+        },
+        RateLimit {
+            name: RateLimitName::Tokens,
+            limit: r.tokens_limit,
+            remaining: r.tokens,
+            reset_seconds: r.reset_seconds,
+        },
+    ]
 }
 
 /// The turn detector the session's `turn_detection` asks for.
@@ -312,14 +323,15 @@ impl Session {
         tracing::info!(tenant = ?self.scope.tenant(), session = %record, realtime_id = %self.config.id, dialect = ?self.dialect, "realtime session opened");
 
         emitter
-            .emit(
-                ServerEvent::SessionCreated,
-                json!({"session": self.config.render(self.dialect)}),
-            )
+            .emit(ServerEvent::SessionCreated {
+                session: Box::new(self.config.clone()),
+            })
             .await;
         if self.dialect == Dialect::Beta {
             emitter
-                .emit(ServerEvent::ConversationCreated, json!({"conversation": {"id": avb_realtime::ids::new_id("conv"), "object": "realtime.conversation"}}))
+                .emit(ServerEvent::ConversationCreated {
+                    conversation_id: avb_realtime::ids::new_id("conv"),
+                })
                 .await;
         }
         let max = Duration::from_secs(self.state.ctx.config.realtime.max_session_secs);
@@ -448,17 +460,15 @@ impl Session {
         early: Option<EarlyStt>,
     ) {
         let report = self.config.transcription.is_some();
-        let failed = |message: String| {
-            let error = json!({"type": "server_error", "code": "engine_unavailable", "message": message, "param": null});
-            json!({"item_id": item_id, "content_index": 0, "error": error})
+        let failed = |message: String| ServerEvent::InputTranscriptionFailed {
+            item_id: item_id.to_string(),
+            content_index: 0,
+            error: ProtocolError::new(ErrorCode::EngineUnavailable, message),
         };
         let Some(stt) = self.engines.stt.clone() else {
             if report {
-                out.emit(
-                    ServerEvent::InputTranscriptionFailed,
-                    failed("no speech-to-text engine is configured".into()),
-                )
-                .await;
+                out.emit(failed("no speech-to-text engine is configured".into()))
+                    .await;
             }
             return;
         };
@@ -484,15 +494,19 @@ impl Session {
                 self.persist_item_text(item_id, "message", "user", &t.text);
                 self.conversation.transcribed(item_id, &t.text);
                 if report {
-                    let usage = json!({"type": "duration", "seconds": seconds});
-                    out.emit(ServerEvent::InputTranscriptionCompleted, json!({"item_id": item_id, "content_index": 0, "transcript": t.text, "usage": usage})).await;
+                    out.emit(ServerEvent::InputTranscriptionCompleted {
+                        item_id: item_id.to_string(),
+                        content_index: 0,
+                        transcript: t.text,
+                        usage: TranscriptionUsage::Duration { seconds },
+                    })
+                    .await;
                 }
             }
             Err(e) => {
                 crate::metrics::stage_failed("stt", &tenant, &e);
                 if report {
-                    out.emit(ServerEvent::InputTranscriptionFailed, failed(e.to_string()))
-                        .await;
+                    out.emit(failed(e.to_string())).await;
                 } else {
                     out.error(&ProtocolError::new(
                         ErrorCode::EngineUnavailable,
@@ -557,10 +571,10 @@ impl Session {
             item.id = id;
         }
         let previous = self.conversation.last_id();
-        out.emit(
-            ServerEvent::BufferCommitted,
-            json!({"item_id": item.id, "previous_item_id": previous}),
-        )
+        out.emit(ServerEvent::BufferCommitted {
+            item_id: item.id.clone(),
+            previous_item_id: previous,
+        })
         .await;
         let item_id = item.id.clone();
         self.add_item(out, item, None).await?;
@@ -628,10 +642,10 @@ impl Session {
         if self.active.is_some() {
             match tokio::time::timeout(Duration::from_secs(10), done_rx.recv()).await {
                 Ok(Some(finished)) => self.finish(finished).await,
-                _ => self.cancel(out, "client_cancelled").await,
+                _ => self.cancel(out, CancelReason::ClientCancelled).await,
             }
         }
-        let job = ResponseJob::notice(&self.config, &self.engines, self.dialect, notice);
+        let job = ResponseJob::notice(&self.config, &self.engines, notice);
         let (tx, mut rx) = mpsc::channel(1);
         let spoken =
             tokio::time::timeout(Duration::from_secs(15), response::run(job, out.clone(), tx))
@@ -665,7 +679,7 @@ impl Session {
         }
         job.timing.turn_ended = self.turn_ended.take();
         job.timing.stt_ms = self.last_stt_ms.take();
-        job.timing.rate_limits = Some(rate_limits_json(&remaining));
+        job.timing.rate_limits = Some(rate_limits(&remaining));
         self.responses += 1;
         let id = job.id.clone();
         let partial = job.partial.clone();
@@ -798,11 +812,10 @@ impl Session {
         let turn_ended = self.turn_ended.take();
         self.last_stt_ms = None;
         let stt_error = self.last_stt_error.take();
-        let limits = ServerEvent::RateLimitsUpdated.build(
-            self.dialect,
-            json!({"rate_limits": rate_limits_json(&remaining)}),
-        );
-        speculation.out.release(limits).await;
+        let limits = ServerEvent::RateLimitsUpdated {
+            rate_limits: rate_limits(&remaining),
+        };
+        speculation.out.release(Some(limits)).await;
         if let Ok(mut p) = speculation.partial.lock() {
             p.times.stt_error = stt_error;
             // Audio made before the turn ended reached the client just now.
@@ -842,7 +855,7 @@ impl Session {
     }
 
     /// Stops the active response; what was said stays as an incomplete item.
-    async fn cancel(&mut self, out: &Emitter, reason: &str) {
+    async fn cancel(&mut self, out: &Emitter, reason: CancelReason) {
         if let Some(active) = self.active.take() {
             active.handle.abort();
             let items = response::cancelled(&active.id, &active.partial, reason, out).await;
@@ -910,14 +923,14 @@ impl Session {
             match event {
                 TurnEvent::SpeechStarted { audio_start_ms } => {
                     let item_id = avb_realtime::ids::new_id("item");
-                    out.emit(
-                        ServerEvent::SpeechStarted,
-                        json!({"audio_start_ms": audio_start_ms, "item_id": item_id}),
-                    )
+                    out.emit(ServerEvent::SpeechStarted {
+                        audio_start_ms,
+                        item_id: item_id.clone(),
+                    })
                     .await;
                     self.turn_item = Some(item_id);
                     if interrupt && self.active.is_some() {
-                        self.cancel(out, "turn_detected").await;
+                        self.cancel(out, CancelReason::TurnDetected).await;
                     }
                 }
                 TurnEvent::SpeechStopped { audio_end_ms } => {
@@ -925,10 +938,10 @@ impl Session {
                         .turn_item
                         .take()
                         .unwrap_or_else(|| avb_realtime::ids::new_id("item"));
-                    out.emit(
-                        ServerEvent::SpeechStopped,
-                        json!({"audio_end_ms": audio_end_ms, "item_id": item_id}),
-                    )
+                    out.emit(ServerEvent::SpeechStopped {
+                        audio_end_ms,
+                        item_id: item_id.clone(),
+                    })
                     .await;
                     let speculation = self
                         .speculation
@@ -1003,17 +1016,18 @@ impl Session {
         item: Item,
         previous: Option<String>,
     ) -> Result<(), ProtocolError> {
-        let rendered = item.render(out.dialect());
-        let previous_id = self.conversation.insert(item, previous.as_deref())?;
-        out.emit(
-            ServerEvent::ItemAdded,
-            json!({"previous_item_id": previous_id, "item": rendered}),
-        )
+        let previous_id = self
+            .conversation
+            .insert(item.clone(), previous.as_deref())?;
+        out.emit(ServerEvent::ItemAdded {
+            previous_item_id: Some(previous_id.clone()),
+            item: item.clone(),
+        })
         .await;
-        out.emit(
-            ServerEvent::ItemDone,
-            json!({"previous_item_id": previous_id, "item": rendered}),
-        )
+        out.emit(ServerEvent::ItemDone {
+            previous_item_id: Some(previous_id),
+            item,
+        })
         .await;
         Ok(())
     }
@@ -1041,10 +1055,9 @@ impl Session {
                     self.input = InputBuffer::new(self.config.input_format);
                 }
                 self.early_stt = None;
-                out.emit(
-                    ServerEvent::SessionUpdated,
-                    json!({"session": self.config.render(self.dialect)}),
-                )
+                out.emit(ServerEvent::SessionUpdated {
+                    session: Box::new(self.config.clone()),
+                })
                 .await;
             }
             ClientEvent::TranscriptionSessionUpdate { .. } => {
@@ -1065,7 +1078,7 @@ impl Session {
                 self.vad = turn_detector(&self.config);
                 self.early_stt = None;
                 self.turn_item = None;
-                out.emit(ServerEvent::BufferCleared, json!({})).await;
+                out.emit(ServerEvent::BufferCleared).await;
             }
             ClientEvent::InputAudioBufferCommit => self.commit(out, None).await?,
             ClientEvent::ConversationItemCreate {
@@ -1084,17 +1097,15 @@ impl Session {
             }
             ClientEvent::ConversationItemRetrieve { item_id } => {
                 let i = self.conversation.find(&item_id)?;
-                out.emit(
-                    ServerEvent::ItemRetrieved,
-                    json!({"item": self.conversation.get(i).render(self.dialect)}),
-                )
+                out.emit(ServerEvent::ItemRetrieved {
+                    item: self.conversation.get(i).clone(),
+                })
                 .await;
             }
             ClientEvent::ConversationItemDelete { item_id } => {
                 let i = self.conversation.find(&item_id)?;
                 self.conversation.remove(i);
-                out.emit(ServerEvent::ItemDeleted, json!({"item_id": item_id}))
-                    .await;
+                out.emit(ServerEvent::ItemDeleted { item_id }).await;
             }
             ClientEvent::ConversationItemTruncate {
                 item_id,
@@ -1103,7 +1114,12 @@ impl Session {
             } => {
                 self.conversation
                     .truncate(&item_id, content_index, audio_end_ms)?;
-                out.emit(ServerEvent::ItemTruncated, json!({"item_id": item_id, "content_index": content_index, "audio_end_ms": audio_end_ms})).await;
+                out.emit(ServerEvent::ItemTruncated {
+                    item_id,
+                    content_index,
+                    audio_end_ms,
+                })
+                .await;
             }
             ClientEvent::ResponseCreate { response } => {
                 self.start_response(out, done, response.as_ref()).await?
@@ -1124,15 +1140,12 @@ impl Session {
                     ));
                 }
                 self.active = Some(active);
-                self.cancel(out, "client_cancelled").await;
+                self.cancel(out, CancelReason::ClientCancelled).await;
             }
             ClientEvent::OutputAudioBufferClear => {
                 let response_id = self.active.as_ref().map(|a| a.id.clone());
-                out.emit(
-                    ServerEvent::OutputAudioBufferCleared,
-                    json!({"response_id": response_id}),
-                )
-                .await;
+                out.emit(ServerEvent::OutputAudioBufferCleared { response_id })
+                    .await;
             }
         }
         Ok(())

@@ -2,7 +2,6 @@
 
 use crate::dialect::Dialect;
 use crate::error::{ErrorCode, ProtocolError};
-use crate::ids::new_id;
 use serde_json::{Map, Value};
 
 /// A parsed client event.
@@ -152,7 +151,7 @@ fn parse_typed(ty: &str, obj: &Map<String, Value>) -> Result<ClientEvent, Protoc
 }
 
 /// Declares the server event names and `ALL`, the list of every one of them.
-macro_rules! server_events {
+macro_rules! server_event_kinds {
     ($(#[$doc:meta])* pub enum $name:ident { $($(#[$vdoc:meta])* $variant:ident,)* }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,12 +166,11 @@ macro_rules! server_events {
     };
 }
 
-server_events! {
-    /// Server events whose names differ between dialects, plus those with one name.
-    pub enum ServerEvent {
+server_event_kinds! {
+    /// The server events, by name: what [`crate::ServerEvent`] is called in each dialect.
+    pub enum ServerEventKind {
         SessionCreated,
         SessionUpdated,
-        TranscriptionSessionUpdated,
         ConversationCreated,
         /// beta `conversation.item.created`, GA `conversation.item.added`.
         ItemAdded,
@@ -181,7 +179,6 @@ server_events! {
         ItemRetrieved,
         ItemDeleted,
         ItemTruncated,
-        InputTranscriptionDelta,
         InputTranscriptionCompleted,
         InputTranscriptionFailed,
         BufferCommitted,
@@ -207,16 +204,14 @@ server_events! {
     }
 }
 
-impl ServerEvent {
+impl ServerEventKind {
     /// The event's `type` in `dialect`, or `None` when the dialect has no such event.
     pub fn name(&self, dialect: Dialect) -> Option<&'static str> {
         use Dialect::*;
-        use ServerEvent::*;
+        use ServerEventKind::*;
         Some(match (self, dialect) {
             (SessionCreated, _) => "session.created",
             (SessionUpdated, _) => "session.updated",
-            (TranscriptionSessionUpdated, Beta) => "transcription_session.updated",
-            (TranscriptionSessionUpdated, Ga) => "session.updated",
             (ConversationCreated, _) => "conversation.created",
             (ItemAdded, Beta) => "conversation.item.created",
             (ItemAdded, Ga) => "conversation.item.added",
@@ -225,7 +220,6 @@ impl ServerEvent {
             (ItemRetrieved, _) => "conversation.item.retrieved",
             (ItemDeleted, _) => "conversation.item.deleted",
             (ItemTruncated, _) => "conversation.item.truncated",
-            (InputTranscriptionDelta, _) => "conversation.item.input_audio_transcription.delta",
             (InputTranscriptionCompleted, _) => {
                 "conversation.item.input_audio_transcription.completed"
             }
@@ -258,25 +252,11 @@ impl ServerEvent {
             (FunctionCallArgumentsDone, _) => "response.function_call_arguments.done",
         })
     }
-
-    /// Builds the event: `fields` plus `type` and a fresh `event_id`; `None` when the dialect
-    /// has no such event.
-    pub fn build(&self, dialect: Dialect, fields: Value) -> Option<Value> {
-        let name = self.name(dialect)?;
-        let mut obj = match fields {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        obj.insert("type".into(), Value::String(name.into()));
-        obj.insert("event_id".into(), Value::String(new_id("event")));
-        Some(Value::Object(obj))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn parses_sdk_events_without_event_id() {
@@ -338,26 +318,17 @@ mod tests {
     #[test]
     fn names_follow_the_dialect() {
         assert_eq!(
-            ServerEvent::AudioDelta.name(Dialect::Beta),
+            ServerEventKind::AudioDelta.name(Dialect::Beta),
             Some("response.audio.delta")
         );
         assert_eq!(
-            ServerEvent::AudioDelta.name(Dialect::Ga),
+            ServerEventKind::AudioDelta.name(Dialect::Ga),
             Some("response.output_audio.delta")
         );
         assert_eq!(
-            ServerEvent::ItemAdded.name(Dialect::Beta),
+            ServerEventKind::ItemAdded.name(Dialect::Beta),
             Some("conversation.item.created")
         );
-        assert_eq!(ServerEvent::ItemDone.name(Dialect::Beta), None);
-        let e = ServerEvent::TextDelta
-            .build(Dialect::Ga, json!({"delta": "hi"}))
-            .unwrap_or_default();
-        assert_eq!(e["type"], "response.output_text.delta");
-        assert!(
-            e["event_id"]
-                .as_str()
-                .is_some_and(|s| s.starts_with("event_"))
-        );
+        assert_eq!(ServerEventKind::ItemDone.name(Dialect::Beta), None);
     }
 }

@@ -12,7 +12,7 @@ pub mod session;
 
 pub use dialect::Dialect;
 pub use error::{ErrorCode, ProtocolError};
-pub use events::{ClientEvent, ServerEvent, parse_client_event};
+pub use events::{ClientEvent, ServerEventKind, parse_client_event};
 pub use item::{ContentPart, Item, ItemKind, Role};
-pub use server_events::TypedServerEvent;
+pub use server_events::ServerEvent;
 pub use session::{AudioFormat, SessionConfig, TurnDetection};

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-/// An OpenAI-compatible `/v1/chat/completions` double: the last user message picks the script.
+/// An OpenAI-compatible `/v1/chat/completions` double: the last user message picks the script
+/// (and whether the stream reports its usage).
 pub(crate) async fn llm_double() -> String {
     use axum::response::IntoResponse;
     async fn completions(axum::Json(body): axum::Json<Value>) -> axum::response::Response {
@@ -46,13 +47,16 @@ pub(crate) async fn llm_double() -> String {
             parts.push((0, chunk(json!({"content": "Hello"}))));
             parts.push((0, chunk(json!({"content": " world."}))));
         }
-        parts.push((
-            0,
-            format!(
-                "data: {}\n\n",
-                json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 3}})
-            ),
-        ));
+        // Like llama-cpp-python, an "unmetered" turn reports no usage.
+        if !last.contains("unmetered") {
+            parts.push((
+                0,
+                format!(
+                    "data: {}\n\n",
+                    json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 3}})
+                ),
+            ));
+        }
         parts.push((0, "data: [DONE]\n\n".to_string()));
         let stream = futures::stream::iter(parts).then(|(delay, p)| async move {
             tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -221,6 +225,79 @@ async fn ga_text_turn_in_documented_order() {
     assert_eq!(recv(&mut ws).await["error"]["code"], "item_not_found");
 }
 
+/// Sends a user message and asks for a response; the response's events.
+async fn text_turn(ws: &mut avb_testkit::ws::Ws, text: &str) -> Vec<Value> {
+    send(ws, json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})).await;
+    until(ws, "conversation.item.done").await;
+    send(ws, json!({"type": "response.create"})).await;
+    until(ws, "response.done").await
+}
+
+/// `response.done` reports usage also when the engine reports none (llama-cpp-python never
+/// does): a token per streamed delta and the prompt estimated from its text. What an engine
+/// reports is used as it is. Either way the ledger meters the same numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_is_counted_when_the_engine_reports_none() {
+    let app = app_with_llm(3600).await;
+    let key = app.realtime_key(&["realtime", "usage"]).await;
+    let mut ws = open_session(&app, &key).await;
+    send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "instructions": "Be brief."}})).await;
+    recv(&mut ws).await;
+    let deltas = |events: &[Value], kind: &str| events.iter().filter(|e| e["type"] == kind).count();
+
+    let events = text_turn(&mut ws, "an unmetered hello").await;
+    let counted = events.last().unwrap()["response"]["usage"].clone();
+    assert_eq!(deltas(&events, "response.output_text.delta"), 2);
+    assert_eq!(counted["output_tokens"], 2, "{counted}");
+    let input = counted["input_tokens"].as_u64().unwrap();
+    assert!(input > 0, "{counted}");
+    assert_eq!(counted["total_tokens"].as_u64(), Some(input + 2));
+    assert_eq!(
+        counted["output_token_details"],
+        json!({"text_tokens": 2, "audio_tokens": 0})
+    );
+
+    let events = text_turn(&mut ws, "the unmetered weather").await;
+    let calls = events.last().unwrap()["response"]["usage"].clone();
+    assert_eq!(deltas(&events, "response.function_call_arguments.delta"), 2);
+    assert_eq!(calls["output_tokens"], 2, "{calls}");
+    assert!(
+        calls["input_tokens"].as_u64().unwrap() > input,
+        "the prompt grew: {calls}"
+    );
+
+    let events = text_turn(&mut ws, "a metered hello").await;
+    let reported = &events.last().unwrap()["response"]["usage"];
+    assert_eq!(
+        (
+            reported["input_tokens"].as_u64(),
+            reported["output_tokens"].as_u64(),
+            reported["total_tokens"].as_u64()
+        ),
+        (Some(11), Some(3), Some(14))
+    );
+
+    // The ledger row is written right after response.done; poll briefly.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let totals = loop {
+        let (s, u) = app.get("/api/v1/usage", &key).await;
+        assert_eq!(s, reqwest::StatusCode::OK, "{u}");
+        if u["totals"]["requests"] == 3.0 {
+            break u["totals"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{u}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let metered_input = input + calls["input_tokens"].as_u64().unwrap() + 11;
+    assert_eq!(
+        (
+            totals["llm_tokens_input"].as_f64(),
+            totals["llm_tokens_output"].as_f64()
+        ),
+        (Some(metered_input as f64), Some(2.0 + 2.0 + 3.0))
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beta_dialect_uses_beta_names() {
     let app = app_with_llm(3600).await;
@@ -327,6 +404,10 @@ async fn function_calls_cancel_and_conflicts() {
         "client_cancelled"
     );
     assert_eq!(done["response"]["output"][0]["status"], "incomplete");
+    // What was produced before the cancel is reported (a token per delta so far).
+    let usage = &done["response"]["usage"];
+    assert!(usage["output_tokens"].as_u64().unwrap() >= 1, "{usage}");
+    assert!(usage["input_tokens"].as_u64().unwrap() > 0, "{usage}");
     send(&mut ws, json!({"type": "response.cancel"})).await;
     assert_eq!(
         until(&mut ws, "error").await.last().unwrap()["error"]["code"],
