@@ -552,6 +552,73 @@ async fn official_python_sdk_text_turns_in_both_dialects() {
     );
 }
 
+/// Every server event the gateway sends, in the shapes that matter (the crate's `samples()`),
+/// validates against the official SDKs: GA against the Python SDK's
+/// `openai.types.realtime.RealtimeServerEvent` and the npm package's TypeScript types, beta
+/// against `openai.types.beta.realtime.RealtimeServerEvent`.
+#[test]
+fn every_server_event_validates_against_the_official_sdks() {
+    use avb_realtime::Dialect;
+    let samples = avb_realtime::server_events::samples();
+    let dir = std::env::temp_dir().join(format!("avb-samples-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |dialect: Dialect, name: &str| {
+        let events: Vec<Value> = samples.iter().filter_map(|e| e.render(dialect)).collect();
+        let path = dir.join(name);
+        std::fs::write(&path, serde_json::to_vec(&events).unwrap()).unwrap();
+        (path, events.len() as u64)
+    };
+    let (ga, ga_count) = write(Dialect::Ga, "ga.json");
+    let (beta, beta_count) = write(Dialect::Beta, "beta.json");
+    assert_eq!(ga_count, samples.len() as u64, "every event exists in GA");
+    let run = |program: &str, args: &[&std::ffi::OsStr]| -> Value {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{program} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    };
+    let python = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/sdk/python_realtime.py"
+    );
+    for (dialect, path, count) in [("ga", &ga, ga_count), ("beta", &beta, beta_count)] {
+        let r = run(
+            "python3",
+            &[
+                python.as_ref(),
+                "validate".as_ref(),
+                dialect.as_ref(),
+                path.as_os_str(),
+            ],
+        );
+        assert_eq!(
+            r["invalid"],
+            json!([]),
+            "{dialect} events the Python SDK refuses"
+        );
+        assert_eq!(r["checked"].as_u64(), Some(count), "{dialect}: {r}");
+    }
+    let checker = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/sdk/js/check_types.mjs"
+    );
+    let r = run("node", &[checker.as_ref(), ga.as_os_str()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        r["errors"],
+        json!([]),
+        "GA events the npm SDK's types refuse: {r:#}"
+    );
+    assert_eq!(r["checked"].as_u64(), Some(ga_count), "{r}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ephemeral_client_secrets_carry_their_session() {
     let app = app_with_llm(3600).await;
