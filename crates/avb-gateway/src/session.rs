@@ -387,8 +387,20 @@ impl Session {
                 }
             }
         }
+        // Whatever the session made is metered: answers that finished but were not recorded
+        // yet, and the one the end cut off (what it made so far).
+        while let Ok(f) = done_rx.try_recv() {
+            self.finish(f).await;
+        }
         if let Some(a) = self.active.take() {
             a.handle.abort();
+            let (usage, audio_ms) = a
+                .partial
+                .lock()
+                .map(|p| (p.usage, p.audio_ms))
+                .unwrap_or_default();
+            let tokens = (usage.input_tokens, usage.output_tokens);
+            self.meter(&a.id, tokens, audio_ms).await;
         }
         self.speculation = None;
         drop(emitter);
@@ -859,11 +871,15 @@ impl Session {
         if let Some(active) = self.active.take() {
             active.handle.abort();
             let items = response::cancelled(&active.id, &active.partial, reason, out).await;
-            let (heard, times) = active
+            let (heard, times, usage) = active
                 .partial
                 .lock()
-                .map(|p| (p.audio_ms, p.times.clone()))
+                .map(|p| (p.audio_ms, p.times.clone(), p.usage))
                 .unwrap_or_default();
+            // What was made before the cancel was used: it is charged and metered like a
+            // finished answer's.
+            let tokens = (usage.input_tokens, usage.output_tokens);
+            self.meter(&active.id, tokens, heard).await;
             for item in &items {
                 self.persist_item(item);
             }
@@ -962,25 +978,36 @@ impl Session {
         Ok(())
     }
 
-    async fn finish(&mut self, f: Finished) {
+    /// Charges a response's tokens to the rate budget and meters its usage.
+    async fn meter(&self, response_id: &str, tokens: (u64, u64), audio_ms: u64) {
         if let Some(t) = self.scope.tenant() {
             self.state
                 .limits
-                .charge_tokens(&t.to_string(), self.budget, f.tokens.0 + f.tokens.1)
+                .charge_tokens(&t.to_string(), self.budget, tokens.0 + tokens.1)
                 .await;
         }
         let quantities = [
             ("requests", 1.0),
-            ("llm_tokens_input", f.tokens.0 as f64),
-            ("llm_tokens_output", f.tokens.1 as f64),
-            ("audio_minutes_output", f.audio_ms as f64 / 60_000.0),
+            ("llm_tokens_input", tokens.0 as f64),
+            ("llm_tokens_output", tokens.1 as f64),
+            ("audio_minutes_output", audio_ms as f64 / 60_000.0),
         ];
         if let Some(r) = &self.recorder {
             r.send(RecordOp::Usage {
-                fact: f.response_id.clone(),
+                fact: response_id.to_string(),
                 quantities: quantities.to_vec(),
             });
         }
+    }
+
+    /// Records a finished response. One that was cancelled after it finished was already
+    /// closed, recorded and metered by the cancel.
+    async fn finish(&mut self, f: Finished) {
+        if !self.active.as_ref().is_some_and(|a| a.id == f.response_id) {
+            return;
+        }
+        self.active = None;
+        self.meter(&f.response_id, f.tokens, f.audio_ms).await;
         if let (Some(r), Some(intent)) = (&self.recorder, f.intent.clone()) {
             r.send(RecordOp::Intent(intent));
         }
@@ -991,13 +1018,10 @@ impl Session {
                 times: f.times.clone(),
             });
         }
-        if self.active.as_ref().is_some_and(|a| a.id == f.response_id) {
-            self.active = None;
-            for item in &f.items {
-                self.persist_item(item);
-            }
-            self.conversation.answer(f.items, f.audio_ms);
+        for item in &f.items {
+            self.persist_item(item);
         }
+        self.conversation.answer(f.items, f.audio_ms);
     }
 
     async fn handle(&mut self, out: &Emitter, done: &mpsc::Sender<Finished>, text: &str) {

@@ -188,16 +188,26 @@ async fn one_recording(
     let mut turns: Vec<Option<f64>> = Vec::new();
     let mut stopped: Option<Instant> = None;
     let mut responding = 0usize;
+    let mut last_event = Instant::now();
     loop {
-        let next = tokio::time::timeout(
-            Duration::from_secs(60),
+        // Done once the whole recording was sent and no answer is running.
+        let Ok(next) = tokio::time::timeout(
+            Duration::from_millis(200),
             futures::StreamExt::next(&mut stream),
         )
         .await
-        .expect("an event in time")
-        .expect("open")
-        .unwrap();
-        let ev = match next {
+        else {
+            if sender.is_finished() && responding == 0 {
+                break;
+            }
+            assert!(
+                last_event.elapsed() < Duration::from_secs(60),
+                "no event in 60 s"
+            );
+            continue;
+        };
+        last_event = Instant::now();
+        let ev = match next.expect("open").unwrap() {
             tokio_tungstenite::tungstenite::Message::Text(t) => {
                 serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap()
             }
@@ -214,12 +224,7 @@ async fn one_recording(
                     *last = Some(t.elapsed().as_secs_f64() * 1000.0);
                 }
             }
-            "response.done" => {
-                responding -= 1;
-                if responding == 0 && sender.is_finished() {
-                    break;
-                }
-            }
+            "response.done" => responding -= 1,
             "error" => panic!("the recording's turn failed: {ev}"),
             _ => {}
         }

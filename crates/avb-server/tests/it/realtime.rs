@@ -277,17 +277,7 @@ async fn usage_is_counted_when_the_engine_reports_none() {
         (Some(11), Some(3), Some(14))
     );
 
-    // The ledger row is written right after response.done; poll briefly.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let totals = loop {
-        let (s, u) = app.get("/api/v1/usage", &key).await;
-        assert_eq!(s, reqwest::StatusCode::OK, "{u}");
-        if u["totals"]["requests"] == 3.0 {
-            break u["totals"].clone();
-        }
-        assert!(std::time::Instant::now() < deadline, "{u}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let totals = usage_totals(&app, &key, 3.0).await;
     let metered_input = input + calls["input_tokens"].as_u64().unwrap() + 11;
     assert_eq!(
         (
@@ -348,7 +338,7 @@ async fn beta_dialect_uses_beta_names() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn function_calls_cancel_and_conflicts() {
     let app = app_with_llm(3600).await;
-    let key = app.realtime_key(&["realtime"]).await;
+    let key = app.realtime_key(&["realtime", "usage"]).await;
     let mut ws = open_session(&app, &key).await;
     let tool = json!({"type": "function", "name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}});
     send(&mut ws, json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "tools": [tool]}})).await;
@@ -413,6 +403,37 @@ async fn function_calls_cancel_and_conflicts() {
         until(&mut ws, "error").await.last().unwrap()["error"]["code"],
         "response_cancel_not_active"
     );
+    // The cancelled answer is metered with what it made (it was not, before).
+    let totals = usage_totals(&app, &key, 2.0).await;
+    let output = totals["llm_tokens_output"].as_f64().unwrap();
+    assert!(
+        output >= 2.0 + usage["output_tokens"].as_f64().unwrap(),
+        "{totals}"
+    );
+
+    // So is an answer that the client's hang-up cuts off.
+    send(&mut ws, json!({"type": "response.create"})).await;
+    until(&mut ws, "response.output_text.delta").await;
+    drop(ws);
+    let totals = usage_totals(&app, &key, 3.0).await;
+    assert!(
+        totals["llm_tokens_output"].as_f64().unwrap() > output,
+        "{totals}"
+    );
+}
+
+/// The tenant's usage totals once `requests` responses are metered (rows land just after).
+async fn usage_totals(app: &TestApp, key: &str, requests: f64) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (s, u) = app.get("/api/v1/usage", key).await;
+        assert_eq!(s, reqwest::StatusCode::OK, "{u}");
+        if u["totals"]["requests"] == requests {
+            return u["totals"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{u}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
