@@ -1003,7 +1003,7 @@ impl Session {
     /// Records a finished response. One that was cancelled after it finished was already
     /// closed, recorded and metered by the cancel.
     async fn finish(&mut self, f: Finished) {
-        if !self.active.as_ref().is_some_and(|a| a.id == f.response_id) {
+        if self.active.as_ref().is_none_or(|a| a.id != f.response_id) {
             return;
         }
         self.active = None;
