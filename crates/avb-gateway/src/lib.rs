@@ -6,6 +6,7 @@ mod connect;
 mod conversation;
 mod emitter;
 mod engines;
+mod error;
 mod input;
 pub mod limits;
 mod metrics;

@@ -2,8 +2,9 @@
 //! `avb_realtime_stage_seconds{stage, tenant}` for `stt`, `llm_first_token`, `tts_first_byte`,
 //! `first_audio` (response start to first audio delta) and `voice_to_voice` (end of the user's
 //! turn to the first audio delta); failures as `avb_realtime_stage_errors_total{stage, tenant}`
-//! for `stt`, `llm` and `tts`.
+//! for the stages of [`crate::error::Stage`].
 
+use crate::error::Stage;
 use std::time::Duration;
 
 /// Records one stage duration for a tenant.
@@ -12,9 +13,10 @@ pub fn stage(stage: &'static str, tenant: &str, elapsed: Duration) {
         .record(elapsed.as_secs_f64());
 }
 
-/// Counts one failure of a stage (`stt`, `llm`, `tts`, `skill`, `solver`) for a tenant, and logs
-/// it (the session's span adds the tenant and session ids).
-pub fn stage_failed(stage: &'static str, tenant: &str, error: &dyn std::fmt::Display) {
+/// Counts one failure of a stage for a tenant, and logs it (the session's span adds the tenant
+/// and session ids). Called by [`crate::error::GatewayError::report`].
+pub(crate) fn stage_failed(stage: Stage, tenant: &str, error: &dyn std::fmt::Display) {
+    let stage = stage.as_str();
     tracing::warn!(stage, %error, "a realtime stage failed");
     metrics::counter!("avb_realtime_stage_errors_total", "stage" => stage, "tenant" => tenant.to_string())
         .increment(1);

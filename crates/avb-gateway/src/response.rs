@@ -2,13 +2,13 @@
 //! Realtime events, and the finished items go back to the session.
 
 use crate::engines::Engines;
+use crate::error::{GatewayError, Stage};
 use crate::session::Emitter;
 use avb_realtime::AudioFormat;
 use avb_realtime::ids::new_id;
 use avb_realtime::server_events::{CancelReason, PartRef, RateLimit, Response, Usage};
 use avb_realtime::{
-    ContentPart, Dialect, ErrorCode, Item, ItemKind, ProtocolError, Role, ServerEvent,
-    SessionConfig,
+    ContentPart, Dialect, Item, ItemKind, ProtocolError, Role, ServerEvent, SessionConfig,
 };
 use avb_voice::chunker::SentenceChunker;
 use avb_voice::{ChatMessage, ChatModel, ChatRequest, LlmDelta, TextToSpeech};
@@ -317,7 +317,7 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
             avb_voice::solvers::SolverOutcome::Passed { errors } => {
                 for (solver, error) in errors {
                     let error = format!("{solver}: {error}; the next source answers");
-                    crate::metrics::stage_failed("solver", &job.timing.tenant, &error);
+                    GatewayError::stage(Stage::Solver, error).report(&job.timing.tenant);
                 }
             }
         }
@@ -340,10 +340,9 @@ pub(crate) async fn run(mut job: ResponseJob, out: Emitter, done: mpsc::Sender<F
                     .into();
                 event.error = format!("the LLM failed: {e}");
             }
-            crate::metrics::stage_failed("llm", &job.timing.tenant, &e);
-            out.error(&ProtocolError::new(ErrorCode::EngineUnavailable, e.clone()))
-                .await;
-            let error = ProtocolError::new(ErrorCode::EngineUnavailable, e);
+            e.report(&job.timing.tenant);
+            let error = e.client_error();
+            out.error(&error).await;
             (Vec::new(), Response::failed(&id, error))
         }
     };
@@ -430,7 +429,7 @@ async fn speak_sentences(
     tts: Arc<dyn TextToSpeech>,
     target: SpeechTarget,
     mut sentences: mpsc::Receiver<String>,
-) -> Result<u64, String> {
+) -> Result<u64, GatewayError> {
     let mut sent = 0u64;
     let rate = tts.sample_rate();
     while let Some(sentence) = sentences.recv().await {
@@ -439,11 +438,11 @@ async fn speak_sentences(
         let mut pcm = tts
             .speak(&sentence, &target.voice, target.speed)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| GatewayError::engine(Stage::Tts, e))?;
         let mut carry: Vec<u8> = Vec::new();
         let mut encoder = crate::audio::OutputEncoder::new(target.format, rate);
         while let Some(chunk) = pcm.next().await {
-            carry.extend(chunk.map_err(|e| e.to_string())?);
+            carry.extend(chunk.map_err(|e| GatewayError::engine(Stage::Tts, e))?);
             if first_byte {
                 first_byte = false;
                 crate::metrics::stage("tts_first_byte", &target.tenant, asked.elapsed());
@@ -491,7 +490,7 @@ async fn speak_sentences(
 }
 
 /// Sentences going to the speech task, and the task (samples sent, or why it failed).
-type Speech = (mpsc::Sender<String>, AbortOnDrop<Result<u64, String>>);
+type Speech = (mpsc::Sender<String>, AbortOnDrop<Result<u64, GatewayError>>);
 
 struct ToolCall {
     item_id: String,
@@ -509,13 +508,13 @@ const STREAM_RETRIES: usize = 1;
 async fn first_delta(
     llm: &Arc<dyn ChatModel>,
     request: &ChatRequest,
-) -> Result<futures::stream::Peekable<avb_voice::ChatStream>, String> {
+) -> Result<futures::stream::Peekable<avb_voice::ChatStream>, GatewayError> {
     let mut attempt = 0;
     loop {
         let mut deltas = llm
             .stream(request.clone())
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| GatewayError::engine(Stage::Llm, e))?
             .peekable();
         match std::pin::Pin::new(&mut deltas).peek().await {
             Some(Err(e)) if attempt < STREAM_RETRIES => {
@@ -550,11 +549,11 @@ fn estimated_input_tokens(messages: &[ChatMessage]) -> u64 {
 /// does not, even when asked) is counted: a token per streamed text or tool-call delta
 /// (OpenAI-compatible streaming servers send one token per chunk) and the prompt estimated by
 /// [`estimated_input_tokens`]. Fixed words (`scripted`) used no model: no tokens.
-async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Usage), String> {
+async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Usage), GatewayError> {
     let llm = job
         .llm
         .as_ref()
-        .ok_or_else(|| "no LLM engine is configured (engines.llm_url)".to_string())?;
+        .ok_or(GatewayError::NotConfigured(Stage::Llm))?;
     let started = std::time::Instant::now();
     let mut first_token = true;
     let mut deltas = first_delta(llm, &job.request).await?;
@@ -574,11 +573,8 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Usage), 
     let mut speech: Option<Speech> = None;
     let mut chunker = SentenceChunker::default();
     if job.audio && job.tts.is_none() {
-        let warn = ProtocolError::new(
-            ErrorCode::EngineUnavailable,
-            "no text-to-speech engine is configured; the answer is sent as its transcript only",
-        );
-        out.error(&warn).await;
+        let warn = GatewayError::NotConfigured(Stage::Tts);
+        out.error(&warn.client_error()).await;
     }
     while let Some(delta) = deltas.next().await {
         if first_token {
@@ -593,7 +589,7 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Usage), 
                 p.times.stt_ms = job.timing.stt_ms;
             }
         }
-        let delta = delta.map_err(|e| e.to_string())?;
+        let delta = delta.map_err(|e| GatewayError::engine(Stage::Llm, e))?;
         if !job.scripted {
             match &delta {
                 LlmDelta::Text(_) | LlmDelta::ToolCall { .. } => counted.output_tokens += 1,
@@ -750,15 +746,11 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Usage), 
         drop(tx);
         let result = (&mut worker.0)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| GatewayError::task(Stage::Tts, e))
             .and_then(|r| r);
         if let Err(e) = result {
-            crate::metrics::stage_failed("tts", &job.timing.tenant, &e);
-            out.error(&ProtocolError::new(
-                ErrorCode::EngineUnavailable,
-                format!("text to speech: {e}"),
-            ))
-            .await;
+            e.report(&job.timing.tenant);
+            out.error(&e.client_error()).await;
         }
         if let Some((at, _)) = &message {
             out.emit(ServerEvent::AudioDone { at: at.clone() }).await;

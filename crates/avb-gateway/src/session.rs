@@ -2,6 +2,7 @@
 
 use crate::GatewayState;
 use crate::engines::Engines;
+use crate::error::{GatewayError, Stage};
 use crate::limits::Budget;
 use crate::records::{RecordOp, Recorder};
 use crate::response::{self, Finished, Partial, ResponseJob};
@@ -454,7 +455,10 @@ impl Session {
         Some(tokio::spawn(
             async move {
                 let started = std::time::Instant::now();
-                let result = stt.transcribe(wav, opts).await;
+                let result = stt
+                    .transcribe(wav, opts)
+                    .await
+                    .map_err(|e| GatewayError::engine(Stage::Stt, e));
                 (result, started.elapsed())
             }
             .in_current_span(),
@@ -472,14 +476,14 @@ impl Session {
         early: Option<EarlyStt>,
     ) {
         let report = self.config.transcription.is_some();
-        let failed = |message: String| ServerEvent::InputTranscriptionFailed {
+        let failed = |e: &GatewayError| ServerEvent::InputTranscriptionFailed {
             item_id: item_id.to_string(),
             content_index: 0,
-            error: ProtocolError::new(ErrorCode::EngineUnavailable, message),
+            error: e.stage_event_error(),
         };
         let Some(stt) = self.engines.stt.clone() else {
             if report {
-                out.emit(failed("no speech-to-text engine is configured".into()))
+                out.emit(failed(&GatewayError::NotConfigured(Stage::Stt)))
                     .await;
             }
             return;
@@ -493,7 +497,8 @@ impl Session {
                 let started = std::time::Instant::now();
                 let result = stt
                     .transcribe(avb_voice::audio::wav(samples, rate), self.stt_options())
-                    .await;
+                    .await
+                    .map_err(|e| GatewayError::engine(Stage::Stt, e));
                 (result, started.elapsed())
             }
         };
@@ -516,15 +521,11 @@ impl Session {
                 }
             }
             Err(e) => {
-                crate::metrics::stage_failed("stt", &tenant, &e);
+                e.report(&tenant);
                 if report {
-                    out.emit(failed(e.to_string())).await;
+                    out.emit(failed(&e)).await;
                 } else {
-                    out.error(&ProtocolError::new(
-                        ErrorCode::EngineUnavailable,
-                        format!("speech to text: {e}"),
-                    ))
-                    .await;
+                    out.error(&e.client_error()).await;
                 }
             }
         }

@@ -4,6 +4,7 @@
 //! error, an absent ovos-core or no answer within `[ovos] turn_deadline_ms` leave the turn to
 //! the persona's LLM, and a failure is counted against the Skill stage.
 
+use crate::error::{GatewayError, Stage};
 use avb_core::services::intents::{NewIntentEvent, Outcome};
 use avb_core::services::skills::TenantOvos;
 use std::time::{Duration, Instant};
@@ -80,10 +81,11 @@ pub(crate) async fn ask(ask: SkillAsk, tenant: &str) -> SkillAnswer {
     let utterance = ask.request.utterance.clone();
     let started = Instant::now();
     let failed = |error: String, intent: Option<String>| {
-        crate::metrics::stage_failed("skill", tenant, &error);
+        let error = GatewayError::stage(Stage::Skill, error);
+        error.report(tenant);
         let mut e = event(&utterance, Outcome::Failure);
         e.intent = intent;
-        e.error = error;
+        e.error = error.to_string();
         e.latency_ms = started.elapsed().as_millis() as i64;
         SkillAnswer {
             words: None,

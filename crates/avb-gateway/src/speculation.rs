@@ -4,8 +4,8 @@
 //! the client never sees any of it (and nothing is metered).
 
 use crate::emitter::Emitter;
+use crate::error::{GatewayError, Stage};
 use crate::response::Partial;
-use avb_voice::EngineError;
 use avb_voice::stt::Transcript;
 use futures::FutureExt;
 use std::sync::{Arc, Mutex};
@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 /// A transcription and how long the engine took.
-pub(crate) type Transcribed = (Result<Transcript, EngineError>, Duration);
+pub(crate) type Transcribed = (Result<Transcript, GatewayError>, Duration);
 
 /// A speculative transcription of the input buffer's first `audio_len` bytes.
 pub(crate) struct EarlyStt {
@@ -59,10 +59,10 @@ impl EarlyStt {
             EarlyState::Running(task) => joined(task.await),
             EarlyState::Done(done) => done,
             EarlyState::Taken => (
-                Err(EngineError::Failed {
-                    stage: "stt",
-                    message: "the transcription was already used".into(),
-                }),
+                Err(GatewayError::failed(
+                    Stage::Stt,
+                    "the transcription was already used",
+                )),
                 Duration::ZERO,
             ),
         }
@@ -71,13 +71,7 @@ impl EarlyStt {
 
 /// A finished transcription task's result (a task that panicked or was aborted failed).
 fn joined(r: Result<Transcribed, tokio::task::JoinError>) -> Transcribed {
-    r.unwrap_or_else(|e| {
-        let failed = EngineError::Failed {
-            stage: "stt",
-            message: e.to_string(),
-        };
-        (Err(failed), Duration::ZERO)
-    })
+    r.unwrap_or_else(|e| (Err(GatewayError::task(Stage::Stt, e)), Duration::ZERO))
 }
 
 impl Drop for EarlyStt {
