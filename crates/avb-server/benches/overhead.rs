@@ -2,13 +2,17 @@
 //!
 //! ```sh
 //! cargo bench -p avb-server --bench overhead -- 1 50 200     # concurrent audio sessions
+//! cargo bench -p avb-server --bench overhead -- --turns=5 --burst 200  # all turns end at once
 //! cargo bench -p avb-server --bench overhead -- --idle=10000 # idle sessions, server RSS
 //! ```
 //!
 //! The server (the platform and its engine stand-ins) runs as a child process pinned to core 0
 //! with `taskset`; the load generator pins itself to core 1, so clients do not take the
-//! server's CPU (`NO_PIN=1` runs both unpinned). N sessions each stream 0.9 s of synthetic voice
-//! then silence as 20 ms frames in real time, with server VAD (300 ms of silence).
+//! server's CPU (`NO_PIN=1` runs both unpinned). N sessions each talk for `--turns` turns (5):
+//! 0.9 s of synthetic voice then silence as 20 ms frames in real time, with server VAD (300 ms
+//! of silence), the next turn once the answer is done. Session starts are spread over one
+//! turn's length, as independent callers' turns are; `--burst` starts them all within one
+//! frame, so that every turn ends at nearly the same moment (the worst case).
 //!
 //! The stand-ins (STT 100 ms, LLM first token 50 ms, TTS first byte 50 ms) stamp when each of
 //! them started and answered into what they return (the transcript, the LLM's text, the first
@@ -166,70 +170,100 @@ async fn open(url: &str, key: &str) -> Option<avb_testkit::ws::Ws> {
     Some(ws)
 }
 
-/// One session's turn: streams frames in real time, reads the stamps of the first audio.
-async fn turn(url: String, key: String, audio: std::sync::Arc<Vec<i16>>) -> Option<Turn> {
-    let ws = open(&url, &key).await?;
-    let (mut sink, mut stream) = ws.split();
-    let update = json!({"type": "session.update", "session": {"type": "realtime",
-        "audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 300}}}}});
-    sink.send(Message::Text(update.to_string().into()))
-        .await
-        .ok()?;
-    let sender = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        for frame in audio.chunks(480) {
-            tick.tick().await;
-            let ev = json!({"type": "input_audio_buffer.append", "audio": pcm_b64(frame)});
-            if sink
-                .send(Message::Text(ev.to_string().into()))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
+/// The turn a first audio delta's stamps describe (its first 64 PCM bytes carry the STT, LLM
+/// and TTS start and answer times), measured from `stopped` (`speech_stopped`, µs) to `at`.
+fn stamped_turn(pcm: &[u8], at: u64, stopped: u64) -> Option<Turn> {
+    let s: Vec<u64> = pcm[..48]
+        .chunks(8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let intervals = [(s[0], s[1]), (s[2], s[3]), (s[4], s[5])];
+    if intervals.iter().any(|&(a, b)| a == 0 || b < a) {
+        eprintln!("unreadable engine stamps: {s:?}");
+        return None;
+    }
+    Some(Turn {
+        to_audio: at.saturating_sub(stopped) as f64 / 1000.0,
+        engine: engine_after(&intervals, stopped),
+    })
+}
+
+/// Reads one turn's events until its `response.done`: the turn, if its first audio came.
+async fn read_turn(stream: &mut futures::stream::SplitStream<avb_testkit::ws::Ws>) -> Option<Turn> {
     let mut stopped = None;
     let mut first_audio: Option<(u64, Vec<u8>)> = None;
-    let result = loop {
+    let mut turn = None;
+    loop {
         let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(30), stream.next()).await
         else {
-            break None;
+            return None;
         };
         let Message::Text(t) = msg else { continue };
         let v: Value = serde_json::from_str(t.as_str()).ok()?;
         match v["type"].as_str() {
             Some("input_audio_buffer.speech_stopped") => stopped = Some(now_us()),
-            Some("response.output_audio.delta") => {
+            Some("response.output_audio.delta") if turn.is_none() => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(v["delta"].as_str()?)
                     .ok()?;
                 let (at, pcm) = first_audio.get_or_insert_with(|| (now_us(), Vec::new()));
                 pcm.extend(bytes);
-                if pcm.len() < 64 {
-                    continue;
+                if pcm.len() >= 64 {
+                    turn = Some(stamped_turn(pcm, *at, stopped?)?);
                 }
-                let s: Vec<u64> = pcm[..48]
-                    .chunks(8)
-                    .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-                    .collect();
-                let stopped = stopped?;
-                let intervals = [(s[0], s[1]), (s[2], s[3]), (s[4], s[5])];
-                if intervals.iter().any(|&(a, b)| a == 0 || b < a) {
-                    eprintln!("unreadable engine stamps: {s:?}");
-                    break None;
-                }
-                break Some(Turn {
-                    to_audio: at.saturating_sub(stopped) as f64 / 1000.0,
-                    engine: engine_after(&intervals, stopped),
-                });
             }
-            Some("error") => break None,
+            Some("response.done") => return turn,
+            Some("error") => return None,
             _ => {}
         }
+    }
+}
+
+/// One session: `turns` turns, each streaming `audio` as frames in real time and reading
+/// until its answer is done. Returns the turns measured and how many failed.
+async fn session_turns(
+    url: String,
+    key: String,
+    audio: std::sync::Arc<Vec<i16>>,
+    turns: usize,
+) -> (Vec<Turn>, usize) {
+    let Some(ws) = open(&url, &key).await else {
+        return (Vec::new(), turns);
     };
-    sender.abort();
-    result
+    let (mut sink, mut stream) = ws.split();
+    let update = json!({"type": "session.update", "session": {"type": "realtime",
+        "audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 300}}}}});
+    if sink
+        .send(Message::Text(update.to_string().into()))
+        .await
+        .is_err()
+    {
+        return (Vec::new(), turns);
+    }
+    let mut measured = Vec::new();
+    for done in 0..turns {
+        let frames = audio.clone();
+        // The frames go out from a task (which hands the sink back) while the events are read.
+        let sender = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            for frame in frames.chunks(480) {
+                tick.tick().await;
+                let ev = json!({"type": "input_audio_buffer.append", "audio": pcm_b64(frame)});
+                sink.send(Message::Text(ev.to_string().into())).await.ok()?;
+            }
+            Some(sink)
+        });
+        let turn = read_turn(&mut stream).await;
+        let Some(back) = sender.await.ok().flatten() else {
+            return (measured, turns - done);
+        };
+        sink = back;
+        match turn {
+            Some(t) => measured.push(t),
+            None => return (measured, turns - done),
+        }
+    }
+    (measured, 0)
 }
 
 /// Resident memory of process `pid` in KiB.
@@ -249,7 +283,18 @@ fn raise_nofile(pid: u32) {
         .status();
 }
 
-async fn audio_sessions(ws_url: &str, key: &str, sizes: &[usize]) {
+/// How the sessions' turns line up in time.
+#[derive(Clone, Copy)]
+struct Load {
+    /// Turns per session.
+    turns: usize,
+    /// All sessions start within one 20 ms frame, so every turn ends at nearly the same
+    /// moment (the worst case); otherwise starts spread over one turn's length, as
+    /// independent callers' turns are.
+    burst: bool,
+}
+
+async fn audio_sessions(ws_url: &str, key: &str, sizes: &[usize], load: Load) {
     let mut audio = vec![0i16; 4800];
     audio.extend(avb_voice::vad::synthetic_voice(900, 24_000));
     audio.extend(vec![0i16; 24 * 800]);
@@ -257,27 +302,42 @@ async fn audio_sessions(ws_url: &str, key: &str, sizes: &[usize]) {
     println!(
         "engine stand-ins: STT {STT_MS} ms, LLM first token {LLM_FIRST_MS} ms, TTS first byte {TTS_FIRST_MS} ms"
     );
+    // Starts spread over one frame (so sessions do not tick in lockstep) or one turn.
+    let spread_us = if load.burst {
+        20_000
+    } else {
+        audio.len() as u64 * 1_000_000 / 24_000
+    };
+    println!(
+        "{} turns per session, starts spread over {} ms{}",
+        load.turns,
+        spread_us / 1000,
+        if load.burst {
+            " (burst: every session's turn ends at nearly the same moment)"
+        } else {
+            ""
+        }
+    );
     for &n in sizes {
         let tasks: Vec<_> = (0..n)
             .map(|i| {
                 let (u, k, a) = (ws_url.to_string(), key.to_string(), audio.clone());
                 tokio::spawn(async move {
-                    // Spread the starts over one frame so sessions do not tick in lockstep.
-                    tokio::time::sleep(Duration::from_micros((i as u64 * 20_000) / n as u64)).await;
-                    turn(u, k, a).await
+                    tokio::time::sleep(Duration::from_micros(i as u64 * spread_us / n as u64))
+                        .await;
+                    session_turns(u, k, a, load.turns).await
                 })
             })
             .collect();
         let (mut overheads, mut to_audio, mut engine) = (Vec::new(), Vec::new(), Vec::new());
         let mut failed = 0;
         for t in tasks {
-            match t.await.ok().flatten() {
-                Some(t) => {
-                    overheads.push(t.to_audio - t.engine);
-                    to_audio.push(t.to_audio);
-                    engine.push(t.engine);
-                }
-                None => failed += 1,
+            let (turns, lost) = t.await.unwrap_or((Vec::new(), load.turns));
+            failed += lost;
+            for t in turns {
+                overheads.push(t.to_audio - t.engine);
+                to_audio.push(t.to_audio);
+                engine.push(t.engine);
             }
         }
         if overheads.is_empty() {
@@ -288,7 +348,8 @@ async fn audio_sessions(ws_url: &str, key: &str, sizes: &[usize]) {
             v.sort_by(|a, b| a.total_cmp(b));
         }
         println!(
-            "{n:>4} sessions: overhead p50 {:.1} ms, p99 {:.1} ms (max {:.1}); speech_stopped -> first audio p50 {:.1} ms, p99 {:.1}; engine time after speech_stopped p50 {:.1} ms; failed {failed}",
+            "{n:>4} sessions, {} turns: overhead p50 {:.1} ms, p99 {:.1} ms (max {:.1}); speech_stopped -> first audio p50 {:.1} ms, p99 {:.1}; engine time after speech_stopped p50 {:.1} ms; failed {failed}",
+            overheads.len(),
             pct(&overheads, 0.5),
             pct(&overheads, 0.99),
             overheads[overheads.len() - 1],
@@ -399,7 +460,15 @@ fn main() {
         if let Some(n) = idle {
             idle_sessions(&ws_url, key, n, server).await;
         }
-        audio_sessions(&ws_url, key, &sizes).await;
+        let load = Load {
+            turns: args
+                .iter()
+                .find_map(|a| a.strip_prefix("--turns="))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(5),
+            burst: args.iter().any(|a| a == "--burst"),
+        };
+        audio_sessions(&ws_url, key, &sizes, load).await;
     });
     let _ = child.kill();
     let _ = child.wait();
