@@ -24,6 +24,8 @@
 //!
 //! ```sh
 //! cargo bench -p avb-server --bench voice -- --wav=$(scripts/engines.sh install speech) [runs=3] [silence_ms=550]
+//! # a VAD that hears quieter pauses (server_vad threshold, default 0.5):
+//! cargo bench -p avb-server --bench voice -- --wav=... --threshold=0.8
 //! ```
 //!
 //! Each run streams the recording once per mode in real time (one session, then 2 s of
@@ -158,6 +160,7 @@ async fn one_recording(
     key: String,
     speech: Arc<Vec<i16>>,
     silence_ms: u64,
+    threshold: f64,
 ) -> Vec<Option<f64>> {
     let mut ws = open_session(&app, &key).await;
     send(
@@ -166,7 +169,8 @@ async fn one_recording(
         "instructions": "You are a helpful voice assistant. Answer in one short sentence.",
         "max_output_tokens": 60,
         "audio": {"input": {"transcription": {"model": "tiny.en"},
-            "turn_detection": {"type": "server_vad", "silence_duration_ms": silence_ms}}}}}),
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": silence_ms,
+                "threshold": threshold}}}}}),
     )
     .await;
     let mut audio = vec![0i16; 4_800];
@@ -233,7 +237,7 @@ async fn one_recording(
 }
 
 /// The `--wav` mode: the recording, `runs` times per mode.
-async fn recording_bench(wav: &str, runs: usize, silence_ms: u64) {
+async fn recording_bench(wav: &str, runs: usize, silence_ms: u64, threshold: f64) {
     let bytes = std::fs::read(wav).unwrap_or_else(|e| panic!("{wav}: {e}"));
     let (rate, samples) = avb_testkit::speech::parse_wav(&bytes).unwrap();
     let speech = Arc::new(avb_voice::audio::resample(&samples, rate, 24_000));
@@ -241,7 +245,7 @@ async fn recording_bench(wav: &str, runs: usize, silence_ms: u64) {
         .install_recorder()
         .unwrap();
     println!(
-        "{wav}: {:.1} s of speech, server VAD silence {silence_ms} ms, {runs} run(s) per mode",
+        "{wav}: {:.1} s of speech, server VAD silence {silence_ms} ms, threshold {threshold}, {runs} run(s) per mode",
         speech.len() as f64 / 24_000.0
     );
     for speculate in [true, false] {
@@ -251,7 +255,14 @@ async fn recording_bench(wav: &str, runs: usize, silence_ms: u64) {
         let (mut turns, mut silent) = (0, 0);
         // One warm-up run that is not counted.
         for run in 0..=runs {
-            let result = one_recording(app.clone(), key.clone(), speech.clone(), silence_ms).await;
+            let result = one_recording(
+                app.clone(),
+                key.clone(),
+                speech.clone(),
+                silence_ms,
+                threshold,
+            )
+            .await;
             if run == 0 {
                 continue;
             }
@@ -307,7 +318,10 @@ async fn main() {
             .collect();
         let runs = args.first().and_then(|a| a.parse().ok()).unwrap_or(3);
         let silence_ms = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(550);
-        return recording_bench(&wav, runs, silence_ms).await;
+        let threshold = std::env::args()
+            .find_map(|a| a.strip_prefix("--threshold=").and_then(|t| t.parse().ok()))
+            .unwrap_or(0.5);
+        return recording_bench(&wav, runs, silence_ms, threshold).await;
     }
     let args: Vec<String> = std::env::args()
         .skip(1)
