@@ -2,15 +2,47 @@
 //! speculative response, run before its turn is committed) until the session releases them.
 
 use avb_realtime::{Dialect, ProtocolError, ServerEvent};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::SinkExt;
+use futures::stream::SplitSink;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{Mutex, mpsc, watch};
+use tokio::task::JoinHandle;
 
 /// What the writer task sends.
 pub(crate) enum Outgoing {
     Event(Value),
     Close(u16, String),
+}
+
+/// Starts the task that writes a session's events to its socket, until a `Close` (sent as a
+/// close frame) or a failed write; returns its sender.
+pub(crate) fn spawn_writer(
+    mut sink: SplitSink<WebSocket, Message>,
+) -> (mpsc::Sender<Outgoing>, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<Outgoing>(512);
+    let writer = tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            let res = match out {
+                Outgoing::Event(v) => sink.send(Message::Text(v.to_string().into())).await,
+                Outgoing::Close(code, reason) => {
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code,
+                            reason: reason.into(),
+                        })))
+                        .await;
+                    break;
+                }
+            };
+            if res.is_err() {
+                break;
+            }
+        }
+    });
+    (tx, writer)
 }
 
 /// Events held for a speculative response.
