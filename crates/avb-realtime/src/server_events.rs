@@ -539,9 +539,17 @@ impl ServerEvent {
                 call_id,
                 name,
                 arguments,
-            } => json!({"response_id": response_id, "item_id": item_id,
-                        "output_index": output_index, "call_id": call_id, "name": name,
-                        "arguments": arguments}),
+            } => {
+                let mut done = json!({"response_id": response_id, "item_id": item_id,
+                        "output_index": output_index, "call_id": call_id,
+                        "arguments": arguments});
+                // GA added the function's name; the beta event has none (its SDK types
+                // refuse it), see spec/realtime-protocol.md.
+                if dialect == Dialect::Ga {
+                    done["name"] = json!(name);
+                }
+                done
+            }
         }
     }
 }
@@ -620,7 +628,8 @@ fn samples_of(kind: Kind) -> Vec<ServerEvent> {
         output_tokens: 12,
     };
     let session = || {
-        let mut s = SessionConfig::new("gpt-realtime", 1_760_000_000);
+        // A model both dialects' SDK types name (beta's types list only the preview models).
+        let mut s = SessionConfig::new("gpt-4o-realtime-preview", 1_760_000_000);
         s.id = "sess_sample".into();
         Box::new(s)
     };
@@ -915,6 +924,13 @@ mod tests {
             rendered(added, Dialect::Ga)["type"],
             "conversation.item.added"
         );
+    }
+
+    #[test]
+    fn only_ga_names_the_function_when_its_arguments_are_done() {
+        let done = &samples_of(Kind::FunctionCallArgumentsDone)[0];
+        assert!(rendered(done, Dialect::Ga)["name"].is_string());
+        assert!(rendered(done, Dialect::Beta).get("name").is_none());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-// Usage: node check_types.mjs EVENTS_JSON
+// Usage: node check_types.mjs EVENTS_JSON [ga|beta]
 // Type-checks server events (a JSON array, as the server sent them) against the official `openai`
-// package's own `RealtimeServerEvent` type with the TypeScript compiler: each event becomes an
+// package's own `RealtimeServerEvent` type (GA: openai/resources/realtime; beta:
+// openai/resources/beta/realtime) with the TypeScript compiler: each event becomes an
 // object literal of that type, so a wrong field type, a missing required field or a field the
 // type does not know is a compile error. Prints {"checked": N, "errors": [{type, message}]}.
 // The types declare fields the API may leave empty as optional (`?: T`), while the API (and so
@@ -29,7 +30,8 @@ const withoutWireOnly = (e) => {
 const events = JSON.parse(fs.readFileSync(process.argv[2], "utf8")).map(withoutNulls).map(withoutWireOnly);
 const here = path.dirname(new URL(import.meta.url).pathname);
 const file = path.join(here, `.events-${process.pid}.ts`);
-const lines = [`import type { RealtimeServerEvent } from "openai/resources/realtime/realtime";`];
+const module = process.argv[3] === "beta" ? "openai/resources/beta/realtime/realtime" : "openai/resources/realtime/realtime";
+const lines = [`import type { RealtimeServerEvent } from "${module}";`];
 for (const [i, e] of events.entries()) {
   lines.push(`export const e${i}: RealtimeServerEvent = ${JSON.stringify(e)};`);
 }
