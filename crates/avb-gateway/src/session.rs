@@ -96,6 +96,10 @@ pub struct Session {
     budget: Budget,
     /// A transcription started while the VAD waits out a turn's final silence.
     early_stt: Option<EarlyStt>,
+    /// When in a pause the early transcription starts (learned from this speaker's pauses).
+    early_start: EarlyStart,
+    /// The current pause's silence so far (ms), as of the last audio.
+    pause_ms: u64,
     /// The answer to that transcription, started before the turn ends, its events held.
     speculation: Option<Speculation>,
     /// The persona (id, published version) the profile resolved, recorded with the session.
@@ -111,7 +115,7 @@ pub struct Session {
 
 use crate::conversation::Conversation;
 use crate::input::InputBuffer;
-use crate::speculation::{EarlyStt, Speculation, early_stt_after_ms};
+use crate::speculation::{EarlyStart, EarlyStt, Speculation};
 
 /// The user's words a response answers: the last item's text when it is a user message
 /// and the response is the conversation's own (no out-of-band instructions or input).
@@ -252,6 +256,8 @@ impl Session {
             engines: start.engines,
             budget: start.budget,
             early_stt: None,
+            early_start: EarlyStart::default(),
+            pause_ms: 0,
             speculation: None,
             persona: start.profile.persona,
             ovos: start.profile.ovos.clone(),

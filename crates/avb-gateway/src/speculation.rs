@@ -95,13 +95,34 @@ fn early_outcome(outcome: &'static str) {
     metrics::counter!("avb_realtime_early_transcriptions_total", "outcome" => outcome).increment(1);
 }
 
-/// How far into the silence that ends a turn the early transcription starts (speech that
-/// resumes cancels it): a tenth of the window, between 40 and 200 ms. Earlier costs more
-/// wasted work on pauses inside a sentence; later leaves less of the window to overlap (a
-/// CPU whisper needs about 500 ms for a short question, most of a 550 ms window).
-pub(crate) fn early_stt_after_ms(silence_ms: u64) -> u64 {
-    (silence_ms / 10).clamp(40, 200)
+/// When, in a pause, the early transcription starts. Earlier overlaps more of the silence
+/// window with the transcription (a CPU whisper needs 0.35-0.5 s, most of a 550 ms window);
+/// later wastes less on pauses inside a sentence (speech that resumes cancels it, but the
+/// engine still finishes the clip it was sent). It starts a tenth into the window (40 to
+/// 200 ms), and each pause the speaker went on after raises that for the session to just past
+/// that pause, at most a third of the window: a speaker's mid-sentence pauses waste a few
+/// transcriptions, not one each.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct EarlyStart {
+    /// Learned from pauses that speech resumed after (0: none yet).
+    learned_ms: u64,
 }
+
+impl EarlyStart {
+    /// Milliseconds of silence after which a turn with a `silence_ms` window is transcribed.
+    pub(crate) fn after_ms(&self, silence_ms: u64) -> u64 {
+        let first = (silence_ms / 10).clamp(40, 200);
+        first.max(self.learned_ms.min(silence_ms / 3))
+    }
+
+    /// Speech resumed after a pause of `pause_ms` that had started an early transcription.
+    pub(crate) fn resumed_after(&mut self, pause_ms: u64) {
+        self.learned_ms = self.learned_ms.max(pause_ms + MARGIN_MS);
+    }
+}
+
+/// How far past a mid-sentence pause the next early transcription waits.
+const MARGIN_MS: u64 = 60;
 
 /// A response started before its turn was committed, its events held.
 pub(crate) struct Speculation {
@@ -150,4 +171,24 @@ impl Drop for Speculation {
 /// `avb_realtime_speculations_total{outcome}`.
 pub(crate) fn outcome(outcome: &'static str) {
     metrics::counter!("avb_realtime_speculations_total", "outcome" => outcome).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_moves_past_the_pauses_a_speaker_goes_on_after() {
+        let mut start = EarlyStart::default();
+        assert_eq!(start.after_ms(550), 55);
+        assert_eq!(start.after_ms(200), 40);
+        assert_eq!(start.after_ms(3000), 200);
+        start.resumed_after(60);
+        assert_eq!(start.after_ms(550), 120);
+        start.resumed_after(30);
+        assert_eq!(start.after_ms(550), 120, "a shorter pause teaches nothing");
+        start.resumed_after(300);
+        assert_eq!(start.after_ms(550), 183, "at most a third of the window");
+        assert_eq!(start.after_ms(1500), 360);
+    }
 }

@@ -288,16 +288,19 @@ impl Session {
         let (speaking, silent, silence) =
             (vad.speaking(), vad.silent_ms(), vad.silence_duration_ms());
         if speaking && silent == 0 {
-            self.early_stt = None;
+            if self.early_stt.take().is_some() {
+                self.early_start.resumed_after(self.pause_ms);
+            }
             self.speculation = None;
         } else if speaking
-            && silent >= early_stt_after_ms(silence)
+            && silent >= self.early_start.after_ms(silence)
             && silent < silence
             && self.early_stt.is_none()
             && let Some(task) = self.spawn_stt()
         {
             self.early_stt = Some(EarlyStt::running(self.input.samples().len(), task));
         }
+        self.pause_ms = silent;
         let pausing = speaking && silent > 0 && silent < silence;
         let (create, interrupt) = match &self.config.turn_detection {
             Some(TurnDetection::ServerVad {
