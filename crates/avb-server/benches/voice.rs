@@ -14,8 +14,10 @@
 //! and the first `response.output_audio.delta` (voice to voice). Engines: faster-whisper tiny.en,
 //! SmolLM2-135M on llama.cpp, Kokoro-82M int8 or Piper, at `LOCAL_*_URL` or engines.sh's ports.
 //!
-//! Every question is asked twice, alternately: of a platform that answers speculatively during
-//! the final silence (`realtime.speculative_responses`, the default) and of one that does not;
+//! Every question is asked of both, alternately (half a round apart, so that no two consecutive
+//! requests share a prompt the LLM server could have cached): a platform that answers
+//! speculatively during the final silence (`realtime.speculative_responses`, the default) and one
+//! that does not;
 //! both are reported, with how many speculations were used and wasted. With `sessions` > 1,
 //! each turn is that many sessions talking at once. The per-stage times the platform exports
 //! (`avb_realtime_stage_seconds`: STT, LLM first token, TTS first byte) are printed per mode.
@@ -348,7 +350,11 @@ async fn main() {
         let (i, (app, key, _, results)) = (n / 2, &mut apps[n % 2]);
         let round: Vec<_> = (0..sessions)
             .map(|s| {
-                let question = speech[(i + s) % speech.len()].clone();
+                // The plain platform asks another question than the speculative one just
+                // before it: llama.cpp reuses the KV cache of an identical prompt, which would
+                // give whichever mode asks second a first token in 24 ms instead of ~95.
+                let offset = (n % 2) * speech.len() / 2;
+                let question = speech[(i + s + offset) % speech.len()].clone();
                 tokio::spawn(one_turn(app.clone(), key.clone(), question, silence_ms))
             })
             .collect();
