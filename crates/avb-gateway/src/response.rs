@@ -783,18 +783,7 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Usage), 
             },
             status: "completed",
         };
-        out.emit(ServerEvent::OutputItemDone {
-            response_id: rid.to_string(),
-            output_index: at.output_index,
-            item: item.clone(),
-        })
-        .await;
-        out.emit(ServerEvent::ItemDone {
-            previous_item_id: None,
-            item: item.clone(),
-        })
-        .await;
-        items.push(item);
+        items.push(item_done(out, rid, at.output_index, item).await);
     }
     for call in calls.into_values() {
         out.emit(ServerEvent::FunctionCallArgumentsDone {
@@ -815,18 +804,7 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Usage), 
             "completed",
         );
         item.id = call.item_id;
-        out.emit(ServerEvent::OutputItemDone {
-            response_id: rid.to_string(),
-            output_index: call.output_index,
-            item: item.clone(),
-        })
-        .await;
-        out.emit(ServerEvent::ItemDone {
-            previous_item_id: None,
-            item: item.clone(),
-        })
-        .await;
-        items.push(item);
+        items.push(item_done(out, rid, call.output_index, item).await);
     }
     let usage = if job.scripted {
         Usage::default()
@@ -834,6 +812,23 @@ async fn stream(job: &ResponseJob, out: &Emitter) -> Result<(Vec<Item>, Usage), 
         reported.unwrap_or(counted)
     };
     Ok((items, usage))
+}
+
+/// Announces a finished output item (`response.output_item.done`, then GA's
+/// `conversation.item.done`) and hands it back.
+async fn item_done(out: &Emitter, response_id: &str, output_index: u32, item: Item) -> Item {
+    out.emit(ServerEvent::OutputItemDone {
+        response_id: response_id.to_string(),
+        output_index,
+        item: item.clone(),
+    })
+    .await;
+    out.emit(ServerEvent::ItemDone {
+        previous_item_id: None,
+        item: item.clone(),
+    })
+    .await;
+    item
 }
 
 fn job_partial(job: &ResponseJob) -> Result<std::sync::MutexGuard<'_, Partial>, ()> {

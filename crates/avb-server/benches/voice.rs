@@ -75,18 +75,31 @@ fn engines() -> LocalEngines {
     })
 }
 
-/// One turn of one session: streams the question in real time, reads until `response.done`.
-async fn one_turn(app: Arc<TestApp>, key: String, speech: Arc<Vec<i16>>, silence_ms: u64) -> Turn {
-    let mut ws = open_session(&app, &key).await;
+/// A session of a short-answer voice assistant, with server VAD ending a turn after
+/// `silence_ms` of silence at `threshold` (0.5 is the API's default).
+async fn voice_session(
+    app: &TestApp,
+    key: &str,
+    silence_ms: u64,
+    threshold: f64,
+) -> avb_testkit::ws::Ws {
+    let mut ws = open_session(app, key).await;
     send(
         &mut ws,
         json!({"type": "session.update", "session": {"type": "realtime",
         "instructions": "You are a helpful voice assistant. Answer in one short sentence.",
         "max_output_tokens": 60,
         "audio": {"input": {"transcription": {"model": "tiny.en"},
-            "turn_detection": {"type": "server_vad", "silence_duration_ms": silence_ms}}}}}),
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": silence_ms,
+                "threshold": threshold}}}}}),
     )
     .await;
+    ws
+}
+
+/// One turn of one session: streams the question in real time, reads until `response.done`.
+async fn one_turn(app: Arc<TestApp>, key: String, speech: Arc<Vec<i16>>, silence_ms: u64) -> Turn {
+    let ws = voice_session(&app, &key, silence_ms, 0.5).await;
     let mut audio = vec![0i16; 4_800];
     audio.extend(speech.iter());
     let speech_frames = audio.len().div_ceil(480);
@@ -164,17 +177,7 @@ async fn one_recording(
     silence_ms: u64,
     threshold: f64,
 ) -> Vec<Option<f64>> {
-    let mut ws = open_session(&app, &key).await;
-    send(
-        &mut ws,
-        json!({"type": "session.update", "session": {"type": "realtime",
-        "instructions": "You are a helpful voice assistant. Answer in one short sentence.",
-        "max_output_tokens": 60,
-        "audio": {"input": {"transcription": {"model": "tiny.en"},
-            "turn_detection": {"type": "server_vad", "silence_duration_ms": silence_ms,
-                "threshold": threshold}}}}}),
-    )
-    .await;
+    let ws = voice_session(&app, &key, silence_ms, threshold).await;
     let mut audio = vec![0i16; 4_800];
     audio.extend(speech.iter());
     audio.extend(vec![0i16; 24 * 2000]);
